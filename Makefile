@@ -1,0 +1,40 @@
+# vmfsrecover build, test and benchmark entry points. See README.md.
+GO       ?= go
+BIN      := bin/vmfsrecover
+FUZZTIME ?= 20s
+DEMO     := $(CURDIR)/testdata/demo
+
+.PHONY: build test unit lint fuzz bench demo fixtures clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vmfsrecover
+
+# lint: formatting and vet; then every test with the race detector. Tests that
+# need an outside tool (qemu-img, debugvmfs, vsftpd, sshd, tmux) skip with a
+# message when it is missing; .ci/run installs them all.
+test: lint unit
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -timeout 20m ./...
+
+# fuzz runs every fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$target"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# bench runs the Go benchmarks; scripts in testdata/bench compare against
+# peer tools on the same input in the same run.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+clean:
+	rm -rf bin testdata/generated $(DEMO)

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command accepts.
+type globalOptions struct {
+	json    bool // JSON Lines for listings, JSON objects for reports
+	quiet   bool // no progress, no warnings
+	verbose bool // debug logging on stderr
+}
+
+// logger returns a logger writing to w at the level the flags ask for.
+func (o *globalOptions) logger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch {
+	case o.quiet:
+		level = slog.LevelError
+	case o.verbose:
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func newRootCmd() *cobra.Command {
+	opts := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "vmfsrecover",
+		Short: "Recover VMFS datastores, VMDK disks and ESXi network configuration, read-only",
+		Long: `vmfsrecover reads raw disks, partition images and VMDK files strictly read-only,
+finds VMFS3/5/6 volumes on them (also damaged, reformatted or spanned ones),
+lists, previews and exports their files, and rebuilds an ESXi host's VMkernel
+network layout from its recovered configuration.
+
+A SOURCE is a disk image, a partition image, a block device or a VMDK file.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withExitCode(exitUsage, err)
+	})
+	pf := root.PersistentFlags()
+	pf.BoolVar(&opts.json, "json", false, "machine-readable output (JSON Lines for listings)")
+	pf.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress bars or warnings on stderr")
+	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "debug messages on stderr")
+	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
+
+	root.AddCommand(
+		newVersionCmd(opts),
+	)
+	return root
+}
