@@ -1,0 +1,510 @@
+package vmfstest
+
+import (
+	"fmt"
+)
+
+// unit plan of one node's data.
+type dataPlan struct {
+	unit  int64   // allocation unit: sub-block or file block
+	vol   []int64 // volume offset of each unit, -1 = hole
+	pbs   []pbPlan
+	top   []uint64 // FD pointer array
+	freed bool
+}
+
+// pbPlan is one pointer block: where it lives and what it holds.
+type pbPlan struct {
+	res  *resFile
+	idx  int64
+	ptrs []uint64
+}
+
+var sysNames5 = []string{".fbb.sf", ".fdc.sf", ".pbc.sf", ".sbc.sf", ".vh.sf", ".pb2.sf", ".sdd.sf"}
+var sysNames6 = append(append([]string{}, sysNames5...), ".jbc.sf")
+
+func plan(s Spec) (*writer, error) {
+	if s.BlockSize == 0 {
+		s.BlockSize = mib
+	}
+	if s.Time.IsZero() {
+		s.Time = DefaultTime
+	}
+	if s.Label == "" {
+		s.Label = fmt.Sprintf("vmfstest%d", s.Version)
+	}
+	if len(s.Label) > 127 {
+		return nil, fmt.Errorf("vmfstest: label longer than 127 bytes")
+	}
+	w := &writer{s: s, sys: map[string]*node{}}
+	switch s.Version {
+	case 5:
+		switch s.BlockSize {
+		case mib, 2 * mib, 4 * mib, 8 * mib:
+		default:
+			return nil, fmt.Errorf("vmfstest: VMFS5 block size %d is not 1, 2, 4 or 8 MiB", s.BlockSize)
+		}
+		w.sbs, w.md, w.slot, w.nptr, w.ppb, w.pbSize, w.resMax = 8*kib, 512, 2048, 256, 1024, 4096, 1024
+	case 6:
+		if !vmfs6Ready {
+			return nil, fmt.Errorf("vmfstest: VMFS6 volumes are not supported yet")
+		}
+		if s.BlockSize != mib {
+			return nil, fmt.Errorf("vmfstest: VMFS6 block size must be 1 MiB (vmfs6-tools hard-codes it)")
+		}
+		w.v6 = true
+		w.sbs, w.md, w.slot, w.nptr, w.ppb, w.pbSize, w.resMax = 64*kib, 4096, 8192, 320, 8192, 64*kib, 3584
+	default:
+		return nil, fmt.Errorf("vmfstest: unsupported VMFS version %d (want 5 or 6)", s.Version)
+	}
+	w.bs = s.BlockSize
+	switch s.Partition {
+	case "":
+	case "mbr", "gpt":
+		if s.StartSector == 0 {
+			s.StartSector = 2048
+		}
+		w.base = s.StartSector * 512
+		w.s = s
+	default:
+		return nil, fmt.Errorf("vmfstest: unknown partition scheme %q", s.Partition)
+	}
+	maxName := 128
+	if w.v6 {
+		maxName = 255
+	}
+	root, err := buildTree(&w.s)
+	if err != nil {
+		return nil, err
+	}
+	w.root = root
+	names := sysNames5
+	if w.v6 {
+		names = sysNames6
+	}
+	var sysNodes []*node
+	for _, name := range names {
+		n := &node{Entry: Entry{Path: name, Kind: File, Mode: 0o400}, name: name, parent: root, sys: true}
+		if name == ".sdd.sf" {
+			n.Kind, n.Mode = Dir, 0o700
+		}
+		sysNodes = append(sysNodes, n)
+		w.sys[name] = n
+	}
+	root.children = append(sysNodes, root.children...)
+
+	// File descriptors: root, system files, then the tree in pre-order.
+	w.nodes = append([]*node{root}, sysNodes...)
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, c := range n.children {
+			if c.sys {
+				continue
+			}
+			if len(c.name) > maxName {
+				return
+			}
+			w.nodes = append(w.nodes, c)
+			walk(c)
+		}
+	}
+	walk(root)
+	for _, n := range w.nodes {
+		if len(n.name) > maxName {
+			return nil, fmt.Errorf("%w: name %q is longer than %d bytes", ErrTooBig, n.name, maxName)
+		}
+	}
+	if w.v6 {
+		w.fdc = newResFile(".fdc.sf", 256, 8, 2*w.md, 2*w.md, lockFDC, int64(len(w.nodes)))
+	} else {
+		w.fdc = newResFile(".fdc.sf", 32, 64, 2048, 1024, lockFDC, int64(len(w.nodes)))
+	}
+	for _, n := range w.nodes {
+		idx, err := w.fdc.alloc()
+		if err != nil {
+			return nil, err
+		}
+		w.gen++
+		n.gen = w.gen
+		n.fd = fdAddr(idx/w.fdc.rpc, idx%w.fdc.rpc)
+		n.fdSlot = w.fdc.itemOff(idx) // file offset for now
+		n.nlink = 1
+		if n.Kind == Dir {
+			n.nlink = 2
+		}
+	}
+	for _, n := range w.nodes {
+		if n.Kind == Dir && n.parent != nil && !n.Deleted {
+			n.parent.nlink++
+		}
+	}
+	root.nlink += 2 // root's ".." and the parent link of .sdd.sf, as on I5
+	for _, n := range w.nodes {
+		if n.Kind == Dir {
+			if w.v6 {
+				n.data, err = w.dirData6(n)
+			} else {
+				n.data = w.dirData5(n)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Storage modes and resource counts.
+	var needSB, needPB, needBlk int64
+	plans := map[*node]*dataPlan{}
+	for _, n := range w.nodes {
+		if n.sys && n != root && n.name != ".sdd.sf" {
+			continue // sized below
+		}
+		p, err := w.choose(n)
+		if err != nil {
+			return nil, err
+		}
+		plans[n] = p
+		units := int64(len(p.vol))
+		switch {
+		case n.zla == zlaSB:
+			needSB += units
+		case n.zla == zlaInline:
+		default:
+			for i := int64(0); i < units; i++ {
+				if !(n.Thin && n.inHoles(i*p.unit, p.unit)) {
+					needBlk++
+					if n.Fragmented {
+						needBlk++
+					}
+				}
+			}
+			switch n.zla {
+			case zlaPB, zlaPB2:
+				needPB += (units + w.ppb - 1) / w.ppb
+			case zlaDouble:
+				needPB += (units+w.ppb*w.ppb-1)/(w.ppb*w.ppb) + (units+w.ppb-1)/w.ppb
+			}
+		}
+	}
+	if w.v6 {
+		w.sbc = newResFile(".sbc.sf", 256, 8, w.sbs, 2*w.md, lockSBC, needSB)
+		w.pbc = &resFile{name: ".pbc.sf", cpg: 8, rs: w.pbSize, hdr: 2 * w.md, cgo: 0x10000, lock: lockPBC}
+		w.pb2 = newResFile(".pb2.sf", 32, 8, w.pbSize, 2*w.md, lockPB2, needPB)
+		w.jbc = newResFile(".jbc.sf", 8, 4, 2*mib, 2*w.md, lockJBC, 8)
+		if w.sbc.clusters > 256 {
+			return nil, fmt.Errorf("%w: %d sub-blocks need more than 256 clusters (vmfs6-tools limit)", ErrTooBig, needSB)
+		}
+	} else {
+		w.sbc = newResFile(".sbc.sf", 16, 64, w.sbs, 1024, lockSBC, needSB)
+		w.pbc = newResFile(".pbc.sf", 16, 64, w.pbSize, 1024, lockPBC, needPB)
+		w.pb2 = newResFile(".pb2.sf", 16, 64, w.pbSize, 1024, lockPB2, 1)
+	}
+	sysLen := map[string]int64{
+		".fdc.sf": roundUp(w.fdc.length(), w.bs),
+		".sbc.sf": w.sbc.length(),
+		".pb2.sf": w.pb2.length(),
+	}
+	if w.v6 {
+		sysLen[".pbc.sf"] = 0x10000
+		sysLen[".jbc.sf"] = w.jbc.length()
+		sysLen[".vh.sf"] = 7 * mib
+	} else {
+		sysLen[".pbc.sf"] = w.pbc.length()
+		sysLen[".vh.sf"] = roundUp(4*mib, w.bs)
+	}
+	vhBlocks := sysLen[".vh.sf"] / w.bs
+	fdcBase := vhBlocks
+	// Volume size: grow until the block bitmap fits too.
+	need := vhBlocks + needBlk + 2*int64(len(w.nodes))/1000 + 8
+	for _, name := range []string{".fdc.sf", ".sbc.sf", ".pb2.sf", ".pbc.sf", ".jbc.sf"} {
+		need += (sysLen[name] + w.bs - 1) / w.bs
+	}
+	need += (int64(len(root.data)) + w.bs - 1) / w.bs
+	need += (int64(len(w.sys[".sdd.sf"].data)) + w.bs - 1) / w.bs
+	w.volSize = max(s.Size, 0)
+	for {
+		w.volSize = roundUp(max(w.volSize, 1), peSize)
+		w.nblocks = w.volSize / w.bs
+		w.fbb = w.newFBB()
+		fbbBlocks := (w.fbbLength() + w.bs - 1) / w.bs
+		if need+fbbBlocks <= w.nblocks {
+			break
+		}
+		w.volSize = (need + fbbBlocks) * w.bs
+	}
+	sysLen[".fbb.sf"] = w.fbbLength()
+	w.blkUsed = make([]bool, w.nblocks)
+
+	// Fixed-place blocks: .vh.sf, then .fdc.sf right after (both readers
+	// bootstrap the FDC from this position).
+	for i := int64(0); i < vhBlocks; i++ {
+		w.blkUsed[i] = true
+	}
+	w.nextBlk = fdcBase
+	order := []string{".fdc.sf", "/", ".fbb.sf", ".pbc.sf", ".sbc.sf", ".pb2.sf", ".sdd.sf", ".jbc.sf"}
+	res := map[string]*resFile{".fdc.sf": w.fdc, ".fbb.sf": w.fbb, ".pbc.sf": w.pbc, ".sbc.sf": w.sbc, ".pb2.sf": w.pb2, ".jbc.sf": w.jbc}
+	for _, name := range order {
+		n := w.sys[name]
+		if name == "/" {
+			n = root
+		}
+		if n == nil {
+			continue
+		}
+		var length int64
+		switch name {
+		case "/", ".sdd.sf":
+			length = int64(len(n.data))
+		default:
+			length = sysLen[name]
+		}
+		nb := (length + w.bs - 1) / w.bs
+		start, err := w.allocBlocks(nb)
+		if err != nil {
+			return nil, err
+		}
+		if r := res[name]; r != nil {
+			r.start, r.node = start, n
+		}
+		n.Size, n.zla, n.bsize = length, zlaFB, w.bs
+		n.ptrs = make([]uint64, nb)
+		for i := range nb {
+			n.ptrs[i] = w.fbAddr(start + i)
+		}
+		n.nblk = nb
+		if p := plans[n]; p != nil {
+			for i := range p.vol {
+				p.vol[i] = (start + int64(i)) * w.bs
+			}
+		}
+	}
+	vh := w.sys[".vh.sf"]
+	vh.Size, vh.zla, vh.bsize, vh.nblk = sysLen[".vh.sf"], zlaFB, w.bs, vhBlocks
+	for i := range vhBlocks {
+		vh.ptrs = append(vh.ptrs, w.fbAddr(i))
+	}
+	for _, n := range w.nodes {
+		n.fdSlot = w.resVol(w.fdc, n.fdSlot)
+	}
+
+	// User data.
+	for _, n := range w.nodes {
+		p := plans[n]
+		if p == nil || n.sys {
+			continue
+		}
+		if err := w.place(n, p); err != nil {
+			return nil, err
+		}
+	}
+	w.plans = plans
+	// Deleted entries give their resources back; their bytes stay.
+	for _, n := range w.nodes {
+		if n.Deleted {
+			w.free(n, plans[n])
+		}
+	}
+	return w, nil
+}
+
+func roundUp(x, m int64) int64 { return (x + m - 1) / m * m }
+
+func fdAddr(c, r int64) uint32 { return uint32(c)<<6 | uint32(r)<<22 | 4 }
+
+func (w *writer) fbAddr(b int64) uint64 {
+	if w.v6 {
+		return uint64(b/512)<<15 | uint64(b%512)<<51 | 1
+	}
+	return uint64(b)<<6 | 1
+}
+
+// resAddr encodes a sub-block / pointer-block address of resource idx.
+func (w *writer) resAddr(r *resFile, idx int64, typ uint64) uint64 {
+	c, k := uint64(idx/r.rpc), uint64(idx%r.rpc)
+	if w.v6 {
+		return c<<6 | k<<56 | typ
+	}
+	return c<<6 | k<<28 | typ
+}
+
+// choose picks the addressing of n and sizes its unit list.
+func (w *writer) choose(n *node) (*dataPlan, error) {
+	size := n.size()
+	mode := n.Addressing
+	if n.Kind == Dir && mode == Auto {
+		mode = SubBlocks
+		if n == w.root || n.name == ".sdd.sf" || size > w.nptr*w.sbs {
+			mode = Blocks
+		}
+	}
+	if mode == Auto {
+		switch {
+		case size <= w.resMax && !(n.Kind == Symlink && !w.v6):
+			mode = Resident
+		case size <= w.sbs:
+			mode = SubBlocks
+		case size <= w.nptr*w.bs:
+			mode = Blocks
+		case size <= w.nptr*w.ppb*w.bs:
+			mode = Pointers
+		default:
+			mode = Double
+		}
+	}
+	limit := map[Addressing]int64{Resident: w.resMax, SubBlocks: w.nptr * w.sbs, Blocks: w.nptr * w.bs,
+		Pointers: w.nptr * w.ppb * w.bs, Double: w.nptr * w.ppb * w.ppb * w.bs}[mode]
+	if size > limit {
+		return nil, fmt.Errorf("%w: %s: %d bytes do not fit %s addressing (max %d)", ErrTooBig, n.Path, size, mode, limit)
+	}
+	if mode == Resident && n.Kind == Dir {
+		return nil, fmt.Errorf("vmfstest: %s: a directory cannot be resident", n.Path)
+	}
+	p := &dataPlan{unit: w.bs}
+	n.bsize = w.bs
+	switch mode {
+	case Resident:
+		n.zla, n.bsize, p.unit = zlaInline, w.sbs, 0
+		if !w.v6 {
+			n.bsize = w.sbs
+		}
+		return p, nil
+	case SubBlocks:
+		n.zla, n.bsize, p.unit = zlaSB, w.sbs, w.sbs
+	case Blocks:
+		n.zla = zlaFB
+	case Pointers:
+		n.zla = zlaPB
+		if w.v6 {
+			n.zla = zlaPB2
+		}
+	case Double:
+		n.zla = zlaDouble
+	}
+	p.vol = make([]int64, (size+p.unit-1)/p.unit)
+	return p, nil
+}
+
+// place allocates n's data units and pointer blocks and fills its FD
+// pointer array.
+func (w *writer) place(n *node, p *dataPlan) error {
+	units := int64(len(p.vol))
+	if n.zla == zlaInline {
+		return nil
+	}
+	addrs := make([]uint64, units)
+	if n.zla == zlaSB {
+		for i := range units {
+			idx, err := w.sbc.alloc()
+			if err != nil {
+				return err
+			}
+			p.vol[i] = w.resVol(w.sbc, w.sbc.itemOff(idx))
+			addrs[i] = w.resAddr(w.sbc, idx, zlaSB)
+		}
+		n.ptrs, n.nblk = addrs, units
+		return nil
+	}
+	var live []int64
+	for i := range units {
+		p.vol[i] = -1
+		if !(n.Thin && n.inHoles(i*p.unit, p.unit)) {
+			live = append(live, i)
+		}
+	}
+	m := int64(len(live))
+	if n.Fragmented && m > 1 {
+		start, err := w.allocBlocks(2 * m)
+		if err != nil {
+			return err
+		}
+		for j, i := range live {
+			b := start + 2*(m-1-int64(j)) + 1
+			w.blkUsed[b-1] = false
+			p.vol[i] = b * w.bs
+			addrs[i] = w.fbAddr(b)
+		}
+	} else if m > 0 {
+		start, err := w.allocBlocks(m)
+		if err != nil {
+			return err
+		}
+		for j, i := range live {
+			p.vol[i] = (start + int64(j)) * w.bs
+			addrs[i] = w.fbAddr(start + int64(j))
+		}
+	}
+	n.nblk = m
+	pbRes, pbType := w.pbc, uint64(zlaPB)
+	if w.v6 {
+		pbRes, pbType = w.pb2, zlaPB2
+	}
+	// group builds pointer blocks over ptrs, P entries each; all-null ones
+	// stay unallocated.
+	group := func(ptrs []uint64) ([]uint64, error) {
+		out := make([]uint64, (int64(len(ptrs))+w.ppb-1)/w.ppb)
+		for k := range out {
+			chunk := ptrs[int64(k)*w.ppb : min(int64(len(ptrs)), int64(k+1)*w.ppb)]
+			if allNull(chunk) {
+				continue
+			}
+			idx, err := pbRes.alloc()
+			if err != nil {
+				return nil, err
+			}
+			p.pbs = append(p.pbs, pbPlan{res: pbRes, idx: idx, ptrs: chunk})
+			out[k] = w.resAddr(pbRes, idx, pbType)
+		}
+		return out, nil
+	}
+	var err error
+	switch n.zla {
+	case zlaFB:
+		n.ptrs = addrs
+	case zlaPB, zlaPB2:
+		n.ptrs, err = group(addrs)
+	case zlaDouble:
+		var mid []uint64
+		if mid, err = group(addrs); err == nil {
+			n.ptrs, err = group(mid)
+		}
+	}
+	return err
+}
+
+func allNull(p []uint64) bool {
+	for _, x := range p {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// free returns a deleted node's resources to the bitmaps.
+func (w *writer) free(n *node, p *dataPlan) {
+	idx := int64(n.fd>>6&0xFFFF)*w.fdc.rpc + int64(n.fd>>22)
+	w.fdc.used[idx] = false
+	if p == nil {
+		return
+	}
+	for _, pb := range p.pbs {
+		pb.res.used[pb.idx] = false
+	}
+	if n.zla == zlaSB {
+		for _, a := range n.ptrs {
+			w.sbc.used[w.resIndex(w.sbc, a)] = false
+		}
+		return
+	}
+	for _, off := range p.vol {
+		if off >= 0 {
+			w.blkUsed[off/w.bs] = false
+		}
+	}
+}
+
+func (w *writer) resIndex(r *resFile, a uint64) int64 {
+	if w.v6 {
+		return int64(a>>6&(1<<36-1))*r.rpc + int64(a>>56)
+	}
+	return int64(a>>6&0x3FFFFF)*r.rpc + int64(a>>28)
+}

@@ -1,0 +1,165 @@
+package vmfstest
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"os"
+)
+
+// Fixed geometry shared by VMFS5 and VMFS6 (format doc §1–§3).
+const (
+	lvmHeaderOff = 0x100000  // LVM device header, from the partition start
+	dataOffset   = 0x1100000 // first physical extent, from the partition start
+	peSize       = 256 * mib // physical-extent unit
+	fsDescOff    = 0x200000  // FS descriptor, volume offset
+	hbOff        = 0x300000  // heartbeat region, volume offset
+
+	magicLVM   = 0xC001D00D
+	magicFS    = 0x2FABF15E
+	lockFD     = 0x10C00001
+	lockFBB    = 0x10C00002
+	lockSBC    = 0x10C00003
+	lockPBC    = 0x10C00004
+	lockFDC    = 0x10C00005
+	lockPB2    = 0x10C00006
+	lockJBC    = 0x10C00007
+	lockLFB    = 0x10C00008
+	hbFree     = 0xABCDEF01
+	zlaFB      = 1
+	zlaSB      = 2
+	zlaPB      = 3
+	zlaPB2     = 5
+	zlaDouble  = 0x10D0
+	zlaInline  = 0x10D1
+	typeDir    = 2
+	typeFile   = 3
+	typeLink   = 4
+	typeSystem = 5
+)
+
+// ErrTooBig reports a tree that does not fit the format's limits.
+var ErrTooBig = errors.New("vmfstest: tree exceeds a format limit")
+
+// writer holds the state of one Write.
+type writer struct {
+	s    Spec
+	f    *os.File
+	base int64 // partition start in the image file
+	v6   bool
+
+	bs      int64 // file block size
+	sbs     int64 // sub-block size
+	md      int64 // metadata block: lock size; 512 on VMFS5
+	slot    int64 // FD slot
+	nptr    int64 // pointers in an FD
+	ppb     int64 // pointers per pointer block
+	resMax  int64 // resident data capacity
+	pbSize  int64
+	volSize int64
+	nblocks int64
+
+	root  *node
+	nodes []*node // every node, FD order
+	sys   map[string]*node
+
+	fdc, sbc, pbc, pb2, fbb, jbc *resFile
+	blkUsed                     []bool
+	nextBlk                     int64
+	gen                         uint32
+
+	plans map[*node]*dataPlan
+	lfb   *resFile // VMFS6: large-file-block level of .fbb.sf
+
+	lvmUUID, fsUUID, devUUID [16]byte
+}
+
+// uuid makes a VMFS UUID: time, a value derived from the seed, and a VMware MAC.
+func makeUUID(t uint32, seed uint64, k uint64) [16]byte {
+	var u [16]byte
+	x := splitmix(seed*31 + k)
+	binary.LittleEndian.PutUint32(u[0:], t)
+	binary.LittleEndian.PutUint32(u[4:], uint32(x))
+	binary.LittleEndian.PutUint16(u[8:], uint16(x>>32))
+	copy(u[10:], []byte{0x00, 0x0c, 0x29, byte(seed), byte(seed >> 8), 0x86})
+	return u
+}
+
+func le16(b []byte, off int, v uint16) { binary.LittleEndian.PutUint16(b[off:], v) }
+func le32(b []byte, off int, v uint32) { binary.LittleEndian.PutUint32(b[off:], v) }
+func le64(b []byte, off int, v uint64) { binary.LittleEndian.PutUint64(b[off:], v) }
+
+// writeVol writes p at volume offset off, skipping runs of zeros so the
+// image stays sparse.
+func (w *writer) writeVol(off int64, p []byte) error {
+	const chunk = 64 << 10
+	for i := 0; i < len(p); i += chunk {
+		end := min(i+chunk, len(p))
+		if allZero(p[i:end]) {
+			continue
+		}
+		if _, err := w.f.WriteAt(p[i:end], w.base+dataOffset+off+int64(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func allZero(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p) != 0 {
+			return false
+		}
+		p = p[8:]
+	}
+	for _, b := range p {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sysVol maps an offset inside a contiguous system file to the volume.
+func (w *writer) resVol(r *resFile, fileOff int64) int64 { return r.start*w.bs + fileOff }
+
+// allocBlocks takes n contiguous free volume blocks.
+func (w *writer) allocBlocks(n int64) (int64, error) {
+	for w.nextBlk < w.nblocks && w.blkUsed[w.nextBlk] {
+		w.nextBlk++
+	}
+	if w.nextBlk+n > w.nblocks {
+		return 0, fmt.Errorf("%w: volume of %d blocks is full", ErrTooBig, w.nblocks)
+	}
+	start := w.nextBlk
+	for i := start; i < start+n; i++ {
+		w.blkUsed[i] = true
+	}
+	w.nextBlk += n
+	return start, nil
+}
+
+func log2(x int64) uint8 { return uint8(bits.TrailingZeros64(uint64(x))) }
+
+// Write builds the volume described by spec as a sparse image file at
+// path (created or truncated) and returns what a reader must find there.
+func Write(path string, spec Spec) (*Result, error) {
+	w, err := plan(spec)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	w.f = f
+	err = w.write()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vmfstest: writing %s: %w", path, err)
+	}
+	return w.result(path), nil
+}
