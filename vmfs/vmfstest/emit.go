@@ -148,7 +148,9 @@ func uuidString(u [16]byte) string {
 	return fmt.Sprintf("%08x-%08x-%04x-%x", le32r(u[0:]), le32r(u[4:]), uint16(u[8])|uint16(u[9])<<8, u[10:])
 }
 
-func le32r(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32r(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 // writeFSDesc writes the file-system descriptor (format doc §4).
 func (w *writer) writeFSDesc() error {

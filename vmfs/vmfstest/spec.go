@@ -134,17 +134,17 @@ type node struct {
 	children []*node // sorted by name; deleted ones included
 	sys      bool    // a system file or the root
 	// set by the layout
-	fd     uint32 // FD address
-	gen    uint32
-	fdSlot int64 // vol offset of the FD slot
-	zla    uint32
-	bsize  int64 // per-file allocation unit recorded in the FD
-	ptrs   []uint64
-	nblk   int64
-	data   []byte // materialised content of directories and symlinks
-	nlink  uint32
-	slack  []byte // VMFS5 directories: entries of deleted children, past the end
-	volBase int64 // image offset of volume byte 0
+	fd      uint32 // FD address
+	gen     uint32
+	fdSlot  int64 // vol offset of the FD slot
+	zla     uint32
+	bsize   int64 // per-file allocation unit recorded in the FD
+	ptrs    []uint64
+	nblk    int64
+	data    []byte // materialised content of directories and symlinks
+	nlink   uint32
+	slack   []byte  // VMFS5 directories: entries of deleted children, past the end
+	volBase int64   // image offset of volume byte 0
 	sysVol  []int64 // system files: volume offset of each block
 }
 

@@ -65,9 +65,9 @@ type writer struct {
 	sys   map[string]*node
 
 	fdc, sbc, pbc, pb2, fbb, jbc *resFile
-	blkUsed                     []bool
-	nextBlk                     int64
-	gen                         uint32
+	blkUsed                      []bool
+	nextBlk                      int64
+	gen                          uint32
 
 	plans map[*node]*dataPlan
 	lfb   *resFile // VMFS6: large-file-block level of .fbb.sf
