@@ -1,0 +1,41 @@
+// Package vmdk reads VMware virtual disks, read-only: every subformat a
+// datastore or a hosted product can hold, snapshot chains included, as one
+// io.ReaderAt plus a size and a map of the allocated ranges.
+//
+// A disk is a chain of links (base, then snapshot deltas); each link is one
+// text descriptor and its extents, laid end to end. Open takes the newest
+// link: a descriptor file, a single-file sparse disk with an embedded
+// descriptor (monolithicSparse, streamOptimized), a bare sparse extent, or
+// anything else, which is read as a raw disk (the "only -flat.vmdk
+// survived" case; Info then carries a generated descriptor that makes the
+// file a VMDK again).
+//
+// What an extent is comes from its type word and the magic of its file, not
+// from createType, which is only reported:
+//   - FLAT, VMFS: byte x of the extent is byte START*512+x of the file.
+//   - SPARSE with "KDMV": hosted sparse, two-level grain directory (GD) and
+//     grain tables (GT), redundant GD used when the primary is damaged,
+//     zeroed-grain entries (GTE 1), and compressed grains with markers
+//     (streamOptimized, all three layouts: VMware's footer at the end,
+//     tables up front as open-vmdk writes, qemu's).
+//   - VMFSSPARSE with "COWD": ESX sparse snapshot deltas, 4096-entry GTs.
+//   - SESPARSE with 0xCAFEBABE: the VMFS6 snapshot default, 64-bit entries.
+//   - ZERO: no file; VMFSRDM, VMFSRAW and device paths: the data lives on a
+//     LUN, which reads fail with ErrDeviceBacked (zeros in tolerant mode).
+//
+// A grain absent from a delta is read from the parent, found through
+// parentFileNameHint relative to the child; a CID mismatch is a warning.
+// Extent names may not leave the descriptor's folder (ErrPathEscape);
+// absolute ones are looked up by base name next to it, so a hostile
+// descriptor can never point the tool at /etc or /dev.
+//
+// Every count and offset read from disk is checked against the size of the
+// file before it sizes an allocation or a loop; tables and decoded grains
+// live in bounded LRU caches, so memory stays flat whatever the disk size.
+// Damage gives a *FormatError with the file, structure and byte offset. In
+// tolerant mode (Options.Tolerant) a missing extent or parent and every
+// unreadable range read as zeros and are listed by Disk.Warnings.
+//
+// The layout of each structure is documented next to the Go type that
+// decodes it; /work/shared/docs/vmdk-format.md is the long reference.
+package vmdk

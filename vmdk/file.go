@@ -1,0 +1,183 @@
+package vmdk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+)
+
+// file is one opened file of a disk: a descriptor, an extent or both.
+type file struct {
+	name string // path inside the fs.FS
+	r    io.ReaderAt
+	c    io.Closer
+	size int64
+
+	mapOnce sync.Once
+	alloc   allocmap.Map // data ranges when the file knows its holes
+	hasMap  bool
+}
+
+// openFile opens name in fsys for random access.
+func openFile(fsys fs.FS, name string) (*file, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w: the file system gives no random access (io.ReaderAt)", name, ErrUnsupported)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory", name)
+	}
+	size := fi.Size()
+	if fi.Mode()&fs.ModeDevice != 0 {
+		if s, ok := f.(io.Seeker); ok {
+			if size, err = s.Seek(0, io.SeekEnd); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("%s: size of device: %w", name, err)
+			}
+		}
+	}
+	return &file{name: name, r: ra, c: f, size: size}, nil
+}
+
+func (f *file) ReadAt(p []byte, off int64) (int, error) { return f.r.ReadAt(p, off) }
+
+// readFull reads len(p) bytes at off; a short read is a FormatError naming
+// the structure, since every structure must lie inside the file.
+func (f *file) readFull(p []byte, off int64, structure string) error {
+	if off < 0 || off > f.size || int64(len(p)) > f.size-off {
+		return corrupt(f.name, structure, off, "%d bytes needed, file has %d", len(p), f.size)
+	}
+	n, err := f.r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return corrupt(f.name, structure, off, "short read: %d of %d bytes", n, len(p))
+	}
+	return fmt.Errorf("%s: reading %s at byte %d: %w", f.name, structure, off, err)
+}
+
+// Seek whences for sparse files (Linux lseek(2)).
+const (
+	seekData = 3
+	seekHole = 4
+)
+
+// maxFileRanges bounds the hole map of one file; past it the rest of the
+// file counts as data.
+const maxFileRanges = 1 << 20
+
+// dataMap returns where the file holds data: from the file's own
+// allocmap.Mapper (a VMFS file), from SEEK_DATA/SEEK_HOLE on a local sparse
+// file, or nil with ok false when unknown (then all of it counts as data).
+func (f *file) dataMap() (allocmap.Map, bool) {
+	f.mapOnce.Do(func() {
+		if m, ok := f.c.(allocmap.Mapper); ok {
+			if am, err := m.AllocationMap(); err == nil {
+				f.alloc, f.hasMap = am.Clip(f.size), true
+			}
+			return
+		}
+		osf, ok := f.c.(*os.File)
+		if !ok {
+			return
+		}
+		fi, err := osf.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return
+		}
+		// A separate descriptor keeps the seek offset of osf untouched for
+		// anyone else; ReadAt never uses it anyway.
+		g, err := os.Open(osf.Name())
+		if err != nil {
+			return
+		}
+		defer g.Close()
+		var m allocmap.Map
+		var off int64
+		for off < f.size && len(m) < maxFileRanges {
+			start, err := g.Seek(off, seekData)
+			if err != nil {
+				break // ENXIO: no data past off
+			}
+			end, err := g.Seek(start, seekHole)
+			if err != nil || end <= start {
+				return
+			}
+			if end > f.size {
+				end = f.size
+			}
+			m = m.Add(allocmap.Range{Off: start, Len: end - start})
+			off = end
+		}
+		if off < f.size && len(m) >= maxFileRanges {
+			m = m.Add(allocmap.Range{Off: off, Len: f.size - off})
+		}
+		f.alloc, f.hasMap = m, true
+	})
+	return f.alloc, f.hasMap
+}
+
+// resolveExtent maps an extent file name from a descriptor in folder dir to
+// a path in the file system. Names may not climb out of dir; absolute names
+// (and Windows paths) are looked up by base name next to the descriptor, so
+// a descriptor can never make the tool read /etc or /dev.
+func resolveExtent(dir, name string) (string, error) {
+	n := strings.ReplaceAll(name, "\\", "/")
+	if path.IsAbs(n) || (len(n) > 1 && n[1] == ':') {
+		return path.Join(dir, path.Base(n)), nil
+	}
+	c := path.Clean(n)
+	if c == ".." || strings.HasPrefix(c, "../") || c == "." {
+		return "", fmt.Errorf("extent %q: %w", name, ErrPathEscape)
+	}
+	return path.Join(dir, c), nil
+}
+
+// parentCandidates lists where a parentFileNameHint may point, in the order
+// robust readers try them: relative to the child, absolute as given, the
+// base name next to the child; backslashes read as slashes.
+func parentCandidates(dir, hint string) []string {
+	var out []string
+	add := func(p string) {
+		p = strings.TrimPrefix(path.Clean(p), "/")
+		if p == "" || !fs.ValidPath(p) {
+			return
+		}
+		for _, q := range out {
+			if q == p {
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	for _, h := range []string{hint, strings.ReplaceAll(hint, "\\", "/")} {
+		if !path.IsAbs(h) {
+			add(path.Join(dir, h))
+		} else {
+			add(h)
+		}
+	}
+	add(path.Join(dir, path.Base(strings.ReplaceAll(hint, "\\", "/"))))
+	return out
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,418 @@
+package vmdk
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// sparseHeader is the hosted sparse ("KDMV", VMDK4) header: 512 bytes at
+// offset 0, and again as the footer of streamOptimized files whose header
+// says GD_AT_END.
+//
+//	off size field
+//	  0   4  magic "KDMV"
+//	  4   4  version (1..3)
+//	  8   4  flags
+//	 12   8  capacity (sectors)
+//	 20   8  grainSize (sectors)
+//	 28   8  descriptorOffset (sectors)
+//	 36   8  descriptorSize (sectors)
+//	 44   4  numGTEsPerGT
+//	 48   8  rgdOffset (sectors)
+//	 56   8  gdOffset (sectors; 0xFFFFFFFFFFFFFFFF = GD_AT_END)
+//	 64   8  overHead (sectors)
+//	 72   1  uncleanShutdown
+//	 73   4  '\n' ' ' '\r' '\n'
+//	 77   2  compressAlgorithm (0 none, 1 deflate in a zlib wrapper)
+type sparseHeader struct {
+	Magic             [4]byte
+	Version           uint32
+	Flags             uint32
+	Capacity          uint64
+	GrainSize         uint64
+	DescriptorOffset  uint64
+	DescriptorSize    uint64
+	NumGTEsPerGT      uint32
+	RGDOffset         uint64
+	GDOffset          uint64
+	OverHead          uint64
+	UncleanShutdown   uint8
+	Check             [4]byte
+	CompressAlgorithm uint16
+}
+
+const (
+	flagNewlineCheck = 1 << 0
+	flagRedundantGD  = 1 << 1
+	flagZeroedGrain  = 1 << 2
+	flagCompressed   = 1 << 16
+	flagMarkers      = 1 << 17
+	knownIncompat    = flagCompressed | flagMarkers
+
+	gdAtEnd = 0xFFFFFFFFFFFFFFFF
+
+	// maxGrainSectors is qemu's bound; compressed grains are decoded into
+	// memory, so they get a tighter one.
+	maxGrainSectors           = 1 << 21
+	maxCompressedGrainSectors = 1 << 16
+	maxGTEsPerGT              = 4096
+)
+
+var magicKDMV = [4]byte{'K', 'D', 'M', 'V'}
+
+// sparseExtent reads a KDMV extent, compressed or not.
+type sparseExtent struct {
+	f          *file
+	h          sparseHeader
+	size       int64 // bytes the extent presents (capacity)
+	grainBytes int64
+	cover      int64 // bytes covered by one GT
+	gd, rgd    []uint32
+	gtBytes    int64
+	gts        *lru[[]uint32]
+	compressed bool
+	markers    bool
+	grains     *lru[[]byte] // decompressed grains, for sub-grain reads
+	warn       func(string)
+	warned     sync.Map // GD indexes already reported
+}
+
+func (e *sparseExtent) warnOnce(key int64, msg string) {
+	if _, dup := e.warned.LoadOrStore(key, true); !dup {
+		e.warn(msg)
+	}
+}
+
+// decodeSparseHeader decodes and validates a KDMV header at off.
+func decodeSparseHeader(f *file, off int64) (sparseHeader, error) {
+	var buf [512]byte
+	var h sparseHeader
+	if err := f.readFull(buf[:], off, "sparse header"); err != nil {
+		return h, err
+	}
+	binary.Read(bytes.NewReader(buf[:]), binary.LittleEndian, &h)
+	if h.Magic != magicKDMV {
+		return h, corrupt(f.name, "sparse header", off, "magic %q is not KDMV", h.Magic[:])
+	}
+	if h.Version < 1 || h.Version > 3 {
+		return h, unsupported(f.name, "sparse header", off, "version %d (known: 1-3)", h.Version)
+	}
+	if h.Flags&flagNewlineCheck != 0 && h.Check != [4]byte{'\n', ' ', '\r', '\n'} {
+		return h, corrupt(f.name, "sparse header", off+73, "newline check bytes % x: the file was mangled by a text-mode transfer", h.Check[:])
+	}
+	if x := h.Flags & 0xFFFF0000 &^ knownIncompat; x != 0 {
+		return h, unsupported(f.name, "sparse header", off+8, "unknown incompatible flags 0x%08x", x)
+	}
+	if h.Flags&flagMarkers != 0 && h.Flags&flagCompressed == 0 {
+		return h, corrupt(f.name, "sparse header", off+8, "markers flag without compression flag")
+	}
+	if h.Flags&flagCompressed != 0 && h.CompressAlgorithm != 1 {
+		return h, unsupported(f.name, "sparse header", off+77, "compression algorithm %d (known: 1 deflate)", h.CompressAlgorithm)
+	}
+	if h.Capacity > maxSectors {
+		return h, corrupt(f.name, "sparse header", off+12, "capacity %d sectors is absurd", h.Capacity)
+	}
+	return h, nil
+}
+
+// openSparse opens a KDMV extent of size bytes (from the descriptor, or the
+// header capacity when zero).
+func openSparse(f *file, size int64, warn func(string)) (*sparseExtent, error) {
+	h, err := decodeSparseHeader(f, 0)
+	if err != nil {
+		return nil, err
+	}
+	if h.GDOffset == gdAtEnd {
+		// streamOptimized (VMware layout): the footer, one sector before the
+		// end-of-stream marker, has the real GD offset.
+		end := f.size &^ 511
+		fh, err := decodeSparseHeader(f, end-1024)
+		if err != nil {
+			return nil, fmt.Errorf("header says GD_AT_END and the footer is unusable: %w", err)
+		}
+		if fh.GDOffset == gdAtEnd {
+			return nil, corrupt(f.name, "footer", end-1024, "footer also says GD_AT_END")
+		}
+		if marker := make([]byte, 16); f.readFull(marker, end-1536, "footer marker") == nil {
+			if binary.LittleEndian.Uint32(marker[12:]) != markerFooter {
+				warn(fmt.Sprintf("%s: no footer marker at byte %d", f.name, end-1536))
+			}
+		}
+		h = fh
+	}
+	e := &sparseExtent{f: f, h: h, warn: warn}
+	e.compressed = h.Flags&flagCompressed != 0
+	e.markers = h.Flags&flagMarkers != 0
+	g := h.GrainSize
+	if g == 0 || g&(g-1) != 0 || g > maxGrainSectors || (e.compressed && g > maxCompressedGrainSectors) {
+		return nil, corrupt(f.name, "sparse header", 20, "grain size %d sectors is not a power of two in [1, %d]", g, map[bool]uint64{false: maxGrainSectors, true: maxCompressedGrainSectors}[e.compressed])
+	}
+	if h.NumGTEsPerGT == 0 || h.NumGTEsPerGT > maxGTEsPerGT {
+		return nil, corrupt(f.name, "sparse header", 44, "%d entries per grain table (want 1-%d)", h.NumGTEsPerGT, maxGTEsPerGT)
+	}
+	e.grainBytes = int64(g) * 512
+	e.cover = int64(h.NumGTEsPerGT) * e.grainBytes
+	e.gtBytes = int64(h.NumGTEsPerGT) * 4
+	capBytes := int64(h.Capacity) * 512
+	if size == 0 {
+		size = capBytes
+	} else if size != capBytes {
+		warn(fmt.Sprintf("%s: descriptor says %d bytes, sparse header capacity %d bytes; the part past the header capacity reads as zeros", f.name, size, capBytes))
+	}
+	e.size = size
+	if h.UncleanShutdown != 0 {
+		warn(fmt.Sprintf("%s: not closed cleanly (uncleanShutdown set); recent writes may be missing", f.name))
+	}
+	nGD := (capBytes + e.cover - 1) / e.cover
+	// Every GD entry takes 4 bytes of the file: a count the file cannot hold is a lie.
+	if nGD*4 > f.size {
+		return nil, corrupt(f.name, "sparse header", 12, "capacity %d sectors needs %d grain directory entries; the %d-byte file cannot hold them", h.Capacity, nGD, f.size)
+	}
+	load := func(sector uint64, what string) ([]uint32, error) {
+		off, err := sectorsToBytes(sector)
+		if err != nil || sector == 0 {
+			return nil, corrupt(f.name, what, -1, "at sector %d", sector)
+		}
+		raw := make([]byte, nGD*4)
+		if err := f.readFull(raw, off, what); err != nil {
+			return nil, err
+		}
+		gd := make([]uint32, nGD)
+		for i := range gd {
+			gd[i] = binary.LittleEndian.Uint32(raw[4*i:])
+		}
+		return gd, nil
+	}
+	gdErr := error(nil)
+	if nGD > 0 {
+		e.gd, gdErr = load(h.GDOffset, "grain directory")
+		if h.Flags&flagRedundantGD != 0 && h.RGDOffset != 0 {
+			var rerr error
+			if e.rgd, rerr = load(h.RGDOffset, "redundant grain directory"); rerr != nil {
+				warn(fmt.Sprintf("%s: redundant grain directory unusable: %v", f.name, rerr))
+			}
+		}
+		if gdErr != nil {
+			if e.rgd == nil {
+				return nil, gdErr
+			}
+			warn(fmt.Sprintf("%s: grain directory unusable (%v); using the redundant copy", f.name, gdErr))
+			e.gd, e.rgd = e.rgd, nil
+		}
+	}
+	// 64 MiB of tables at most, whatever the GT size: 32768 KDMV GTs.
+	e.gts = newLRU[[]uint32](int(max(16, (64<<20)/8/e.gtBytes)))
+	if e.compressed {
+		e.grains = newLRU[[]byte](int(max(1, (4<<20)/e.grainBytes)))
+	}
+	return e, nil
+}
+
+// gt returns grain table gdIndex, falling back to the redundant copy when the
+// primary entry points outside the file or is zero while the copy is not.
+func (e *sparseExtent) gt(gdIndex int64) ([]uint32, error) {
+	sector := e.gd[gdIndex]
+	t, err := e.loadGT(sector)
+	if e.rgd != nil && e.rgd[gdIndex] != 0 && (err != nil || sector == 0) {
+		if rt, rerr := e.loadGT(e.rgd[gdIndex]); rerr == nil {
+			e.warnOnce(gdIndex, fmt.Sprintf("%s: grain table %d read from the redundant copy (primary entry %d: %v)", e.f.name, gdIndex, sector, err))
+			return rt, nil
+		}
+	}
+	return t, err
+}
+
+func (e *sparseExtent) loadGT(sector uint32) ([]uint32, error) {
+	if sector == 0 {
+		return nil, nil
+	}
+	if t, ok := e.gts.get(int64(sector)); ok {
+		return t, nil
+	}
+	raw := make([]byte, e.gtBytes)
+	if err := e.f.readFull(raw, int64(sector)*512, "grain table"); err != nil {
+		return nil, err
+	}
+	t := make([]uint32, len(raw)/4)
+	for i := range t {
+		t[i] = binary.LittleEndian.Uint32(raw[4*i:])
+	}
+	e.gts.put(int64(sector), t)
+	return t, nil
+}
+
+// gte returns the grain table entry for the grain holding byte off.
+func (e *sparseExtent) gte(off int64) (uint32, error) {
+	gdIndex := off / e.cover
+	if gdIndex >= int64(len(e.gd)) {
+		return 0, nil
+	}
+	t, err := e.gt(gdIndex)
+	if err != nil || t == nil {
+		return 0, err
+	}
+	return t[(off%e.cover)/e.grainBytes], nil
+}
+
+func (e *sparseExtent) stateOf(gte uint32) runState {
+	switch gte {
+	case 0:
+		return runParent
+	case 1:
+		// Zeroed grain (flag bit 2). Sector 1 can never hold a grain, so
+		// VMware reads 1 as zeros even without the flag; so do we.
+		return runZero
+	}
+	return runData
+}
+
+func (e *sparseExtent) lookup(off, limit int64) (int64, runState, error) {
+	capBytes := int64(e.h.Capacity) * 512
+	if off >= capBytes {
+		return limit, runZero, nil
+	}
+	limit = min(limit, capBytes-off)
+	first, err := e.gte(off)
+	if err != nil {
+		return 0, runData, err
+	}
+	st := e.stateOf(first)
+	n := e.grainBytes - off%e.grainBytes
+	if st == runData && e.compressed {
+		return min(n, limit), st, nil
+	}
+	// Extend over following grains in the same state (and, for data,
+	// stored right after each other, so one read serves them all).
+	for n < limit {
+		next := off + n
+		if e.gd != nil && next/e.cover < int64(len(e.gd)) && e.gd[next/e.cover] == 0 && (e.rgd == nil || e.rgd[next/e.cover] == 0) && st == runParent {
+			n += e.cover - next%e.cover // a whole absent table
+			continue
+		}
+		g, err := e.gte(next)
+		if err != nil || e.stateOf(g) != st {
+			break
+		}
+		if st == runData && int64(g) != int64(first)+(next-(off-off%e.grainBytes))/512 {
+			break
+		}
+		n += e.grainBytes
+	}
+	return min(n, limit), st, nil
+}
+
+func (e *sparseExtent) read(p []byte, off int64) error {
+	if e.compressed {
+		return e.readCompressed(p, off)
+	}
+	g, err := e.gte(off)
+	if err != nil {
+		return err
+	}
+	fileOff := int64(g)*512 + off%e.grainBytes
+	if err := checkRange(e.f, "grain", fileOff, int64(len(p))); err != nil {
+		return err
+	}
+	return e.f.readFull(p, fileOff, "grain")
+}
+
+// Marker types of streamOptimized files.
+const (
+	markerEOS    = 0
+	markerGT     = 1
+	markerGD     = 2
+	markerFooter = 3
+)
+
+var zlibPool sync.Pool // of io.ReadCloser implementing zlib.Resetter
+
+var bufPool sync.Pool // of *[]byte for compressed grains
+
+func getBuf(n int) *[]byte {
+	if v, ok := bufPool.Get().(*[]byte); ok && cap(*v) >= n {
+		*v = (*v)[:n]
+		return v
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func putBuf(b *[]byte) { bufPool.Put(b) }
+
+// readCompressed serves p from one compressed grain.
+func (e *sparseExtent) readCompressed(p []byte, off int64) error {
+	gi := off / e.grainBytes
+	in := off % e.grainBytes
+	want := min(e.grainBytes, int64(e.h.Capacity)*512-gi*e.grainBytes)
+	if buf, ok := e.grains.get(gi); ok {
+		copy(p, buf[in:])
+		return nil
+	}
+	if in == 0 && int64(len(p)) == want {
+		return e.inflate(p, gi, want) // whole grain: no copy
+	}
+	buf := make([]byte, want)
+	if err := e.inflate(buf, gi, want); err != nil {
+		return err
+	}
+	e.grains.put(gi, buf)
+	copy(p, buf[in:])
+	return nil
+}
+
+// inflate decompresses grain gi into dst (len want).
+func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
+	g, err := e.gte(gi * e.grainBytes)
+	if err != nil {
+		return err
+	}
+	at := int64(g) * 512
+	var hdr [12]byte
+	hlen := int64(4)
+	if e.markers {
+		hlen = 12
+	}
+	if err := e.f.readFull(hdr[:hlen], at, "grain marker"); err != nil {
+		return err
+	}
+	var size int64
+	if e.markers {
+		if lba := binary.LittleEndian.Uint64(hdr[:]); lba != uint64(gi*e.grainBytes/512) {
+			return corrupt(e.f.name, "grain marker", at, "LBA %d, the grain table expects %d", lba, gi*e.grainBytes/512)
+		}
+		size = int64(binary.LittleEndian.Uint32(hdr[8:]))
+	} else {
+		size = int64(binary.LittleEndian.Uint32(hdr[:]))
+	}
+	if size == 0 || size > 2*e.grainBytes+1024 {
+		return corrupt(e.f.name, "grain marker", at, "compressed size %d for a %d-byte grain", size, e.grainBytes)
+	}
+	if err := checkRange(e.f, "compressed grain", at+hlen, size); err != nil {
+		return err
+	}
+	cbuf := getBuf(int(size))
+	defer putBuf(cbuf)
+	if err := e.f.readFull(*cbuf, at+hlen, "compressed grain"); err != nil {
+		return err
+	}
+	src := bytes.NewReader(*cbuf)
+	var zr io.ReadCloser
+	if v := zlibPool.Get(); v != nil {
+		zr = v.(io.ReadCloser)
+		err = zr.(zlib.Resetter).Reset(src, nil)
+	} else {
+		zr, err = zlib.NewReader(src)
+	}
+	if err != nil {
+		return corrupt(e.f.name, "compressed grain", at+hlen, "zlib: %v", err)
+	}
+	defer zlibPool.Put(zr)
+	if n, err := io.ReadFull(zr, dst); err != nil {
+		return corrupt(e.f.name, "compressed grain", at+hlen, "inflated %d of %d bytes: %v", n, want, err)
+	}
+	return nil
+}
