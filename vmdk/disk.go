@@ -36,6 +36,7 @@ type Disk struct {
 	files      []*file
 	compressed bool // some extent holds compressed grains: ReadAt decodes in parallel
 	raw        bool
+	prefix     string // shown before paths: "/" when opened from the local file system
 	warnMu     sync.Mutex
 	warnings   []string
 	warnSeen   map[string]bool
@@ -101,14 +102,18 @@ func Open(name string, opts *Options) (*Disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OpenFS(os.DirFS("/"), strings.TrimPrefix(filepath.ToSlash(abs), "/"), opts)
+	return openDisk(os.DirFS("/"), strings.TrimPrefix(filepath.ToSlash(abs), "/"), opts, "/")
 }
 
 // OpenFS opens name inside fsys, whose files must implement io.ReaderAt
 // (os.DirFS does; so do VMFS volumes). Extents and parents are looked up in
 // the same file system.
 func OpenFS(fsys fs.FS, name string, opts *Options) (*Disk, error) {
-	d := &Disk{warnSeen: map[string]bool{}}
+	return openDisk(fsys, name, opts, "")
+}
+
+func openDisk(fsys fs.FS, name string, opts *Options, prefix string) (*Disk, error) {
+	d := &Disk{warnSeen: map[string]bool{}, prefix: prefix}
 	if opts != nil {
 		d.opts = *opts
 	}
@@ -133,13 +138,13 @@ func OpenFS(fsys fs.FS, name string, opts *Options) (*Disk, error) {
 		} else {
 			prev.parent = l
 			if c := prev.desc; c.ParentCID != 0xFFFFFFFF && l.desc != nil && l.desc.CID != c.ParentCID {
-				d.warn(fmt.Sprintf("%s: parentCID %08x differs from the CID %08x of its parent %s: the parent changed after the snapshot was taken", prev.path, c.ParentCID, l.desc.CID, l.path))
+				d.warn(fmt.Sprintf("%s: parentCID %08x differs from the CID %08x of its parent %s: the parent changed after the snapshot was taken", d.prefix+prev.path, c.ParentCID, l.desc.CID, d.prefix+l.path))
 			}
 		}
 		if l.desc == nil || l.desc.ParentFileNameHint == "" {
 			break
 		}
-		next, err := findParent(fsys, l, seen)
+		next, err := d.findParent(fsys, l, seen)
 		if err != nil {
 			if errors.Is(err, ErrParentMissing) && d.opts.Tolerant {
 				d.warn(err.Error() + "; its data reads as zeros")
@@ -154,24 +159,24 @@ func OpenFS(fsys fs.FS, name string, opts *Options) (*Disk, error) {
 	return d, nil
 }
 
-func findParent(fsys fs.FS, l *link, seen map[string]bool) (string, error) {
+func (d *Disk) findParent(fsys fs.FS, l *link, seen map[string]bool) (string, error) {
 	hint := l.desc.ParentFileNameHint
 	for _, c := range parentCandidates(path.Dir(l.path), hint) {
 		if seen[c] {
-			return "", fmt.Errorf("%s: parent %q is %s, already in the chain: %w", l.path, hint, c, ErrChainLoop)
+			return "", fmt.Errorf("%s: parent %q is %s, already in the chain: %w", d.prefix+l.path, hint, d.prefix+c, ErrChainLoop)
 		}
 		if fi, err := fs.Stat(fsys, c); err == nil && !fi.IsDir() {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("%s: parent %q not found: %w", l.path, hint, ErrParentMissing)
+	return "", fmt.Errorf("%s: parent %q not found: %w", d.prefix+l.path, hint, ErrParentMissing)
 }
 
 // headSize is how much of a file is read to decide what it is.
 const headSize = 64 << 10
 
 func (d *Disk) openLink(fsys fs.FS, name string) (*link, error) {
-	f, err := openFile(fsys, name)
+	f, err := openFile(fsys, name, d.prefix+name)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +184,7 @@ func (d *Disk) openLink(fsys fs.FS, name string) (*link, error) {
 	l := &link{path: name, tolerant: d.opts.Tolerant, warn: d.warn}
 	head := make([]byte, min(f.size, headSize))
 	if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", d.prefix+name, err)
 	}
 	switch {
 	case bytes.HasPrefix(head, magicKDMV[:]):
@@ -201,9 +206,9 @@ func (d *Disk) openLink(fsys fs.FS, name string) (*link, error) {
 		if err != nil {
 			var fe *FormatError
 			if errors.As(err, &fe) {
-				fe.File = name
+				fe.File = d.prefix + name
 			}
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", d.prefix+name, err)
 		}
 		l.kind, l.desc = "descriptor", desc
 		return l, d.openExtents(fsys, l, desc)
@@ -212,9 +217,9 @@ func (d *Disk) openLink(fsys fs.FS, name string) (*link, error) {
 	// its descriptor, a dd image, a device).
 	l.kind = "raw"
 	d.raw = true
-	l.add(&linkExtent{line: ExtentLine{Access: "RW", Type: "FLAT", File: path.Base(name), Sectors: f.size / 512}, size: f.size, format: "flat", file: name, ex: &flatExtent{f: f, size: f.size}})
+	l.add(&linkExtent{line: ExtentLine{Access: "RW", Type: "FLAT", File: path.Base(name), Sectors: f.size / 512}, size: f.size, format: "flat", file: d.prefix + name, ex: &flatExtent{f: f, size: f.size}})
 	if f.size%512 != 0 {
-		d.warn(fmt.Sprintf("%s: %d bytes is not a whole number of 512-byte sectors", name, f.size))
+		d.warn(fmt.Sprintf("%s: %d bytes is not a whole number of 512-byte sectors", d.prefix+name, f.size))
 	}
 	return l, nil
 }
@@ -319,12 +324,12 @@ func isDevicePath(name string) bool {
 func (d *Disk) openExtents(fsys fs.FS, l *link, desc *Descriptor) error {
 	dir := path.Dir(l.path)
 	for _, w := range desc.Warnings {
-		d.warn(l.path + ": " + w)
+		d.warn(d.prefix + l.path + ": " + w)
 	}
 	for _, line := range desc.Extents {
 		le, err := d.openExtent(fsys, dir, line)
 		if err != nil {
-			return fmt.Errorf("%s: extent line %d: %w", l.path, line.Line, err)
+			return fmt.Errorf("%s: extent line %d: %w", d.prefix+l.path, line.Line, err)
 		}
 		l.add(le)
 	}
@@ -376,11 +381,11 @@ func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine) (*linkExtent,
 	if err != nil {
 		return nil, err
 	}
-	le.file = name
-	f, err := openFile(fsys, name)
+	le.file = d.prefix + name
+	f, err := openFile(fsys, name, d.prefix+name)
 	if err != nil {
 		if isNotExist(err) {
-			return soft(fmt.Errorf("%s: %w", name, ErrExtentMissing), "missing")
+			return soft(fmt.Errorf("%s: %w", d.prefix+name, ErrExtentMissing), "missing")
 		}
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 
 // file is one opened file of a disk: a descriptor, an extent or both.
 type file struct {
-	name string // path inside the fs.FS
+	name string // path shown in messages: the fs.FS path, with "/" in front for local files
 	r    io.ReaderAt
 	c    io.Closer
 	size int64
@@ -26,7 +26,7 @@ type file struct {
 }
 
 // openFile opens name in fsys for random access.
-func openFile(fsys fs.FS, name string) (*file, error) {
+func openFile(fsys fs.FS, name, display string) (*file, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func openFile(fsys fs.FS, name string) (*file, error) {
 			}
 		}
 	}
-	return &file{name: name, r: ra, c: f, size: size}, nil
+	return &file{name: display, r: ra, c: f, size: size}, nil
 }
 
 func (f *file) ReadAt(p []byte, off int64) (int, error) { return f.r.ReadAt(p, off) }

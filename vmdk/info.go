@@ -49,9 +49,9 @@ type ExtentInfo struct {
 
 // Info reports what the disk is made of.
 func (d *Disk) Info() Info {
-	in := Info{Path: d.top.path, Kind: d.top.kind, Capacity: d.size}
+	in := Info{Path: d.prefix + d.top.path, Kind: d.top.kind, Capacity: d.size}
 	for i, l := range d.chain() {
-		li := LinkInfo{Path: l.path, Kind: l.kind, Capacity: l.size}
+		li := LinkInfo{Path: d.prefix + l.path, Kind: l.kind, Capacity: l.size}
 		if l.desc != nil {
 			li.CreateType = l.desc.CreateType
 			li.CID = hex8(l.desc.CID)
@@ -74,7 +74,8 @@ func (d *Disk) Info() Info {
 		}
 		in.Chain = append(in.Chain, li)
 		for _, e := range l.extents {
-			ei := ExtentInfo{Link: i, Start: e.start, Size: e.size, Access: e.line.Access, Type: e.line.Type, Format: e.format, File: e.file, Note: e.note}
+			ei := ExtentInfo{Link: i, Start: e.start, Size: e.size, Access: e.line.Access, Type: e.line.Type, Format: e.format, Note: e.note}
+			ei.File = e.file
 			if fe, ok := e.ex.(*flatExtent); ok {
 				ei.FileStart = fe.start
 			}

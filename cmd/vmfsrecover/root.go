@@ -53,6 +53,8 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 
 	root.AddCommand(
 		newVersionCmd(opts),
+		newInfoCmd(opts),
+		newDumpCmd(opts),
 	)
 	return root
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
+)
+
+type infoOptions struct {
+	*globalOptions
+	tolerant bool
+}
+
+func newInfoCmd(g *globalOptions) *cobra.Command {
+	o := &infoOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "info SOURCE",
+		Short: "Describe a VMDK or raw disk: type, capacity, extents, snapshot chain, allocation",
+		Long: `info opens SOURCE (a VMDK descriptor, a single-file sparse VMDK, a snapshot
+delta or a raw/flat image) read-only and prints its create type, capacity,
+extents, snapshot chain with CIDs, allocated bytes, adapter type, geometry and
+any warnings. For a raw image (a -flat.vmdk whose descriptor is lost) it also
+prints the descriptor that would make it a VMDK again.
+
+` + exitCodesHelp,
+		Example: `  vmfsrecover info vm/disk.vmdk
+  vmfsrecover info --json vm/disk-000002.vmdk
+  vmfsrecover info --tolerant vm/disk-flat.vmdk`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInfo(cmd.Context(), o, args[0], cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&o.tolerant, "tolerant", false, "open even with missing extents or parents (they read as zeros) and report them")
+	return cmd
+}
+
+// infoReport is vmdk.Info plus the allocated byte count.
+type infoReport struct {
+	vmdk.Info
+	Allocated int64 `json:"allocated"`
+}
+
+func runInfo(ctx context.Context, o *infoOptions, source string, out io.Writer) error {
+	d, err := vmdk.Open(source, &vmdk.Options{Tolerant: o.tolerant})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	m, err := d.AllocationMap()
+	if err != nil {
+		return fmt.Errorf("allocation map: %w", err)
+	}
+	r := infoReport{Info: d.Info(), Allocated: m.Total()}
+	if o.json {
+		if err := json.NewEncoder(out).Encode(r); err != nil {
+			return err
+		}
+	} else if err := printInfo(out, r); err != nil {
+		return err
+	}
+	if len(r.Warnings) > 0 {
+		return withExitCode(exitPartial, fmt.Errorf("%s: %d warnings (see the output)", source, len(r.Warnings)))
+	}
+	return nil
+}
+
+func printInfo(w io.Writer, r infoReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "path:\t%s\n", r.Path)
+	fmt.Fprintf(tw, "kind:\t%s\n", r.Kind)
+	if r.CreateType != "" {
+		fmt.Fprintf(tw, "createType:\t%s\n", r.CreateType)
+	}
+	fmt.Fprintf(tw, "capacity:\t%d bytes (%s)\n", r.Capacity, humanBytes(r.Capacity))
+	fmt.Fprintf(tw, "allocated:\t%d bytes (%s)\n", r.Allocated, humanBytes(r.Allocated))
+	if r.AdapterType != "" {
+		fmt.Fprintf(tw, "adapter:\t%s\n", r.AdapterType)
+	}
+	if g := r.Geometry; g != nil {
+		fmt.Fprintf(tw, "geometry:\t%d/%d/%d (C/H/S)\n", g.Cylinders, g.Heads, g.Sectors)
+	}
+	if r.Thin {
+		fmt.Fprintf(tw, "thin:\tyes\n")
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "chain (newest first):\n")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  #\tPATH\tKIND\tCREATETYPE\tCID\tPARENTCID\tPARENT HINT\n")
+	for i, l := range r.Chain {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i, l.Path, l.Kind, dash(l.CreateType), dash(l.CID), dash(l.ParentCID), dash(l.ParentHint))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "extents:\n")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  LINK\tSTART\tSIZE\tACCESS\tTYPE\tFORMAT\tFILE\tNOTE\n")
+	for _, e := range r.Extents {
+		file := dash(e.File)
+		if e.File != "" {
+			file = e.File
+			if e.FileStart != 0 {
+				file += fmt.Sprintf(" @%d", e.FileStart)
+			}
+		}
+		fmt.Fprintf(tw, "  %d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Link, e.Start, e.Size, e.Access, e.Type, e.Format, file, e.Note)
+	}
+	tw.Flush()
+	if r.Descriptor != "" {
+		fmt.Fprintf(w, "no descriptor: read as a raw disk. Saved as %s next to it, this descriptor makes it a VMDK again:\n%s", r.DescriptorName, r.Descriptor)
+	}
+	for _, m := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
