@@ -278,7 +278,7 @@ func (d *Disk) sparseByMagic(f *file, size int64, line ExtentLine) (*linkExtent,
 	le := &linkExtent{line: line, file: f.name}
 	switch {
 	case bytes.Equal(m[:4], magicKDMV[:]):
-		e, err := openSparse(f, size, d.warn)
+		e, err := openSparse(f, size, d.opts.Tolerant, d.warn)
 		if err != nil {
 			return nil, err
 		}

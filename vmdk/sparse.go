@@ -121,7 +121,7 @@ func decodeSparseHeader(f *file, off int64) (sparseHeader, error) {
 
 // openSparse opens a KDMV extent of size bytes (from the descriptor, or the
 // header capacity when zero).
-func openSparse(f *file, size int64, warn func(string)) (*sparseExtent, error) {
+func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseExtent, error) {
 	h, err := decodeSparseHeader(f, 0)
 	if err != nil {
 		return nil, err
@@ -143,6 +143,13 @@ func openSparse(f *file, size int64, warn func(string)) (*sparseExtent, error) {
 			}
 		}
 		h = fh
+	}
+	if over := int64(min(h.OverHead, maxSectors)) * 512; over > f.size {
+		err := corrupt(f.name, "sparse header", 64, "file truncated: metadata (overHead) needs %d bytes, the file has %d", over, f.size)
+		if !tolerant {
+			return nil, err
+		}
+		warn(err.Error())
 	}
 	e := &sparseExtent{f: f, h: h, warn: warn}
 	e.compressed = h.Flags&flagCompressed != 0
