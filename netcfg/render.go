@@ -49,6 +49,29 @@ func WriteJSON(w io.Writer, h *Host) error {
 	return enc.Encode(h)
 }
 
+// WriteFindings writes the inspection report alone.
+func WriteFindings(w io.Writer, h *Host) error {
+	ew := &errWriter{w: w}
+	if len(h.Findings) == 0 {
+		ew.printf("no findings\n")
+	}
+	for _, f := range h.Findings {
+		ew.printf("%-7s %-28s %s: %s\n", f.Severity, f.Check, f.Subject, f.Message)
+	}
+	return ew.err
+}
+
+// WriteFindingsJSON writes the inspection report as a JSON array.
+func WriteFindingsJSON(w io.Writer, h *Host) error {
+	f := h.Findings
+	if f == nil {
+		f = []Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}
+
 // WriteRaw writes the esx.conf lines the model does not interpret, as found.
 func WriteRaw(w io.Writer, h *Host) error {
 	for _, e := range h.Unknown {

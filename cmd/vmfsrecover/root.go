@@ -55,6 +55,7 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 		newVersionCmd(opts),
 		newInfoCmd(opts),
 		newDumpCmd(opts),
+		newNetcfgCmd(opts),
 	)
 	return root
 }
