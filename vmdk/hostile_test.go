@@ -14,7 +14,7 @@ import (
 // sparseFile builds a small valid monolithicSparse file by hand (no
 // external tool): 1 MiB capacity, 64 KiB grains, 512-entry GTs, a
 // redundant GD, the embedded descriptor, grains 0 and 3 allocated.
-func sparseFile(t *testing.T) []byte {
+func sparseFile(t testing.TB) []byte {
 	t.Helper()
 	le := binary.LittleEndian
 	const capSectors = 2048

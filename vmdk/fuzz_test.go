@@ -1,0 +1,181 @@
+package vmdk
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
+)
+
+// compressedFile builds a small streamOptimized-style file by hand: grains
+// 0 and 2 compressed, with markers (LBA + size) or without (size only).
+func compressedFile(t testing.TB, markers bool) (file, want []byte) {
+	le := binary.LittleEndian
+	want = make([]byte, 4*65536+1024) // partial last grain
+	for i := range want[:65536] {
+		want[i] = byte(i % 251)
+	}
+	copy(want[2*65536:], bytes.Repeat([]byte("grain two "), 6000))
+	copy(want[4*65536:], "tail")
+	b := make([]byte, 128*512)
+	copy(b, "KDMV")
+	le.PutUint32(b[4:], 3)
+	flags := uint32(flagNewlineCheck | flagCompressed)
+	if markers {
+		flags |= flagMarkers
+	}
+	le.PutUint32(b[8:], flags)
+	le.PutUint64(b[12:], uint64(len(want)/512))
+	le.PutUint64(b[20:], 128)
+	le.PutUint32(b[44:], 512)
+	le.PutUint64(b[56:], 2) // GD at sector 2, GT at 3
+	le.PutUint64(b[64:], 128)
+	copy(b[73:], "\n \r\n")
+	le.PutUint16(b[77:], 1)
+	le.PutUint32(b[2*512:], 3)
+	for _, g := range []int{0, 2, 4} {
+		var z bytes.Buffer
+		zw := zlib.NewWriter(&z)
+		zw.Write(want[g*65536 : min((g+1)*65536, len(want))])
+		zw.Close()
+		le.PutUint32(b[3*512+4*g:], uint32(len(b)/512))
+		var hdr []byte
+		if markers {
+			hdr = binary.LittleEndian.AppendUint64(nil, uint64(g*128))
+		}
+		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(z.Len()))
+		b = append(append(b, hdr...), z.Bytes()...)
+		b = append(b, make([]byte, (512-len(b)%512)%512)...)
+	}
+	return b, want
+}
+
+func TestCompressedHandMade(t *testing.T) {
+	for _, markers := range []bool{true, false} {
+		f, want := compressedFile(t, markers)
+		d, err := Open(writeTemp(t, t.TempDir(), "c.vmdk", f), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conform(t, d, want)
+		d.Close()
+	}
+	// A grain marker whose LBA disagrees with the table is corruption.
+	f, _ := compressedFile(t, true)
+	binary.LittleEndian.PutUint64(f[128*512:], 999)
+	d, err := Open(writeTemp(t, t.TempDir(), "c.vmdk", f), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe *FormatError
+	if _, err := d.ReadAt(make([]byte, 10), 0); !asFormat(err, &fe) || fe.Struct != "grain marker" || fe.Off != 128*512 {
+		t.Errorf("bad LBA: %v", err)
+	}
+	d.Close()
+}
+
+func asFormat(err error, fe **FormatError) bool {
+	e, ok := err.(*FormatError)
+	if ok {
+		*fe = e
+	}
+	return ok
+}
+
+// exercise opens fsys/name and reads a bounded sample of the disk.
+func exercise(fsys fstest.MapFS, name string) {
+	for _, tol := range []bool{false, true} {
+		d, err := OpenFS(fsys, name, &Options{Tolerant: tol})
+		if err != nil {
+			continue
+		}
+		buf := make([]byte, 256<<10)
+		for _, off := range []int64{0, d.Size() / 2, d.Size() - 1000, 65536 - 7} {
+			if off >= 0 {
+				d.ReadAt(buf, off)
+			}
+		}
+		if d.Size() <= 1<<30 {
+			d.AllocationMap()
+		}
+		d.Info()
+		d.Close()
+	}
+}
+
+func FuzzParseDescriptor(f *testing.F) {
+	f.Add([]byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "d.vmdk", 2048, 1, 2, "p.vmdk")))
+	f.Add([]byte("RW 10 FLAT \"a b.vmdk\" 5 x y\r\nRDONLY 3 ZERO\nNOACCESS 1 VMFSRDM \"r\"\nddb.x = \"y\"\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseDescriptor(b)
+		if err != nil {
+			return
+		}
+		var total int64
+		for _, e := range d.Extents {
+			if e.Sectors < 0 || e.Start < 0 {
+				t.Fatalf("negative numbers in %+v", e)
+			}
+			total += e.Sectors
+		}
+		if total > maxSectors {
+			t.Fatalf("total %d sectors passed the bound", total)
+		}
+	})
+}
+
+// FuzzDescriptorDisk opens a fuzzed descriptor over fixed extent files: a
+// flat base, a COWD and a SESparse delta.
+func FuzzDescriptorDisk(f *testing.F) {
+	dir := f.TempDir()
+	base := vmdktest.Pattern(256<<10, 3)
+	kind := func(g int64) vmdktest.Kind { return vmdktest.Kind(g % 4) }
+	vmdktest.WriteCOWD(filepath.Join(dir, "d"), base, 1, kind)
+	vmdktest.WriteSESparse(filepath.Join(dir, "s"), base, kind)
+	cowd, _ := os.ReadFile(filepath.Join(dir, "d"))
+	se, _ := os.ReadFile(filepath.Join(dir, "s"))
+	f.Add([]byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "d", 512, 1, 2, "b.vmdk")))
+	f.Add([]byte(vmdktest.Descriptor("seSparse", "SESPARSE", "s", 512, 1, 2, "b.vmdk")))
+	f.Add([]byte("RW 100 FLAT \"f\" 3\nRW 50 ZERO\nRW 512 SPARSE \"d\"\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		exercise(fstest.MapFS{
+			"vm/x.vmdk": {Data: b},
+			"vm/b.vmdk": {Data: []byte(vmdktest.Descriptor("vmfs", "VMFS", "f", 512, 2, 0xFFFFFFFF, ""))},
+			"vm/f":      {Data: base},
+			"vm/d":      {Data: cowd},
+			"vm/s":      {Data: se},
+		}, "vm/x.vmdk")
+	})
+}
+
+// FuzzSparseFile opens fuzzed bytes as a single-file disk: the KDMV (plain
+// and compressed), COWD and SESparse header checks and table walks.
+func FuzzSparseFile(f *testing.F) {
+	f.Add(sparseFile(f))
+	c, _ := compressedFile(f, true)
+	f.Add(c)
+	c, _ = compressedFile(f, false)
+	f.Add(c)
+	dir := f.TempDir()
+	data := vmdktest.Pattern(128<<10, 4)
+	kind := func(g int64) vmdktest.Kind { return vmdktest.Kind(g % 4) }
+	vmdktest.WriteCOWD(filepath.Join(dir, "d"), data, 2, kind)
+	vmdktest.WriteSESparse(filepath.Join(dir, "s"), data, kind)
+	for _, n := range []string{"d", "s"} {
+		b, _ := os.ReadFile(filepath.Join(dir, n))
+		f.Add(b)
+	}
+	for _, n := range []string{"qemu/monolithicSparse.vmdk", "qemu/streamOptimized.vmdk", "vmdkstream/streamOptimized.vmdk"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "samples", n)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		exercise(fstest.MapFS{"x.vmdk": {Data: b}}, "x.vmdk")
+	})
+}
