@@ -1,0 +1,109 @@
+package vmfs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// dirent is one directory entry (§9).
+type dirent struct {
+	name       string
+	typ        uint32
+	addr       uint32
+	generation uint32
+}
+
+const (
+	dirent5Size    = 140
+	dirent6Size    = 0x120
+	dir6HeaderSize = 0x10000
+	dir6Version    = 0xF50001
+	dir6DebugVer   = 0xFDC001
+	maxDirBytes    = 256 << 20 // bounds what one directory read may allocate
+)
+
+// readDir returns the entries of directory fd, without "." and "..".
+func (v *Volume) readDir(fd *fileDesc) ([]dirent, error) {
+	if ents, ok := v.dirCache.get(fd.addr); ok {
+		return ents, nil
+	}
+	if fd.length > maxDirBytes {
+		return nil, corrupt(fmt.Sprintf("directory %#08x", fd.addr), fd.vol, "%d bytes, more than any directory holds", fd.length)
+	}
+	data := make([]byte, fd.length)
+	if _, err := v.readFileAt(fd, data, 0); err != nil {
+		return nil, fmt.Errorf("reading directory %#08x: %w", fd.addr, err)
+	}
+	var ents []dirent
+	var err error
+	if v.desc.Version() >= 6 {
+		ents, err = v.parseDir6(fd, data)
+	} else {
+		ents = parseDir5(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.dirCache.put(fd.addr, ents)
+	return ents, nil
+}
+
+// parseDir5 decodes a VMFS3/5 directory: a flat array of 140-byte entries.
+func parseDir5(data []byte) []dirent {
+	le := binary.LittleEndian
+	var ents []dirent
+	for off := 0; off+dirent5Size <= len(data); off += dirent5Size {
+		e := data[off : off+dirent5Size]
+		d := dirent{typ: le.Uint32(e), addr: le.Uint32(e[4:]), generation: le.Uint32(e[8:]), name: cstring(e[12:140])}
+		if d.addr == 0 || d.name == "." || d.name == ".." || d.name == "" {
+			continue
+		}
+		ents = append(ents, d)
+	}
+	return ents
+}
+
+// parseDir6 decodes a VMFS6 hashed directory (§9.2): a 64 KiB header,
+// then blocks of mdAlignment bytes; entries live in the used slots of
+// dirent blocks. The hash table only speeds up lookups, so listing walks
+// the blocks, which also works when the allocation map is damaged.
+func (v *Volume) parseDir6(fd *fileDesc, data []byte) ([]dirent, error) {
+	le := binary.LittleEndian
+	where := fmt.Sprintf("directory %#08x", fd.addr)
+	if len(data) < dir6HeaderSize {
+		return nil, corrupt(where, fd.vol, "%d bytes, shorter than the directory header", len(data))
+	}
+	if ver := le.Uint32(data); ver != dir6Version && ver != dir6DebugVer {
+		return nil, corrupt(where, fd.vol, "directory version %#x", ver)
+	}
+	md := int(v.desc.MDAlignment)
+	maxSlots := (md - 64) / dirent6Size
+	var ents []dirent
+	for blk := dir6HeaderSize; blk+md <= len(data); blk += md {
+		b := data[blk : blk+md]
+		if le.Uint16(b[2:]) != 1 { // not a dirent block
+			continue
+		}
+		total := min(int(le.Uint16(b[4:])), maxSlots)
+		bitmap := b[8:64]
+		for s := 0; s < total; s++ {
+			if bitmap[s/8]&(1<<(s%8)) != 0 { // 1 = free
+				continue
+			}
+			e := b[64+s*dirent6Size : 64+(s+1)*dirent6Size]
+			d := dirent{typ: le.Uint32(e), addr: le.Uint32(e[4:]), generation: le.Uint32(e[8:]), name: cstring(e[0x18:0x118])}
+			if d.addr == 0 || d.name == "" || d.name == "." || d.name == ".." {
+				continue
+			}
+			ents = append(ents, d)
+		}
+	}
+	return ents, nil
+}
+
+// cstring decodes a NUL-padded name; invalid UTF-8 is kept byte for byte
+// so the name still round-trips to a lookup.
+func cstring(b []byte) string {
+	return strings.Clone(string(b[:clen(b)]))
+}

@@ -1,0 +1,329 @@
+package vmfs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"time"
+)
+
+// File descriptor types (§8.2).
+const (
+	typeVolume    = 1
+	typeDirectory = 2
+	typeRegular   = 3
+	typeSymlink   = 4
+	typeSystem    = 5
+	typeRDM       = 6
+)
+
+// Zero-level addressing modes (§8.3).
+const (
+	zlaFileBlock      = 1
+	zlaSubBlock       = 2
+	zlaPointerBlock   = 3
+	zlaPointerBlock2  = 5
+	zlaDoubleIndirect = 0x10D0
+	zlaResident       = 0x10D1
+)
+
+const (
+	lockMagicFD  = 0x10C00001
+	sIFMT        = 0o170000
+	sIFDIR       = 0o040000
+	maxFileBytes = 1 << 56 // no VMFS file can be larger (64 TiB volumes)
+)
+
+// fileDesc is a decoded file descriptor (FS3_FileMetadata plus its data
+// area): an inode.
+type fileDesc struct {
+	addr       uint32
+	vol        int64 // volume offset of the descriptor slot
+	generation uint32
+	linkCount  uint32
+	typ        uint32
+	flags      uint32
+	length     int64
+	blockSize  int64
+	numBlocks  int64
+	mtime      uint32
+	ctime      uint32
+	atime      uint32
+	uid, gid   uint32
+	mode       uint32
+	zla        uint32
+	numTBZ     uint32
+	shift      uint   // log2 of the bytes one block-array entry covers
+	parentFD   uint32 // VMFS6 only
+	resident   []byte // data area, for zla resident
+	ptrs       []uint64
+}
+
+// fdLayout gives where the parts of a descriptor slot are (§8.1).
+type fdLayout struct {
+	slot, meta, data, dataCap, ptrOff, ptrCount, ptrSize int64
+}
+
+func (v *Volume) fdLayout() fdLayout {
+	if v.desc.Version() >= 6 {
+		md := v.desc.MDAlignment
+		count := md / 16
+		if md == 4096 {
+			count = 320
+		}
+		return fdLayout{slot: 2 * md, meta: md, data: md + 0x200, dataCap: md - 0x200,
+			ptrOff: 2*md - count*8, ptrCount: count, ptrSize: 8}
+	}
+	return fdLayout{slot: 2048, meta: 0x200, data: 0x400, dataCap: 1024, ptrOff: 0x400, ptrCount: 256, ptrSize: 4}
+}
+
+// parseFD decodes a descriptor slot read from volume offset vol. addr is
+// the address it was reached by (0 when carving).
+func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error) {
+	le := binary.LittleEndian
+	lay := v.fdLayout()
+	where := fmt.Sprintf("file descriptor %#08x", addr)
+	if got := le.Uint32(slot); got != lockMagicFD {
+		return nil, corrupt(where, vol, "lock magic %#x, want %#x", got, lockMagicFD)
+	}
+	m := slot[lay.meta:]
+	fd := &fileDesc{
+		addr:       le.Uint32(m[0x00:]),
+		vol:        vol,
+		generation: le.Uint32(m[0x04:]),
+		linkCount:  le.Uint32(m[0x08:]),
+		typ:        le.Uint32(m[0x0C:]),
+		flags:      le.Uint32(m[0x10:]),
+		length:     int64(le.Uint64(m[0x14:])),
+		blockSize:  int64(le.Uint64(m[0x1C:])),
+		numBlocks:  int64(le.Uint64(m[0x24:])),
+		mtime:      le.Uint32(m[0x2C:]),
+		ctime:      le.Uint32(m[0x30:]),
+		atime:      le.Uint32(m[0x34:]),
+		uid:        le.Uint32(m[0x38:]),
+		gid:        le.Uint32(m[0x3C:]),
+		mode:       le.Uint32(m[0x40:]),
+		zla:        le.Uint32(m[0x44:]),
+		numTBZ:     le.Uint32(m[0x48:]),
+	}
+	if v.desc.Version() >= 6 {
+		fd.parentFD = le.Uint32(m[0x70:])
+	}
+	if addr != 0 && fd.addr != addr {
+		return nil, corrupt(where, vol, "descriptor records its own address as %#08x", fd.addr)
+	}
+	if fd.typ < typeVolume || fd.typ > typeRDM {
+		return nil, corrupt(where, vol, "type %d", fd.typ)
+	}
+	if fd.length < 0 || fd.length > maxFileBytes {
+		return nil, corrupt(where, vol, "length %d out of range", fd.length)
+	}
+	shift := uint(m[0x89])
+	if shift == 0 { // VMFS3 leaves it 0: index by the block size (§8.2)
+		if !isPow2(fd.blockSize) {
+			if fd.zla != zlaResident {
+				return nil, corrupt(where, vol, "block size %d is not a power of two", fd.blockSize)
+			}
+			fd.blockSize = v.desc.SubBlockSize
+		}
+		shift = uint(bits.TrailingZeros64(uint64(fd.blockSize)))
+	}
+	if shift < 9 || shift > 40 {
+		return nil, corrupt(where, vol, "block offset shift %d", shift)
+	}
+	fd.shift = shift
+	switch fd.zla {
+	case zlaResident:
+		if fd.length > lay.dataCap {
+			return nil, corrupt(where, vol, "resident file of %d bytes exceeds the %d-byte data area", fd.length, lay.dataCap)
+		}
+		fd.resident = append([]byte(nil), slot[lay.data:lay.data+fd.length]...)
+	case zlaFileBlock, zlaSubBlock, zlaPointerBlock, zlaPointerBlock2, zlaDoubleIndirect:
+		fd.ptrs = make([]uint64, lay.ptrCount)
+		for i := range fd.ptrs {
+			p := slot[lay.ptrOff+int64(i)*lay.ptrSize:]
+			if lay.ptrSize == 8 {
+				fd.ptrs[i] = le.Uint64(p)
+			} else {
+				fd.ptrs[i] = uint64(le.Uint32(p))
+			}
+		}
+	default:
+		if fd.typ != typeRDM {
+			return nil, corrupt(where, vol, "addressing mode %#x: %v", fd.zla, ErrUnsupported)
+		}
+	}
+	return fd, nil
+}
+
+// readFD reads the descriptor at addr through .fdc.sf, with caching.
+func (v *Volume) readFD(addr uint32) (*fileDesc, error) {
+	if fd, ok := v.fdCache.get(addr); ok {
+		return fd, nil
+	}
+	if addr&7 != addrFD {
+		return nil, fmt.Errorf("%w: %#08x is not a file-descriptor address", ErrCorrupt, addr)
+	}
+	c, r := fdAddr(addr)
+	off, err := v.fdc.resourceOffset(c, r)
+	if err != nil {
+		return nil, err
+	}
+	vol, err := v.fileVolOffset(v.fdc.fd, off)
+	if err != nil {
+		return nil, fmt.Errorf("locating file descriptor %#08x: %w", addr, err)
+	}
+	fd, err := v.readFDAt(vol, addr)
+	if err != nil {
+		return nil, err
+	}
+	v.fdCache.put(addr, fd)
+	return fd, nil
+}
+
+func (v *Volume) readFDAt(vol int64, addr uint32) (*fileDesc, error) {
+	slot := make([]byte, v.fdLayout().slot)
+	if _, err := readFull(v.lv, slot, vol); err != nil {
+		return nil, fmt.Errorf("vmfs: reading file descriptor %#08x at volume offset %#x: %w", addr, vol, err)
+	}
+	return v.parseFD(slot, vol, addr)
+}
+
+// ptrsPerBlock is the number of pointers in one pointer block (§8.4).
+func (v *Volume) ptrsPerBlock() int64 {
+	if v.desc.Version() >= 6 {
+		return max(8192, v.desc.MDAlignment/8)
+	}
+	return 1024
+}
+
+// pointerBlock returns the pointers of the pointer block at address a.
+func (v *Volume) pointerBlock(a uint64) ([]uint64, error) {
+	if pb, ok := v.pbCache.get(a); ok {
+		return pb, nil
+	}
+	vol, err := v.resourceVol(a)
+	if err != nil {
+		return nil, fmt.Errorf("pointer block %#x: %w", a, err)
+	}
+	n := v.ptrsPerBlock()
+	size := int64(4)
+	if v.desc.Version() >= 6 {
+		size = 8
+	}
+	buf := make([]byte, n*size)
+	if _, err := readFull(v.lv, buf, vol); err != nil {
+		return nil, fmt.Errorf("vmfs: reading pointer block %#x at volume offset %#x: %w", a, vol, err)
+	}
+	pb := make([]uint64, n)
+	for i := range pb {
+		if size == 8 {
+			pb[i] = binary.LittleEndian.Uint64(buf[i*8:])
+		} else {
+			pb[i] = uint64(binary.LittleEndian.Uint32(buf[i*4:]))
+		}
+	}
+	v.pbCache.put(a, pb)
+	return pb, nil
+}
+
+// entry returns the data pointer for block n of fd (§8.4), 0 for a hole.
+func (v *Volume) entry(fd *fileDesc, n int64) (uint64, error) {
+	P := v.ptrsPerBlock()
+	idx := func(ptrs []uint64, i int64) (uint64, error) {
+		if i < 0 || i >= int64(len(ptrs)) {
+			return 0, corrupt(fmt.Sprintf("file descriptor %#08x", fd.addr), fd.vol,
+				"block %d is beyond what addressing mode %#x can reach", n, fd.zla)
+		}
+		return ptrs[i], nil
+	}
+	switch fd.zla {
+	case zlaFileBlock, zlaSubBlock:
+		return idx(fd.ptrs, n)
+	case zlaPointerBlock, zlaPointerBlock2:
+		pb, err := idx(fd.ptrs, n/P)
+		if err != nil || pb == 0 {
+			return 0, err
+		}
+		ptrs, err := v.pointerBlock(pb)
+		if err != nil {
+			return 0, err
+		}
+		return ptrs[n%P], nil
+	case zlaDoubleIndirect:
+		p1, err := idx(fd.ptrs, n/(P*P))
+		if err != nil || p1 == 0 {
+			return 0, err
+		}
+		l1, err := v.pointerBlock(p1)
+		if err != nil {
+			return 0, err
+		}
+		p2 := l1[(n/P)%P]
+		if p2 == 0 {
+			return 0, nil
+		}
+		l2, err := v.pointerBlock(p2)
+		if err != nil {
+			return 0, err
+		}
+		return l2[n%P], nil
+	}
+	return 0, fmt.Errorf("%w: addressing mode %#x of file descriptor %#08x", ErrUnsupported, fd.zla, fd.addr)
+}
+
+// span is a run of a file: either zeros or bytes at a volume offset.
+type span struct {
+	zero bool
+	vol  int64
+	len  int64
+}
+
+// locate maps file offset off (< fd.length) to the run that holds it; the
+// run ends at the end of its block or of the file.
+func (v *Volume) locate(fd *fileDesc, off int64) (span, error) {
+	unit := int64(1) << fd.shift
+	n := off >> fd.shift
+	within := off & (unit - 1)
+	e, err := v.entry(fd, n)
+	if err != nil {
+		return span{}, err
+	}
+	t, err := v.dataBlock(e)
+	if err != nil {
+		return span{}, fmt.Errorf("file descriptor %#08x, block %d: %w", fd.addr, n, err)
+	}
+	if t.size > unit { // a large block covers several addressing units
+		within = off % t.size
+	}
+	run := min(unit-within, fd.length-off)
+	if t.size > 0 && t.size-within < run {
+		run = t.size - within
+	}
+	if run <= 0 {
+		return span{}, corrupt(fmt.Sprintf("file descriptor %#08x", fd.addr), fd.vol,
+			"block %d of %d bytes cannot hold offset %d", n, t.size, within)
+	}
+	return span{zero: t.zero, vol: t.vol + within, len: run}, nil
+}
+
+// fileVolOffset maps an offset of an allocated file (a resource file) to
+// the volume; holes are an error there.
+func (v *Volume) fileVolOffset(fd *fileDesc, off int64) (int64, error) {
+	if fd == nil {
+		return 0, fmt.Errorf("%w: resource file descriptor missing", ErrCorrupt)
+	}
+	if off < 0 || off >= fd.length {
+		return 0, fmt.Errorf("%w: offset %#x outside file descriptor %#08x of %d bytes", ErrCorrupt, off, fd.addr, fd.length)
+	}
+	s, err := v.locate(fd, off)
+	if err != nil {
+		return 0, err
+	}
+	if s.zero {
+		return 0, fmt.Errorf("%w: offset %#x of system file %#08x is a hole", ErrCorrupt, off, fd.addr)
+	}
+	return s.vol, nil
+}
+
+func unixTime(t uint32) time.Time { return time.Unix(int64(t), 0).UTC() }

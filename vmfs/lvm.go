@@ -1,0 +1,358 @@
+package vmfs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Device is one disk or partition that may carry a VMFS extent: the LVM
+// header sits at +1 MiB from its start (§1.3).
+type Device interface {
+	io.ReaderAt
+	Size() int64
+}
+
+const (
+	lvmHeaderOffset = 0x100000
+	lvmMagic        = 0xC001D00D
+	peUnit          = 256 << 20 // VMFS3/5 PE granularity
+	peEntrySize     = 128
+	peTableEntries  = 8192
+	maxPEMaps       = 8  // bitmap/table pairs per metadata region (DN)
+	maxExtRegions   = 64 // chained extended metadata regions we follow
+)
+
+// LVMHeader is the device header (LVM_DevMetadata, §2.1) plus the volume
+// descriptor (§2.3) and physical-extent entries (§2.4) that follow it.
+type LVMHeader struct {
+	Major, Minor  uint32
+	DiskBlockSize uint32
+	TotalBytes    uint64
+	NumVolumes    uint32
+	NumPEs        uint32
+	DataOffset    uint64
+	DeviceUUID    UUID
+	NumPEMaps     uint32
+	ExtMetaOffset uint64
+	MDAlignment   uint32
+	Flags         uint32
+
+	LogicalSize uint64 // size of the whole logical volume
+	State       uint32
+	VolumeUUID  UUID // lvID: shared by every extent of one volume
+	SnapID      uint32
+	FirstPE     uint64 // 256 MiB units of the volume this device holds
+	LastPE      uint64
+	NumDevs     uint32
+	DeviceName  string // from the SD table (LVM5+), e.g. "mpx.vmhba0:C0:T4:L0:1"
+
+	PEs []PE
+}
+
+// PE maps Length bytes of the logical volume at Logical onto this device
+// at Physical (an absolute device offset).
+type PE struct {
+	ID       uint32 `json:"id"`
+	Physical int64  `json:"physical"`
+	Logical  int64  `json:"logical"`
+	Length   int64  `json:"length"`
+}
+
+// devMetaSize is the size of the header area (D in §2.2).
+func (h *LVMHeader) devMetaSize() int64 {
+	if h.Major >= 6 && h.MDAlignment > 0 {
+		return int64(h.MDAlignment)
+	}
+	return 512
+}
+
+func (h *LVMHeader) volumeSlots() int64 {
+	if h.Major >= 6 {
+		return 1
+	}
+	return 512
+}
+
+// ReadLVMHeader decodes the LVM header of dev, found at +1 MiB.
+func ReadLVMHeader(dev Device) (*LVMHeader, error) {
+	return readLVMHeaderAt(dev, 0)
+}
+
+// readLVMHeaderAt decodes an LVM header for a device starting at base.
+func readLVMHeaderAt(r io.ReaderAt, base int64) (*LVMHeader, error) {
+	const where = "LVM header"
+	buf := make([]byte, 0x200)
+	if _, err := r.ReadAt(buf, base+lvmHeaderOffset); err != nil {
+		return nil, fmt.Errorf("vmfs: reading %s at %#x: %w", where, base+lvmHeaderOffset, err)
+	}
+	le := binary.LittleEndian
+	if le.Uint32(buf) != lvmMagic {
+		return nil, fmt.Errorf("%w: no LVM magic at %#x", ErrNotVMFS, base+lvmHeaderOffset)
+	}
+	h := &LVMHeader{
+		Major:         le.Uint32(buf[0x04:]),
+		Minor:         le.Uint32(buf[0x08:]),
+		DiskBlockSize: le.Uint32(buf[0x5A:]),
+		TotalBytes:    le.Uint64(buf[0x5E:]),
+		NumVolumes:    le.Uint32(buf[0x66:]),
+		NumPEs:        le.Uint32(buf[0x6A:]),
+		DataOffset:    le.Uint64(buf[0x7A:]),
+		NumPEMaps:     le.Uint32(buf[0xBE:]),
+		ExtMetaOffset: le.Uint64(buf[0xC2:]),
+		MDAlignment:   le.Uint32(buf[0xCA:]),
+		Flags:         le.Uint32(buf[0xD2:]),
+	}
+	copy(h.DeviceUUID[:], buf[0x82:])
+	if h.Major < 3 || h.Major > 6 {
+		return nil, corrupt(where, base+lvmHeaderOffset, "LVM version %d.%d: %v", h.Major, h.Minor, ErrUnsupported)
+	}
+	if h.Major >= 6 && (h.MDAlignment < 512 || h.MDAlignment > 1<<20 || h.MDAlignment&(h.MDAlignment-1) != 0) {
+		return nil, corrupt(where, base+lvmHeaderOffset, "metadata alignment %d is not a power of two in [512, 1 MiB]", h.MDAlignment)
+	}
+
+	// Volume descriptor: first slot of the volume table.
+	vd := make([]byte, 512)
+	vdOff := base + lvmHeaderOffset + h.devMetaSize()
+	if _, err := r.ReadAt(vd, vdOff); err != nil {
+		return nil, fmt.Errorf("vmfs: reading LVM volume descriptor at %#x: %w", vdOff, err)
+	}
+	h.LogicalSize = le.Uint64(vd[0x00:])
+	h.State = le.Uint32(vd[0x10:])
+	copy(h.VolumeUUID[:], vd[0x54:])
+	h.SnapID = le.Uint32(vd[0x64:])
+	h.FirstPE = le.Uint64(vd[0x78:])
+	h.LastPE = le.Uint64(vd[0x80:])
+	h.NumDevs = le.Uint32(vd[0x90:])
+	if h.LogicalSize == 0 || h.LogicalSize > 1<<50 {
+		return nil, corrupt("LVM volume descriptor", vdOff, "logical size %d out of range", h.LogicalSize)
+	}
+
+	sdOff := vdOff + h.volumeSlots()*512 + (1024-h.volumeSlots())*512 - 32*256
+	if h.Major >= 5 {
+		name := make([]byte, 256)
+		if _, err := r.ReadAt(name, sdOff); err == nil {
+			h.DeviceName = strings.TrimRight(string(name[:clen(name)]), " ")
+		}
+	}
+	pes, err := readPETables(r, base, h, sdOff+0x2000)
+	if err != nil {
+		return nil, err
+	}
+	h.PEs = pes
+	return h, nil
+}
+
+// readPETables collects the used PE entries of every bitmap/table pair in
+// the main metadata region and in chained extended regions (§2.2, §2.4).
+func readPETables(r io.ReaderAt, base int64, h *LVMHeader, firstBitmap int64) ([]PE, error) {
+	le := binary.LittleEndian
+	bitmapSize := int64(1024)
+	if h.Major >= 6 && int64(h.MDAlignment) > bitmapSize {
+		bitmapSize = int64(h.MDAlignment)
+	}
+	var pes []PE
+	readRegion := func(bitmapOff int64, maps uint32) error {
+		if maps == 0 {
+			maps = 1
+		}
+		if maps > maxPEMaps {
+			return corrupt("LVM header", bitmapOff, "%d PE maps in one region (at most %d)", maps, maxPEMaps)
+		}
+		for i := int64(0); i < int64(maps); i++ {
+			bm := make([]byte, bitmapSize)
+			bmOff := bitmapOff + i*(bitmapSize+0x100000)
+			if _, err := r.ReadAt(bm, bmOff); err != nil {
+				return fmt.Errorf("vmfs: reading PE bitmap at %#x: %w", bmOff, err)
+			}
+			tableOff := bmOff + bitmapSize
+			table := make([]byte, peTableEntries*peEntrySize)
+			if _, err := r.ReadAt(table, tableOff); err != nil && err != io.EOF {
+				return fmt.Errorf("vmfs: reading PE table at %#x: %w", tableOff, err)
+			}
+			for k := 0; k < peTableEntries; k++ {
+				e := table[k*peEntrySize:]
+				if e[0] == 0 {
+					continue
+				}
+				pe := PE{
+					ID:       le.Uint32(e[0x01:]),
+					Physical: int64(le.Uint64(e[0x09:])),
+					Logical:  int64(le.Uint64(e[0x11:])),
+					Length:   int64(le.Uint64(e[0x19:])),
+				}
+				if pe.Physical < 0 || pe.Logical < 0 || pe.Length <= 0 || pe.Logical+pe.Length < 0 || pe.Physical+pe.Length < 0 {
+					return corrupt("PE table entry", tableOff+int64(k*peEntrySize), "offsets out of range")
+				}
+				pes = append(pes, pe)
+			}
+		}
+		return nil
+	}
+	if err := readRegion(firstBitmap, h.NumPEMaps); err != nil {
+		return nil, err
+	}
+	seen := map[uint64]bool{}
+	for next := h.ExtMetaOffset; next != 0; {
+		if seen[next] || len(seen) >= maxExtRegions {
+			return nil, corrupt("LVM extended metadata", int64(next), "chain loops or exceeds %d regions", maxExtRegions)
+		}
+		seen[next] = true
+		hdr := make([]byte, 0x18)
+		off := base + int64(next)
+		if _, err := r.ReadAt(hdr, off); err != nil {
+			return nil, fmt.Errorf("vmfs: reading LVM extended metadata at %#x: %w", off, err)
+		}
+		if le.Uint32(hdr) != lvmMagic {
+			return nil, corrupt("LVM extended metadata", off, "bad magic")
+		}
+		// The bitmap/table pairs sit at the same relative offsets as in
+		// the main region.
+		if err := readRegion(off+(firstBitmap-base-lvmHeaderOffset), le.Uint32(hdr[4:])); err != nil {
+			return nil, err
+		}
+		next = le.Uint64(hdr[0x10:])
+	}
+	return pes, nil
+}
+
+// clen is the length of a NUL-terminated string in b.
+func clen(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// segment maps a run of the logical volume onto a device.
+type segment struct {
+	logical, length, physical int64
+	dev                       Device // nil: missing extent, reads as zeros in tolerant mode
+}
+
+// logicalVolume is the LVM volume: the concatenation of PEs of one or more
+// devices, read through io.ReaderAt.
+type logicalVolume struct {
+	size     int64
+	segments []segment // sorted by logical offset, covering [0, size)
+}
+
+// assemble builds the logical volume from the devices that carry one
+// volume's extents. Gaps are ErrExtentMissing unless tolerant, in which
+// case they become zero-reading segments and are returned as anomalies.
+func assemble(devs []Device, headers []*LVMHeader, tolerant bool) (*logicalVolume, []string, error) {
+	var zero *LVMHeader
+	for _, h := range headers {
+		if h.FirstPE == 0 {
+			zero = h
+		}
+	}
+	if zero == nil {
+		zero = headers[0]
+		if !tolerant {
+			return nil, nil, fmt.Errorf("%w: the device holding the start of volume %s (first PE 0) was not given", ErrExtentMissing, headers[0].VolumeUUID)
+		}
+	}
+	size := int64(zero.LogicalSize)
+	var segs []segment
+	for i, h := range headers {
+		if len(h.PEs) == 0 {
+			// No PE table: fall back to the fixed layout VT/V6 use (§2.5).
+			segs = append(segs, segment{
+				logical: int64(h.FirstPE) * peUnit, length: int64(h.LastPE-h.FirstPE+1) * peUnit,
+				physical: int64(h.DataOffset), dev: devs[i],
+			})
+			continue
+		}
+		for _, pe := range h.PEs {
+			segs = append(segs, segment{logical: pe.Logical, length: pe.Length, physical: pe.Physical, dev: devs[i]})
+		}
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].logical < segs[j].logical })
+	var out []segment
+	var anomalies []string
+	pos := int64(0)
+	for _, s := range segs {
+		if s.logical >= size {
+			break
+		}
+		if s.logical < pos { // overlap: keep the first mapping
+			cut := pos - s.logical
+			if cut >= s.length {
+				continue
+			}
+			s.logical, s.physical, s.length = pos, s.physical+cut, s.length-cut
+		}
+		if s.logical > pos {
+			if !tolerant {
+				return nil, nil, fmt.Errorf("%w: volume %s has no device for bytes %#x-%#x (%d devices expected, %d given)",
+					ErrExtentMissing, zero.VolumeUUID, pos, s.logical, zero.NumDevs, len(devs))
+			}
+			anomalies = append(anomalies, fmt.Sprintf("volume bytes %#x-%#x: extent missing, read as zeros", pos, s.logical))
+			out = append(out, segment{logical: pos, length: s.logical - pos})
+		}
+		if s.logical+s.length > size {
+			s.length = size - s.logical
+		}
+		out = append(out, s)
+		pos = s.logical + s.length
+	}
+	if pos < size {
+		if !tolerant {
+			return nil, nil, fmt.Errorf("%w: volume %s has no device for bytes %#x-%#x (%d devices expected, %d given)",
+				ErrExtentMissing, zero.VolumeUUID, pos, size, zero.NumDevs, len(devs))
+		}
+		anomalies = append(anomalies, fmt.Sprintf("volume bytes %#x-%#x: extent missing, read as zeros", pos, size))
+		out = append(out, segment{logical: pos, length: size - pos})
+	}
+	return &logicalVolume{size: size, segments: out}, anomalies, nil
+}
+
+func (lv *logicalVolume) Size() int64 { return lv.size }
+
+// ReadAt reads across segments; missing extents and bytes past a
+// truncated device's end read as zeros (the latter only in tolerant
+// assembly, where it is recorded; strictly, a short device is an error).
+func (lv *logicalVolume) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("vmfs: negative volume offset %d", off)
+	}
+	n := 0
+	for len(p) > 0 {
+		if off >= lv.size {
+			return n, io.EOF
+		}
+		i := sort.Search(len(lv.segments), func(i int) bool {
+			s := lv.segments[i]
+			return s.logical+s.length > off
+		})
+		s := lv.segments[i]
+		within := off - s.logical
+		chunk := min(int64(len(p)), s.length-within)
+		if s.dev == nil {
+			clear(p[:chunk])
+		} else if _, err := readFull(s.dev, p[:chunk], s.physical+within); err != nil {
+			return n, fmt.Errorf("vmfs: volume offset %#x (device offset %#x): %w", off, s.physical+within, err)
+		}
+		n += int(chunk)
+		p = p[chunk:]
+		off += chunk
+	}
+	return n, nil
+}
+
+// readFull is ReadAt that treats a full read ending at EOF as success.
+func readFull(r io.ReaderAt, p []byte, off int64) (int, error) {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return n, nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}

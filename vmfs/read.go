@@ -1,0 +1,44 @@
+package vmfs
+
+import (
+	"fmt"
+	"io"
+)
+
+// readFileAt reads file fd's bytes at off, following its block map;
+// holes and to-be-zeroed blocks read as zeros.
+func (v *Volume) readFileAt(fd *fileDesc, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("vmfs: negative offset %d", off)
+	}
+	if off >= fd.length {
+		return 0, io.EOF
+	}
+	var eof error
+	if rest := fd.length - off; int64(len(p)) > rest {
+		p, eof = p[:rest], io.EOF
+	}
+	if fd.zla == zlaResident {
+		return copy(p, fd.resident[off:]), eof
+	}
+	if fd.typ == typeRDM {
+		return 0, fmt.Errorf("%w: raw device mapping: the data lives on a LUN, not on this volume", ErrUnsupported)
+	}
+	n := 0
+	for len(p) > 0 {
+		s, err := v.locate(fd, off)
+		if err != nil {
+			return n, err
+		}
+		chunk := min(int64(len(p)), s.len)
+		if s.zero {
+			clear(p[:chunk])
+		} else if _, err := readFull(v.lv, p[:chunk], s.vol); err != nil {
+			return n, fmt.Errorf("file descriptor %#08x at file offset %#x: %w", fd.addr, off, err)
+		}
+		n += int(chunk)
+		p = p[chunk:]
+		off += chunk
+	}
+	return n, eof
+}

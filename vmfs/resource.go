@@ -1,0 +1,57 @@
+package vmfs
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// resFile is a resource file (.fdc.sf, .sbc.sf, .pbc.sf, .pb2.sf): a
+// header, then cluster groups, each holding cluster headers followed by
+// the clusters' resources (§7).
+type resFile struct {
+	name         string
+	perCluster   int64 // resources per cluster (rpc)
+	perGroup     int64 // clusters per group (cpg)
+	groupOffset  int64 // file offset of the first cluster group (cgo)
+	resSize      int64 // bytes of one resource (rs)
+	groupSize    int64 // bytes of one cluster group (cgs)
+	numResources int64
+	numGroups    int64
+	clusterHdr   int64 // bytes of one cluster header (H)
+	fd           *fileDesc
+}
+
+// parseResHeader decodes a resource-file header (FS3_ResFileMetadata,
+// §7.1). H is the cluster header size: 1024 before VMFS6, 2*md on VMFS6.
+func parseResHeader(name string, buf []byte, h int64, at int64) (*resFile, error) {
+	le := binary.LittleEndian
+	rf := &resFile{
+		name:         name,
+		perCluster:   int64(le.Uint32(buf[0x00:])),
+		perGroup:     int64(le.Uint32(buf[0x04:])),
+		groupOffset:  int64(le.Uint32(buf[0x08:])),
+		resSize:      int64(le.Uint32(buf[0x0C:])),
+		groupSize:    int64(le.Uint32(buf[0x10:])),
+		numResources: int64(le.Uint32(buf[0x14:])) | int64(le.Uint32(buf[0x1C:]))<<32,
+		numGroups:    int64(le.Uint32(buf[0x18:])),
+		clusterHdr:   h,
+	}
+	where := name + " header"
+	switch {
+	case rf.perGroup > 1<<20 || rf.perCluster > 1<<20 || rf.resSize > 1<<30:
+		return nil, corrupt(where, at, "resources per cluster %d, clusters per group %d, resource size %d out of range",
+			rf.perCluster, rf.perGroup, rf.resSize)
+	case rf.perGroup > 0 && rf.perCluster > 0 && rf.groupSize < rf.perGroup*h+rf.perGroup*rf.perCluster*rf.resSize:
+		return nil, corrupt(where, at, "cluster group size %#x smaller than its %d clusters", rf.groupSize, rf.perGroup)
+	}
+	return rf, nil
+}
+
+// resourceOffset is the file offset of resource r of cluster c (§7.2).
+func (rf *resFile) resourceOffset(c, r uint64) (int64, error) {
+	if rf.perGroup == 0 || rf.perCluster == 0 || r >= uint64(rf.perCluster) || c >= 1<<40 {
+		return 0, fmt.Errorf("%w: %s has no resource %d of cluster %d (%d per cluster)", ErrCorrupt, rf.name, r, c, rf.perCluster)
+	}
+	g, k := int64(c)/rf.perGroup, int64(c)%rf.perGroup
+	return rf.groupOffset + g*rf.groupSize + rf.perGroup*rf.clusterHdr + k*(rf.perCluster*rf.resSize) + int64(r)*rf.resSize, nil
+}

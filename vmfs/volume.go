@@ -1,0 +1,217 @@
+package vmfs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Options control how strictly a volume is read.
+type Options struct {
+	// Tolerant reads missing extents and unreadable metadata as zeros and
+	// records each problem as an anomaly instead of failing.
+	Tolerant bool
+}
+
+// Volume is an open VMFS volume. It implements fs.FS, fs.ReadDirFS,
+// fs.StatFS and fs.ReadLinkFS; see fs.go.
+type Volume struct {
+	opts          Options
+	headers       []*LVMHeader
+	lv            *logicalVolume
+	desc          *Descriptor
+	fdc, sbc      *resFile
+	pbc, pb2      *resFile
+	sfbPerCluster int64
+	root          *fileDesc
+	anomalies     []string
+
+	fdCache  *lru[uint32, *fileDesc]
+	pbCache  *lru[uint64, []uint64]
+	dirCache *lru[uint32, []dirent]
+}
+
+// System file descriptor addresses: cluster 0, resources 0-8 (§10).
+var (
+	rootAddr = makeFDAddr(0, 0)
+	fbbAddr  = makeFDAddr(0, 1)
+	fdcAddr  = makeFDAddr(0, 2)
+	pbcAddr  = makeFDAddr(0, 3)
+	sbcAddr  = makeFDAddr(0, 4)
+	pb2Addr  = makeFDAddr(0, 6)
+)
+
+// Open opens the volume whose extents are on devs (any order). Each
+// device starts where its VMFS partition starts: the LVM header is at +1
+// MiB. Every device must belong to the same volume.
+func Open(devs []Device, opts Options) (*Volume, error) {
+	if len(devs) == 0 {
+		return nil, errors.New("vmfs: no device given")
+	}
+	headers := make([]*LVMHeader, len(devs))
+	for i, d := range devs {
+		h, err := ReadLVMHeader(d)
+		if err != nil {
+			return nil, fmt.Errorf("device %d: %w", i+1, err)
+		}
+		if i > 0 && h.VolumeUUID != headers[0].VolumeUUID {
+			return nil, fmt.Errorf("vmfs: device %d belongs to volume %s, device 1 to volume %s", i+1, h.VolumeUUID, headers[0].VolumeUUID)
+		}
+		headers[i] = h
+	}
+	lv, anomalies, err := assemble(devs, headers, opts.Tolerant)
+	if err != nil {
+		return nil, err
+	}
+	return openLogical(lv, headers, anomalies, opts)
+}
+
+func openLogical(lv *logicalVolume, headers []*LVMHeader, anomalies []string, opts Options) (*Volume, error) {
+	desc, err := readDescriptor(lv)
+	if err != nil {
+		return nil, err
+	}
+	v := &Volume{
+		opts: opts, headers: headers, lv: lv, desc: desc, anomalies: anomalies,
+		fdCache:  newLRU[uint32, *fileDesc](4096),
+		pbCache:  newLRU[uint64, []uint64](256),
+		dirCache: newLRU[uint32, []dirent](256),
+	}
+	if len(headers) > 0 && !desc.VolumeUUID.IsZero() && desc.VolumeUUID != headers[0].VolumeUUID {
+		v.anomalies = append(v.anomalies, fmt.Sprintf("file-system descriptor names LVM volume %s, the LVM header %s", desc.VolumeUUID, headers[0].VolumeUUID))
+	}
+	if err := v.openSystemFiles(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// clusterHeaderSize is H of §7.1.
+func (v *Volume) clusterHeaderSize() int64 {
+	if v.desc.Version() >= 6 {
+		return 2 * v.desc.MDAlignment
+	}
+	return 1024
+}
+
+// openSystemFiles bootstraps .fdc.sf from its fixed position, then finds
+// the other resource files through it (§7.2, §10).
+func (v *Volume) openSystemFiles() error {
+	start := v.desc.fdcStart()
+	hdr := make([]byte, 0x200)
+	if _, err := readFull(v.lv, hdr, start); err != nil {
+		return fmt.Errorf("vmfs: reading .fdc.sf header at volume offset %#x: %w", start, err)
+	}
+	fdc, err := parseResHeader(".fdc.sf", hdr, v.clusterHeaderSize(), start)
+	if err != nil {
+		return err
+	}
+	lay := v.fdLayout()
+	if fdc.resSize != lay.slot || fdc.perCluster == 0 {
+		return corrupt(".fdc.sf header", start, "descriptor size %d, want %d", fdc.resSize, lay.slot)
+	}
+	_, r := fdAddr(fdcAddr)
+	fdc.fd, err = v.readFDAt(start+fdc.groupOffset+fdc.perGroup*fdc.clusterHdr+int64(r)*fdc.resSize, fdcAddr)
+	if err != nil {
+		return fmt.Errorf("bootstrapping .fdc.sf: %w", err)
+	}
+	v.fdc = fdc
+
+	// Pointer-block files first: .sbc.sf may itself be mapped through
+	// .pb2.sf (VMFS6, zla 5).
+	if v.pbc, err = v.openResFile(".pbc.sf", pbcAddr); err != nil {
+		return err
+	}
+	if v.desc.Version() >= 5 {
+		if v.pb2, err = v.openResFile(".pb2.sf", pb2Addr); err != nil {
+			return err
+		}
+	}
+	if v.sbc, err = v.openResFile(".sbc.sf", sbcAddr); err != nil {
+		return err
+	}
+	if v.desc.Version() >= 6 {
+		v.sfbPerCluster = min(8192, (512<<20)/v.desc.BlockSize)
+		if n, err := v.sfbClusterSize(); err == nil && n > 0 {
+			v.sfbPerCluster = n
+		}
+	}
+	root, err := v.readFD(rootAddr)
+	if err != nil {
+		return fmt.Errorf("root directory: %w", err)
+	}
+	if root.typ != typeDirectory {
+		return corrupt("root directory", root.vol, "descriptor type %d, not a directory", root.typ)
+	}
+	v.root = root
+	return nil
+}
+
+func (v *Volume) openResFile(name string, addr uint32) (*resFile, error) {
+	fd, err := v.readFD(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if fd.length == 0 { // an empty resource file, such as VMFS6's .pbc.sf
+		return &resFile{name: name, fd: fd}, nil
+	}
+	vol, err := v.fileVolOffset(fd, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	hdr := make([]byte, 0x200)
+	if _, err := readFull(v.lv, hdr, vol); err != nil {
+		return nil, fmt.Errorf("vmfs: reading %s header at volume offset %#x: %w", name, vol, err)
+	}
+	rf, err := parseResHeader(name, hdr, v.clusterHeaderSize(), vol)
+	if err != nil {
+		return nil, err
+	}
+	rf.fd = fd
+	return rf, nil
+}
+
+// sfbClusterSize reads the SFB child header of .fbb.sf (§7.3) for the
+// number of small file blocks per cluster.
+func (v *Volume) sfbClusterSize() (int64, error) {
+	fd, err := v.readFD(fbbAddr)
+	if err != nil {
+		return 0, err
+	}
+	vol, err := v.fileVolOffset(fd, 0)
+	if err != nil {
+		return 0, err
+	}
+	hdr := make([]byte, 0x40)
+	if _, err := readFull(v.lv, hdr, vol); err != nil {
+		return 0, err
+	}
+	child := int64(binary.LittleEndian.Uint32(hdr[0x34:]))
+	if child == 0 || child >= fd.length {
+		return 0, nil
+	}
+	cvol, err := v.fileVolOffset(fd, child)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := readFull(v.lv, hdr, cvol); err != nil {
+		return 0, err
+	}
+	n := int64(binary.LittleEndian.Uint32(hdr))
+	if n <= 0 || n > 1<<16 {
+		return 0, nil
+	}
+	return n, nil
+}
+
+// Descriptor returns the file-system descriptor.
+func (v *Volume) Descriptor() Descriptor { return *v.desc }
+
+// LVM returns the LVM headers of the devices, in the order given to Open.
+func (v *Volume) LVM() []*LVMHeader { return v.headers }
+
+// Size is the size of the logical volume in bytes.
+func (v *Volume) Size() int64 { return v.lv.size }
+
+// Anomalies lists problems met while reading in tolerant mode.
+func (v *Volume) Anomalies() []string { return append([]string(nil), v.anomalies...) }
