@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The -update flag rewrites golden files; registered here unless another
+// test file of the package already did.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+func vmdkSample(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "vmdk", "testdata", "samples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// golden compares got with testdata/name after replacing dir with $DIR.
+func golden(t *testing.T, name, dir string, got []byte) {
+	t.Helper()
+	// Column widths depend on the length of dir: compare with runs of
+	// blanks collapsed.
+	got = bytes.ReplaceAll(got, []byte(dir), []byte("$DIR"))
+	got = regexp.MustCompile(` {2,}`).ReplaceAll(got, []byte("  "))
+	p := filepath.Join("testdata", name)
+	if updating() {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", p, got)
+	}
+}
+
+func TestInfoGolden(t *testing.T) {
+	src := vmdkSample(t, "chain/child.vmdk")
+	dir := filepath.Dir(filepath.Dir(src))
+	for _, js := range []bool{false, true} {
+		var out bytes.Buffer
+		o := &infoOptions{globalOptions: &globalOptions{json: js}}
+		if err := runInfo(context.Background(), o, src, &out); err != nil {
+			t.Fatal(err)
+		}
+		name := "info-chain.golden"
+		if js {
+			name = "info-chain.json.golden"
+			var v map[string]any
+			if err := json.Unmarshal(out.Bytes(), &v); err != nil || v["allocated"] == nil {
+				t.Fatalf("JSON: %v %v", err, v)
+			}
+		}
+		golden(t, name, dir, out.Bytes())
+	}
+}
+
+func TestInfoRawAndWarnings(t *testing.T) {
+	dir := t.TempDir()
+	flat := filepath.Join(dir, "lost-flat.vmdk")
+	os.WriteFile(flat, bytes.Repeat([]byte{1}, 1<<20), 0o644)
+	var out bytes.Buffer
+	if err := runInfo(context.Background(), &infoOptions{globalOptions: &globalOptions{}}, flat, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Saved as lost.vmdk") || !strings.Contains(out.String(), `RW 2048 VMFS "lost-flat.vmdk"`) {
+		t.Errorf("raw info:\n%s", out.String())
+	}
+	// A delta whose parent is gone: an error, or exit status 3 when tolerant.
+	desc := filepath.Join(dir, "snap.vmdk")
+	os.WriteFile(desc, []byte("parentFileNameHint=\"gone.vmdk\"\nparentCID=12345678\nRW 2048 VMFS \"lost-flat.vmdk\"\n"), 0o644)
+	err := runInfo(context.Background(), &infoOptions{globalOptions: &globalOptions{}}, desc, &out)
+	if exitCode(err) != exitFailure {
+		t.Errorf("missing parent: %v (exit %d)", err, exitCode(err))
+	}
+	err = runInfo(context.Background(), &infoOptions{globalOptions: &globalOptions{}, tolerant: true}, desc, &out)
+	if exitCode(err) != exitPartial {
+		t.Errorf("tolerant missing parent: %v (exit %d)", err, exitCode(err))
+	}
+}
+
+func TestDump(t *testing.T) {
+	sums, err := os.ReadFile(filepath.Join("..", "..", "vmdk", "testdata", "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		want, name, _ := strings.Cut(line, "  ")
+		dst := filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".raw")
+		var out, errOut bytes.Buffer
+		o := &dumpOptions{globalOptions: &globalOptions{json: true}, output: dst}
+		if err := runDump(context.Background(), o, vmdkSample(t, name), &out, &errOut); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var res dumpResult
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Size != 527872 || res.Written > res.Allocated {
+			t.Errorf("%s: report %s (%v)", name, out.String(), err)
+		}
+		b, _ := os.ReadFile(dst)
+		h := sha256.Sum256(b)
+		if got := hex.EncodeToString(h[:]); got != want {
+			t.Errorf("%s: dump sha256 %s, want %s", name, got, want)
+		}
+		// Holes stay holes: the child has a zeroed 64 KiB grain.
+		var st syscall.Stat_t
+		if name == "chain/child.vmdk" && syscall.Stat(dst, &st) == nil && st.Blocks*512 > (int64(len(b))+4095)&^4095-65536 {
+			t.Errorf("%s: output not sparse (%d blocks for %d bytes)", name, st.Blocks, len(b))
+		}
+		// Refuses to overwrite without --force.
+		err := runDump(context.Background(), o, vmdkSample(t, name), &out, &errOut)
+		if exitCode(err) != exitUsage {
+			t.Errorf("%s: second dump: %v", name, err)
+		}
+	}
+	// The source itself is never the output.
+	src := vmdkSample(t, "qemu/monolithicSparse.vmdk")
+	err = runDump(context.Background(), &dumpOptions{globalOptions: &globalOptions{}, output: src, force: true}, src, new(bytes.Buffer), new(bytes.Buffer))
+	if exitCode(err) != exitUsage || errors.Is(err, nil) {
+		t.Errorf("dump onto the source: %v", err)
+	}
+}
