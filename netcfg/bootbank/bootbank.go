@@ -18,7 +18,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/esxconf"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/fat"
-	"github.com/vmfsrecover/vmfsrecover/partition"
+	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
 )
 
 // Limits on archive contents.
