@@ -1,0 +1,400 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+)
+
+// harness is what the conformance suite needs from one destination kind.
+type harness struct {
+	dest  Destination
+	links bool // symbolic links are recreated
+	// mtime returns a file's modification time, or false when the
+	// destination does not keep it.
+	mtime func(t *testing.T, name string) (time.Time, bool)
+}
+
+// runConformance is the exporter suite every destination passes.
+func runConformance(t *testing.T, newHarness func(t *testing.T) *harness) {
+	t.Run("Tree", func(t *testing.T) { testTree(t, newHarness(t)) })
+	t.Run("Rerun", func(t *testing.T) { testRerun(t, newHarness(t)) })
+	t.Run("ResumePartial", func(t *testing.T) { testResumePartial(t, newHarness(t)) })
+	t.Run("UnsafeNames", func(t *testing.T) { testUnsafeNames(t, newHarness(t)) })
+	t.Run("NoOverwrite", func(t *testing.T) { testNoOverwrite(t, newHarness(t)) })
+	t.Run("Symlinks", func(t *testing.T) { testSymlinks(t, newHarness(t)) })
+	t.Run("VerifyDetects", func(t *testing.T) { testVerifyDetects(t, newHarness(t)) })
+	t.Run("Parallel", func(t *testing.T) { testParallel(t, newHarness(t)) })
+}
+
+func randBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i < n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8 && i+j < n; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+func sumHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// sampleTree is a volume with empty, small, odd-sized, sparse and all-zero
+// files in nested directories.
+func sampleTree() (*testFS, map[string][]byte) {
+	fsys := newTestFS()
+	want := map[string][]byte{}
+	add := func(name string, data []byte) {
+		fsys.file(name, data)
+		want[name] = data
+	}
+	add("empty.txt", nil)
+	add("small.txt", []byte("hello, datastore\n"))
+	add("vm1/vm1.vmx", randBytes(1, 3000))
+	add("vm1/vm1-flat.vmdk", randBytes(2, chunkSize+17))
+	// A thin disk: data at 0 and near 3 MiB, a hole in between (only the
+	// allocation map says so), and an allocated but all-zero block.
+	thin := make([]byte, 3*chunkSize+4096)
+	copy(thin, randBytes(3, 100000))
+	copy(thin[3*chunkSize:], randBytes(4, 4096))
+	add("vm2/disk/thin-flat.vmdk", thin)
+	fsys.alloc["vm2/disk/thin-flat.vmdk"] = allocmap.Map{{Off: 0, Len: 2 * chunkSize}, {Off: 3 * chunkSize, Len: 4096}}
+	fsys.prov["vm2/disk/thin-flat.vmdk"] = "deleted"
+	add("zeros.bin", make([]byte, 2*chunkSize))
+	fsys.MapFS["emptydir"] = &fstest.MapFile{Mode: fs.ModeDir | 0o755, ModTime: testTime}
+	return fsys, want
+}
+
+func readDest(t *testing.T, conn Conn, name string) []byte {
+	t.Helper()
+	rc, err := conn.Open(context.Background(), name)
+	if err != nil {
+		t.Fatalf("open %s in destination: %v", name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s in destination: %v", name, err)
+	}
+	return b
+}
+
+func connect(t *testing.T, d Destination) Conn {
+	t.Helper()
+	c, err := d.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func manifestOf(t *testing.T, conn Conn) []Entry {
+	t.Helper()
+	es, err := ReadManifest(bytes.NewReader(readDest(t, conn, ManifestName)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+func byDest(es []Entry) map[string]Entry {
+	m := map[string]Entry{}
+	for _, e := range es {
+		m[e.Dest] = e
+	}
+	return m
+}
+
+func testOpts() Options {
+	return Options{Backoff: time.Millisecond, Retries: 3}
+}
+
+func testTree(t *testing.T, h *harness) {
+	fsys, want := sampleTree()
+	ctx := context.Background()
+	rep, err := Export(ctx, fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Exported != len(want) || rep.Failed != 0 || rep.Complete != 0 {
+		t.Fatalf("report: %d exported, %d failed, %d complete; want %d exported", rep.Exported, rep.Failed, rep.Complete, len(want))
+	}
+	conn := connect(t, h.dest)
+	es := byDest(manifestOf(t, conn))
+	for name, data := range want {
+		if got := readDest(t, conn, name); !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes in destination differ from the %d source bytes", name, len(got), len(data))
+		}
+		e, ok := es[name]
+		if !ok {
+			t.Errorf("%s: not in manifest", name)
+			continue
+		}
+		if e.Source != name || e.Size != int64(len(data)) || e.SHA256 != sumHex(data) || e.Status != StatusExported || e.Renamed {
+			t.Errorf("%s: manifest entry %+v", name, e)
+		}
+		if h.mtime != nil {
+			if mt, ok := h.mtime(t, name); ok && !mt.Equal(testTime) {
+				t.Errorf("%s: mtime %v, want %v", name, mt, testTime)
+			}
+		}
+	}
+	if p := es["vm2/disk/thin-flat.vmdk"].Provenance; p != "deleted" {
+		t.Errorf("provenance %q, want deleted", p)
+	}
+	if e := es["emptydir"]; e.Status != StatusDir {
+		t.Errorf("emptydir: %+v", e)
+	}
+	if _, err := conn.Size(ctx, "emptydir/x"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Size of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	res, err := Verify(ctx, conn, manifestOf(t, conn), nil)
+	if err != nil || res.Checked != len(want) {
+		t.Fatalf("verify: %v, %+v", err, res)
+	}
+}
+
+func testRerun(t *testing.T, h *harness) {
+	fsys, want := sampleTree()
+	ctx := context.Background()
+	if _, err := Export(ctx, fsys, nil, h.dest, testOpts()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Export(ctx, fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Complete != len(want) || rep.Exported != 0 || rep.Failed != 0 {
+		t.Fatalf("rerun: %d complete, %d exported, %d failed; want %d complete", rep.Complete, rep.Exported, rep.Failed, len(want))
+	}
+	// A changed source file is not silently kept, nor overwritten.
+	fsys.file("small.txt", []byte("changed\n"))
+	rep, err = Export(ctx, fsys, []string{"small.txt"}, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 1 || !strings.Contains(rep.Entries[0].Error, "exists") {
+		t.Fatalf("changed source: %+v", rep.Entries)
+	}
+	conn := connect(t, h.dest)
+	es := byDest(manifestOf(t, conn))
+	// The other files and the 4 directories survive a partial rerun, and
+	// small.txt keeps the entry of what the destination still holds.
+	if len(es) != len(want)+4 || es["small.txt"].SHA256 != sumHex(want["small.txt"]) || !es["vm1/vm1.vmx"].Done() {
+		t.Errorf("manifest after partial rerun has %d entries, want %d: %+v", len(es), len(want)+4, es)
+	}
+}
+
+func testResumePartial(t *testing.T, h *harness) {
+	fsys := newTestFS()
+	data := randBytes(7, 3*chunkSize+5)
+	fsys.file("big.bin", data)
+	fsys.failAt["big.bin"] = 2*chunkSize + 100
+	ctx := context.Background()
+	rep, err := Export(ctx, fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 1 || !strings.Contains(rep.Entries[0].Error, "offset 2097252") {
+		t.Fatalf("bad sector: %+v", rep.Entries)
+	}
+	conn := connect(t, h.dest)
+	if _, err := conn.Size(ctx, "big.bin"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a failed file has its final name: %v", err)
+	}
+	part, err := conn.Size(ctx, tempName("big.bin"))
+	if err != nil || part == 0 || part > 2*chunkSize+100 {
+		t.Fatalf("partial file: %d bytes, %v", part, err)
+	}
+	delete(fsys.failAt, "big.bin")
+	rep, err = Export(ctx, fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Entries[0]
+	if e.Status != StatusExported || e.ResumedFrom != part || e.SHA256 != sumHex(data) {
+		t.Fatalf("resume: %+v, want resumed from %d", e, part)
+	}
+	if got := readDest(t, conn, "big.bin"); !bytes.Equal(got, data) {
+		t.Fatal("resumed file differs from the source")
+	}
+	if _, err := conn.Size(ctx, tempName("big.bin")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("temporary file left behind: %v", err)
+	}
+}
+
+func testUnsafeNames(t *testing.T, h *harness) {
+	fsys := newTestFS()
+	long := strings.Repeat("ä", 200) // 400 bytes
+	names := map[string]string{      // source -> destination
+		"ctl\x01\x1b[31m.txt":                    "ctl__[31m.txt",
+		"nul\x00name":                            "nul_name",
+		"back\\slash":                            "back_slash",
+		"dir\x7f/a\x02":                          "dir_/a_",
+		"dir\x7f/a\x03":                          "dir_/a_~2",
+		ManifestName:                             ManifestName + "_",
+		"sub/" + long:                            "sub/" + SafeName(long),
+		"sub/.vmfsrecover-0123456789abcdef.part": "sub/.vmfsrecover-0123456789abcdef.part_",
+	}
+	for src := range names {
+		fsys.file(src, []byte(src))
+	}
+	fsys.extra["sub"] = []fs.DirEntry{badEntry{".."}, badEntry{"x/../../etc"}}
+	rep, err := Export(context.Background(), fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Exported != len(names) || rep.Failed != 2 {
+		t.Fatalf("%d exported, %d failed: %+v", rep.Exported, rep.Failed, rep.Entries)
+	}
+	conn := connect(t, h.dest)
+	es := manifestOf(t, conn)
+	bySrc := map[string]Entry{}
+	for _, e := range es {
+		bySrc[e.Source] = e
+	}
+	for src, dest := range names {
+		e := bySrc[src]
+		if e.Dest != dest || !e.Renamed || e.Status != StatusExported {
+			t.Errorf("%q: entry %+v, want dest %q", src, e, dest)
+			continue
+		}
+		if got := readDest(t, conn, dest); string(got) != src {
+			t.Errorf("%q: destination holds %q", dest, got)
+		}
+	}
+	for _, bad := range []string{"sub/..", "sub/x/../../etc"} {
+		e := bySrc[bad]
+		if e.Status != StatusFailed || !strings.Contains(e.Error, "cannot be opened") || !validDest(e.Dest) || !strings.HasPrefix(e.Dest, "sub/") {
+			t.Errorf("%q: %+v", bad, e)
+		}
+	}
+	if len(SafeName(long)) > 255 {
+		t.Errorf("long name kept %d bytes", len(SafeName(long)))
+	}
+}
+
+func testNoOverwrite(t *testing.T, h *harness) {
+	fsys := newTestFS()
+	fsys.file("a.txt", []byte("recovered"))
+	conn := connect(t, h.dest)
+	ctx := context.Background()
+	old := []byte("precious file already there")
+	if err := conn.Write(ctx, "a.txt", newStream("x", bytes.NewReader(old), int64(len(old)), nil, 0, nil)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Export(ctx, fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 1 || !strings.Contains(rep.Entries[0].Error, "--overwrite") {
+		t.Fatalf("%+v", rep.Entries)
+	}
+	if got := readDest(t, conn, "a.txt"); !bytes.Equal(got, old) {
+		t.Fatalf("existing file overwritten: %q", got)
+	}
+	opts := testOpts()
+	opts.Overwrite = true
+	if rep, err = Export(ctx, fsys, nil, h.dest, opts); err != nil || rep.Exported != 1 {
+		t.Fatalf("--overwrite: %v %+v", err, rep)
+	}
+	if got := readDest(t, conn, "a.txt"); string(got) != "recovered" {
+		t.Fatalf("after --overwrite: %q", got)
+	}
+}
+
+func testSymlinks(t *testing.T, h *harness) {
+	fsys := newTestFS()
+	fsys.file("dir/a.txt", []byte("a"))
+	fsys.link("dir/inside", "a.txt")
+	fsys.link("dir/up", "../dir/a.txt")
+	fsys.link("dir/escape", "../../etc/passwd")
+	fsys.link("abs", "/etc/passwd")
+	rep, err := Export(context.Background(), fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := byDest(rep.Entries)
+	for _, n := range []string{"dir/escape", "abs"} {
+		if e := es[n]; e.Status != StatusSkipped || !strings.Contains(e.Error, "outside") {
+			t.Errorf("%s: %+v", n, e)
+		}
+	}
+	for _, n := range []string{"dir/inside", "dir/up"} {
+		e := es[n]
+		want := StatusLinked
+		if !h.links {
+			want = StatusSkipped
+		}
+		if e.Status != want {
+			t.Errorf("%s: %+v, want %s", n, e, want)
+		}
+	}
+	conn := connect(t, h.dest)
+	if _, err := conn.Size(context.Background(), "abs"); err == nil {
+		t.Errorf("link to /etc/passwd followed")
+	}
+}
+
+func testVerifyDetects(t *testing.T, h *harness) {
+	fsys, _ := sampleTree()
+	ctx := context.Background()
+	if _, err := Export(ctx, fsys, nil, h.dest, testOpts()); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, h.dest)
+	bad := []byte("hello, datastorE\n")
+	if err := conn.Write(ctx, "small.txt", newStream("x", bytes.NewReader(bad), int64(len(bad)), nil, 0, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Remove(ctx, "vm1/vm1.vmx"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Verify(ctx, conn, manifestOf(t, conn), nil)
+	if !errors.Is(err, ErrMismatch) || len(res.Mismatches) != 2 {
+		t.Fatalf("verify: %v, %+v", err, res)
+	}
+	got := res.Mismatches[0].String() + "\n" + res.Mismatches[1].String()
+	if !strings.Contains(got, "small.txt: sha256") || !strings.Contains(got, "vm1/vm1.vmx") {
+		t.Errorf("mismatches:\n%s", got)
+	}
+}
+
+func testParallel(t *testing.T, h *harness) {
+	fsys := newTestFS()
+	want := map[string][]byte{}
+	for i := range 12 {
+		name := "f" + string(rune('a'+i)) + ".bin"
+		want[name] = randBytes(uint64(100+i), 50000+i*7000)
+		fsys.file(name, want[name])
+	}
+	opts := testOpts()
+	opts.Workers = 4
+	rep, err := Export(context.Background(), fsys, nil, h.dest, opts)
+	if err != nil || rep.Exported != len(want) {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	conn := connect(t, h.dest)
+	for name, data := range want {
+		if got := readDest(t, conn, name); !bytes.Equal(got, data) {
+			t.Errorf("%s differs", name)
+		}
+	}
+}

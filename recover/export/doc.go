@@ -1,0 +1,29 @@
+// Package export copies files out of any io/fs.FS (a VMFS volume, deep-scan
+// findings, a test tree) to a destination (a local directory or an FTP
+// server), safely, resumably and with a hash manifest.
+//
+// The source side speaks only standard interfaces: fs.FS with fs.ReadDirFS
+// and fs.ReadLinkFS when present; a file that implements io.ReaderAt is read
+// at offsets, one that implements allocmap.Mapper says where its data is so
+// that holes are never read (they are hashed as zeros and written as holes
+// locally); a file or its fs.FileInfo.Sys() that implements Provenancer says
+// whether it is intact, deleted, orphan or carved.
+//
+// The destination side is the Destination interface: a Destination hands
+// out Conns, one per worker goroutine, since one FTP control connection
+// cannot be shared. Both implementations (Local and FTP) pass one conformance
+// suite. Every file is written under a temporary name (.vmfsrecover-*.part in
+// the same directory), its size is checked, and only then is it renamed to
+// its final name and recorded as exported; a rerun of the same export skips
+// complete files (same size and same sha256) and continues partial ones from
+// the size the destination reports, which is how FTP resumes (REST+STOR).
+//
+// Names from a damaged volume are made safe before they reach the
+// destination (SafeName): path separators, NUL and control characters,
+// invalid UTF-8, ".", "..", over-long names and the tool's own reserved names
+// are replaced, and the original name is kept in the manifest.
+//
+// The manifest (ManifestName, JSON Lines, one Entry per line) lives at the
+// root of the destination and is rewritten atomically as the export
+// progresses; Verify re-reads the destination and compares every hash.
+package export

@@ -1,0 +1,797 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+)
+
+// Provenancer is implemented by a source file, or by its fs.FileInfo.Sys(),
+// when it knows where it came from: "intact", "deleted", "orphan" or
+// "carved".
+type Provenancer interface{ Provenance() string }
+
+// Options tune an export. The zero value exports with one worker, never
+// overwrites, and retries a dropped connection 5 times.
+type Options struct {
+	Overwrite bool // replace destination files that are in the way
+	Workers   int  // parallel files, each with its own connection; 0 means 1
+	// Retries is how often one file is retried after a transient error
+	// (reconnecting and continuing from the size the destination reports);
+	// 0 means 5, negative means never.
+	Retries int
+	// Backoff is the first wait before a retry, doubled each time up to
+	// 30 s; 0 means 1 s.
+	Backoff time.Duration
+	// Open, when set, replaces fsys.Open for the content of regular files;
+	// the CLI uses it to flatten VMDK descriptors into raw images.
+	Open     func(fsys fs.FS, name string) (fs.File, error)
+	Progress Progress     // nil: no progress
+	Logger   *slog.Logger // nil: no log
+	// ManifestEvery is how often the manifest is rewritten while the export
+	// runs, so an interrupted export leaves a usable one; 0 means 10 s.
+	ManifestEvery time.Duration
+}
+
+// Report is the outcome of an export.
+type Report struct {
+	Entries  []Entry // this run's entries, in source order
+	Exported int     // files written now
+	Complete int     // files found complete from an earlier run
+	Failed   int     // files, links and directories that failed
+	Skipped  int     // links and special files deliberately left out
+	Bytes    int64   // bytes of the exported and complete files
+}
+
+// item is one thing the walk found to export.
+type item struct {
+	src   string
+	dest  string
+	kind  string
+	info  fs.FileInfo
+	index int
+	bad   error // the walk could not read it: recorded as failed
+}
+
+// Export copies the named paths of fsys ("." or none for everything) into
+// dst. Per-file problems (an unreadable source, a file in the way) are
+// recorded in the manifest and the export goes on; an error that stops the
+// destination (ErrDestination), a cancelled context or an unusable manifest
+// stops it, keeping what is done, and is returned with the report so far.
+func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, opts Options) (*Report, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 1
+	}
+	if opts.Retries == 0 {
+		opts.Retries = 5
+	}
+	if opts.Backoff == 0 {
+		opts.Backoff = time.Second
+	}
+	if opts.ManifestEvery == 0 {
+		opts.ManifestEvery = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Open == nil {
+		opts.Open = func(fsys fs.FS, name string) (fs.File, error) { return fsys.Open(name) }
+	}
+	prog := opts.Progress
+	if prog == nil {
+		prog = nopProgress{}
+	}
+
+	items, err := plan(fsys, paths)
+	if err != nil {
+		return &Report{}, err
+	}
+
+	conn, err := dst.Connect(ctx)
+	if err != nil {
+		return &Report{}, fmt.Errorf("connecting to %s: %w", dst, err)
+	}
+	ex := &exporter{fsys: fsys, dst: dst, opts: opts, prog: prog, entries: make([]*Entry, len(items)), keepPrev: map[int]bool{}}
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	if err := ex.loadPrevious(ctx, conn); err != nil {
+		return &Report{}, err
+	}
+
+	var total int64
+	files := 0
+	for _, it := range items {
+		if it.kind == KindFile {
+			total += it.info.Size()
+			files++
+		}
+	}
+	prog.Start(files, total)
+	defer prog.Finish()
+
+	// Directories and links first, in order, on the first connection: files
+	// need their directories, and links are cheap.
+	var work []item
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		switch {
+		case it.kind == KindDir:
+			// A directory that could only be read in part is still
+			// created: what was read of it goes there.
+			e := ex.entryFor(it)
+			e.Status = StatusDir
+			if it.bad != nil {
+				e.Status, e.Error = StatusFailed, it.bad.Error()
+			}
+			if it.dest != "." {
+				if err := conn.MkdirAll(ctx, it.dest); err != nil {
+					e.Status, e.Error = StatusFailed, err.Error()
+					if errors.Is(err, ErrDestination) {
+						ex.setFatal(err)
+					}
+				}
+			}
+			ex.entries[it.index] = &e
+		case it.bad != nil && it.kind == KindFile:
+			e := ex.entryFor(it)
+			e.Status, e.Error = StatusFailed, it.bad.Error()
+			ex.entries[it.index] = &e
+		case it.kind == KindFile:
+			work = append(work, it)
+		}
+		if ex.fatal() != nil {
+			break
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if ex.fatal() == nil && ctx.Err() == nil {
+		ex.runWorkers(ctx, cancel, &conn, work)
+	}
+	if conn == nil {
+		// The first worker lost its connection and could not get another.
+		var err error
+		if conn, err = dst.Connect(context.WithoutCancel(ctx)); err != nil {
+			return ex.report(), fmt.Errorf("reconnecting to %s to write the manifest: %w", dst, err)
+		}
+	}
+	for _, it := range items {
+		if it.kind != KindSymlink && it.kind != KindOther {
+			continue
+		}
+		if ctx.Err() != nil || ex.fatal() != nil {
+			break
+		}
+		e := ex.entryFor(it)
+		if it.bad != nil {
+			e.Status, e.Error = StatusFailed, it.bad.Error()
+		} else {
+			ex.link(ctx, conn, it, &e)
+		}
+		ex.entries[it.index] = &e
+	}
+
+	// The manifest is written even when the context is cancelled: it is
+	// what makes the work done so far usable and resumable.
+	mctx := context.WithoutCancel(ctx)
+	rep := ex.report()
+	merr := ex.writeManifest(mctx, conn)
+	if err := ex.fatal(); err != nil {
+		return rep, fmt.Errorf("export to %s stopped: %w", dst, err)
+	}
+	if err := ctx.Err(); err != nil {
+		if cerr := context.Cause(ctx); cerr != nil && !errors.Is(cerr, context.Canceled) {
+			return rep, cerr
+		}
+		return rep, err
+	}
+	if merr != nil {
+		return rep, fmt.Errorf("writing manifest to %s: %w", dst, merr)
+	}
+	return rep, nil
+}
+
+type exporter struct {
+	fsys fs.FS
+	dst  Destination
+	opts Options
+	prog Progress
+
+	mu        sync.Mutex
+	entries   []*Entry         // this run, by item index
+	previous  []Entry          // the manifest found in the destination
+	prevByDst map[string]Entry // previous entries by destination path
+	fatalErr  error
+	lastWrite time.Time
+	// keepPrev marks items refused because a different file is in the
+	// way: the manifest keeps the earlier entry, which still describes
+	// what the destination holds.
+	keepPrev map[int]bool
+}
+
+func (ex *exporter) fatal() error {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.fatalErr
+}
+
+func (ex *exporter) setFatal(err error) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.fatalErr == nil {
+		ex.fatalErr = err
+	}
+}
+
+func (ex *exporter) entryFor(it item) Entry {
+	e := newEntry(it.src)
+	e.Dest = it.dest
+	e.Renamed = it.dest != it.src
+	e.Kind = it.kind
+	if it.info != nil {
+		e.ModTime = it.info.ModTime().UTC()
+		if it.kind == KindFile {
+			e.Size = it.info.Size()
+		}
+		if p, ok := it.info.Sys().(Provenancer); ok {
+			e.Provenance = p.Provenance()
+		}
+	}
+	return e
+}
+
+func (ex *exporter) loadPrevious(ctx context.Context, conn Conn) error {
+	ex.prevByDst = map[string]Entry{}
+	rc, err := conn.Open(ctx, ManifestName)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		// An FTP server says "550" for a missing file and for a refused one
+		// alike; a missing manifest is the common case.
+		ex.opts.Logger.Debug("no previous manifest", "err", err)
+		return nil
+	}
+	defer rc.Close()
+	prev, err := ReadManifest(io.LimitReader(rc, 1<<30))
+	if err != nil {
+		return fmt.Errorf("previous manifest %s in %s: %w (move it away to start afresh)", ManifestName, ex.dst, err)
+	}
+	ex.previous = prev
+	for _, e := range prev {
+		ex.prevByDst[e.Dest] = e
+	}
+	return nil
+}
+
+// report builds the report and the merged manifest entries.
+func (ex *exporter) report() *Report {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	rep := &Report{}
+	for _, e := range ex.entries {
+		if e == nil {
+			continue
+		}
+		rep.Entries = append(rep.Entries, *e)
+		switch e.Status {
+		case StatusExported:
+			rep.Exported++
+			rep.Bytes += e.Size
+		case StatusComplete:
+			rep.Complete++
+			rep.Bytes += e.Size
+		case StatusFailed:
+			rep.Failed++
+		case StatusSkipped:
+			rep.Skipped++
+		}
+	}
+	return rep
+}
+
+// manifestEntries merges the previous manifest with this run: entries of
+// this run replace earlier ones with the same destination, the others stay.
+func (ex *exporter) manifestEntries() []Entry {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	now := map[string]bool{}
+	for i, e := range ex.entries {
+		if e != nil && !ex.keepPrev[i] {
+			now[e.Dest] = true
+		}
+	}
+	var out []Entry
+	for _, e := range ex.previous {
+		if !now[e.Dest] {
+			out = append(out, e)
+		}
+	}
+	for i, e := range ex.entries {
+		if e != nil && !ex.keepPrev[i] {
+			out = append(out, *e)
+		}
+	}
+	return out
+}
+
+func (ex *exporter) writeManifest(ctx context.Context, conn Conn) error {
+	data := encodeManifest(ex.manifestEntries())
+	tmp := tempName(ManifestName)
+	s := newStream(ManifestName, bytes.NewReader(data), int64(len(data)), nil, 0, nil)
+	if err := conn.Write(ctx, tmp, s); err != nil {
+		return err
+	}
+	if n, err := conn.Size(ctx, tmp); err != nil || n != int64(len(data)) {
+		if err == nil {
+			err = fmt.Errorf("%s holds %d bytes after writing %d", tmp, n, len(data))
+		}
+		return err
+	}
+	return conn.Rename(ctx, tmp, ManifestName)
+}
+
+// maybeWriteManifest rewrites the manifest when the last write is older
+// than Options.ManifestEvery.
+func (ex *exporter) maybeWriteManifest(ctx context.Context, conn Conn) {
+	ex.mu.Lock()
+	due := time.Since(ex.lastWrite) >= ex.opts.ManifestEvery
+	if due {
+		ex.lastWrite = time.Now()
+	}
+	ex.mu.Unlock()
+	if due {
+		if err := ex.writeManifest(ctx, conn); err != nil {
+			ex.opts.Logger.Warn("writing manifest", "dest", ex.dst.String(), "err", err)
+		}
+	}
+}
+
+func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, first *Conn, work []item) {
+	ex.mu.Lock()
+	ex.lastWrite = time.Now()
+	ex.mu.Unlock()
+	jobs := make(chan item)
+	var wg sync.WaitGroup
+	workers := min(ex.opts.Workers, max(1, len(work)))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var own Conn
+			conn := &own
+			if w == 0 {
+				conn = first // closed by Export
+			} else {
+				defer func() {
+					if own != nil {
+						own.Close()
+					}
+				}()
+			}
+			for it := range jobs {
+				e := ex.entryFor(it)
+				var err error
+				if *conn == nil {
+					*conn, err = ex.dst.Connect(ctx)
+				}
+				if err == nil {
+					err = ex.file(ctx, conn, it, &e)
+				} else {
+					*conn = nil
+				}
+				if err != nil {
+					e.Status, e.Error = StatusFailed, err.Error()
+					ex.opts.Logger.Warn("export failed", "source", it.src, "err", err)
+					if errors.Is(err, ErrDestination) {
+						ex.setFatal(err)
+						cancel()
+					}
+				}
+				ex.prog.FileDone(it.src, e.Status)
+				ex.mu.Lock()
+				if errors.Is(err, ErrExists) {
+					if _, ok := ex.prevByDst[e.Dest]; ok {
+						ex.keepPrev[it.index] = true
+					}
+				}
+				ex.entries[it.index] = &e
+				ex.mu.Unlock()
+				if w == 0 && *conn != nil && ctx.Err() == nil {
+					ex.maybeWriteManifest(ctx, *conn)
+				}
+			}
+		}()
+	}
+feed:
+	for _, it := range work {
+		select {
+		case jobs <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// file exports one regular file. *conn may be replaced after a reconnect.
+func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) error {
+	f, err := ex.opts.Open(ex.fsys, it.src)
+	if err != nil {
+		return &SourceError{Path: it.src, Err: err}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return &SourceError{Path: it.src, Err: err}
+	}
+	size := fi.Size()
+	e.Size = size
+	if p, ok := f.(Provenancer); ok && e.Provenance == "" {
+		e.Provenance = p.Provenance()
+	}
+	ra, err := readerAt(f, it.src)
+	if err != nil {
+		return err
+	}
+	var alloc allocmap.Map
+	if m, ok := f.(allocmap.Mapper); ok {
+		alloc, err = m.AllocationMap()
+		if err != nil {
+			return &SourceError{Path: it.src, Err: fmt.Errorf("allocation map: %w", err)}
+		}
+		alloc = alloc.Clip(size)
+		if err := alloc.Validate(size); err != nil {
+			return &SourceError{Path: it.src, Err: err}
+		}
+		if alloc == nil {
+			alloc = allocmap.Map{} // all holes
+		}
+	}
+	ex.prog.FileStart(it.src, size)
+	add := func(n int64) { ex.prog.Add(it.src, n) }
+	tmp := tempName(it.dest)
+	c := *conn
+
+	// Already there?
+	if have, err := c.Size(ctx, it.dest); err == nil {
+		prev, ok := ex.prevByDst[it.dest]
+		if ok && prev.Done() && prev.Size == size && have == size {
+			s := newStream(it.src, ra, size, alloc, size, add)
+			if err := s.Each(ctx, func(int64, []byte, int64) error { return nil }); err != nil {
+				return err
+			}
+			if s.Sum() == prev.SHA256 {
+				e.SHA256 = s.Sum()
+				e.Status = StatusComplete
+				return nil
+			}
+		}
+		if !ex.opts.Overwrite {
+			return fmt.Errorf("%s: %w", it.dest, ErrExists)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", it.dest, err)
+	}
+
+	var from int64
+	if have, err := c.Size(ctx, tmp); err == nil && have <= size {
+		from = have
+		e.ResumedFrom = from
+		ex.opts.Logger.Info("continuing partial file", "dest", it.dest, "offset", from)
+	}
+	backoff := ex.opts.Backoff
+	for attempt := 0; ; attempt++ {
+		var s *Stream
+		err := func() error {
+			if c == nil {
+				var err error
+				if c, err = ex.dst.Connect(ctx); err != nil {
+					c = nil
+					return &transientError{err}
+				}
+				*conn = c
+				from = 0
+				if have, err := c.Size(ctx, tmp); err == nil && have <= size {
+					from = have
+				}
+			}
+			s = newStream(it.src, ra, size, alloc, from, add)
+			if err := c.Write(ctx, tmp, s); err != nil {
+				return err
+			}
+			have, err := c.Size(ctx, tmp)
+			if err != nil {
+				return err
+			}
+			if have != size {
+				return &transientError{fmt.Errorf("%s holds %d bytes after writing, want %d", tmp, have, size)}
+			}
+			return nil
+		}()
+		if err == nil {
+			e.SHA256 = s.Sum()
+			break
+		}
+		if s != nil {
+			// What the failed attempt counted is counted again by the next.
+			ex.prog.Add(it.src, -s.counted)
+		}
+		var se *SourceError
+		if errors.As(err, &se) || errors.Is(err, ErrDestination) || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, ErrTransient) || attempt >= ex.opts.Retries {
+			if attempt > 0 {
+				return fmt.Errorf("after %d retries: %w", attempt, err)
+			}
+			return err
+		}
+		ex.opts.Logger.Warn("retrying", "dest", it.dest, "attempt", attempt+1, "err", err)
+		e.Retries++
+		if c != nil {
+			c.Close()
+			c, *conn = nil, nil
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+	if err := c.Rename(ctx, tmp, it.dest); err != nil {
+		return err
+	}
+	e.Status = StatusExported
+	if err := c.SetModTime(ctx, it.dest, fi.ModTime()); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		ex.opts.Logger.Debug("setting mtime", "dest", it.dest, "err", err)
+	}
+	return nil
+}
+
+// readerAt gives random access to a source file: its own ReadAt, or a
+// sequential reader over Seek, or plain Read for files that only go forward.
+func readerAt(f fs.File, name string) (io.ReaderAt, error) {
+	if ra, ok := f.(io.ReaderAt); ok {
+		return ra, nil
+	}
+	return &forwardReader{f: f, name: name}, nil
+}
+
+// forwardReader serves ReadAt calls that only move forward, which is how a
+// Stream reads; it lets plain fs.File sources be exported.
+type forwardReader struct {
+	f    fs.File
+	name string
+	pos  int64
+}
+
+func (r *forwardReader) ReadAt(p []byte, off int64) (int, error) {
+	if off != r.pos {
+		sk, ok := r.f.(io.Seeker)
+		if !ok {
+			if off < r.pos {
+				return 0, fmt.Errorf("%s: cannot read backwards in a file without ReadAt or Seek", r.name)
+			}
+			if _, err := io.CopyN(io.Discard, r.f, off-r.pos); err != nil {
+				return 0, err
+			}
+		} else if _, err := sk.Seek(off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		r.pos = off
+	}
+	n, err := io.ReadFull(r.f, p)
+	r.pos += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// link recreates a symbolic link when its target stays inside the
+// destination, and records why not otherwise.
+func (ex *exporter) link(ctx context.Context, conn Conn, it item, e *Entry) {
+	if it.kind == KindOther {
+		e.Status, e.Error = StatusSkipped, fmt.Sprintf("special file (%s) not exported", it.info.Mode().Type())
+		return
+	}
+	target, err := fs.ReadLink(ex.fsys, it.src)
+	if err != nil {
+		e.Status, e.Error = StatusFailed, err.Error()
+		return
+	}
+	e.Target = target
+	if !linkInside(it.dest, target) {
+		e.Status, e.Error = StatusSkipped, "link target leads outside the destination"
+		return
+	}
+	if _, err := conn.Size(ctx, it.dest); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		// Something is there already (a link from an earlier run is not a
+		// regular file: Size fails without ErrNotExist).
+		if prev, ok := ex.prevByDst[it.dest]; ok && prev.Status == StatusLinked && prev.Target == target {
+			e.Status = StatusLinked
+			return
+		}
+		if !ex.opts.Overwrite {
+			e.Status, e.Error = StatusFailed, fmt.Sprintf("%s: %v", it.dest, ErrExists)
+			return
+		}
+		_ = conn.Remove(ctx, it.dest)
+	}
+	switch err := conn.Symlink(ctx, target, it.dest); {
+	case err == nil:
+		e.Status = StatusLinked
+	case errors.Is(err, errors.ErrUnsupported):
+		e.Status, e.Error = StatusSkipped, "destination has no symbolic links"
+	default:
+		e.Status, e.Error = StatusFailed, err.Error()
+		if errors.Is(err, ErrDestination) {
+			ex.setFatal(err)
+		}
+	}
+}
+
+// linkInside reports whether a link at dest with the given target resolves,
+// lexically, to a place inside the destination root.
+func linkInside(dest, target string) bool {
+	if target == "" || strings.HasPrefix(target, "/") || strings.ContainsAny(target, "\x00") {
+		return false
+	}
+	dir, _ := splitPath(dest)
+	p := path.Join(dir, target)
+	return p != ".." && !strings.HasPrefix(p, "../")
+}
+
+// maxDepth bounds directory nesting: a damaged volume can hold a directory
+// loop, which a walk by path would follow forever.
+const maxDepth = 256
+
+// plan walks the requested paths and gives every item its destination name.
+// What cannot be read below a requested path is recorded as a failed item.
+func plan(fsys fs.FS, paths []string) ([]item, error) {
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	names := newNameTable()
+	dirDest := map[string]string{".": ""} // source dir -> destination dir
+	seen := map[string]bool{}
+	var items []item
+	// destDir returns the destination of a source directory, creating the
+	// mapping for its parents as needed.
+	var destDir func(dir string) string
+	destDir = func(dir string) string {
+		if d, ok := dirDest[dir]; ok {
+			return d
+		}
+		parent, base := splitPath(dir)
+		if parent == "" {
+			parent = "."
+		}
+		d := names.assign(destDir(parent), base)
+		dirDest[dir] = d
+		return d
+	}
+	visit := func(parent, base string, info fs.FileInfo, bad error) {
+		src := base
+		if parent != "." {
+			src = parent + "/" + base
+		}
+		if parent == "" {
+			src, parent = base, "."
+		}
+		if seen[src] {
+			return
+		}
+		seen[src] = true
+		kind := KindOther
+		if info != nil {
+			kind = kindOf(info)
+		}
+		if kind == KindDir && src == "." {
+			if bad != nil {
+				items = append(items, item{src: src, dest: ".", kind: kind, info: info, index: len(items), bad: bad})
+			}
+			return
+		}
+		var dest string
+		if kind == KindDir {
+			dest = destDir(src)
+		} else {
+			dest = names.assign(destDir(parent), base)
+		}
+		items = append(items, item{src: src, dest: dest, kind: kind, info: info, index: len(items), bad: bad})
+	}
+	for _, p := range paths {
+		p = strings.TrimPrefix(path.Clean("/"+p), "/")
+		if p == "" {
+			p = "."
+		}
+		if !fs.ValidPath(p) {
+			return nil, fmt.Errorf("%q: %w", p, fs.ErrInvalid)
+		}
+		info, err := fs.Lstat(fsys, p)
+		if err != nil {
+			return nil, err
+		}
+		parent, base := splitPath(p)
+		walk(fsys, parent, base, info, 0, visit)
+	}
+	return items, nil
+}
+
+func kindOf(info fs.FileInfo) string {
+	switch m := info.Mode(); {
+	case m.IsDir():
+		return KindDir
+	case m.IsRegular():
+		return KindFile
+	case m&fs.ModeSymlink != 0:
+		return KindSymlink
+	default:
+		return KindOther
+	}
+}
+
+// walk visits parent/base and, for a directory, everything below it in name
+// order. parent is "" for a path given by the caller without a directory.
+func walk(fsys fs.FS, parent, base string, info fs.FileInfo, depth int, visit func(string, string, fs.FileInfo, error)) {
+	p := base
+	if parent != "" && parent != "." {
+		p = parent + "/" + base
+	}
+	if !info.IsDir() {
+		visit(parent, base, info, nil)
+		return
+	}
+	if depth > maxDepth {
+		visit(parent, base, info, fmt.Errorf("directory %s nested deeper than %d levels (a directory loop?): %w", p, maxDepth, fs.ErrInvalid))
+		return
+	}
+	ents, err := fs.ReadDir(fsys, p)
+	if err != nil {
+		visit(parent, base, info, fmt.Errorf("reading directory %s: %w", p, err))
+		// Entries read before the error are still worth exporting.
+	} else {
+		visit(parent, base, info, nil)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, d := range ents {
+		name := d.Name()
+		child := p + "/" + name
+		if p == "." {
+			child = name
+		}
+		// Names that are not valid UTF-8 fail fs.ValidPath, but a volume may
+		// still open them: try, and let Open say no.
+		if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+			visit(p, name, nil, fmt.Errorf("directory %s holds an entry named %q that cannot be opened by path: %w", p, name, fs.ErrInvalid))
+			continue
+		}
+		ci, err := d.Info()
+		if err != nil {
+			visit(p, name, nil, fmt.Errorf("%s: %w", child, err))
+			continue
+		}
+		walk(fsys, p, name, ci, depth+1, visit)
+	}
+}

@@ -1,0 +1,157 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Local is a directory on a local filesystem. All access goes through an
+// os.Root, so no name or symbolic link, whatever a damaged volume holds, can
+// lead a write outside the directory.
+type Local struct {
+	Dir string
+	// NoSync skips fsync before a file is renamed to its final name; faster,
+	// but a power cut can then leave an exported file incomplete.
+	NoSync bool
+}
+
+// NewLocal returns the local directory dir as a destination, creating it
+// when missing.
+func NewLocal(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, classifyLocal(err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("destination %s is not a directory", abs)
+	}
+	return &Local{Dir: abs}, nil
+}
+
+func (l *Local) String() string { return l.Dir }
+
+// Connect opens the directory.
+func (l *Local) Connect(ctx context.Context) (Conn, error) {
+	root, err := os.OpenRoot(l.Dir)
+	if err != nil {
+		return nil, classifyLocal(err)
+	}
+	return &localConn{root: root, sync: !l.NoSync}, nil
+}
+
+type localConn struct {
+	root *os.Root
+	sync bool
+}
+
+func (c *localConn) MkdirAll(ctx context.Context, dir string) error {
+	return classifyLocal(c.root.MkdirAll(dir, 0o755))
+}
+
+func (c *localConn) Size(ctx context.Context, name string) (int64, error) {
+	fi, err := c.root.Lstat(name)
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s: not a regular file", name)
+	}
+	return fi.Size(), nil
+}
+
+func (c *localConn) Write(ctx context.Context, name string, s *Stream) (err error) {
+	flag := os.O_WRONLY | os.O_CREATE
+	if s.From() == 0 {
+		flag |= os.O_TRUNC
+	}
+	f, err := c.root.OpenFile(name, flag, 0o644)
+	if err != nil {
+		return classifyLocal(err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = classifyLocal(cerr)
+		}
+	}()
+	if s.From() > 0 {
+		// Anything past From is from an interrupted write: drop it.
+		if err := f.Truncate(s.From()); err != nil {
+			return classifyLocal(err)
+		}
+	}
+	// A run of zeros is left as a hole: the file grows over it with
+	// Truncate at the end, so a thin disk keeps costing only what it holds.
+	err = s.Each(ctx, func(off int64, data []byte, hole int64) error {
+		if data == nil {
+			return nil
+		}
+		if _, err := f.WriteAt(data, off); err != nil {
+			return classifyLocal(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(s.Size()); err != nil {
+		return classifyLocal(err)
+	}
+	if c.sync {
+		if err := f.Sync(); err != nil {
+			return classifyLocal(err)
+		}
+	}
+	return nil
+}
+
+func (c *localConn) Rename(ctx context.Context, from, to string) error {
+	return classifyLocal(c.root.Rename(from, to))
+}
+
+func (c *localConn) Remove(ctx context.Context, name string) error {
+	return classifyLocal(c.root.Remove(name))
+}
+
+func (c *localConn) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	return c.root.Open(name)
+}
+
+func (c *localConn) Symlink(ctx context.Context, target, name string) error {
+	return classifyLocal(c.root.Symlink(target, name))
+}
+
+func (c *localConn) SetModTime(ctx context.Context, name string, t time.Time) error {
+	return classifyLocal(c.root.Chtimes(name, t, t))
+}
+
+func (c *localConn) Close() error { return c.root.Close() }
+
+// classifyLocal marks errors after which nothing more can be written.
+func classifyLocal(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM} {
+		if errors.Is(err, e) {
+			return &fatalError{err: err}
+		}
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return &fatalError{err: err}
+	}
+	return err
+}
