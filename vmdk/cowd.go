@@ -128,7 +128,7 @@ func (e *cowdExtent) lookup(off, limit int64) (int64, runState, error) {
 	limit = min(limit, capBytes-off)
 	first, err := e.gte(off)
 	if err != nil {
-		return 0, runData, err
+		return min(limit, e.cover-off%e.cover), runData, err
 	}
 	st := runData
 	if first == 0 {

@@ -554,7 +554,10 @@ func (l *link) mapRange(off, end int64, m *allocmap.Map) error {
 				return err
 			}
 			l.warn(fmt.Sprintf("%v; mapped as zeros", err))
-			n, st = min(end-off, e.size-rel, 512-rel%512), runZero
+			if n <= 0 {
+				n = min(end-off, e.size-rel, 512-rel%512)
+			}
+			st = runZero
 		}
 		switch st {
 		case runData:

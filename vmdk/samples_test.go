@@ -1,6 +1,7 @@
 package vmdk
 
 import (
+	"bytes"
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // TestCommittedSamples reads every committed fixture (written by qemu-img
@@ -49,5 +51,40 @@ func TestCommittedSamples(t *testing.T) {
 	}
 	if n < 7 {
 		t.Fatalf("only %d samples listed", n)
+	}
+}
+
+// TestOpenFS opens the samples through an fs.FS that is not the local file
+// system (as a VMFS volume will be): extents and parents resolve inside it.
+func TestOpenFS(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for _, n := range []string{"chain/base.vmdk", "chain/child.vmdk", "qemu/twoGbMaxExtentFlat.vmdk", "qemu/twoGbMaxExtentFlat-f001.vmdk"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "samples", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys["ds/"+n] = &fstest.MapFile{Data: b}
+	}
+	for _, n := range []string{"chain/child.vmdk", "qemu/twoGbMaxExtentFlat.vmdk"} {
+		d, err := OpenFS(fsys, "ds/"+n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		io.Copy(h, io.NewSectionReader(d, 0, d.Size()))
+		if in := d.Info(); in.Chain[len(in.Chain)-1].Path == "" || in.Extents[0].File != "ds/"+strings.Replace(n, ".vmdk", map[bool]string{true: ".vmdk", false: "-f001.vmdk"}[strings.HasPrefix(n, "chain")], 1) {
+			t.Errorf("%s: info paths %+v", n, in.Extents)
+		}
+		d.Close()
+		local, err := Open(filepath.Join("testdata", "samples", n), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h2 := sha256.New()
+		io.Copy(h2, io.NewSectionReader(local, 0, local.Size()))
+		local.Close()
+		if !bytes.Equal(h.Sum(nil), h2.Sum(nil)) {
+			t.Errorf("%s: read through fs.FS differs from the local read", n)
+		}
 	}
 }

@@ -186,11 +186,11 @@ func (e *seSparseExtent) lookup(off, limit int64) (int64, runState, error) {
 	limit = min(limit, capBytes-off)
 	g, err := e.gte(off)
 	if err != nil {
-		return 0, runData, err
+		return min(limit, e.cover-off%e.cover), runData, err
 	}
 	st, at, err := e.decode(g, off)
 	if err != nil {
-		return 0, runData, err
+		return min(limit, seGrainBytes-off%seGrainBytes), runData, err
 	}
 	grainStart := off - off%seGrainBytes
 	n := seGrainBytes - off%seGrainBytes

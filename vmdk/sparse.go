@@ -285,7 +285,7 @@ func (e *sparseExtent) lookup(off, limit int64) (int64, runState, error) {
 	limit = min(limit, capBytes-off)
 	first, err := e.gte(off)
 	if err != nil {
-		return 0, runData, err
+		return min(limit, e.cover-off%e.cover), runData, err // the whole table is unreadable
 	}
 	st := e.stateOf(first)
 	n := e.grainBytes - off%e.grainBytes
