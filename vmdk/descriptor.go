@@ -189,7 +189,9 @@ func parseExtentLine(line string, lineNo int) (ExtentLine, error) {
 			return e, bad("start sector %q is not a sector number", more[0])
 		}
 		e.Start = s
-		e.Extra = more[1:]
+		if len(more) > 1 {
+			e.Extra = more[1:]
+		}
 	}
 	return e, nil
 }

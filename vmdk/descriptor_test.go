@@ -1,0 +1,94 @@
+package vmdk
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseDescriptorVariants(t *testing.T) {
+	// CRLF, lower-case keys and access words, quoted and unquoted values,
+	// VMDKstream's "Disk Descriptor File" heading, VirtualBox's DDB heading,
+	// a file name with spaces, extra fields after the offset, no DDB.
+	text := "# Disk Descriptor File\r\nVERSION=1\r\nencoding = \"windows-1252\"\r\ncid=0000abcd\r\nParentCID = ffffffff\r\n" +
+		"createtype = \"twoGbMaxExtentFlat\"\r\n\r\n# Extent description\r\n" +
+		"rw 4192256 flat \"my disk-f001.vmdk\" 0\r\nRDONLY 100 FLAT \"/dev/sdb\" 63 PARTUUID-x \\\\?\\Volume{1}\r\n" +
+		"NOACCESS 8 ZERO\r\n# The disk Data Base\r\nddb.geometry.heads = \"255\"\r\nddb.adapterType=lsilogic\r\n"
+	d, err := ParseDescriptor([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Version != 1 || d.Encoding != "windows-1252" || d.CID != 0xabcd || d.ParentCID != 0xFFFFFFFF || d.CreateType != "twoGbMaxExtentFlat" || d.HasParent() {
+		t.Errorf("header: %+v", d)
+	}
+	want := []ExtentLine{
+		{Line: 9, Access: "RW", Sectors: 4192256, Type: "FLAT", File: "my disk-f001.vmdk"},
+		{Line: 10, Access: "RDONLY", Sectors: 100, Type: "FLAT", File: "/dev/sdb", Start: 63, Extra: []string{"PARTUUID-x", `\\?\Volume{1}`}},
+		{Line: 11, Access: "NOACCESS", Sectors: 8, Type: "ZERO"},
+	}
+	if !reflect.DeepEqual(d.Extents, want) {
+		t.Errorf("extents:\n%+v\nwant\n%+v", d.Extents, want)
+	}
+	if d.DDB["geometry.heads"] != "255" || d.DDB["adaptertype"] != "lsilogic" {
+		t.Errorf("DDB: %v", d.DDB)
+	}
+	if d.Capacity() != (4192256+100+8)*512 {
+		t.Errorf("capacity %d", d.Capacity())
+	}
+	// Embedded descriptors end at the first NUL.
+	d, err = ParseDescriptor([]byte("RW 8 SPARSE \"x\"\n\x00\x00garbage RW 9 ZERO"))
+	if err != nil || len(d.Extents) != 1 {
+		t.Errorf("NUL end: %v %+v", err, d)
+	}
+	// A parent.
+	d, _ = ParseDescriptor([]byte("parentCID=12345678\nparentFileNameHint=\"../base dir/b.vmdk\"\nRW 8 VMFSSPARSE \"x\"\n"))
+	if !d.HasParent() || d.ParentFileNameHint != "../base dir/b.vmdk" || d.ParentCID != 0x12345678 {
+		t.Errorf("parent: %+v", d)
+	}
+	// Junk lines are skipped with a warning; no extent line is not a descriptor.
+	d, err = ParseDescriptor([]byte("hello world\nRW 8 ZERO\n"))
+	if err != nil || len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "line 1") {
+		t.Errorf("junk: %v %v", err, d)
+	}
+	if _, err := ParseDescriptor([]byte("version=1\ncreateType=\"vmfs\"\n")); !errors.Is(err, ErrNotDescriptor) {
+		t.Errorf("no extents: %v", err)
+	}
+	// Sizes that would overflow int64 byte offsets are refused.
+	if _, err := ParseDescriptor([]byte("RW 18014398509481984 ZERO\nRW 18014398509481984 ZERO\n")); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("overflow: %v", err)
+	}
+}
+
+func TestLooksLikeDescriptor(t *testing.T) {
+	for s, want := range map[string]bool{
+		"version=1\nRW 1 ZERO\n":           true,
+		"RW 1 ZERO\n\x00\x00\x00":          true, // qemu pads to a sector
+		"RW 1 ZERO\n\x00\x00x":             false,
+		"\x00\x00\x00":                     false,
+		"":                                 false,
+		"\xeb\x63\x90\x10\x8e\xd0\xbc\x00": false, // a boot sector
+	} {
+		if got := looksLikeDescriptor([]byte(s)); got != want {
+			t.Errorf("%q: %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestThinAndOtherCreateTypes: createType is reported, never obeyed; the
+// ESXi variants qemu refuses open here.
+func TestThinAndOtherCreateTypes(t *testing.T) {
+	dir := t.TempDir()
+	writeTemp(t, dir, "d-flat.vmdk", make([]byte, 1<<20))
+	for _, ct := range []string{"vmfs", "vmfsThin", "vmfsPreallocated", "vmfsEagerZeroedThick", "vmfsThick", "custom", "somethingNew"} {
+		p := writeTemp(t, dir, "d.vmdk", []byte("createType=\""+ct+"\"\nRW 2048 VMFS \"d-flat.vmdk\"\nddb.thinProvisioned = \"1\"\n"))
+		d, err := Open(p, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", ct, err)
+		}
+		if in := d.Info(); in.CreateType != ct || !in.Thin || in.Capacity != 1<<20 {
+			t.Errorf("%s: %+v", ct, in)
+		}
+		d.Close()
+	}
+}
