@@ -3,8 +3,7 @@ package vmfs
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
-	"fmt"
+	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+
+	listingpkg "github.com/vmfsrecover/vmfsrecover/recover/listing"
 )
 
 // realDir holds the real volumes made by VMware hosts (never copied into
@@ -115,47 +116,19 @@ func openImage(t testing.TB, path string) Device {
 // listing renders fsys in the format of ../shared/testdata/real/*.expected.
 func listing(fsys fs.FS) (string, error) {
 	var lines []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." {
+	err := listingpkg.Walk(context.Background(), fsys, ".", listingpkg.Options{Recursive: true, Hash: true},
+		func(e listingpkg.Entry, err error) error {
+			if err != nil {
+				return err
+			}
+			lines = append(lines, e.Expected())
 			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		abs := "/" + p
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := fs.ReadLink(fsys, p)
-			if err != nil {
-				return err
-			}
-			lines = append(lines, fmt.Sprintf("l %d %s %s", info.Size(), target, abs))
-		case d.IsDir():
-			lines = append(lines, fmt.Sprintf("d %d - %s", info.Size(), abs))
-		default:
-			f, err := fsys.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			lines = append(lines, fmt.Sprintf("f %d %x %s", info.Size(), h.Sum(nil), abs))
-		}
-		return nil
-	})
-	sort.Slice(lines, func(i, j int) bool {
-		return lines[i][strings.LastIndex(lines[i], " /")+1:] < lines[j][strings.LastIndex(lines[j], " /")+1:]
-	})
+		})
+	sort.Slice(lines, func(i, j int) bool { return pathOf(lines[i]) < pathOf(lines[j]) })
 	return strings.Join(lines, "\n") + "\n", err
 }
+
+func pathOf(line string) string { return line[strings.LastIndex(line, " /")+1:] }
 
 func TestRealVolumesMatchExpected(t *testing.T) {
 	for _, name := range []string{"vmfs3", "vmfs5", "vmfs6"} {

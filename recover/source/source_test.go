@@ -43,3 +43,32 @@ func TestOpenFileRejectsEmptyAndDirs(t *testing.T) {
 		t.Fatalf("missing file: err = %v", err)
 	}
 }
+
+func TestOpenReadsRawImagesAndDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "disk-flat.vmdk")
+	data := make([]byte, 4096)
+	copy(data[1000:], "payload")
+	if err := os.WriteFile(raw, data, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	desc := filepath.Join(dir, "disk.vmdk")
+	os.WriteFile(desc, []byte("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"vmfs\"\n\nRW 8 VMFS \"disk-flat.vmdk\"\n"), 0o444)
+	for _, p := range []string{raw, desc} {
+		d, err := Open(p, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		buf := make([]byte, 7)
+		if _, err := d.ReadAt(buf, 1000); err != nil || string(buf) != "payload" {
+			t.Fatalf("%s: ReadAt = %q, %v", p, buf, err)
+		}
+		if d.Size() != 4096 {
+			t.Fatalf("%s: Size = %d", p, d.Size())
+		}
+		d.Close()
+	}
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Fatal("a directory opened as a source")
+	}
+}

@@ -46,9 +46,6 @@ func plan(s Spec) (*writer, error) {
 		}
 		w.sbs, w.md, w.slot, w.nptr, w.ppb, w.pbSize, w.resMax = 8*kib, 512, 2048, 256, 1024, 4096, 1024
 	case 6:
-		if !vmfs6Ready {
-			return nil, fmt.Errorf("vmfstest: VMFS6 volumes are not supported yet")
-		}
 		if s.BlockSize != mib {
 			return nil, fmt.Errorf("vmfstest: VMFS6 block size must be 1 MiB (vmfs6-tools hard-codes it)")
 		}

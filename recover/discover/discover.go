@@ -1,0 +1,152 @@
+package discover
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
+)
+
+// Options tune discovery.
+type Options struct {
+	Tolerant bool // open damaged volumes and VMDKs, reading what is missing as zeros
+	ProbeAll bool // probe every 1 MiB boundary when no partition table names VMFS
+}
+
+// ErrNoVolume: no VMFS volume was found on the sources.
+var ErrNoVolume = errors.New("no VMFS volume found")
+
+// Session holds the open sources and what was found on them.
+type Session struct {
+	Sources  []Source
+	Volumes  []Volume
+	Warnings []string
+	opts     Options
+}
+
+// Source is one opened SOURCE argument.
+type Source struct {
+	Spec string      `json:"source"`
+	Size int64       `json:"size"`
+	Disk source.Disk `json:"-"`
+}
+
+// Volume is one volume found, with what its descriptor says when it opens.
+type Volume struct {
+	Set       vmfs.VolumeSet `json:"lvm"`
+	Label     string         `json:"label"`
+	UUID      string         `json:"uuid"`
+	Version   int            `json:"vmfs_version"`
+	Major     uint32         `json:"fs_major"`
+	Minor     uint8          `json:"fs_minor"`
+	Size      int64          `json:"size"`
+	BlockSize int64          `json:"block_size"`
+	VMFSL     bool           `json:"vmfs_l,omitempty"`
+	OpenError string         `json:"open_error,omitempty"`
+}
+
+// Open opens every spec and finds the volumes on them. On error, nothing
+// stays open.
+func Open(specs []string, opts Options) (*Session, error) {
+	s := &Session{opts: opts}
+	var cands []vmfs.Candidate
+	for i, spec := range specs {
+		d, err := source.Open(spec, source.Options{Tolerant: opts.Tolerant})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("source %s: %w", spec, err)
+		}
+		s.Sources = append(s.Sources, Source{Spec: spec, Size: d.Size(), Disk: d})
+		found, warnings, err := vmfs.Find(d, d.Size(), vmfs.FindOptions{ProbeAll: opts.ProbeAll})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("source %s: %w", spec, err)
+		}
+		for _, w := range warnings {
+			s.Warnings = append(s.Warnings, spec+": "+w)
+		}
+		for _, c := range found {
+			c.Disk = i
+			cands = append(cands, c)
+		}
+	}
+	for _, set := range vmfs.Group(cands) {
+		v := Volume{Set: set}
+		if vol, err := s.openSet(set, true); err != nil {
+			v.OpenError = err.Error()
+		} else {
+			d := vol.Descriptor()
+			v.Label, v.UUID, v.Version, v.Major, v.Minor = d.Label, d.UUID.String(), d.Version(), d.Major, d.Minor
+			v.Size, v.BlockSize, v.VMFSL = vol.Size(), d.BlockSize, d.IsVMFSL()
+		}
+		s.Volumes = append(s.Volumes, v)
+	}
+	return s, nil
+}
+
+// Close closes every source.
+func (s *Session) Close() error {
+	var errs []error
+	for _, src := range s.Sources {
+		errs = append(errs, src.Disk.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Select picks a volume by its label, FS UUID, LVM UUID or 1-based index;
+// an empty selector picks the only volume there is.
+func (s *Session) Select(sel string) (*Volume, error) {
+	if len(s.Volumes) == 0 {
+		return nil, fmt.Errorf("%w on %s", ErrNoVolume, s.specs())
+	}
+	if sel == "" {
+		if len(s.Volumes) > 1 {
+			return nil, fmt.Errorf("%d volumes found on %s; choose one with --volume (label, UUID or number): %s",
+				len(s.Volumes), s.specs(), s.describe())
+		}
+		return &s.Volumes[0], nil
+	}
+	if n, err := strconv.Atoi(sel); err == nil && n >= 1 && n <= len(s.Volumes) {
+		return &s.Volumes[n-1], nil
+	}
+	for i := range s.Volumes {
+		v := &s.Volumes[i]
+		if v.Label == sel || v.UUID == sel || v.Set.UUID.String() == sel {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("no volume %q on %s; found: %s", sel, s.specs(), s.describe())
+}
+
+// OpenVolume opens a found volume; strict unless the session is tolerant.
+func (s *Session) OpenVolume(v *Volume) (*vmfs.Volume, error) {
+	return s.openSet(v.Set, s.opts.Tolerant)
+}
+
+func (s *Session) openSet(set vmfs.VolumeSet, tolerant bool) (*vmfs.Volume, error) {
+	devs := make([]vmfs.Device, len(set.Extents))
+	for i, c := range set.Extents {
+		devs[i] = io.NewSectionReader(s.Sources[c.Disk].Disk, c.Offset, c.Size)
+	}
+	return vmfs.Open(devs, vmfs.Options{Tolerant: tolerant})
+}
+
+func (s *Session) specs() string {
+	var names []string
+	for _, src := range s.Sources {
+		names = append(names, src.Spec)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (s *Session) describe() string {
+	var parts []string
+	for i, v := range s.Volumes {
+		parts = append(parts, fmt.Sprintf("%d: %q %s", i+1, v.Label, v.UUID))
+	}
+	return strings.Join(parts, "; ")
+}
