@@ -79,6 +79,9 @@ type sparseExtent struct {
 	grains     *lru[[]byte] // decompressed grains, for sub-grain reads
 	warn       func(string)
 	warned     sync.Map // GD indexes already reported
+	// scan maps grain index to the sector of its marker, when the tables
+	// were rebuilt by scanning a stream (tolerant mode only).
+	scan map[int64]uint32
 }
 
 func (e *sparseExtent) warnOnce(key int64, msg string) {
@@ -131,11 +134,15 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 		// end-of-stream marker, has the real GD offset.
 		end := f.size &^ 511
 		fh, err := decodeSparseHeader(f, end-1024)
-		if err != nil {
-			return nil, fmt.Errorf("header says GD_AT_END and the footer is unusable: %w", err)
+		if err == nil && fh.GDOffset == gdAtEnd {
+			err = corrupt(f.name, "footer", end-1024, "footer also says GD_AT_END")
 		}
-		if fh.GDOffset == gdAtEnd {
-			return nil, corrupt(f.name, "footer", end-1024, "footer also says GD_AT_END")
+		if err != nil {
+			err = fmt.Errorf("header says GD_AT_END and the footer is unusable: %w", err)
+			if !tolerant || h.Flags&flagMarkers == 0 {
+				return nil, err
+			}
+			return scanStream(f, h, size, warn, err)
 		}
 		if marker := make([]byte, 16); f.readFull(marker, end-1536, "footer marker") == nil {
 			if binary.LittleEndian.Uint32(marker[12:]) != markerFooter {
@@ -205,6 +212,9 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 		}
 		if gdErr != nil {
 			if e.rgd == nil {
+				if tolerant && e.markers {
+					return scanStream(f, h, size, warn, gdErr)
+				}
 				return nil, gdErr
 			}
 			warn(fmt.Sprintf("%s: grain directory unusable (%v); using the redundant copy", f.name, gdErr))
@@ -254,6 +264,9 @@ func (e *sparseExtent) loadGT(sector uint32) ([]uint32, error) {
 
 // gte returns the grain table entry for the grain holding byte off.
 func (e *sparseExtent) gte(off int64) (uint32, error) {
+	if e.scan != nil {
+		return e.scan[off/e.grainBytes], nil
+	}
 	gdIndex := off / e.cover
 	if gdIndex >= int64(len(e.gd)) {
 		return 0, nil
@@ -422,4 +435,63 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 		return corrupt(e.f.name, "compressed grain", at+hlen, "inflated %d of %d bytes: %v", n, want, err)
 	}
 	return nil
+}
+
+// scanStream rebuilds the grain map of a streamOptimized extent whose grain
+// directory or footer is unusable: every compressed grain starts with a
+// marker carrying its LBA, so a linear walk over the markers finds them all
+// (vmdk-format.md §5.4). A later grain for the same LBA wins. The walk stops
+// at the end-of-stream marker (an all-zero sector) or at the end of the
+// file; a sector that is no marker is skipped with a warning.
+func scanStream(f *file, h sparseHeader, size int64, warn func(string), cause error) (*sparseExtent, error) {
+	g := h.GrainSize
+	if g == 0 || g&(g-1) != 0 || g > maxCompressedGrainSectors {
+		return nil, cause
+	}
+	e := &sparseExtent{f: f, h: h, warn: warn, compressed: true, markers: true, scan: map[int64]uint32{}}
+	e.grainBytes = int64(g) * 512
+	e.cover = e.grainBytes
+	capBytes := int64(h.Capacity) * 512
+	if size == 0 {
+		size = capBytes
+	}
+	e.size = size
+	sector := int64(1)
+	if h.DescriptorOffset > 0 && h.DescriptorOffset < maxSectors && h.DescriptorSize < maxSectors {
+		sector = int64(h.DescriptorOffset + h.DescriptorSize)
+	}
+	if h.OverHead > uint64(sector) && int64(h.OverHead)*512 < f.size {
+		sector = int64(h.OverHead)
+	}
+	var buf [512]byte
+	skipped := 0
+	for sector*512+512 <= f.size && sector < 1<<32 {
+		if err := f.readFull(buf[:], sector*512, "stream marker"); err != nil {
+			return nil, err
+		}
+		lba := binary.LittleEndian.Uint64(buf[:])
+		n := int64(binary.LittleEndian.Uint32(buf[8:]))
+		if n > 0 {
+			if n <= 2*e.grainBytes+1024 && lba%g == 0 && int64(lba)*512 < capBytes {
+				e.scan[int64(lba/g)] = uint32(sector)
+				sector += (12 + n + 511) / 512
+				continue
+			}
+		} else {
+			typ := binary.LittleEndian.Uint32(buf[12:])
+			switch {
+			case typ == markerEOS && lba == 0:
+				sector = f.size // end of stream
+				continue
+			case typ >= markerGT && typ <= 4 && lba < uint64(f.size/512):
+				sector += 1 + int64(lba)
+				continue
+			}
+		}
+		skipped++
+		sector++
+	}
+	warn(fmt.Sprintf("%s: %v; grain map rebuilt from %d grain markers (%d unreadable sectors skipped)", f.name, cause, len(e.scan), skipped))
+	e.grains = newLRU[[]byte](int(max(1, (4<<20)/e.grainBytes)))
+	return e, nil
 }
