@@ -363,3 +363,58 @@ func TestRawAndGeneratedDescriptor(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongMagicAndMissing: a sparse extent line over a file with no known
+// magic, bad SESparse and COWD headers, and a missing extent in tolerant mode.
+func TestWrongMagicAndMissing(t *testing.T) {
+	dir := t.TempDir()
+	le := binary.LittleEndian
+	writeTemp(t, dir, "junk", make([]byte, 8192))
+	data := vmdktest.Pattern(1<<20, 2)
+	all := func(int64) vmdktest.Kind { return vmdktest.Data }
+	vmdktest.WriteSESparse(filepath.Join(dir, "se"), data, all)
+	vmdktest.WriteCOWD(filepath.Join(dir, "cowd"), data, 1, all)
+	se, _ := os.ReadFile(filepath.Join(dir, "se"))
+	cowd, _ := os.ReadFile(filepath.Join(dir, "cowd"))
+	mut := func(b []byte, f func([]byte)) []byte { c := append([]byte(nil), b...); f(c); return c }
+	writeTemp(t, dir, "se-v3", mut(se, func(b []byte) { le.PutUint64(b[8:], 0x300000001) }))
+	writeTemp(t, dir, "se-grain", mut(se, func(b []byte) { le.PutUint64(b[24:], 16) }))
+	writeTemp(t, dir, "se-gd", mut(se, func(b []byte) { le.PutUint64(b[136:], 0) }))
+	writeTemp(t, dir, "se-vol", mut(se, func(b []byte) { le.PutUint64(b[512:], 7) }))
+	writeTemp(t, dir, "cowd-grain", mut(cowd, func(b []byte) { le.PutUint32(b[16:], 0) }))
+	writeTemp(t, dir, "cowd-gd", mut(cowd, func(b []byte) { le.PutUint32(b[24:], 0) }))
+	writeTemp(t, dir, "cowd-gdcount", mut(cowd, func(b []byte) { le.PutUint32(b[24:], 1<<30) }))
+	for _, c := range []struct {
+		file, typ, wantStruct string
+		is                    error
+	}{
+		{"junk", "SPARSE", "sparse extent", ErrCorrupt},
+		{"junk", "VMFSSPARSE", "sparse extent", ErrCorrupt},
+		{"se-v3", "SESPARSE", "SESparse header", ErrUnsupported},
+		{"se-grain", "SESPARSE", "SESparse header", ErrUnsupported},
+		{"se-gd", "SESPARSE", "SESparse header", ErrCorrupt},
+		{"se-vol", "SESPARSE", "SESparse volatile header", ErrCorrupt},
+		{"cowd-grain", "VMFSSPARSE", "COWD header", ErrCorrupt},
+		{"cowd-gd", "VMFSSPARSE", "COWD header", ErrCorrupt},
+		{"cowd-gdcount", "VMFSSPARSE", "COWD header", ErrCorrupt},
+	} {
+		p := writeTemp(t, dir, "d.vmdk", []byte("RW 2048 "+c.typ+" \""+c.file+"\"\n"))
+		_, err := Open(p, nil)
+		var fe *FormatError
+		if !errors.Is(err, c.is) || !errors.As(err, &fe) || fe.Struct != c.wantStruct {
+			t.Errorf("%s as %s: %v", c.file, c.typ, err)
+		}
+	}
+	// Missing extent, tolerant: zeros, reported in Info and Warnings.
+	p := writeTemp(t, dir, "m.vmdk", []byte("RW 2048 VMFS \"gone-flat.vmdk\"\nRW 2048 SESPARSE \"se\"\n"))
+	d, err := Open(p, &Options{Tolerant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	want := append(make([]byte, 1<<20), data...)
+	conform(t, d, want)
+	if in := d.Info(); in.Extents[0].Format != "missing" || !strings.Contains(in.Extents[0].Note, "extent file missing") || len(in.Warnings) != 1 {
+		t.Errorf("info: %+v", in)
+	}
+}

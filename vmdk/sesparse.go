@@ -76,6 +76,9 @@ func openSESparse(f *file, size int64, warn func(string)) (*seSparseExtent, erro
 	case h.Capacity > maxSectors:
 		return nil, bad(16, "capacity %d sectors is absurd", h.Capacity)
 	}
+	if h.Reserved != [4]uint64{} || !isZero(buf[208:]) {
+		warn(fmt.Sprintf("%s: SESparse header has non-zero reserved fields or padding (qemu refuses such files); reading it anyway", f.name))
+	}
 	for i, r := range []region{h.GrainDirectory, h.GrainTables, h.Grains} {
 		if r.Offset > maxSectors || r.Size > maxSectors {
 			return nil, bad(int64(128+16*i), "region at sector %d of %d sectors is absurd", r.Offset, r.Size)
