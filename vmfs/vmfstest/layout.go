@@ -339,7 +339,9 @@ func (w *writer) choose(n *node) (*dataPlan, error) {
 			mode = Resident
 		case size <= w.sbs:
 			mode = SubBlocks
-		case size <= w.nptr*w.bs:
+		case size <= w.nptr*w.bs && !(w.v6 && n.Thin && len(n.Holes) > 0):
+			// vmfs6-tools stops reading an FD's pointer array at its first
+			// null entry, so thin VMFS6 files with holes go through PB2s.
 			mode = Blocks
 		case size <= w.nptr*w.ppb*w.bs:
 			mode = Pointers
@@ -436,11 +438,19 @@ func (w *writer) place(n *node, p *dataPlan) error {
 	}
 	// group builds pointer blocks over ptrs, P entries each; all-null ones
 	// stay unallocated.
-	group := func(ptrs []uint64) ([]uint64, error) {
+	group := func(ptrs []uint64, top bool) ([]uint64, error) {
 		out := make([]uint64, (int64(len(ptrs))+w.ppb-1)/w.ppb)
+		lastLive := -1
+		for k := range out {
+			if !allNull(ptrs[int64(k)*w.ppb : min(int64(len(ptrs)), int64(k+1)*w.ppb)]) {
+				lastLive = k
+			}
+		}
 		for k := range out {
 			chunk := ptrs[int64(k)*w.ppb : min(int64(len(ptrs)), int64(k+1)*w.ppb)]
-			if allNull(chunk) {
+			// On VMFS6 an FD-level hole before live data would end
+			// vmfs6-tools' read of the array: keep an all-null PB there.
+			if allNull(chunk) && !(w.v6 && top && k < lastLive) {
 				continue
 			}
 			idx, err := pbRes.alloc()
@@ -457,11 +467,11 @@ func (w *writer) place(n *node, p *dataPlan) error {
 	case zlaFB:
 		n.ptrs = addrs
 	case zlaPB, zlaPB2:
-		n.ptrs, err = group(addrs)
+		n.ptrs, err = group(addrs, true)
 	case zlaDouble:
 		var mid []uint64
-		if mid, err = group(addrs); err == nil {
-			n.ptrs, err = group(mid)
+		if mid, err = group(addrs, false); err == nil {
+			n.ptrs, err = group(mid, true)
 		}
 	}
 	return err
