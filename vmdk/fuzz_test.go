@@ -170,7 +170,7 @@ func FuzzSparseFile(f *testing.F) {
 		b, _ := os.ReadFile(filepath.Join(dir, n))
 		f.Add(b)
 	}
-	for _, n := range []string{"qemu/monolithicSparse.vmdk", "qemu/streamOptimized.vmdk", "vmdkstream/streamOptimized.vmdk"} {
+	for _, n := range []string{"tiny/qemu-stream.vmdk", "tiny/vmdkstream.vmdk"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", "samples", n)); err == nil {
 			f.Add(b)
 		}
