@@ -3,11 +3,11 @@ package main
 // Exit statuses. They are part of the interface: scripts depend on them, so
 // never renumber one.
 const (
-	exitOK          = 0  // everything asked for was done
-	exitFailure     = 1  // an error stopped the command
-	exitUsage       = 2  // wrong flags or arguments
-	exitPartial     = 3  // done, but some items failed or were damaged (see the output)
-	exitVerify      = 4  // verification found a mismatch
+	exitOK          = 0   // everything asked for was done
+	exitFailure     = 1   // an error stopped the command
+	exitUsage       = 2   // wrong flags or arguments
+	exitPartial     = 3   // done, but some items failed or were damaged (see the output)
+	exitVerify      = 4   // verification found a mismatch
 	exitInterrupted = 130 // interrupted by a signal; work done so far is kept
 )
 

@@ -9,9 +9,10 @@ import (
 
 // globalOptions are the flags every command accepts.
 type globalOptions struct {
-	json    bool // JSON Lines for listings, JSON objects for reports
-	quiet   bool // no progress, no warnings
-	verbose bool // debug logging on stderr
+	json    bool        // JSON Lines for listings, JSON objects for reports
+	quiet   bool        // no progress, no warnings
+	verbose bool        // debug logging on stderr
+	vol     volumeFlags // set by commands that read a volume (addVolumeFlags)
 }
 
 // logger returns a logger writing to w at the level the flags ask for.
@@ -53,6 +54,10 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 
 	root.AddCommand(
 		newVersionCmd(opts),
+		newScanCmd(opts),
+		newLsCmd(opts),
+		newCatCmd(opts),
+		newStatCmd(opts),
 		newInfoCmd(opts),
 		newDumpCmd(opts),
 		newNetcfgCmd(opts),

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+)
+
+func newScanCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scan SOURCE...",
+		Short: "Find VMFS volumes on disks, partition images and VMDKs",
+		Long: `scan opens each SOURCE read-only, finds VMFS3/5/6 extents on it (through MBR
+and GPT partitions, on a bare partition image, at the usual starts when the
+partition table is lost, and with --probe-all at every 1 MiB boundary), groups
+the extents of several SOURCEs into spanned volumes, and prints each volume:
+version, label, UUID, size, block size, extents and file count.
+
+` + exitCodesHelp,
+		Example: `  vmfsrecover scan /dev/sdb
+  vmfsrecover scan disk1.img disk2.img          # a volume spanned over two disks
+  vmfsrecover scan --probe-all --json wiped.img`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd.Context(), g, args, cmd.OutOrStdout())
+		},
+	}
+	addVolumeFlags(cmd, g)
+	return cmd
+}
+
+// scanReport is one found volume as scan prints it.
+type scanReport struct {
+	discover.Volume
+	Number  int      `json:"number"`
+	Files   int      `json:"files"`
+	Dirs    int      `json:"dirs"`
+	Sources []string `json:"sources"`
+}
+
+func runScan(ctx context.Context, g *globalOptions, sources []string, out io.Writer) error {
+	s, err := discover.Open(sources, g.discoverOptions())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for _, w := range s.Warnings {
+		g.warn(w)
+	}
+	if !g.json {
+		for _, src := range s.Sources {
+			fmt.Fprintf(out, "source %s: %d bytes (%s)\n", src.Spec, src.Size, humanBytes(src.Size))
+		}
+	}
+	damaged := 0
+	for i := range s.Volumes {
+		v := &s.Volumes[i]
+		r := scanReport{Volume: *v, Number: i + 1}
+		for _, e := range v.Set.Extents {
+			r.Sources = append(r.Sources, s.Sources[e.Disk].Spec)
+		}
+		if v.OpenError == "" {
+			if vol, err := s.OpenVolume(v); err != nil {
+				r.OpenError = err.Error()
+			} else {
+				r.Files, r.Dirs, err = countFiles(ctx, vol)
+				if err != nil {
+					r.OpenError = "walking the tree: " + err.Error()
+				}
+			}
+		}
+		if r.OpenError != "" || v.Set.Missing > 0 {
+			damaged++
+		}
+		if g.json {
+			if err := json.NewEncoder(out).Encode(r); err != nil {
+				return err
+			}
+			continue
+		}
+		printScan(out, r)
+	}
+	switch {
+	case len(s.Volumes) == 0:
+		return fmt.Errorf("%w on %d source(s); try --probe-all, or the deep scan for damaged volumes", discover.ErrNoVolume, len(sources))
+	case damaged > 0:
+		return withExitCode(exitPartial, fmt.Errorf("%d of %d volumes are damaged or incomplete", damaged, len(s.Volumes)))
+	}
+	return nil
+}
+
+func printScan(out io.Writer, r scanReport) {
+	fmt.Fprintf(out, "\nvolume %d: %q\n", r.Number, r.Label)
+	if r.OpenError != "" {
+		fmt.Fprintf(out, "  error:      %s\n", r.OpenError)
+	} else {
+		kind := fmt.Sprintf("VMFS%d (%d.%02d)", r.Version, r.Major, r.Minor)
+		if r.VMFSL {
+			kind += " VMFS-L (ESXi OSDATA)"
+		}
+		fmt.Fprintf(out, "  version:    %s\n  uuid:       %s\n  size:       %d bytes (%s)\n  block size: %s\n  contents:   %d files, %d directories\n",
+			kind, r.UUID, r.Size, humanBytes(r.Size), humanBytes(r.BlockSize), r.Files, r.Dirs)
+	}
+	fmt.Fprintf(out, "  lvm uuid:   %s\n", r.Set.UUID)
+	for i, e := range r.Set.Extents {
+		fmt.Fprintf(out, "  extent %d:   %s at offset %d (%s), LVM %d.%d, PEs %d-%d, device %q\n",
+			i+1, r.Sources[i], e.Offset, e.How, e.Header.Major, e.Header.Minor, e.Header.FirstPE, e.Header.LastPE, e.Header.DeviceName)
+	}
+	if r.Set.Missing > 0 {
+		fmt.Fprintf(out, "  MISSING:    %d extent(s): pass every device of the volume as a SOURCE\n", r.Set.Missing)
+	}
+}
+
+// countFiles counts the non-directory and directory entries below the root.
+func countFiles(ctx context.Context, fsys fs.FS) (files, dirs int, err error) {
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		switch {
+		case p == ".":
+		case d.IsDir():
+			dirs++
+		default:
+			files++
+		}
+		return nil
+	})
+	return files, dirs, err
+}
