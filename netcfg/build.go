@@ -15,14 +15,15 @@ import (
 // Input is the recovered configuration of one host: esx.conf and the plain
 // files that local.tgz carries beside it. Nil fields were not found.
 type Input struct {
-	Origin      string        // human description of where the files came from
-	EsxConf     *esxconf.File // nil when no esx.conf was found
-	Hosts       []byte        // etc/hosts
-	ResolvConf  []byte        // etc/resolv.conf
-	LocalSh     []byte        // etc/rc.local.d/local.sh
-	ConfigStore string        // path of the ConfigStore database in the archive, if present
-	BootBuild   string        // build= of the chosen bootbank's boot.cfg
-	Notes       []string      // what the source layer did (bank chosen, decryption)
+	Origin          string        // human description of where the files came from
+	EsxConf         *esxconf.File // nil when no esx.conf was found
+	Hosts           []byte        // etc/hosts
+	ResolvConf      []byte        // etc/resolv.conf
+	LocalSh         []byte        // etc/rc.local.d/local.sh
+	ConfigStore     string        // path of the ConfigStore database in the archive, if present
+	ConfigStoreData []byte        // its content
+	BootBuild       string        // build= of the chosen bootbank's boot.cfg
+	Notes           []string      // what the source layer did (bank chosen, decryption)
 }
 
 // Candidate vmknic leaves. The research notes mark every one of these key
@@ -88,6 +89,7 @@ func Build(in *Input) *Host {
 	b.pnics()
 	b.vswitches()
 	b.vmks()
+	b.configStore(in)
 	b.services()
 	b.routes(in.LocalSh)
 	b.netstacks()
@@ -549,11 +551,8 @@ func (b *builder) hosts(data []byte) {
 }
 
 func (b *builder) versionNotes(in *Input) {
-	if in.EsxConf != nil && len(b.h.VMKs) == 0 && atLeast702(b.h.Version.V) {
+	if in.EsxConf != nil && len(b.h.VMKs) == 0 && atLeast702(b.h.Version.V) && in.ConfigStoreData == nil {
 		b.h.Notes = append(b.h.Notes, "ESXi "+b.h.Version.V+" keeps vmknics in the ConfigStore database, not in esx.conf: an esx.conf without /net/vmkernelnic is normal on 7.0 U2 and later")
-	}
-	if in.ConfigStore != "" {
-		b.h.Notes = append(b.h.Notes, "ConfigStore database present ("+in.ConfigStore+") but not decoded: the field layout of its esx/network keys (vmknics, switches, port groups, netstacks, routes, DNS) is not documented, so reading it would be guessing")
 	}
 }
 

@@ -118,7 +118,7 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 		}
 		switch {
 		case v.Name.V == "vmk0":
-			p("# esxcli network ip interface add -i vmk0 -p %s   (exists on a fresh install)\n", sh(v.PortGroup.String()))
+			p("# esxcli network ip interface add -i vmk0 -p %s   (exists on a fresh install)\n", sh(orPlaceholder(v.PortGroup)))
 			if v.MTU.Known() {
 				p("esxcli network ip interface set -i vmk0 -m %s\n", sh(v.MTU.V))
 			}
@@ -127,6 +127,9 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 		case v.DVSName.Known() && v.DVPort.Known():
 			p("# %s sat on distributed switch %s, port %s: re-add the host to that vDS in vCenter first\n", v.Name.V, v.DVSName.V, v.DVPort.V)
 			p("# esxcli network ip interface add -i %s --dvs-name=%s --dvport-id=%s%s\n", name, sh(v.DVSName.V), sh(v.DVPort.V), opts)
+		case !v.PortGroup.Known():
+			p("# %s: its port group is unknown (see the settings the model does not map); then:\n", v.Name.V)
+			p("# esxcli network ip interface add -i %s -p <port group>%s\n", name, opts)
 		default:
 			p("# %s: port group %s is on no recovered standard vSwitch; create it, then:\n", v.Name.V, v.PortGroup)
 			p("# esxcli network ip interface add -i %s -p %s%s\n", name, sh(v.PortGroup.String()), opts)
@@ -290,4 +293,11 @@ func sh(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func orPlaceholder(v Value) string {
+	if v.Known() {
+		return v.V
+	}
+	return "<port group>"
 }

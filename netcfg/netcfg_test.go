@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +31,31 @@ func loadFixture(t *testing.T, name string) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Build(&Input{Origin: "testdata/" + name, EsxConf: conf, Hosts: read("hosts"), ResolvConf: read("resolv.conf"), LocalSh: read("local.sh")})
+	in := &Input{Origin: "testdata/" + name, EsxConf: conf, Hosts: read("hosts"), ResolvConf: read("resolv.conf"), LocalSh: read("local.sh")}
+	if sql := read("configstore.sql"); sql != nil {
+		in.ConfigStore = "var/lib/vmware/configstore/backup/current-store-1"
+		in.ConfigStoreData = sqliteDB(t, string(sql))
+	}
+	return Build(in)
+}
+
+// sqliteDB runs sql through the sqlite3 shell and returns the database.
+func sqliteDB(t *testing.T, sql string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		t.Skip("sqlite3 not installed (Debian: sqlite3)")
+	}
+	p := filepath.Join(t.TempDir(), "current-store-1")
+	cmd := exec.Command("sqlite3", p)
+	cmd.Stdin = strings.NewReader(sql)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func golden(t *testing.T, path string, got []byte) {
@@ -60,10 +85,10 @@ func TestGolden(t *testing.T) {
 	}{
 		{"txt", WriteText}, {"json", WriteJSON}, {"dot", WriteDOT}, {"sh", WriteESXCLI}, {"raw", WriteRaw},
 	}
-	for _, fx := range []string{"esx4x", "esx6x", "esx8x"} {
-		h := loadFixture(t, fx)
+	for _, fx := range []string{"esx4x", "esx6x", "esx7x", "esx8x"} {
 		for _, f := range formats {
 			t.Run(fx+"."+f.ext, func(t *testing.T) {
+				h := loadFixture(t, fx)
 				var buf bytes.Buffer
 				if err := f.write(&buf, h); err != nil {
 					t.Fatal(err)
@@ -209,6 +234,53 @@ func TestESX8xWithoutVmknics(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(h.Notes, "\n"), "/adv/Net/ManagementIface names vmk0") == false {
 		t.Errorf("dangling ManagementIface not reported: %v", h.Notes)
+	}
+}
+
+func TestESX7xConfigStore(t *testing.T) {
+	h := loadFixture(t, "esx7x")
+	if len(h.VMKs) != 2 {
+		t.Fatalf("%d vmks from ConfigStore, want 2", len(h.VMKs))
+	}
+	v0, v1 := vmk(t, h, "vmk0"), vmk(t, h, "vmk1")
+	if v0.IPv4Address.V != "198.51.100.21" || v0.IPv4Netmask.V != "255.255.255.0" || v0.DHCP.V != "false" || !strings.Contains(v0.IPv4Address.From, "ConfigStore esx/network/vmknics[vmk0] UserValue") {
+		t.Errorf("vmk0 = %+v", v0)
+	}
+	// Field names the notes do not confirm stay unmapped.
+	if v0.MTU.Known() || v0.PortGroup.Known() || v0.Extra["mtu"] != "1500" || v0.Extra["port_group"] != "Management Network" {
+		t.Errorf("vmk0 guessed fields were mapped: mtu %v pg %v extra %v", v0.MTU, v0.PortGroup, v0.Extra)
+	}
+	if v1.DHCP.V != "true" || !v0.HasService("Management") {
+		t.Errorf("vmk1 dhcp %v, vmk0 services %v", v1.DHCP, v0.Services)
+	}
+	if h.Hostname.V != "esx703.example.net" || !strings.Contains(h.Hostname.From, "VitalValue host_name") {
+		t.Errorf("hostname %+v", h.Hostname)
+	}
+	if len(h.ConfigStore) != 4 { // 2 vmknics, net_stacks, misc; not syslog
+		t.Errorf("%d ConfigStore rows kept: %+v", len(h.ConfigStore), h.ConfigStore)
+	}
+}
+
+func TestConfigStoreArrayAndConflict(t *testing.T) {
+	conf, _ := esxconf.ParseString(`/net/vmkernelnic/child[0000]/name = "vmk0"
+/net/vmkernelnic/child[0000]/ipv4address = "10.0.0.1"
+/net/vmkernelnic/child[0000]/portgroup = "Management Network"
+`)
+	db := sqliteDB(t, `CREATE TABLE Config (Component TEXT, ConfigGroup TEXT, Name TEXT, Identifier TEXT NOT NULL DEFAULT '', UserValue TEXT, PRIMARY KEY (Component, ConfigGroup, Name, Identifier)) WITHOUT ROWID;
+INSERT INTO Config VALUES ('esx','network','vmknics','','[{"device":"vmk0","ip":{"ipv4_address":"10.0.0.2"}},{"device":"vmk5","tags":["VMotion"]}]');`)
+	h := Build(&Input{EsxConf: conf, ConfigStore: "store", ConfigStoreData: db})
+	if len(h.VMKs) != 2 || vmk(t, h, "vmk0").IPv4Address.V != "10.0.0.2" || vmk(t, h, "vmk0").PortGroup.V != "Management Network" {
+		t.Fatalf("merge: %+v", h.VMKs)
+	}
+	if vmk(t, h, "vmk5").Extra["tags[0]"] != "VMotion" {
+		t.Errorf("vmk5 extra %v", vmk(t, h, "vmk5").Extra)
+	}
+	if !strings.Contains(strings.Join(h.Notes, "\n"), `vmk0 ipv4Address: esx.conf has "10.0.0.1", ConfigStore "10.0.0.2"`) {
+		t.Errorf("conflict not noted: %v", h.Notes)
+	}
+	h = Build(&Input{EsxConf: conf, ConfigStore: "store", ConfigStoreData: []byte("garbage")})
+	if !strings.Contains(strings.Join(h.Notes, "\n"), "ConfigStore store unreadable") || len(h.VMKs) != 1 {
+		t.Errorf("garbage store: %v", h.Notes)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -72,14 +73,21 @@ func WriteFindingsJSON(w io.Writer, h *Host) error {
 	return enc.Encode(f)
 }
 
-// WriteRaw writes the esx.conf lines the model does not interpret, as found.
+// WriteRaw writes the esx.conf lines the model does not interpret, as
+// found, then the ConfigStore network rows, each as a comment line naming
+// its address and column followed by its JSON value.
 func WriteRaw(w io.Writer, h *Host) error {
+	ew := &errWriter{w: w}
 	for _, e := range h.Unknown {
-		if _, err := fmt.Fprintf(w, "%s = \"%s\"\n", e.Key, e.Value); err != nil {
-			return err
+		ew.printf("%s = \"%s\"\n", e.Key, e.Value)
+	}
+	for _, r := range h.ConfigStore {
+		ew.printf("# ConfigStore %s (%s)\n%s\n", r.Address, r.Column, r.Value)
+		if r.Desired != "" {
+			ew.printf("# ConfigStore %s (DesiredValue)\n%s\n", r.Address, r.Desired)
 		}
 	}
-	return nil
+	return ew.err
 }
 
 func ipv4(v *VMK) string {
@@ -199,6 +207,24 @@ func WriteText(w io.Writer, h *Host) error {
 			p("  iSCSI port binding: %s on adapter %s\n", b.VMK, b.Adapter)
 		}
 	}
+	extra := false
+	for _, v := range h.VMKs {
+		if len(v.Extra) == 0 {
+			continue
+		}
+		if !extra {
+			p("\nVMK settings the model does not map (as found)\n")
+			extra = true
+		}
+		keys := make([]string, 0, len(v.Extra))
+		for k := range v.Extra {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p("  %-6s %s = %q\n", v.Name, k, v.Extra[k])
+		}
+	}
 	p("\nInspection\n")
 	if len(h.Findings) == 0 {
 		p("  no findings\n")
@@ -218,7 +244,7 @@ func WriteText(w io.Writer, h *Host) error {
 			p("  line %d (byte %d): %s\n", pr.Line, pr.Offset, pr.Error)
 		}
 	}
-	p("\n%d esx.conf keys not interpreted (print them with --raw)\n", len(h.Unknown))
+	p("\n%d esx.conf keys not interpreted and %d ConfigStore rows kept as found (print them with --raw)\n", len(h.Unknown), len(h.ConfigStore))
 	return ew.err
 }
 

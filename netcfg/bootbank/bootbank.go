@@ -305,8 +305,9 @@ func fromLocal(files map[string][]byte, in *netcfg.Input, name string) (*netcfg.
 	in.Hosts = files[pathHosts]
 	in.ResolvConf = files[pathResolv]
 	in.LocalSh = files[pathLocalSh]
-	if _, ok := files[pathConfigStore]; ok {
+	if b, ok := files[pathConfigStore]; ok {
 		in.ConfigStore = pathConfigStore
+		in.ConfigStoreData = b
 	}
 	if _, ok := files[pathDvsData]; ok {
 		in.Notes = append(in.Notes, pathDvsData+" present (distributed-switch port cache; not decoded)")
