@@ -139,7 +139,11 @@ func testTree(t *testing.T, h *harness) {
 	conn := connect(t, h.dest)
 	es := byDest(manifestOf(t, conn))
 	for name, data := range want {
-		if got := readDest(t, conn, name); !bytes.Equal(got, data) {
+		if len(data) == 0 {
+			if n, err := conn.Size(ctx, name); n != 0 || err != nil {
+				t.Errorf("%s: %d bytes, %v; want an empty file", name, n, err)
+			}
+		} else if got := readDest(t, conn, name); !bytes.Equal(got, data) {
 			t.Errorf("%s: %d bytes in destination differ from the %d source bytes", name, len(got), len(data))
 		}
 		e, ok := es[name]

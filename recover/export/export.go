@@ -192,7 +192,7 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 	// what makes the work done so far usable and resumable.
 	mctx := context.WithoutCancel(ctx)
 	rep := ex.report()
-	merr := ex.writeManifest(mctx, conn)
+	merr := ex.writeManifestRetry(mctx, &conn)
 	if err := ex.fatal(); err != nil {
 		return rep, fmt.Errorf("export to %s stopped: %w", dst, err)
 	}
@@ -346,6 +346,26 @@ func (ex *exporter) writeManifest(ctx context.Context, conn Conn) error {
 		return err
 	}
 	return conn.Rename(ctx, tmp, ManifestName)
+}
+
+// writeManifestRetry writes the manifest, reconnecting after transient
+// errors like a file upload does.
+func (ex *exporter) writeManifestRetry(ctx context.Context, conn *Conn) error {
+	backoff := ex.opts.Backoff
+	for attempt := 0; ; attempt++ {
+		err := ex.writeManifest(ctx, *conn)
+		if err == nil || !errors.Is(err, ErrTransient) || attempt >= ex.opts.Retries {
+			return err
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 30*time.Second)
+		c, cerr := ex.dst.Connect(ctx)
+		if cerr != nil {
+			continue
+		}
+		(*conn).Close()
+		*conn = c
+	}
 }
 
 // maybeWriteManifest rewrites the manifest when the last write is older
@@ -625,20 +645,20 @@ func (ex *exporter) link(ctx context.Context, conn Conn, it item, e *Entry) {
 		e.Status, e.Error = StatusSkipped, "link target leads outside the destination"
 		return
 	}
-	if _, err := conn.Size(ctx, it.dest); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		// Something is there already (a link from an earlier run is not a
-		// regular file: Size fails without ErrNotExist).
-		if prev, ok := ex.prevByDst[it.dest]; ok && prev.Status == StatusLinked && prev.Target == target {
-			e.Status = StatusLinked
-			return
+	err = conn.Symlink(ctx, target, it.dest)
+	if errors.Is(err, fs.ErrExist) {
+		switch prev, ok := ex.prevByDst[it.dest]; {
+		case ok && prev.Status == StatusLinked && prev.Target == target:
+			err = nil
+		case ex.opts.Overwrite:
+			if err = conn.Remove(ctx, it.dest); err == nil {
+				err = conn.Symlink(ctx, target, it.dest)
+			}
+		default:
+			err = fmt.Errorf("%s: %w", it.dest, ErrExists)
 		}
-		if !ex.opts.Overwrite {
-			e.Status, e.Error = StatusFailed, fmt.Sprintf("%s: %v", it.dest, ErrExists)
-			return
-		}
-		_ = conn.Remove(ctx, it.dest)
 	}
-	switch err := conn.Symlink(ctx, target, it.dest); {
+	switch {
 	case err == nil:
 		e.Status = StatusLinked
 	case errors.Is(err, errors.ErrUnsupported):
