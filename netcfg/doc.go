@@ -35,7 +35,14 @@
 // from: per-vmk tags, the vSAN subtree, the vmotion and vSphereProvisioning
 // stacks (which imply their service), and the single-vmk options of 4.x/5.0.
 // /Migrate/Vmknic is ignored as stale when per-vmk tags or a vmotion stack
-// exist. On 7.0 U2 and later the vmknics live in the ConfigStore SQLite
-// database, whose esx/network layout is undocumented; the package says so
-// instead of guessing.
+// exist.
+//
+// On 7.0 U2 and later the vmknics live in the ConfigStore database
+// (netcfg/configstore). Its esx/network layout is undocumented, so only
+// the vmknic fields whose store names the notes confirm are mapped (device,
+// ip.ipv4_address, ip.ipv4_subnet_mask, ip.dhcp, ip.dhcp_dns, ip.ipv6.dhcp),
+// plus host name and management address from esx/advanced_options and NFS
+// datastores from esx/storage/nfs_v3_datastores. Every other field stays
+// in VMK.Extra and every network row in Host.ConfigStore, as found. When
+// esx.conf and the store disagree, the store wins and a note says so.
 package netcfg

@@ -29,6 +29,13 @@ func Inspect(h *Host) []Finding {
 					strings.Join(without(v.ServiceTags(), "faultToleranceLogging"), ", "))
 			}
 		}
+		if v.HasService("faultToleranceLogging") && v.PortGroup.Known() && v.VSwitch.Known() {
+			for _, o := range h.VMKs {
+				if o != v && o.PortGroup.V == v.PortGroup.V && o.VSwitch.V == v.VSwitch.V && o.VSwitch.Known() {
+					add("ft-not-dedicated", "warning", name, "fault-tolerance logging shares port group %q with %s", v.PortGroup.V, o.Name)
+				}
+			}
+		}
 		if v.HasService("Management") && v.HasService("VMotion") {
 			add("vmotion-on-management", "warning", name, "vMotion runs on the management vmk")
 		}

@@ -256,7 +256,10 @@ func TestESX7xConfigStore(t *testing.T) {
 	if h.Hostname.V != "esx703.example.net" || !strings.Contains(h.Hostname.From, "VitalValue host_name") {
 		t.Errorf("hostname %+v", h.Hostname)
 	}
-	if len(h.ConfigStore) != 4 { // 2 vmknics, net_stacks, misc; not syslog
+	if len(h.NFS) != 1 || h.NFS[0].VMK != "vmk0" || h.NFS[0].Share.V != "/export/iso" {
+		t.Errorf("nfs from ConfigStore: %+v", h.NFS)
+	}
+	if len(h.ConfigStore) != 5 { // 2 vmknics, net_stacks, misc, nfs; not syslog
 		t.Errorf("%d ConfigStore rows kept: %+v", len(h.ConfigStore), h.ConfigStore)
 	}
 }
@@ -303,6 +306,20 @@ func TestUnknownStaysUnknown(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), " -m ") || !strings.Contains(buf.String(), "# vmk0: IPv4 configuration unknown") {
 		t.Errorf("script invents values:\n%s", buf.String())
+	}
+}
+
+func TestInspectFTPortGroup(t *testing.T) {
+	known := func(s string) Value { return Value{V: s, From: "test"} }
+	ft := &VMK{Name: known("vmk2"), PortGroup: known("FT"), VSwitch: known("vSwitch1")}
+	ft.addService("faultToleranceLogging", "test")
+	other := &VMK{Name: known("vmk3"), PortGroup: known("FT"), VSwitch: known("vSwitch1")}
+	mgmt := &VMK{Name: known("vmk0"), PortGroup: known("Management Network"), VSwitch: known("vSwitch0")}
+	mgmt.addService("Management", "test")
+	h := &Host{VMKs: []*VMK{mgmt, ft, other}}
+	f := findings(&Host{Findings: Inspect(h)})
+	if strings.Join(f["ft-not-dedicated"], ",") != "vmk2" || len(f["shared-services"]) != 0 || len(f["no-management"]) != 0 {
+		t.Errorf("findings %v", f)
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 )
 
 // StoreRow is a ConfigStore row the model shows as found: every row of
-// esx/network and esx/advanced_options, whose layouts are not documented
-// beyond the few fields the model maps.
+// esx/network, esx/advanced_options and the esx/storage NFS keys, whose
+// layouts are not documented beyond the few fields the model maps.
 type StoreRow struct {
 	Address string `json:"address"` // component/group/name[identifier]
 	Column  string `json:"column"`  // the value column used (UserValue, VitalValue, ...)
@@ -50,7 +50,8 @@ func (b *builder) configStore(in *Input) {
 	}
 	groups := map[string]int{}
 	for _, r := range s.Rows {
-		if r.Component != "esx" || (r.Group != "network" && r.Group != "advanced_options") {
+		nfs := r.Group == "storage" && strings.HasPrefix(r.Name, "nfs")
+		if r.Component != "esx" || (r.Group != "network" && r.Group != "advanced_options" && !nfs) {
 			continue
 		}
 		v, col := r.Effective()
@@ -72,6 +73,7 @@ func (b *builder) configStore(in *Input) {
 		b.storeVmknics(r)
 	}
 	sort.SliceStable(b.h.VMKs, func(i, j int) bool { return nameLess(b.h.VMKs[i].Name.V, b.h.VMKs[j].Name.V) })
+	b.storeNFS(s)
 }
 
 func orNone(s string) string {
@@ -249,5 +251,37 @@ func flatten(prefix string, v any, out map[string]string) {
 		var buf bytes.Buffer
 		json.NewEncoder(&buf).Encode(x)
 		out[prefix] = strings.TrimSpace(buf.String())
+	}
+}
+
+// storeNFS reads esx/storage/nfs_v3_datastores (fields hostname,
+// volume_name, remote_share, as dissect reads them [S]) and, by the same
+// pattern, nfs_v41_datastores [I].
+func (b *builder) storeNFS(s *configstore.Store) {
+	for _, key := range []string{"nfs_v3_datastores", "nfs_v41_datastores"} {
+		for _, r := range s.Find("esx", "storage", key) {
+			v, col := r.Effective()
+			f := flattenJSON(v)
+			where := "ConfigStore " + r.Address() + " " + col + " "
+			val := func(k string) Value {
+				if x, ok := f[k]; ok {
+					return Value{V: x, From: where + k}
+				}
+				return Value{}
+			}
+			label := f["volume_name"]
+			if label == "" {
+				label = r.Identifier
+			}
+			m := &NFSMount{Label: label, Host: val("hostname"), Share: val("remote_share")}
+			if key == "nfs_v41_datastores" {
+				// NFS 4.1 may list several server addresses; the first decides the vmk.
+				if !m.Host.Known() {
+					m.Host = val("hostnames[0]")
+				}
+			}
+			m.VMK, m.Via = storageVMK(b.h, m.Host.V)
+			b.h.NFS = append(b.h.NFS, m)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
@@ -400,14 +401,30 @@ func loadDisk(src io.ReaderAt, t *partition.Table, name string) (*netcfg.Input, 
 		} else {
 			notes = append(notes, "chose "+b.label+" because the preferred bank's configuration is unreadable")
 		}
+		chosen := stateTime(b)
 		for _, other := range banks[i+1:] {
-			notes = append(notes, fmt.Sprintf("other bootbank %s: bootstate=%s updated=%s build=%s (not read; after a half-finished upgrade it can hold newer settings)",
+			notes = append(notes, fmt.Sprintf("other bootbank %s: bootstate=%s updated=%s build=%s (not read)",
 				other.label, orUnknown(other.cfg.BootState), orUnknown(other.cfg.Updated), orUnknown(other.cfg.Build)))
+			// After a half-finished upgrade the other bank's state.tgz can
+			// hold newer settings; FAT keeps a modification time to 2 s.
+			if t := stateTime(other); !t.IsZero() && !chosen.IsZero() && t.After(chosen) {
+				notes = append(notes, fmt.Sprintf("WARNING: the other bootbank's state.tgz (%s) is newer than the chosen one's (%s); read that partition image on its own to compare",
+					t.Format("2006-01-02 15:04:05"), chosen.Format("2006-01-02 15:04:05")))
+			}
 		}
 		in.Notes = append(notes, in.Notes...)
 		return in, nil
 	}
 	return nil, fmt.Errorf("%s: %w: every bootbank failed (%s)", name, ErrNoConfig, strings.Join(notes, "; "))
+}
+
+// stateTime is the FAT modification time of a bank's state.tgz.
+func stateTime(b *bank) time.Time {
+	fi, err := fs.Stat(b.fs, "state.tgz")
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 func orUnknown(s string) string {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
@@ -255,6 +256,23 @@ func TestBootDiskChoosesActiveBank(t *testing.T) {
 	}
 	if hostname(t, in) != "old.example" || !strings.Contains(strings.Join(in.Notes, "\n"), "unreadable") {
 		t.Errorf("fallback: %v", in.Notes)
+	}
+
+	// The other bank's state.tgz is newer than the chosen one's: warn.
+	when := func(day int) []byte {
+		img, err := fixture.FAT16At(8<<20, "BOOTBANK", map[string][]byte{"boot.cfg": []byte(fmt.Sprintf("bootstate=0\nupdated=%d\n", 10-day)), "state.tgz": stateTgz(t, "x.example")},
+			time.Date(2024, 3, day, 12, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	in, err = load(t, mbrDisk(when(1), when(5)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(in.Notes, "\n"); !strings.Contains(notes, "WARNING: the other bootbank's state.tgz (2024-03-05 12:00:00) is newer than the chosen one's (2024-03-01 12:00:00)") {
+		t.Errorf("newer other bank not reported: %s", notes)
 	}
 
 	// No bank at all.

@@ -18,3 +18,5 @@ INSERT INTO Config (Component, ConfigGroup, Name, Identifier, ModifiedTime, Vita
  ('esx', 'advanced_options', 'misc', '', '2024-05-01 10:00:00', '{"host_name":"esx703.example.net","host_IP_addr":"198.51.100.21"}');
 INSERT INTO Config (Component, ConfigGroup, Name, Identifier, ModifiedTime, UserValue) VALUES
  ('esx', 'syslog', 'global_settings', '', '2024-05-01 10:00:00', '{"log_dir":"/scratch/log"}');
+INSERT INTO Config (Component, ConfigGroup, Name, Identifier, ModifiedTime, UserValue) VALUES
+ ('esx', 'storage', 'nfs_v3_datastores', 'iso', '2024-05-01 10:00:00', '{"hostname":"198.51.100.60","volume_name":"iso","remote_share":"/export/iso"}');
