@@ -66,9 +66,9 @@ func plan(s Spec) (*writer, error) {
 	default:
 		return nil, fmt.Errorf("vmfstest: unknown partition scheme %q", s.Partition)
 	}
-	maxName := 128
+	maxName := 128 // VMFS5 dirent name field
 	if w.v6 {
-		maxName = 255
+		maxName = 255 // VMFS6 field (ESXi itself stops at 127)
 	}
 	root, err := buildTree(&w.s)
 	if err != nil {
@@ -185,7 +185,8 @@ func plan(s Spec) (*writer, error) {
 	if w.v6 {
 		w.sbc = newResFile(".sbc.sf", 256, 8, w.sbs, 2*w.md, lockSBC, needSB)
 		w.pbc = &resFile{name: ".pbc.sf", cpg: 8, rs: w.pbSize, hdr: 2 * w.md, cgo: 0x10000, lock: lockPBC}
-		w.pb2 = newResFile(".pb2.sf", 32, 8, w.pbSize, 2*w.md, lockPB2, needPB)
+		w.pb2 = newResFile(".pb2.sf", 32, 8, w.pbSize, 2*w.md, lockPB2, needPB*32)
+		w.pb2.firstOnly = true
 		w.jbc = newResFile(".jbc.sf", 8, 4, 2*mib, 2*w.md, lockJBC, 8)
 		if w.sbc.clusters > 256 {
 			return nil, fmt.Errorf("%w: %d sub-blocks need more than 256 clusters (vmfs6-tools limit)", ErrTooBig, needSB)

@@ -18,6 +18,10 @@ type resFile struct {
 	next     int64
 	start    int64 // first volume block of the (contiguous) file
 	node     *node
+	// firstOnly hands out only resource 0 of each cluster (VMFS6 .pb2.sf:
+	// vmfs6-tools decodes PB2 addresses with a 32-bit layout that agrees
+	// with the format's 64-bit one for resource 0 only).
+	firstOnly bool
 }
 
 func newResFile(name string, rpc, cpg, rs, hdr int64, lock uint32, need int64) *resFile {
@@ -50,7 +54,7 @@ func (r *resFile) length() int64 {
 
 // alloc takes the next free resource.
 func (r *resFile) alloc() (int64, error) {
-	for r.next < int64(len(r.used)) && r.used[r.next] {
+	for r.next < int64(len(r.used)) && (r.used[r.next] || r.firstOnly && r.next%r.rpc != 0) {
 		r.next++
 	}
 	if r.next >= int64(len(r.used)) {
