@@ -259,7 +259,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // images from ../shared/testdata/real.
 func TestDetectFSRealVMFS(t *testing.T) {
 	for _, name := range []string{"vmfs3", "vmfs5", "vmfs6"} {
-		path := filepath.Join("..", "..", "shared", "testdata", "real", name+".img.gz")
+		path := filepath.Join("..", "..", "..", "shared", "testdata", "real", name+".img.gz")
 		f, err := os.Open(path)
 		if err != nil {
 			t.Skipf("real samples absent: %v", err)
