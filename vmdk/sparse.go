@@ -162,8 +162,12 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 	e.compressed = h.Flags&flagCompressed != 0
 	e.markers = h.Flags&flagMarkers != 0
 	g := h.GrainSize
-	if g == 0 || g&(g-1) != 0 || g > maxGrainSectors || (e.compressed && g > maxCompressedGrainSectors) {
-		return nil, corrupt(f.name, "sparse header", 20, "grain size %d sectors is not a power of two in [1, %d]", g, map[bool]uint64{false: maxGrainSectors, true: maxCompressedGrainSectors}[e.compressed])
+	maxGrain := uint64(maxGrainSectors)
+	if e.compressed {
+		maxGrain = maxCompressedGrainSectors // decoded into memory
+	}
+	if g == 0 || g&(g-1) != 0 || g > maxGrain {
+		return nil, corrupt(f.name, "sparse header", 20, "grain size %d sectors is not a power of two in [1, %d]", g, maxGrain)
 	}
 	if h.NumGTEsPerGT == 0 || h.NumGTEsPerGT > maxGTEsPerGT {
 		return nil, corrupt(f.name, "sparse header", 44, "%d entries per grain table (want 1-%d)", h.NumGTEsPerGT, maxGTEsPerGT)
