@@ -45,9 +45,11 @@ var vmkCandidates = map[string]string{
 }
 
 type builder struct {
-	f    *esxconf.File
-	used map[string]bool
-	h    *Host
+	f       *esxconf.File
+	used    map[string]bool
+	h       *Host
+	byName  map[string]*VMK
+	byNameN int // len(h.VMKs) when byName was built
 }
 
 func (b *builder) get(key string) Value {
@@ -204,6 +206,15 @@ func (b *builder) vmks() {
 	if b.f == nil {
 		return
 	}
+	// Port-group names are unique on a host; the first one wins if not.
+	pgs := map[string]*PortGroup{}
+	for _, s := range b.h.VSwitches {
+		for _, g := range s.PortGroups {
+			if _, dup := pgs[g.Name.V]; !dup && g.Name.Known() && s.Name.Known() {
+				pgs[g.Name.V] = g
+			}
+		}
+	}
 	for _, p := range b.f.Indexed("/net/vmkernelnic", "child") {
 		v := &VMK{
 			Key: p, Name: b.get(p + "/name"), PortGroup: b.get(p + "/portgroup"), MAC: b.get(p + "/mac"),
@@ -239,14 +250,8 @@ func (b *builder) vmks() {
 				v.Type = val
 			}
 		}
-		if v.PortGroup.Known() {
-			for _, s := range b.h.VSwitches {
-				for _, g := range s.PortGroups {
-					if g.Name.V == v.PortGroup.V && g.Name.Known() {
-						v.VSwitch = Value{V: s.Name.V, From: g.Name.From}
-					}
-				}
-			}
+		if g, ok := pgs[v.PortGroup.V]; ok && v.PortGroup.Known() {
+			v.VSwitch = Value{V: g.VSwitch, From: g.Name.From}
 		}
 		if strings.EqualFold(v.Type.V, "ISCSI") {
 			b.h.ISCSI = append(b.h.ISCSI, &ISCSIBinding{VMK: v.Name.V, From: v.Type.From})
@@ -257,12 +262,16 @@ func (b *builder) vmks() {
 }
 
 func (b *builder) vmk(name string) *VMK {
-	for _, v := range b.h.VMKs {
-		if v.Name.V == name && v.Name.Known() {
-			return v
+	if b.byName == nil || b.byNameN != len(b.h.VMKs) {
+		b.byName = map[string]*VMK{}
+		b.byNameN = len(b.h.VMKs)
+		for _, v := range b.h.VMKs {
+			if _, dup := b.byName[v.Name.V]; !dup && v.Name.Known() {
+				b.byName[v.Name.V] = v
+			}
 		}
 	}
-	return nil
+	return b.byName[name]
 }
 
 // services merges every documented source of service tags: the per-vmk

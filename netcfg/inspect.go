@@ -16,6 +16,7 @@ func Inspect(h *Host) []Finding {
 		out = append(out, Finding{Check: check, Severity: sev, Subject: subj, Message: fmt.Sprintf(format, args...)})
 	}
 
+	x := h.index()
 	mgmt := 0
 	for _, v := range h.VMKs {
 		name := v.Name.String()
@@ -30,16 +31,20 @@ func Inspect(h *Host) []Finding {
 			}
 		}
 		if v.HasService("faultToleranceLogging") && v.PortGroup.Known() && v.VSwitch.Known() {
-			for _, o := range h.VMKs {
-				if o != v && o.PortGroup.V == v.PortGroup.V && o.VSwitch.V == v.VSwitch.V && o.VSwitch.Known() {
-					add("ft-not-dedicated", "warning", name, "fault-tolerance logging shares port group %q with %s", v.PortGroup.V, o.Name)
+			var others []string
+			for _, o := range x.vmksAt[[2]string{v.VSwitch.V, v.PortGroup.V}] {
+				if o != v {
+					others = append(others, o.Name.String())
 				}
+			}
+			if len(others) > 0 {
+				add("ft-not-dedicated", "warning", name, "fault-tolerance logging shares port group %q with %s", v.PortGroup.V, strings.Join(others, ", "))
 			}
 		}
 		if v.HasService("Management") && v.HasService("VMotion") {
 			add("vmotion-on-management", "warning", name, "vMotion runs on the management vmk")
 		}
-		if sw := h.vswitch(v.VSwitch.V); sw != nil && v.VSwitch.Known() && v.MTU.Known() && sw.MTU.Known() {
+		if sw := x.sw[v.VSwitch.V]; sw != nil && v.VSwitch.Known() && v.MTU.Known() && sw.MTU.Known() {
 			vm, err1 := strconv.Atoi(v.MTU.V)
 			sm, err2 := strconv.Atoi(sw.MTU.V)
 			if err1 == nil && err2 == nil && vm > sm {
@@ -58,18 +63,38 @@ func Inspect(h *Host) []Finding {
 	}
 
 	// Two vmks in one subnet on one stack: the stack routes by its first match.
-	for i, a := range h.VMKs {
-		pa, ok := a.Prefix()
+	type subnetKey struct {
+		pfx   netip.Prefix
+		stack Value
+	}
+	groups := map[subnetKey][]*VMK{}
+	var order []subnetKey
+	for _, v := range h.VMKs {
+		p, ok := v.Prefix()
 		if !ok {
 			continue
 		}
-		for _, b := range h.VMKs[i+1:] {
-			pb, ok := b.Prefix()
-			if ok && pa == pb && a.Netstack.V == b.Netstack.V && a.Netstack.Known() == b.Netstack.Known() {
-				add("same-subnet", "warning", a.Name.String()+","+b.Name.String(),
-					"%s and %s share subnet %s on netstack %s: outgoing traffic leaves by only one of them", a.Name, b.Name, pa, a.Netstack)
-			}
+		k := subnetKey{p, Value{V: v.Netstack.V, From: map[bool]string{true: "known"}[v.Netstack.Known()]}}
+		if groups[k] == nil {
+			order = append(order, k)
 		}
+		groups[k] = append(groups[k], v)
+	}
+	for _, k := range order {
+		g := groups[k]
+		if len(g) < 2 {
+			continue
+		}
+		names := make([]string, len(g))
+		for i, v := range g {
+			names[i] = v.Name.String()
+		}
+		stack := k.stack.V
+		if !k.stack.Known() {
+			stack = "unknown"
+		}
+		add("same-subnet", "warning", strings.Join(names, ","),
+			"%s share subnet %s on netstack %s: outgoing traffic leaves by only one of them", strings.Join(names, " and "), k.pfx, stack)
 	}
 
 	// A vmk whose subnet does not hold its stack's gateway: traffic to the

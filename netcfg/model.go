@@ -190,3 +190,36 @@ type Finding struct {
 	Subject  string `json:"subject"`  // vmk, vSwitch or "host"
 	Message  string `json:"message"`
 }
+
+// index gives map lookups over a host, so that checks and renderers stay
+// linear on a hostile esx.conf with many thousands of objects.
+type index struct {
+	sw     map[string]*VSwitch
+	pg     map[[2]string]*PortGroup // vSwitch, port group
+	vmksAt map[[2]string][]*VMK     // vmks on a standard port group
+}
+
+func (h *Host) index() *index {
+	x := &index{sw: map[string]*VSwitch{}, pg: map[[2]string]*PortGroup{}, vmksAt: map[[2]string][]*VMK{}}
+	for _, s := range h.VSwitches {
+		if !s.Name.Known() {
+			continue
+		}
+		if _, dup := x.sw[s.Name.V]; !dup {
+			x.sw[s.Name.V] = s
+		}
+		for _, g := range s.PortGroups {
+			k := [2]string{s.Name.V, g.Name.V}
+			if _, dup := x.pg[k]; !dup && g.Name.Known() {
+				x.pg[k] = g
+			}
+		}
+	}
+	for _, v := range h.VMKs {
+		if v.VSwitch.Known() && v.PortGroup.Known() {
+			k := [2]string{v.VSwitch.V, v.PortGroup.V}
+			x.vmksAt[k] = append(x.vmksAt[k], v)
+		}
+	}
+	return x
+}

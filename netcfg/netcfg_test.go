@@ -338,3 +338,11 @@ func TestSh(t *testing.T) {
 		}
 	}
 }
+
+func readFile(t testing.TB, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -107,19 +107,8 @@ func services(v *VMK) string {
 	return strings.Join(v.ServiceTags(), ",")
 }
 
-func (h *Host) portGroup(v *VMK) *PortGroup {
-	if s := h.vswitch(v.VSwitch.V); s != nil {
-		for _, g := range s.PortGroups {
-			if g.Name.V == v.PortGroup.V {
-				return g
-			}
-		}
-	}
-	return nil
-}
-
-func vlan(h *Host, v *VMK) string {
-	if g := h.portGroup(v); g != nil {
+func vlan(x *index, v *VMK) string {
+	if g := x.pg[[2]string{v.VSwitch.V, v.PortGroup.V}]; g != nil && v.VSwitch.Known() {
 		return g.VLAN.String()
 	}
 	return "unknown"
@@ -127,6 +116,7 @@ func vlan(h *Host, v *VMK) string {
 
 // WriteTable writes the vmk table: the view an administrator rebuilds from.
 func WriteTable(w io.Writer, h *Host) error {
+	x := h.index()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VMK\tPORT GROUP / DVS PORT\tVSWITCH\tVLAN\tIPV4\tNETMASK\tIPV6\tMTU\tSTACK\tENABLED\tMAC\tSERVICES")
 	for _, v := range h.VMKs {
@@ -149,7 +139,7 @@ func WriteTable(w io.Writer, h *Host) error {
 		if v.DHCP.V == "true" {
 			mask = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, pg, v.VSwitch, vlan(h, v), ipv4(v), mask,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, pg, v.VSwitch, vlan(x, v), ipv4(v), mask,
 			v6, v.MTU, v.Netstack, v.Enabled, v.MAC, services(v))
 	}
 	return tw.Flush()
@@ -250,7 +240,9 @@ func WriteText(w io.Writer, h *Host) error {
 
 func writeDiagram(ew *errWriter, h *Host) {
 	p := ew.printf
+	x := h.index()
 	placed := map[*VMK]bool{}
+	placedPG := map[[2]string]bool{}
 	for _, s := range h.VSwitches {
 		var ups []string
 		for _, u := range s.Uplinks {
@@ -278,12 +270,11 @@ func writeDiagram(ew *errWriter, h *Host) {
 				override = "  failover override: " + strings.Join(order, ",")
 			}
 			p("%s %s  vlan %s%s\n", branch, g.Name, g.VLAN, override)
-			var vmks []*VMK
-			for _, v := range h.VMKs {
-				if v.VSwitch.V == s.Name.V && v.PortGroup.V == g.Name.V && v.VSwitch.Known() {
-					vmks = append(vmks, v)
-				}
+			vmks := x.vmksAt[[2]string{s.Name.V, g.Name.V}]
+			if placedPG[[2]string{s.Name.V, g.Name.V}] {
+				vmks = nil // a duplicate port-group name: its vmks are drawn once
 			}
+			placedPG[[2]string{s.Name.V, g.Name.V}] = true
 			for j, v := range vmks {
 				placed[v] = true
 				leaf := "├─"

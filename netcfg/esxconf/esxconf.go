@@ -59,6 +59,7 @@ type File struct {
 	Entries  []Entry // in file order, duplicates removed (last wins)
 	Problems []*LineError
 	index    map[string]int
+	sorted   []Entry // Entries by key, built on first query
 }
 
 // Parse reads an esx.conf. It returns an error only when reading fails or the
@@ -156,10 +157,12 @@ func (f *File) parseLine(raw []byte, lineNo int, off int64, tooLong bool) {
 	if i, ok := f.index[key]; ok {
 		f.problem(lineNo, off, raw, fmt.Errorf("%w (first on line %d)", ErrDuplicate, f.Entries[i].Line), false)
 		f.Entries[i] = Entry{Key: key, Value: value, Line: lineNo}
+		f.sorted = nil
 		return
 	}
 	f.index[key] = len(f.Entries)
 	f.Entries = append(f.Entries, Entry{Key: key, Value: value, Line: lineNo})
+	f.sorted = nil
 }
 
 // validIndices reports whether every [..] in key holds exactly four digits.
@@ -200,17 +203,31 @@ func (f *File) Entry(key string) (Entry, bool) {
 	return f.Entries[i], true
 }
 
+// sortedEntries returns the entries ordered by key, computed once.
+func (f *File) sortedEntries() []Entry {
+	if f.sorted == nil || len(f.sorted) != len(f.Entries) {
+		f.sorted = append(make([]Entry, 0, len(f.Entries)), f.Entries...)
+		sort.Slice(f.sorted, func(i, j int) bool { return f.sorted[i].Key < f.sorted[j].Key })
+	}
+	return f.sorted
+}
+
+// withPrefix returns the entries whose key starts with p, sorted by key,
+// by binary search: callers query per object, so a linear scan each time
+// would make a large file quadratic.
+func (f *File) withPrefix(p string) []Entry {
+	s := f.sortedEntries()
+	lo := sort.Search(len(s), func(i int) bool { return s[i].Key >= p })
+	hi := lo
+	for hi < len(s) && strings.HasPrefix(s[hi].Key, p) {
+		hi++
+	}
+	return s[lo:hi]
+}
+
 // Under returns the entries whose key starts with prefix + "/", sorted by key.
 func (f *File) Under(prefix string) []Entry {
-	p := strings.TrimSuffix(prefix, "/") + "/"
-	var out []Entry
-	for _, e := range f.Entries {
-		if strings.HasPrefix(e.Key, p) {
-			out = append(out, e)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
+	return append([]Entry(nil), f.withPrefix(strings.TrimSuffix(prefix, "/")+"/")...)
 }
 
 // Indexed returns the paths of the array elements name[NNNN] directly under
@@ -219,22 +236,19 @@ func (f *File) Under(prefix string) []Entry {
 // malformed indices are included, after the well-formed ones.
 func (f *File) Indexed(prefix, name string) []string {
 	p := strings.TrimSuffix(prefix, "/") + "/" + name + "["
-	seen := map[string]bool{}
-	for _, e := range f.Entries {
-		if !strings.HasPrefix(e.Key, p) {
-			continue
-		}
+	var out []string
+	last := ""
+	for _, e := range f.withPrefix(p) {
 		end := strings.IndexByte(e.Key[len(p):], ']')
 		if end < 0 {
 			continue
 		}
-		seen[e.Key[:len(p)+end+1]] = true
+		if k := e.Key[:len(p)+end+1]; k != last {
+			out = append(out, k)
+			last = k
+		}
 	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool {
+	sort.SliceStable(out, func(i, j int) bool {
 		a, aerr := strconv.Atoi(out[i][len(p) : len(out[i])-1])
 		b, berr := strconv.Atoi(out[j][len(p) : len(out[j])-1])
 		switch {
@@ -245,6 +259,18 @@ func (f *File) Indexed(prefix, name string) []string {
 		}
 		return out[i] < out[j]
 	})
+	return dedupe(out)
+}
+
+func dedupe(s []string) []string {
+	seen := make(map[string]bool, len(s))
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
 	return out
 }
 
@@ -252,23 +278,19 @@ func (f *File) Indexed(prefix, name string) []string {
 // (for example Names("/nas") gives the NFS datastore labels).
 func (f *File) Names(prefix string) []string {
 	p := strings.TrimSuffix(prefix, "/") + "/"
-	seen := map[string]bool{}
-	for _, e := range f.Entries {
-		if !strings.HasPrefix(e.Key, p) {
-			continue
-		}
+	var out []string
+	last := ""
+	for _, e := range f.withPrefix(p) {
 		rest := e.Key[len(p):]
 		if i := strings.IndexByte(rest, '/'); i >= 0 {
 			rest = rest[:i]
 		}
-		if rest != "" {
-			seen[rest] = true
+		if rest != "" && rest != last {
+			out = append(out, rest)
+			last = rest
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
+	out = dedupe(out)
 	sort.Strings(out)
 	return out
 }

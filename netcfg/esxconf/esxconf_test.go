@@ -145,3 +145,15 @@ func TestSizeLimit(t *testing.T) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
 }
+
+func TestNamesAndIndexedAcrossKeyOrder(t *testing.T) {
+	// "/nas/a.b" sorts between "/nas/a" and "/nas/a/...": names must still
+	// come out once each, in name order.
+	f, _ := ParseString("/nas/a = \"1\"\n/nas/a.b/host = \"2\"\n/nas/a/host = \"3\"\n/x/child[0001]/a = \"\"\n/x/child[0001].z = \"\"\n/x/child[0001]/b = \"\"\n")
+	if got := f.Names("/nas"); !reflect.DeepEqual(got, []string{"a", "a.b"}) {
+		t.Errorf("Names = %v", got)
+	}
+	if got := f.Indexed("/x", "child"); !reflect.DeepEqual(got, []string{"/x/child[0001]"}) {
+		t.Errorf("Indexed = %v", got)
+	}
+}
