@@ -109,7 +109,74 @@ func Build(in *Input) *Host {
 		sort.Slice(h.Unknown, func(i, j int) bool { return h.Unknown[i].Key < h.Unknown[j].Key })
 	}
 	h.Findings = Inspect(h)
+	normalize(h)
 	return h
+}
+
+// normalize turns nil lists into empty ones, so that JSON says [] (none
+// found) for lists and keeps null for unknown values only.
+func normalize(h *Host) {
+	nz := func(p *[]Value) {
+		if *p == nil {
+			*p = []Value{}
+		}
+	}
+	nz(&h.DNSServers)
+	nz(&h.DNSSearch)
+	if h.VSwitches == nil {
+		h.VSwitches = []*VSwitch{}
+	}
+	if h.PNICs == nil {
+		h.PNICs = []*PNIC{}
+	}
+	if h.VMKs == nil {
+		h.VMKs = []*VMK{}
+	}
+	if h.Netstacks == nil {
+		h.Netstacks = []*Netstack{}
+	}
+	if h.Routes == nil {
+		h.Routes = []*Route{}
+	}
+	if h.NFS == nil {
+		h.NFS = []*NFSMount{}
+	}
+	if h.ISCSI == nil {
+		h.ISCSI = []*ISCSIBinding{}
+	}
+	if h.Findings == nil {
+		h.Findings = []Finding{}
+	}
+	if h.ConfigStore == nil {
+		h.ConfigStore = []StoreRow{}
+	}
+	if h.Unknown == nil {
+		h.Unknown = []esxconf.Entry{}
+	}
+	if h.Problems == nil {
+		h.Problems = []Problem{}
+	}
+	team := func(t *Teaming) {
+		if t != nil {
+			nz(&t.Order)
+		}
+	}
+	for _, s := range h.VSwitches {
+		nz(&s.Uplinks)
+		team(s.Teaming)
+		if s.PortGroups == nil {
+			s.PortGroups = []*PortGroup{}
+		}
+		for _, g := range s.PortGroups {
+			team(g.Teaming)
+		}
+	}
+	for _, v := range h.VMKs {
+		nz(&v.IPv6)
+		if v.Services == nil {
+			v.Services = []Service{}
+		}
+	}
 }
 
 func (b *builder) pnics() {

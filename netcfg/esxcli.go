@@ -210,6 +210,21 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 		p("%s\n", cmd)
 	}
 
+	if len(h.NFS) > 0 {
+		p("\n# 7b. NFS datastores (after the routes they may need)\n")
+		for _, m := range h.NFS {
+			if !m.Host.Known() || !m.Share.Known() {
+				p("# NFS datastore %s: server or share unknown\n", m.Label)
+				continue
+			}
+			cmd := "esxcli storage nfs add --host=" + sh(m.Host.V) + " --share=" + sh(m.Share.V) + " --volume-name=" + sh(m.Label)
+			if m.ReadOnly.V == "true" {
+				cmd += " --readonly"
+			}
+			p("%s\n", cmd)
+		}
+	}
+
 	p("\n# 8. DNS and hostname\n")
 	for _, d := range h.DNSServers {
 		p("esxcli network ip dns server add --server=%s\n", sh(d.V))

@@ -45,6 +45,9 @@ esxcli network ip route ipv4 add -n default -g 192.168.10.1
 esxcli network ip route ipv4 add -n 10.99.0.0/16 -g 192.168.10.254
 esxcli network ip route ipv4 add -n 172.16.5.0/24 -g 10.20.0.1
 
+# 7b. NFS datastores (after the routes they may need)
+esxcli storage nfs add --host=10.20.0.50 --share=/srv/iso --volume-name=iso
+
 # 8. DNS and hostname
 esxcli network ip dns server add --server=192.168.10.2
 esxcli network ip dns server add --server=192.168.10.3

@@ -69,6 +69,10 @@ esxcli vsan network ip add -i vmk2
 # 7. Routes
 esxcli network ip route ipv4 add -n default -g 10.1.0.1
 
+# 7b. NFS datastores (after the routes they may need)
+esxcli storage nfs add --host=10.1.40.5 --share=/export/iso --volume-name=nfs-iso --readonly
+esxcli storage nfs add --host=filer.dc1.example --share=/vol/vms --volume-name=nfs-vms
+
 # 8. DNS and hostname
 esxcli network ip dns server add --server=10.1.0.2
 esxcli network ip dns search add --domain=dc1.example

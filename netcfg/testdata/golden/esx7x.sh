@@ -33,6 +33,9 @@ esxcli network ip interface tag add -i vmk0 -t Management
 
 # 7. Routes
 
+# 7b. NFS datastores (after the routes they may need)
+esxcli storage nfs add --host=198.51.100.60 --share=/export/iso --volume-name=iso
+
 # 8. DNS and hostname
 esxcli system hostname set --fqdn=esx703.example.net
 
