@@ -36,5 +36,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 
+# fixtures writes the generated VMFS5/VMFS6 test volumes (package
+# vmfs/vmfstest) as testdata/generated/NAME.img + NAME.expected; add
+# MKVMFS_FLAGS=-huge for the 300 GiB-file volumes (slow to hash).
+fixtures:
+	$(GO) run ./vmfs/vmfstest/cmd/mkvmfs -out testdata/generated $(MKVMFS_FLAGS)
+
 clean:
 	rm -rf bin testdata/generated $(DEMO)
