@@ -75,6 +75,10 @@ func Build(in *Input) *Host {
 		for _, p := range in.EsxConf.Problems {
 			h.Problems = append(h.Problems, Problem{Line: p.Line, Offset: p.Offset, Error: p.Err.Error(), Text: p.Text, Skipped: p.Skipped})
 		}
+		h.MoreProblems = in.EsxConf.MoreProblems
+		if n := in.EsxConf.MoreProblems; n > 0 {
+			h.Notes = append(h.Notes, fmt.Sprintf("esx.conf has %d more bad lines than the %d listed", n, esxconf.MaxProblems))
+		}
 	}
 	h.Version = b.get("/resourceGroups/version")
 	if !h.Version.Known() && in.BootBuild != "" {

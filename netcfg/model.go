@@ -55,9 +55,10 @@ type Host struct {
 	NFS             []*NFSMount     `json:"nfs"`
 	ISCSI           []*ISCSIBinding `json:"iscsiBindings"`
 	Findings        []Finding       `json:"findings"`
-	ConfigStore     []StoreRow      `json:"configStore"` // esx/network and esx/advanced_options rows, as found
-	Unknown         []esxconf.Entry `json:"unknownKeys"` // esx.conf keys the model does not interpret
-	Problems        []Problem       `json:"problems"`    // malformed or suspicious esx.conf lines
+	ConfigStore     []StoreRow      `json:"configStore"`  // esx/network and esx/advanced_options rows, as found
+	Unknown         []esxconf.Entry `json:"unknownKeys"`  // esx.conf keys the model does not interpret
+	Problems        []Problem       `json:"problems"`     // malformed or suspicious esx.conf lines
+	MoreProblems    int             `json:"moreProblems"` // bad lines beyond those listed
 }
 
 // Problem is a malformed or suspicious esx.conf line.

@@ -127,8 +127,8 @@ func runNetcfg(ctx context.Context, o *netcfgOptions, args []string, out io.Writ
 			skipped++
 		}
 	}
-	if skipped > 0 {
-		return withExitCode(exitPartial, fmt.Errorf("%s: %d esx.conf lines skipped as malformed", args[0], skipped))
+	if skipped > 0 || h.MoreProblems > 0 {
+		return withExitCode(exitPartial, fmt.Errorf("%s: %d esx.conf lines skipped as malformed", args[0], skipped+h.MoreProblems))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@
 // allowed and the index is never an object's name.
 //
 // ESXi writes the file sorted by key, but nothing here relies on the order.
+// Input is bounded: MaxSize bytes, MaxLineLen per line, MaxProblems kept.
 // The parser never stops on a bad line: every malformed, duplicate or
 // suspicious line becomes a LineError carrying its line number and byte
 // offset, and parsing goes on with the next line.

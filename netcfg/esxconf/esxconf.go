@@ -13,8 +13,9 @@ import (
 
 // Limits. A real esx.conf is tens of kilobytes; these bound memory on garbage.
 const (
-	MaxSize    = 64 << 20 // bytes read from one file
-	MaxLineLen = 64 << 10 // bytes in one line; longer lines are reported and skipped
+	MaxSize     = 16 << 20 // bytes read from one file (a real one is ~25 KB)
+	MaxLineLen  = 64 << 10 // bytes in one line; longer lines are reported and skipped
+	MaxProblems = 1000     // line errors kept; the rest are only counted
 )
 
 // Sentinel errors describing why a line was rejected or flagged.
@@ -58,8 +59,10 @@ func (e *LineError) Unwrap() error { return e.Err }
 type File struct {
 	Entries  []Entry // in file order, duplicates removed (last wins)
 	Problems []*LineError
-	index    map[string]int
-	sorted   []Entry // Entries by key, built on first query
+	// MoreProblems counts line errors beyond MaxProblems.
+	MoreProblems int
+	index        map[string]int
+	sorted       []Entry // Entries by key, built on first query
 }
 
 // Parse reads an esx.conf. It returns an error only when reading fails or the
@@ -111,6 +114,10 @@ func readLine(br *bufio.Reader) ([]byte, int64, bool, error) {
 }
 
 func (f *File) problem(lineNo int, off int64, text []byte, err error, skipped bool) {
+	if len(f.Problems) >= MaxProblems {
+		f.MoreProblems++
+		return
+	}
 	t := string(text)
 	if len(t) > 200 {
 		t = t[:200]

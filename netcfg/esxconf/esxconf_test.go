@@ -117,6 +117,16 @@ func TestBadLinesReportedAndSkipped(t *testing.T) {
 	}
 }
 
+func TestProblemsBounded(t *testing.T) {
+	f, err := ParseString(strings.Repeat("junk\n", MaxProblems+5) + `/ok = "1"` + "\n")
+	if err != nil || len(f.Problems) != MaxProblems || f.MoreProblems != 5 {
+		t.Fatalf("%d problems, %d more, %v", len(f.Problems), f.MoreProblems, err)
+	}
+	if v, _ := f.Get("/ok"); v != "1" {
+		t.Error("line after the problems lost")
+	}
+}
+
 func TestEmptyFile(t *testing.T) {
 	f, err := ParseString("")
 	if err != nil || len(f.Entries) != 0 || len(f.Problems) != 0 {
@@ -138,7 +148,7 @@ func (endless) Read(p []byte) (int, error) {
 
 func TestSizeLimit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads 64 MiB")
+		t.Skip("reads 16 MiB")
 	}
 	_, err := Parse(endless{})
 	if !errors.Is(err, ErrTooLarge) {
