@@ -78,8 +78,8 @@ func (v *Volume) dataBlock(e uint64) (blockTarget, error) {
 }
 
 func (v *Volume) checkRange(what string, e uint64, vol, size int64) error {
-	if vol < 0 || vol+size > v.lv.size || vol+size < 0 {
-		return fmt.Errorf("%w: %s pointer %#x points at %#x, past the volume end %#x", ErrCorrupt, what, e, vol, v.lv.size)
+	if vol < 0 || vol+size > v.lv.Size() || vol+size < 0 {
+		return fmt.Errorf("%w: %s pointer %#x points at %#x, past the volume end %#x", ErrCorrupt, what, e, vol, v.lv.Size())
 	}
 	return nil
 }

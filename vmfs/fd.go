@@ -164,6 +164,25 @@ func (v *Volume) readFD(addr uint32) (*fileDesc, error) {
 	if addr&7 != addrFD {
 		return nil, fmt.Errorf("%w: %#08x is not a file-descriptor address", ErrCorrupt, addr)
 	}
+	fd, err := v.readFDThroughFDC(addr)
+	if err != nil && v.rec != nil {
+		// .fdc.sf is damaged or its descriptor moved: use where the scan
+		// found a descriptor claiming this address.
+		if vol, ok := v.rec.FDs[addr]; ok {
+			fd, err = v.readFDAt(vol, addr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.fdCache.put(addr, fd)
+	return fd, nil
+}
+
+func (v *Volume) readFDThroughFDC(addr uint32) (*fileDesc, error) {
+	if v.fdc == nil {
+		return nil, fmt.Errorf("%w: file descriptor %#08x: .fdc.sf is unreadable", ErrCorrupt, addr)
+	}
 	c, r := fdAddr(addr)
 	off, err := v.fdc.resourceOffset(c, r)
 	if err != nil {
@@ -173,12 +192,7 @@ func (v *Volume) readFD(addr uint32) (*fileDesc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locating file descriptor %#08x: %w", addr, err)
 	}
-	fd, err := v.readFDAt(vol, addr)
-	if err != nil {
-		return nil, err
-	}
-	v.fdCache.put(addr, fd)
-	return fd, nil
+	return v.readFDAt(vol, addr)
 }
 
 func (v *Volume) readFDAt(vol int64, addr uint32) (*fileDesc, error) {

@@ -2,6 +2,7 @@ package vmfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -32,6 +33,9 @@ type node struct {
 func (v *Volume) resolve(op, name string, followLast bool) (node, error) {
 	if !fs.ValidPath(name) {
 		return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	if v.root == nil {
+		return node{}, &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("%w: the root directory is unreadable; files are reachable through a deep scan", ErrCorrupt)}
 	}
 	hops := 0
 	todo := splitPath(name)

@@ -17,8 +17,9 @@ type Options struct {
 // fs.StatFS and fs.ReadLinkFS; see fs.go.
 type Volume struct {
 	opts          Options
+	rec           *Recovery // non-nil when opened from deep-scan findings
 	headers       []*LVMHeader
-	lv            *logicalVolume
+	lv            Device // the logical volume
 	desc          *Descriptor
 	fdc, sbc      *resFile
 	pbc, pb2      *resFile
@@ -63,16 +64,21 @@ func Open(devs []Device, opts Options) (*Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openLogical(lv, headers, anomalies, opts)
+	return openLogical(lv, headers, anomalies, opts, nil)
 }
 
-func openLogical(lv *logicalVolume, headers []*LVMHeader, anomalies []string, opts Options) (*Volume, error) {
+func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Options, rec *Recovery) (*Volume, error) {
 	desc, err := readDescriptor(lv)
 	if err != nil {
-		return nil, err
+		if rec == nil || rec.Descriptor == nil {
+			return nil, err
+		}
+		anomalies = append(anomalies, fmt.Sprintf("file-system descriptor unreadable (%v); using the one reconstructed from the scan", err))
+		d := *rec.Descriptor
+		desc = &d
 	}
 	v := &Volume{
-		opts: opts, headers: headers, lv: lv, desc: desc, anomalies: anomalies,
+		opts: opts, rec: rec, headers: headers, lv: lv, desc: desc, anomalies: anomalies,
 		fdCache:  newLRU[uint32, *fileDesc](4096),
 		pbCache:  newLRU[uint64, []uint64](256),
 		dirCache: newLRU[uint32, []dirent](256),
@@ -81,7 +87,10 @@ func openLogical(lv *logicalVolume, headers []*LVMHeader, anomalies []string, op
 		v.anomalies = append(v.anomalies, fmt.Sprintf("file-system descriptor names LVM volume %s, the LVM header %s", desc.VolumeUUID, headers[0].VolumeUUID))
 	}
 	if err := v.openSystemFiles(); err != nil {
-		return nil, err
+		if rec == nil {
+			return nil, err
+		}
+		v.anomalies = append(v.anomalies, err.Error())
 	}
 	return v, nil
 }
@@ -95,39 +104,33 @@ func (v *Volume) clusterHeaderSize() int64 {
 }
 
 // openSystemFiles bootstraps .fdc.sf from its fixed position, then finds
-// the other resource files through it (§7.2, §10).
+// the other resource files through it (§7.2, §10). A volume opened from
+// scan findings goes on past a missing piece, recording it: what remains
+// readable is still worth recovering.
 func (v *Volume) openSystemFiles() error {
-	start := v.desc.fdcStart()
-	hdr := make([]byte, 0x200)
-	if _, err := readFull(v.lv, hdr, start); err != nil {
-		return fmt.Errorf("vmfs: reading .fdc.sf header at volume offset %#x: %w", start, err)
+	var errs []error
+	step := func(err error) bool {
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return err == nil || v.rec != nil
 	}
-	fdc, err := parseResHeader(".fdc.sf", hdr, v.clusterHeaderSize(), start)
-	if err != nil {
+	fdc, err := v.openFDC()
+	if !step(err) {
 		return err
 	}
-	lay := v.fdLayout()
-	if fdc.resSize != lay.slot || fdc.perCluster == 0 {
-		return corrupt(".fdc.sf header", start, "descriptor size %d, want %d", fdc.resSize, lay.slot)
-	}
-	_, r := fdAddr(fdcAddr)
-	fdc.fd, err = v.readFDAt(start+fdc.groupOffset+fdc.perGroup*fdc.clusterHdr+int64(r)*fdc.resSize, fdcAddr)
-	if err != nil {
-		return fmt.Errorf("bootstrapping .fdc.sf: %w", err)
-	}
 	v.fdc = fdc
-
 	// Pointer-block files first: .sbc.sf may itself be mapped through
 	// .pb2.sf (VMFS6, zla 5).
-	if v.pbc, err = v.openResFile(".pbc.sf", pbcAddr); err != nil {
+	if v.pbc, err = v.openResFile(".pbc.sf", pbcAddr); !step(err) {
 		return err
 	}
 	if v.desc.Version() >= 5 {
-		if v.pb2, err = v.openResFile(".pb2.sf", pb2Addr); err != nil {
+		if v.pb2, err = v.openResFile(".pb2.sf", pb2Addr); !step(err) {
 			return err
 		}
 	}
-	if v.sbc, err = v.openResFile(".sbc.sf", sbcAddr); err != nil {
+	if v.sbc, err = v.openResFile(".sbc.sf", sbcAddr); !step(err) {
 		return err
 	}
 	if v.desc.Version() >= 6 {
@@ -137,14 +140,43 @@ func (v *Volume) openSystemFiles() error {
 		}
 	}
 	root, err := v.readFD(rootAddr)
+	if err == nil && root.typ != typeDirectory {
+		err = corrupt("root directory", root.vol, "descriptor type %d, not a directory", root.typ)
+	}
 	if err != nil {
-		return fmt.Errorf("root directory: %w", err)
+		err = fmt.Errorf("root directory: %w", err)
 	}
-	if root.typ != typeDirectory {
-		return corrupt("root directory", root.vol, "descriptor type %d, not a directory", root.typ)
+	if !step(err) {
+		return err
 	}
-	v.root = root
-	return nil
+	if err == nil {
+		v.root = root
+	}
+	return errors.Join(errs...)
+}
+
+// openFDC reads the .fdc.sf header at its fixed volume offset and the
+// file's own descriptor (resource 2 of cluster 0).
+func (v *Volume) openFDC() (*resFile, error) {
+	start := v.desc.fdcStart()
+	hdr := make([]byte, 0x200)
+	if _, err := readFull(v.lv, hdr, start); err != nil {
+		return nil, fmt.Errorf("vmfs: reading .fdc.sf header at volume offset %#x: %w", start, err)
+	}
+	fdc, err := parseResHeader(".fdc.sf", hdr, v.clusterHeaderSize(), start)
+	if err != nil {
+		return nil, err
+	}
+	lay := v.fdLayout()
+	if fdc.resSize != lay.slot || fdc.perCluster == 0 || fdc.perGroup == 0 {
+		return nil, corrupt(".fdc.sf header", start, "descriptor size %d, want %d", fdc.resSize, lay.slot)
+	}
+	_, r := fdAddr(fdcAddr)
+	fdc.fd, err = v.readFDAt(start+fdc.groupOffset+fdc.perGroup*fdc.clusterHdr+int64(r)*fdc.resSize, fdcAddr)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrapping .fdc.sf: %w", err)
+	}
+	return fdc, nil
 }
 
 func (v *Volume) openResFile(name string, addr uint32) (*resFile, error) {
@@ -211,7 +243,7 @@ func (v *Volume) Descriptor() Descriptor { return *v.desc }
 func (v *Volume) LVM() []*LVMHeader { return v.headers }
 
 // Size is the size of the logical volume in bytes.
-func (v *Volume) Size() int64 { return v.lv.size }
+func (v *Volume) Size() int64 { return v.lv.Size() }
 
 // Anomalies lists problems met while reading in tolerant mode.
 func (v *Volume) Anomalies() []string { return append([]string(nil), v.anomalies...) }
