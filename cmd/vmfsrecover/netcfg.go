@@ -42,8 +42,9 @@ SOURCE is any of:
 
 Encrypted configurations are decrypted when the host had no TPM. With a TPM
 the key never left the chip, and netcfg says so. On 7.0 U2 and later the vmk
-objects live in the ConfigStore database, whose network layout is not
-documented; netcfg reports what esx.conf holds and says what is missing.
+objects live in the ConfigStore database (inside local.tgz): netcfg reads it,
+maps the few fields whose names are documented (device, IPv4 address and
+mask, DHCP) and prints every other network setting of the store as found.
 
 Values absent from the configuration print as "unknown" (null in JSON); no
 default is ever filled in. Keys the model does not interpret are listed in
