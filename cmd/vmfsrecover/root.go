@@ -61,6 +61,7 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 		newInfoCmd(opts),
 		newDumpCmd(opts),
 		newNetcfgCmd(opts),
+		newPreviewCmd(opts),
 	)
 	return root
 }
