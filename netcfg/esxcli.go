@@ -148,26 +148,27 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			continue
 		}
 		name := sh(v.Name.V)
+		c := commentIfNotCreated(v)
 		switch {
 		case v.DHCP.V == "true":
 			peer := ""
 			if v.PeerDNS.Known() {
 				peer = " -P " + sh(v.PeerDNS.V)
 			}
-			p("esxcli network ip interface ipv4 set -i %s -t dhcp%s\n", name, peer)
+			p("%sesxcli network ip interface ipv4 set -i %s -t dhcp%s\n", c, name, peer)
 		case v.IPv4Address.Known() && v.IPv4Netmask.Known():
-			p("esxcli network ip interface ipv4 set -i %s -t static -I %s -N %s\n", name, sh(v.IPv4Address.V), sh(v.IPv4Netmask.V))
+			p("%sesxcli network ip interface ipv4 set -i %s -t static -I %s -N %s\n", c, name, sh(v.IPv4Address.V), sh(v.IPv4Netmask.V))
 		default:
 			p("# %s: IPv4 configuration unknown\n", v.Name.V)
 		}
 		if v.DHCPv6.V == "true" {
-			p("esxcli network ip interface ipv6 set -i %s --enable-dhcpv6=true\n", name)
+			p("%sesxcli network ip interface ipv6 set -i %s --enable-dhcpv6=true\n", c, name)
 		}
 		for _, a := range v.IPv6 {
-			p("esxcli network ip interface ipv6 address add -i %s --ipv6=%s\n", name, sh(a.V))
+			p("%sesxcli network ip interface ipv6 address add -i %s --ipv6=%s\n", c, name, sh(a.V))
 		}
 		if v.Enabled.V == "false" {
-			p("esxcli network ip interface set -i %s -e false\n", name)
+			p("%sesxcli network ip interface set -i %s -e false\n", c, name)
 		}
 	}
 
@@ -177,16 +178,17 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			continue
 		}
 		name := sh(v.Name.V)
+		c := commentIfNotCreated(v)
 		for _, s := range v.Services {
 			switch {
 			case s.Tag == "VMotion" && v.Netstack.V == "vmotion", s.Tag == "vSphereProvisioning" && v.Netstack.V == "vSphereProvisioning":
 				p("# %s: %s comes with the %s stack\n", v.Name.V, s.Tag, v.Netstack.V)
 			case s.Tag == "VSAN":
-				p("esxcli vsan network ip add -i %s\n", name)
+				p("%sesxcli vsan network ip add -i %s\n", c, name)
 			case s.Tag == "VSANWitness":
-				p("esxcli vsan network ip add -i %s --traffic-type=witness\n", name)
+				p("%sesxcli vsan network ip add -i %s --traffic-type=witness\n", c, name)
 			default:
-				p("esxcli network ip interface tag add -i %s -t %s\n", name, sh(s.Tag))
+				p("%sesxcli network ip interface tag add -i %s -t %s\n", c, name, sh(s.Tag))
 			}
 		}
 	}
@@ -241,6 +243,19 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 	}
 	p("\n# 9. Persist the configuration now instead of at the next hourly backup\n/sbin/auto-backup.sh\n")
 	return ew.err
+}
+
+// created reports whether step 4 of the script creates (or finds) the vmk;
+// lines for the others stay commented until the admin has created it.
+func created(v *VMK) bool {
+	return v.Name.V == "vmk0" || v.VSwitch.Known()
+}
+
+func commentIfNotCreated(v *VMK) string {
+	if created(v) {
+		return ""
+	}
+	return "# (once " + v.Name.V + " exists) "
 }
 
 func comment(yes bool) string {

@@ -154,7 +154,7 @@ func TestESX4xSingleServiceOptions(t *testing.T) {
 
 func TestESX6xLayoutAndChecks(t *testing.T) {
 	h := loadFixture(t, "esx6x")
-	want := []string{"vmk0", "vmk1", "vmk2", "vmk3", "vmk10"}
+	want := []string{"vmk0", "vmk1", "vmk2", "vmk3", "vmk4", "vmk10"}
 	for i, v := range h.VMKs {
 		if v.Name.V != want[i] {
 			t.Fatalf("vmk order %d = %s, want %s (numeric, not child index)", i, v.Name.V, want[i])
@@ -165,6 +165,7 @@ func TestESX6xLayoutAndChecks(t *testing.T) {
 		"vmk1": "VMotion",
 		"vmk2": "vSphereReplication,vSphereReplicationNFC,VSAN",
 		"vmk3": "",
+		"vmk4": "faultToleranceLogging",
 	}
 	for name, tags := range cases {
 		if got := strings.Join(vmk(t, h, name).ServiceTags(), ","); got != tags {
@@ -175,6 +176,9 @@ func TestESX6xLayoutAndChecks(t *testing.T) {
 	if v3.PortGroup.V != "10" || v3.VSwitch.Known() || v3.MTU.Known() || v3.Extra["tsoMss"] != "65535" {
 		t.Errorf("vmk3 = %+v", v3)
 	}
+	if v4 := vmk(t, h, "vmk4"); v4.DVSName.V != "dvs-prod" || v4.DVPort.V != "1024" || v4.VSwitch.Known() {
+		t.Errorf("vmk4 = %+v", v4)
+	}
 	if vmk(t, h, "vmk2").VSwitch.V != "vSwitch1" {
 		t.Errorf("vmk2 vswitch = %v", vmk(t, h, "vmk2").VSwitch)
 	}
@@ -184,7 +188,7 @@ func TestESX6xLayoutAndChecks(t *testing.T) {
 		"same-subnet":                  "vmk2,vmk10",
 		"portgroup-not-found":          "vmk3",
 		"uplink-not-in-failover-order": "vSwitch0,vSwitch1/iSCSI-A",
-		"gateway-outside-subnet":       "vmk2,vmk10",
+		"gateway-outside-subnet":       "vmk2,vmk4,vmk10",
 	} {
 		if got := strings.Join(f[check], ","); got != subj {
 			t.Errorf("%s subjects = %q, want %q", check, got, subj)

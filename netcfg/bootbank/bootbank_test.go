@@ -47,8 +47,8 @@ func load(t *testing.T, data []byte, opt Options) (*netcfg.Input, error) {
 func hostname(t *testing.T, in *netcfg.Input) string {
 	t.Helper()
 	h := netcfg.Build(in)
-	if len(h.VMKs) != 5 {
-		t.Errorf("%d vmks, want 5", len(h.VMKs))
+	if len(h.VMKs) != 6 {
+		t.Errorf("%d vmks, want 6", len(h.VMKs))
 	}
 	return h.Hostname.V
 }

@@ -45,6 +45,9 @@ esxcli network ip interface add -i vmk2 -p vSAN-50 -m 9000
 # esxcli network ip interface add -i vmk3 -p 10
 #   vmk3 had MAC 00:50:56:6b:00:03; add -M 00:50:56:6b:00:03 to the line above to keep it (DHCP reservations, MAC filters)
 #   vmk3: MTU unknown
+# vmk4 sat on distributed switch dvs-prod, port 1024: re-add the host to that vDS in vCenter first
+# esxcli network ip interface add -i vmk4 --dvs-name=dvs-prod --dvport-id=1024
+#   vmk4: MTU unknown
 esxcli network ip interface add -i vmk10 -p iSCSI-A
 #   vmk10 had MAC 00:50:56:6b:00:10; add -M 00:50:56:6b:00:10 to the line above to keep it (DHCP reservations, MAC filters)
 #   vmk10: MTU unknown
@@ -53,8 +56,9 @@ esxcli network ip interface add -i vmk10 -p iSCSI-A
 esxcli network ip interface ipv4 set -i vmk0 -t static -I 10.1.0.11 -N 255.255.255.0
 esxcli network ip interface ipv4 set -i vmk1 -t static -I 10.1.30.11 -N 255.255.255.0
 esxcli network ip interface ipv4 set -i vmk2 -t static -I 10.1.50.11 -N 255.255.255.0
-esxcli network ip interface ipv4 set -i vmk3 -t dhcp -P true
-esxcli network ip interface ipv6 set -i vmk3 --enable-dhcpv6=true
+# (once vmk3 exists) esxcli network ip interface ipv4 set -i vmk3 -t dhcp -P true
+# (once vmk3 exists) esxcli network ip interface ipv6 set -i vmk3 --enable-dhcpv6=true
+# (once vmk4 exists) esxcli network ip interface ipv4 set -i vmk4 -t static -I 10.1.60.11 -N 255.255.255.0
 esxcli network ip interface ipv4 set -i vmk10 -t static -I 10.1.50.12 -N 255.255.255.0
 
 # 6. Services
@@ -64,6 +68,7 @@ esxcli vsan network ip add -i vmk0 --traffic-type=witness
 esxcli network ip interface tag add -i vmk2 -t vSphereReplication
 esxcli network ip interface tag add -i vmk2 -t vSphereReplicationNFC
 esxcli vsan network ip add -i vmk2
+# (once vmk4 exists) esxcli network ip interface tag add -i vmk4 -t faultToleranceLogging
 # vmk10 is an iSCSI vmk; bind it to the software iSCSI adapter: esxcli iscsi networkportal add -A vmhbaNN -n vmk10
 
 # 7. Routes

@@ -26,7 +26,7 @@ esxcli network vswitch standard portgroup set -p 'Management Network' -v 0
 
 # 5. Addresses
 esxcli network ip interface ipv4 set -i vmk0 -t static -I 198.51.100.21 -N 255.255.255.0
-esxcli network ip interface ipv4 set -i vmk1 -t dhcp -P false
+# (once vmk1 exists) esxcli network ip interface ipv4 set -i vmk1 -t dhcp -P false
 
 # 6. Services
 esxcli network ip interface tag add -i vmk0 -t Management
