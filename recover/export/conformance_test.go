@@ -134,7 +134,7 @@ func testTree(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	if rep.Exported != len(want) || rep.Failed != 0 || rep.Complete != 0 {
-		t.Fatalf("report: %d exported, %d failed, %d complete; want %d exported", rep.Exported, rep.Failed, rep.Complete, len(want))
+		t.Fatalf("report: %d exported, %d failed, %d complete; want %d exported: %+v", rep.Exported, rep.Failed, rep.Complete, len(want), rep.Entries)
 	}
 	conn := connect(t, h.dest)
 	es := byDest(manifestOf(t, conn))

@@ -28,7 +28,10 @@ type FTP struct {
 	Host     string // host:port
 	User     string // "anonymous" when empty
 	password string
-	Dir      string // base directory on the server, "/"-separated
+	// Dir is the base directory, "/"-separated; as in RFC 1738 FTP URLs it
+	// is relative to the login directory unless it starts with "/"
+	// (ftp://host/%2Fsrv/x).
+	Dir string
 	// TLS: nil for plain FTP; with Implicit false, explicit TLS (AUTH TLS,
 	// ftps://), with Implicit true, TLS from the first byte (usually port
 	// 990). Every connection gets its own copy of the config with its own
@@ -74,12 +77,18 @@ func ParseFTPURL(raw string) (*FTP, error) {
 			return nil, ErrPasswordInURL
 		}
 	}
-	d := &FTP{Dir: u.Path}
+	d := &FTP{Dir: strings.TrimPrefix(u.Path, "/")}
 	port := "21"
 	switch u.Scheme {
 	case "ftp":
 	case "ftps":
-		d.TLS = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+		// TLS 1.2 at most: under TLS 1.3 the server's session tickets
+		// arrive after the handshake, an uploading client never reads
+		// them, and closing the data connection with them unread resets
+		// it; vsftpd then loses the tail of the upload ("426 Failure
+		// reading network stream"). In TLS 1.2 tickets come inside the
+		// handshake.
+		d.TLS = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12}
 	default:
 		return nil, fmt.Errorf("%w: scheme %q, want ftp or ftps", ErrFTPURL, u.Scheme)
 	}
@@ -95,9 +104,6 @@ func ParseFTPURL(raw string) (*FTP, error) {
 	d.Host = net.JoinHostPort(u.Hostname(), port)
 	if u.User != nil {
 		d.User = u.User.Username()
-	}
-	if d.Dir == "" {
-		d.Dir = "/"
 	}
 	if strings.ContainsAny(d.Dir, "\r\n\x00") {
 		return nil, fmt.Errorf("%w: control characters in the path", ErrFTPURL)
@@ -117,7 +123,7 @@ func (d *FTP) String() string {
 			scheme = "ftps(implicit)"
 		}
 	}
-	u := url.URL{Scheme: scheme, Host: d.Host, Path: d.Dir}
+	u := url.URL{Scheme: scheme, Host: d.Host, Path: "/" + d.Dir}
 	if d.User != "" {
 		u.User = url.User(d.User)
 	}
@@ -169,7 +175,9 @@ func (d *FTP) Connect(ctx context.Context) (Conn, error) {
 		nc = c.track(&deadlineConn{Conn: nc, timeout: ioTimeout})
 		control := first
 		first = false
-		if tlsConf != nil && (!control || d.Implicit) {
+		if tlsConf != nil && d.Implicit && control {
+			nc = tls.Client(nc, tlsConf)
+		} else if tlsConf != nil && !control {
 			nc = tls.Client(nc, tlsConf)
 		}
 		return nc, nil
@@ -243,7 +251,12 @@ func (c *ftpConn) abort() {
 	c.conns = nil
 }
 
-func (c *ftpConn) path(name string) string { return path.Join(c.d.Dir, name) }
+func (c *ftpConn) path(name string) string {
+	if c.d.Dir == "" {
+		return name
+	}
+	return path.Join(c.d.Dir, name)
+}
 
 // wrap classifies a server reply or network error.
 func (c *ftpConn) wrap(ctx context.Context, op, name string, err error) error {
@@ -279,8 +292,12 @@ func (c *ftpConn) wrap(ctx context.Context, op, name string, err error) error {
 func transient(err error) error { return &transientError{err} }
 
 func (c *ftpConn) MkdirAll(ctx context.Context, dir string) error {
-	p := c.d.Dir
-	for _, part := range strings.Split(dir, "/") {
+	var p string
+	for _, part := range strings.Split(path.Join(c.d.Dir, dir), "/") {
+		if p == "" && part == "" {
+			p = "/" // an absolute base
+			continue
+		}
 		p = path.Join(p, part)
 		if err := c.sc.MakeDir(p); err != nil {
 			// It may exist already; a real failure shows on the upload.

@@ -36,9 +36,9 @@ func TestParseFTPURL(t *testing.T) {
 		tls                  bool
 		err                  error
 	}{
-		{"ftp://backup@nas.example:2121/recovered/vm1", "nas.example:2121", "backup", "/recovered/vm1", false, nil},
-		{"ftps://nas.example", "nas.example:21", "", "/", true, nil},
-		{"ftp://[::1]/x", "[::1]:21", "", "/x", false, nil},
+		{"ftp://backup@nas.example:2121/recovered/vm1", "nas.example:2121", "backup", "recovered/vm1", false, nil},
+		{"ftps://nas.example", "nas.example:21", "", "", true, nil},
+		{"ftp://[::1]/%2Fsrv/x", "[::1]:21", "", "/srv/x", false, nil},
 		{"ftp://u:hunter2@h/", "", "", "", false, ErrPasswordInURL},
 		{"sftp://h/", "", "", "", false, ErrFTPURL},
 		{"ftp:///dir", "", "", "", false, ErrFTPURL},
