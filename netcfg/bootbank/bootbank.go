@@ -58,7 +58,27 @@ const (
 	pathLocalSh     = "etc/rc.local.d/local.sh"
 	pathDvsData     = "etc/vmware/dvsdata.db"
 	pathConfigStore = "var/lib/vmware/configstore/backup/current-store-1"
+	// The live path, which vm-support bundles carry instead.
+	pathConfigStoreLive = "etc/vmware/configstore/current-store-1"
 )
+
+// bundlePaths are the configuration files as a vm-support bundle holds
+// them: under one top-level folder (esx-<host>-<date>/), ConfigStore at its
+// live path, no dvsdata.db.
+var bundlePaths = []string{pathEsxConf, pathHosts, pathResolv, pathLocalSh, pathConfigStoreLive}
+
+// bundleMember maps a bundle member to the local.tgz path it stands for.
+func bundleMember(p string) (string, bool) {
+	for _, known := range bundlePaths {
+		if strings.HasSuffix(p, "/"+known) && strings.Count(p[:len(p)-len(known)-1], "/") == 0 {
+			if known == pathConfigStoreLive {
+				return pathConfigStore, true
+			}
+			return known, true
+		}
+	}
+	return "", false
+}
 
 // BootCfg is a parsed boot.cfg.
 type BootCfg struct {
@@ -158,6 +178,12 @@ func members(r io.Reader, what string, want func(string) bool) (map[string][]byt
 	lim := &io.LimitedReader{R: gz, N: maxUnpacked}
 	tr := tar.NewReader(lim)
 	out := map[string][]byte{}
+	bundle := false
+	defer func() {
+		if bundle {
+			out[bundleMarker] = nil
+		}
+	}()
 	for i := 0; ; i++ {
 		if i >= MaxMembers {
 			return out, fmt.Errorf("%s: %w: more than %d members", what, ErrArchive, MaxMembers)
@@ -173,6 +199,10 @@ func members(r io.Reader, what string, want func(string) bool) (map[string][]byt
 			return out, fmt.Errorf("%s: %w: tar: %v", what, ErrArchive, err)
 		}
 		p := cleanPath(h.Name)
+		if b, ok := bundleMember(p); ok && want(b) {
+			p = b
+			bundle = true
+		}
 		if h.Typeflag != tar.TypeReg || !want(p) {
 			continue
 		}
@@ -186,6 +216,10 @@ func members(r io.Reader, what string, want func(string) bool) (map[string][]byt
 		out[p] = b
 	}
 }
+
+// bundleMarker flags, among the returned members, that they came from a
+// vm-support bundle's folder layout.
+const bundleMarker = "\x00bundle"
 
 func cleanPath(p string) string {
 	return strings.TrimPrefix(path.Clean("/"+p), "/")
@@ -202,6 +236,10 @@ func loadTgz(r io.Reader, name string, opt Options) (*netcfg.Input, error) {
 	in := &netcfg.Input{Origin: name}
 	if err != nil {
 		in.Notes = append(in.Notes, "archive damaged after some members: "+err.Error())
+	}
+	if _, ok := files[bundleMarker]; ok {
+		delete(files, bundleMarker)
+		in.Notes = append(in.Notes, "read as a vm-support bundle: its ConfigStore has secrets masked and it carries no dvsdata.db")
 	}
 	if hasLocal(files) {
 		return fromLocal(files, in, name)

@@ -326,3 +326,24 @@ func TestParseBootCfg(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 }
+
+func TestVMSupportBundle(t *testing.T) {
+	conf := readFixture(t, "esx6x/esx.conf")
+	bundle := fixture.Tgz(
+		fixture.File{Name: "esx-esx67-2024-05-01--10.00-12345/commands/esxcfg-vmknic_-l.txt", Data: []byte("Interface ...")},
+		fixture.File{Name: "esx-esx67-2024-05-01--10.00-12345/etc/vmware/esx.conf", Data: conf},
+		fixture.File{Name: "esx-esx67-2024-05-01--10.00-12345/etc/resolv.conf", Data: readFixture(t, "esx6x/resolv.conf")},
+		fixture.File{Name: "esx-esx67-2024-05-01--10.00-12345/etc/vmware/configstore/current-store-1", Data: []byte("SQLite format 3\x00")},
+		fixture.File{Name: "esx-esx67-2024-05-01--10.00-12345/deeper/etc/hosts", Data: []byte("10.9.9.9 wrong")},
+	)
+	in, err := load(t, bundle, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hostname(t, in) != "esx67.dc1.example" || in.ResolvConf == nil || in.Hosts != nil || in.ConfigStoreData == nil {
+		t.Errorf("bundle: origin %q hosts %q store %d bytes", in.Origin, in.Hosts, len(in.ConfigStoreData))
+	}
+	if !strings.Contains(strings.Join(in.Notes, "\n"), "vm-support bundle") {
+		t.Errorf("notes %v", in.Notes)
+	}
+}

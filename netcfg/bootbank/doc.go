@@ -16,7 +16,10 @@
 // files under etc/ that were changed (etc/vmware/esx.conf, etc/hosts,
 // etc/resolv.conf, etc/rc.local.d/local.sh, etc/vmware/dvsdata.db) and on
 // 7.x the ConfigStore database var/lib/vmware/configstore/backup/
-// current-store-1. Archives are read with archive/tar and compress/gzip
+// current-store-1. A vm-support bundle (a .tgz of one esx-<host>-<date>/
+// folder) is read the same way: its etc/vmware/esx.conf, etc/hosts,
+// etc/resolv.conf and the live ConfigStore etc/vmware/configstore/
+// current-store-1 (secrets masked; no dvsdata.db). Archives are read with archive/tar and compress/gzip
 // under fixed limits: at most MaxMember bytes kept per file and
 // MaxUnpacked bytes decompressed per archive, so a gzip bomb ends in an
 // error, not in an exhausted machine.
