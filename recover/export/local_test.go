@@ -1,10 +1,19 @@
 package export
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 )
 
 func localHarness(t *testing.T) *harness {
@@ -26,3 +35,150 @@ func localHarness(t *testing.T) *harness {
 }
 
 func TestLocalConformance(t *testing.T) { runConformance(t, localHarness) }
+
+// mountTmpfs mounts a small tmpfs (root only); the test skips elsewhere.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// TestLocalFullDisk: a destination that fills up stops the export with
+// ErrDestination; the files done before stay, verified, in the manifest.
+func TestLocalFullDisk(t *testing.T) {
+	dir := mountTmpfs(t, "3m")
+	fsys := newTestFS()
+	fsys.file("a-small.txt", []byte("fits"))
+	fsys.file("b-big.bin", randBytes(5, 8*chunkSize))
+	fsys.file("c-after.txt", []byte("never reached"))
+	d, err := NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.NoSync = true
+	rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+	if !errors.Is(err, ErrDestination) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("error %v, want ErrDestination wrapping ENOSPC", err)
+	}
+	if !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("message %q does not say why", err)
+	}
+	es := byDest(rep.Entries)
+	if es["a-small.txt"].Status != StatusExported || es["b-big.bin"].Status != StatusFailed {
+		t.Fatalf("%+v", rep.Entries)
+	}
+	if _, ok := es["c-after.txt"]; ok {
+		t.Errorf("export went on after the disk filled: %+v", es["c-after.txt"])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b-big.bin")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the file that did not fit has its final name")
+	}
+	// The manifest may not fit either; when it does, it lists the done file.
+	if b, err := os.ReadFile(filepath.Join(dir, ManifestName)); err == nil {
+		ms, err := ReadManifest(bytes.NewReader(b))
+		if err != nil || byDest(ms)["a-small.txt"].Status != StatusExported {
+			t.Errorf("manifest after a full disk: %v %+v", err, ms)
+		}
+	}
+}
+
+// TestLocalReadOnly: a read-only destination stops at once with a clear
+// error.
+func TestLocalReadOnly(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+	if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot remount read-only: %v %s", err, out)
+	}
+	fsys, _ := sampleTree()
+	d := &Local{Dir: dir}
+	rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+	if !errors.Is(err, ErrDestination) || !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("error %v, want ErrDestination wrapping EROFS", err)
+	}
+	if rep.Exported != 0 {
+		t.Fatalf("%d exported to a read-only filesystem", rep.Exported)
+	}
+}
+
+// TestLocalSparse: holes from the allocation map and all-zero blocks are
+// not written and not read.
+func TestLocalSparse(t *testing.T) {
+	const size = 64 << 20
+	data := make([]byte, size)
+	copy(data[1<<20:], randBytes(9, 4096))
+	copy(data[40<<20:], randBytes(10, 100<<10)) // allocated, with zeros after it
+	fsys := newTestFS()
+	fsys.file("thin-flat.vmdk", data)
+	fsys.alloc["thin-flat.vmdk"] = allocmap.Map{{Off: 1 << 20, Len: 4096}, {Off: 40 << 20, Len: 8 << 20}}
+	var read int64
+	fsys.reads["thin-flat.vmdk"] = &read
+	d, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+	if err != nil || rep.Exported != 1 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if read != 8<<20+4096 {
+		t.Errorf("read %d bytes, want only the allocated %d", read, 8<<20+4096)
+	}
+	fi, err := os.Stat(filepath.Join(d.Dir, "thin-flat.vmdk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := fi.Sys().(*syscall.Stat_t).Blocks * 512
+	if fi.Size() != size || used > 1<<20 {
+		t.Errorf("size %d, %d bytes allocated; want %d with at most 1 MiB allocated", fi.Size(), used, size)
+	}
+	if rep.Entries[0].SHA256 != sumHex(data) {
+		t.Error("hash of a sparse file is not the hash of its bytes")
+	}
+}
+
+// TestCancelKeepsWork: cancelling stops the export, keeps finished files
+// and writes the manifest; a rerun completes the rest.
+func TestCancelKeepsWork(t *testing.T) {
+	fsys := newTestFS()
+	for i := range 5 {
+		fsys.file("f"+strconv.Itoa(i), randBytes(uint64(i), 2*chunkSize))
+	}
+	d, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := testOpts()
+	opts.Progress = &cancelAfter{n: 2, cancel: cancel}
+	rep, err := Export(ctx, fsys, nil, d, opts)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if rep.Exported < 2 || rep.Exported == 5 {
+		t.Fatalf("%d exported before the cancel", rep.Exported)
+	}
+	conn := connect(t, d)
+	if got := len(manifestOf(t, conn)); got != len(rep.Entries) {
+		t.Fatalf("manifest has %d entries, report %d", got, len(rep.Entries))
+	}
+	rep2, err := Export(context.Background(), fsys, nil, d, testOpts())
+	if err != nil || rep2.Complete != rep.Exported || rep2.Exported != 5-rep.Exported {
+		t.Fatalf("rerun: %v %+v", err, rep2)
+	}
+}
+
+type cancelAfter struct {
+	nopProgress
+	n      int
+	cancel func()
+}
+
+func (c *cancelAfter) FileDone(name, status string) {
+	if c.n--; c.n == 0 {
+		c.cancel()
+	}
+}
