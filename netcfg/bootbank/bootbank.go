@@ -137,15 +137,21 @@ func Load(src io.ReaderAt, size int64, name string, opt Options) (*netcfg.Input,
 		}
 		return loadEnvelope(src, size, opt.EncryptionInfo, name, &netcfg.Input{Origin: name})
 	}
+	var bankErr error
 	if v, err := fat.Open(src, size); err == nil {
 		in, err := loadBank(v, name)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			return in, nil
 		}
-		return in, nil
+		// A disk's boot code can pass for a FAT boot sector: try the
+		// partition table before giving up.
+		bankErr = err
 	}
 	if t, err := partition.Read(src, size); err == nil && len(t.Partitions) > 0 {
 		return loadDisk(src, t, name)
+	}
+	if bankErr != nil {
+		return nil, bankErr
 	}
 	if looksLikeEsxConf(head) {
 		conf, err := esxconf.Parse(io.NewSectionReader(src, 0, size))
