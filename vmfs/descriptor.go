@@ -78,10 +78,12 @@ func readDescriptor(r io.ReaderAt) (*Descriptor, error) {
 	if _, err := readFull(r, buf, fsDescriptorOffset); err != nil {
 		return nil, fmt.Errorf("vmfs: reading %s at volume offset %#x: %w", where, fsDescriptorOffset, err)
 	}
-	return parseDescriptor(buf)
+	return ParseDescriptor(buf)
 }
 
-func parseDescriptor(buf []byte) (*Descriptor, error) {
+// ParseDescriptor decodes a file-system descriptor from its first 0x200
+// bytes (as a deep scan finds it anywhere on a disk).
+func ParseDescriptor(buf []byte) (*Descriptor, error) {
 	const where = "file-system descriptor"
 	le := binary.LittleEndian
 	d := &Descriptor{

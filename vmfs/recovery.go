@@ -181,3 +181,35 @@ func CarveFD(b []byte) (FDInfo, bool) {
 }
 
 const fdSignature6 = 0x66646D64 // "fdmd" (§8.2)
+
+// FDLocation is the volume offset where .fdc.sf places descriptor addr. A
+// descriptor found elsewhere that claims the same address is a stale copy
+// (for example from the file system this volume was formatted over).
+func (v *Volume) FDLocation(addr uint32) (int64, error) {
+	if v.fdc == nil {
+		return 0, fmt.Errorf("%w: .fdc.sf is unreadable", ErrCorrupt)
+	}
+	c, r := fdAddr(addr)
+	off, err := v.fdc.resourceOffset(c, r)
+	if err != nil {
+		return 0, err
+	}
+	return v.fileVolOffset(v.fdc.fd, off)
+}
+
+// Attributes returns the VMFS attributes of an open file.
+func (f *File) Attributes() *Attributes { return f.v.fileInfo(f.node).attrs }
+
+// Locate returns the volume offset holding byte off of the file, or hole
+// set when that byte has no storage (a hole or a to-be-zeroed block).
+func (f *File) Locate(off int64) (vol int64, hole bool, err error) {
+	fd := f.node.fd
+	if off < 0 || off >= fd.length {
+		return 0, false, fmt.Errorf("vmfs: offset %d outside a file of %d bytes", off, fd.length)
+	}
+	if fd.zla == zlaResident {
+		return fd.vol + f.v.fdLayout().data + off, false, nil
+	}
+	s, err := f.v.locate(fd, off)
+	return s.vol, s.zero, err
+}

@@ -1,0 +1,28 @@
+// Package deepscan recovers VMFS files when the normal path fails: lost
+// partition tables, destroyed LVM headers or file-system descriptors,
+// destroyed directories, deleted files, reformatted volumes, unreadable
+// sectors.
+//
+// It works in two passes. Scan streams the whole source once, sequentially,
+// and records every VMFS signature it meets (findings.go): LVM headers, file-
+// system descriptors, lock blocks and heartbeats that record their own
+// volume offset (each one a vote for where the volume starts), file
+// descriptors, VMFS3/5 directory-entry runs, and VMDK descriptors and .vmx
+// files by their text. Findings are saved to a scan file, so a later ls or
+// export reuses them and an interrupted scan resumes where it stopped.
+// Unreadable ranges are retried a bounded number of times, read as zeros
+// and recorded.
+//
+// Rebuild turns findings into volumes: for each volume origin with enough
+// evidence it opens the volume with vmfs.OpenRecovered (a replacement
+// descriptor inferred from surviving system files when the real one is
+// gone), lists what the intact tree still reaches, and then every found
+// descriptor it does not reach: deleted files (their descriptor is free in
+// the .fdc.sf bitmap, or a stale copy from an earlier format) at their old
+// path when a directory entry still names them, orphans under
+// /lost+found, and carved text files under /carved. Every entry carries
+// its provenance, a confidence and the anomalies met (Finding).
+//
+// Memory is bounded by the metadata found, not by the size of the disk:
+// the scan keeps one window of the disk at a time.
+package deepscan

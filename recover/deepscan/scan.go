@@ -1,0 +1,342 @@
+package deepscan
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
+)
+
+const (
+	chunkSize   = 4 << 20
+	overlap     = 128 << 10 // a structure starting in a chunk may reach this far past it
+	sector      = 512
+	maxTextSize = 64 << 10
+	lvmMagic    = 0xC001D00D
+	fsMagic     = 0x2FABF15E
+	fsMagicL    = 0x2FABF15F
+	hbFree      = 0xABCDEF01
+	hbUsed      = 0xABCDEF02
+	lockFD      = 0x10C00001
+	lockLast    = 0x10C00008
+	maxVolume   = 1 << 46 // 64 TiB: no volume offset can be larger
+	maxNames    = 1 << 22 // bounds the findings a hostile disk can make us keep
+	maxFDs      = 1 << 22
+)
+
+// Options tune Scan.
+type Options struct {
+	// Progress is called after each chunk with the bytes scanned so far.
+	Progress func(done, total int64)
+	// Checkpoint is called about every CheckpointEvery bytes (and at the
+	// end, or when the scan is interrupted) to save the findings.
+	Checkpoint      func(*Findings) error
+	CheckpointEvery int64
+	// Retries is how often an unreadable range is read again before it is
+	// recorded as bad and read as zeros (default 2).
+	Retries int
+}
+
+// New starts findings for a source of the given size and identity.
+func New(source, identity string, size int64) *Findings {
+	return &Findings{Format: findingsFormat, Source: source, Identity: identity, Size: size}
+}
+
+// Scan reads the source from f.Done to its end and adds what it finds to
+// f. It can be interrupted through ctx; f then records how far it got
+// and a later Scan resumes there.
+func Scan(ctx context.Context, r io.ReaderAt, f *Findings, opts Options) error {
+	if opts.Retries <= 0 {
+		opts.Retries = 2
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 256 << 20
+	}
+	s := &scanner{r: r, f: f, opts: opts, votes: map[int64]int{}}
+	for _, v := range f.Origins {
+		s.votes[v.Origin] = v.Votes
+	}
+	start := f.Done / chunkSize * chunkSize
+	type chunk struct {
+		off int64
+		buf []byte
+		bad allocmap.Map
+	}
+	chunks := make(chan chunk, 2)
+	readErr := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // read ahead while the previous chunk is examined
+		defer close(chunks)
+		for off := start; off < f.Size; off += chunkSize {
+			n := min(chunkSize+overlap, f.Size-off)
+			buf := make([]byte, n)
+			bad := s.readRobust(ctx, buf, off)
+			select {
+			case chunks <- chunk{off, buf, bad}:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	lastCheckpoint := f.Done
+	for c := range chunks {
+		for _, b := range c.bad {
+			if b.Off < c.off+chunkSize {
+				f.BadRanges = allocmap.Normalize(append(f.BadRanges, allocmap.Range{Off: b.Off, Len: min(b.End(), c.off+chunkSize) - b.Off}))
+			}
+		}
+		s.examine(c.buf, c.off, min(chunkSize, int64(len(c.buf))))
+		f.Done = min(c.off+chunkSize, f.Size)
+		if opts.Progress != nil {
+			opts.Progress(f.Done, f.Size)
+		}
+		if opts.Checkpoint != nil && f.Done-lastCheckpoint >= opts.CheckpointEvery {
+			s.flushVotes()
+			if err := opts.Checkpoint(f); err != nil {
+				return err
+			}
+			lastCheckpoint = f.Done
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	s.flushVotes()
+	var err error
+	select {
+	case err = <-readErr:
+	default:
+		err = ctx.Err()
+	}
+	if opts.Checkpoint != nil {
+		if cerr := opts.Checkpoint(f); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+type scanner struct {
+	r     io.ReaderAt
+	f     *Findings
+	opts  Options
+	votes map[int64]int
+}
+
+// readRobust fills buf from off; ranges that stay unreadable after the
+// retries are zero-filled and returned, read in 64 KiB pieces so one bad
+// sector costs 64 KiB, not a whole chunk.
+func (s *scanner) readRobust(ctx context.Context, buf []byte, off int64) allocmap.Map {
+	if s.readRetry(buf, off) == nil {
+		return nil
+	}
+	var bad allocmap.Map
+	const piece = 64 << 10
+	for p := int64(0); p < int64(len(buf)) && ctx.Err() == nil; p += piece {
+		part := buf[p:min(p+piece, int64(len(buf)))]
+		if err := s.readRetry(part, off+p); err != nil {
+			clear(part)
+			bad = bad.Add(allocmap.Range{Off: off + p, Len: int64(len(part))})
+		}
+	}
+	return bad
+}
+
+func (s *scanner) readRetry(buf []byte, off int64) error {
+	var err error
+	for range s.opts.Retries + 1 {
+		var n int
+		n, err = s.r.ReadAt(buf, off)
+		if n == len(buf) {
+			return nil
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			clear(buf[n:]) // past the end: nothing there to recover
+			return nil
+		}
+	}
+	return err
+}
+
+func (s *scanner) flushVotes() {
+	s.f.Origins = s.f.Origins[:0]
+	for o, n := range s.votes {
+		s.f.Origins = append(s.f.Origins, OriginVote{Origin: o, Votes: n})
+	}
+	sort.Slice(s.f.Origins, func(i, j int) bool { return s.f.Origins[i].Votes > s.f.Origins[j].Votes })
+	// Keep the strongest candidates only: stray matches in file data must
+	// not grow the findings without bound.
+	if len(s.f.Origins) > 64 {
+		s.f.Origins = s.f.Origins[:64]
+		s.votes = map[int64]int{}
+		for _, v := range s.f.Origins {
+			s.votes[v.Origin] = v.Votes
+		}
+	}
+}
+
+// examine looks at every sector start in buf[:limit]; buf continues past
+// limit so structures that cross the chunk end can be decoded.
+func (s *scanner) examine(buf []byte, base, limit int64) {
+	le := binary.LittleEndian
+	for o := int64(0); o < limit; o += sector {
+		b := buf[o:]
+		if len(b) < 16 {
+			return
+		}
+		at := base + o
+		switch m := le.Uint32(b); {
+		case m == lvmMagic:
+			s.lvm(at)
+		case m == fsMagic || m == fsMagicL:
+			if len(b) >= 0x200 && at >= 0x200000 {
+				if d, err := vmfs.ParseDescriptor(b[:0x200]); err == nil {
+					s.f.Descriptors = append(s.f.Descriptors, DescHit{Offset: at, Desc: *d})
+				}
+			}
+		case m == hbFree || m == hbUsed:
+			s.vote(at, int64(le.Uint64(b[4:])))
+		case m >= lockFD && m <= lockLast:
+			s.vote(at, int64(le.Uint64(b[4:])))
+			if m == lockFD && len(s.f.FDs) < maxFDs {
+				if info, ok := vmfs.CarveFD(b); ok && info.SelfOffset == int64(uint64(le.Uint64(b[4:]))) {
+					s.f.FDs = append(s.f.FDs, FDHit{Offset: at, FDInfo: info})
+				}
+			}
+		case m == 2: // a VMFS3/5 directory starts with "." and ".." entries
+			s.direntRun(b, at)
+		default:
+			s.text(b, at)
+		}
+	}
+}
+
+func (s *scanner) vote(at, self int64) {
+	if self <= 0 || self%sector != 0 || self > maxVolume || self > at {
+		return
+	}
+	s.votes[at-self]++
+}
+
+func (s *scanner) lvm(at int64) {
+	part := at - 0x100000
+	if part < 0 {
+		return
+	}
+	h, err := vmfs.ReadLVMHeader(io.NewSectionReader(s.r, part, s.f.Size-part))
+	if err != nil {
+		return
+	}
+	hit := LVMHit{Partition: part, Major: h.Major, VolumeUUID: h.VolumeUUID, Logical: int64(h.LogicalSize), FirstPE: h.FirstPE, Origin: -1}
+	for _, pe := range h.PEs {
+		if pe.Logical == 0 {
+			hit.Origin = part + pe.Physical
+		}
+	}
+	if hit.Origin < 0 && h.FirstPE == 0 && len(h.PEs) == 0 {
+		hit.Origin = part + int64(h.DataOffset)
+	}
+	s.f.LVM = append(s.f.LVM, hit)
+}
+
+// direntRun records the entries of a VMFS3/5 directory whose first two
+// entries are "." and "..", and any that follow while they look valid
+// (including stale ones past the directory's end: deleted files' names).
+func (s *scanner) direntRun(b []byte, at int64) {
+	le := binary.LittleEndian
+	const size = 140
+	entry := func(i int) (typ, addr, gen uint32, name string, ok bool) {
+		if (i+1)*size > len(b) {
+			return 0, 0, 0, "", false
+		}
+		e := b[i*size:]
+		typ, addr, gen = le.Uint32(e), le.Uint32(e[4:]), le.Uint32(e[8:])
+		raw := e[12:size]
+		n := bytes.IndexByte(raw, 0)
+		if n <= 0 || typ < 1 || typ > 6 || addr&7 != 4 || !printable(raw[:n]) {
+			return 0, 0, 0, "", false
+		}
+		return typ, addr, gen, string(raw[:n]), true
+	}
+	if _, dot, _, n0, ok := entry(0); !ok || n0 != "." {
+		return
+	} else if _, _, _, n1, ok := entry(1); !ok || n1 != ".." {
+		return
+	} else {
+		for i := 2; i < 8192 && len(s.f.Names) < maxNames; i++ {
+			_, addr, gen, name, ok := entry(i)
+			if !ok {
+				break
+			}
+			s.f.Names = append(s.f.Names, NameHit{Offset: at + int64(i*size), Dir: dot, FD: addr, Generation: gen, Name: name})
+		}
+	}
+}
+
+var (
+	descriptorHead = []byte("# Disk DescriptorFile")
+	vmxHeads       = [][]byte{[]byte(".encoding = \""), []byte("config.version = \"")}
+	extentLine     = regexp.MustCompile(`(?m)^\s*(?:RW|RDONLY|NOACCESS)\s+\d+\s+\w+\s+"([^"]+)"`)
+	displayName    = regexp.MustCompile(`(?m)^displayName\s*=\s*"([^"]*)"`)
+)
+
+// text records VMDK descriptors and .vmx files that start at a sector.
+func (s *scanner) text(b []byte, at int64) {
+	kind := ""
+	switch {
+	case b[0] == '#' && bytes.HasPrefix(b, descriptorHead):
+		kind = "vmdk-descriptor"
+	case b[0] == '.' || b[0] == 'c':
+		for _, h := range vmxHeads {
+			if bytes.HasPrefix(b, h) {
+				kind = "vmx"
+			}
+		}
+	}
+	if kind == "" || len(s.f.Texts) >= maxNames {
+		return
+	}
+	body := b[:min(len(b), maxTextSize)]
+	if n := bytes.IndexByte(body, 0); n >= 0 {
+		body = body[:n]
+	}
+	if !printable(body) {
+		return
+	}
+	hit := TextHit{Offset: at, Kind: kind, Length: int64(len(body))}
+	switch kind {
+	case "vmdk-descriptor":
+		if m := extentLine.FindSubmatch(body); m != nil {
+			base := strings.TrimSuffix(path.Base(string(m[1])), ".vmdk")
+			for _, suffix := range []string{"-flat", "-delta", "-sesparse", "-rdm", "-rdmp", "-s001"} {
+				base = strings.TrimSuffix(base, suffix)
+			}
+			hit.Name = base + ".vmdk"
+		}
+	case "vmx":
+		if m := displayName.FindSubmatch(body); m != nil {
+			hit.Name = string(m[1]) + ".vmx"
+		}
+	}
+	s.f.Texts = append(s.f.Texts, hit)
+}
+
+// printable accepts UTF-8 text with tabs and newlines.
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' || c == 0x7F {
+			return false
+		}
+	}
+	return true
+}
