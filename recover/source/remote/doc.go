@@ -1,0 +1,33 @@
+// Package remote reads a SOURCE that lives on another machine, without
+// copying it first: a disk, image or VMDK on a host reachable over SSH
+// (ssh://user@host[:port]/path, read through SFTP), or a block export of
+// an NBD server (nbd://host[:port]/export, e.g. qemu-nbd or nbdkit on a
+// rescue system).
+//
+// Layers, from the wire up:
+//
+//   - nbdConn speaks the NBD protocol's fixed newstyle handshake (NBD_OPT_GO
+//     with NBD_INFO_EXPORT and NBD_INFO_BLOCK_SIZE, NBD_OPT_EXPORT_NAME as
+//     the fallback for old servers) and its transmission phase, read-only:
+//     NBD_CMD_READ requests carry a cookie, so many are in flight on one
+//     connection; replies are simple or, when the server accepted
+//     NBD_OPT_STRUCTURED_REPLY, structured (data, hole and error chunks, in
+//     any order). Every length read off the wire is bounded before use.
+//   - FS is an io/fs.FS over SFTP whose files implement io.ReaderAt, so
+//     package vmdk opens a descriptor on the remote host and finds its
+//     extents and parents there. Host keys are checked against known_hosts;
+//     an unknown or changed key is refused with its SHA256 fingerprint unless
+//     that exact fingerprint is accepted explicitly.
+//   - Each remote file or export is read through a chunk cache (cache.go):
+//     reads are rounded to chunks, sequential access starts read-ahead of a
+//     growing window of chunks fetched concurrently, so a scan over a slow
+//     link is limited by bandwidth instead of round trips. The cache is
+//     bounded in bytes and shared by all files of one connection.
+//   - A read that fails because the link dropped re-establishes the
+//     connection (with bounded exponential backoff) and is retried; a link
+//     that stays down for Options.RetryFor ends with ErrLinkDown naming the
+//     host and the offset.
+//
+// Nothing here writes to the remote side: SFTP files are opened with
+// os.O_RDONLY and the NBD client never sends a write, trim or flush.
+package remote

@@ -1,0 +1,178 @@
+package remote
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestNBDReadsMatchImage(t *testing.T) {
+	img, data := randomImage(t, 9<<20+4608, 1) // qemu-nbd rounds raw exports up to 512 bytes
+	srv := startQemuNBD(t, img, "raw", "")
+	tg, err := ParseTarget(srv.url(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenNBD(tg, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Size() != int64(len(data)) {
+		t.Fatalf("Size = %d, want %d", d.Size(), len(data))
+	}
+	if !d.Structured() {
+		t.Error("qemu-nbd offers structured replies, but they were not negotiated")
+	}
+	checkReads(t, d, data)
+}
+
+// A server without structured replies answers with simple replies; a tiny
+// chunk size makes every read span many requests.
+func TestNBDConcurrentSmallChunks(t *testing.T) {
+	img, data := randomImage(t, 5<<20+512, 2)
+	srv := startQemuNBD(t, img, "raw", "disk0")
+	tg, _ := ParseTarget(srv.url("disk0"))
+	o := testOptions()
+	o.ChunkSize, o.CacheSize, o.ReadAhead = 4096, 64<<10, 4
+	d, err := OpenNBD(tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 70001)
+			for off := g * 9973; off+len(buf) <= len(data); off += 600_011 {
+				if _, err := d.ReadAt(buf, int64(off)); err != nil {
+					t.Error(err)
+					return
+				}
+				if !bytes.Equal(buf, data[off:off+len(buf)]) {
+					t.Errorf("goroutine %d: data at %d differs", g, off)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestNBDVMDKExport(t *testing.T) {
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("qemu-img not installed (Debian package qemu-utils)")
+	}
+	img, data := randomImage(t, 6<<20, 3)
+	vmdk := filepath.Join(t.TempDir(), "disk.vmdk")
+	if out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", img, vmdk).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v: %s", err, out)
+	}
+	srv := startQemuNBD(t, vmdk, "vmdk", "")
+	tg, _ := ParseTarget(srv.url(""))
+	d, err := OpenNBD(tg, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	checkReads(t, d, data)
+}
+
+func TestNBDGeneratedVolumes(t *testing.T) {
+	for _, v := range []int{5, 6} {
+		t.Run("vmfs"+strconv.Itoa(v), func(t *testing.T) {
+			res := generatedVolume(t, v)
+			srv := startQemuNBD(t, res.Image, "raw", "")
+			tg, _ := ParseTarget(srv.url(""))
+			d, err := OpenNBD(tg, testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			checkVolume(t, d, res)
+		})
+	}
+}
+
+func TestNBDUnknownExport(t *testing.T) {
+	img, _ := randomImage(t, 1<<20, 4)
+	srv := startQemuNBD(t, img, "raw", "disk0")
+	tg, _ := ParseTarget(srv.url("nosuch"))
+	_, err := OpenNBD(tg, testOptions())
+	if !errors.Is(err, ErrExportUnknown) {
+		t.Fatalf("err = %v, want ErrExportUnknown", err)
+	}
+	if !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("error %q does not name the export", err)
+	}
+}
+
+// The server is killed between reads and comes back: reads go on.
+func TestNBDServerRestartedMidScan(t *testing.T) {
+	img, data := randomImage(t, 12<<20, 5)
+	srv := startQemuNBD(t, img, "raw", "")
+	tg, _ := ParseTarget(srv.url(""))
+	o := testOptions()
+	o.ReadAhead = 1
+	d, err := OpenNBD(tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	buf := make([]byte, 1<<20)
+	for off := 0; off < len(data); off += len(buf) {
+		if off == 4<<20 {
+			srv.stop()
+			go func() {
+				time.Sleep(700 * time.Millisecond)
+				srv.start()
+			}()
+		}
+		if _, err := d.ReadAt(buf, int64(off)); err != nil {
+			t.Fatalf("read at %d after the restart: %v", off, err)
+		}
+		if !bytes.Equal(buf, data[off:off+len(buf)]) {
+			t.Fatalf("data at %d differs", off)
+		}
+	}
+	if _, gen := d.current(); gen == 0 {
+		t.Error("no reconnection happened; the test did not test anything")
+	}
+}
+
+// The server goes away for good: the read fails within RetryFor, naming
+// the host and the offset.
+func TestNBDServerGone(t *testing.T) {
+	img, _ := randomImage(t, 4<<20, 6)
+	srv := startQemuNBD(t, img, "raw", "")
+	tg, _ := ParseTarget(srv.url(""))
+	o := testOptions()
+	o.RetryFor = 1500 * time.Millisecond
+	d, err := OpenNBD(tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	srv.stop()
+	start := time.Now()
+	_, err = d.ReadAt(make([]byte, 1000), 3<<20+5)
+	if !errors.Is(err, ErrLinkDown) {
+		t.Fatalf("err = %v, want ErrLinkDown", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("gave up after %s, RetryFor is %s", el, o.RetryFor)
+	}
+	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(srv.port), "offset 3145728"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// NBDDisk is a read-only NBD export: a source.Disk. It is safe for
+// concurrent ReadAt.
+type NBDDisk struct {
+	t    Target
+	opts Options
+	*cachedReader
+
+	mu     sync.Mutex // guards conn and gen; held while re-dialling
+	conn   *nbdConn
+	gen    int
+	closed atomic.Bool
+}
+
+// OpenNBD connects to an NBD server and opens the export t.Path.
+func OpenNBD(t Target, opts Options) (*NBDDisk, error) {
+	opts.defaults()
+	c, err := dialNBD(context.Background(), t.Host, t.Path, opts.DialTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t, err)
+	}
+	if c.ex.size == 0 {
+		c.close()
+		return nil, fmt.Errorf("%s: export is empty (0 bytes)", t)
+	}
+	d := &NBDDisk{t: t, opts: opts, conn: c}
+	pool := newChunkPool(int64(opts.ChunkSize), opts.CacheSize)
+	d.cachedReader = newCachedReader(pool, t.String(), c.ex.size, opts.ReadAhead, d.fetch)
+	return d, nil
+}
+
+func (d *NBDDisk) current() (*nbdConn, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.conn, d.gen
+}
+
+func (d *NBDDisk) fetch(p []byte, off int64) error {
+	var gen int
+	op := func() error {
+		var c *nbdConn
+		c, gen = d.current()
+		return c.readAt(p, off)
+	}
+	what := fmt.Sprintf("%s: read of %d bytes at offset %d", d.t, len(p), off)
+	return retry(&d.opts, d.closed.Load, what, op, func() error { return d.redial(gen) })
+}
+
+// redial replaces the connection of generation gen, unless another reader
+// already did.
+func (d *NBDDisk) redial(gen int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gen != gen || d.closed.Load() {
+		return nil
+	}
+	c, err := dialNBD(context.Background(), d.t.Host, d.t.Path, d.opts.DialTimeout)
+	if err != nil {
+		return err
+	}
+	if c.ex.size != d.conn.ex.size {
+		c.close()
+		return fmt.Errorf("the export came back with %d bytes instead of %d: not the same disk", c.ex.size, d.conn.ex.size)
+	}
+	d.conn.close()
+	d.conn, d.gen = c, d.gen+1
+	return nil
+}
+
+// Structured says whether the server answers reads with structured replies.
+func (d *NBDDisk) Structured() bool {
+	c, _ := d.current()
+	return c.ex.structured
+}
+
+// Transferred is the number of bytes read from the server so far (for a
+// transfer rate).
+func (d *NBDDisk) Transferred() int64 { return d.pool.read.Load() }
+
+// Close disconnects (NBD_CMD_DISC).
+func (d *NBDDisk) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	d.cachedReader.close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.conn.close()
+	return nil
+}
+
+func (d *NBDDisk) String() string { return d.t.String() }
