@@ -36,7 +36,7 @@ func runCat(ctx context.Context, g *globalOptions, args []string, out io.Writer)
 	if len(paths) != 1 {
 		return withExitCode(exitUsage, fmt.Errorf("cat needs a PATH inside the volume after the SOURCEs"))
 	}
-	vol, closer, err := openVolume(ctx, g, sources)
+	vol, closer, err := openFS(ctx, g, sources)
 	if err != nil {
 		return err
 	}

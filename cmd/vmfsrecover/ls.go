@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 )
 
@@ -16,6 +17,7 @@ type lsOptions struct {
 	recursive bool
 	long      bool
 	hash      string
+	deleted   bool
 }
 
 func newLsCmd(g *globalOptions) *cobra.Command {
@@ -35,11 +37,17 @@ With --json: one JSON object per entry with path, type (file, dir, symlink,
 other), size, mode, mtime, target, sha256 (with --hash) and the VMFS
 attributes (descriptor address, addressing mode, block size, provisioning).
 
+With --deep (see scan --deep) the listing is the recovered tree: with -l each
+line starts with the provenance (intact, deleted, orphan, carved), and the
+JSON objects carry provenance, confidence and anomalies. --deleted lists only
+what is not intact.
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover ls datastore.img
   vmfsrecover ls -rl datastore.img /vm1
   vmfsrecover ls -r --hash sha256 datastore.img > listing.txt
-  vmfsrecover ls -r --json disk1.img disk2.img | jq -r 'select(.type=="file") | .path'`,
+  vmfsrecover ls -r --json disk1.img disk2.img | jq -r 'select(.type=="file") | .path'
+  vmfsrecover ls -rl --deleted damaged.img`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(cmd.Context(), o, args, cmd.OutOrStdout())
@@ -49,6 +57,7 @@ attributes (descriptor address, addressing mode, block size, provisioning).
 	f.BoolVarP(&o.recursive, "recursive", "r", false, "list subdirectories too")
 	f.BoolVarP(&o.long, "long", "l", false, "long format: mode, size, mtime, path")
 	f.StringVar(&o.hash, "hash", "", "compute a content hash of every file: sha256")
+	f.BoolVar(&o.deleted, "deleted", false, "list only what the deep scan recovered beyond the intact tree: deleted, orphaned and carved files (implies --deep)")
 	addVolumeFlags(cmd, g)
 	return cmd
 }
@@ -65,12 +74,15 @@ func runLs(ctx context.Context, o *lsOptions, args []string, out io.Writer) (err
 	if len(paths) == 1 {
 		name = paths[0]
 	}
-	vol, closer, err := openVolume(ctx, o.globalOptions, sources)
+	if o.deleted {
+		o.vol.deep = true
+	}
+	fsys, closer, err := openFS(ctx, o.globalOptions, sources)
 	if err != nil {
 		return err
 	}
 	defer closeWith(&err, closer)
-	return listTo(ctx, o, vol, name, out)
+	return listTo(ctx, o, fsys, name, out)
 }
 
 // listTo prints the listing of name in fsys in the format the options ask.
@@ -84,11 +96,18 @@ func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.W
 				o.warn(fmt.Sprintf("%s: %v", e.Path, err))
 				return nil
 			}
+			finding, _ := e.Attrs.(*deepscan.Finding)
+			if o.deleted && (finding == nil || finding.Kind == deepscan.Intact) {
+				return nil
+			}
 			switch {
 			case o.json:
 				return enc.Encode(e)
 			case o.long:
 				line := fmt.Sprintf("%s %12d %s %s", e.Mode, e.Size, e.MTime.Format("2006-01-02 15:04:05"), e.Path)
+				if finding != nil {
+					line = fmt.Sprintf("%-7s %s", finding.Kind, line)
+				}
 				if e.SHA256 != "" {
 					line += "  sha256:" + e.SHA256
 				}

@@ -21,10 +21,20 @@ partition table is lost, and with --probe-all at every 1 MiB boundary), groups
 the extents of several SOURCEs into spanned volumes, and prints each volume:
 version, label, UUID, size, block size, extents and file count.
 
+With --deep it reads each SOURCE once from start to end (progress with
+throughput and ETA on stderr) and records every VMFS structure it meets in a
+scan file (.vmfsrecover/scan-<id>.json in the working directory or
+--scan-dir), then rebuilds the volumes from them: files the intact tree
+reaches, deleted files, orphans of destroyed directories (under
+/lost+found), and VMDK descriptors and .vmx files carved by their text
+(under /carved). An interrupted deep scan resumes where it stopped; later
+ls --deep, cat --deep and export --deep reuse the scan file.
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover scan /dev/sdb
   vmfsrecover scan disk1.img disk2.img          # a volume spanned over two disks
-  vmfsrecover scan --probe-all --json wiped.img`,
+  vmfsrecover scan --probe-all --json wiped.img
+  vmfsrecover scan --deep /dev/sdb              # damaged, reformatted, deleted`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd.Context(), g, args, cmd.OutOrStdout())
@@ -44,6 +54,9 @@ type scanReport struct {
 }
 
 func runScan(ctx context.Context, g *globalOptions, sources []string, out io.Writer) error {
+	if g.vol.deep {
+		return runDeepScan(ctx, g, sources, out)
+	}
 	s, err := discover.Open(sources, g.discoverOptions())
 	if err != nil {
 		return err
@@ -135,4 +148,36 @@ func countFiles(ctx context.Context, fsys fs.FS) (files, dirs int, err error) {
 		return nil
 	})
 	return files, dirs, err
+}
+
+func runDeepScan(ctx context.Context, g *globalOptions, sources []string, out io.Writer) error {
+	vols, closer, err := deepScan(ctx, g, sources)
+	if err != nil {
+		return err
+	}
+	defer closer()
+	enc := json.NewEncoder(out)
+	for _, v := range vols {
+		if g.json {
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(out, "\nvolume %d: %q on %s at offset %d\n", v.Number, v.Label, v.Source, v.Origin)
+		fmt.Fprintf(out, "  version:    VMFS%d, uuid %s, block size %s\n", v.Version, v.UUID, humanBytes(v.BlockSize))
+		fmt.Fprintf(out, "  found:      %d intact, %d deleted, %d orphaned, %d carved entries\n",
+			v.Counts["intact"], v.Counts["deleted"], v.Counts["orphan"], v.Counts["carved"])
+		for _, e := range v.Evidence {
+			fmt.Fprintf(out, "  evidence:   %s\n", e)
+		}
+		for _, a := range v.Anomalies {
+			fmt.Fprintf(out, "  anomaly:    %s\n", a)
+		}
+		fmt.Fprintf(out, "  scan file:  %s\n", v.ScanFile)
+	}
+	if len(vols) == 0 {
+		return fmt.Errorf("%w: the deep scan found no VMFS metadata on %d source(s)", discover.ErrNoVolume, len(sources))
+	}
+	return nil
 }

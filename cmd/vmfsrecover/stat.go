@@ -8,7 +8,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
@@ -46,7 +48,7 @@ func runStat(ctx context.Context, g *globalOptions, args []string, out io.Writer
 	if len(paths) != 1 {
 		return withExitCode(exitUsage, fmt.Errorf("stat needs a PATH inside the volume after the SOURCEs"))
 	}
-	vol, closer, err := openVolume(ctx, g, sources)
+	vol, closer, err := openFS(ctx, g, sources)
 	if err != nil {
 		return err
 	}
@@ -61,17 +63,27 @@ func runStat(ctx context.Context, g *globalOptions, args []string, out io.Writer
 		if err != nil {
 			return err
 		}
-		m, err := f.(*vmfs.File).AllocationMap()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: allocation map: %w", e.Path, err)
+		if mapper, ok := f.(allocmap.Mapper); ok {
+			m, err := mapper.AllocationMap()
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("%s: allocation map: %w", e.Path, err)
+			}
+			r.Allocated = m.Total()
 		}
-		r.Allocated = m.Total()
+		f.Close()
 	}
 	if g.json {
 		return json.NewEncoder(out).Encode(r)
 	}
 	a, _ := e.Attrs.(*vmfs.Attributes)
+	if finding, ok := e.Attrs.(*deepscan.Finding); ok {
+		a = finding.VMFS
+		fmt.Fprintf(out, "provenance:    %s (confidence %.1f)\n", finding.Kind, finding.Confidence)
+		for _, an := range finding.Anomalies {
+			fmt.Fprintf(out, "anomaly:       %s\n", an)
+		}
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "path:\t%s\n", e.Path)
 	fmt.Fprintf(tw, "type:\t%s\n", e.Type)

@@ -16,6 +16,9 @@ type volumeFlags struct {
 	volume   string
 	tolerant bool
 	probeAll bool
+	deep     bool   // read the deep scan's findings instead of the volume as it is
+	rescan   bool   // ignore a saved scan file
+	scanDir  string // where scan files are kept
 }
 
 func addVolumeFlags(cmd *cobra.Command, g *globalOptions) {
@@ -23,6 +26,9 @@ func addVolumeFlags(cmd *cobra.Command, g *globalOptions) {
 	f.StringVar(&g.vol.volume, "volume", "", "which volume when the sources hold several: label, UUID or number from scan")
 	f.BoolVar(&g.vol.tolerant, "tolerant", false, "read damaged volumes: missing extents and unreadable metadata read as zeros and are reported")
 	f.BoolVar(&g.vol.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
+	f.BoolVar(&g.vol.deep, "deep", false, "use the deep scan (run now, or reused from its scan file): damaged, reformatted and deleted files")
+	f.BoolVar(&g.vol.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
+	f.StringVar(&g.vol.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory)")
 }
 
 func (g *globalOptions) discoverOptions() discover.Options {
