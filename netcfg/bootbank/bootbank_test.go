@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,8 +81,16 @@ func TestPlainAndArchives(t *testing.T) {
 
 var sealParams = envelope.SealParams{KeyID: []byte("0123456789abcdef"), Data1: []byte("d1"), Data2: []byte("d2"), IV: []byte("WMV_\x00\x00\x00\x00\x00\x00\x00\x00")}
 
+// sealed caches the envelope: PBKDF2 with 100 000 rounds is slow under -race.
+var sealed struct {
+	sync.Once
+	ve, info []byte
+	err      error
+}
+
 func encryptedState(t testing.TB, mode string) []byte {
-	ve, info, err := envelope.Seal(localTgz(t, "esx70u3.example"), sealParams)
+	sealed.Do(func() { sealed.ve, sealed.info, sealed.err = envelope.Seal(localTgz(t, "esx70u3.example"), sealParams) })
+	ve, info, err := sealed.ve, bytes.Clone(sealed.info), sealed.err
 	if err != nil {
 		t.Fatal(err)
 	}
