@@ -209,7 +209,8 @@ func members(r io.Reader, what string, want func(string) bool) (map[string][]byt
 			p = b
 			bundle = true
 		}
-		if h.Typeflag != tar.TypeReg || !want(p) {
+		// '\x00' is the pre-POSIX regular-file flag (tar.TypeRegA).
+		if (h.Typeflag != tar.TypeReg && h.Typeflag != '\x00') || !want(p) {
 			continue
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, maxMember+1))
