@@ -34,6 +34,8 @@ SOURCE is any of:
   state.tgz or local.tgz        from a bootbank (hosts, resolv.conf and
                                 rc.local.d/local.sh inside are read too)
   a vm-support bundle (.tgz)    etc/ files and the ConfigStore inside
+  a folder                      a copied bootbank (boot.cfg, state.tgz) or an
+                                extracted local.tgz or vm-support bundle
   local.tgz.ve                  ESXi 7.0 U2+ encrypted archive; encryption.info
                                 must sit in the same folder
   a bootbank partition image    FAT16/32 with boot.cfg and state.tgz

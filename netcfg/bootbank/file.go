@@ -18,6 +18,9 @@ import (
 // of an ESXi boot disk. For a bare local.tgz.ve, encryption.info (or
 // .#encryption.info) is read from the same folder.
 func LoadFile(path string) (*netcfg.Input, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return LoadDir(os.DirFS(path), path)
+	}
 	d, err := source.OpenFile(path)
 	if err != nil {
 		return nil, err
@@ -60,4 +63,66 @@ func LoadFile(path string) (*netcfg.Input, error) {
 func isVMDK(head []byte) bool {
 	return bytes.HasPrefix(head, []byte("KDMV")) || bytes.HasPrefix(head, []byte("COWD")) ||
 		bytes.Contains(head, []byte("# Disk DescriptorFile")) || bytes.Contains(head, []byte("createType="))
+}
+
+// LoadDir reads an unpacked configuration: a mounted or copied bootbank
+// (boot.cfg and state.tgz), an extracted local.tgz or vm-support bundle
+// (etc/vmware/esx.conf, possibly inside one top-level folder).
+func LoadDir(fsys fs.FS, name string) (*netcfg.Input, error) {
+	if _, err := fs.Stat(fsys, "state.tgz"); err == nil {
+		f, err := fsys.Open("state.tgz")
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in, err := loadTgz(f, name+"/state.tgz", Options{})
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err := fs.ReadFile(fsys, "boot.cfg"); err == nil {
+			in.BootBuild = ParseBootCfg(cfg).Build
+		}
+		return in, nil
+	}
+	root := "."
+	if _, err := fs.Stat(fsys, pathEsxConf); err != nil {
+		// An extracted bundle: one folder down.
+		entries, _ := fs.ReadDir(fsys, ".")
+		for _, e := range entries {
+			if _, err := fs.Stat(fsys, e.Name()+"/"+pathEsxConf); err == nil && e.IsDir() {
+				root = e.Name()
+				break
+			}
+		}
+	}
+	files := map[string][]byte{}
+	for _, p := range []string{pathEsxConf, pathHosts, pathResolv, pathLocalSh, pathDvsData, pathConfigStore, pathConfigStoreLive} {
+		full := p
+		if root != "." {
+			full = root + "/" + p
+		}
+		fi, err := fs.Stat(fsys, full)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if fi.Size() > maxMember {
+			return nil, fmt.Errorf("%s/%s: %w: larger than %d bytes", name, full, ErrArchive, maxMember)
+		}
+		b, err := fs.ReadFile(fsys, full)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", name, full, err)
+		}
+		if p == pathConfigStoreLive {
+			p = pathConfigStore
+		}
+		files[p] = b
+	}
+	base := name
+	if root != "." {
+		base = name + "/" + root
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: %w: neither state.tgz nor %s in the folder", name, ErrNoConfig, pathEsxConf)
+	}
+	return fromLocal(files, &netcfg.Input{}, base)
 }

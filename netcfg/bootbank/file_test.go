@@ -1,6 +1,7 @@
 package bootbank
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,5 +54,34 @@ func TestLoadFileEnvelopeBesideKeystore(t *testing.T) {
 	}
 	if hostname(t, in) != "beside.example" {
 		t.Error("wrong host")
+	}
+}
+
+func TestLoadDir(t *testing.T) {
+	// An extracted vm-support bundle: etc/ one folder down.
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "esx-host-2024", "etc")
+	os.MkdirAll(filepath.Join(etc, "vmware"), 0o755)
+	os.WriteFile(filepath.Join(etc, "vmware", "esx.conf"), readFixture(t, "esx6x/esx.conf"), 0o644)
+	os.WriteFile(filepath.Join(etc, "resolv.conf"), readFixture(t, "esx6x/resolv.conf"), 0o644)
+	in, err := LoadFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hostname(t, in) != "esx67.dc1.example" || in.ResolvConf == nil || in.Origin != dir+"/esx-host-2024 > etc/vmware/esx.conf" {
+		t.Errorf("origin %q", in.Origin)
+	}
+
+	// A copied bootbank.
+	bank := t.TempDir()
+	os.WriteFile(filepath.Join(bank, "boot.cfg"), []byte("build=6.7.0-1\n"), 0o644)
+	os.WriteFile(filepath.Join(bank, "state.tgz"), stateTgz(t, "copied.example"), 0o644)
+	in, err = LoadFile(bank)
+	if err != nil || hostname(t, in) != "copied.example" || in.BootBuild != "6.7.0-1" {
+		t.Errorf("bank folder: %v %+v", err, in)
+	}
+
+	if _, err := LoadFile(t.TempDir()); !errors.Is(err, ErrNoConfig) {
+		t.Errorf("empty folder: %v", err)
 	}
 }
