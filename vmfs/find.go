@@ -101,24 +101,45 @@ type VolumeSet struct {
 }
 
 // Group sorts candidates from several disks into volumes by LVM UUID.
+// Extents that claim the same UUID but overlapping PE ranges are copies
+// of one volume (a cloned LUN, an image taken twice), not a span: each
+// copy becomes a volume of its own.
 func Group(cands []Candidate) []VolumeSet {
+	sorted := append([]Candidate(nil), cands...)
+	sort.SliceStable(sorted, func(a, b int) bool { return sorted[a].Header.FirstPE < sorted[b].Header.FirstPE })
 	var sets []VolumeSet
-	index := map[UUID]int{}
-	for _, c := range cands {
-		i, ok := index[c.Header.VolumeUUID]
-		if !ok {
-			i = len(sets)
-			index[c.Header.VolumeUUID] = i
-			sets = append(sets, VolumeSet{UUID: c.Header.VolumeUUID})
+	for _, c := range sorted {
+		placed := false
+		for i := range sets {
+			if sets[i].UUID == c.Header.VolumeUUID && !overlaps(sets[i], c) {
+				sets[i].Extents = append(sets[i].Extents, c)
+				placed = true
+				break
+			}
 		}
-		sets[i].Extents = append(sets[i].Extents, c)
+		if !placed {
+			sets = append(sets, VolumeSet{UUID: c.Header.VolumeUUID, Extents: []Candidate{c}})
+		}
 	}
 	for i := range sets {
 		s := &sets[i]
-		sort.Slice(s.Extents, func(a, b int) bool { return s.Extents[a].Header.FirstPE < s.Extents[b].Header.FirstPE })
 		if want := int(s.Extents[0].Header.NumDevs); want > len(s.Extents) {
 			s.Missing = want - len(s.Extents)
 		}
 	}
+	// Present volumes in the order their first extent was given.
+	sort.SliceStable(sets, func(a, b int) bool {
+		ea, eb := sets[a].Extents[0], sets[b].Extents[0]
+		return ea.Disk < eb.Disk || ea.Disk == eb.Disk && ea.Offset < eb.Offset
+	})
 	return sets
+}
+
+func overlaps(s VolumeSet, c Candidate) bool {
+	for _, e := range s.Extents {
+		if c.Header.FirstPE <= e.Header.LastPE && e.Header.FirstPE <= c.Header.LastPE {
+			return true
+		}
+	}
+	return false
 }

@@ -62,6 +62,8 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 		newDumpCmd(opts),
 		newNetcfgCmd(opts),
 		newPreviewCmd(opts),
+		newExportCmd(opts),
+		newVerifyCmd(opts),
 	)
 	return root
 }

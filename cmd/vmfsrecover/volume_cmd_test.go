@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
+)
+
+// genVolume writes a small generated volume with a deleted file.
+func genVolume(t *testing.T, version int) *vmfstest.Result {
+	t.Helper()
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "ds.img"), vmfstest.Spec{
+		Version: version, Label: "cmdtest", Partition: "gpt",
+		Files: []vmfstest.Entry{
+			{Path: "vm1/vm1.vmx", Data: []byte("displayName = \"vm1\"\n")},
+			{Path: "vm1/disk-flat.vmdk", Size: 3 << 20, Seed: 1, Thin: true, Holes: []vmfstest.Range{{Off: 1 << 20, Len: 1 << 20}}},
+			{Path: "vm1/link", Kind: vmfstest.Symlink, Target: "vm1.vmx"},
+			{Path: "old.log", Size: 10000, Seed: 2, Deleted: true},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestLsHashMatchesExpected(t *testing.T) {
+	for _, v := range []int{5, 6} {
+		res := genVolume(t, v)
+		var out bytes.Buffer
+		o := &lsOptions{globalOptions: &globalOptions{quiet: true}, recursive: true, hash: "sha256"}
+		if err := runLs(context.Background(), o, []string{res.Image}, &out); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := res.Expected()
+		if out.String() != want {
+			t.Errorf("VMFS%d: ls -r --hash sha256 =\n%s\nwant\n%s", v, out.String(), want)
+		}
+	}
+}
+
+func TestLsJSONAndSubdir(t *testing.T) {
+	res := genVolume(t, 6)
+	var out bytes.Buffer
+	o := &lsOptions{globalOptions: &globalOptions{quiet: true, json: true}, hash: "sha256"}
+	if err := runLs(context.Background(), o, []string{res.Image, "/vm1"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines:\n%s", len(lines), out.String())
+	}
+	var e struct {
+		Path, Type, Target, SHA256 string
+		Size                       int64
+		VMFS                       struct{ Provisioned string }
+	}
+	for _, l := range lines {
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		switch e.Path {
+		case "/vm1/link":
+			if e.Type != "symlink" || e.Target != "vm1.vmx" {
+				t.Errorf("link: %+v", e)
+			}
+		case "/vm1/disk-flat.vmdk":
+			if e.Type != "file" || e.Size != 3<<20 || e.VMFS.Provisioned != "thin" || len(e.SHA256) != 64 {
+				t.Errorf("disk: %+v", e)
+			}
+		}
+	}
+}
+
+func TestCatAndStat(t *testing.T) {
+	res := genVolume(t, 5)
+	g := &globalOptions{quiet: true}
+	var out bytes.Buffer
+	if err := runCat(context.Background(), g, []string{res.Image, "/vm1/link"}, &out); err != nil || out.String() != "displayName = \"vm1\"\n" {
+		t.Fatalf("cat link = %q, %v", out.String(), err)
+	}
+	out.Reset()
+	if err := runStat(context.Background(), g, []string{res.Image, "vm1/disk-flat.vmdk"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"provisioning:  thin", "allocated:     2097152 bytes"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stat output lacks %q:\n%s", want, out.String())
+		}
+	}
+	err := runCat(context.Background(), g, []string{res.Image, "/nope"}, &out)
+	if err == nil || exitCode(err) != exitFailure {
+		t.Fatalf("cat of a missing file: %v (exit %d)", err, exitCode(err))
+	}
+	if err := runCat(context.Background(), g, []string{"/does/not/exist.img", "/x"}, &out); exitCode(err) != exitUsage {
+		t.Fatalf("missing source: %v (exit %d)", err, exitCode(err))
+	}
+}
+
+func TestScanReportsVolumes(t *testing.T) {
+	a, b := genVolume(t, 5), genVolume(t, 6)
+	var out bytes.Buffer
+	g := &globalOptions{quiet: true, json: true}
+	if err := runScan(context.Background(), g, []string{a.Image, b.Image}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var reports []scanReport
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r scanReport
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, r)
+	}
+	if len(reports) != 2 || reports[0].Version != 5 || reports[1].Version != 6 || reports[0].Files != 3+len(a.Entries)-5 && reports[0].Files == 0 {
+		t.Fatalf("reports: %+v", reports)
+	}
+	// Two volumes: a path command must be told which.
+	err := runCat(context.Background(), &globalOptions{quiet: true}, []string{a.Image, b.Image, "/vm1/vm1.vmx"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "--volume") {
+		t.Fatalf("ambiguous volume: %v", err)
+	}
+}
+
+func TestDeepScanListsDeleted(t *testing.T) {
+	res := genVolume(t, 5)
+	dir := t.TempDir()
+	g := &globalOptions{quiet: true, vol: volumeFlags{scanDir: dir}}
+	var out bytes.Buffer
+	if err := runScan(context.Background(), &globalOptions{quiet: true, vol: volumeFlags{deep: true, scanDir: dir}}, []string{res.Image}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "1 deleted") {
+		t.Fatalf("scan --deep:\n%s", out.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, ".vmfsrecover", "scan-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("scan files: %v", files)
+	}
+	stamp, _ := os.Stat(files[0])
+	out.Reset()
+	o := &lsOptions{globalOptions: g, recursive: true, long: true, deleted: true}
+	if err := runLs(context.Background(), o, []string{res.Image}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); !strings.HasPrefix(got, "deleted") || !strings.HasSuffix(got, "/old.log") || strings.Count(got, "\n") != 0 {
+		t.Fatalf("ls --deleted:\n%s", got)
+	}
+	if again, _ := os.Stat(files[0]); !again.ModTime().Equal(stamp.ModTime()) {
+		t.Error("ls --deep scanned again instead of reusing the complete scan file")
+	}
+}
