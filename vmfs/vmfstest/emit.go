@@ -400,6 +400,8 @@ func (w *writer) writeFDs() error {
 		le32(m, 0x34, t)
 		le32(m, 0x40, n.mode())
 		le32(m, 0x44, n.zla)
+		le32(m, 0x48, uint32(n.numTBZ))
+		le32(m, 0x54, uint32(n.numTBZ>>32))
 		le32(m, 0x50, 1)
 		if p := w.plans[n]; p != nil {
 			le32(m, 0x5C, uint32(len(p.pbs)))
@@ -455,6 +457,14 @@ func (w *writer) writeData() error {
 			}
 			pos := int64(i) * p.unit
 			ln := min(p.unit, size-pos)
+			if p.tbz != nil && p.tbz[i] {
+				// stale bytes a reader must not show
+				genAt(n.Seed^0x7B2, buf[:p.unit], pos)
+				if err := w.writeVol(off, buf[:p.unit]); err != nil {
+					return err
+				}
+				continue
+			}
 			if n.inHoles(pos, ln) && n.slack == nil {
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 type dataPlan struct {
 	unit  int64   // allocation unit: sub-block or file block
 	vol   []int64 // volume offset of each unit, -1 = hole
+	tbz   []bool  // unit allocated but flagged to-be-zeroed
 	pbs   []pbPlan
 	top   []uint64 // FD pointer array
 	freed bool
@@ -306,6 +307,15 @@ func plan(s Spec) (*writer, error) {
 
 func roundUp(x, m int64) int64 { return (x + m - 1) / m * m }
 
+// tbzFlag marks a file-block address to-be-zeroed: bit 5 on VMFS5, the
+// 8-bit TBZ bitmap (bits 7–14, all sub-ranges) on VMFS6 (format doc §6).
+func (w *writer) tbzFlag() uint64 {
+	if w.v6 {
+		return 0xFF << 7
+	}
+	return 0x20
+}
+
 func fdAddr(c, r int64) uint32 { return uint32(c)<<6 | uint32(r)<<22 | 4 }
 
 func (w *writer) fbAddr(b int64) uint64 {
@@ -433,6 +443,16 @@ func (w *writer) place(n *node, p *dataPlan) error {
 		}
 	}
 	n.nblk = m
+	if n.ZeroedThick {
+		p.tbz = make([]bool, units)
+		for _, i := range live {
+			if n.inHoles(i*p.unit, p.unit) {
+				p.tbz[i] = true
+				addrs[i] |= w.tbzFlag()
+				n.numTBZ++
+			}
+		}
+	}
 	pbRes, pbType := w.pbc, uint64(zlaPB)
 	if w.v6 {
 		pbRes, pbType = w.pb2, zlaPB2

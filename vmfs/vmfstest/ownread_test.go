@@ -216,8 +216,9 @@ func (m *miniReader) readAt(fd *fdInfo, p []byte, off int64) error {
 		default:
 			return fmt.Errorf("zla %#x", fd.zla)
 		}
+		tbz := e&7 == 1 && (!m.v6 && e&0x20 != 0 || m.v6 && e>>7&0xFF != 0)
 		switch {
-		case e == 0:
+		case e == 0 || tbz:
 			clear(p[:k])
 		case e&7 == 1:
 			copy(p[:k], m.read(m.blockVol(e)+off%unit, k))

@@ -40,6 +40,8 @@ type Expect struct {
 	FD         uint32 // file descriptor address
 	Addressing Addressing
 	System     bool
+	// ZeroedThick files have allocated blocks flagged to-be-zeroed.
+	ZeroedThick bool
 	// Allocated lists the byte ranges of the file that have storage (thin
 	// files leave holes unallocated).
 	Allocated []Range
@@ -165,7 +167,7 @@ func (w *writer) result(image string) *Result {
 		}
 		e := &Expect{Path: n.fullPath(), Kind: n.Kind, Size: n.size(), Target: n.Target,
 			Mode: n.mode(), MTime: time.Unix(int64(w.mtime(n)), 0).UTC(), FD: n.fd,
-			Addressing: zlaAddressing(n.zla), System: n.sys, n: n, image: image}
+			Addressing: zlaAddressing(n.zla), System: n.sys, ZeroedThick: n.numTBZ > 0, n: n, image: image}
 		if p := w.plans[n]; p != nil && p.unit > 0 {
 			for i, off := range p.vol {
 				if off >= 0 {

@@ -74,6 +74,11 @@ type Entry struct {
 	// hold zeros.
 	Holes []Range
 	Thin  bool
+	// ZeroedThick allocates the blocks that lie wholly in holes but flags
+	// them to-be-zeroed (TBZ), as a lazily zeroed thick VMDK: they read as
+	// zeros, while the generator fills them with stale pseudo-random bytes
+	// so that a reader ignoring the flag is caught. Exclusive with Thin.
+	ZeroedThick bool
 	// Fragmented scatters the file's blocks over the volume in reverse order
 	// with free blocks between them, instead of one contiguous run.
 	Fragmented bool
@@ -146,6 +151,7 @@ type node struct {
 	slack   []byte  // VMFS5 directories: entries of deleted children, past the end
 	volBase int64   // image offset of volume byte 0
 	sysVol  []int64 // system files: volume offset of each block
+	numTBZ  int64
 }
 
 func (n *node) fullPath() string {
@@ -226,11 +232,19 @@ func (n *node) inHoles(off, ln int64) bool {
 // word w holds splitmix64(seed, w), little-endian.
 func genAt(seed uint64, p []byte, off int64) {
 	var w [8]byte
-	for len(p) > 0 {
-		word := uint64(off) / 8
-		binary.LittleEndian.PutUint64(w[:], splitmix(seed^0x5bd1e995+word*0x9E3779B97F4A7C15))
+	word := func(i int64) uint64 { return splitmix(seed ^ 0x5bd1e995 + uint64(i)*0x9E3779B97F4A7C15) }
+	for len(p) > 0 && (off%8 != 0 || len(p) < 8) {
+		binary.LittleEndian.PutUint64(w[:], word(off/8))
 		k := copy(p, w[off%8:])
 		p, off = p[k:], off+int64(k)
+	}
+	for len(p) >= 8 {
+		binary.LittleEndian.PutUint64(p, word(off/8))
+		p, off = p[8:], off+8
+	}
+	if len(p) > 0 {
+		binary.LittleEndian.PutUint64(w[:], word(off/8))
+		copy(p, w[:])
 	}
 }
 
@@ -288,6 +302,9 @@ func buildTree(s *Spec) (*node, error) {
 		}
 		if e.Kind == File && e.Data != nil && e.Size != 0 && int64(len(e.Data)) != e.Size {
 			return nil, fmt.Errorf("vmfstest: %q: Size %d differs from len(Data) %d", p, e.Size, len(e.Data))
+		}
+		if e.Thin && e.ZeroedThick {
+			return nil, fmt.Errorf("vmfstest: %q: Thin and ZeroedThick exclude each other", p)
 		}
 		if e.Size < 0 {
 			return nil, fmt.Errorf("vmfstest: %q: negative size", p)
