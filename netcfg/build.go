@@ -632,7 +632,7 @@ func (b *builder) hosts(data []byte) {
 
 func (b *builder) versionNotes(in *Input) {
 	if in.EsxConf != nil && len(b.h.VMKs) == 0 && atLeast702(b.h.Version.V) && in.ConfigStoreData == nil {
-		b.h.Notes = append(b.h.Notes, "ESXi "+b.h.Version.V+" keeps vmknics in the ConfigStore database, not in esx.conf: an esx.conf without /net/vmkernelnic is normal on 7.0 U2 and later")
+		b.h.Notes = append(b.h.Notes, "ESXi "+b.h.Version.V+" keeps vmknics in the ConfigStore database, not in esx.conf: an esx.conf without /net/vmkernelnic is normal on 7.0 U2 and later. This source holds no ConfigStore; give netcfg the state.tgz, the bootbank or the boot disk instead")
 	}
 }
 

@@ -33,7 +33,7 @@ func TestESXCLIOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			switches := map[string]bool{"vSwitch0": true}
-			pgs := map[string]bool{"Management Network": true}
+			pgs := map[string]bool{"Management Network": true, "VM Network": true}
 			vmks := map[string]bool{"vmk0": true}
 			stacks := map[string]bool{"defaultTcpipStack": true, "vmotion": true, "vSphereProvisioning": true}
 			for n, line := range strings.Split(buf.String(), "\n") {
