@@ -34,9 +34,15 @@ type Options struct {
 	// Backoff is the first wait before a retry, doubled each time up to
 	// 30 s; 0 means 1 s.
 	Backoff time.Duration
-	// Open, when set, replaces fsys.Open for the content of regular files;
-	// the CLI uses it to flatten VMDK descriptors into raw images.
-	Open     func(fsys fs.FS, name string) (fs.File, error)
+	// Flatten, when set, is asked about every regular file whose name ends
+	// in .vmdk; when it returns a Flat, the file is exported as that image
+	// and the files it is made of are skipped. FlattenVMDK is the one the
+	// CLI uses.
+	Flatten func(fsys fs.FS, name string) (*Flat, error)
+	// Exclude, when set, leaves out entries found while walking a
+	// directory (not the paths asked for) for which it returns true; the
+	// CLI uses it for the volume's own metadata files.
+	Exclude  func(name string, info fs.FileInfo) bool
 	Progress Progress     // nil: no progress
 	Logger   *slog.Logger // nil: no log
 	// ManifestEvery is how often the manifest is rewritten while the export
@@ -61,7 +67,9 @@ type item struct {
 	kind  string
 	info  fs.FileInfo
 	index int
-	bad   error // the walk could not read it: recorded as failed
+	bad   error  // the walk could not read it: recorded as failed
+	skip  string // deliberately left out: recorded as skipped, with this reason
+	flat  *Flat  // exported as this flattened image instead of its bytes
 }
 
 // Export copies the named paths of fsys ("." or none for everything) into
@@ -85,15 +93,12 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Open == nil {
-		opts.Open = func(fsys fs.FS, name string) (fs.File, error) { return fsys.Open(name) }
-	}
 	prog := opts.Progress
 	if prog == nil {
 		prog = nopProgress{}
 	}
 
-	items, err := plan(fsys, paths)
+	items, err := plan(fsys, paths, opts.Flatten, opts.Exclude)
 	if err != nil {
 		return &Report{}, err
 	}
@@ -131,6 +136,10 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 			break
 		}
 		switch {
+		case it.skip != "":
+			e := ex.entryFor(it)
+			e.Status, e.Error = StatusSkipped, it.skip
+			ex.entries[it.index] = &e
 		case it.kind == KindDir:
 			// A directory that could only be read in part is still
 			// created: what was read of it goes there.
@@ -249,6 +258,9 @@ func (ex *exporter) entryFor(it item) Entry {
 		e.ModTime = it.info.ModTime().UTC()
 		if it.kind == KindFile {
 			e.Size = it.info.Size()
+		}
+		if it.flat != nil {
+			e.Size = it.flat.Size
 		}
 		if p, ok := it.info.Sys().(Provenancer); ok {
 			e.Provenance = p.Provenance()
@@ -454,36 +466,63 @@ feed:
 
 // file exports one regular file. *conn may be replaced after a reconnect.
 func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) error {
-	f, err := ex.opts.Open(ex.fsys, it.src)
-	if err != nil {
-		return &SourceError{Path: it.src, Err: err}
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return &SourceError{Path: it.src, Err: err}
-	}
-	size := fi.Size()
-	e.Size = size
-	if p, ok := f.(Provenancer); ok && e.Provenance == "" {
-		e.Provenance = p.Provenance()
-	}
-	ra, err := readerAt(f, it.src)
-	if err != nil {
-		return err
-	}
-	var alloc allocmap.Map
-	if m, ok := f.(allocmap.Mapper); ok {
-		alloc, err = m.AllocationMap()
+	var (
+		ra      io.ReaderAt
+		size    int64
+		mtime   time.Time
+		content interface{ Close() error }
+		alloc   allocmap.Map
+	)
+	if it.flat != nil {
+		d, err := it.flat.Open()
 		if err != nil {
-			return &SourceError{Path: it.src, Err: fmt.Errorf("allocation map: %w", err)}
+			return &SourceError{Path: it.src, Err: err}
 		}
+		ra, size, mtime, content = d, it.flat.Size, it.info.ModTime(), d
+		if m, ok := d.(allocmap.Mapper); ok {
+			if alloc, err = m.AllocationMap(); err != nil {
+				d.Close()
+				return &SourceError{Path: it.src, Err: fmt.Errorf("allocation map: %w", err)}
+			}
+			if alloc == nil {
+				alloc = allocmap.Map{}
+			}
+		}
+	} else {
+		f, err := ex.fsys.Open(it.src)
+		if err != nil {
+			return &SourceError{Path: it.src, Err: err}
+		}
+		content = f
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return &SourceError{Path: it.src, Err: err}
+		}
+		size, mtime = fi.Size(), fi.ModTime()
+		if p, ok := f.(Provenancer); ok && e.Provenance == "" {
+			e.Provenance = p.Provenance()
+		}
+		ra = readerAt(f, it.src)
+		if m, ok := f.(allocmap.Mapper); ok {
+			if alloc, err = m.AllocationMap(); err != nil {
+				f.Close()
+				return &SourceError{Path: it.src, Err: fmt.Errorf("allocation map: %w", err)}
+			}
+			if alloc == nil {
+				alloc = allocmap.Map{} // all holes
+			}
+		}
+	}
+	defer content.Close()
+	e.Size = size
+	if alloc != nil {
 		alloc = alloc.Clip(size)
 		if err := alloc.Validate(size); err != nil {
 			return &SourceError{Path: it.src, Err: err}
 		}
 		if alloc == nil {
-			alloc = allocmap.Map{} // all holes
+			alloc = allocmap.Map{}
 		}
 	}
 	ex.prog.FileStart(it.src, size)
@@ -582,7 +621,7 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 		return err
 	}
 	e.Status = StatusExported
-	if err := c.SetModTime(ctx, it.dest, fi.ModTime()); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+	if err := c.SetModTime(ctx, it.dest, mtime); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		ex.opts.Logger.Debug("setting mtime", "dest", it.dest, "err", err)
 	}
 	return nil
@@ -590,11 +629,11 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 
 // readerAt gives random access to a source file: its own ReadAt, or a
 // sequential reader over Seek, or plain Read for files that only go forward.
-func readerAt(f fs.File, name string) (io.ReaderAt, error) {
+func readerAt(f fs.File, name string) io.ReaderAt {
 	if ra, ok := f.(io.ReaderAt); ok {
-		return ra, nil
+		return ra
 	}
-	return &forwardReader{f: f, name: name}, nil
+	return &forwardReader{f: f, name: name}
 }
 
 // forwardReader serves ReadAt calls that only move forward, which is how a
@@ -688,12 +727,13 @@ const maxDepth = 256
 
 // plan walks the requested paths and gives every item its destination name.
 // What cannot be read below a requested path is recorded as a failed item.
-func plan(fsys fs.FS, paths []string) ([]item, error) {
+func plan(fsys fs.FS, paths []string, flatten func(fs.FS, string) (*Flat, error), exclude func(string, fs.FileInfo) bool) ([]item, error) {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
 	names := newNameTable()
 	dirDest := map[string]string{".": ""} // source dir -> destination dir
+	parts := map[string]string{}          // files of flattened disks -> the disk
 	seen := map[string]bool{}
 	var items []item
 	// destDir returns the destination of a source directory, creating the
@@ -733,13 +773,25 @@ func plan(fsys fs.FS, paths []string) ([]item, error) {
 			}
 			return
 		}
+		var flat *Flat
+		if flatten != nil && kind == KindFile && bad == nil && strings.HasSuffix(strings.ToLower(base), ".vmdk") {
+			if flat, bad = flatten(fsys, src); bad != nil {
+				bad = fmt.Errorf("flattening %s: %w", src, bad)
+			}
+			if flat != nil {
+				base = flat.Name
+				for _, p := range flat.Parts {
+					parts[p] = src
+				}
+			}
+		}
 		var dest string
 		if kind == KindDir {
 			dest = destDir(src)
 		} else {
 			dest = names.assign(destDir(parent), base)
 		}
-		items = append(items, item{src: src, dest: dest, kind: kind, info: info, index: len(items), bad: bad})
+		items = append(items, item{src: src, dest: dest, kind: kind, info: info, index: len(items), bad: bad, flat: flat})
 	}
 	for _, p := range paths {
 		p = strings.TrimPrefix(path.Clean("/"+p), "/")
@@ -754,7 +806,12 @@ func plan(fsys fs.FS, paths []string) ([]item, error) {
 			return nil, err
 		}
 		parent, base := splitPath(p)
-		walk(fsys, parent, base, info, 0, visit)
+		walk(fsys, parent, base, info, 0, exclude, visit)
+	}
+	for i := range items {
+		if d, ok := parts[items[i].src]; ok && items[i].flat == nil {
+			items[i].skip = "part of " + d + ", exported flattened"
+		}
 	}
 	return items, nil
 }
@@ -774,7 +831,7 @@ func kindOf(info fs.FileInfo) string {
 
 // walk visits parent/base and, for a directory, everything below it in name
 // order. parent is "" for a path given by the caller without a directory.
-func walk(fsys fs.FS, parent, base string, info fs.FileInfo, depth int, visit func(string, string, fs.FileInfo, error)) {
+func walk(fsys fs.FS, parent, base string, info fs.FileInfo, depth int, exclude func(string, fs.FileInfo) bool, visit func(string, string, fs.FileInfo, error)) {
 	p := base
 	if parent != "" && parent != "." {
 		p = parent + "/" + base
@@ -812,6 +869,9 @@ func walk(fsys fs.FS, parent, base string, info fs.FileInfo, depth int, visit fu
 			visit(p, name, nil, fmt.Errorf("%s: %w", child, err))
 			continue
 		}
-		walk(fsys, p, name, ci, depth+1, visit)
+		if exclude != nil && exclude(child, ci) {
+			continue
+		}
+		walk(fsys, p, name, ci, depth+1, exclude, visit)
 	}
 }

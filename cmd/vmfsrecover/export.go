@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+)
+
+// exportFlags are the flags of export and verify that reach a destination.
+type exportFlags struct {
+	to          string
+	overwrite   bool
+	jobs        int
+	retries     int
+	timeout     time.Duration
+	implicitTLS bool
+	caFile      string
+	insecureTLS bool
+	noSync      bool
+	flatten     bool
+	system      bool
+}
+
+func addDestinationFlags(cmd *cobra.Command, f *exportFlags) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.implicitTLS, "implicit-tls", false, "ftps:// with TLS from the first byte (usually port 990) instead of AUTH TLS")
+	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of certificate authorities to trust for ftps://, in addition to the system's")
+	fl.BoolVar(&f.insecureTLS, "insecure-skip-verify", false, "accept any ftps:// server certificate (self-signed NAS); the link is encrypted but not authenticated")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "FTP: give up a connection that is silent this long")
+}
+
+func newExportCmd(g *globalOptions) *cobra.Command {
+	f := &exportFlags{}
+	cmd := &cobra.Command{
+		Use:   "export SOURCE... [PATH...] --to DEST",
+		Short: "Copy files of a VMFS volume to a local folder or an FTP server, with a hash manifest",
+		Long: `export copies PATHs (files or whole directories; default: everything) of the
+VMFS volume found on the SOURCEs into DEST, a local directory or an FTP server
+(ftp://user@host:port/dir, ftps://... for explicit TLS, --implicit-tls for
+port 990 servers). FTP URL paths are relative to the login directory, as in
+curl; write ftp://host/%2Fsrv/dir for an absolute one.
+
+Every file is written under a temporary name, its size checked, then renamed;
+its sha256 is computed while reading the source and recorded in
+DEST/` + export.ManifestName + ` (JSON Lines: source, dest, size, sha256, provenance,
+status). Running the same export again skips complete files (same size and
+hash) and continues partial ones; 'vmfsrecover verify --manifest' re-reads
+the destination and compares every hash.
+
+Locally, holes of thin disks and all-zero blocks stay holes, modification
+times are kept, symbolic links are recreated when they point inside DEST and
+skipped otherwise. Names a damaged volume holds that cannot be created safely
+(control characters, "..", over-long names) are replaced; the manifest
+records the original. Existing files are never replaced without --overwrite.
+A full disk or a permission error stops the export, keeping what is done.
+
+FTP: the password comes from $` + export.FTPPasswordEnv + `, from ~/.netrc
+($NETRC), or from a prompt on the terminal; never from the command line. A
+dropped connection is resumed (SIZE, then REST+STOR) with bounded retries;
+--jobs uploads several files at once, one connection each.
+
+--flatten writes each VMDK found (descriptor, extents and snapshot chain,
+through the vmdk package) as one raw image NAME.raw instead of its files.
+
+` + exitCodesHelp,
+		Example: `  vmfsrecover export datastore.img --to /mnt/rescue
+  vmfsrecover export disk1.img disk2.img /vm1 /vm2/vm2.vmx --to /mnt/rescue --jobs 2
+  VMFSRECOVER_FTP_PASSWORD=... vmfsrecover export sdb.img --to ftps://backup@nas:21/rescue
+  vmfsrecover export datastore.img /vm1 --flatten --to /mnt/rescue`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExport(cmd.Context(), g, f, args, cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.to, "to", "", "destination: a local directory, ftp://user@host[:port]/dir or ftps://...")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace destination files that are in the way")
+	fl.IntVarP(&f.jobs, "jobs", "j", 1, "files copied in parallel (FTP: one connection each)")
+	fl.IntVar(&f.retries, "retries", 5, "reconnections per file after a dropped connection (with backoff)")
+	fl.BoolVar(&f.noSync, "no-sync", false, "local: do not fsync each file before renaming it (faster; unsafe on power loss)")
+	fl.BoolVar(&f.flatten, "flatten", false, "write each VMDK as one raw image (descriptor, extents and snapshots resolved)")
+	fl.BoolVar(&f.system, "system-files", false, "also export the volume's own metadata files (/.fdc.sf, /.pbc.sf, ...) when exporting the root")
+	addDestinationFlags(cmd, f)
+	cmd.MarkFlagRequired("to")
+	addVolumeFlags(cmd, g)
+	return cmd
+}
+
+// openDestination turns --to (or a manifest's location) into a
+// destination, asking for the FTP password when needed.
+func openDestination(to string, f *exportFlags) (export.Destination, error) {
+	if !strings.Contains(to, "://") {
+		return export.NewLocal(to)
+	}
+	d, err := export.ParseFTPURL(to)
+	if err != nil {
+		return nil, withExitCode(exitUsage, err)
+	}
+	if f.implicitTLS {
+		if d.TLS == nil {
+			return nil, withExitCode(exitUsage, errors.New("--implicit-tls needs an ftps:// URL"))
+		}
+		d.Implicit = true
+	}
+	if d.TLS != nil {
+		if f.caFile != "" {
+			pem, err := os.ReadFile(f.caFile)
+			if err != nil {
+				return nil, err
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", f.caFile)
+			}
+			d.TLS.RootCAs = pool
+		}
+		d.TLS.InsecureSkipVerify = f.insecureTLS
+	}
+	d.IOTimeout = f.timeout
+	d.DialTimeout = f.timeout
+	src := export.PasswordSources{}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		src.Prompt = func(q string) (string, error) {
+			fmt.Fprint(os.Stderr, q)
+			b, err := term.ReadPassword(int(os.Stdin.Fd()))
+			fmt.Fprintln(os.Stderr)
+			return string(b), err
+		}
+	}
+	if err := export.ResolvePassword(d, src); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// progressFor shows progress on stderr unless --quiet or --json.
+func progressFor(g *globalOptions) export.Progress {
+	if g.quiet {
+		return nil
+	}
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	return export.NewProgress(os.Stderr, tty, 10*time.Second)
+}
+
+func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []string, out io.Writer) (err error) {
+	if f.to == "" {
+		return withExitCode(exitUsage, errors.New("--to DEST is required"))
+	}
+	if f.jobs < 1 || f.jobs > 64 {
+		return withExitCode(exitUsage, fmt.Errorf("--jobs %d: want 1 to 64", f.jobs))
+	}
+	sources, paths, err := splitSources(args, -1)
+	if err != nil {
+		return err
+	}
+	dst, err := openDestination(f.to, f)
+	if err != nil {
+		return err
+	}
+	if l, ok := dst.(*export.Local); ok {
+		l.NoSync = f.noSync
+	}
+	vol, closer, err := openVolume(ctx, g, sources)
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, closer)
+	opts := export.Options{
+		Overwrite: f.overwrite,
+		Workers:   f.jobs,
+		Retries:   f.retries,
+		Progress:  progressFor(g),
+		Logger:    g.logger(os.Stderr),
+	}
+	if f.retries == 0 {
+		opts.Retries = -1
+	}
+	if f.flatten {
+		opts.Flatten = export.FlattenVMDK
+	}
+	if !f.system {
+		opts.Exclude = isVolumeMetadata
+	}
+	rep, err := export.Export(ctx, vol, paths, dst, opts)
+	if rep != nil {
+		if werr := writeExportReport(g, rep, dst, out); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Failed > 0 {
+		return withExitCode(exitPartial, fmt.Errorf("%d of %d items failed (see the output and the manifest)", rep.Failed, len(rep.Entries)))
+	}
+	return nil
+}
+
+func writeExportReport(g *globalOptions, rep *export.Report, dst export.Destination, out io.Writer) error {
+	if g.json {
+		return json.NewEncoder(out).Encode(struct {
+			Destination string         `json:"destination"`
+			Manifest    string         `json:"manifest"`
+			Exported    int            `json:"exported"`
+			Complete    int            `json:"complete"`
+			Failed      int            `json:"failed"`
+			Skipped     int            `json:"skipped"`
+			Bytes       int64          `json:"bytes"`
+			Entries     []export.Entry `json:"entries"`
+		}{dst.String(), export.ManifestName, rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Bytes, rep.Entries})
+	}
+	for _, e := range rep.Entries {
+		switch {
+		case e.Status == export.StatusFailed || e.Status == export.StatusSkipped:
+			fmt.Fprintf(out, "%s\t%s\t%s\n", e.Status, e.Source, e.Error)
+		case e.Renamed && e.Kind != export.KindDir:
+			fmt.Fprintf(out, "renamed\t%q -> %s\n", e.Source, e.Dest)
+		}
+	}
+	_, err := fmt.Fprintf(out, "%d exported, %d already complete, %d failed, %d skipped; %d bytes; manifest %s in %s\n",
+		rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Bytes, export.ManifestName, dst)
+	return err
+}
+
+// isVolumeMetadata reports the VMFS metadata files at the root of a volume
+// (.fdc.sf, .pbc.sf, .sbc.sf, .vh.sf, .pb2.sf, .fbb.sf, .jbc.sf, .sdd.sf):
+// the volume's own structures, not user data.
+func isVolumeMetadata(name string, _ fs.FileInfo) bool {
+	if strings.Contains(name, "/") || !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".sf") {
+		return false
+	}
+	for _, r := range name[1 : len(name)-3] {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
