@@ -1,0 +1,101 @@
+package wizard
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestLoadAnswers(t *testing.T) {
+	a, err := LoadAnswers(strings.NewReader(`{"sources": ["a.img"], "scan": "auto", "volume": 2, "filter": "disks",
+		"select": ["*"], "destination": {"ftp": "ftp://u@h/d", "verify": false}, "force": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := answerDestination(a); d.Kind != DestFTP || d.URL != "ftp://u@h/d" || d.Verify || a.Volume != 2 {
+		t.Errorf("answers %+v, destination %+v", a, d)
+	}
+	for name, body := range map[string]string{
+		"typo":       `{"sorces": ["a.img"]}`,
+		"scan":       `{"scan": "slow"}`,
+		"filter":     `{"filter": "big"}`,
+		"two dests":  `{"destination": {"local": "/x", "ftp": "ftp://h/"}}`,
+		"two values": `{} {}`,
+		"not json":   `sources: a.img`,
+		"wrong type": `{"volume": "one"}`,
+	} {
+		if _, err := LoadAnswers(strings.NewReader(body)); !errors.Is(err, ErrAnswers) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := LoadAnswersFile(filepath.Join(t.TempDir(), "none.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestRunAnswersDisks selects every disk of the disks filter: the
+// descriptor brings its flat extent along.
+func TestRunAnswersDisks(t *testing.T) {
+	img, _ := testVolume(t)
+	dir := t.TempDir()
+	a, err := LoadAnswers(strings.NewReader(`{"sources": [` + quote(img) + `], "filter": "disks", "select": ["*"],
+		"preview": ["/vm1/vm1.vmx"], "destination": {"local": ` + quote(filepath.Join(dir, "out")) + `}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Options{})
+	defer w.Close()
+	var out strings.Builder
+	r, err := RunAnswers(context.Background(), w, a, &out, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if r.Exported != 2 || !r.OK() || w.Step() != StepDone {
+		t.Errorf("report %+v", r)
+	}
+	if got := w.State().Selected; !slices.Equal(got, []string{"vm1/vm1-flat.vmdk", "vm1/vm1.vmdk"}) {
+		t.Errorf("selected %q", got)
+	}
+	for _, s := range []string{"== step 1: sources", `found 1: "wizard-ds" VMFS6`, "1 item(s) with filter disks", `Virtual machine "Web One"`,
+		"To export:   2 file(s)", "Verify:      OK, 2 file(s)"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, out.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "vm1", "vm1-flat.vmdk")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRunAnswersMissing(t *testing.T) {
+	img, _ := testVolume(t)
+	zeros := filepath.Join(t.TempDir(), "zeros.img")
+	os.WriteFile(zeros, make([]byte, 1<<20), 0o644)
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		a    Answers
+		want error
+		at   Step
+	}{
+		"no sources":  {Answers{}, ErrAnswers, StepSources},
+		"no select":   {Answers{Sources: []string{img}}, ErrAnswers, StepBrowse},
+		"auto, none":  {Answers{Sources: []string{zeros}, Scan: "auto"}, ErrDeepScanUnavailable, StepScan},
+		"quick, none": {Answers{Sources: []string{zeros}}, ErrNothingFound, StepScan},
+		"no volume":   {Answers{Sources: []string{img}, Volume: 3}, nil, StepVolume},
+		"no such":     {Answers{Sources: []string{img}, Select: []string{"/nothing"}}, os.ErrNotExist, StepBrowse},
+		"no dest":     {Answers{Sources: []string{img}, Select: []string{"/vm2"}}, nil, StepDestination},
+	} {
+		w := New(Options{})
+		_, err := RunAnswers(ctx, w, &c.a, &strings.Builder{}, nil)
+		if err == nil || (c.want != nil && !errors.Is(err, c.want)) || w.Step() != c.at {
+			t.Errorf("%s: %v at %s", name, err, w.Step())
+		}
+		w.Close()
+	}
+}
+
+func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }

@@ -1,0 +1,32 @@
+// Package wizard is the logic of `vmfsrecover wizard`: a state machine that
+// guides a person from a source to verified recovered files, independent of
+// any terminal code.
+//
+// The steps, in order:
+//
+//	sources -> scan -> volume -> browse -> preview -> destination -> confirm -> export -> report -> done
+//
+// Each step is completed by one method of Wizard (SetSources, Scan,
+// ChooseVolume, Next from browse or preview, SetDestination, Confirm,
+// Export, Finish); browse also has List and Select, which stay in it, and
+// Preview, which moves to the preview step and back. Back returns to the
+// step before (see Prev) and Cancel abandons the wizard, from every step but
+// the two final ones. Any other move is refused with a *TransitionError
+// (errors.Is ErrTransition); Allowed is the whole transition table, and the
+// tests walk all of it.
+//
+// A scan that finds nothing stays at the scan step, so that the person can
+// ask for a deep scan (package deepscan) or go back and add sources.
+//
+// State is the part that outlives a process: sources, choices, selection,
+// destination (never a password), the plan and the report. It is saved as
+// JSON after every step (atomically: a temporary file renamed over the old
+// one), and Resume continues from it; an export interrupted at the export
+// step resumes file by file, since package export skips complete files and
+// continues partial ones.
+//
+// Two front ends drive the same machine: Terminal, a line-based prompt that
+// needs nothing but a keyboard and works over SSH, on a serial console or
+// with a screen reader, and RunAnswers, which takes every choice from an
+// answers file (Answers, JSON) for scripts and tests.
+package wizard

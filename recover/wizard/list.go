@@ -1,0 +1,260 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
+)
+
+// Browse filters.
+const (
+	FilterVMs     = "vms"     // folders holding a .vmx: one item per virtual machine
+	FilterDisks   = "disks"   // VMDKs (descriptors and single-file disks), with their extents
+	FilterAll     = "all"     // every file and link, system files left out
+	FilterDeleted = "deleted" // deleted and orphaned files (from a deep scan)
+)
+
+// Filters lists the browse filters.
+var Filters = []string{FilterVMs, FilterDisks, FilterAll, FilterDeleted}
+
+// Item is one line of the browse list.
+type Item struct {
+	Path       string `json:"path"` // absolute: "/vm1" or "/vm1/vm1.vmx"
+	Kind       string `json:"kind"` // vm, disk, file, symlink
+	Size       int64  `json:"size"` // files: bytes; a VM: its folder's files; a disk: its parts
+	Info       string `json:"info,omitempty"`
+	Provenance string `json:"provenance,omitempty"`
+	// Paths are what selecting the item selects: the VM's folder, the
+	// disk's descriptor with its extents and snapshot parents, the file.
+	Paths []string `json:"paths"`
+}
+
+// maxWalk bounds the entries remembered from one volume.
+const maxWalk = 500000
+
+type walked struct {
+	path string // fs form, "a/b"
+	info fs.FileInfo
+	prov string
+}
+
+// List shows the volume through a filter and a case-insensitive search in
+// the paths; it stays at the browse step and remembers both choices.
+func (w *Wizard) List(ctx context.Context, filter, search string) ([]Item, error) {
+	if err := w.at("List", StepBrowse, StepPreview); err != nil {
+		return nil, err
+	}
+	if filter == "" {
+		filter = FilterAll
+	}
+	if !contains(Filters, filter) {
+		return nil, fmt.Errorf("unknown filter %q (%s)", filter, strings.Join(Filters, ", "))
+	}
+	vol, err := w.volume(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.walk(ctx, vol); err != nil {
+		return nil, err
+	}
+	var items []Item
+	switch filter {
+	case FilterVMs:
+		items = w.vms(vol)
+	case FilterDisks:
+		items = w.disks(vol)
+	default:
+		for _, e := range w.walkItems() {
+			if e.info.IsDir() || system(e.info) {
+				continue
+			}
+			deleted := e.prov == "deleted" || e.prov == "orphan"
+			if filter == FilterDeleted && !deleted {
+				continue
+			}
+			it := Item{Path: "/" + e.path, Kind: "file", Size: e.info.Size(), Provenance: e.prov, Paths: []string{e.path}}
+			if e.info.Mode()&fs.ModeSymlink != 0 {
+				it.Kind = "symlink"
+			}
+			items = append(items, it)
+		}
+	}
+	if search != "" {
+		s := strings.ToLower(search)
+		kept := items[:0]
+		for _, it := range items {
+			if strings.Contains(strings.ToLower(it.Path), s) || strings.Contains(strings.ToLower(it.Info), s) {
+				kept = append(kept, it)
+			}
+		}
+		items = kept
+	}
+	w.st.Filter, w.st.Search = filter, search
+	return items, w.save()
+}
+
+func (w *Wizard) walkItems() []walked { return w.walkCache }
+
+// walk lists the whole volume once per opened volume.
+func (w *Wizard) walk(ctx context.Context, fsys fs.FS) error {
+	if w.walkCache != nil {
+		return nil
+	}
+	var out []walked
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if err != nil || p == "." {
+			// An unreadable folder is left out here; the export reports it.
+			return nil
+		}
+		if len(out) >= maxWalk {
+			return fs.SkipAll
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		e := walked{path: p, info: info}
+		if pr, ok := info.Sys().(export.Provenancer); ok {
+			e.prov = pr.Provenance()
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []walked{}
+	}
+	w.walkCache = out
+	return nil
+}
+
+func system(info fs.FileInfo) bool {
+	if a, ok := info.Sys().(*vmfs.Attributes); ok && a.Type == "system" {
+		return true
+	}
+	return false
+}
+
+// vms finds the folders that hold a .vmx.
+func (w *Wizard) vms(fsys fs.FS) []Item {
+	byDir := map[string]*Item{}
+	var dirs []string
+	for _, e := range w.walkItems() {
+		if e.info.IsDir() || !strings.EqualFold(path.Ext(e.path), ".vmx") {
+			continue
+		}
+		dir := path.Dir(e.path)
+		if byDir[dir] != nil {
+			continue
+		}
+		it := &Item{Path: "/" + strings.TrimPrefix(dir, "."), Kind: "vm", Paths: []string{dir}, Info: vmName(fsys, e.path)}
+		byDir[dir] = it
+		dirs = append(dirs, dir)
+	}
+	for _, e := range w.walkItems() {
+		if e.info.Mode().IsRegular() {
+			for d := path.Dir(e.path); ; d = path.Dir(d) {
+				if it := byDir[d]; it != nil {
+					it.Size += e.info.Size()
+				}
+				if d == "." {
+					break
+				}
+			}
+		}
+	}
+	sort.Strings(dirs)
+	var items []Item
+	for _, d := range dirs {
+		items = append(items, *byDir[d])
+	}
+	return items
+}
+
+// vmName reads a .vmx's displayName.
+func vmName(fsys fs.FS, p string) string {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return ""
+	}
+	return preview.ParseVMX(b)["displayname"]
+}
+
+// extentName matches VMDK files that are parts of another disk, not disks
+// themselves: flat and sparse extents, split extents, change tracking, RDM
+// mapping files.
+var extentName = regexp.MustCompile(`(?i)-(flat|delta|sesparse|ctk|rdm|rdmp|s\d{3}|f\d{3})\.vmdk$`)
+
+// disks finds the VMDKs a person would call disks and what each is made of.
+func (w *Wizard) disks(fsys fs.FS) []Item {
+	var items []Item
+	for _, e := range w.walkItems() {
+		if !e.info.Mode().IsRegular() || !strings.EqualFold(path.Ext(e.path), ".vmdk") || extentName.MatchString(e.path) {
+			continue
+		}
+		it := Item{Path: "/" + e.path, Kind: "disk", Size: e.info.Size(), Paths: []string{e.path}, Provenance: e.prov}
+		d, err := vmdk.OpenFS(fsys, e.path, &vmdk.Options{Tolerant: true})
+		if err != nil {
+			it.Info = "cannot open: " + err.Error()
+			items = append(items, it)
+			continue
+		}
+		info := d.Info()
+		d.Close()
+		seen := map[string]bool{e.path: true}
+		add := func(p string) {
+			if p != "" && !seen[p] {
+				seen[p] = true
+				if fi, err := fs.Stat(fsys, p); err == nil && fi.Mode().IsRegular() {
+					it.Paths = append(it.Paths, p)
+					it.Size += fi.Size()
+				}
+			}
+		}
+		for _, l := range info.Chain {
+			add(l.Path)
+		}
+		missing := 0
+		for _, x := range info.Extents {
+			if x.Format == "missing" {
+				missing++
+			}
+			add(x.File)
+		}
+		it.Info = fmt.Sprintf("%s virtual disk, %d link(s), %d file(s)", preview.Size(info.Capacity), len(info.Chain), len(it.Paths))
+		if missing > 0 || len(info.Warnings) > 0 {
+			it.Info += fmt.Sprintf(", %d warning(s)", len(info.Warnings))
+		}
+		items = append(items, it)
+	}
+	return items
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,136 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+)
+
+// Plan is what the confirm step shows: what will be copied, how much room
+// it takes, how much there is.
+type Plan struct {
+	Destination string `json:"destination"`
+	Files       int    `json:"files"`
+	Dirs        int    `json:"dirs"`
+	Links       int    `json:"links"`
+	Bytes       int64  `json:"bytes"`     // sum of file sizes
+	Allocated   int64  `json:"allocated"` // bytes that hold data; the rest are holes
+	// Needed is what the destination must hold: Allocated on a local
+	// folder (holes are written as holes), Bytes on FTP (no holes).
+	Needed int64 `json:"needed"`
+	// Free is the free space at a local destination; -1 when unknown (FTP).
+	Free int64 `json:"free"`
+	// Unreadable counts entries that could not be stat'ed; the export will
+	// report them as failures.
+	Unreadable int `json:"unreadable,omitempty"`
+}
+
+// makePlan walks the selection once, counting files and their allocated
+// bytes.
+func makePlan(ctx context.Context, fsys fs.FS, sel []string, d *Destination) (*Plan, error) {
+	p := &Plan{Free: -1}
+	for _, root := range sel {
+		err := fs.WalkDir(fsys, root, func(name string, de fs.DirEntry, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if err != nil {
+				p.Unreadable++
+				if de != nil && de.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			switch {
+			case de.IsDir():
+				p.Dirs++
+			case de.Type()&fs.ModeSymlink != 0:
+				p.Links++
+			case de.Type().IsRegular():
+				p.Files++
+				info, err := de.Info()
+				if err != nil {
+					p.Unreadable++
+					return nil
+				}
+				p.Bytes += info.Size()
+				p.Allocated += allocated(fsys, name, info.Size())
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	p.Needed = p.Bytes
+	switch d.Kind {
+	case DestLocal:
+		p.Destination = d.Dir
+		p.Needed = p.Allocated
+		if free, err := freeSpace(d.Dir); err == nil {
+			p.Free = free
+		}
+	case DestFTP:
+		p.Destination = d.URL
+	}
+	return p, nil
+}
+
+// allocated asks the file where its data is; a file that cannot say counts
+// whole.
+func allocated(fsys fs.FS, name string, size int64) int64 {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return size
+	}
+	defer f.Close()
+	m, ok := f.(allocmap.Mapper)
+	if !ok {
+		return size
+	}
+	am, err := m.AllocationMap()
+	if err != nil {
+		return size
+	}
+	return am.Clip(size).Total()
+}
+
+func absDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return "", fmt.Errorf("destination %s exists and is not a folder", abs)
+	}
+	return abs, nil
+}
+
+// notOnSource refuses a destination folder that is a source or holds one
+// being read: recovering into the disk image being recovered from is how
+// evidence gets destroyed.
+func (w *Wizard) notOnSource(dir string) error {
+	for _, s := range w.st.Sources {
+		sa, err := filepath.Abs(s)
+		if err != nil {
+			continue
+		}
+		if sa == dir {
+			return fmt.Errorf("destination %s is a source", dir)
+		}
+	}
+	return nil
+}
+
+// manifestPath names the manifest of an export for the report.
+func manifestPath(dst export.Destination, d *Destination) string {
+	if d.Kind == DestLocal {
+		return filepath.Join(d.Dir, export.ManifestName)
+	}
+	return dst.String() + "/" + export.ManifestName
+}

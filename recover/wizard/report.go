@@ -1,0 +1,117 @@
+package wizard
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+)
+
+// Report is the outcome of the export step.
+type Report struct {
+	Destination string    `json:"destination"`
+	Manifest    string    `json:"manifest"`
+	Exported    int       `json:"exported"` // files written by this run
+	Complete    int       `json:"complete"` // files already there from an earlier run
+	Failed      int       `json:"failed"`
+	Skipped     int       `json:"skipped"`
+	Bytes       int64     `json:"bytes"`
+	Failures    []Failure `json:"failures,omitempty"`
+	// Verified is set when the destination was read back.
+	Verified    bool                 `json:"verified"`
+	Verify      *export.VerifyResult `json:"verify,omitempty"`
+	VerifyError string               `json:"verify_error,omitempty"`
+}
+
+// Failure is one path that was not exported.
+type Failure struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+// maxFailures bounds the failures kept in the state; the manifest has all.
+const maxFailures = 1000
+
+func newReport(rep *export.Report, dst export.Destination, d *Destination) *Report {
+	r := &Report{Destination: dst.String(), Manifest: manifestPath(dst, d)}
+	if rep == nil {
+		return r
+	}
+	r.Exported, r.Complete, r.Failed, r.Skipped, r.Bytes = rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Bytes
+	for _, e := range rep.Entries {
+		if e.Status == export.StatusFailed && len(r.Failures) < maxFailures {
+			r.Failures = append(r.Failures, Failure{Path: "/" + e.Source, Error: e.Error})
+		}
+	}
+	return r
+}
+
+func (r *Report) verify(ctx context.Context, dst export.Destination, entries []export.Entry, prog export.Progress) {
+	r.Verified = true
+	conn, err := dst.Connect(ctx)
+	if err != nil {
+		r.VerifyError = err.Error()
+		return
+	}
+	defer conn.Close()
+	res, err := export.Verify(ctx, conn, entries, prog)
+	r.Verify = res
+	if err != nil {
+		r.VerifyError = err.Error()
+	}
+}
+
+// OK reports whether everything selected was exported and verified.
+func (r *Report) OK() bool {
+	return r.Failed == 0 && r.VerifyError == "" && (r.Verify == nil || len(r.Verify.Mismatches) == 0)
+}
+
+// Mismatched reports whether verification found a file that differs.
+func (r *Report) Mismatched() bool {
+	return r.Verify != nil && len(r.Verify.Mismatches) > 0
+}
+
+// WriteText renders the report for a person.
+func (r *Report) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	ew.printf("Destination: %s\n", r.Destination)
+	ew.printf("Exported:    %d file(s) now, %d already complete, %s\n", r.Exported, r.Complete, preview.Size(r.Bytes))
+	ew.printf("Failed:      %d\n", r.Failed)
+	if r.Skipped > 0 {
+		ew.printf("Skipped:     %d (links leading outside, special files)\n", r.Skipped)
+	}
+	for _, f := range r.Failures {
+		ew.printf("  FAILED %s: %s\n", f.Path, f.Error)
+	}
+	ew.printf("Manifest:    %s\n", r.Manifest)
+	switch {
+	case !r.Verified:
+		ew.printf("Verify:      not done\n")
+	case r.Verify != nil && len(r.Verify.Mismatches) == 0 && r.VerifyError == "":
+		ew.printf("Verify:      OK, %d file(s), %s read back and matched\n", r.Verify.Checked, preview.Size(r.Verify.Bytes))
+	default:
+		if r.Verify != nil {
+			ew.printf("Verify:      %d file(s) checked, %d MISMATCH(ES)\n", r.Verify.Checked, len(r.Verify.Mismatches))
+			for _, m := range r.Verify.Mismatches {
+				ew.printf("  MISMATCH %s\n", m)
+			}
+		}
+		if r.VerifyError != "" {
+			ew.printf("Verify:      %s\n", r.VerifyError)
+		}
+	}
+	return ew.err
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, a ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, a...)
+	}
+}
