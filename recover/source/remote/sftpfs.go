@@ -1,0 +1,436 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// FS is the file tree of an SSH host, read over SFTP: an fs.FS (with
+// StatFS and ReadDirFS) whose files implement io.ReaderAt and io.Seeker.
+// Names are paths from the host's root without the leading slash
+// ("dev/sdb", "vmfs/volumes/ds1/vm/vm.vmdk"). It is safe for concurrent
+// use; a dropped connection is re-established and open files carry on.
+type FS struct {
+	t      Target
+	opts   Options
+	dialer *sshDialer
+	pool   *chunkPool
+
+	mu     sync.Mutex // guards the connection; held while re-dialling
+	sc     *ssh.Client
+	cl     *sftp.Client
+	gen    int
+	dead   chan struct{} // closed when the current connection ends
+	closed atomic.Bool
+}
+
+// DialSSH connects and authenticates to t.Host and starts SFTP.
+func DialSSH(t Target, opts Options) (*FS, error) {
+	opts.defaults()
+	f := &FS{t: t, opts: opts, pool: newChunkPool(int64(opts.ChunkSize), opts.CacheSize)}
+	f.dialer = &sshDialer{t: t, opts: &f.opts}
+	if err := f.connect(); err != nil {
+		return nil, fmt.Errorf("%s: %w", t, err)
+	}
+	return f, nil
+}
+
+// connect replaces the connection; f.mu must be held or f unshared.
+func (f *FS) connect() error {
+	sc, err := f.dialer.dial()
+	if err != nil {
+		return err
+	}
+	cl, err := sftp.NewClient(sc, sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64))
+	if err != nil {
+		sc.Close()
+		return fmt.Errorf("%w: starting SFTP on %s (is the sftp subsystem enabled in sshd_config?): %w", errLinkLost, f.t.Host, err)
+	}
+	if f.cl != nil {
+		f.cl.Close()
+		f.sc.Close()
+	}
+	dead := make(chan struct{})
+	go func() { sc.Wait(); close(dead) }()
+	go keepalive(sc, max(time.Second, f.opts.IOTimeout/3), dead)
+	f.sc, f.cl, f.dead = sc, cl, dead
+	f.gen++
+	return nil
+}
+
+func (f *FS) current() (*sftp.Client, int, chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cl, f.gen, f.dead
+}
+
+// redial replaces the connection of generation gen, unless another caller
+// already did.
+func (f *FS) redial(gen int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gen != gen || f.closed.Load() {
+		return nil
+	}
+	return f.connect()
+}
+
+// lost says whether err came from the link rather than the server.
+func lost(err error, dead chan struct{}) bool {
+	select {
+	case <-dead:
+		return true
+	default:
+	}
+	var ne net.Error
+	return errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
+}
+
+// do runs op on the current client, re-dialling over a dropped link.
+func (f *FS) do(what string, op func(cl *sftp.Client, gen int) error) error {
+	var gen int
+	try := func() error {
+		cl, g, dead := f.current()
+		gen = g
+		if err := op(cl, g); err != nil {
+			if lost(err, dead) {
+				return fmt.Errorf("%w: %w", errLinkLost, err)
+			}
+			return err
+		}
+		return nil
+	}
+	return retry(&f.opts, f.closed.Load, f.t.Host+": "+what, try, func() error { return f.redial(gen) })
+}
+
+// remotePath turns an fs.FS name into the host's absolute path.
+func remotePath(op, name string) (string, error) {
+	if !fs.ValidPath(name) {
+		return "", &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	return path.Join("/", name), nil
+}
+
+// pathErr keeps fs.ErrNotExist and friends visible to errors.Is.
+func pathErr(op, name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+// Stat follows links, like os.Stat.
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	rp, err := remotePath("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	var fi fs.FileInfo
+	err = f.do("stat "+rp, func(cl *sftp.Client, _ int) (err error) {
+		fi, err = cl.Stat(rp)
+		return err
+	})
+	if err != nil {
+		return nil, pathErr("stat", name, err)
+	}
+	return fi, nil
+}
+
+// ReadDir lists a directory sorted by name.
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	rp, err := remotePath("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	var infos []os.FileInfo
+	err = f.do("readdir "+rp, func(cl *sftp.Client, _ int) (err error) {
+		infos, err = cl.ReadDir(rp)
+		return err
+	})
+	if err != nil {
+		return nil, pathErr("readdir", name, err)
+	}
+	out := make([]fs.DirEntry, len(infos))
+	for i, fi := range infos {
+		out[i] = fs.FileInfoToDirEntry(fi)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+// Open opens a file read-only, or a directory for ReadDir.
+func (f *FS) Open(name string) (fs.File, error) {
+	fi, err := f.Stat(name)
+	if err != nil {
+		return nil, pathErr("open", name, err)
+	}
+	rp, _ := remotePath("open", name)
+	if fi.IsDir() {
+		return &sftpDir{fsys: f, name: name, info: fi}, nil
+	}
+	sf := &sftpFile{fsys: f, name: name, rpath: rp, info: fi, size: fi.Size()}
+	if err := f.do("open "+rp, func(cl *sftp.Client, gen int) error { return sf.reopen(cl, gen) }); err != nil {
+		return nil, pathErr("open", name, err)
+	}
+	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 || (!fi.Mode().IsRegular() && sf.size == 0) {
+		// SFTP reports no size for block devices: find the end by reading.
+		if sf.size, err = probeSize(sf.rawReadAt); err != nil {
+			sf.close()
+			return nil, pathErr("open", name, fmt.Errorf("finding the size of the device: %w", err))
+		}
+	}
+	sf.cachedReader = newCachedReader(f.pool, f.t.Host+":"+rp, sf.size, f.opts.ReadAhead, sf.fetch)
+	return sf, nil
+}
+
+// Transferred is the number of file bytes read from the host so far.
+func (f *FS) Transferred() int64 { return f.pool.read.Load() }
+
+// Close ends the SSH connection.
+func (f *FS) Close() error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cl.Close()
+	return f.sc.Close()
+}
+
+// sftpFile is an open remote file.
+type sftpFile struct {
+	*cachedReader
+	fsys  *FS
+	name  string
+	rpath string
+	info  fs.FileInfo
+	size  int64
+
+	mu  sync.Mutex
+	h   *sftp.File
+	gen int   // connection generation h belongs to
+	pos int64 // for Read and Seek
+}
+
+// reopen opens the file on cl unless it is already open on generation gen.
+func (sf *sftpFile) reopen(cl *sftp.Client, gen int) error {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.h != nil && sf.gen == gen {
+		return nil
+	}
+	h, err := cl.OpenFile(sf.rpath, os.O_RDONLY)
+	if err != nil {
+		return err
+	}
+	if sf.h != nil {
+		go sf.h.Close() // of a dead connection: may block until it times out
+	}
+	sf.h, sf.gen = h, gen
+	return nil
+}
+
+func (sf *sftpFile) handle(cl *sftp.Client, gen int) (*sftp.File, error) {
+	if err := sf.reopen(cl, gen); err != nil {
+		return nil, err
+	}
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	return sf.h, nil
+}
+
+// rawReadAt reads from the host, uncached, retrying over a dropped link.
+func (sf *sftpFile) rawReadAt(p []byte, off int64) (int, error) {
+	var n int
+	var eof bool
+	err := sf.fsys.do(fmt.Sprintf("%s: read of %d bytes at offset %d", sf.rpath, len(p), off), func(cl *sftp.Client, gen int) error {
+		h, err := sf.handle(cl, gen)
+		if err != nil {
+			return err
+		}
+		n, err = h.ReadAt(p, off)
+		eof = err == io.EOF
+		if eof {
+			return nil
+		}
+		return err
+	})
+	if err == nil && eof {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// fetch fills a cache chunk, which always lies inside the file.
+func (sf *sftpFile) fetch(p []byte, off int64) error {
+	n, err := sf.rawReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("%s:%s: %d bytes at offset %d, but the file ends there: it shrank after it was opened", sf.fsys.t.Host, sf.rpath, len(p)-n, off+int64(n))
+	}
+	return err
+}
+
+// probeSize finds the size of a file that does not report it (a block
+// device over SFTP) by binary search on where reads stop.
+func probeSize(readAt func(p []byte, off int64) (int, error)) (int64, error) {
+	var b [1]byte
+	readable := func(off int64) (bool, error) {
+		n, err := readAt(b[:], off)
+		if n == 1 {
+			return true, nil
+		}
+		if err == io.EOF || err == nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("probing at offset %d: %w", off, err)
+	}
+	ok, err := readable(0)
+	if err != nil || !ok {
+		return 0, err
+	}
+	lo, hi := int64(0), int64(1<<20)
+	for {
+		ok, err := readable(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo = hi
+		if hi >= 1<<60 {
+			return 0, fmt.Errorf("device still readable at offset %d", hi)
+		}
+		hi *= 2
+	}
+	for hi-lo > 1 { // lo readable, hi not
+		mid := lo + (hi-lo)/2
+		ok, err := readable(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
+}
+
+func (sf *sftpFile) Size() int64 { return sf.size }
+
+// Stat reports the probed size for devices.
+func (sf *sftpFile) Stat() (fs.FileInfo, error) { return sizedInfo{sf.info, sf.size}, nil }
+
+func (sf *sftpFile) Read(p []byte) (int, error) {
+	sf.mu.Lock()
+	pos := sf.pos
+	sf.mu.Unlock()
+	n, err := sf.ReadAt(p, pos)
+	sf.mu.Lock()
+	sf.pos = pos + int64(n)
+	sf.mu.Unlock()
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+func (sf *sftpFile) Seek(off int64, whence int) (int64, error) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	switch whence {
+	case io.SeekCurrent:
+		off += sf.pos
+	case io.SeekEnd:
+		off += sf.size
+	case io.SeekStart:
+	default:
+		return sf.pos, fmt.Errorf("seek %s: whence %d: %w", sf.name, whence, fs.ErrInvalid)
+	}
+	if off < 0 {
+		return sf.pos, fmt.Errorf("seek %s: negative offset: %w", sf.name, fs.ErrInvalid)
+	}
+	sf.pos = off
+	return off, nil
+}
+
+func (sf *sftpFile) Close() error {
+	sf.close()
+	return nil
+}
+
+func (sf *sftpFile) close() {
+	if sf.cachedReader != nil {
+		sf.cachedReader.close()
+	}
+	sf.mu.Lock()
+	h := sf.h
+	sf.h = nil
+	sf.mu.Unlock()
+	if h != nil {
+		go h.Close() // the reply may never come on a dead link
+	}
+}
+
+type sizedInfo struct {
+	fs.FileInfo
+	size int64
+}
+
+func (s sizedInfo) Size() int64 { return s.size }
+
+// sftpDir is an open directory.
+type sftpDir struct {
+	fsys    *FS
+	name    string
+	info    fs.FileInfo
+	entries []fs.DirEntry
+	read    bool
+}
+
+func (d *sftpDir) Stat() (fs.FileInfo, error) { return d.info, nil }
+func (d *sftpDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.name, Err: errors.New("is a directory")}
+}
+func (d *sftpDir) Close() error { return nil }
+
+func (d *sftpDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if !d.read {
+		es, err := d.fsys.ReadDir(d.name)
+		if err != nil {
+			return nil, err
+		}
+		d.entries, d.read = es, true
+	}
+	if n <= 0 {
+		out := d.entries
+		d.entries = nil
+		return out, nil
+	}
+	if len(d.entries) == 0 {
+		return nil, io.EOF
+	}
+	k := min(n, len(d.entries))
+	out := d.entries[:k]
+	d.entries = d.entries[k:]
+	return out, nil
+}

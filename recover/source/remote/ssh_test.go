@@ -1,0 +1,217 @@
+package remote
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"golang.org/x/crypto/ssh"
+)
+
+// fsName is the fs.FS name of an absolute local path (the tests' sshd runs
+// on this machine, so both sides see the same files).
+func fsName(p string) string { return strings.TrimPrefix(p, "/") }
+
+func TestSSHReadsFile(t *testing.T) {
+	srv := startSSHD(t)
+	img, data := randomImage(t, 9<<20+4321, 7)
+	f := srv.dial(t, srv.options())
+	file, err := f.Open(fsName(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	ra, ok := file.(interface {
+		io.ReaderAt
+		Size() int64
+	})
+	if !ok {
+		t.Fatal("SFTP file has no ReadAt")
+	}
+	if ra.Size() != int64(len(data)) {
+		t.Fatalf("Size = %d, want %d", ra.Size(), len(data))
+	}
+	checkReads(t, ra, data)
+	if _, err := f.Open(fsName(img) + ".missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+// The FS passes Go's file system conformance test.
+func TestSSHFSConformance(t *testing.T) {
+	srv := startSSHD(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a", "one.txt"), []byte("one\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "a", "b", "two.bin"), bytes.Repeat([]byte{7}, 70000), 0o644)
+	os.WriteFile(filepath.Join(dir, "top"), nil, 0o644)
+	f := srv.dial(t, srv.options())
+	sub, err := fs.Sub(f, fsName(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fstest.TestFS(sub, "a/one.txt", "a/b/two.bin", "top"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A VMDK on the remote host (descriptor plus flat extent, written by
+// qemu-img) finds its extent there, and the VMFS volume inside lists as
+// the generator wrote it.
+func TestSSHRemoteVMDKWithExtent(t *testing.T) {
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("qemu-img not installed (Debian package qemu-utils)")
+	}
+	srv := startSSHD(t)
+	res := generatedVolume(t, 6)
+	dir := t.TempDir()
+	desc := filepath.Join(dir, "ds.vmdk")
+	if out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", res.Image, desc).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v: %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ds-flat.vmdk")); err != nil {
+		t.Fatalf("qemu-img wrote no flat extent: %v", err)
+	}
+	f := srv.dial(t, srv.options())
+	d, err := vmdk.OpenFS(f, fsName(desc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	checkVolume(t, d, res)
+	if f.Transferred() == 0 {
+		t.Error("Transferred = 0 after reading a volume")
+	}
+}
+
+func TestSSHUnknownHostKeyRefusedUnlessAccepted(t *testing.T) {
+	srv := startSSHD(t)
+	o := srv.options()
+	o.KnownHosts = filepath.Join(t.TempDir(), "none")
+	tg := Target{Scheme: "ssh", User: srv.user, Host: "127.0.0.1:" + strconv.Itoa(srv.port), Path: "/"}
+	_, err := DialSSH(tg, o)
+	var he *HostKeyError
+	if !errors.Is(err, ErrHostKeyUnknown) || !errors.As(err, &he) {
+		t.Fatalf("err = %v, want ErrHostKeyUnknown", err)
+	}
+	fp := ssh.FingerprintSHA256(srv.hostKey)
+	if he.Fingerprint != fp || !strings.Contains(err.Error(), fp) {
+		t.Fatalf("error %q does not show the fingerprint %s", err, fp)
+	}
+	o.AcceptHostKey = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	if _, err := DialSSH(tg, o); !errors.Is(err, ErrHostKeyUnknown) {
+		t.Fatalf("another fingerprint accepted: err = %v", err)
+	}
+	o.AcceptHostKey = fp
+	f, err := DialSSH(tg, o)
+	if err != nil {
+		t.Fatalf("accepted fingerprint: %v", err)
+	}
+	f.Close()
+}
+
+func TestSSHChangedHostKeyRefused(t *testing.T) {
+	srv := startSSHD(t)
+	pk, _, _ := ed25519.GenerateKey(rand.Reader)
+	other, _ := ssh.NewPublicKey(pk)
+	o := srv.options()
+	o.KnownHosts = srv.knownHosts(other)
+	tg := Target{Scheme: "ssh", User: srv.user, Host: "127.0.0.1:" + strconv.Itoa(srv.port), Path: "/"}
+	_, err := DialSSH(tg, o)
+	var he *HostKeyError
+	if !errors.Is(err, ErrHostKeyChanged) || !errors.As(err, &he) || he.KnownLine != 1 {
+		t.Fatalf("err = %v, want ErrHostKeyChanged naming line 1", err)
+	}
+}
+
+func TestSSHWrongPasswordRefused(t *testing.T) {
+	srv := startSSHD(t)
+	const secret = "Wr0ng-Pa55w0rd-xyzzy"
+	o := srv.options()
+	o.Identities = []string{filepath.Join(t.TempDir(), "no-such-key")}
+	asked := 0
+	o.Password = func(u, h string) (string, error) { asked++; return secret, nil }
+	tg := Target{Scheme: "ssh", User: srv.user, Host: "127.0.0.1:" + strconv.Itoa(srv.port), Path: "/"}
+	start := time.Now()
+	_, err := DialSSH(tg, o)
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("err = %v, want ErrAuth", err)
+	}
+	if asked == 0 {
+		t.Error("the password was never asked for")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("the password shows in the error: %q", err)
+	}
+	if errors.Is(err, errLinkLost) || time.Since(start) > 8*time.Second {
+		t.Errorf("a refused login was retried as a dropped link (%s): %v", time.Since(start), err)
+	}
+}
+
+// The server is killed mid-read and restarted: reads carry on through
+// the same open file.
+func TestSSHServerRestartedMidScan(t *testing.T) {
+	srv := startSSHD(t)
+	img, data := randomImage(t, 12<<20, 8)
+	o := srv.options()
+	o.ReadAhead = 1
+	f := srv.dial(t, o)
+	file, err := f.Open(fsName(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := file.(io.ReaderAt)
+	buf := make([]byte, 1<<20)
+	for off := 0; off < len(data); off += len(buf) {
+		if off == 4<<20 {
+			srv.stop()
+			go func() {
+				time.Sleep(700 * time.Millisecond)
+				srv.start()
+			}()
+		}
+		if _, err := ra.ReadAt(buf, int64(off)); err != nil {
+			t.Fatalf("read at %d after the restart: %v", off, err)
+		}
+		if !bytes.Equal(buf, data[off:off+len(buf)]) {
+			t.Fatalf("data at %d differs", off)
+		}
+	}
+	if _, gen, _ := f.current(); gen < 2 {
+		t.Error("no reconnection happened; the test did not test anything")
+	}
+}
+
+func TestSSHServerGone(t *testing.T) {
+	srv := startSSHD(t)
+	img, _ := randomImage(t, 4<<20, 9)
+	o := srv.options()
+	o.RetryFor = 1500 * time.Millisecond
+	f := srv.dial(t, o)
+	file, err := f.Open(fsName(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.stop()
+	_, err = file.(io.ReaderAt).ReadAt(make([]byte, 1000), 3<<20+5)
+	if !errors.Is(err, ErrLinkDown) {
+		t.Fatalf("err = %v, want ErrLinkDown", err)
+	}
+	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(srv.port), "offset 3145728"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
