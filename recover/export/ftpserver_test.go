@@ -55,7 +55,7 @@ type goFTP struct {
 	cert   *x509.Certificate
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -135,7 +135,7 @@ func (g *goFTP) dest(t *testing.T, tlsMode string) *FTP {
 	return d
 }
 
-func selfSigned(t *testing.T) (*x509.Certificate, *tls.Config) {
+func selfSigned(t testing.TB) (*x509.Certificate, *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -29,7 +29,7 @@ type vsftpdOpts struct {
 	tls      string // "", "explicit", "implicit"
 }
 
-func startVsftpd(t *testing.T, o vsftpdOpts) *vsftpd {
+func startVsftpd(t testing.TB, o vsftpdOpts) *vsftpd {
 	t.Helper()
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
