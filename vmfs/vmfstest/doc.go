@@ -46,4 +46,46 @@
 // on VMFS5 the entry array is compacted and the stale 140-byte entry stays
 // as slack past the directory's length; on VMFS6 the slot is zeroed and
 // marked free, the FD keeping its parent FD for re-attachment.
+//
+// # What the independent readers decided
+//
+// Where vmfs-format.md is silent or UNCERTAIN, or where debugvmfs (vmfs-tools
+// 0.2.5) and debugvmfs6 (vmfs6-tools 0.2.1) disagree with it, the generator
+// does what both the tools and dissect.vmfs's rules (the format document's
+// "DN") accept, and the tests pin it:
+//
+//   - debugvmfs6 decodes PB2 addresses with a 32-bit layout (cluster in
+//     bits 6–26, resource in bits 27–31), used by its zla-5 read path; the
+//     document says that layout is never used. It agrees with the 64-bit
+//     layout (resource in bits 56–63) only for resource 0, so VMFS6 .pb2.sf
+//     keeps I6's geometry (32 per cluster) but hands out only resource 0 of
+//     each cluster.
+//   - debugvmfs6 reads VMFS6 zla-3 pointer blocks from .sbc.sf with
+//     .pbc.sf's resourceSize / 4 pointers each: VMFS6 indirect files use
+//     zla 5 (PB2) instead, as I6's .sbc.sf does.
+//   - debugvmfs6 stops loading an FD's pointer array at its first null
+//     entry: thin VMFS6 files with holes go through PB2s, and all-null PB2s
+//     that precede live ones are allocated rather than left null.
+//   - debugvmfs6 honours only bit 5 of a VMFS6 small-file-block address as
+//     to-be-zeroed, not the TBZ bitmap (bits 7–14) that the document and DN
+//     use; zeroed-thick VMFS6 files read stale bytes there, so the tests
+//     check those files with the doc-rules reader. debugvmfs honours VMFS5's
+//     bit 5.
+//   - Neither tool reads double-indirect files (zla 0x10D0): both take it as
+//     single indirect and stop on "unknown block type 0x03".
+//   - debugvmfs6 reads 128 bytes of the 256-byte VMFS6 name field; ESXi
+//     limits names to 127 bytes (MaxName). debugvmfs reads all 128 bytes of
+//     a VMFS5 name, so 128-byte names need no NUL.
+//   - debugvmfs cannot open /.sdd.sf (a type-5 FD) as a directory, exactly
+//     as on the real VMFS5 sample; debugvmfs6 can (it also accepts S_IFDIR).
+//   - The VMFS6 name hash adds 32 (the key length in words), not lookup8's
+//     length << 3, before the last mix: checked on all nine root dirents of
+//     the real VMFS6 sample.
+//   - debugvmfs6 prints "VMFS version: 6" on stdout before every command's
+//     output, cat included; its get_file_block takes a hex offset.
+//
+// Still UNCERTAIN (no ESXi-made deleted entries to compare with): what ESXi
+// clears on delete. The generator models vmfs-tools' VMFS5 delete (array
+// compacted) and dissect.vmfs's note that VMFS6 zeroes the dirent; it
+// keeps FDs and data intact, which is the most a recovery tool can hope for.
 package vmfstest
