@@ -17,6 +17,7 @@ type netcfgOptions struct {
 	raw     bool
 	inspect bool
 	table   bool
+	part    int
 }
 
 func newNetcfgCmd(g *globalOptions) *cobra.Command {
@@ -41,7 +42,8 @@ SOURCE is any of:
   a bootbank partition image    FAT16/32 with boot.cfg and state.tgz
   a whole ESXi boot disk        raw image, device or VMDK; the active bootbank
                                 is chosen from boot.cfg (bootstate=0, highest
-                                updated=) as the installer does
+                                updated=) as the installer does, or the one
+                                --partition N names
 
 Encrypted configurations are decrypted when the host had no TPM. With a TPM
 the key never left the chip, and netcfg says so. On 7.0 U2 and later the vmk
@@ -80,6 +82,7 @@ Exit status 3 means esx.conf had lines that had to be skipped (see the output).
 	f.BoolVar(&o.raw, "raw", false, "print the esx.conf keys the model does not interpret")
 	f.BoolVar(&o.inspect, "inspect", false, "print only the inspection report")
 	f.BoolVar(&o.table, "table", false, "print only the vmk table")
+	f.IntVar(&o.part, "partition", 0, "on a boot disk, read the bootbank on this partition instead of the active one")
 	return cmd
 }
 
@@ -99,7 +102,7 @@ func runNetcfg(ctx context.Context, o *netcfgOptions, args []string, out io.Writ
 	if o.json && (o.dot || o.esxcli || o.raw || o.table) {
 		return withExitCode(exitUsage, fmt.Errorf("--json combines only with --inspect"))
 	}
-	in, err := bootbank.LoadFile(args[0])
+	in, err := bootbank.LoadFile(args[0], bootbank.Options{Partition: o.part})
 	if err != nil {
 		return err
 	}

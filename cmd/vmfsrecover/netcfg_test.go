@@ -82,7 +82,7 @@ func TestNetcfgExitStatus(t *testing.T) {
 	// esx6x has a malformed line: the report is printed, the status is 3.
 	var out bytes.Buffer
 	err := runNetcfg(context.Background(), &netcfgOptions{globalOptions: &globalOptions{}}, []string{netcfgFixture(t, "esx6x/esx.conf")}, &out)
-	if exitCode(err) != exitPartial || !strings.Contains(out.String(), "line 90") {
+	if exitCode(err) != exitPartial || !strings.Contains(out.String(), "line 98 (byte") {
 		t.Errorf("partial: %v (code %d)", err, exitCode(err))
 	}
 

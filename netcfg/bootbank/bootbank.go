@@ -48,6 +48,9 @@ type Options struct {
 	// EncryptionInfo is the content of encryption.info, for a bare
 	// local.tgz.ve given as the source.
 	EncryptionInfo []byte
+	// Partition, when not 0, reads the bootbank on that partition of a boot
+	// disk instead of the active one.
+	Partition int
 }
 
 // Paths inside local.tgz, without a leading "./" or "/".
@@ -148,7 +151,7 @@ func Load(src io.ReaderAt, size int64, name string, opt Options) (*netcfg.Input,
 		bankErr = err
 	}
 	if t, err := partition.Read(src, size); err == nil && len(t.Partitions) > 0 {
-		return loadDisk(src, t, name)
+		return loadDisk(src, t, name, opt)
 	}
 	if bankErr != nil {
 		return nil, bankErr
@@ -405,22 +408,30 @@ func readBank(b *bank) (*netcfg.Input, error) {
 
 // loadDisk finds the bootbanks of a partitioned boot disk and reads the
 // active one.
-func loadDisk(src io.ReaderAt, t *partition.Table, name string) (*netcfg.Input, error) {
+func loadDisk(src io.ReaderAt, t *partition.Table, name string, opt Options) (*netcfg.Input, error) {
 	var banks []*bank
 	var skipped []string
+	otherIdx := map[string]int{}
 	for _, p := range t.Partitions {
+		if opt.Partition != 0 && p.Index != opt.Partition {
+			continue
+		}
 		sec := p.Section(src)
 		v, err := fat.Open(sec, p.Size)
 		if err != nil {
 			continue
 		}
 		label := fmt.Sprintf("%s partition %d (FAT%d %s)", name, p.Index, v.Type, v.Label)
+		otherIdx[label] = p.Index
 		cfg, err := fs.ReadFile(v, "boot.cfg")
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("partition %d: FAT without boot.cfg", p.Index))
 			continue
 		}
 		banks = append(banks, &bank{label: label, fs: v, cfg: ParseBootCfg(cfg)})
+	}
+	if len(banks) == 0 && opt.Partition != 0 {
+		return nil, fmt.Errorf("%s: %w: partition %d is not a bootbank (FAT with boot.cfg)", name, ErrNoConfig, opt.Partition)
 	}
 	if len(banks) == 0 {
 		return nil, fmt.Errorf("%s: %w: no FAT partition with boot.cfg among %d partitions (%s)", name, ErrNoConfig, len(t.Partitions), strings.Join(skipped, "; "))
@@ -441,7 +452,9 @@ func loadDisk(src io.ReaderAt, t *partition.Table, name string) (*netcfg.Input, 
 			notes = append(notes, fmt.Sprintf("bootbank %s unreadable: %v", b.label, err))
 			continue
 		}
-		if i == 0 {
+		if opt.Partition != 0 {
+			notes = append(notes, fmt.Sprintf("read %s as asked (partition %d)", b.label, opt.Partition))
+		} else if i == 0 {
 			notes = append(notes, "chose "+b.label+": bootstate=0 and the highest updated= win, as the installer does")
 		} else {
 			notes = append(notes, "chose "+b.label+" because the preferred bank's configuration is unreadable")
@@ -453,8 +466,8 @@ func loadDisk(src io.ReaderAt, t *partition.Table, name string) (*netcfg.Input, 
 			// After a half-finished upgrade the other bank's state.tgz can
 			// hold newer settings; FAT keeps a modification time to 2 s.
 			if t := stateTime(other); !t.IsZero() && !chosen.IsZero() && t.After(chosen) {
-				notes = append(notes, fmt.Sprintf("WARNING: the other bootbank's state.tgz (%s) is newer than the chosen one's (%s); read that partition image on its own to compare",
-					t.Format("2006-01-02 15:04:05"), chosen.Format("2006-01-02 15:04:05")))
+				notes = append(notes, fmt.Sprintf("WARNING: the other bootbank's state.tgz (%s) is newer than the chosen one's (%s); run again with --partition %d to compare",
+					t.Format("2006-01-02 15:04:05"), chosen.Format("2006-01-02 15:04:05"), otherIdx[other.label]))
 			}
 		}
 		in.Notes = append(notes, in.Notes...)

@@ -280,8 +280,17 @@ func TestBootDiskChoosesActiveBank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if notes := strings.Join(in.Notes, "\n"); !strings.Contains(notes, "WARNING: the other bootbank's state.tgz (2024-03-05 12:00:00) is newer than the chosen one's (2024-03-01 12:00:00)") {
+	if notes := strings.Join(in.Notes, "\n"); !strings.Contains(notes, "WARNING: the other bootbank's state.tgz (2024-03-05 12:00:00) is newer than the chosen one's (2024-03-01 12:00:00); run again with --partition 2") {
 		t.Errorf("newer other bank not reported: %s", notes)
+	}
+
+	// --partition reads the bank asked for.
+	in, err = load(t, mbrDisk(old, cur), Options{Partition: 1})
+	if err != nil || hostname(t, in) != "old.example" {
+		t.Errorf("partition 1: %v", err)
+	}
+	if _, err := load(t, mbrDisk(old, cur), Options{Partition: 3}); !errors.Is(err, ErrNoConfig) {
+		t.Errorf("partition 3: %v", err)
 	}
 
 	// No bank at all.

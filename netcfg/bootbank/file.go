@@ -17,7 +17,7 @@ import (
 // accepts, or a VMDK virtual disk (descriptor, sparse or stream-optimized)
 // of an ESXi boot disk. For a bare local.tgz.ve, encryption.info (or
 // .#encryption.info) is read from the same folder.
-func LoadFile(path string) (*netcfg.Input, error) {
+func LoadFile(path string, opt Options) (*netcfg.Input, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return LoadDir(os.DirFS(path), path)
 	}
@@ -29,9 +29,11 @@ func LoadFile(path string) (*netcfg.Input, error) {
 	head := make([]byte, 1024)
 	n, _ := d.ReadAt(head, 0)
 	head = head[:n]
-	var opt Options
 	if bytes.HasPrefix(head, []byte("DataTransformEnvelope")) {
 		for _, name := range []string{"encryption.info", ".#encryption.info"} {
+			if opt.EncryptionInfo != nil {
+				break
+			}
 			if b, err := os.ReadFile(filepath.Join(filepath.Dir(path), name)); err == nil {
 				opt.EncryptionInfo = b
 				break

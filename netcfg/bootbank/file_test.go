@@ -26,7 +26,7 @@ func TestLoadFileVMDK(t *testing.T) {
 			if b, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, raw, out).CombinedOutput(); err != nil {
 				t.Fatalf("qemu-img: %v\n%s", err, b)
 			}
-			in, err := LoadFile(out)
+			in, err := LoadFile(out, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,11 +44,11 @@ func TestLoadFileEnvelopeBesideKeystore(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "local.tgz.ve"), ve, 0o644)
-	if _, err := LoadFile(filepath.Join(dir, "local.tgz.ve")); err == nil {
+	if _, err := LoadFile(filepath.Join(dir, "local.tgz.ve"), Options{}); err == nil {
 		t.Fatal("loaded without encryption.info")
 	}
 	os.WriteFile(filepath.Join(dir, ".#encryption.info"), info, 0o644)
-	in, err := LoadFile(filepath.Join(dir, "local.tgz.ve"))
+	in, err := LoadFile(filepath.Join(dir, "local.tgz.ve"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestLoadDir(t *testing.T) {
 	os.MkdirAll(filepath.Join(etc, "vmware"), 0o755)
 	os.WriteFile(filepath.Join(etc, "vmware", "esx.conf"), readFixture(t, "esx6x/esx.conf"), 0o644)
 	os.WriteFile(filepath.Join(etc, "resolv.conf"), readFixture(t, "esx6x/resolv.conf"), 0o644)
-	in, err := LoadFile(dir)
+	in, err := LoadFile(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +76,12 @@ func TestLoadDir(t *testing.T) {
 	bank := t.TempDir()
 	os.WriteFile(filepath.Join(bank, "boot.cfg"), []byte("build=6.7.0-1\n"), 0o644)
 	os.WriteFile(filepath.Join(bank, "state.tgz"), stateTgz(t, "copied.example"), 0o644)
-	in, err = LoadFile(bank)
+	in, err = LoadFile(bank, Options{})
 	if err != nil || hostname(t, in) != "copied.example" || in.BootBuild != "6.7.0-1" {
 		t.Errorf("bank folder: %v %+v", err, in)
 	}
 
-	if _, err := LoadFile(t.TempDir()); !errors.Is(err, ErrNoConfig) {
+	if _, err := LoadFile(t.TempDir(), Options{}); !errors.Is(err, ErrNoConfig) {
 		t.Errorf("empty folder: %v", err)
 	}
 }
