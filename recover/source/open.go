@@ -3,7 +3,10 @@ package source
 import (
 	"fmt"
 	"os"
+	"path"
+	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
@@ -16,8 +19,13 @@ type Options struct {
 
 // Open opens a SOURCE read-only: a VMDK (descriptor, sparse or delta, with
 // its extents and parents) through package vmdk, anything else (a disk or
-// partition image, a block device) as a raw disk.
+// partition image, a block device) as a raw disk. A SOURCE with a scheme is
+// remote (package remote): ssh://user@host[:port]/path opens the path on
+// that host the same way, nbd://host[:port]/export reads an NBD export.
 func Open(spec string, opts Options) (Disk, error) {
+	if remote.IsRemote(spec) {
+		return openRemote(spec, opts)
+	}
 	fi, err := os.Stat(spec)
 	if err != nil {
 		return nil, err
@@ -35,3 +43,67 @@ func Open(spec string, opts Options) (Disk, error) {
 	}
 	return d, nil
 }
+
+// openRemote opens an ssh:// or nbd:// SOURCE, configured by the
+// VMFSRECOVER_SSH_* environment (see remote.OptionsFromEnv).
+func openRemote(spec string, opts Options) (Disk, error) {
+	t, err := remote.ParseTarget(spec)
+	if err != nil {
+		return nil, err
+	}
+	ro, err := remote.OptionsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if t.Scheme == "nbd" {
+		d, err := remote.OpenNBD(t, ro)
+		if err != nil {
+			return nil, err
+		}
+		if d.Size() == 0 {
+			d.Close()
+			return nil, fmt.Errorf("%s: %w", t, ErrEmpty)
+		}
+		return d, nil
+	}
+	fsys, err := remote.DialSSH(t, ro)
+	if err != nil {
+		return nil, err
+	}
+	// vmdk reads descriptors, extents and parents through fsys, so a VMDK
+	// on the host finds its extents there; anything else reads as raw.
+	d, err := vmdk.OpenFS(fsys, strings.TrimPrefix(path.Clean(t.Path), "/"), &vmdk.Options{Tolerant: opts.Tolerant})
+	if err != nil {
+		fsys.Close()
+		return nil, fmt.Errorf("%s: %w", t, err)
+	}
+	if d.Size() == 0 {
+		d.Close()
+		fsys.Close()
+		return nil, fmt.Errorf("%s: %w", t, ErrEmpty)
+	}
+	return &sshDisk{Disk: d, fsys: fsys}, nil
+}
+
+// Transferrer is implemented by remote disks: the bytes read over the
+// network so far, for a transfer rate in progress displays.
+type Transferrer interface {
+	Transferred() int64
+}
+
+// sshDisk closes the SSH connection with the disk.
+type sshDisk struct {
+	*vmdk.Disk
+	fsys *remote.FS
+}
+
+func (d *sshDisk) Close() error {
+	err := d.Disk.Close()
+	if cerr := d.fsys.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Transferred is the number of bytes read from the host so far.
+func (d *sshDisk) Transferred() int64 { return d.fsys.Transferred() }

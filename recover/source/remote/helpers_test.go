@@ -4,55 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
-
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// waitPort waits until something accepts connections on port.
-func waitPort(t testing.TB, port int, cmd *exec.Cmd, exited <-chan struct{}, stderr *bytes.Buffer) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited: %s", cmd.Path, stderr)
-		default:
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not start listening on port %d: %s", cmd.Path, port, stderr)
-}
 
 // randomImage writes size pseudo-random bytes (with a zero run, so holes
 // show up in structured replies) and returns the path and the content.
@@ -73,63 +41,42 @@ func randomImage(t testing.TB, size int, seed uint64) (string, []byte) {
 	return path, data
 }
 
-// nbdServer is a qemu-nbd process exporting one image read-only.
-type nbdServer struct {
-	t      testing.TB
-	port   int
-	args   []string
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+func startQemuNBD(t testing.TB, image, format, name string) *remotetest.NBD {
+	return remotetest.StartQemuNBD(t, image, format, name)
 }
 
-// startQemuNBD exports image (format raw, vmdk, qcow2...) as export name.
-func startQemuNBD(t testing.TB, image, format, name string) *nbdServer {
+// sshdServer wraps the test sshd with the options that log in to it.
+type sshdServer struct {
+	*remotetest.SSHD
+	t testing.TB
+}
+
+func startSSHD(t testing.TB) *sshdServer {
+	return &sshdServer{remotetest.StartSSHD(t), t}
+}
+
+// options trusts the server's key and logs in with the user key only.
+func (s *sshdServer) options() Options {
+	o := testOptions()
+	o.KnownHosts = s.KnownHosts(s.HostKey)
+	o.Identities = []string{s.Identity}
+	o.NoAgent = true
+	o.Password = func(string, string) (string, error) { return "", fmt.Errorf("tests use keys") }
+	return o
+}
+
+func (s *sshdServer) target() Target {
+	return Target{Scheme: "ssh", User: s.User, Host: s.Addr(), Path: "/"}
+}
+
+func (s *sshdServer) dial(t *testing.T, o Options) *FS {
 	t.Helper()
-	bin, err := exec.LookPath("qemu-nbd")
+	f, err := DialSSH(s.target(), o)
 	if err != nil {
-		t.Skip("qemu-nbd not installed (Debian package qemu-utils)")
+		t.Fatal(err)
 	}
-	s := &nbdServer{t: t, port: freePort(t)}
-	s.args = []string{bin, "-r", "-t", "-e", "8", "-f", format, "--bind", "127.0.0.1", "-p", strconv.Itoa(s.port), "--cache=none", "--aio=threads"}
-	if name != "" {
-		s.args = append(s.args, "-x", name)
-	}
-	s.args = append(s.args, image)
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *nbdServer) start() {
-	s.t.Helper()
-	s.stderr = &bytes.Buffer{}
-	s.cmd = exec.Command(s.args[0], s.args[1:]...)
-	s.cmd.Stderr = s.stderr
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	cmd := s.cmd
-	go func() { cmd.Wait(); close(exited) }()
-	waitPort(s.t, s.port, cmd, exited, s.stderr)
-}
-
-// stop kills the server and every connection it serves.
-func (s *nbdServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		for i := 0; i < 60; i++ {
-			if syscall.Kill(s.cmd.Process.Pid, 0) != nil {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-}
-
-func (s *nbdServer) url(name string) string {
-	return "nbd://127.0.0.1:" + strconv.Itoa(s.port) + "/" + name
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 // testOptions keep timeouts short so fault tests end quickly.

@@ -15,7 +15,7 @@ import (
 func TestNBDReadsMatchImage(t *testing.T) {
 	img, data := randomImage(t, 9<<20+4608, 1) // qemu-nbd rounds raw exports up to 512 bytes
 	srv := startQemuNBD(t, img, "raw", "")
-	tg, err := ParseTarget(srv.url(""))
+	tg, err := ParseTarget(srv.URL(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestNBDReadsMatchImage(t *testing.T) {
 func TestNBDConcurrentSmallChunks(t *testing.T) {
 	img, data := randomImage(t, 5<<20+512, 2)
 	srv := startQemuNBD(t, img, "raw", "disk0")
-	tg, _ := ParseTarget(srv.url("disk0"))
+	tg, _ := ParseTarget(srv.URL("disk0"))
 	o := testOptions()
 	o.ChunkSize, o.CacheSize, o.ReadAhead = 4096, 64<<10, 4
 	d, err := OpenNBD(tg, o)
@@ -77,7 +77,7 @@ func TestNBDVMDKExport(t *testing.T) {
 		t.Fatalf("qemu-img: %v: %s", err, out)
 	}
 	srv := startQemuNBD(t, vmdk, "vmdk", "")
-	tg, _ := ParseTarget(srv.url(""))
+	tg, _ := ParseTarget(srv.URL(""))
 	d, err := OpenNBD(tg, testOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestNBDGeneratedVolumes(t *testing.T) {
 		t.Run("vmfs"+strconv.Itoa(v), func(t *testing.T) {
 			res := generatedVolume(t, v)
 			srv := startQemuNBD(t, res.Image, "raw", "")
-			tg, _ := ParseTarget(srv.url(""))
+			tg, _ := ParseTarget(srv.URL(""))
 			d, err := OpenNBD(tg, testOptions())
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +105,7 @@ func TestNBDGeneratedVolumes(t *testing.T) {
 func TestNBDUnknownExport(t *testing.T) {
 	img, _ := randomImage(t, 1<<20, 4)
 	srv := startQemuNBD(t, img, "raw", "disk0")
-	tg, _ := ParseTarget(srv.url("nosuch"))
+	tg, _ := ParseTarget(srv.URL("nosuch"))
 	_, err := OpenNBD(tg, testOptions())
 	if !errors.Is(err, ErrExportUnknown) {
 		t.Fatalf("err = %v, want ErrExportUnknown", err)
@@ -119,7 +119,7 @@ func TestNBDUnknownExport(t *testing.T) {
 func TestNBDServerRestartedMidScan(t *testing.T) {
 	img, data := randomImage(t, 12<<20, 5)
 	srv := startQemuNBD(t, img, "raw", "")
-	tg, _ := ParseTarget(srv.url(""))
+	tg, _ := ParseTarget(srv.URL(""))
 	o := testOptions()
 	o.ReadAhead = 1
 	d, err := OpenNBD(tg, o)
@@ -130,10 +130,10 @@ func TestNBDServerRestartedMidScan(t *testing.T) {
 	buf := make([]byte, 1<<20)
 	for off := 0; off < len(data); off += len(buf) {
 		if off == 4<<20 {
-			srv.stop()
+			srv.Stop()
 			go func() {
 				time.Sleep(700 * time.Millisecond)
-				srv.start()
+				srv.Start()
 			}()
 		}
 		if _, err := d.ReadAt(buf, int64(off)); err != nil {
@@ -153,7 +153,7 @@ func TestNBDServerRestartedMidScan(t *testing.T) {
 func TestNBDServerGone(t *testing.T) {
 	img, _ := randomImage(t, 4<<20, 6)
 	srv := startQemuNBD(t, img, "raw", "")
-	tg, _ := ParseTarget(srv.url(""))
+	tg, _ := ParseTarget(srv.URL(""))
 	o := testOptions()
 	o.RetryFor = 1500 * time.Millisecond
 	d, err := OpenNBD(tg, o)
@@ -161,7 +161,7 @@ func TestNBDServerGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	srv.stop()
+	srv.Stop()
 	start := time.Now()
 	_, err = d.ReadAt(make([]byte, 1000), 3<<20+5)
 	if !errors.Is(err, ErrLinkDown) {
@@ -170,7 +170,7 @@ func TestNBDServerGone(t *testing.T) {
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("gave up after %s, RetryFor is %s", el, o.RetryFor)
 	}
-	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(srv.port), "offset 3145728"} {
+	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(srv.Port), "offset 3145728"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

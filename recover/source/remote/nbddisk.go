@@ -27,10 +27,6 @@ func OpenNBD(t Target, opts Options) (*NBDDisk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)
 	}
-	if c.ex.size == 0 {
-		c.close()
-		return nil, fmt.Errorf("%s: export is empty (0 bytes)", t)
-	}
 	d := &NBDDisk{t: t, opts: opts, conn: c}
 	pool := newChunkPool(int64(opts.ChunkSize), opts.CacheSize)
 	d.cachedReader = newCachedReader(pool, t.String(), c.ex.size, opts.ReadAhead, d.fetch)

@@ -100,13 +100,13 @@ func TestSSHUnknownHostKeyRefusedUnlessAccepted(t *testing.T) {
 	srv := startSSHD(t)
 	o := srv.options()
 	o.KnownHosts = filepath.Join(t.TempDir(), "none")
-	tg := Target{Scheme: "ssh", User: srv.user, Host: "127.0.0.1:" + strconv.Itoa(srv.port), Path: "/"}
+	tg := srv.target()
 	_, err := DialSSH(tg, o)
 	var he *HostKeyError
 	if !errors.Is(err, ErrHostKeyUnknown) || !errors.As(err, &he) {
 		t.Fatalf("err = %v, want ErrHostKeyUnknown", err)
 	}
-	fp := ssh.FingerprintSHA256(srv.hostKey)
+	fp := ssh.FingerprintSHA256(srv.HostKey)
 	if he.Fingerprint != fp || !strings.Contains(err.Error(), fp) {
 		t.Fatalf("error %q does not show the fingerprint %s", err, fp)
 	}
@@ -127,8 +127,8 @@ func TestSSHChangedHostKeyRefused(t *testing.T) {
 	pk, _, _ := ed25519.GenerateKey(rand.Reader)
 	other, _ := ssh.NewPublicKey(pk)
 	o := srv.options()
-	o.KnownHosts = srv.knownHosts(other)
-	tg := Target{Scheme: "ssh", User: srv.user, Host: "127.0.0.1:" + strconv.Itoa(srv.port), Path: "/"}
+	o.KnownHosts = srv.KnownHosts(other)
+	tg := srv.target()
 	_, err := DialSSH(tg, o)
 	var he *HostKeyError
 	if !errors.Is(err, ErrHostKeyChanged) || !errors.As(err, &he) || he.KnownLine != 1 {
@@ -143,7 +143,7 @@ func TestSSHWrongPasswordRefused(t *testing.T) {
 	o.Identities = []string{filepath.Join(t.TempDir(), "no-such-key")}
 	asked := 0
 	o.Password = func(u, h string) (string, error) { asked++; return secret, nil }
-	tg := Target{Scheme: "ssh", User: srv.user, Host: "127.0.0.1:" + strconv.Itoa(srv.port), Path: "/"}
+	tg := srv.target()
 	start := time.Now()
 	_, err := DialSSH(tg, o)
 	if !errors.Is(err, ErrAuth) {
@@ -176,10 +176,10 @@ func TestSSHServerRestartedMidScan(t *testing.T) {
 	buf := make([]byte, 1<<20)
 	for off := 0; off < len(data); off += len(buf) {
 		if off == 4<<20 {
-			srv.stop()
+			srv.Stop()
 			go func() {
 				time.Sleep(700 * time.Millisecond)
-				srv.start()
+				srv.Start()
 			}()
 		}
 		if _, err := ra.ReadAt(buf, int64(off)); err != nil {
@@ -204,12 +204,12 @@ func TestSSHServerGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Stop()
 	_, err = file.(io.ReaderAt).ReadAt(make([]byte, 1000), 3<<20+5)
 	if !errors.Is(err, ErrLinkDown) {
 		t.Fatalf("err = %v, want ErrLinkDown", err)
 	}
-	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(srv.port), "offset 3145728"} {
+	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(srv.Port), "offset 3145728"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

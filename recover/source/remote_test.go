@@ -1,0 +1,126 @@
+package source_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/recover/listing"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
+)
+
+// remoteVolume writes a VMFS volume whose listing the remote tests check.
+func remoteVolume(t *testing.T) *vmfstest.Result {
+	t.Helper()
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "ds.img"), vmfstest.Spec{Version: 5, Label: "far", Partition: "gpt", Files: []vmfstest.Entry{
+		{Path: "vm/vm.vmx", Data: []byte("displayName = \"vm\"\n")},
+		{Path: "vm/vm-flat.vmdk", Size: 3<<20 + 5, Seed: 11},
+		{Path: "notes.txt", Data: []byte("remote\n")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// checkDiscovered opens spec as discover does for every command and
+// compares the volume's listing with what the generator wrote.
+func checkDiscovered(t *testing.T, spec string, res *vmfstest.Result) {
+	t.Helper()
+	s, err := discover.Open([]string{spec}, discover.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, err := s.Select("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, err := s.OpenVolume(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	err = listing.Walk(context.Background(), vol, ".", listing.Options{Recursive: true, Hash: true}, func(e listing.Entry, err error) error {
+		if err != nil {
+			return err
+		}
+		lines = append(lines, e.Expected())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathOf := func(l string) string { return l[strings.LastIndex(l, " /")+1:] }
+	sort.Slice(lines, func(i, j int) bool { return pathOf(lines[i]) < pathOf(lines[j]) })
+	want, err := res.Expected()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(lines, "\n") + "\n"; got != want {
+		t.Fatalf("listing of %s differs\n got:\n%s\nwant:\n%s", spec, got, want)
+	}
+	if tr, ok := s.Sources[0].Disk.(source.Transferrer); !ok || tr.Transferred() == 0 {
+		t.Errorf("remote disk reports no transferred bytes (%T)", s.Sources[0].Disk)
+	}
+}
+
+func TestOpenNBDSource(t *testing.T) {
+	res := remoteVolume(t)
+	srv := remotetest.StartQemuNBD(t, res.Image, "raw", "ds")
+	checkDiscovered(t, srv.URL("ds"), res)
+}
+
+// sshEnv points the VMFSRECOVER_SSH_* variables at the test server and
+// keeps the user's own keys and agent out.
+func sshEnv(t *testing.T, srv *remotetest.SSHD) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv(remote.EnvKnownHosts, srv.KnownHosts(srv.HostKey))
+	t.Setenv(remote.EnvIdentity, srv.Identity)
+	t.Setenv(remote.EnvRetryFor, "5s")
+}
+
+func TestOpenSSHSourceRawAndVMDK(t *testing.T) {
+	res := remoteVolume(t)
+	srv := remotetest.StartSSHD(t)
+	sshEnv(t, srv)
+	checkDiscovered(t, srv.URL(res.Image), res)
+
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("qemu-img not installed (Debian package qemu-utils)")
+	}
+	// A split sparse VMDK: its extents are separate files on the host.
+	desc := filepath.Join(t.TempDir(), "ds.vmdk")
+	if out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", res.Image, desc).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v: %s", err, out)
+	}
+	checkDiscovered(t, srv.URL(desc), res)
+}
+
+func TestOpenRemoteErrors(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.img")
+	os.WriteFile(empty, nil, 0o644)
+	srv := remotetest.StartQemuNBD(t, empty, "raw", "")
+	if _, err := source.Open(srv.URL(""), source.Options{}); !errors.Is(err, source.ErrEmpty) {
+		t.Errorf("empty export: err = %v, want ErrEmpty", err)
+	}
+	for _, spec := range []string{"ftp://host/x", "ssh://host", "ssh://user:secret@host/dev/sdb", "nbd://"} {
+		_, err := source.Open(spec, source.Options{})
+		if !errors.Is(err, remote.ErrBadURL) {
+			t.Errorf("%s: err = %v, want ErrBadURL", spec, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: the password shows in the error: %v", spec, err)
+		}
+	}
+}
