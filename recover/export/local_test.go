@@ -182,3 +182,52 @@ func (c *cancelAfter) FileDone(name, status string) {
 		c.cancel()
 	}
 }
+
+// TestLocalLinkInDestinationNotFollowed: a symbolic link already in the
+// destination, pointing outside it, is never followed by a write.
+func TestLocalLinkInDestinationNotFollowed(t *testing.T) {
+	outside := t.TempDir()
+	dir := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "vm1")); err != nil {
+		t.Fatal(err)
+	}
+	fsys := newTestFS()
+	fsys.file("vm1/vm1.vmx", []byte("x"))
+	d, err := NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := Export(context.Background(), fsys, nil, d, testOpts())
+	if rep.Exported != 0 {
+		t.Fatalf("%+v", rep.Entries)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("wrote outside the destination: %v", ents)
+	}
+}
+
+func TestLineProgress(t *testing.T) {
+	var b strings.Builder
+	p := NewProgress(&b, false, time.Hour)
+	p.Start(2, 300)
+	p.FileStart("a", 100)
+	p.Add("a", 100)
+	p.FileDone("a", StatusExported)
+	p.Add("b", 200)
+	p.FileDone("b", StatusFailed)
+	p.Finish()
+	want := "exporting 2 files, 300 bytes\nexported: a\nfailed: b\nprogress: 2/2 files, 300/300 bytes"
+	if !strings.HasPrefix(b.String(), want) {
+		t.Fatalf("got\n%s\nwant prefix\n%s", b.String(), want)
+	}
+	var bar strings.Builder
+	p = NewProgress(&bar, true, 0)
+	p.Start(1, 1<<20)
+	p.FileStart("vm1/disk-flat.vmdk", 1<<20)
+	p.Add("vm1/disk-flat.vmdk", 1<<20)
+	p.FileDone("vm1/disk-flat.vmdk", StatusExported)
+	p.Finish()
+	if !strings.Contains(bar.String(), "1/1 files") || !strings.Contains(bar.String(), "100%") {
+		t.Fatalf("bar output %q", bar.String())
+	}
+}
