@@ -24,8 +24,9 @@ const maxSymlinkHops = 40
 
 // node is a resolved path: its descriptor and the name it was reached by.
 type node struct {
-	name string
-	fd   *fileDesc
+	name      string
+	fd        *fileDesc
+	ancestors []uint32 // directory addresses from the root to the parent
 }
 
 // resolve walks name from the root. Symlinks in the middle of the path are
@@ -39,7 +40,7 @@ func (v *Volume) resolve(op, name string, followLast bool) (node, error) {
 	}
 	hops := 0
 	todo := splitPath(name)
-	var stack []*fileDesc // directories from the root to the current one
+	var stack []*fileDesc // ancestors of cur, from the root
 	cur := v.root
 	for len(todo) > 0 {
 		comp := todo[0]
@@ -88,16 +89,18 @@ func (v *Volume) resolve(op, name string, followLast bool) (node, error) {
 			todo = append(parts, todo...)
 			continue
 		}
-		if len(todo) > 0 {
-			stack = append(stack, cur)
-		}
+		stack = append(stack, cur)
 		cur = fd
 	}
 	base := path.Base(name)
 	if name == "." {
 		base = "."
 	}
-	return node{name: base, fd: cur}, nil
+	anc := make([]uint32, len(stack))
+	for i, d := range stack {
+		anc[i] = d.addr
+	}
+	return node{name: base, fd: cur, ancestors: anc}, nil
 }
 
 func splitPath(name string) []string {
@@ -175,20 +178,25 @@ func (v *Volume) ReadDir(name string) ([]fs.DirEntry, error) {
 	if !isDirFD(n.fd) {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
 	}
-	ents, err := v.dirEntries(n.fd)
+	ents, err := v.dirEntries(n)
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 	}
 	return ents, nil
 }
 
-func (v *Volume) dirEntries(fd *fileDesc) ([]fs.DirEntry, error) {
-	raw, err := v.readDir(fd)
+// dirEntries lists directory n. An entry that names the directory itself
+// or one of its ancestors would make the tree a loop; it is left out.
+func (v *Volume) dirEntries(n node) ([]fs.DirEntry, error) {
+	raw, err := v.readDir(n.fd)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]fs.DirEntry, 0, len(raw))
 	for _, d := range raw {
+		if d.addr == n.fd.addr || slices.Contains(n.ancestors, d.addr) {
+			continue
+		}
 		e := &dirEntry{v: v, d: d}
 		if d.typ == typeSystem { // system entries may be directories (.sdd.sf)
 			if sub, err := v.readFD(d.addr); err == nil && isDirFD(sub) {
@@ -384,7 +392,7 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 		return nil, &fs.PathError{Op: "readdir", Path: f.node.name, Err: errors.New("not a directory")}
 	}
 	if f.dir == nil {
-		ents, err := f.v.dirEntries(f.node.fd)
+		ents, err := f.v.dirEntries(f.node)
 		if err != nil {
 			return nil, &fs.PathError{Op: "readdir", Path: f.node.name, Err: err}
 		}

@@ -28,8 +28,8 @@ const (
 	lockFD      = 0x10C00001
 	lockLast    = 0x10C00008
 	maxVolume   = 1 << 46 // 64 TiB: no volume offset can be larger
-	maxNames    = 1 << 22 // bounds the findings a hostile disk can make us keep
-	maxFDs      = 1 << 22
+	maxNames    = 1 << 20 // bounds the findings a hostile disk can make us keep
+	maxFDs      = 1 << 20
 )
 
 // Options tune Scan.

@@ -1,0 +1,159 @@
+package vmfs
+
+import (
+	"encoding/binary"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
+)
+
+var (
+	fuzzImagesOnce sync.Once
+	fuzzImages     []string
+	fuzzImagesErr  error
+)
+
+// fuzzBase writes one small VMFS5 and one VMFS6 volume for the fuzzers to
+// damage.
+func fuzzBase(t testing.TB) []string {
+	fuzzImagesOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vmfs-fuzz-")
+		if err != nil {
+			fuzzImagesErr = err
+			return
+		}
+		for _, v := range []int{5, 6} {
+			res, err := vmfstest.Write(filepath.Join(dir, "v.img"+string(rune('0'+v))), vmfstest.Spec{Version: v, Files: []vmfstest.Entry{
+				{Path: "a/resident", Data: []byte("r")},
+				{Path: "a/sub", Size: 9000, Seed: 1},
+				{Path: "a/blocks", Size: 2<<20 + 5, Seed: 2, Fragmented: true},
+				{Path: "a/link", Kind: vmfstest.Symlink, Target: "resident"},
+				{Path: "b/c/d", Size: 70000, Seed: 3},
+				{Path: "gone", Size: 5000, Seed: 4, Deleted: true},
+			}})
+			if err != nil {
+				fuzzImagesErr = err
+				return
+			}
+			fuzzImages = append(fuzzImages, res.Image)
+		}
+	})
+	if fuzzImagesErr != nil {
+		t.Fatal(fuzzImagesErr)
+	}
+	return fuzzImages
+}
+
+// patched is a device whose bytes at off are replaced by patch.
+type patched struct {
+	Device
+	off   int64
+	patch []byte
+}
+
+func (p patched) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.Device.ReadAt(b, off)
+	for i := range b[:n] {
+		if k := off + int64(i) - p.off; k >= 0 && k < int64(len(p.patch)) {
+			b[i] = p.patch[k]
+		}
+	}
+	return n, err
+}
+
+// FuzzOpenDamaged overwrites bytes anywhere in the metadata of a generated
+// volume, then opens it strictly and tolerantly, walks the tree and reads
+// every file. Any outcome but a panic, a hang or a huge allocation is
+// fine: errors are the expected answer to damage.
+func FuzzOpenDamaged(f *testing.F) {
+	f.Add(uint8(0), uint32(0x1300000), []byte{0xff, 0xff, 0xff, 0xff})       // descriptor magic
+	f.Add(uint8(1), uint32(0x1500000+0x10200), []byte{0, 0, 0, 0, 9, 9, 9, 9}) // FDC cluster
+	f.Add(uint8(0), uint32(0x1520000+0x200+0x14), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
+	f.Add(uint8(1), uint32(0x1900000), []byte("\x01\x00\xf5\x00\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, which uint8, at uint32, patch []byte) {
+		imgs := fuzzBase(t)
+		file, err := os.Open(imgs[int(which)%len(imgs)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer file.Close()
+		fi, _ := file.Stat()
+		off := int64(at) % (64 << 20) // the metadata lives in the first 64 MiB
+		dev := patched{Device: fileDevice{file, fi.Size()}, off: off, patch: patch}
+		for _, tolerant := range []bool{false, true} {
+			vol, err := Open([]Device{dev}, Options{Tolerant: tolerant})
+			if err != nil {
+				continue
+			}
+			walkAndRead(vol)
+		}
+	})
+}
+
+func walkAndRead(vol *Volume) {
+	buf := make([]byte, 64<<10)
+	visited := 0
+	fs.WalkDir(vol, ".", func(p string, d fs.DirEntry, err error) error {
+		if visited++; visited > 10000 {
+			return fs.SkipAll
+		}
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".sf") {
+			return nil // system files are large and read like any other
+		}
+		f, err := vol.Open(p)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		if ra, ok := f.(io.ReaderAt); ok {
+			for off := int64(0); off < 256<<10; off += int64(len(buf)) {
+				if _, err := ra.ReadAt(buf, off); err != nil {
+					break
+				}
+			}
+		}
+		if m, ok := f.(*File); ok {
+			m.AllocationMap()
+		}
+		return nil
+	})
+}
+
+func FuzzCarveFD(f *testing.F) {
+	seed := make([]byte, 0x2000)
+	binary.LittleEndian.PutUint32(seed, lockMagicFD)
+	binary.LittleEndian.PutUint32(seed[0x200:], 0x00400004)
+	binary.LittleEndian.PutUint32(seed[0x20C:], 3)
+	binary.LittleEndian.PutUint64(seed[0x21C:], 1<<20)
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if info, ok := CarveFD(b); ok && (info.Addr&7 != 4 || info.Length < 0) {
+			t.Fatalf("CarveFD accepted %+v", info)
+		}
+	})
+}
+
+func FuzzParseDescriptor(f *testing.F) {
+	seed := make([]byte, 0x200)
+	binary.LittleEndian.PutUint32(seed, fsMagicVMFS)
+	binary.LittleEndian.PutUint32(seed[4:], 24)
+	binary.LittleEndian.PutUint64(seed[0xA1:], 1<<20)
+	binary.LittleEndian.PutUint32(seed[0xD5:], 8)
+	binary.LittleEndian.PutUint32(seed[0xD9:], 64<<10)
+	binary.LittleEndian.PutUint32(seed[0x134:], 4096)
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 0x200 {
+			return
+		}
+		if d, err := ParseDescriptor(b[:0x200]); err == nil && (!isPow2(d.BlockSize) || d.fdcStart() <= 0) {
+			t.Fatalf("ParseDescriptor accepted %+v", d)
+		}
+	})
+}
