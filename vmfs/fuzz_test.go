@@ -72,7 +72,7 @@ func (p patched) ReadAt(b []byte, off int64) (int, error) {
 // every file. Any outcome but a panic, a hang or a huge allocation is
 // fine: errors are the expected answer to damage.
 func FuzzOpenDamaged(f *testing.F) {
-	f.Add(uint8(0), uint32(0x1300000), []byte{0xff, 0xff, 0xff, 0xff})       // descriptor magic
+	f.Add(uint8(0), uint32(0x1300000), []byte{0xff, 0xff, 0xff, 0xff})         // descriptor magic
 	f.Add(uint8(1), uint32(0x1500000+0x10200), []byte{0, 0, 0, 0, 9, 9, 9, 9}) // FDC cluster
 	f.Add(uint8(0), uint32(0x1520000+0x200+0x14), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
 	f.Add(uint8(1), uint32(0x1900000), []byte("\x01\x00\xf5\x00\xff\xff\xff\xff"))
