@@ -38,6 +38,7 @@ lists, previews and exports their files, and rebuilds an ESXi host's VMkernel
 network layout from its recovered configuration.
 
 A SOURCE is a disk image, a partition image, a block device or a VMDK file.
+` + remoteSourceHelp + `
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
@@ -50,6 +51,7 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 	pf.BoolVar(&opts.json, "json", false, "machine-readable output (JSON Lines for listings)")
 	pf.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress bars or warnings on stderr")
 	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "debug messages on stderr")
+	addRemoteFlags(pf)
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 
 	root.AddCommand(

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"golang.org/x/crypto/ssh"
+)
+
+// ls over an NBD export prints the same listing as over the local image.
+func TestLsOverNBD(t *testing.T) {
+	res := genVolume(t, 5)
+	srv := remotetest.StartQemuNBD(t, res.Image, "raw", "ds")
+	var out bytes.Buffer
+	o := &lsOptions{globalOptions: &globalOptions{quiet: true}, recursive: true, hash: "sha256"}
+	if err := runLs(context.Background(), o, []string{srv.URL("ds")}, &out); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := res.Expected()
+	if out.String() != want {
+		t.Errorf("ls over NBD =\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+// An unknown host is refused with its fingerprint; --accept-host-key with
+// that fingerprint lets ls through.
+func TestAcceptHostKeyFlag(t *testing.T) {
+	res := genVolume(t, 6)
+	srv := remotetest.StartSSHD(t)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv(remote.EnvAcceptHostKey, "")
+	t.Setenv(remote.EnvKnownHosts, "")
+	t.Setenv(remote.EnvRetryFor, "")
+	t.Setenv(remote.EnvIdentity, "")
+	fp := ssh.FingerprintSHA256(srv.HostKey)
+	spec := srv.URL(res.Image)
+
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"ls", "-q", "--ssh-identity", srv.Identity, spec})
+	err := root.Execute()
+	if !errors.Is(err, remote.ErrHostKeyUnknown) || !strings.Contains(err.Error(), fp) {
+		t.Fatalf("unknown host: err = %v, want ErrHostKeyUnknown showing %s", err, fp)
+	}
+
+	root = newRootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"ls", "-q", "--ssh-identity", srv.Identity, "--accept-host-key", fp, spec, "/vm1"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "vm1.vmx") {
+		t.Errorf("ls /vm1 over SSH = %q", out.String())
+	}
+	if os.Getenv(remote.EnvAcceptHostKey) != fp {
+		t.Error("--accept-host-key did not reach the environment package remote reads")
+	}
+
+	root = newRootCmd()
+	root.SetArgs([]string{"ls", "--accept-host-key", "yes", spec})
+	if err := root.Execute(); err == nil || exitCode(err) != exitUsage {
+		t.Errorf("--accept-host-key yes: err = %v, want a usage error", err)
+	}
+}
