@@ -64,6 +64,7 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 		newDumpCmd(opts),
 		newNetcfgCmd(opts),
 		newPreviewCmd(opts),
+		newWizardCmd(opts),
 		newExportCmd(opts),
 		newVerifyCmd(opts),
 	)

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/wizard"
+)
+
+type wizardOptions struct {
+	answers  string
+	state    string
+	resume   bool
+	restart  bool
+	tolerant bool
+	probeAll bool
+	workers  int
+}
+
+func newWizardCmd(g *globalOptions) *cobra.Command {
+	o := &wizardOptions{}
+	cmd := &cobra.Command{
+		Use:   "wizard [SOURCE...]",
+		Short: "Guided recovery: from a disk to verified recovered files, step by step",
+		Long: `wizard guides you from a source to verified recovered files:
+
+  1 sources      the disks, images or VMDK files to read (or the SOURCE arguments)
+  2 scan         quick, or deep when the quick scan finds nothing
+  3 volume       which of the volumes found
+  4 browse       filter (virtual machines, disks, all files, deleted), search, select
+  5 preview      look at a file without exporting it
+  6 destination  a local folder, or an FTP/FTPS server (connection tested)
+  7 confirm      sizes and free space
+  8 export       with progress, a sha256 manifest, resumable
+  9 report       counts, bytes, failures, manifest path, verification
+
+It asks one question at a time on plain lines of text, so it works in any
+terminal, over SSH, on a serial console and with a screen reader. At every
+prompt: b goes back, c cancels, q leaves (resume later with --resume), ?
+explains. The state is saved after every step in --state (default
+$XDG_STATE_HOME/vmfsrecover/wizard.json); an interrupted export resumes
+where it stopped.
+
+--answers FILE runs the same steps without questions, from a JSON file:
+
+  {"sources": ["datastore.img"], "scan": "quick", "volume": 1,
+   "filter": "vms", "search": "", "select": ["/vm1"], "preview": ["/vm1/vm1.vmx"],
+   "destination": {"local": "/srv/recovered", "overwrite": false, "verify": true},
+   "force": false}
+
+"select" takes items of the filtered list (a VM's folder, a disk with its
+extents), volume paths, or "*" for every item listed; "scan" may be "auto"
+(quick, then deep when nothing is found); "destination" may be
+{"ftp": "ftp://user@host/dir"} with the password in VMFSRECOVER_FTP_PASSWORD.
+With --json the report is printed as JSON and the steps go to stderr.
+
+` + exitCodesHelp,
+		Example: `  vmfsrecover wizard
+  vmfsrecover wizard /dev/sdb
+  vmfsrecover wizard --resume
+  vmfsrecover wizard --answers recover.json datastore.img`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runWizard(cmd.Context(), g, o, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.answers, "answers", "", "take every choice from this JSON file instead of asking")
+	f.StringVar(&o.state, "state", "", "where the wizard's state is saved (default $XDG_STATE_HOME/vmfsrecover/wizard.json)")
+	f.BoolVar(&o.resume, "resume", false, "continue the wizard saved in --state")
+	f.BoolVar(&o.restart, "restart", false, "start afresh even when a saved wizard could be resumed")
+	f.BoolVar(&o.tolerant, "tolerant", false, "read damaged volumes: missing extents and unreadable metadata read as zeros and are reported")
+	f.BoolVar(&o.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
+	f.IntVar(&o.workers, "workers", 1, "files exported in parallel")
+	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
+	return cmd
+}
+
+// defaultStatePath follows the XDG base directory convention.
+func defaultStatePath() (string, error) {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no --state given and no home folder: %w", err)
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "vmfsrecover", "wizard.json"), nil
+}
+
+func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []string, in io.Reader, out, errOut io.Writer) (err error) {
+	for _, a := range args {
+		if !isSource(a) {
+			return withExitCode(exitUsage, fmt.Errorf("SOURCE %s: %w", a, os.ErrNotExist))
+		}
+	}
+	if o.resume && len(args) > 0 {
+		return withExitCode(exitUsage, fmt.Errorf("--resume continues the saved sources; give no SOURCE"))
+	}
+	if o.workers < 1 {
+		return withExitCode(exitUsage, fmt.Errorf("--workers must be at least 1"))
+	}
+	if o.state == "" {
+		if o.state, err = defaultStatePath(); err != nil {
+			return err
+		}
+	}
+	wopts := wizard.Options{StatePath: o.state, Workers: o.workers, Logger: g.logger(errOut)}
+	var answers *wizard.Answers
+	if o.answers != "" {
+		if answers, err = wizard.LoadAnswersFile(o.answers); err != nil {
+			return withExitCode(exitUsage, err)
+		}
+		if len(args) > 0 {
+			answers.Sources = args
+		}
+		answers.Tolerant = answers.Tolerant || o.tolerant
+		answers.ProbeAll = answers.ProbeAll || o.probeAll
+	}
+
+	term := &wizard.Terminal{In: in, Out: out, Sources: args, Tolerant: o.tolerant, ProbeAll: o.probeAll}
+	if f, ok := in.(*os.File); ok && isTerminal(f) {
+		term.ReadPassword = func() (string, error) {
+			b, err := readPassword(f)
+			return string(b), err
+		}
+	}
+	progress := func() export.Progress {
+		if g.quiet {
+			return nil
+		}
+		f, ok := errOut.(*os.File)
+		return export.NewProgress(errOut, ok && isTerminal(f), 10*time.Second)
+	}
+	term.Progress = progress
+
+	w, err := openWizard(ctx, o, wopts, answers == nil && len(args) == 0, term, out)
+	if err != nil {
+		return err
+	}
+	defer closeWith(&err, w.Close)
+	if p := os.Getenv(export.FTPPasswordEnv); p != "" {
+		w.SetFTPPassword(p)
+	}
+
+	var rep *wizard.Report
+	if answers != nil {
+		log := out
+		if g.json {
+			log = errOut
+		}
+		rep, err = wizard.RunAnswers(ctx, w, answers, log, progress())
+	} else {
+		err = term.Run(ctx, w)
+		rep = w.Report()
+	}
+	switch {
+	case errors.Is(err, wizard.ErrQuit):
+		fmt.Fprintf(errOut, "The wizard is saved in %s; continue with: vmfsrecover wizard --resume", o.state)
+		if o.state != mustDefault() {
+			fmt.Fprintf(errOut, " --state %s", o.state)
+		}
+		fmt.Fprintln(errOut)
+		return withExitCode(exitInterrupted, err)
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(errOut, "Interrupted; the wizard is saved in %s (--resume continues it)\n", o.state)
+		return err
+	case errors.Is(err, wizard.ErrAnswers):
+		return withExitCode(exitUsage, err)
+	case err != nil:
+		return err
+	case w.Step() == wizard.StepCancelled:
+		return withExitCode(exitInterrupted, fmt.Errorf("recovery cancelled"))
+	}
+	if g.json && rep != nil {
+		if err := json.NewEncoder(out).Encode(rep); err != nil {
+			return err
+		}
+	}
+	switch {
+	case rep == nil:
+		return nil
+	case rep.Mismatched():
+		return withExitCode(exitVerify, fmt.Errorf("verification found %d file(s) that differ from the manifest", len(rep.Verify.Mismatches)))
+	case !rep.OK():
+		return withExitCode(exitPartial, fmt.Errorf("%d item(s) failed; see the report and %s", rep.Failed, rep.Manifest))
+	}
+	return nil
+}
+
+func mustDefault() string {
+	p, _ := defaultStatePath()
+	return p
+}
+
+// openWizard resumes the saved wizard when asked to (or, interactively,
+// when the person agrees), else starts a new one.
+func openWizard(ctx context.Context, o *wizardOptions, wopts wizard.Options, mayAsk bool, t *wizard.Terminal, out io.Writer) (*wizard.Wizard, error) {
+	if o.resume {
+		return wizard.Resume(wopts)
+	}
+	if o.restart || !mayAsk {
+		return wizard.New(wopts), nil
+	}
+	st, err := wizard.LoadState(wopts.StatePath)
+	if err != nil || st.Step.Final() {
+		// Nothing to resume (or an unreadable state, which a new wizard
+		// replaces at its first step).
+		return wizard.New(wopts), nil
+	}
+	ok, err := t.AskResume(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return wizard.Resume(wopts)
+	}
+	return wizard.New(wopts), nil
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+func readPassword(f *os.File) ([]byte, error) { return term.ReadPassword(int(f.Fd())) }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/wizard"
+)
+
+func TestWizardAnswersCmd(t *testing.T) {
+	img := previewVolume(t)
+	dir := t.TempDir()
+	answers := filepath.Join(dir, "answers.json")
+	body := `{"filter": "disks", "select": ["*"], "preview": ["/vm1/vm1.vmx"], "destination": {"local": "` + filepath.Join(dir, "out") + `"}}`
+	if err := os.WriteFile(answers, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := &wizardOptions{answers: answers, state: filepath.Join(dir, "state.json"), workers: 2}
+	var out, errOut bytes.Buffer
+	g := &globalOptions{json: true, quiet: true}
+	if err := runWizard(context.Background(), g, o, []string{img}, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var r wizard.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if r.Exported != 2 || !r.OK() || r.Verify == nil || r.Verify.Checked != 2 {
+		t.Errorf("report %+v", r)
+	}
+	if !strings.Contains(errOut.String(), `Virtual machine "vm1"`) {
+		t.Errorf("steps not on stderr:\n%s", errOut.String())
+	}
+	st, err := wizard.LoadState(o.state)
+	if err != nil || st.Step != wizard.StepDone {
+		t.Errorf("state %v %+v", err, st)
+	}
+
+	// Usage errors.
+	for name, c := range map[string]struct {
+		o    wizardOptions
+		args []string
+	}{
+		"bad answers":    {wizardOptions{answers: filepath.Join(dir, "state.json"), state: o.state, workers: 1}, []string{img}},
+		"missing source": {wizardOptions{state: o.state, workers: 1}, []string{filepath.Join(dir, "none.img")}},
+		"resume+source":  {wizardOptions{state: o.state, workers: 1, resume: true}, []string{img}},
+		"workers":        {wizardOptions{state: o.state}, nil},
+	} {
+		err := runWizard(context.Background(), g, &c.o, c.args, strings.NewReader(""), &out, &errOut)
+		if exitCode(err) != exitUsage {
+			t.Errorf("%s: %v (exit %d)", name, err, exitCode(err))
+		}
+	}
+	// Nothing to resume after a finished wizard... and a fresh state file.
+	err = runWizard(context.Background(), g, &wizardOptions{state: filepath.Join(dir, "none.json"), workers: 1, resume: true}, nil, strings.NewReader(""), &out, &errOut)
+	if exitCode(err) != exitFailure || !strings.Contains(err.Error(), "no saved wizard state") {
+		t.Errorf("resume without state: %v", err)
+	}
+	// Interactive, input ends at once: left, exit 130.
+	err = runWizard(context.Background(), &globalOptions{quiet: true}, &wizardOptions{state: filepath.Join(dir, "i.json"), workers: 1}, []string{img}, strings.NewReader(""), &out, &errOut)
+	if exitCode(err) != exitInterrupted {
+		t.Errorf("EOF: %v", err)
+	}
+}

@@ -1,0 +1,703 @@
+package wizard
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+)
+
+// ErrQuit: the person left the wizard to resume it later (q, or the end of
+// the input).
+var ErrQuit = errors.New("wizard left; resume it later")
+
+// Terminal is the wizard's keyboard front end: numbered lists and one-line
+// answers, nothing but text on a line-buffered terminal. It needs no cursor
+// addressing, colours or alternate screen, so it works over SSH, on a serial
+// console, in a screen reader and in tmux, and what happened stays in the
+// scrollback. At every prompt b goes back, c cancels, q leaves to resume
+// later and ? explains the step.
+type Terminal struct {
+	In  io.Reader
+	Out io.Writer
+	// ReadPassword reads a line without echo (golang.org/x/term on a
+	// terminal); nil reads it as a visible line.
+	ReadPassword func() (string, error)
+	// Progress makes the progress display of an export; nil shows none.
+	Progress func() export.Progress
+	// Tolerant and ProbeAll are passed to SetSources.
+	Tolerant, ProbeAll bool
+	// Sources, when set, answer the sources step.
+	Sources []string
+	// PageSize is the number of items listed at once (default 20).
+	PageSize int
+
+	lines *lineReader
+	page  int
+	items []Item
+}
+
+// Run drives w until it is done or cancelled. It returns ErrQuit when the
+// person leaves (the state is saved), the context's error when interrupted.
+func (t *Terminal) Run(ctx context.Context, w *Wizard) error {
+	if t.lines == nil {
+		t.lines = newLineReader(t.In)
+	}
+	if t.PageSize <= 0 {
+		t.PageSize = 20
+	}
+	for !w.Step().Final() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		step := w.Step()
+		t.printf("\n[%d/9] %s\n", step.Number(), stepTitles[step])
+		var err error
+		switch step {
+		case StepSources:
+			err = t.sources(ctx, w)
+		case StepScan:
+			err = t.scan(ctx, w)
+		case StepVolume:
+			err = t.volume(ctx, w)
+		case StepBrowse:
+			err = t.browse(ctx, w)
+		case StepPreview:
+			err = t.afterPreview(ctx, w)
+		case StepDestination:
+			err = t.destination(ctx, w)
+		case StepConfirm:
+			err = t.confirm(ctx, w)
+		case StepExport:
+			err = t.export(ctx, w)
+		case StepReport:
+			err = t.report(ctx, w)
+		}
+		switch {
+		case errors.Is(err, errBack):
+			if berr := w.Back(); berr != nil {
+				t.printf("%v\n", berr)
+			}
+		case errors.Is(err, errCancel):
+			if cerr := w.Cancel(); cerr != nil {
+				return cerr
+			}
+			t.printf("Recovery cancelled.\n")
+		case errors.Is(err, ErrQuit), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return err
+		case err != nil:
+			t.printf("error: %v\n", err)
+		}
+	}
+	return nil
+}
+
+var stepTitles = map[Step]string{
+	StepSources:     "Sources: the disks, images or VMDK files to read",
+	StepScan:        "Scan the sources for VMFS volumes",
+	StepVolume:      "Choose a volume",
+	StepBrowse:      "Browse and select what to recover",
+	StepPreview:     "Preview",
+	StepDestination: "Destination: where the recovered files go",
+	StepConfirm:     "Confirm",
+	StepExport:      "Export",
+	StepReport:      "Report",
+}
+
+var (
+	errBack   = errors.New("back")
+	errCancel = errors.New("cancel")
+)
+
+const commonHelp = "At every prompt: b goes back, c cancels the recovery, q leaves it to resume later (vmfsrecover wizard --resume), ? shows this help.\n"
+
+// ask prompts and reads one answer, handling the commands every prompt
+// knows. help is shown for "?".
+func (t *Terminal) ask(ctx context.Context, prompt, help string) (string, error) {
+	for {
+		t.printf("%s", prompt)
+		line, err := t.lines.read(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				t.printf("\n")
+				return "", ErrQuit
+			}
+			return "", err
+		}
+		line = strings.TrimSpace(line)
+		switch strings.ToLower(line) {
+		case "?", "h", "help":
+			t.printf("%s%s", help, commonHelp)
+			continue
+		case "b", "back":
+			return "", errBack
+		case "q", "quit":
+			return "", ErrQuit
+		case "c", "cancel":
+			ok, err := t.yesNo(ctx, "Cancel the recovery? Nothing more will be exported. [y/N] ", false)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return "", errCancel
+			}
+			continue
+		}
+		return line, nil
+	}
+}
+
+func (t *Terminal) yesNo(ctx context.Context, prompt string, def bool) (bool, error) {
+	for {
+		t.printf("%s", prompt)
+		line, err := t.lines.read(ctx)
+		if errors.Is(err, io.EOF) {
+			return false, ErrQuit
+		}
+		if err != nil {
+			return false, err
+		}
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "":
+			return def, nil
+		case "y", "yes":
+			return true, nil
+		case "n", "no":
+			return false, nil
+		}
+		t.printf("Please answer y or n.\n")
+	}
+}
+
+func (t *Terminal) printf(format string, a ...any) { fmt.Fprintf(t.Out, format, a...) }
+
+func (t *Terminal) sources(ctx context.Context, w *Wizard) error {
+	if len(t.Sources) > 0 {
+		srcs := t.Sources
+		t.Sources = nil
+		t.printf("Sources: %s\n", strings.Join(srcs, " "))
+		return w.SetSources(srcs, t.Tolerant, t.ProbeAll)
+	}
+	line, err := t.ask(ctx, "Source(s), separated by spaces (quote names with spaces): ",
+		"Name the raw disks (/dev/sdb), disk or partition images, or VMDK files that hold the datastore;\nseveral for a volume spanned over disks, in any order. They are only read.\n")
+	if err != nil {
+		return err
+	}
+	srcs, err := splitWords(line)
+	if err != nil {
+		return err
+	}
+	if len(srcs) == 0 {
+		return fmt.Errorf("no source given")
+	}
+	for _, s := range srcs {
+		if _, err := os.Stat(s); err != nil && !strings.Contains(s, "://") {
+			return err
+		}
+	}
+	return w.SetSources(srcs, t.Tolerant, t.ProbeAll)
+}
+
+func (t *Terminal) scan(ctx context.Context, w *Wizard) error {
+	st := w.State()
+	def := "1"
+	if st.ScanMode == ScanQuick {
+		def = "2" // the quick scan found nothing
+	}
+	t.printf("Sources: %s\n  1) quick scan: partition tables, bare images, the usual offsets (seconds)\n  2) deep scan: every byte, for lost tables, reformatted or damaged volumes (slow)\n", strings.Join(st.Sources, " "))
+	line, err := t.ask(ctx, "Scan ["+def+"]: ", "The quick scan finds intact volumes; the deep scan reads every byte.\n")
+	if err != nil {
+		return err
+	}
+	if line == "" {
+		line = def
+	}
+	mode := map[string]string{"1": ScanQuick, "2": ScanDeep, "quick": ScanQuick, "deep": ScanDeep}[strings.ToLower(line)]
+	if mode == "" {
+		return fmt.Errorf("answer 1 or 2")
+	}
+	t.printf("Scanning...\n")
+	_, err = w.Scan(ctx, mode)
+	for _, warn := range w.Warnings() {
+		t.printf("warning: %s\n", warn)
+	}
+	if errors.Is(err, ErrNothingFound) {
+		t.printf("%v\n", err)
+		return nil
+	}
+	return err
+}
+
+func (t *Terminal) volume(ctx context.Context, w *Wizard) error {
+	vols := w.State().Volumes
+	for _, v := range vols {
+		t.printf("  %s\n", v)
+	}
+	def := ""
+	if len(vols) == 1 {
+		def = "1"
+	}
+	line, err := t.ask(ctx, "Volume number ["+def+"]: ", "Choose the volume to recover from by its number.\n")
+	if err != nil {
+		return err
+	}
+	if line == "" {
+		line = def
+	}
+	n, ok := number(line)
+	if !ok {
+		return fmt.Errorf("answer a volume number")
+	}
+	t.page, t.items = 0, nil
+	return w.ChooseVolume(ctx, n)
+}
+
+const browseHelp = `Type one or more commands:
+  NUMBERS        select or unselect listed items (1 3 5-7)
+  a              select every item listed        n   clear the selection
+  f FILTER       vms, disks, all or deleted      / TEXT   search (/ alone: no search)
+  p NUMBER       preview an item                 > <  next or previous page
+  s PATH         select a path of the volume     d   done: go on with the selection
+`
+
+func (t *Terminal) browse(ctx context.Context, w *Wizard) error {
+	st := w.State()
+	if t.items == nil {
+		filter := st.Filter
+		if filter == "" {
+			filter = FilterVMs
+		}
+		items, err := w.List(ctx, filter, st.Search)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 && st.Filter == "" {
+			// No VM on the volume: show every file instead.
+			if items, err = w.List(ctx, FilterAll, st.Search); err != nil {
+				return err
+			}
+		}
+		t.items = items
+		t.page = 0
+	}
+	t.showItems(w)
+	line, err := t.ask(ctx, "Command (? for help, d when done): ", browseHelp)
+	if err != nil {
+		return err
+	}
+	return t.browseCommand(ctx, w, line)
+}
+
+func (t *Terminal) showItems(w *Wizard) {
+	st := w.State()
+	search := ""
+	if st.Search != "" {
+		search = fmt.Sprintf(", search %q", st.Search)
+	}
+	t.printf("Filter %s%s: %d item(s). Selected: %s\n", st.Filter, search, len(t.items), selectionText(st.Selected))
+	pages := (len(t.items) + t.PageSize - 1) / t.PageSize
+	if t.page >= pages {
+		t.page = max(0, pages-1)
+	}
+	tw := tabwriter.NewWriter(t.Out, 0, 4, 2, ' ', 0)
+	for i := t.page * t.PageSize; i < min(len(t.items), (t.page+1)*t.PageSize); i++ {
+		it := t.items[i]
+		mark := " "
+		if covered(st.Selected, it.Paths) {
+			mark = "x"
+		}
+		info := it.Info
+		if it.Provenance != "" && it.Provenance != "intact" {
+			info = strings.TrimSpace(it.Provenance + " " + info)
+		}
+		fmt.Fprintf(tw, "  %3d [%s]\t%s\t%s\t%s\t%s\n", i+1, mark, it.Path, it.Kind, preview.Size(it.Size), info)
+	}
+	tw.Flush()
+	if pages > 1 {
+		t.printf("  page %d of %d (> next, < previous)\n", t.page+1, pages)
+	}
+	if len(t.items) == 0 {
+		t.printf("  nothing matches; try f all, another search (/ TEXT), or / to clear it\n")
+	}
+}
+
+func selectionText(sel []string) string {
+	switch {
+	case len(sel) == 0:
+		return "nothing"
+	case len(sel) > 5:
+		return fmt.Sprintf("%d paths (/%s, ...)", len(sel), strings.Join(sel[:5], ", /"))
+	}
+	return "/" + strings.Join(sel, ", /")
+}
+
+// covered reports whether every path is selected, itself or through a
+// selected folder.
+func covered(sel, paths []string) bool {
+	for _, p := range paths {
+		ok := false
+		for _, s := range sel {
+			if s == "." || s == p || strings.HasPrefix(p, s+"/") {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return len(paths) > 0
+}
+
+func (t *Terminal) browseCommand(ctx context.Context, w *Wizard, line string) error {
+	cmd, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	relist := func(filter, search string) error {
+		items, err := w.List(ctx, filter, search)
+		if err != nil {
+			return err
+		}
+		t.items, t.page = items, 0
+		return nil
+	}
+	switch {
+	case line == "":
+		return nil
+	case cmd == "d" || cmd == "done":
+		return w.Next()
+	case cmd == "f":
+		return relist(arg, w.State().Search)
+	case strings.HasPrefix(line, "/"):
+		return relist(w.State().Filter, strings.TrimSpace(line[1:]))
+	case cmd == ">":
+		t.page++
+		return nil
+	case cmd == "<":
+		t.page = max(0, t.page-1)
+		return nil
+	case cmd == "a":
+		for _, it := range t.items {
+			if err := w.Select(ctx, it.Paths...); err != nil {
+				return err
+			}
+		}
+		return nil
+	case cmd == "n":
+		return w.ClearSelection()
+	case cmd == "s":
+		if arg == "" {
+			return fmt.Errorf("s needs a path")
+		}
+		return w.Select(ctx, arg)
+	case cmd == "p":
+		n, ok := number(arg)
+		if !ok || n > len(t.items) {
+			return fmt.Errorf("p needs an item number from 1 to %d", len(t.items))
+		}
+		it := t.items[n-1]
+		target := it.Path
+		if it.Kind == "vm" {
+			// A VM previews as its .vmx.
+			for _, e := range w.walkItems() {
+				if strings.HasPrefix(e.path, strings.TrimPrefix(it.Path, "/")+"/") && strings.HasSuffix(strings.ToLower(e.path), ".vmx") {
+					target = e.path
+					break
+				}
+			}
+		}
+		r, err := w.Preview(ctx, target, preview.Options{MaxText: 8 << 10, MaxHex: 1 << 10})
+		if err != nil {
+			return err
+		}
+		return r.WriteText(t.Out)
+	}
+	nums, err := parseNumbers(line, len(t.items))
+	if err != nil {
+		return fmt.Errorf("%v (? for help)", err)
+	}
+	sel := w.State().Selected
+	for _, n := range nums {
+		it := t.items[n-1]
+		if covered(sel, it.Paths) {
+			for _, p := range it.Paths {
+				if err := w.Unselect(p); err != nil {
+					return err
+				}
+			}
+		} else if err := w.Select(ctx, it.Paths...); err != nil {
+			return err
+		}
+		sel = w.State().Selected
+	}
+	return nil
+}
+
+// parseNumbers reads "1 3 5-7" (commas work too) with every number in
+// 1..max.
+func parseNumbers(s string, max int) ([]int, error) {
+	var out []int
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
+		lo, hi, isRange := strings.Cut(f, "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 1 || b < a || b > max {
+			return nil, fmt.Errorf("%q is not an item number or range within 1-%d", f, max)
+		}
+		for n := a; n <= b; n++ {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func (t *Terminal) afterPreview(ctx context.Context, w *Wizard) error {
+	line, err := t.ask(ctx, "Enter: back to the list, s: select this file, d: go on with the selection: ",
+		"The preview shows a file without exporting it.\n")
+	if err != nil {
+		return err
+	}
+	switch strings.ToLower(line) {
+	case "":
+		return errBack
+	case "s":
+		if err := w.Select(ctx, w.State().Previewed); err != nil {
+			return err
+		}
+		return errBack
+	case "d":
+		return w.Next()
+	}
+	return fmt.Errorf("answer Enter, s or d")
+}
+
+func (t *Terminal) destination(ctx context.Context, w *Wizard) error {
+	t.printf("Selected: %s\n  1) a local folder\n  2) an FTP or FTPS server (ftp://user@host/dir, ftps://...)\n", selectionText(w.State().Selected))
+	line, err := t.ask(ctx, "Destination [1]: ", "Recovered files are never written next to the sources.\n")
+	if err != nil {
+		return err
+	}
+	d := Destination{Kind: DestLocal, Verify: true}
+	switch line {
+	case "", "1":
+		dir, err := t.ask(ctx, "Folder (created when missing): ", "A folder on another disk than the sources.\n")
+		if err != nil {
+			return err
+		}
+		if dir == "" {
+			return fmt.Errorf("no folder given")
+		}
+		d.Dir = dir
+	case "2":
+		url, err := t.ask(ctx, "FTP URL (no password in it): ", "ftp://user@host:21/dir for FTP, ftps://user@host/dir for explicit TLS.\n")
+		if err != nil {
+			return err
+		}
+		d.Kind, d.URL = DestFTP, url
+		if os.Getenv(export.FTPPasswordEnv) == "" {
+			t.printf("Password (not shown; Enter for none): ")
+			var p string
+			if t.ReadPassword != nil {
+				p, err = t.ReadPassword()
+				t.printf("\n")
+			} else {
+				p, err = t.lines.read(ctx)
+				p = strings.TrimRight(p, "\r\n")
+			}
+			if err != nil {
+				return err
+			}
+			w.SetFTPPassword(p)
+		}
+	default:
+		return fmt.Errorf("answer 1 or 2")
+	}
+	t.printf("Testing the destination...\n")
+	_, err = w.SetDestination(ctx, d)
+	return err
+}
+
+func (t *Terminal) confirm(ctx context.Context, w *Wizard) error {
+	if p := w.Plan(); p != nil {
+		p.WriteText(t.Out)
+	}
+	t.printf("The export checks every file's size, records its sha256 in the manifest and reads it all back at the end.\n")
+	line, err := t.ask(ctx, "Start the export? [y/N] ", "y starts the export; n or b goes back to the destination.\n")
+	if err != nil {
+		return err
+	}
+	switch strings.ToLower(line) {
+	case "y", "yes":
+	case "", "n", "no":
+		return errBack
+	default:
+		return fmt.Errorf("answer y or n")
+	}
+	err = w.Confirm(false)
+	if errors.Is(err, ErrNoSpace) {
+		t.printf("%v\n", err)
+		ok, yerr := t.yesNo(ctx, "Export anyway (it stops when the destination is full, keeping what is done)? [y/N] ", false)
+		if yerr != nil || !ok {
+			return yerr
+		}
+		err = w.Confirm(true)
+	}
+	return err
+}
+
+func (t *Terminal) export(ctx context.Context, w *Wizard) error {
+	var prog export.Progress
+	if t.Progress != nil {
+		prog = t.Progress()
+	}
+	t.printf("Exporting to %s ...\n", w.State().Destination.String())
+	_, err := w.Export(ctx, prog)
+	if err != nil && ctx.Err() == nil {
+		t.printf("The export stopped: %v\n", err)
+		ok, yerr := t.yesNo(ctx, "Try again (complete files are kept and skipped)? [Y/n] ", true)
+		if yerr != nil {
+			return yerr
+		}
+		if !ok {
+			return errBack
+		}
+		return nil
+	}
+	return err
+}
+
+func (t *Terminal) report(ctx context.Context, w *Wizard) error {
+	if r := w.Report(); r != nil {
+		r.WriteText(t.Out)
+	}
+	line, err := t.ask(ctx, "Enter: finish, b: back to the list to recover more: ", "")
+	if err != nil {
+		return err
+	}
+	if line != "" {
+		return fmt.Errorf("answer Enter or b")
+	}
+	if err := w.Finish(); err != nil {
+		return err
+	}
+	t.printf("Done.\n")
+	return nil
+}
+
+// String names a destination for people.
+func (d *Destination) String() string {
+	if d == nil {
+		return ""
+	}
+	if d.Kind == DestFTP {
+		return d.URL
+	}
+	return d.Dir
+}
+
+// splitWords splits a line into words; double or single quotes keep
+// spaces inside a word, a backslash escapes the next character.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	in, quote, esc := false, rune(0), false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc, in = false, true
+		case r == '\\' && quote != '\'':
+			esc = true
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, in = r, true
+		case r == ' ' || r == '\t':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 || esc {
+		return nil, fmt.Errorf("unfinished quote or escape in %q", s)
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// lineReader reads lines on request in its own goroutine, so that a prompt
+// can give up when the context is cancelled (Ctrl-C) while no one reads the
+// input between prompts.
+type lineReader struct {
+	req     chan struct{}
+	resp    chan lineResult
+	pending bool
+}
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	l := &lineReader{req: make(chan struct{}), resp: make(chan lineResult, 1)}
+	br := bufio.NewReader(r)
+	go func() {
+		for range l.req {
+			line, err := br.ReadString('\n')
+			if err == io.EOF && line != "" {
+				err = nil
+			}
+			l.resp <- lineResult{line, err}
+		}
+	}()
+	return l
+}
+
+func (l *lineReader) read(ctx context.Context) (string, error) {
+	if !l.pending {
+		select {
+		case l.req <- struct{}{}:
+			l.pending = true
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	select {
+	case r := <-l.resp:
+		l.pending = false
+		return r.line, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// AskResume offers to continue a saved wizard.
+func (t *Terminal) AskResume(ctx context.Context, st *State) (bool, error) {
+	if t.lines == nil {
+		t.lines = newLineReader(t.In)
+	}
+	t.printf("A recovery was left at step %d (%s), %s, reading %s.\n", st.Step.Number(), st.Step,
+		st.Updated.Local().Format("2006-01-02 15:04"), strings.Join(st.Sources, " "))
+	return t.yesNo(ctx, "Resume it? [Y/n] ", true)
+}
