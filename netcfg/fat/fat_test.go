@@ -180,9 +180,7 @@ func FuzzOpen(f *testing.F) {
 		if len(head) > meta {
 			head = head[:meta]
 		}
-		buf := bytes.Clone(img)
-		copy(buf, head)
-		v, err := Open(bytes.NewReader(buf), int64(len(buf)))
+		v, err := Open(&overlay{head: head, base: img}, int64(len(img)))
 		if err != nil {
 			return
 		}
@@ -197,4 +195,23 @@ func FuzzOpen(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+// overlay reads head over the start of base without copying base.
+type overlay struct {
+	head, base []byte
+}
+
+func (o *overlay) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(o.base)) {
+		return 0, io.EOF
+	}
+	n := copy(p, o.base[off:])
+	if off < int64(len(o.head)) {
+		copy(p, o.head[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
