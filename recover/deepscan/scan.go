@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	chunkSize   = 4 << 20
-	overlap     = 128 << 10 // a structure starting in a chunk may reach this far past it
+	chunkSize   = 2 << 20
+	overlap     = 80 << 10 // a structure starting in a chunk may reach this far past it (64 KiB text, VMFS6 descriptor metadata at +64 KiB)
 	sector      = 512
 	maxTextSize = 64 << 10
 	lvmMagic    = 0xC001D00D
@@ -70,15 +70,28 @@ func Scan(ctx context.Context, r io.ReaderAt, f *Findings, opts Options) error {
 		buf []byte
 		bad allocmap.Map
 	}
-	chunks := make(chan chunk, 2)
+	// Three buffers cycle between the reader and the examiner, so memory
+	// stays at a few chunks whatever the disk size.
+	const buffers = 3
+	chunks := make(chan chunk, buffers)
+	free := make(chan []byte, buffers)
+	for range buffers {
+		free <- make([]byte, chunkSize+overlap)
+	}
 	readErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { // read ahead while the previous chunk is examined
 		defer close(chunks)
 		for off := start; off < f.Size; off += chunkSize {
-			n := min(chunkSize+overlap, f.Size-off)
-			buf := make([]byte, n)
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+			buf = buf[:min(chunkSize+overlap, f.Size-off)]
 			bad := s.readRobust(ctx, buf, off)
 			select {
 			case chunks <- chunk{off, buf, bad}:
@@ -96,6 +109,7 @@ func Scan(ctx context.Context, r io.ReaderAt, f *Findings, opts Options) error {
 			}
 		}
 		s.examine(c.buf, c.off, min(chunkSize, int64(len(c.buf))))
+		free <- c.buf[:cap(c.buf)]
 		f.Done = min(c.off+chunkSize, f.Size)
 		if opts.Progress != nil {
 			opts.Progress(f.Done, f.Size)
