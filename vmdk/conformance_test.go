@@ -224,15 +224,18 @@ func conform(t *testing.T, d *Disk, want []byte) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 300; i++ {
-		check(rng.Int64N(size), 1+rng.IntN(300<<10))
+	for i := 0; i < 100; i++ {
+		check(rng.Int64N(size), 1+rng.IntN(200<<10))
 	}
-	// Grain and table boundaries of every format: 512 B, 4 KiB, 64 KiB,
-	// 2 MiB (COWD table), 16 MiB, 32 MiB; and every extent boundary.
+	// Grain and table boundaries of every format (512 B and 4 KiB COWD and
+	// SESparse grains, 64 KiB KDMV grains, 2 MiB COWD tables), sampled
+	// across the disk; and every extent boundary.
 	var edges []int64
 	for _, g := range []int64{512, 4096, 65536, 2 << 20} {
-		for b := g; b < size; b += g * 7 {
-			edges = append(edges, b)
+		for i := int64(1); i <= 12; i++ {
+			if b := (size / 13 * i) / g * g; b > 0 {
+				edges = append(edges, b)
+			}
 		}
 	}
 	for _, e := range d.Info().Extents {
@@ -242,6 +245,7 @@ func conform(t *testing.T, d *Disk, want []byte) {
 		check(b-1, 2)
 		check(b-513, 1030)
 		check(b-70000, 140000)
+		check(b-4096, 8192)
 	}
 	// The end: partial last grain, EOF.
 	check(size-1, 1)
@@ -261,7 +265,7 @@ func conform(t *testing.T, d *Disk, want []byte) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, 7))
 			buf := make([]byte, 200<<10)
-			for i := 0; i < 40; i++ {
+			for i := 0; i < 15; i++ {
 				off := r.Int64N(size)
 				n := 1 + r.IntN(len(buf))
 				m, _ := d.ReadAt(buf[:n], off)

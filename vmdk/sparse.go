@@ -395,22 +395,29 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 		return err
 	}
 	at := int64(g) * 512
-	var hdr [12]byte
 	hlen := int64(4)
 	if e.markers {
 		hlen = 12
 	}
-	if err := e.f.readFull(hdr[:hlen], at, "grain marker"); err != nil {
+	if err := checkRange(e.f, "grain marker", at, hlen); err != nil {
 		return err
 	}
+	// One read for marker and payload in the common case: a compressed
+	// grain is rarely larger than the grain.
+	buf := getBuf(int(min(hlen+e.grainBytes+512, e.f.size-at)))
+	defer putBuf(buf)
+	if err := e.f.readFull(*buf, at, "grain marker"); err != nil {
+		return err
+	}
+	hdr := *buf
 	var size int64
 	if e.markers {
-		if lba := binary.LittleEndian.Uint64(hdr[:]); lba != uint64(gi*e.grainBytes/512) {
+		if lba := binary.LittleEndian.Uint64(hdr); lba != uint64(gi*e.grainBytes/512) {
 			return corrupt(e.f.name, "grain marker", at, "LBA %d, the grain table expects %d", lba, gi*e.grainBytes/512)
 		}
 		size = int64(binary.LittleEndian.Uint32(hdr[8:]))
 	} else {
-		size = int64(binary.LittleEndian.Uint32(hdr[:]))
+		size = int64(binary.LittleEndian.Uint32(hdr))
 	}
 	if size == 0 || size > 2*e.grainBytes+1024 {
 		return corrupt(e.f.name, "grain marker", at, "compressed size %d for a %d-byte grain", size, e.grainBytes)
@@ -418,12 +425,16 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 	if err := checkRange(e.f, "compressed grain", at+hlen, size); err != nil {
 		return err
 	}
-	cbuf := getBuf(int(size))
-	defer putBuf(cbuf)
-	if err := e.f.readFull(*cbuf, at+hlen, "compressed grain"); err != nil {
-		return err
+	if have := int64(len(*buf)); hlen+size > have {
+		more := getBuf(int(hlen + size))
+		defer putBuf(more)
+		copy(*more, *buf)
+		if err := e.f.readFull((*more)[have:], at+have, "compressed grain"); err != nil {
+			return err
+		}
+		buf = more
 	}
-	src := bytes.NewReader(*cbuf)
+	src := bytes.NewReader((*buf)[hlen : hlen+size])
 	var zr io.ReadCloser
 	if v := zlibPool.Get(); v != nil {
 		zr = v.(io.ReadCloser)
@@ -438,7 +449,22 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 	if n, err := io.ReadFull(zr, dst); err != nil {
 		return corrupt(e.f.name, "compressed grain", at+hlen, "inflated %d of %d bytes: %v", n, want, err)
 	}
-	return nil
+	// Read to the end of the stream so that zlib checks its Adler-32. A
+	// stream longer than the grain is corrupt, except for the last,
+	// partial grain, which writers may compress whole.
+	var tail [512]byte
+	for {
+		n, err := zr.Read(tail[:])
+		if n > 0 && want == e.grainBytes {
+			return corrupt(e.f.name, "compressed grain", at+hlen, "inflates to more than the %d-byte grain", e.grainBytes)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return corrupt(e.f.name, "compressed grain", at+hlen, "zlib: %v", err)
+		}
+	}
 }
 
 // scanStream rebuilds the grain map of a streamOptimized extent whose grain
