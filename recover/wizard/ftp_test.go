@@ -1,0 +1,103 @@
+package wizard
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	ftpserver "goftp.io/server/v2"
+	"goftp.io/server/v2/driver/file"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+)
+
+// startFTP runs goftp.io/server/v2, a real FTP server, on loopback with a
+// folder as its root.
+func startFTP(t *testing.T) (addr, root string) {
+	t.Helper()
+	root = t.TempDir()
+	drv, err := file.NewDriver(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	srv, err := ftpserver.NewServer(&ftpserver.Options{
+		Driver: drv, Auth: &ftpserver.SimpleAuth{Name: "wiz", Password: "pw-123"},
+		Perm: ftpserver.NewSimplePerm("root", "root"), Hostname: "127.0.0.1", PublicIP: "127.0.0.1",
+		Port: port, Logger: &ftpserver.DiscardLogger{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ListenAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return addr, root
+		}
+		if i > 100 {
+			t.Fatalf("FTP server did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFTPDestination: the destination step tests the login, the plan has
+// no free space figure, and the export goes to the server and verifies.
+func TestFTPDestination(t *testing.T) {
+	img, res := testVolume(t)
+	addr, root := startFTP(t)
+	w := walkTo(t, img, t.TempDir(), StepDestination, Options{})
+	ctx := context.Background()
+	d := Destination{Kind: DestFTP, URL: "ftp://wiz@" + addr + "/", Verify: true}
+	w.SetFTPPassword("wrong")
+	if _, err := w.SetDestination(ctx, d); !errors.Is(err, export.ErrLogin) || w.Step() != StepDestination {
+		t.Fatalf("wrong password: %v at %s", err, w.Step())
+	}
+	w.SetFTPPassword("pw-123")
+	p, err := w.SetDestination(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Free != -1 || p.Needed != p.Bytes {
+		t.Errorf("FTP plan %+v", p)
+	}
+	if err := w.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.Export(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Exported != 4 || !r.OK() || r.Verify.Checked != 4 || !strings.HasSuffix(r.Manifest, "/"+export.ManifestName) || !strings.HasPrefix(r.Manifest, "ftp://wiz@"+addr) {
+		t.Errorf("report %+v", r)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "vm1", "vm1.vmx"))
+	if err != nil || string(b) != testVMX {
+		t.Errorf("vm1.vmx on the server: %v %q", err, b)
+	}
+	flat, err := os.ReadFile(filepath.Join(root, "vm1", "vm1-flat.vmdk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(flat)
+	if want, _ := res.Lookup("/vm1/vm1-flat.vmdk").SHA256(); hex.EncodeToString(sum[:]) != want {
+		t.Errorf("flat extent on the server differs")
+	}
+}
