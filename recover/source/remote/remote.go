@@ -63,6 +63,10 @@ type Options struct {
 	// (default 64 MiB).
 	ChunkSize, ReadAhead int
 	CacheSize            int64
+	// SFTPPacket is the largest SFTP read request (default 255 KiB for
+	// OpenSSH servers, which shorten longer reads, else 32 KiB, which
+	// every server must take).
+	SFTPPacket int
 }
 
 // OptionsFromEnv reads the VMFSRECOVER_SSH_* and VMFSRECOVER_RETRY_FOR
