@@ -175,7 +175,7 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if l, ok := dst.(*export.Local); ok {
 		l.NoSync = f.noSync
 	}
-	vol, closer, err := openVolume(ctx, g, sources)
+	vol, closer, err := openFS(ctx, g, sources)
 	if err != nil {
 		return err
 	}

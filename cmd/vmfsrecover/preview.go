@@ -65,7 +65,7 @@ func runPreview(ctx context.Context, g *globalOptions, o *previewOptions, args [
 	if o.maxBytes < 0 || o.offset < 0 {
 		return withExitCode(exitUsage, fmt.Errorf("--max-bytes and --offset must not be negative"))
 	}
-	vol, closer, err := openVolume(ctx, g, sources)
+	vol, closer, err := openFS(ctx, g, sources)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -154,5 +155,32 @@ func TestDeepScanListsDeleted(t *testing.T) {
 	}
 	if again, _ := os.Stat(files[0]); !again.ModTime().Equal(stamp.ModTime()) {
 		t.Error("ls --deep scanned again instead of reusing the complete scan file")
+	}
+}
+
+func TestExportDeepRecordsProvenance(t *testing.T) {
+	res := genVolume(t, 5)
+	dest := filepath.Join(t.TempDir(), "rescue")
+	g := &globalOptions{quiet: true, vol: volumeFlags{deep: true, scanDir: t.TempDir()}}
+	var out bytes.Buffer
+	if err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, []string{res.Image}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	manifest, err := os.ReadFile(filepath.Join(dest, export.ManifestName))
+	if err != nil {
+		matches, _ := filepath.Glob(filepath.Join(dest, "*.jsonl"))
+		t.Fatalf("manifest: %v (found %v)", err, matches)
+	}
+	var deleted bool
+	for _, l := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+		var e struct{ Source, Provenance, SHA256 string }
+		json.Unmarshal([]byte(l), &e)
+		if strings.HasSuffix(e.Source, "old.log") && e.Provenance == "deleted" {
+			want, _ := res.Deleted[0].SHA256()
+			deleted = e.SHA256 == want
+		}
+	}
+	if !deleted {
+		t.Fatalf("deleted old.log not exported with its provenance and content:\n%s", manifest)
 	}
 }
