@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/pbkdf2"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -333,7 +332,7 @@ func (ks *KeyStore) Key() (key []byte, keyID string, err error) {
 			return nil, "", fmt.Errorf("%w: ConfigEncData field %s missing or not base64", ErrKeyStore, n)
 		}
 	}
-	key, err = pbkdf2.Key(sha256.New, string(append(f["data1"], kdfSuffix...)), f["data2"], kdfIterations, 32)
+	key, err = deriveKey(f["data1"], f["data2"])
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrKeyStore, err)
 	}

@@ -24,10 +24,18 @@ type SealParams struct {
 // tests and fixture generators: vmfsrecover itself never writes an envelope
 // into a recovered configuration.
 func Seal(archive []byte, p SealParams) (ve, info []byte, err error) {
-	key, err := pbkdf2.Key(sha256.New, string(append(append([]byte(nil), p.Data1...), kdfSuffix...)), p.Data2, kdfIterations, 32)
+	key, err := deriveKey(p.Data1, p.Data2)
 	if err != nil {
 		return nil, nil, err
 	}
+	return sealWithKey(archive, key, p)
+}
+
+func deriveKey(data1, data2 []byte) ([]byte, error) {
+	return pbkdf2.Key(sha256.New, string(append(append([]byte(nil), data1...), kdfSuffix...)), data2, kdfIterations, 32)
+}
+
+func sealWithKey(archive, key []byte, p SealParams) (ve, info []byte, err error) {
 	keyHash := sha256.Sum256(append([]byte("AES-256-GCM"), key...))
 	attrs := []Attribute{
 		{Name: "vmware.keyInfo", Type: 0x0B, Value: []byte(uuidString(p.KeyID))},
