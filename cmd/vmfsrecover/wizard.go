@@ -35,7 +35,9 @@ func newWizardCmd(g *globalOptions) *cobra.Command {
 		Long: `wizard guides you from a source to verified recovered files:
 
   1 sources      the disks, images or VMDK files to read (or the SOURCE arguments)
-  2 scan         quick, or deep when the quick scan finds nothing
+  2 scan         quick, or deep (every byte: lost partition tables, damaged
+                 or reformatted volumes, deleted files) when the quick scan
+                 finds nothing
   3 volume       which of the volumes found
   4 browse       filter (virtual machines, disks, all files, deleted), search, select
   5 preview      look at a file without exporting it
@@ -48,8 +50,8 @@ It asks one question at a time on plain lines of text, so it works in any
 terminal, over SSH, on a serial console and with a screen reader. At every
 prompt: b goes back, c cancels, q leaves (resume later with --resume), ?
 explains. The state is saved after every step in --state (default
-$XDG_STATE_HOME/vmfsrecover/wizard.json); an interrupted export resumes
-where it stopped.
+$XDG_STATE_HOME/vmfsrecover/wizard.json), deep-scan files beside it in
+.vmfsrecover/; an interrupted deep scan or export resumes where it stopped.
 
 --answers FILE runs the same steps without questions, from a JSON file:
 
@@ -115,7 +117,15 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 			return err
 		}
 	}
-	wopts := wizard.Options{StatePath: o.state, Workers: o.workers, Logger: g.logger(errOut)}
+	wopts := wizard.Options{
+		StatePath: o.state, Workers: o.workers, Logger: g.logger(errOut),
+		// Deep-scan files live beside the state, so that a resumed wizard
+		// reuses them wherever it is started from.
+		ScanDir: filepath.Dir(o.state),
+		DeepProgress: func(spec string, size int64) (func(done, total int64), func()) {
+			return g.byteProgress("deep scan "+spec, size)
+		},
+	}
 	var answers *wizard.Answers
 	if o.answers != "" {
 		if answers, err = wizard.LoadAnswersFile(o.answers); err != nil {

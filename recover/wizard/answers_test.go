@@ -83,16 +83,20 @@ func TestRunAnswersMissing(t *testing.T) {
 	}{
 		"no sources":  {Answers{}, ErrAnswers, StepSources},
 		"no select":   {Answers{Sources: []string{img}}, ErrAnswers, StepBrowse},
-		"auto, none":  {Answers{Sources: []string{zeros}, Scan: "auto"}, ErrDeepScanUnavailable, StepScan},
+		"auto, none":  {Answers{Sources: []string{zeros}, Scan: "auto"}, ErrNothingFound, StepScan},
 		"quick, none": {Answers{Sources: []string{zeros}}, ErrNothingFound, StepScan},
 		"no volume":   {Answers{Sources: []string{img}, Volume: 3}, nil, StepVolume},
 		"no such":     {Answers{Sources: []string{img}, Select: []string{"/nothing"}}, os.ErrNotExist, StepBrowse},
 		"no dest":     {Answers{Sources: []string{img}, Select: []string{"/vm2"}}, nil, StepDestination},
 	} {
-		w := New(Options{})
-		_, err := RunAnswers(ctx, w, &c.a, &strings.Builder{}, nil)
+		w := New(Options{ScanDir: t.TempDir()})
+		var out strings.Builder
+		_, err := RunAnswers(ctx, w, &c.a, &out, nil)
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) || w.Step() != c.at {
 			t.Errorf("%s: %v at %s", name, err, w.Step())
+		}
+		if name == "auto, none" && !strings.Contains(out.String(), "quick scan: no VMFS volume found") {
+			t.Errorf("auto: no quick scan first:\n%s", out.String())
 		}
 		w.Close()
 	}

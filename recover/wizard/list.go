@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
@@ -21,7 +22,7 @@ const (
 	FilterVMs     = "vms"     // folders holding a .vmx: one item per virtual machine
 	FilterDisks   = "disks"   // VMDKs (descriptors and single-file disks), with their extents
 	FilterAll     = "all"     // every file and link, system files left out
-	FilterDeleted = "deleted" // deleted and orphaned files (from a deep scan)
+	FilterDeleted = "deleted" // deleted, orphaned and carved files (from a deep scan)
 )
 
 // Filters lists the browse filters.
@@ -78,7 +79,7 @@ func (w *Wizard) List(ctx context.Context, filter, search string) ([]Item, error
 			if e.info.IsDir() || system(e.info) {
 				continue
 			}
-			deleted := e.prov == "deleted" || e.prov == "orphan"
+			deleted := e.prov == deepscan.Deleted || e.prov == deepscan.Orphan || e.prov == deepscan.Carved
 			if filter == FilterDeleted && !deleted {
 				continue
 			}
@@ -144,8 +145,11 @@ func (w *Wizard) walk(ctx context.Context, fsys fs.FS) error {
 }
 
 func system(info fs.FileInfo) bool {
-	if a, ok := info.Sys().(*vmfs.Attributes); ok && a.Type == "system" {
-		return true
+	switch a := info.Sys().(type) {
+	case *vmfs.Attributes:
+		return a.Type == "system"
+	case *deepscan.Finding:
+		return a.VMFS != nil && a.VMFS.Type == "system"
 	}
 	return false
 }

@@ -112,8 +112,6 @@ func Allowed(from, to Step) bool {
 var (
 	// ErrTransition: the move makes no sense from the current step.
 	ErrTransition = errors.New("wizard: move not allowed")
-	// ErrDeepScanUnavailable: this build has no deep scan.
-	ErrDeepScanUnavailable = errors.New("deep scan is not available in this build")
 	// ErrNothingFound: the scan found no volume; try a deep scan or other sources.
 	ErrNothingFound = errors.New("no VMFS volume found")
 	// ErrEmptySelection: nothing is selected to export.

@@ -209,8 +209,8 @@ func (t *Terminal) sources(ctx context.Context, w *Wizard) error {
 func (t *Terminal) scan(ctx context.Context, w *Wizard) error {
 	st := w.State()
 	def := "1"
-	if st.ScanMode == ScanQuick {
-		def = "2" // the quick scan found nothing
+	if st.ScanMode != "" && len(st.Volumes) == 0 {
+		def = "2" // the last scan found nothing, or a deep scan was interrupted
 	}
 	t.printf("Sources: %s\n  1) quick scan: partition tables, bare images, the usual offsets (seconds)\n  2) deep scan: every byte, for lost tables, reformatted or damaged volumes (slow)\n", strings.Join(st.Sources, " "))
 	line, err := t.ask(ctx, "Scan ["+def+"]: ", "The quick scan finds intact volumes; the deep scan reads every byte.\n")
@@ -324,7 +324,10 @@ func (t *Terminal) showItems(w *Wizard) {
 	if pages > 1 {
 		t.printf("  page %d of %d (> next, < previous)\n", t.page+1, pages)
 	}
-	if len(t.items) == 0 {
+	switch {
+	case len(t.items) == 0 && st.Filter == FilterDeleted && st.ScanMode != ScanDeep:
+		t.printf("  none: a quick scan lists the live file tree; deleted and orphaned files come from a deep scan\n")
+	case len(t.items) == 0:
 		t.printf("  nothing matches; try f all, another search (/ TEXT), or / to clear it\n")
 	}
 }
@@ -506,19 +509,9 @@ func (t *Terminal) destination(ctx context.Context, w *Wizard) error {
 		}
 		d.Kind, d.URL = DestFTP, url
 		if os.Getenv(export.FTPPasswordEnv) == "" {
-			t.printf("Password (not shown; Enter for none): ")
-			var p string
-			if t.ReadPassword != nil {
-				p, err = t.ReadPassword()
-				t.printf("\n")
-			} else {
-				p, err = t.lines.read(ctx)
-				p = strings.TrimRight(p, "\r\n")
-			}
-			if err != nil {
+			if err := t.password(ctx, w); err != nil {
 				return err
 			}
-			w.SetFTPPassword(p)
 		}
 	default:
 		return fmt.Errorf("answer 1 or 2")
@@ -526,6 +519,27 @@ func (t *Terminal) destination(ctx context.Context, w *Wizard) error {
 	t.printf("Testing the destination...\n")
 	_, err = w.SetDestination(ctx, d)
 	return err
+}
+
+func (t *Terminal) password(ctx context.Context, w *Wizard) error {
+	t.printf("FTP password (not shown; Enter for none): ")
+	var p string
+	var err error
+	if t.ReadPassword != nil {
+		p, err = t.ReadPassword()
+		t.printf("\n")
+	} else {
+		p, err = t.lines.read(ctx)
+		p = strings.TrimRight(p, "\r\n")
+	}
+	if errors.Is(err, io.EOF) {
+		return ErrQuit
+	}
+	if err != nil {
+		return err
+	}
+	w.SetFTPPassword(p)
+	return nil
 }
 
 func (t *Terminal) confirm(ctx context.Context, w *Wizard) error {
@@ -560,6 +574,12 @@ func (t *Terminal) export(ctx context.Context, w *Wizard) error {
 	var prog export.Progress
 	if t.Progress != nil {
 		prog = t.Progress()
+	}
+	if d := w.State().Destination; d != nil && d.Kind == DestFTP && !w.FTPPasswordSet() && os.Getenv(export.FTPPasswordEnv) == "" {
+		// Resumed: the password is never saved.
+		if err := t.password(ctx, w); err != nil {
+			return err
+		}
 	}
 	t.printf("Exporting to %s ...\n", w.State().Destination.String())
 	_, err := w.Export(ctx, prog)

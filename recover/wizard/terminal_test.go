@@ -109,17 +109,17 @@ func TestTerminalQuitResumeCancel(t *testing.T) {
 }
 
 // TestTerminalNothingFound: a quick scan that finds nothing offers the
-// deep scan as the default, which says it is not in this build.
+// deep scan as the default; on zeros it finds nothing either.
 func TestTerminalNothingFound(t *testing.T) {
 	zeros := filepath.Join(t.TempDir(), "zeros.img")
 	os.WriteFile(zeros, make([]byte, 1<<20), 0o644)
-	w := New(Options{})
+	w := New(Options{ScanDir: t.TempDir()})
 	defer w.Close()
 	out, err := runTerminal(t, w, "1\n\nq\n", zeros)
 	if !errors.Is(err, ErrQuit) || w.Step() != StepScan {
 		t.Fatalf("%v at %s", err, w.Step())
 	}
-	if !strings.Contains(out, "no VMFS volume found") || !strings.Contains(out, "Scan [2]") || !strings.Contains(out, ErrDeepScanUnavailable.Error()) {
+	if !strings.Contains(out, "no VMFS volume found") || !strings.Contains(out, "Scan [2]") || !strings.Contains(out, "the deep scan of "+zeros+" found no VMFS metadata") {
 		t.Errorf("output:\n%s", out)
 	}
 }
@@ -154,5 +154,32 @@ func TestParseNumbersAndWords(t *testing.T) {
 	}
 	if _, err := splitWords(`"open`); err == nil {
 		t.Errorf("open quote accepted")
+	}
+}
+
+// TestTerminalDeepScan: the quick scan finds nothing on a volume without
+// its LVM header, Enter takes the offered deep scan, and the deleted
+// filter recovers the deleted file.
+func TestTerminalDeepScan(t *testing.T) {
+	img := damagedVolume(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	w := New(Options{ScanDir: dir})
+	defer w.Close()
+	screen, err := runTerminal(t, w, strings.Join([]string{"", "", "", "f deleted", "1", "d", "", out, "y", ""}, "\n")+"\n", img)
+	if err != nil || w.Step() != StepDone {
+		t.Fatalf("%v at %s\n%s", err, w.Step(), screen)
+	}
+	for _, s := range []string{"no VMFS volume found", "Scan [2]", "rebuilt from " + img, "Filter deleted: 1 item(s)", "deleted", "Verify:      OK, 1 file(s)"} {
+		if !strings.Contains(screen, s) {
+			t.Errorf("output lacks %q:\n%s", s, screen)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "old", "fd-*"))
+	if len(files) != 1 {
+		t.Fatalf("recovered %q", files)
+	}
+	if b, _ := os.ReadFile(files[0]); string(b) != "deleted" {
+		t.Errorf("content %q", b)
 	}
 }

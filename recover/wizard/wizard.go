@@ -67,9 +67,18 @@ type VolumeInfo struct {
 	Extents   int    `json:"extents"`
 	Missing   int    `json:"missing_extents,omitempty"`
 	OpenError string `json:"open_error,omitempty"`
+	// Deep-scan volumes: the source they were rebuilt from, where they
+	// start on it, and what was found by provenance.
+	Deep   bool   `json:"deep,omitempty"`
+	Source string `json:"source,omitempty"`
+	Origin int64  `json:"origin,omitempty"`
+	Found  string `json:"found,omitempty"`
 }
 
 func (v VolumeInfo) String() string {
+	if v.Deep {
+		return fmt.Sprintf("%d: %q VMFS%d %s, rebuilt from %s at byte %d: %s", v.Number, v.Label, v.Version, v.UUID, v.Source, v.Origin, v.Found)
+	}
 	s := fmt.Sprintf("%d: %q VMFS%d %s, %s", v.Number, v.Label, v.Version, preview.Size(v.Size), v.UUID)
 	if v.Extents > 1 || v.Missing > 0 {
 		s += fmt.Sprintf(", %d extent(s)", v.Extents)
@@ -100,6 +109,13 @@ type Options struct {
 	// StatePath is where the state is saved after every step; empty means
 	// nowhere (tests, one-shot runs).
 	StatePath string
+	// ScanDir is the folder whose .vmfsrecover/ keeps deep-scan files, so
+	// that a resumed wizard does not scan again; empty means the working
+	// directory.
+	ScanDir string
+	// DeepProgress, when set, is asked for a progress display of the deep
+	// scan of each source.
+	DeepProgress func(source string, size int64) (update func(done, total int64), finish func())
 	// Now stamps saved states; nil means time.Now.
 	Now func() time.Time
 }
@@ -109,8 +125,12 @@ type Wizard struct {
 	st   State
 	opts Options
 	sess *discover.Session
-	vol  *vmfs.Volume
-	pass string // FTP password, never saved
+	// fsys is the chosen volume: a *vmfs.Volume after a quick scan, a
+	// *deepscan.Tree after a deep one; anomalies are its warnings.
+	fsys      fs.FS
+	anomalies func() []string
+	deep      *deepResult
+	pass      string // FTP password, never saved
 	// walkCache is the walk of the volume behind List.
 	walkCache []walked
 }
@@ -134,14 +154,18 @@ func (w *Wizard) Step() Step { return w.st.Step }
 
 // Close releases the sources.
 func (w *Wizard) Close() error {
-	w.vol = nil
+	w.fsys, w.anomalies = nil, nil
 	w.walkCache = nil
-	if w.sess == nil {
-		return nil
+	var errs []error
+	if w.deep != nil {
+		errs = append(errs, w.deep.close())
+		w.deep = nil
 	}
-	err := w.sess.Close()
-	w.sess = nil
-	return err
+	if w.sess != nil {
+		errs = append(errs, w.sess.Close())
+		w.sess = nil
+	}
+	return errors.Join(errs...)
 }
 
 func (w *Wizard) logger() *slog.Logger {
@@ -212,13 +236,7 @@ func (w *Wizard) Scan(ctx context.Context, mode string) ([]VolumeInfo, error) {
 	case ScanQuick, "":
 		mode = ScanQuick
 	case ScanDeep:
-		// The transition exists (scan -> scan, scan -> volume); the scanner
-		// does not, in this build.
-		w.st.ScanMode = ScanDeep
-		if err := w.move("Scan", StepScan); err != nil {
-			return nil, err
-		}
-		return nil, ErrDeepScanUnavailable
+		return w.scanDeep(ctx)
 	default:
 		return nil, fmt.Errorf("unknown scan mode %q (quick or deep)", mode)
 	}
@@ -246,8 +264,11 @@ func (w *Wizard) Warnings() []string {
 	if w.sess != nil {
 		ws = append(ws, w.sess.Warnings...)
 	}
-	if w.vol != nil {
-		ws = append(ws, w.vol.Anomalies()...)
+	if w.deep != nil {
+		ws = append(ws, w.deep.warnings...)
+	}
+	if w.anomalies != nil {
+		ws = append(ws, w.anomalies()...)
 	}
 	return ws
 }
@@ -272,7 +293,7 @@ func (w *Wizard) ChooseVolume(ctx context.Context, number int) error {
 	if number < 1 || number > len(w.st.Volumes) {
 		return fmt.Errorf("no volume %d: choose 1 to %d", number, len(w.st.Volumes))
 	}
-	w.vol, w.walkCache = nil, nil
+	w.fsys, w.anomalies, w.walkCache = nil, nil, nil
 	w.st.Volume = number
 	if _, err := w.volume(ctx); err != nil {
 		w.st.Volume = 0
@@ -283,15 +304,18 @@ func (w *Wizard) ChooseVolume(ctx context.Context, number int) error {
 }
 
 // volume returns the open volume, opening the sources again after a resume.
-func (w *Wizard) volume(ctx context.Context) (*vmfs.Volume, error) {
-	if w.vol != nil {
-		return w.vol, nil
+func (w *Wizard) volume(ctx context.Context) (fs.FS, error) {
+	if w.fsys != nil {
+		return w.fsys, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if w.st.Volume == 0 {
 		return nil, fmt.Errorf("%w: no volume chosen", ErrBadState)
+	}
+	if w.st.ScanMode == ScanDeep {
+		return w.deepVolume(ctx)
 	}
 	if w.sess == nil {
 		sess, err := discover.Open(w.st.Sources, discover.Options{Tolerant: w.st.Tolerant, ProbeAll: w.st.ProbeAll})
@@ -315,7 +339,7 @@ func (w *Wizard) volume(ctx context.Context) (*vmfs.Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.vol = vol
+	w.fsys, w.anomalies = vol, vol.Anomalies
 	return vol, nil
 }
 
@@ -433,6 +457,9 @@ func (w *Wizard) Next() error {
 // SetFTPPassword sets the password of an FTP destination; it is kept in
 // memory only.
 func (w *Wizard) SetFTPPassword(p string) { w.pass = p }
+
+// FTPPasswordSet reports whether SetFTPPassword was given one.
+func (w *Wizard) FTPPasswordSet() bool { return w.pass != "" }
 
 // destination builds the export destination from the state.
 func (w *Wizard) destination() (export.Destination, error) {
