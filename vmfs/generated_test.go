@@ -4,6 +4,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -76,4 +77,63 @@ func TestGeneratedVolumesMatchExpected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFixturesMatchExpected reads the whole generated fixture set (every
+// addressing mode, thin and fragmented files, deleted entries, 10,240
+// entries in one directory, partition-table variants, 8 MiB blocks).
+func TestFixturesMatchExpected(t *testing.T) {
+	for _, fx := range vmfstest.Fixtures(false) {
+		t.Run(fx.Name, func(t *testing.T) {
+			t.Parallel()
+			res, err := vmfstest.Write(filepath.Join(t.TempDir(), fx.Name+".img"), fx.Spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev := openImage(t, res.Image)
+			cands, _, err := Find(dev, dev.Size(), FindOptions{})
+			if err != nil || len(cands) != 1 {
+				t.Fatalf("Find = %+v, %v", cands, err)
+			}
+			vol, err := Open([]Device{io.NewSectionReader(dev, cands[0].Offset, cands[0].Size)}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := listing(vol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := res.Expected()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("listing differs\n%s", diffLines(got, want))
+			}
+		})
+	}
+}
+
+// diffLines shows the lines only one side has.
+func diffLines(got, want string) string {
+	g, w := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(got, "\n") {
+		g[l] = true
+	}
+	for _, l := range strings.Split(want, "\n") {
+		w[l] = true
+	}
+	var out []string
+	for l := range g {
+		if !w[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	for l := range w {
+		if !g[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 
@@ -52,7 +53,12 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 	pf.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress bars or warnings on stderr")
 	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "debug messages on stderr")
 	addRemoteFlags(pf)
-	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if opts.quiet && opts.verbose {
+			return withExitCode(exitUsage, errors.New("--quiet and --verbose exclude each other"))
+		}
+		return nil
+	}
 
 	root.AddCommand(
 		newVersionCmd(opts),
@@ -68,5 +74,21 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 		newExportCmd(opts),
 		newVerifyCmd(opts),
 	)
+	root.Args = cobra.NoArgs // an unknown command is a usage error too
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes argument-count errors of every command exit with
+// exitUsage, like flag errors.
+func usageErrors(cmd *cobra.Command) {
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			return withExitCode(exitUsage, args(c, a))
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageErrors(sub)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +183,17 @@ func TestExportDeepRecordsProvenance(t *testing.T) {
 	}
 	if !deleted {
 		t.Fatalf("deleted old.log not exported with its provenance and content:\n%s", manifest)
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{{"ls"}, {"frob"}, {"-q", "-v", "version"}, {"ls", "--no-such-flag", "x"}} {
+		cmd := newRootCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); exitCode(err) != exitUsage {
+			t.Errorf("%v: exit %d (%v), want %d", args, exitCode(err), err, exitUsage)
+		}
 	}
 }
