@@ -117,6 +117,7 @@ func TestNBDUnknownExport(t *testing.T) {
 
 // The server is killed between reads and comes back: reads go on.
 func TestNBDServerRestartedMidScan(t *testing.T) {
+	t.Parallel()
 	img, data := randomImage(t, 12<<20, 5)
 	srv := startQemuNBD(t, img, "raw", "")
 	tg, _ := ParseTarget(srv.URL(""))
@@ -151,6 +152,7 @@ func TestNBDServerRestartedMidScan(t *testing.T) {
 // The server goes away for good: the read fails within RetryFor, naming
 // the host and the offset.
 func TestNBDServerGone(t *testing.T) {
+	t.Parallel()
 	img, _ := randomImage(t, 4<<20, 6)
 	srv := startQemuNBD(t, img, "raw", "")
 	tg, _ := ParseTarget(srv.URL(""))

@@ -163,6 +163,7 @@ func TestSSHWrongPasswordRefused(t *testing.T) {
 // The server is killed mid-read and restarted: reads carry on through
 // the same open file.
 func TestSSHServerRestartedMidScan(t *testing.T) {
+	t.Parallel()
 	srv := startSSHD(t)
 	img, data := randomImage(t, 12<<20, 8)
 	o := srv.options()
@@ -195,6 +196,7 @@ func TestSSHServerRestartedMidScan(t *testing.T) {
 }
 
 func TestSSHServerGone(t *testing.T) {
+	t.Parallel()
 	srv := startSSHD(t)
 	img, _ := randomImage(t, 4<<20, 9)
 	o := srv.options()

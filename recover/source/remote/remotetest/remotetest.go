@@ -111,6 +111,11 @@ func (s *NBD) Stop() {
 	}
 }
 
+// Pause stops (SIGSTOP) the server: connections stay open but nothing is
+// answered, as over a link that hangs. Resume continues it.
+func (s *NBD) Pause()  { syscall.Kill(-s.cmd.Process.Pid, syscall.SIGSTOP) }
+func (s *NBD) Resume() { syscall.Kill(-s.cmd.Process.Pid, syscall.SIGCONT) }
+
 // URL is the nbd:// SOURCE of export name.
 func (s *NBD) URL(name string) string {
 	return "nbd://127.0.0.1:" + strconv.Itoa(s.Port) + "/" + name
@@ -231,8 +236,39 @@ func (s *SSHD) Stop() {
 	}
 }
 
-// killTree kills pid and its descendants, found through /proc.
+// Pause stops (SIGSTOP) sshd and its sessions: connections stay open but
+// nothing is answered, as over a link that hangs. Resume continues them.
+func (s *SSHD) Pause()  { signalTree(s.cmd.Process.Pid, syscall.SIGSTOP) }
+func (s *SSHD) Resume() { signalTree(s.cmd.Process.Pid, syscall.SIGCONT) }
+
+func signalTree(pid int, sig syscall.Signal) {
+	children := processChildren()
+	var walk func(int)
+	walk = func(p int) {
+		syscall.Kill(p, sig)
+		for _, c := range children[p] {
+			walk(c)
+		}
+	}
+	walk(pid)
+}
+
+// killTree kills pid and its descendants.
 func killTree(pid int) {
+	children := processChildren()
+	var kill func(int)
+	kill = func(p int) {
+		syscall.Kill(p, syscall.SIGSTOP) // no more forks while we walk
+		for _, c := range children[p] {
+			kill(c)
+		}
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	kill(pid)
+}
+
+// processChildren maps each process to its children, from /proc.
+func processChildren() map[int][]int {
 	children := map[int][]int{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, st := range stats {
@@ -249,15 +285,7 @@ func killTree(pid int) {
 		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
 		children[ppid] = append(children[ppid], child)
 	}
-	var kill func(int)
-	kill = func(p int) {
-		syscall.Kill(p, syscall.SIGSTOP) // no more forks while we walk
-		for _, c := range children[p] {
-			kill(c)
-		}
-		syscall.Kill(p, syscall.SIGKILL)
-	}
-	kill(pid)
+	return children
 }
 
 // URL is the ssh:// SOURCE of an absolute path on the server.

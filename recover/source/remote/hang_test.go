@@ -1,0 +1,72 @@
+package remote
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+)
+
+// hangOptions time a silent link out quickly.
+func hangOptions(o Options) Options {
+	o.IOTimeout, o.DialTimeout, o.RetryFor, o.ReadAhead = 3*time.Second, 2*time.Second, 20*time.Second, 1
+	return o
+}
+
+// readDuringPause reads at off while the server is stopped (SIGSTOP) for
+// a few seconds: the read must come back with the right data once the
+// server answers again, over a new connection.
+func readDuringPause(t *testing.T, r io.ReaderAt, data []byte, pause, resume func()) {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	if _, err := r.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	pause()
+	resumed := make(chan struct{})
+	go func() {
+		time.Sleep(5 * time.Second)
+		resume()
+		close(resumed)
+	}()
+	defer func() { <-resumed }()
+	off := len(data) - len(buf) - 4096
+	if _, err := r.ReadAt(buf, int64(off)); err != nil {
+		t.Fatalf("read while the server hung: %v", err)
+	}
+	if !bytes.Equal(buf, data[off:off+len(buf)]) {
+		t.Fatal("data read after the hang differs")
+	}
+}
+
+func TestNBDServerHangs(t *testing.T) {
+	t.Parallel()
+	img, data := randomImage(t, 8<<20, 12)
+	srv := startQemuNBD(t, img, "raw", "")
+	tg, _ := ParseTarget(srv.URL(""))
+	d, err := OpenNBD(tg, hangOptions(testOptions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	readDuringPause(t, d, data, srv.Pause, srv.Resume)
+	if _, gen := d.current(); gen == 0 {
+		t.Error("the hung connection was not replaced")
+	}
+}
+
+func TestSSHServerHangs(t *testing.T) {
+	t.Parallel()
+	srv := startSSHD(t)
+	img, data := randomImage(t, 8<<20, 13)
+	f := srv.dial(t, hangOptions(srv.options()))
+	file, err := f.Open(fsName(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	readDuringPause(t, file.(io.ReaderAt), data, srv.Pause, srv.Resume)
+	if _, gen, _ := f.current(); gen < 2 {
+		t.Error("the hung connection was not replaced")
+	}
+}
