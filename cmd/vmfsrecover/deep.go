@@ -2,27 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"strconv"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
-	"github.com/vmfsrecover/vmfsrecover/recover/source"
 )
-
-// deepVolume is a volume rebuilt by the deep scan of one source.
-type deepVolume struct {
-	*deepscan.Recovered
-	Number   int    `json:"number"`
-	Source   string `json:"source"`
-	ScanFile string `json:"scan_file"`
-}
 
 // deepScan runs the deep scan of every source (or reuses its scan file) and
 // rebuilds the volumes found. The returned function closes the sources.
-func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepVolume, func() error, error) {
+func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepscan.Found, func() error, error) {
 	dir := g.vol.scanDir
 	if dir == "" {
 		var err error
@@ -30,47 +20,19 @@ func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepVo
 			return nil, nil, err
 		}
 	}
-	var disks []source.Disk
-	closeAll := func() error {
-		var errs []error
-		for _, d := range disks {
-			errs = append(errs, d.Close())
-		}
-		return errors.Join(errs...)
+	s, err := deepscan.ScanSources(ctx, sources, deepscan.SourcesOptions{
+		Dir: dir, Rescan: g.vol.rescan,
+		Progress: func(spec string, size int64) (func(done, total int64), func()) {
+			return g.byteProgress("deep scan "+spec, size)
+		},
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	var vols []deepVolume
-	for _, spec := range sources {
-		d, err := source.Open(spec, source.Options{Tolerant: true})
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("source %s: %w", spec, err)
-		}
-		disks = append(disks, d)
-		update, finish := g.byteProgress("deep scan "+spec, d.Size())
-		f, path, err := deepscan.Run(ctx, d, d.Size(), spec, deepscan.RunOptions{
-			Options: deepscan.Options{Progress: update}, Dir: dir, Rescan: g.vol.rescan,
-		})
-		finish()
-		if err != nil {
-			closeAll()
-			if f != nil && !f.Complete() {
-				return nil, nil, fmt.Errorf("deep scan of %s stopped at byte %d of %d (saved in %s; run again to resume): %w", spec, f.Done, f.Size, path, err)
-			}
-			return nil, nil, err
-		}
-		for _, b := range f.BadRanges {
-			g.warn(fmt.Sprintf("%s: bytes %d-%d unreadable, read as zeros", spec, b.Off, b.End()))
-		}
-		found, err := deepscan.Rebuild(d, f)
-		if err != nil {
-			closeAll()
-			return nil, nil, err
-		}
-		for _, r := range found {
-			vols = append(vols, deepVolume{Recovered: r, Number: len(vols) + 1, Source: spec, ScanFile: path})
-		}
+	for _, w := range s.Warnings {
+		g.warn(w)
 	}
-	return vols, closeAll, nil
+	return s.Volumes, s.Close, nil
 }
 
 // openDeepTree runs the deep scan and returns the recovered tree of the
@@ -80,7 +42,7 @@ func openDeepTree(ctx context.Context, g *globalOptions, sources []string) (*dee
 	if err != nil {
 		return nil, nil, err
 	}
-	pick := func() (*deepVolume, error) {
+	pick := func() (*deepscan.Found, error) {
 		if len(vols) == 0 {
 			return nil, fmt.Errorf("the deep scan found no VMFS metadata on %v", sources)
 		}

@@ -10,28 +10,12 @@ import (
 	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
-	"github.com/vmfsrecover/vmfsrecover/recover/source"
 )
-
-// deepResult is what the deep scan of every source rebuilt.
-type deepResult struct {
-	disks    []source.Disk
-	vols     []*deepscan.Recovered
-	warnings []string
-}
-
-func (d *deepResult) close() error {
-	var errs []error
-	for _, disk := range d.disks {
-		errs = append(errs, disk.Close())
-	}
-	return errors.Join(errs...)
-}
 
 // runDeep scans every source (or reuses its complete scan file in
 // Options.ScanDir) and rebuilds the volumes. A scan interrupted through ctx
 // keeps its findings in the scan file and resumes there next time.
-func (w *Wizard) runDeep(ctx context.Context) (*deepResult, []VolumeInfo, error) {
+func (w *Wizard) runDeep(ctx context.Context) (*deepscan.Sources, []VolumeInfo, error) {
 	dir := w.opts.ScanDir
 	if dir == "" {
 		var err error
@@ -39,49 +23,22 @@ func (w *Wizard) runDeep(ctx context.Context) (*deepResult, []VolumeInfo, error)
 			return nil, nil, err
 		}
 	}
-	res := &deepResult{}
+	res, err := deepscan.ScanSources(ctx, w.st.Sources, deepscan.SourcesOptions{Dir: dir, Progress: w.opts.DeepProgress})
+	if err != nil {
+		return nil, nil, err
+	}
 	var infos []VolumeInfo
-	for _, spec := range w.st.Sources {
-		d, err := source.Open(spec, source.Options{Tolerant: true})
-		if err != nil {
-			res.close()
-			return nil, nil, fmt.Errorf("source %s: %w", spec, err)
-		}
-		res.disks = append(res.disks, d)
-		update, finish := func(int64, int64) {}, func() {}
-		if w.opts.DeepProgress != nil {
-			update, finish = w.opts.DeepProgress(spec, d.Size())
-		}
-		f, path, err := deepscan.Run(ctx, d, d.Size(), spec, deepscan.RunOptions{Options: deepscan.Options{Progress: update}, Dir: dir})
-		finish()
-		if err != nil {
-			res.close()
-			if f != nil && !f.Complete() {
-				return nil, nil, fmt.Errorf("deep scan of %s stopped at byte %d of %d (saved in %s; scanning again resumes it): %w", spec, f.Done, f.Size, path, err)
+	for _, r := range res.Volumes {
+		var counts []string
+		for _, k := range []string{deepscan.Intact, deepscan.Deleted, deepscan.Orphan, deepscan.Carved} {
+			if n := r.Counts[k]; n > 0 {
+				counts = append(counts, fmt.Sprintf("%d %s", n, k))
 			}
-			return nil, nil, err
 		}
-		for _, b := range f.BadRanges {
-			res.warnings = append(res.warnings, fmt.Sprintf("%s: bytes %d-%d unreadable, read as zeros", spec, b.Off, b.End()))
-		}
-		found, err := deepscan.Rebuild(d, f)
-		if err != nil {
-			res.close()
-			return nil, nil, fmt.Errorf("source %s: %w", spec, err)
-		}
-		for _, r := range found {
-			res.vols = append(res.vols, r)
-			var counts []string
-			for _, k := range []string{deepscan.Intact, deepscan.Deleted, deepscan.Orphan, deepscan.Carved} {
-				if n := r.Counts[k]; n > 0 {
-					counts = append(counts, fmt.Sprintf("%d %s", n, k))
-				}
-			}
-			infos = append(infos, VolumeInfo{
-				Number: len(infos) + 1, Label: r.Label, UUID: r.UUID, Version: r.Version, Extents: 1,
-				Deep: true, Source: spec, Origin: r.Origin, Found: strings.Join(counts, ", "),
-			})
-		}
+		infos = append(infos, VolumeInfo{
+			Number: r.Number, Label: r.Label, UUID: r.UUID, Version: r.Version, Extents: 1,
+			Deep: true, Source: r.Source, Origin: r.Origin, Found: strings.Join(counts, ", "),
+		})
 	}
 	return res, infos, nil
 }
@@ -117,10 +74,10 @@ func (w *Wizard) deepVolume(ctx context.Context) (fs.FS, error) {
 		w.deep = res
 	}
 	n := w.st.Volume
-	if n > len(w.deep.vols) {
+	if n > len(w.deep.Volumes) {
 		return nil, fmt.Errorf("%w: the deep scan no longer finds volume %d on %s", ErrBadState, n, strings.Join(w.st.Sources, ", "))
 	}
-	r := w.deep.vols[n-1]
+	r := w.deep.Volumes[n-1]
 	if want := w.st.Volumes[n-1]; r.UUID != want.UUID || r.Origin != want.Origin {
 		return nil, fmt.Errorf("%w: volume %d is now %q %s, was %q %s", ErrBadState, n, r.Label, r.UUID, want.Label, want.UUID)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
@@ -129,7 +130,7 @@ type Wizard struct {
 	// *deepscan.Tree after a deep one; anomalies are its warnings.
 	fsys      fs.FS
 	anomalies func() []string
-	deep      *deepResult
+	deep      *deepscan.Sources
 	pass      string // FTP password, never saved
 	// walkCache is the walk of the volume behind List.
 	walkCache []walked
@@ -158,7 +159,7 @@ func (w *Wizard) Close() error {
 	w.walkCache = nil
 	var errs []error
 	if w.deep != nil {
-		errs = append(errs, w.deep.close())
+		errs = append(errs, w.deep.Close())
 		w.deep = nil
 	}
 	if w.sess != nil {
@@ -265,7 +266,7 @@ func (w *Wizard) Warnings() []string {
 		ws = append(ws, w.sess.Warnings...)
 	}
 	if w.deep != nil {
-		ws = append(ws, w.deep.warnings...)
+		ws = append(ws, w.deep.Warnings...)
 	}
 	if w.anomalies != nil {
 		ws = append(ws, w.anomalies()...)
