@@ -36,6 +36,7 @@ func runConformance(t *testing.T, newHarness func(t *testing.T) *harness) {
 	t.Run("Symlinks", func(t *testing.T) { testSymlinks(t, newHarness(t)) })
 	t.Run("VerifyDetects", func(t *testing.T) { testVerifyDetects(t, newHarness(t)) })
 	t.Run("Parallel", func(t *testing.T) { testParallel(t, newHarness(t)) })
+	t.Run("SinglePath", func(t *testing.T) { testSinglePath(t, newHarness(t)) })
 }
 
 func randBytes(seed uint64, n int) []byte {
@@ -400,5 +401,22 @@ func testParallel(t *testing.T, h *harness) {
 		if got := readDest(t, conn, name); !bytes.Equal(got, data) {
 			t.Errorf("%s differs", name)
 		}
+	}
+}
+
+// testSinglePath exports one file deep in a tree: its directories are
+// created on the way.
+func testSinglePath(t *testing.T, h *harness) {
+	fsys, want := sampleTree()
+	rep, err := Export(context.Background(), fsys, []string{"/vm2/disk/thin-flat.vmdk"}, h.dest, testOpts())
+	if err != nil || rep.Exported != 1 || rep.Failed != 0 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	conn := connect(t, h.dest)
+	if got := readDest(t, conn, "vm2/disk/thin-flat.vmdk"); !bytes.Equal(got, want["vm2/disk/thin-flat.vmdk"]) {
+		t.Fatal("content differs")
+	}
+	if _, err := conn.Size(context.Background(), "small.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a file not asked for was exported: %v", err)
 	}
 }

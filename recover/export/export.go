@@ -805,6 +805,18 @@ func plan(fsys fs.FS, paths []string, flatten func(fs.FS, string) (*Flat, error)
 		if err != nil {
 			return nil, err
 		}
+		// The directories above a requested path are created too, so that
+		// "vm1/vm1.vmx" lands in vm1/ as it does in a whole export.
+		for i := 0; i < len(p); i++ {
+			if p[i] != '/' {
+				continue
+			}
+			anc := p[:i]
+			if ai, err := fs.Lstat(fsys, anc); err == nil && ai.IsDir() {
+				ap, ab := splitPath(anc)
+				visit(ap, ab, ai, nil)
+			}
+		}
 		parent, base := splitPath(p)
 		walk(fsys, parent, base, info, 0, exclude, visit)
 	}

@@ -216,7 +216,7 @@ func TestLineProgress(t *testing.T) {
 	p.Add("b", 200)
 	p.FileDone("b", StatusFailed)
 	p.Finish()
-	want := "exporting 2 files, 300 bytes\nexported: a\nfailed: b\nprogress: 2/2 files, 300/300 bytes"
+	want := "2 files, 300 bytes\nexported: a\nfailed: b\nprogress: 2/2 files, 300/300 bytes"
 	if !strings.HasPrefix(b.String(), want) {
 		t.Fatalf("got\n%s\nwant prefix\n%s", b.String(), want)
 	}

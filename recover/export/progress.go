@@ -136,7 +136,7 @@ func (p *lineProgress) Start(files int, bytes int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.files, p.total, p.start, p.last = files, bytes, time.Now(), time.Now()
-	fmt.Fprintf(p.w, "exporting %d files, %d bytes\n", files, bytes)
+	fmt.Fprintf(p.w, "%d files, %d bytes\n", files, bytes)
 }
 
 func (p *lineProgress) FileStart(name string, size int64) {}
