@@ -169,7 +169,7 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		if g.json {
 			log = errOut
 		}
-		rep, err = wizard.RunAnswers(ctx, w, answers, log, progress())
+		rep, err = wizard.RunAnswers(ctx, w, answers, log, progress)
 	} else {
 		err = term.Run(ctx, w)
 		rep = w.Report()

@@ -47,7 +47,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		ew.printf("%s", r.Hex)
 	}
 	if r.Truncated && r.Kind != KindDir {
-		ew.printf("--- %d more bytes not shown (--offset, --max-bytes) ---\n", r.Size-r.Offset-r.Shown)
+		ew.printf("--- %d more bytes not shown ---\n", r.Size-r.Offset-r.Shown)
 	}
 	return ew.err
 }

@@ -93,7 +93,7 @@ func LoadAnswersFile(name string) (*Answers, error) {
 // RunAnswers drives w from its current step to the end with the answers,
 // telling out what each step did. A wizard resumed at a later step skips
 // the answers of the steps already done.
-func RunAnswers(ctx context.Context, w *Wizard, a *Answers, out io.Writer, prog export.Progress) (*Report, error) {
+func RunAnswers(ctx context.Context, w *Wizard, a *Answers, out io.Writer, progress func() export.Progress) (*Report, error) {
 	for !w.Step().Final() {
 		if err := ctx.Err(); err != nil {
 			return w.Report(), err
@@ -136,7 +136,7 @@ func RunAnswers(ctx context.Context, w *Wizard, a *Answers, out io.Writer, prog 
 			err = w.Confirm(a.Force)
 		case StepExport:
 			var r *Report
-			r, err = w.Export(ctx, prog)
+			r, err = w.Export(ctx, progress)
 			if r != nil && err == nil {
 				r.WriteText(out)
 			}

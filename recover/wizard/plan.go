@@ -35,6 +35,11 @@ type Plan struct {
 func makePlan(ctx context.Context, fsys fs.FS, sel []string, d *Destination) (*Plan, error) {
 	p := &Plan{Free: -1}
 	for _, root := range sel {
+		// A selected link is copied as a link: WalkDir would follow it.
+		if info, err := lstat(fsys, root); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			p.Links++
+			continue
+		}
 		err := fs.WalkDir(fsys, root, func(name string, de fs.DirEntry, err error) error {
 			if cerr := ctx.Err(); cerr != nil {
 				return cerr

@@ -17,6 +17,7 @@ type Report struct {
 	Complete    int       `json:"complete"` // files already there from an earlier run
 	Failed      int       `json:"failed"`
 	Skipped     int       `json:"skipped"`
+	Linked      int       `json:"linked"` // symbolic links recreated
 	Bytes       int64     `json:"bytes"`
 	Failures    []Failure `json:"failures,omitempty"`
 	// Verified is set when the destination was read back.
@@ -41,6 +42,9 @@ func newReport(rep *export.Report, dst export.Destination, d *Destination) *Repo
 	}
 	r.Exported, r.Complete, r.Failed, r.Skipped, r.Bytes = rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Bytes
 	for _, e := range rep.Entries {
+		if e.Status == export.StatusLinked {
+			r.Linked++
+		}
 		if e.Status == export.StatusFailed && len(r.Failures) < maxFailures {
 			r.Failures = append(r.Failures, Failure{Path: "/" + e.Source, Error: e.Error})
 		}
@@ -49,6 +53,9 @@ func newReport(rep *export.Report, dst export.Destination, d *Destination) *Repo
 }
 
 func (r *Report) verify(ctx context.Context, dst export.Destination, entries []export.Entry, prog export.Progress) {
+	if prog == nil {
+		prog = nopProgress{}
+	}
 	r.Verified = true
 	conn, err := dst.Connect(ctx)
 	if err != nil {
@@ -78,6 +85,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("Destination: %s\n", r.Destination)
 	ew.printf("Exported:    %d file(s) now, %d already complete, %s\n", r.Exported, r.Complete, preview.Size(r.Bytes))
+	if r.Linked > 0 {
+		ew.printf("Links:       %d recreated\n", r.Linked)
+	}
 	ew.printf("Failed:      %d\n", r.Failed)
 	if r.Skipped > 0 {
 		ew.printf("Skipped:     %d (links leading outside, special files)\n", r.Skipped)
@@ -115,3 +125,11 @@ func (e *errWriter) printf(format string, a ...any) {
 		_, e.err = fmt.Fprintf(e.w, format, a...)
 	}
 }
+
+type nopProgress struct{}
+
+func (nopProgress) Start(int, int64)        {}
+func (nopProgress) FileStart(string, int64) {}
+func (nopProgress) Add(string, int64)       {}
+func (nopProgress) FileDone(string, string) {}
+func (nopProgress) Finish()                 {}

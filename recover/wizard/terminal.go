@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
@@ -260,7 +259,7 @@ func (t *Terminal) volume(ctx context.Context, w *Wizard) error {
 	return w.ChooseVolume(ctx, n)
 }
 
-const browseHelp = `Type one or more commands:
+const browseHelp = `Commands, one per line:
   NUMBERS        select or unselect listed items (1 3 5-7)
   a              select every item listed        n   clear the selection
   f FILTER       vms, disks, all or deleted      / TEXT   search (/ alone: no search)
@@ -307,7 +306,8 @@ func (t *Terminal) showItems(w *Wizard) {
 	if t.page >= pages {
 		t.page = max(0, pages-1)
 	}
-	tw := tabwriter.NewWriter(t.Out, 0, 4, 2, ' ', 0)
+	// Fixed columns first and the path last, so that a long path wraps
+	// alone instead of pushing every column off the screen.
 	for i := t.page * t.PageSize; i < min(len(t.items), (t.page+1)*t.PageSize); i++ {
 		it := t.items[i]
 		mark := " "
@@ -318,9 +318,11 @@ func (t *Terminal) showItems(w *Wizard) {
 		if it.Provenance != "" && it.Provenance != "intact" {
 			info = strings.TrimSpace(it.Provenance + " " + info)
 		}
-		fmt.Fprintf(tw, "  %3d [%s]\t%s\t%s\t%s\t%s\n", i+1, mark, it.Path, it.Kind, preview.Size(it.Size), info)
+		if info != "" {
+			info = "  (" + info + ")"
+		}
+		t.printf("  %4d [%s] %-7s %9s  %s%s\n", i+1, mark, it.Kind, preview.Size(it.Size), it.Path, info)
 	}
-	tw.Flush()
 	if pages > 1 {
 		t.printf("  page %d of %d (> next, < previous)\n", t.page+1, pages)
 	}
@@ -333,13 +335,16 @@ func (t *Terminal) showItems(w *Wizard) {
 }
 
 func selectionText(sel []string) string {
+	all := "/" + strings.Join(sel, ", /")
 	switch {
 	case len(sel) == 0:
 		return "nothing"
-	case len(sel) > 5:
-		return fmt.Sprintf("%d paths (/%s, ...)", len(sel), strings.Join(sel[:5], ", /"))
+	case sel[0] == ".":
+		return "the whole volume"
+	case len(all) > 70:
+		return fmt.Sprintf("%d paths", len(sel))
 	}
-	return "/" + strings.Join(sel, ", /")
+	return all
 }
 
 // covered reports whether every path is selected, itself or through a
@@ -416,7 +421,7 @@ func (t *Terminal) browseCommand(ctx context.Context, w *Wizard, line string) er
 				}
 			}
 		}
-		r, err := w.Preview(ctx, target, preview.Options{MaxText: 8 << 10, MaxHex: 1 << 10})
+		r, err := w.Preview(ctx, target, preview.Options{MaxText: 8 << 10, MaxHex: 256})
 		if err != nil {
 			return err
 		}
@@ -571,10 +576,6 @@ func (t *Terminal) confirm(ctx context.Context, w *Wizard) error {
 }
 
 func (t *Terminal) export(ctx context.Context, w *Wizard) error {
-	var prog export.Progress
-	if t.Progress != nil {
-		prog = t.Progress()
-	}
 	if d := w.State().Destination; d != nil && d.Kind == DestFTP && !w.FTPPasswordSet() && os.Getenv(export.FTPPasswordEnv) == "" {
 		// Resumed: the password is never saved.
 		if err := t.password(ctx, w); err != nil {
@@ -582,7 +583,7 @@ func (t *Terminal) export(ctx context.Context, w *Wizard) error {
 		}
 	}
 	t.printf("Exporting to %s ...\n", w.State().Destination.String())
-	_, err := w.Export(ctx, prog)
+	_, err := w.Export(ctx, t.Progress)
 	if err != nil && ctx.Err() == nil {
 		t.printf("The export stopped: %v\n", err)
 		ok, yerr := t.yesNo(ctx, "Try again (complete files are kept and skipped)? [Y/n] ", true)

@@ -562,11 +562,13 @@ func (w *Wizard) Confirm(force bool) error {
 }
 
 // Export copies the selection to the destination, then verifies it when
-// the destination asks for it, and moves to the report step. Per-file
+// the destination asks for it, and moves to the report step. progress, when
+// not nil, makes a progress display for the export and another for the
+// verification. Per-file
 // failures are in the report; an error that stops the export (a
 // cancelled context, a full destination) keeps the wizard at the export
 // step, and calling Export again resumes.
-func (w *Wizard) Export(ctx context.Context, prog export.Progress) (*Report, error) {
+func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*Report, error) {
 	if err := w.at("Export", StepExport); err != nil {
 		return nil, err
 	}
@@ -582,8 +584,14 @@ func (w *Wizard) Export(ctx context.Context, prog export.Progress) (*Report, err
 	if err := makeParents(ctx, dst, w.st.Selected); err != nil {
 		return nil, err
 	}
+	newProgress := func() export.Progress {
+		if progress == nil {
+			return nil
+		}
+		return progress()
+	}
 	rep, err := export.Export(ctx, vol, w.st.Selected, dst, export.Options{
-		Overwrite: d.Overwrite, Workers: w.opts.Workers, Progress: prog, Logger: w.opts.Logger,
+		Overwrite: d.Overwrite, Workers: w.opts.Workers, Progress: newProgress(), Logger: w.opts.Logger,
 	})
 	r := newReport(rep, dst, d)
 	w.st.Report = r
@@ -594,7 +602,7 @@ func (w *Wizard) Export(ctx context.Context, prog export.Progress) (*Report, err
 		return r, err
 	}
 	if d.Verify {
-		r.verify(ctx, dst, rep.Entries, prog)
+		r.verify(ctx, dst, rep.Entries, newProgress())
 		if err := ctx.Err(); err != nil {
 			return r, errors.Join(err, w.save())
 		}

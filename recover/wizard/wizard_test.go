@@ -604,3 +604,35 @@ func TestResumeChangedSource(t *testing.T) {
 		t.Errorf("changed volume: %v", err)
 	}
 }
+
+// TestPlanAndLinks: a selected link is planned and exported as a link, not
+// as the file it points to.
+func TestPlanAndLinks(t *testing.T) {
+	img, _ := testVolume(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	w := walkTo(t, img, dir, StepBrowse, Options{})
+	if err := w.Select(ctx, "/iso/latest", "/vm2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Next(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.SetDestination(ctx, Destination{Kind: DestLocal, Dir: filepath.Join(dir, "out"), Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Links != 1 || p.Files != 2 || p.Dirs != 1 || p.Bytes != 9000+int64(len("displayName = \"Second\"\n")) {
+		t.Errorf("plan %+v", p)
+	}
+	if err := w.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.Export(ctx, nil)
+	if err != nil || r.Linked != 1 || r.Exported != 2 || !r.OK() {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if target, err := os.Readlink(filepath.Join(dir, "out", "iso", "latest")); err != nil || target != "tools.iso" {
+		t.Errorf("link: %v %q", err, target)
+	}
+}
