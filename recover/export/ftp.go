@@ -326,6 +326,28 @@ func (c *ftpConn) Size(ctx context.Context, name string) (int64, error) {
 }
 
 func (c *ftpConn) Write(ctx context.Context, name string, s *Stream) error {
+	err := c.stor(ctx, name, s)
+	var te *textproto.Error
+	if s.From() > 0 && errors.As(err, &te) && te.Code >= 500 && te.Code <= 504 {
+		// The server does not know REST (500-504: unknown command, bad
+		// parameter, not implemented): start the file over.
+		s.from = 0
+		err = c.stor(ctx, name, s)
+	}
+	if err != nil && !isSourceError(err) {
+		return c.wrap(ctx, "STOR", name, err)
+	}
+	return err
+}
+
+func isSourceError(err error) bool {
+	var se *SourceError
+	return errors.As(err, &se)
+}
+
+// stor runs one STOR (REST+STOR past From), fed by the stream through a
+// pipe. A source error wins over the network error it causes.
+func (c *ftpConn) stor(ctx context.Context, name string, s *Stream) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -336,17 +358,13 @@ func (c *ftpConn) Write(ctx context.Context, name string, s *Stream) error {
 	err := c.sc.StorFrom(c.path(name), pr, uint64(s.From()))
 	pr.CloseWithError(errors.New("upload ended"))
 	serr := <-done
-	var se *SourceError
-	if errors.As(serr, &se) {
+	if isSourceError(serr) {
 		return serr
 	}
 	if err != nil {
-		return c.wrap(ctx, "STOR", name, err)
+		return err
 	}
-	if serr != nil {
-		return serr
-	}
-	return nil
+	return serr
 }
 
 func (c *ftpConn) Rename(ctx context.Context, from, to string) error {

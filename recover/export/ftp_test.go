@@ -161,3 +161,21 @@ func TestFTPTimeout(t *testing.T) {
 		t.Fatalf("connect to a silent server: %v after %v", err, time.Since(start))
 	}
 }
+
+// TestFTPNoRest: a server without REST gets the file again from the start
+// after a cut, and the result is still right.
+func TestFTPNoRest(t *testing.T) {
+	g := startGoFTP(t, "", "REST")
+	data := randBytes(13, 4*chunkSize)
+	fsys := newTestFS()
+	fsys.file("d.bin", data)
+	p := startCutProxy(t, g.addr, 2*chunkSize, 1)
+	rep, err := Export(context.Background(), fsys, nil, withProxy(g.dest(t, ""), p), testOpts())
+	if err != nil || rep.Exported != 1 || rep.Entries[0].Retries == 0 {
+		t.Fatalf("%v %+v", err, rep.Entries)
+	}
+	got, err := os.ReadFile(filepath.Join(g.root, "d.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("uploaded file differs (%d bytes, %v)", len(got), err)
+	}
+}

@@ -66,8 +66,8 @@ func freePort(t testing.TB) int {
 }
 
 // startGoFTP starts an embedded server on loopback; tlsMode is "",
-// "explicit" or "implicit".
-func startGoFTP(t *testing.T, tlsMode string) *goFTP {
+// "explicit" or "implicit"; commands named in without are unknown to it.
+func startGoFTP(t *testing.T, tlsMode string, without ...string) *goFTP {
 	t.Helper()
 	root := t.TempDir()
 	fd, err := file.NewDriver(root)
@@ -85,6 +85,15 @@ func startGoFTP(t *testing.T, tlsMode string) *goFTP {
 		Port:         port,
 		Logger:       &ftpserver.DiscardLogger{},
 		PassivePorts: "",
+	}
+	if len(without) > 0 {
+		opts.Commands = map[string]ftpserver.Command{}
+		for k, v := range ftpserver.DefaultCommands() {
+			opts.Commands[k] = v
+		}
+		for _, k := range without {
+			delete(opts.Commands, k)
+		}
 	}
 	if tlsMode != "" {
 		cert, tc := selfSigned(t)
