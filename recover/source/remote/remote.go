@@ -57,10 +57,11 @@ type Options struct {
 	// with ErrLinkDown (default 2m).
 	RetryFor time.Duration
 
-	// ChunkSize is the unit of caching and read-ahead (default 512 KiB);
+	// ChunkSize is the unit of caching and read-ahead (default 128 KiB:
+	// a scattered small read, such as a probe every 1 MiB, costs one chunk);
 	// ReadAhead the most chunks fetched ahead of a sequential reader
-	// (default 16); CacheSize the bytes of chunks kept per connection
-	// (default 64 MiB).
+	// (default 64, so 8 MiB in flight); CacheSize the bytes of chunks kept
+	// per connection (default 64 MiB).
 	ChunkSize, ReadAhead int
 	CacheSize            int64
 	// SFTPPacket is the largest SFTP read request (default 255 KiB for
@@ -103,10 +104,10 @@ func (o *Options) defaults() {
 		o.RetryFor = 2 * time.Minute
 	}
 	if o.ChunkSize <= 0 {
-		o.ChunkSize = 512 << 10
+		o.ChunkSize = 128 << 10
 	}
 	if o.ReadAhead <= 0 {
-		o.ReadAhead = 16
+		o.ReadAhead = 64
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 64 << 20
