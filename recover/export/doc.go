@@ -23,6 +23,16 @@
 // invalid UTF-8, ".", "..", over-long names and the tool's own reserved names
 // are replaced, and the original name is kept in the manifest.
 //
+// FTP (FTP, on github.com/jlaffaye/ftp): URL paths are relative to the login
+// directory as in RFC 1738 and curl; passive mode only; every connection
+// has its own TLS session cache, since vsftpd and FileZilla Server refuse a
+// data connection that does not resume the control connection's session;
+// FTPS is capped at TLS 1.2 because under TLS 1.3 vsftpd loses the tail of
+// uploads (session tickets left unread turn the close into a reset). A
+// dropped connection is resumed by SIZE then REST+STOR on a new connection
+// (from the start when the server has no REST), with bounded retries and
+// backoff; every read and write has a timeout.
+//
 // The manifest (ManifestName, JSON Lines, one Entry per line) lives at the
 // root of the destination and is rewritten atomically as the export
 // progresses; Verify re-reads the destination and compares every hash.
