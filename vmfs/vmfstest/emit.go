@@ -445,6 +445,7 @@ func (w *writer) writeFDs() error {
 // blocks.
 func (w *writer) writeData() error {
 	buf := make([]byte, w.bs)
+	var stale []byte
 	for _, n := range w.nodes {
 		p := w.plans[n]
 		if p == nil || n.zla == zlaInline {
@@ -459,8 +460,11 @@ func (w *writer) writeData() error {
 			ln := min(p.unit, size-pos)
 			if p.tbz != nil && p.tbz[i] {
 				// stale bytes a reader must not show
-				genAt(n.Seed^0x7B2, buf[:p.unit], pos)
-				if err := w.writeVol(off, buf[:p.unit]); err != nil {
+				if stale == nil {
+					stale = make([]byte, w.bs)
+					genAt(0x7B2, stale, 0)
+				}
+				if err := w.writeVol(off, stale[:p.unit]); err != nil {
 					return err
 				}
 				continue

@@ -102,7 +102,7 @@ func treeEntries(v int) []Entry {
 		Entry{Path: "sizes/indirect", Size: indirect, Seed: 7, Thin: true, Holes: []Range{{Off: 2 * mib, Len: indirect - 4*mib}}},
 		Entry{Path: "sizes/indirect-fragmented", Size: indirect, Seed: 8, Thin: true, Fragmented: true, Holes: []Range{{Off: mib / 2, Len: indirect - mib}}},
 		Entry{Path: "thin/thin-flat.vmdk", Size: 200 * mib, Seed: 9, Thin: true,
-			Holes: []Range{{Off: mib, Len: 99 * mib}, {Off: 120*mib + 7, Len: 79 * mib}}},
+			Holes: []Range{{Off: mib, Len: 99 * mib}, {Off: 102*mib + 7, Len: 97 * mib}}},
 		Entry{Path: "thin/thick-with-zeros", Size: 3*mib + 9, Seed: 10, Holes: []Range{{Off: 100, Len: 2 * mib}}},
 		Entry{Path: "thin/zeroedthick-flat.vmdk", Size: 20 * mib, Seed: 15, ZeroedThick: true, Holes: []Range{{Off: mib, Len: 19 * mib}}},
 		Entry{Path: "forced/subblocks", Size: 3*(8*kib) + 5, Seed: 11, Addressing: SubBlocks},

@@ -91,6 +91,12 @@ func (e *Expect) volBase() int64 { return e.n.volBase }
 
 func (e *Expect) blockVol(i int64) int64 { return e.n.sysVol[i] }
 
+// inHoles reports whether [off, off+n) reads as zeros by construction (a
+// hole or past the end); system files report false.
+func (e *Expect) inHoles(off, n int64) bool {
+	return !e.System && e.Kind == File && e.n.Entry.Data == nil && e.n.inHoles(off, n)
+}
+
 // Reader returns the content as a stream.
 func (e *Expect) Reader() io.Reader { return io.NewSectionReader(e, 0, e.Size) }
 

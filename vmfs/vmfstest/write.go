@@ -1,6 +1,7 @@
 package vmfstest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -106,17 +107,15 @@ func (w *writer) writeVol(off int64, p []byte) error {
 	return nil
 }
 
+var zeros [64 << 10]byte
+
 func allZero(p []byte) bool {
-	for len(p) >= 8 {
-		if binary.LittleEndian.Uint64(p) != 0 {
+	for len(p) > 0 {
+		k := min(len(p), len(zeros))
+		if !bytes.Equal(p[:k], zeros[:k]) {
 			return false
 		}
-		p = p[8:]
-	}
-	for _, b := range p {
-		if b != 0 {
-			return false
-		}
+		p = p[k:]
 	}
 	return true
 }
