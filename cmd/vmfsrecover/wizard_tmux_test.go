@@ -196,4 +196,13 @@ func TestWizardTmux(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "db01", "db01.vmx")); err != nil {
 		t.Error(err)
 	}
+
+	// Ctrl-C at a prompt: interrupted, state kept, exit 130.
+	s3 := startTmux(t, fmt.Sprintf("%s wizard --state %s --restart %s; echo EXIT=$?; sleep 600", bin, state, img))
+	s3.expect("Scan [1]:", 1)
+	s3.tmux("send-keys", "-t", s3.name, "C-c")
+	s3.expect("EXIT=130", 1)
+	if sc := s3.screen(); !strings.Contains(sc, "Interrupted; the wizard is saved in "+state) {
+		t.Errorf("Ctrl-C:\n%s", sc)
+	}
 }

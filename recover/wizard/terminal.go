@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -184,6 +185,12 @@ func (t *Terminal) sources(ctx context.Context, w *Wizard) error {
 		t.Sources = nil
 		t.printf("Sources: %s\n", strings.Join(srcs, " "))
 		return w.SetSources(srcs, t.Tolerant, t.ProbeAll)
+	}
+	if disks := localDisks("/sys/block"); len(disks) > 0 {
+		t.printf("Disks on this machine (read-only access is enough):\n")
+		for _, d := range disks {
+			t.printf("  %s\n", d)
+		}
 	}
 	line, err := t.ask(ctx, "Source(s), separated by spaces (quote names with spaces): ",
 		"Name the raw disks (/dev/sdb), disk or partition images, or VMDK files that hold the datastore;\nseveral for a volume spanned over disks, in any order. They are only read.\n")
@@ -614,6 +621,37 @@ func (t *Terminal) report(ctx context.Context, w *Wizard) error {
 	}
 	t.printf("Done.\n")
 	return nil
+}
+
+// localDisks lists the block devices the kernel shows in sysfs (Linux),
+// with size and model, leaving out empty and virtual ones (loop, ram,
+// zram, empty CD drives). Elsewhere it lists nothing.
+func localDisks(sysBlock string) []string {
+	ents, err := os.ReadDir(sysBlock)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, "loop") || strings.HasPrefix(name, "ram") || strings.HasPrefix(name, "zram") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(sysBlock, name, "size"))
+		if err != nil {
+			continue
+		}
+		sectors, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || sectors <= 0 {
+			continue
+		}
+		d := fmt.Sprintf("/dev/%s  %s", name, preview.Size(sectors*512))
+		if m, err := os.ReadFile(filepath.Join(sysBlock, name, "device", "model")); err == nil && strings.TrimSpace(string(m)) != "" {
+			d += "  " + strings.TrimSpace(string(m))
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // String names a destination for people.

@@ -183,3 +183,20 @@ func TestTerminalDeepScan(t *testing.T) {
 		t.Errorf("content %q", b)
 	}
 }
+
+func TestLocalDisks(t *testing.T) {
+	sys := t.TempDir()
+	for name, size := range map[string]string{"sda": "1953525168\n", "loop0": "2048\n", "sr0": "0\n", "nvme0n1": "1000215216\n"} {
+		os.MkdirAll(filepath.Join(sys, name, "device"), 0o755)
+		os.WriteFile(filepath.Join(sys, name, "size"), []byte(size), 0o644)
+	}
+	os.WriteFile(filepath.Join(sys, "sda", "device", "model"), []byte("WDC WD10EZEX  \n"), 0o644)
+	got := localDisks(sys)
+	want := []string{"/dev/nvme0n1  476.9 GiB", "/dev/sda  931.5 GiB  WDC WD10EZEX"}
+	if !slices.Equal(got, want) {
+		t.Errorf("localDisks = %q, want %q", got, want)
+	}
+	if localDisks(filepath.Join(sys, "none")) != nil {
+		t.Errorf("a missing sysfs lists disks")
+	}
+}
