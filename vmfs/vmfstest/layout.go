@@ -185,6 +185,17 @@ func plan(s Spec) (*writer, error) {
 	}
 	if w.v6 {
 		w.sbc = newResFile(".sbc.sf", 256, 8, w.sbs, 2*w.md, lockSBC, needSB)
+	} else {
+		w.sbc = newResFile(".sbc.sf", 16, 64, w.sbs, 1024, lockSBC, needSB)
+	}
+	// Resource files past nptr blocks are addressed through pointer blocks
+	// (I6's .sbc.sf uses a PB2 the same way).
+	for _, l := range []int64{roundUp(w.fdc.length(), w.bs), w.sbc.length()} {
+		if nb := (l + w.bs - 1) / w.bs; nb > w.nptr {
+			needPB += (nb + w.ppb - 1) / w.ppb
+		}
+	}
+	if w.v6 {
 		w.pbc = &resFile{name: ".pbc.sf", cpg: 8, rs: w.pbSize, hdr: 2 * w.md, cgo: 0x10000, lock: lockPBC}
 		w.pb2 = newResFile(".pb2.sf", 32, 8, w.pbSize, 2*w.md, lockPB2, needPB*32)
 		w.pb2.firstOnly = true
@@ -193,7 +204,6 @@ func plan(s Spec) (*writer, error) {
 			return nil, fmt.Errorf("%w: %d sub-blocks need more than 256 clusters (vmfs6-tools limit)", ErrTooBig, needSB)
 		}
 	} else {
-		w.sbc = newResFile(".sbc.sf", 16, 64, w.sbs, 1024, lockSBC, needSB)
 		w.pbc = newResFile(".pbc.sf", 16, 64, w.pbSize, 1024, lockPBC, needPB)
 		w.pb2 = newResFile(".pb2.sf", 16, 64, w.pbSize, 1024, lockPB2, 1)
 	}
@@ -270,16 +280,42 @@ func plan(s Spec) (*writer, error) {
 			n.ptrs[i] = w.fbAddr(start + i)
 		}
 		n.nblk = nb
+		for i := range nb {
+			n.sysVol = append(n.sysVol, (start+i)*w.bs)
+		}
 		if p := plans[n]; p != nil {
 			for i := range p.vol {
 				p.vol[i] = (start + int64(i)) * w.bs
 			}
+		}
+		if nb > w.nptr && res[name] != nil {
+			pbRes, pbType := w.pbc, uint64(zlaPB)
+			n.zla = zlaPB
+			if w.v6 {
+				pbRes, pbType, n.zla = w.pb2, zlaPB2, zlaPB2
+			}
+			p := &dataPlan{unit: w.bs}
+			var top []uint64
+			for k := int64(0); k < nb; k += w.ppb {
+				idx, err := pbRes.alloc()
+				if err != nil {
+					return nil, err
+				}
+				p.pbs = append(p.pbs, pbPlan{res: pbRes, idx: idx, ptrs: n.ptrs[k:min(nb, k+w.ppb)]})
+				top = append(top, w.resAddr(pbRes, idx, pbType))
+			}
+			if int64(len(top)) > w.nptr {
+				return nil, fmt.Errorf("%w: %s needs %d blocks", ErrTooBig, name, nb)
+			}
+			n.ptrs = top
+			plans[n] = p
 		}
 	}
 	vh := w.sys[".vh.sf"]
 	vh.Size, vh.zla, vh.bsize, vh.nblk = sysLen[".vh.sf"], zlaFB, w.bs, vhBlocks
 	for i := range vhBlocks {
 		vh.ptrs = append(vh.ptrs, w.fbAddr(i))
+		vh.sysVol = append(vh.sysVol, i*w.bs)
 	}
 	for _, n := range w.nodes {
 		n.fdSlot = w.resVol(w.fdc, n.fdSlot)

@@ -59,15 +59,10 @@ func openMini(image string, partition int64) (*miniReader, error) {
 	}
 	h := m.read(m.fdcStart, 0x20)
 	m.fdc = resHdr{int64(u32(h, 0)), int64(u32(h, 4)), int64(u32(h, 8)), int64(u32(h, 12)), int64(u32(h, 16))}
-	// Bootstrap: the .fdc.sf FD (cluster 0, resource 2) lies in the FDC's first block.
-	fdcFD := m.parseFD(m.fdcStart + m.fdc.itemOff(0, 2))
-	m.sys[2] = fdcFD
-	for _, r := range []int{3, 4, 6} {
-		fd, err := m.fd(uint32(4 | r<<22))
-		if err != nil {
-			return nil, err
-		}
-		m.sys[r] = fd
+	// Bootstrap (format doc §7.2): the system FDs (cluster 0) lie in the
+	// FDC's first block; .fdc.sf itself may need .pb2.sf to be mapped.
+	for _, r := range []int{2, 3, 4, 6} {
+		m.sys[r] = m.parseFD(m.fdcStart + m.fdc.itemOff(0, int64(r)))
 	}
 	return m, nil
 }
@@ -130,10 +125,26 @@ func (m *miniReader) blockVol(a uint64) int64 {
 // fileVol maps an offset of a system file (direct file blocks) to the volume.
 func (m *miniReader) fileVol(fd *fdInfo, off int64) (int64, error) {
 	i := off / fd.bsize
-	if i >= int64(len(fd.ptrs)) || fd.ptrs[i] == 0 {
+	e := uint64(0)
+	if fd.zla == zlaPB || fd.zla == zlaPB2 {
+		per := int64(1024)
+		if m.v6 {
+			per = 8192
+		}
+		if pb := fd.ptrs[i/per]; pb != 0 {
+			b, err := m.resource(pb)
+			if err != nil {
+				return 0, err
+			}
+			e = m.ptr(b, i%per)
+		}
+	} else if i < int64(len(fd.ptrs)) {
+		e = fd.ptrs[i]
+	}
+	if e == 0 {
 		return 0, fmt.Errorf("offset %#x of a system file is not mapped", off)
 	}
-	return m.blockVol(fd.ptrs[i]) + off%fd.bsize, nil
+	return m.blockVol(e) + off%fd.bsize, nil
 }
 
 // resource returns the bytes of an SB/PB/PB2 resource, chosen by the

@@ -166,11 +166,6 @@ func (w *writer) result(image string) *Result {
 			continue
 		}
 		n.volBase = w.base + dataOffset
-		if n.sys && n.Kind == File {
-			for _, a := range n.ptrs {
-				n.sysVol = append(n.sysVol, w.blockOf(a)*w.bs)
-			}
-		}
 		e := &Expect{Path: n.fullPath(), Kind: n.Kind, Size: n.size(), Target: n.Target,
 			Mode: n.mode(), MTime: time.Unix(int64(w.mtime(n)), 0).UTC(), FD: n.fd,
 			Addressing: zlaAddressing(n.zla), System: n.sys, ZeroedThick: n.numTBZ > 0, n: n, image: image}
@@ -216,12 +211,4 @@ func zlaAddressing(z uint32) Addressing {
 		return Double
 	}
 	return Auto
-}
-
-// blockOf decodes a file-block address to its block number.
-func (w *writer) blockOf(a uint64) int64 {
-	if w.v6 {
-		return int64(a>>15&(1<<31-1))*512 + int64(a>>51&0x1FF)
-	}
-	return int64(a >> 6)
 }
