@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/damage"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
@@ -15,6 +16,7 @@ import (
 )
 
 func newStatCmd(g *globalOptions) *cobra.Command {
+	var damageScan bool
 	cmd := &cobra.Command{
 		Use:   "stat SOURCE... PATH",
 		Short: "Show the VMFS attributes of a file",
@@ -23,24 +25,33 @@ owner, times, descriptor address, addressing mode (resident, file blocks,
 sub-blocks, pointer blocks, double indirect), block size, allocated blocks,
 provisioning (thin, lazy- or eager-zeroed thick) and allocated bytes.
 
+With --damage it also reads the file's data and reports ranges that look
+overwritten by ransomware: runs of random-looking (encrypted) 64 KiB blocks
+in a file whose other blocks are not, and a first sector that holds random
+bytes instead of a partition table. What lies outside those ranges is the
+guest's data as it was.
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover stat datastore.img /vm1/vm1-flat.vmdk
-  vmfsrecover stat --json datastore.img /`,
+  vmfsrecover stat --json datastore.img /
+  vmfsrecover stat --damage --deep encrypted.img /vm1/vm1-flat.vmdk`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runStat(cmd.Context(), g, args, cmd.OutOrStdout())
+			return runStat(cmd.Context(), g, damageScan, args, cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().BoolVar(&damageScan, "damage", false, "read the data and report ranges that look encrypted by ransomware")
 	addVolumeFlags(cmd, g)
 	return cmd
 }
 
 type statReport struct {
 	listing.Entry
-	Allocated int64 `json:"allocated"`
+	Allocated int64          `json:"allocated"`
+	Damage    *damage.Report `json:"damage,omitempty"`
 }
 
-func runStat(ctx context.Context, g *globalOptions, args []string, out io.Writer) (err error) {
+func runStat(ctx context.Context, g *globalOptions, damageScan bool, args []string, out io.Writer) (err error) {
 	sources, paths, err := splitSources(args, 1)
 	if err != nil {
 		return err
@@ -63,19 +74,36 @@ func runStat(ctx context.Context, g *globalOptions, args []string, out io.Writer
 		if err != nil {
 			return err
 		}
+		defer f.Close()
+		var m allocmap.Map
 		if mapper, ok := f.(allocmap.Mapper); ok {
-			m, err := mapper.AllocationMap()
-			if err != nil {
-				f.Close()
+			if m, err = mapper.AllocationMap(); err != nil {
 				return fmt.Errorf("%s: allocation map: %w", e.Path, err)
 			}
 			r.Allocated = m.Total()
 		}
-		f.Close()
+		if ra, ok := f.(io.ReaderAt); ok && damageScan {
+			if r.Damage, err = damage.Analyze(ctx, ra, e.Size, m); err != nil {
+				return fmt.Errorf("%s: %w", e.Path, err)
+			}
+		}
 	}
 	if g.json {
-		return json.NewEncoder(out).Encode(r)
+		err = json.NewEncoder(out).Encode(r)
+	} else {
+		err = printStat(out, r)
 	}
+	if err != nil {
+		return err
+	}
+	if d := r.Damage; d != nil && (len(d.Suspect) > 0 || d.HeadDamaged) {
+		return withExitCode(exitPartial, fmt.Errorf("%s: %d suspect ranges", e.Path, len(d.Suspect)))
+	}
+	return nil
+}
+
+func printStat(out io.Writer, r statReport) error {
+	e := r.Entry
 	a, _ := e.Attrs.(*vmfs.Attributes)
 	if finding, ok := e.Attrs.(*deepscan.Finding); ok {
 		a = finding.VMFS
@@ -105,6 +133,15 @@ func runStat(ctx context.Context, g *globalOptions, args []string, out io.Writer
 	}
 	if e.Type == "file" {
 		fmt.Fprintf(tw, "allocated:\t%d bytes (%s)\n", r.Allocated, humanBytes(r.Allocated))
+	}
+	if d := r.Damage; d != nil {
+		fmt.Fprintf(tw, "damage scan:\t%d bytes read, %.1f%% random-looking blocks\n", d.Examined, 100*d.RandomFrac)
+		if d.HeadDamaged {
+			fmt.Fprintf(tw, "head:\tthe first sector holds random bytes, not a partition table: encrypted or overwritten\n")
+		}
+		for _, s := range d.Suspect {
+			fmt.Fprintf(tw, "suspect:\tbytes %d-%d (%s): %s\n", s.Off, s.Off+s.Len, humanBytes(s.Len), s.Reason)
+		}
 	}
 	return tw.Flush()
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -88,7 +90,7 @@ func TestCatAndStat(t *testing.T) {
 		t.Fatalf("cat link = %q, %v", out.String(), err)
 	}
 	out.Reset()
-	if err := runStat(context.Background(), g, []string{res.Image, "vm1/disk-flat.vmdk"}, &out); err != nil {
+	if err := runStat(context.Background(), g, false, []string{res.Image, "vm1/disk-flat.vmdk"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"provisioning:  thin", "allocated:     2097152 bytes"} {
@@ -195,5 +197,52 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		if err := cmd.Execute(); exitCode(err) != exitUsage {
 			t.Errorf("%v: exit %d (%v), want %d", args, exitCode(err), err, exitUsage)
 		}
+	}
+}
+
+// TestRansomwareDamageReported overwrites the head of a -flat.vmdk on the
+// datastore with random bytes, as ESXi ransomware does, and checks that
+// stat --damage names that range and nothing else.
+func TestRansomwareDamageReported(t *testing.T) {
+	guest := bytes.Repeat([]byte("ordinary guest data, far from random: 0123456789abcdef\n"), (4<<20)/55+1)[:4<<20]
+	guest[510], guest[511] = 0x55, 0xAA
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "ds.img"), vmfstest.Spec{Version: 6, Files: []vmfstest.Entry{
+		{Path: "vm1/vm1-flat.vmdk", Data: guest},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := os.OpenFile(res.Image, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, err := vmfs.Open([]vmfs.Device{io.NewSectionReader(img, res.PartitionOffset, 1<<40)}, vmfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := vol.Open("vm1/vm1-flat.vmdk")
+	loc, _, err := f.(*vmfs.File).Locate(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := make([]byte, 1<<20)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	img.WriteAt(noise, res.PartitionOffset+0x1100000+loc)
+	img.Close()
+
+	var out bytes.Buffer
+	err = runStat(context.Background(), &globalOptions{quiet: true, json: true}, true, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out)
+	if exitCode(err) != exitPartial {
+		t.Fatalf("stat --damage: %v (exit %d)", err, exitCode(err))
+	}
+	var r statReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Damage; d == nil || !d.HeadDamaged || len(d.Suspect) != 1 || d.Suspect[0].Off != 0 || d.Suspect[0].Len != 1<<20 {
+		t.Fatalf("damage report: %+v", r.Damage)
 	}
 }
