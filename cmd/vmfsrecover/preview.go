@@ -35,12 +35,15 @@ exporting it:
     FAT, exFAT, LVM2, swap, ReFS, Btrfs, VMFS, ISO9660) by signature;
   - a directory as its entries, a symbolic link as its target.
 
---json prints the same as one JSON object. Missing parts are reported, not
-errors: the exit status is 0 whenever the preview could be shown.
+--deep previews what the deep scan recovered (deleted, orphaned and carved
+files of damaged volumes). --json prints the same as one JSON object.
+Missing parts are reported, not errors: the exit status is 0 whenever the
+preview could be shown.
 
 ` + exitCodesHelp,
 		Example: `  vmfsrecover preview datastore.img /vm1/vm1.vmx
   vmfsrecover preview --json datastore.img /vm1/vm1.vmdk
+  vmfsrecover preview --deep damaged.img /lost+found/fd-0x00c00004
   vmfsrecover preview --offset 1048576 --max-bytes 512 datastore.img /vm1/vm1-flat.vmdk`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
@@ -106,5 +108,31 @@ func TestPreviewCmdJSONAndErrors(t *testing.T) {
 	err = runPreview(context.Background(), g, &previewOptions{offset: -1}, []string{img, "/vm1"}, &out)
 	if exitCode(err) != exitUsage {
 		t.Errorf("negative offset: %v", err)
+	}
+}
+
+// TestPreviewCmdDeep previews a file of a volume whose LVM header is gone:
+// only --deep finds it.
+func TestPreviewCmdDeep(t *testing.T) {
+	img := previewVolume(t)
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 4096), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var out bytes.Buffer
+	g := &globalOptions{quiet: true}
+	if err := runPreview(context.Background(), g, &previewOptions{}, []string{img, "/vm1/vm1.vmx"}, &out); err == nil {
+		t.Fatalf("the quick path found a volume without its LVM header")
+	}
+	g.vol.deep, g.vol.scanDir = true, t.TempDir()
+	if err := runPreview(context.Background(), g, &previewOptions{}, []string{img, "/vm1/vm1.vmx"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `Virtual machine "vm1"`) {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
