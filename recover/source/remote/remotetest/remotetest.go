@@ -74,7 +74,7 @@ func StartQemuNBD(t testing.TB, image, format, name string) *NBD {
 		t.Skip("qemu-nbd not installed (Debian package qemu-utils)")
 	}
 	s := &NBD{t: t, Port: FreePort(t)}
-	s.args = []string{bin, "-r", "-t", "-e", "8", "-f", format, "--bind", "127.0.0.1", "-p", strconv.Itoa(s.Port), "--cache=none", "--aio=threads"}
+	s.args = []string{bin, "-r", "-t", "-e", "8", "-f", format, "--bind", "127.0.0.1", "-p", strconv.Itoa(s.Port)}
 	if name != "" {
 		s.args = append(s.args, "-x", name)
 	}
