@@ -581,9 +581,6 @@ func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*
 		return nil, err
 	}
 	d := w.st.Destination
-	if err := makeParents(ctx, dst, w.st.Selected); err != nil {
-		return nil, err
-	}
 	newProgress := func() export.Progress {
 		if progress == nil {
 			return nil
@@ -608,37 +605,6 @@ func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*
 		}
 	}
 	return r, w.move("Export", StepReport)
-}
-
-// makeParents creates the folders above selected files at the destination:
-// export.Export creates the folders it walks, not those above a path it is
-// given (selecting /vm1/vm1.vmdk needs vm1/ there). The names go through
-// export.SafeName as the exporter's do.
-func makeParents(ctx context.Context, dst export.Destination, sel []string) error {
-	var dirs []string
-	for _, p := range sel {
-		if dir := path.Dir(p); dir != "." {
-			var safe []string
-			for _, c := range strings.Split(dir, "/") {
-				safe = append(safe, export.SafeName(c))
-			}
-			dirs = append(dirs, strings.Join(safe, "/"))
-		}
-	}
-	if len(dirs) == 0 {
-		return nil
-	}
-	conn, err := dst.Connect(ctx)
-	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", dst, err)
-	}
-	defer conn.Close()
-	for _, d := range slices.Compact(dirs) {
-		if err := conn.MkdirAll(ctx, d); err != nil {
-			return fmt.Errorf("%s: creating %s: %w", dst, d, err)
-		}
-	}
-	return nil
 }
 
 // Report is the outcome of the export step.
