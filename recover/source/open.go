@@ -66,16 +66,9 @@ func openRemote(spec string, opts Options) (Disk, error) {
 		}
 		return d, nil
 	}
-	fsys, err := remote.DialSSH(t, ro)
+	d, fsys, err := openSSHVMDK(t, ro, opts)
 	if err != nil {
 		return nil, err
-	}
-	// vmdk reads descriptors, extents and parents through fsys, so a VMDK
-	// on the host finds its extents there; anything else reads as raw.
-	d, err := vmdk.OpenFS(fsys, strings.TrimPrefix(path.Clean(t.Path), "/"), &vmdk.Options{Tolerant: opts.Tolerant})
-	if err != nil {
-		fsys.Close()
-		return nil, fmt.Errorf("%s: %w", t, err)
 	}
 	if d.Size() == 0 {
 		d.Close()
@@ -89,6 +82,52 @@ func openRemote(spec string, opts Options) (Disk, error) {
 // network so far, for a transfer rate in progress displays.
 type Transferrer interface {
 	Transferred() int64
+}
+
+func openSSHVMDK(t remote.Target, ro remote.Options, opts Options) (*vmdk.Disk, *remote.FS, error) {
+	fsys, err := remote.DialSSH(t, ro)
+	if err != nil {
+		return nil, nil, err
+	}
+	// vmdk reads descriptors, extents and parents through fsys, so a VMDK
+	// on the host finds its extents there; anything else reads as raw.
+	d, err := vmdk.OpenFS(fsys, strings.TrimPrefix(path.Clean(t.Path), "/"), &vmdk.Options{Tolerant: opts.Tolerant})
+	if err != nil {
+		fsys.Close()
+		return nil, nil, fmt.Errorf("%s: %w", t, err)
+	}
+	return d, fsys, nil
+}
+
+// OpenVMDK opens a VMDK (or raw image) SOURCE as a *vmdk.Disk, for the
+// commands that describe or convert the virtual disk itself (info, dump):
+// a local path, or ssh://user@host/path, whose extents and parents are
+// read on that host. An nbd:// export is a disk, not a VMDK file, and is
+// refused. The returned function closes the disk and its connection.
+func OpenVMDK(spec string, opts Options) (*vmdk.Disk, func() error, error) {
+	if !remote.IsRemote(spec) {
+		d, err := vmdk.Open(spec, &vmdk.Options{Tolerant: opts.Tolerant})
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Close, nil
+	}
+	t, err := remote.ParseTarget(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.Scheme != "ssh" {
+		return nil, nil, fmt.Errorf("%w: %s: an NBD export is a whole disk, not a VMDK file; scan, ls, cat and export read it", remote.ErrBadURL, t)
+	}
+	ro, err := remote.OptionsFromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, fsys, err := openSSHVMDK(t, ro, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, (&sshDisk{Disk: d, fsys: fsys}).Close, nil
 }
 
 // sshDisk closes the SSH connection with the disk.

@@ -1,6 +1,7 @@
 package source_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -105,6 +106,30 @@ func TestOpenSSHSourceRawAndVMDK(t *testing.T) {
 		t.Fatalf("qemu-img: %v: %s", err, out)
 	}
 	checkDiscovered(t, srv.URL(desc), res)
+
+	// info and dump need the vmdk.Disk itself.
+	d, closeFn, err := source.OpenVMDK(srv.URL(desc), source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	fi, _ := os.Stat(res.Image)
+	if d.Size() != fi.Size() {
+		t.Fatalf("OpenVMDK: size %d, want %d", d.Size(), fi.Size())
+	}
+	img, _ := os.Open(res.Image)
+	defer img.Close()
+	want, got := make([]byte, 8<<20), make([]byte, 8<<20)
+	img.ReadAt(want, 0)
+	if _, err := d.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("OpenVMDK: content differs (%v)", err)
+	}
+	if info := d.Info(); len(info.Extents) < 1 || info.Extents[0].Format != "sparse" || info.Extents[0].File == "" {
+		t.Errorf("OpenVMDK: info %+v", info)
+	}
+	if _, _, err := source.OpenVMDK("nbd://127.0.0.1:1/x", source.Options{}); !errors.Is(err, remote.ErrBadURL) {
+		t.Errorf("OpenVMDK(nbd://): err = %v, want ErrBadURL", err)
+	}
 }
 
 func TestOpenRemoteErrors(t *testing.T) {
