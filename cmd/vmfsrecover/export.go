@@ -31,6 +31,7 @@ type exportFlags struct {
 	noSync      bool
 	flatten     bool
 	system      bool
+	readBack    bool
 }
 
 func addDestinationFlags(cmd *cobra.Command, f *exportFlags) {
@@ -57,7 +58,8 @@ its sha256 is computed while reading the source and recorded in
 DEST/` + export.ManifestName + ` (JSON Lines: source, dest, size, sha256, provenance,
 status). Running the same export again skips complete files (same size and
 hash) and continues partial ones; 'vmfsrecover verify --manifest' re-reads
-the destination and compares every hash.
+the destination and compares every hash (--verify does it file by file
+during the export, before a file gets its final name).
 
 Locally, holes of thin disks and all-zero blocks stay holes, modification
 times are kept, symbolic links are recreated when they point inside DEST and
@@ -91,6 +93,7 @@ through the vmdk package) as one raw image NAME.raw instead of its files.
 	fl.IntVar(&f.retries, "retries", 5, "reconnections per file after a dropped connection (with backoff)")
 	fl.BoolVar(&f.noSync, "no-sync", false, "local: do not fsync each file before renaming it (faster; unsafe on power loss)")
 	fl.BoolVar(&f.flatten, "flatten", false, "write each VMDK as one raw image (descriptor, extents and snapshots resolved)")
+	fl.BoolVar(&f.readBack, "verify", false, "read every file back from DEST after writing it and compare hashes (a second transfer)")
 	fl.BoolVar(&f.system, "system-files", false, "also export the volume's own metadata files (/.fdc.sf, /.pbc.sf, ...) when exporting the root")
 	addDestinationFlags(cmd, f)
 	cmd.MarkFlagRequired("to")
@@ -184,6 +187,7 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 		Overwrite: f.overwrite,
 		Workers:   f.jobs,
 		Retries:   f.retries,
+		ReadBack:  f.readBack,
 		Progress:  progressFor(g),
 		Logger:    g.logger(os.Stderr),
 	}

@@ -37,6 +37,7 @@ func runConformance(t *testing.T, newHarness func(t *testing.T) *harness) {
 	t.Run("VerifyDetects", func(t *testing.T) { testVerifyDetects(t, newHarness(t)) })
 	t.Run("Parallel", func(t *testing.T) { testParallel(t, newHarness(t)) })
 	t.Run("SinglePath", func(t *testing.T) { testSinglePath(t, newHarness(t)) })
+	t.Run("ReadBack", func(t *testing.T) { testReadBack(t, newHarness(t)) })
 }
 
 func randBytes(seed uint64, n int) []byte {
@@ -418,5 +419,20 @@ func testSinglePath(t *testing.T, h *harness) {
 	}
 	if _, err := conn.Size(context.Background(), "small.txt"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a file not asked for was exported: %v", err)
+	}
+}
+
+func testReadBack(t *testing.T, h *harness) {
+	fsys, want := sampleTree()
+	opts := testOpts()
+	opts.ReadBack = true
+	rep, err := Export(context.Background(), fsys, nil, h.dest, opts)
+	if err != nil || rep.Exported != len(want) {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	for _, e := range rep.Entries {
+		if e.Kind == KindFile && !e.Verified {
+			t.Errorf("%s not read back", e.Dest)
+		}
 	}
 }

@@ -45,6 +45,11 @@ type Options struct {
 	Exclude  func(name string, info fs.FileInfo) bool
 	Progress Progress     // nil: no progress
 	Logger   *slog.Logger // nil: no log
+	// ReadBack re-reads every file from the destination after it is
+	// written and compares its sha256 with the source's; a file that
+	// differs fails and its temporary file is removed, so that a rerun
+	// writes it afresh instead of continuing it. It costs a second transfer.
+	ReadBack bool
 	// ManifestEvery is how often the manifest is rewritten while the export
 	// runs, so an interrupted export leaves a usable one; 0 means 10 s.
 	ManifestEvery time.Duration
@@ -616,6 +621,20 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, 30*time.Second)
+	}
+	if ex.opts.ReadBack {
+		m, err := verifyOne(ctx, c, Entry{Dest: tmp, Size: size, SHA256: e.SHA256}, nopProgress{})
+		if err == nil && (m.Got != m.Want || m.Read != m.Size) {
+			err = fmt.Errorf("read back: %s: %w", m, ErrMismatch)
+			if rerr := c.Remove(ctx, tmp); rerr != nil {
+				ex.opts.Logger.Warn("removing a corrupted temporary file", "dest", tmp, "err", rerr)
+			}
+		}
+		if err != nil {
+			e.SHA256 = ""
+			return err
+		}
+		e.Verified = true
 	}
 	if err := c.Rename(ctx, tmp, it.dest); err != nil {
 		return err

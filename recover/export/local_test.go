@@ -231,3 +231,58 @@ func TestLineProgress(t *testing.T) {
 		t.Fatalf("bar output %q", bar.String())
 	}
 }
+
+// flippingDest corrupts the first byte of every file it writes, as a
+// faulty disk or server would.
+type flippingDest struct{ *Local }
+
+func (d flippingDest) Connect(ctx context.Context) (Conn, error) {
+	c, err := d.Local.Connect(ctx)
+	return flippingConn{c.(*localConn)}, err
+}
+
+type flippingConn struct{ *localConn }
+
+func (c flippingConn) Write(ctx context.Context, name string, s *Stream) error {
+	if err := c.localConn.Write(ctx, name, s); err != nil || s.Size() == 0 || name == tempName(ManifestName) {
+		return err
+	}
+	f, err := c.root.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b := []byte{0}
+	f.ReadAt(b, 0)
+	_, err = f.WriteAt([]byte{^b[0]}, 0)
+	return err
+}
+
+// TestReadBackCatchesCorruption: with ReadBack, a file the destination
+// corrupts is not reported exported and keeps no final name.
+func TestReadBackCatchesCorruption(t *testing.T) {
+	fsys := newTestFS()
+	fsys.file("a.bin", randBytes(3, 5000))
+	l, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOpts()
+	rep, err := Export(context.Background(), fsys, nil, flippingDest{l}, opts)
+	if err != nil || rep.Exported != 1 {
+		t.Fatalf("without read-back the corruption goes unseen until verify: %v %+v", err, rep)
+	}
+	os.Remove(filepath.Join(l.Dir, "a.bin"))
+	os.Remove(filepath.Join(l.Dir, ManifestName))
+	opts.ReadBack = true
+	rep, err = Export(context.Background(), fsys, nil, flippingDest{l}, opts)
+	if err != nil || rep.Exported != 0 || rep.Failed != 1 || !strings.Contains(rep.Entries[0].Error, "read back") {
+		t.Fatalf("%v %+v", err, rep.Entries)
+	}
+	if _, err := os.Stat(filepath.Join(l.Dir, "a.bin")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a corrupted file got its final name")
+	}
+	if _, err := os.Stat(filepath.Join(l.Dir, tempName("a.bin"))); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a corrupted temporary file is left for a rerun to continue")
+	}
+}

@@ -48,6 +48,9 @@ type Entry struct {
 	Error      string    `json:"error,omitempty"`
 	// ResumedFrom is the offset this run continued a partial file at.
 	ResumedFrom int64 `json:"resumed_from,omitempty"`
+	// Verified: the file was read back from the destination after writing
+	// and its sha256 matched (Options.ReadBack).
+	Verified bool `json:"verified,omitempty"`
 	// Retries counts reconnections during this file.
 	Retries int `json:"retries,omitempty"`
 }
