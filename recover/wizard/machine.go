@@ -118,6 +118,8 @@ var (
 	ErrEmptySelection = errors.New("nothing selected")
 	// ErrNoSpace: the destination has less free space than the selection needs.
 	ErrNoSpace = errors.New("not enough free space at the destination")
+	// ErrDestOnSource: the destination folder holds a source.
+	ErrDestOnSource = errors.New("destination holds a source")
 	// ErrNoState: there is no saved wizard to resume.
 	ErrNoState = errors.New("no saved wizard state")
 	// ErrBadState: the saved state cannot be used.

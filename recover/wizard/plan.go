@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
@@ -116,20 +117,37 @@ func absDir(dir string) (string, error) {
 	return abs, nil
 }
 
-// notOnSource refuses a destination folder that is a source or holds one
-// being read: recovering into the disk image being recovered from is how
-// evidence gets destroyed.
+// notOnSource refuses a destination folder that is a source or holds one:
+// an export with overwrite could then replace the very image being
+// recovered from, and recovering onto the evidence is how it gets lost.
 func (w *Wizard) notOnSource(dir string) error {
+	d := resolve(dir)
 	for _, s := range w.st.Sources {
+		if strings.Contains(s, "://") {
+			continue
+		}
 		sa, err := filepath.Abs(s)
 		if err != nil {
 			continue
 		}
-		if sa == dir {
-			return fmt.Errorf("destination %s is a source", dir)
+		sa = resolve(sa)
+		if rel, err := filepath.Rel(d, sa); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("%w: destination %s holds the source %s; choose a folder beside it", ErrDestOnSource, dir, s)
 		}
 	}
 	return nil
+}
+
+// resolve follows symbolic links as far as the path exists.
+func resolve(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	parent := filepath.Dir(p)
+	if parent == p {
+		return p
+	}
+	return filepath.Join(resolve(parent), filepath.Base(p))
 }
 
 // manifestPath names the manifest of an export for the report.

@@ -472,6 +472,19 @@ func TestDestinationChecks(t *testing.T) {
 			t.Errorf("error repeats the password: %v", err)
 		}
 	}
+	for _, d := range []string{filepath.Dir(img), filepath.Dir(filepath.Dir(img)), filepath.Dir(img) + "/./"} {
+		if _, err := w.SetDestination(ctx, Destination{Kind: DestLocal, Dir: d}); !errors.Is(err, ErrDestOnSource) {
+			t.Errorf("destination %s holding the source: %v", d, err)
+		}
+	}
+	// Through a symbolic link too.
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Dir(img), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SetDestination(ctx, Destination{Kind: DestLocal, Dir: link}); !errors.Is(err, ErrDestOnSource) {
+		t.Errorf("destination through a link: %v", err)
+	}
 	if _, err := w.SetDestination(ctx, Destination{Kind: DestFTP, URL: "ftp://user@127.0.0.1:1/x"}); err == nil {
 		t.Errorf("FTP connection test passed with nothing listening")
 	}
