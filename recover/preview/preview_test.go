@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -406,4 +409,26 @@ func FuzzHexDump(f *testing.F) {
 			t.Errorf("dump does not end a line")
 		}
 	})
+}
+
+// TestVMDKChainSample previews the committed qemu-img snapshot chain (a
+// monolithicSparse child over its base), whole and with its base gone.
+func TestVMDKChainSample(t *testing.T) {
+	dir := filepath.Join("..", "..", "vmdk", "testdata", "samples", "chain")
+	r, err := Preview(context.Background(), os.DirFS(dir), "child.vmdk", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.VMDK
+	if s.Error != "" || len(s.Chain) != 2 || s.Chain[1].Path != "base.vmdk" || len(s.Missing) != 0 || s.Capacity != 527872 || s.Allocated != 462336 || r.Text != "" {
+		t.Errorf("chain %+v", s)
+	}
+	child, err := os.ReadFile(filepath.Join(dir, "child.vmdk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = SummarizeVMDK(context.Background(), fstest.MapFS{"child.vmdk": {Data: child}}, "child.vmdk", Options{})
+	if s.Error != "" || len(s.Chain) != 1 || !slices.Equal(s.Missing, []string{"parent base.vmdk"}) {
+		t.Errorf("without base %+v", s)
+	}
 }
