@@ -42,6 +42,14 @@ type Conn interface {
 	Close() error
 }
 
+// prefixMatcher is implemented by destinations where reading a partial file
+// back is cheap (local): a partial file is then continued only over the
+// prefix that equals the source. Over FTP the size alone is trusted, as FTP
+// clients do; ReadBack and Verify catch what that misses.
+type prefixMatcher interface {
+	MatchPrefix(ctx context.Context, name string, src io.ReaderAt, n int64) (int64, error)
+}
+
 // ErrExists reports a destination file that is in the way: it is not the
 // complete result of an earlier run, and Options.Overwrite is off.
 var ErrExists = errors.New("destination file exists (use --overwrite to replace it)")

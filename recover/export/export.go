@@ -559,6 +559,14 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 	var from int64
 	if have, err := c.Size(ctx, tmp); err == nil && have <= size {
 		from = have
+		if pm, ok := c.(prefixMatcher); ok && from > 0 {
+			if from, err = pm.MatchPrefix(ctx, tmp, ra, from); err != nil {
+				return err
+			}
+			if from < have {
+				ex.opts.Logger.Warn("partial file differs from the source", "dest", it.dest, "offset", from)
+			}
+		}
 		e.ResumedFrom = from
 		ex.opts.Logger.Info("continuing partial file", "dest", it.dest, "offset", from)
 	}

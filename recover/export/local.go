@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -154,4 +155,38 @@ func classifyLocal(err error) error {
 		return &fatalError{err: err}
 	}
 	return err
+}
+
+// MatchPrefix returns how many leading bytes of name, up to n, equal the
+// source's, in whole chunks. A partial file is continued only over a prefix
+// that is really the source's: a partial file left by an export of another
+// volume to the same place is rewritten from where it differs.
+func (c *localConn) MatchPrefix(ctx context.Context, name string, src io.ReaderAt, n int64) (int64, error) {
+	f, err := c.root.Open(name)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	a, b := make([]byte, chunkSize), make([]byte, chunkSize)
+	var off int64
+	for off < n {
+		if err := ctx.Err(); err != nil {
+			return off, err
+		}
+		m := int(min(int64(chunkSize), n-off))
+		if _, err := io.ReadFull(io.NewSectionReader(f, off, int64(m)), a[:m]); err != nil {
+			return off, nil
+		}
+		if got, err := src.ReadAt(b[:m], off); got < m {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return off, &SourceError{Path: name, Off: off + int64(got), Err: err}
+		}
+		if !bytes.Equal(a[:m], b[:m]) {
+			return off, nil
+		}
+		off += int64(m)
+	}
+	return off, nil
 }

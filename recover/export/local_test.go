@@ -286,3 +286,27 @@ func TestReadBackCatchesCorruption(t *testing.T) {
 		t.Fatal("a corrupted temporary file is left for a rerun to continue")
 	}
 }
+
+// TestLocalResumeChecksPrefix: a partial file that is not the source's
+// prefix is rewritten from the first chunk that differs.
+func TestLocalResumeChecksPrefix(t *testing.T) {
+	data := randBytes(17, 3*chunkSize+10)
+	fsys := newTestFS()
+	fsys.file("x.bin", data)
+	d, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := append([]byte{}, data[:2*chunkSize+5]...)
+	stale[chunkSize+7] ^= 0xff // a partial file from another source
+	if err := os.WriteFile(filepath.Join(d.Dir, tempName("x.bin")), stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+	if err != nil || rep.Exported != 1 || rep.Entries[0].ResumedFrom != chunkSize {
+		t.Fatalf("%v %+v", err, rep.Entries)
+	}
+	if got, _ := os.ReadFile(filepath.Join(d.Dir, "x.bin")); !bytes.Equal(got, data) {
+		t.Fatal("resumed file differs from the source")
+	}
+}
