@@ -70,3 +70,31 @@ func TestSSHServerHangs(t *testing.T) {
 		t.Error("the hung connection was not replaced")
 	}
 }
+
+// scanThroughRestart reads r sequentially in 1 MiB pieces, slowly enough
+// that the server is killed (stop) once 4 MiB have come over, with
+// read-ahead in flight, and started again 700 ms later.
+func scanThroughRestart(t *testing.T, r io.ReaderAt, data []byte, transferred func() int64, stop, start func()) {
+	t.Helper()
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		for transferred() < 4<<20 {
+			time.Sleep(time.Millisecond)
+		}
+		stop()
+		time.Sleep(700 * time.Millisecond)
+		start()
+	}()
+	buf := make([]byte, 1<<20)
+	for off := 0; off < len(data); off += len(buf) {
+		if _, err := r.ReadAt(buf, int64(off)); err != nil {
+			t.Fatalf("read at %d through the restart: %v", off, err)
+		}
+		if !bytes.Equal(buf, data[off:off+len(buf)]) {
+			t.Fatalf("data at %d differs", off)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	<-restarted
+}

@@ -160,36 +160,18 @@ func TestSSHWrongPasswordRefused(t *testing.T) {
 	}
 }
 
-// The server is killed mid-read and restarted: reads carry on through
-// the same open file.
+// The server is killed while reads and read-ahead are in flight, and
+// restarted: the scan carries on through the same open file.
 func TestSSHServerRestartedMidScan(t *testing.T) {
 	t.Parallel()
 	srv := startSSHD(t)
-	img, data := randomImage(t, 12<<20, 8)
-	o := srv.options()
-	o.ReadAhead = 1
-	f := srv.dial(t, o)
+	img, data := randomImage(t, 24<<20, 8)
+	f := srv.dial(t, srv.options())
 	file, err := f.Open(fsName(img))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ra := file.(io.ReaderAt)
-	buf := make([]byte, 1<<20)
-	for off := 0; off < len(data); off += len(buf) {
-		if off == 4<<20 {
-			srv.Stop()
-			go func() {
-				time.Sleep(700 * time.Millisecond)
-				srv.Start()
-			}()
-		}
-		if _, err := ra.ReadAt(buf, int64(off)); err != nil {
-			t.Fatalf("read at %d after the restart: %v", off, err)
-		}
-		if !bytes.Equal(buf, data[off:off+len(buf)]) {
-			t.Fatalf("data at %d differs", off)
-		}
-	}
+	scanThroughRestart(t, file.(io.ReaderAt), data, f.Transferred, srv.Stop, srv.Start)
 	if _, gen, _ := f.current(); gen < 2 {
 		t.Error("no reconnection happened; the test did not test anything")
 	}
