@@ -36,7 +36,13 @@
 //     256 GiB with 1 MiB blocks), VMFS6 zla 5 through .pb2.sf (64 KiB PBs of
 //     8192 u64, 2.5 TiB);
 //   - VMFS5 files past 256 GiB: double indirect (zla 0x10D0), which
-//     vmfs-tools cannot read (the tests check those against the rules).
+//     vmfs-tools cannot read (the tests check those against the rules);
+//   - on request (Addressing LargeBlocks), VMFS6 large file blocks: zla 1
+//     with type-7 addresses of 512 MiB-aligned 512 MiB runs, the FD's
+//     blockSize 512 MiB and blockOffsetShift 29 (debugvmfs6 reads them);
+//   - resource files longer than the FD's array (a VMFS6 .fdc.sf past
+//     40,960 FDs) go through PB/PB2 pointer blocks, as I6's .sbc.sf does.
+//     debugvmfs6 then crashes: it opens .fdc.sf before .pb2.sf.
 //
 // Thin files leave every block that lies wholly in holes unallocated (a null
 // pointer; all-null pointer blocks are not allocated either). Fragmented

@@ -472,6 +472,19 @@ func (w *writer) writeData() error {
 			if n.inHoles(pos, ln) && n.slack == nil {
 				continue
 			}
+			if p.unit > w.bs { // a large file block: write it 1 MiB at a time
+				for sub := int64(0); sub < ln; sub += w.bs {
+					k := min(w.bs, ln-sub)
+					if n.inHoles(pos+sub, k) {
+						continue
+					}
+					n.ReadAt(buf[:k], pos+sub)
+					if err := w.writeVol(off+sub, buf[:k]); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			b := buf[:p.unit]
 			n.ReadAt(b, pos)
 			if n.slack != nil && pos+p.unit > size {

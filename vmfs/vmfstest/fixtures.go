@@ -121,6 +121,9 @@ func treeEntries(v int) []Entry {
 	)
 	if v == 5 {
 		e = append(e, Entry{Path: "forced/double", Size: 2*mib + 3, Seed: 14, Addressing: Double})
+	} else {
+		e = append(e, Entry{Path: "forced/large-blocks", Size: 600*mib + 5, Seed: 16, Addressing: LargeBlocks,
+			Holes: []Range{{Off: mib, Len: 510 * mib}, {Off: 513 * mib, Len: 86 * mib}}})
 	}
 	deep := "deep"
 	for i := 1; i <= 24; i++ {

@@ -166,6 +166,8 @@ func plan(s Spec) (*writer, error) {
 		case n.zla == zlaSB:
 			needSB += units
 		case n.zla == zlaInline:
+		case p.unit == lfbBlocks*w.bs:
+			needBlk += units*lfbBlocks + lfbBlocks
 		default:
 			for i := int64(0); i < units; i++ {
 				if !(n.Thin && n.inHoles(i*p.unit, p.unit)) {
@@ -341,6 +343,10 @@ func plan(s Spec) (*writer, error) {
 	return w, nil
 }
 
+// lfbBlocks is the number of small file blocks in a VMFS6 large file
+// block (sfbToLfbShift 9: 512 MiB with 1 MiB blocks).
+const lfbBlocks = 512
+
 func roundUp(x, m int64) int64 { return (x + m - 1) / m * m }
 
 // tbzFlag marks a file-block address to-be-zeroed: bit 5 on VMFS5, the
@@ -396,8 +402,11 @@ func (w *writer) choose(n *node) (*dataPlan, error) {
 			mode = Double
 		}
 	}
+	if mode == LargeBlocks && !w.v6 {
+		return nil, fmt.Errorf("vmfstest: %s: large file blocks exist on VMFS6 only", n.Path)
+	}
 	limit := map[Addressing]int64{Resident: w.resMax, SubBlocks: w.nptr * w.sbs, Blocks: w.nptr * w.bs,
-		Pointers: w.nptr * w.ppb * w.bs, Double: w.nptr * w.ppb * w.ppb * w.bs}[mode]
+		Pointers: w.nptr * w.ppb * w.bs, Double: w.nptr * w.ppb * w.ppb * w.bs, LargeBlocks: w.nptr * lfbBlocks * w.bs}[mode]
 	if size > limit {
 		return nil, fmt.Errorf("%w: %s: %d bytes do not fit %s addressing (max %d)", ErrTooBig, n.Path, size, mode, limit)
 	}
@@ -424,6 +433,8 @@ func (w *writer) choose(n *node) (*dataPlan, error) {
 		}
 	case Double:
 		n.zla = zlaDouble
+	case LargeBlocks:
+		n.zla, n.bsize, p.unit = zlaFB, lfbBlocks*w.bs, lfbBlocks*w.bs
 	}
 	p.vol = make([]int64, (size+p.unit-1)/p.unit)
 	return p, nil
@@ -445,6 +456,23 @@ func (w *writer) place(n *node, p *dataPlan) error {
 			}
 			p.vol[i] = w.resVol(w.sbc, w.sbc.itemOff(idx))
 			addrs[i] = w.resAddr(w.sbc, idx, zlaSB)
+		}
+		n.ptrs, n.nblk = addrs, units
+		return nil
+	}
+	if p.unit == lfbBlocks*w.bs {
+		// Large file blocks: 512-block runs aligned on 512 blocks.
+		for i := range units {
+			start := roundUp(w.nextBlk, lfbBlocks)
+			for b := start; b < start+lfbBlocks; b++ {
+				if b >= w.nblocks || w.blkUsed[b] {
+					return fmt.Errorf("%w: no free large file block for %s", ErrTooBig, n.Path)
+				}
+				w.blkUsed[b] = true
+			}
+			w.nextBlk = start + lfbBlocks
+			p.vol[i] = start * w.bs
+			addrs[i] = uint64(start/lfbBlocks)<<15 | 7
 		}
 		n.ptrs, n.nblk = addrs, units
 		return nil

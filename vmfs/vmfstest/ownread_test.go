@@ -227,10 +227,12 @@ func (m *miniReader) readAt(fd *fdInfo, p []byte, off int64) error {
 		default:
 			return fmt.Errorf("zla %#x", fd.zla)
 		}
-		tbz := e&7 == 1 && (!m.v6 && e&0x20 != 0 || m.v6 && e>>7&0xFF != 0)
+		tbz := e&7 == 1 && (!m.v6 && e&0x20 != 0 || m.v6 && e>>7&0xFF != 0) || e&7 == 7 && e>>7&0xFF != 0
 		switch {
 		case e == 0 || tbz:
 			clear(p[:k])
+		case e&7 == 7: // large file block: fileBlockSize << sfbToLfbShift (9)
+			copy(p[:k], m.read(int64(e>>15&(1<<31-1))*(m.bs<<9)+off%unit, k))
 		case e&7 == 1:
 			copy(p[:k], m.read(m.blockVol(e)+off%unit, k))
 		case e&7 == 2:

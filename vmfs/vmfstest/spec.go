@@ -45,10 +45,14 @@ const (
 	Blocks               // zla 1: direct file-block (VMFS6: small-file-block) pointers
 	Pointers             // zla 3 (VMFS5) / 5 (VMFS6): one level of pointer blocks
 	Double               // zla 0x10D0: two levels of pointer blocks
+	// LargeBlocks (VMFS6 only): zla 1 with large-file-block addresses
+	// (type 7), 512 MiB each (fileBlockSize << sfbToLfbShift), every block
+	// allocated; the FD's blockSize and blockOffsetShift are the LFB's.
+	LargeBlocks
 )
 
 func (a Addressing) String() string {
-	return [...]string{"auto", "resident", "subblocks", "blocks", "pointers", "double"}[a]
+	return [...]string{"auto", "resident", "subblocks", "blocks", "pointers", "double", "largeblocks"}[a]
 }
 
 // Range is a run of bytes: Len bytes from Off.
