@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -65,10 +66,22 @@ func TestCompressedHandMade(t *testing.T) {
 		conform(t, d, want)
 		d.Close()
 	}
-	// A grain marker whose LBA disagrees with the table is corruption.
+	// A flipped bit in a stored Adler-32 is caught.
 	f, _ := compressedFile(t, true)
-	binary.LittleEndian.PutUint64(f[128*512:], 999)
+	size := int(binary.LittleEndian.Uint32(f[128*512+8:]))
+	f[128*512+12+size-1] ^= 1
 	d, err := Open(writeTemp(t, t.TempDir(), "c.vmdk", f), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ReadAt(make([]byte, 10), 0); err == nil || !strings.Contains(err.Error(), "Adler-32") {
+		t.Errorf("bad checksum: %v", err)
+	}
+	d.Close()
+	// A grain marker whose LBA disagrees with the table is corruption.
+	f, _ = compressedFile(t, true)
+	binary.LittleEndian.PutUint64(f[128*512:], 999)
+	d, err = Open(writeTemp(t, t.TempDir(), "c.vmdk", f), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@ package vmdk
 
 import (
 	"bytes"
-	"compress/zlib"
 	"encoding/binary"
 	"fmt"
+	"github.com/klauspost/compress/flate"
 	"io"
 	"sync"
 )
@@ -352,7 +352,7 @@ const (
 	markerFooter = 3
 )
 
-var zlibPool sync.Pool // of io.ReadCloser implementing zlib.Resetter
+var flatePool sync.Pool // of io.ReadCloser implementing flate.Resetter
 
 var bufPool sync.Pool // of *[]byte for compressed grains
 
@@ -434,37 +434,54 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 		}
 		buf = more
 	}
-	src := bytes.NewReader((*buf)[hlen : hlen+size])
-	var zr io.ReadCloser
-	if v := zlibPool.Get(); v != nil {
-		zr = v.(io.ReadCloser)
-		err = zr.(zlib.Resetter).Reset(src, nil)
+	payload := (*buf)[hlen : hlen+size]
+	// A zlib stream (RFC 1950), whatever the technote says: a 2-byte
+	// header, raw deflate, and the Adler-32 of the data, big-endian.
+	if len(payload) < 6 || payload[0]&0x0F != 8 || payload[0]>>4 > 7 || payload[1]&0x20 != 0 ||
+		(uint16(payload[0])<<8|uint16(payload[1]))%31 != 0 {
+		return corrupt(e.f.name, "compressed grain", at+hlen, "not a zlib stream (header % x)", payload[:min(2, len(payload))])
+	}
+	src := bytes.NewReader(payload[2:])
+	var fr io.ReadCloser
+	if v := flatePool.Get(); v != nil {
+		fr = v.(io.ReadCloser)
+		fr.(flate.Resetter).Reset(src, nil)
 	} else {
-		zr, err = zlib.NewReader(src)
+		fr = flate.NewReader(src)
 	}
-	if err != nil {
-		return corrupt(e.f.name, "compressed grain", at+hlen, "zlib: %v", err)
-	}
-	defer zlibPool.Put(zr)
-	if n, err := io.ReadFull(zr, dst); err != nil {
+	defer flatePool.Put(fr)
+	if n, err := io.ReadFull(fr, dst); err != nil {
 		return corrupt(e.f.name, "compressed grain", at+hlen, "inflated %d of %d bytes: %v", n, want, err)
 	}
-	// Read to the end of the stream so that zlib checks its Adler-32. A
-	// stream longer than the grain is corrupt, except for the last,
-	// partial grain, which writers may compress whole.
-	var tail [512]byte
+	sum := adler32Update(1, dst)
+	// Read to the end of the deflate stream. Data past the grain is
+	// corrupt, except in the last, partial grain, which writers may
+	// compress whole.
+	var tail [4096]byte
 	for {
-		n, err := zr.Read(tail[:])
-		if n > 0 && want == e.grainBytes {
-			return corrupt(e.f.name, "compressed grain", at+hlen, "inflates to more than the %d-byte grain", e.grainBytes)
+		n, err := fr.Read(tail[:])
+		if n > 0 {
+			if want == e.grainBytes {
+				return corrupt(e.f.name, "compressed grain", at+hlen, "inflates to more than the %d-byte grain", e.grainBytes)
+			}
+			sum = adler32Update(sum, tail[:n])
 		}
 		if err == io.EOF {
-			return nil
+			break
 		}
 		if err != nil {
-			return corrupt(e.f.name, "compressed grain", at+hlen, "zlib: %v", err)
+			return corrupt(e.f.name, "compressed grain", at+hlen, "deflate: %v", err)
 		}
 	}
+	used := len(payload) - 2 - src.Len()
+	trailer := payload[2+used:]
+	if len(trailer) < 4 {
+		return corrupt(e.f.name, "compressed grain", at+hlen, "zlib stream ends without its checksum")
+	}
+	if stored := binary.BigEndian.Uint32(trailer); stored != sum {
+		return corrupt(e.f.name, "compressed grain", at+hlen, "Adler-32 %08x, data gives %08x", stored, sum)
+	}
+	return nil
 }
 
 // scanStream rebuilds the grain map of a streamOptimized extent whose grain
