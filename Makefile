@@ -46,7 +46,7 @@ fixtures:
 # generator (every addressing mode, thin and fragmented files, symlinks and
 # deleted files), then runs the main job on it: find the volume, list it,
 # deep-scan it for deleted files, export everything with a hash manifest and
-# verify the copy.
+# verify the copy; then preview a file and run the wizard from an answers file.
 demo: build
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(GO) run ./vmfs/vmfstest/cmd/mkvmfs -out $(DEMO) -run '^vmfs6-tree$$'
@@ -56,6 +56,9 @@ demo: build
 	$(BIN) ls -rl --deleted --scan-dir $(DEMO) $(DEMO)/vmfs6-tree.img
 	$(BIN) export --deep --scan-dir $(DEMO) $(DEMO)/vmfs6-tree.img --to $(DEMO)/recovered
 	$(BIN) verify --manifest $(DEMO)/recovered/vmfsrecover-manifest.jsonl
+	$(BIN) preview $(DEMO)/vmfs6-tree.img /directory/file4
+	printf '{"filter": "all", "search": "directory", "select": ["*"], "destination": {"local": "%s"}}\n' $(DEMO)/wizard > $(DEMO)/answers.json
+	$(BIN) wizard --state $(DEMO)/wizard.json --answers $(DEMO)/answers.json $(DEMO)/vmfs6-tree.img
 	@echo "demo: recovered files are in $(DEMO)/recovered"
 
 clean:
