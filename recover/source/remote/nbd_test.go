@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"errors"
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -160,5 +161,37 @@ func TestNBDServerGone(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// nbdkit is a second server implementation: with structured replies, and
+// with --no-sr, where every read is answered with a simple reply.
+func TestNBDKit(t *testing.T) {
+	img, data := randomImage(t, 6<<20+1537, 15) // nbdkit, unlike qemu-nbd, keeps an odd size
+	for _, flags := range [][]string{nil, {"--no-sr"}} {
+		srv := remotetest.StartNBDKit(t, img, flags...)
+		tg, _ := ParseTarget(srv.URL(""))
+		d, err := OpenNBD(tg, testOptions())
+		if err != nil {
+			t.Fatalf("%v: %v", flags, err)
+		}
+		if d.Structured() != (flags == nil) {
+			t.Errorf("%v: structured replies = %v", flags, d.Structured())
+		}
+		if d.Size() != int64(len(data)) {
+			t.Errorf("%v: size %d, want %d", flags, d.Size(), len(data))
+		}
+		checkReads(t, d, data)
+		d.Close()
+	}
+}
+
+// An oldstyle server is named as such, not taken for garbage.
+func TestNBDKitOldstyleRefused(t *testing.T) {
+	img, _ := randomImage(t, 1<<20, 16)
+	srv := remotetest.StartNBDKit(t, img, "-o")
+	tg, _ := ParseTarget(srv.URL(""))
+	if _, err := OpenNBD(tg, testOptions()); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("err = %v, want ErrUnsupported", err)
 	}
 }

@@ -84,6 +84,23 @@ func StartQemuNBD(t testing.TB, image, format, name string) *NBD {
 	return s
 }
 
+// StartNBDKit exports image read-only with nbdkit's file plugin, a second
+// NBD server implementation; flags go before the plugin (e.g. "--no-sr"
+// for a server without structured replies, "-o" for oldstyle).
+func StartNBDKit(t testing.TB, image string, flags ...string) *NBD {
+	t.Helper()
+	bin, err := exec.LookPath("nbdkit")
+	if err != nil {
+		t.Skip("nbdkit not installed (Debian package nbdkit)")
+	}
+	s := &NBD{t: t, Port: FreePort(t)}
+	s.args = append([]string{bin, "-r", "-f", "-i", "127.0.0.1", "-p", strconv.Itoa(s.Port)}, flags...)
+	s.args = append(s.args, "file", "file="+image)
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
 // Start (re)starts the server on its port.
 func (s *NBD) Start() {
 	s.t.Helper()
