@@ -2,7 +2,6 @@ package remote
 
 import (
 	"container/list"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -194,5 +193,3 @@ func (r *cachedReader) close() {
 	}
 	r.pool.forget(r.id)
 }
-
-var errShort = errors.New("short read")

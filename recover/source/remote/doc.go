@@ -28,6 +28,25 @@
 //     that stays down for Options.RetryFor ends with ErrLinkDown naming the
 //     host and the offset.
 //
+// What the servers do, as met in the tests (qemu-nbd 7.2, nbdkit 1.32,
+// OpenSSH 9.2's internal-sftp):
+//
+//   - qemu-nbd rounds a raw export's size up to a multiple of 512 bytes (a
+//     9441505-byte file exports as 9441792 bytes, the tail reading as
+//     zeros); nbdkit's file plugin keeps the exact size.
+//   - Both offer structured replies; qemu-nbd answers the zero runs of a
+//     sparse file with hole chunks. nbdkit --no-sr answers with simple
+//     replies, and nbdkit -o speaks oldstyle, which is refused.
+//   - OpenSSH's sftp-server answers a read with at most 255 KiB and
+//     shortens longer ones; pkg/sftp continues a short read, so reads ask
+//     for 255 KiB from OpenSSH servers (twice the throughput of the 32 KiB
+//     every server must take) and 32 KiB from others.
+//   - SFTP reports size 0 for a block device, and its fstat-based seek
+//     gives no better: the size is found by binary search on where 1-byte
+//     reads stop (about 2·log2(size) round trips, ~80 for 1 TB).
+//   - sshd's per-connection processes leave its process group (setsid), so
+//     killing sshd does not drop open sessions; the tests kill the tree.
+//
 // Nothing here writes to the remote side: SFTP files are opened with
 // os.O_RDONLY and the NBD client never sends a write, trim or flush.
 package remote

@@ -258,10 +258,10 @@ func (nc *nbdConn) readAt(p []byte, off int64) error {
 	if off < 0 || off > nc.ex.size || int64(len(p)) > nc.ex.size-off {
 		return fmt.Errorf("read of %d bytes at offset %d beyond the export's %d bytes: %w", len(p), off, nc.ex.size, io.ErrUnexpectedEOF)
 	}
-	max := int(nc.ex.maxRequest)
+	limit := int(nc.ex.maxRequest)
 	var reqs []*nbdReq
 	for done := 0; done < len(p); {
-		n := min(max, len(p)-done)
+		n := min(limit, len(p)-done)
 		r, err := nc.send(p[done:done+n], off+int64(done))
 		if err != nil {
 			for _, r := range reqs {
