@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -431,4 +432,28 @@ func TestVMDKChainSample(t *testing.T) {
 	if s.Error != "" || len(s.Chain) != 1 || !slices.Equal(s.Missing, []string{"parent base.vmdk"}) {
 		t.Errorf("without base %+v", s)
 	}
+}
+
+// FuzzPreview previews arbitrary bytes as a VMDK, a log and an unnamed
+// file: whatever the content, a result or an error, never a panic, and the
+// shown window stays inside the caps.
+func FuzzPreview(f *testing.F) {
+	f.Add([]byte(descriptor("vmfs", "", "ffffffff", `RW 16 VMFS "x-flat.vmdk"`)), uint8(0))
+	f.Add(guestDisk()[:1024], uint8(2))
+	f.Add([]byte("KDMV\x01\x00\x00\x00"), uint8(0))
+	f.Add([]byte("line\n\x00binary"), uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, kind uint8) {
+		name := []string{"d/x.vmdk", "d/vmware.log", "d/blob"}[int(kind)%3]
+		fsys := fstest.MapFS{name: {Data: b}, "d/x-flat.vmdk": {Data: guestDisk()[:8192]}}
+		r, err := Preview(context.Background(), fsys, name, Options{MaxText: 100, MaxHex: 64})
+		if err != nil {
+			return
+		}
+		if r.Shown > 100 || (r.Kind == KindBinary && r.Shown > 64) || r.Shown > int64(len(b)) {
+			t.Errorf("shown %d of %d (%s)", r.Shown, len(b), r.Kind)
+		}
+		if err := r.WriteText(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

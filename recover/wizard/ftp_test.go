@@ -101,3 +101,32 @@ func TestFTPDestination(t *testing.T) {
 		t.Errorf("flat extent on the server differs")
 	}
 }
+
+// TestTerminalFTP types an FTP destination: a wrong password is refused at
+// the destination step, the right one goes through to a verified export.
+func TestTerminalFTP(t *testing.T) {
+	img, _ := testVolume(t)
+	addr, root := startFTP(t)
+	t.Setenv(export.FTPPasswordEnv, "")
+	url := "ftp://wiz@" + addr + "/recovered"
+	input := strings.Join([]string{"", "", "f vms", "2", "d", "2", url, "wrong", "2", url, "pw-123", "y", ""}, "\n") + "\n"
+	w := New(Options{})
+	defer w.Close()
+	out, err := runTerminal(t, w, input, img)
+	if err != nil || w.Step() != StepDone {
+		t.Fatalf("%v at %s\n%s", err, w.Step(), out)
+	}
+	for _, s := range []string{"FTP login refused", "free space unknown at this destination", "Verify:      OK, 2 file(s)"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	if strings.Contains(out, "pw-123") {
+		// Typed input is not echoed here (no terminal): any copy in the
+		// output would be the wizard's own.
+		t.Errorf("password printed:\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "recovered", "vm2", "vm2.vmx")); err != nil || !strings.Contains(string(b), "Second") {
+		t.Errorf("vm2.vmx on the server: %v %q", err, b)
+	}
+}
