@@ -43,7 +43,9 @@
 //     every server must take) and 32 KiB from others.
 //   - SFTP reports size 0 for a block device, and its fstat-based seek
 //     gives no better: the size is found by binary search on where 1-byte
-//     reads stop (about 2·log2(size) round trips, ~80 for 1 TB).
+//     reads stop (about 2·log2(size) round trips, ~80 for 1 TB). A read
+//     past the end of a device fails with SSH_FX_BAD_MESSAGE rather than
+//     EOF: sftp-server seeks first, and Linux refuses that seek (EINVAL).
 //   - sshd's per-connection processes leave its process group (setsid), so
 //     killing sshd does not drop open sessions; the tests kill the tree.
 //

@@ -198,7 +198,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 	}
 	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 || (!fi.Mode().IsRegular() && sf.size == 0) {
 		// SFTP reports no size for block devices: find the end by reading.
-		if sf.size, err = probeSize(sf.rawReadAt); err != nil {
+		if sf.size, err = probeSize(sf.probeReadAt); err != nil {
 			sf.close()
 			return nil, pathErr("open", name, fmt.Errorf("finding the size of the device: %w", err))
 		}
@@ -284,6 +284,22 @@ func (sf *sftpFile) rawReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, err
 }
+
+// probeReadAt is rawReadAt for probeSize. OpenSSH's sftp-server seeks
+// before it reads, and Linux refuses a seek past the end of a block device
+// with EINVAL, which comes back as SSH_FX_BAD_MESSAGE: past the end, too.
+func (sf *sftpFile) probeReadAt(p []byte, off int64) (int, error) {
+	n, err := sf.rawReadAt(p, off)
+	var se *sftp.StatusError
+	if errors.As(err, &se) && se.Code == sshFxBadMessage {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// sshFxBadMessage is SSH_FX_BAD_MESSAGE, the status sftp-server sends for
+// EINVAL.
+const sshFxBadMessage = 5
 
 // fetch fills a cache chunk, which always lies inside the file.
 func (sf *sftpFile) fetch(p []byte, off int64) error {
