@@ -186,10 +186,10 @@ func (d *Disk) openLink(fsys fs.FS, name string) (*link, error) {
 	if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w", d.prefix+name, err)
 	}
-	switch {
-	case bytes.HasPrefix(head, magicKDMV[:]):
+	switch kind := sparseKind(head); {
+	case kind == "KDMV":
 		return l, d.openMonolithic(fsys, l, f)
-	case bytes.HasPrefix(head, magicCOWD[:]), bytes.HasPrefix(head, []byte{0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0}):
+	case kind != "":
 		l.kind = "standalone sparse file"
 		le, err := d.sparseByMagic(f, 0, ExtentLine{Access: "RW"})
 		if err != nil {
@@ -276,8 +276,8 @@ func (d *Disk) sparseByMagic(f *file, size int64, line ExtentLine) (*linkExtent,
 		return nil, err
 	}
 	le := &linkExtent{line: line, file: f.name}
-	switch {
-	case bytes.Equal(m[:4], magicKDMV[:]):
+	switch sparseKind(m[:]) {
+	case "KDMV":
 		e, err := openSparse(f, size, d.opts.Tolerant, d.warn)
 		if err != nil {
 			return nil, err
@@ -287,13 +287,13 @@ func (d *Disk) sparseByMagic(f *file, size int64, line ExtentLine) (*linkExtent,
 			le.format = "compressed sparse"
 			d.compressed = true
 		}
-	case bytes.Equal(m[:4], magicCOWD[:]):
+	case "COWD":
 		e, err := openCOWD(f, size, d.warn)
 		if err != nil {
 			return nil, err
 		}
 		le.ex, le.size, le.format = e, e.size, "COWD"
-	case bytes.Equal(m[:], []byte{0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0}):
+	case "SESparse":
 		e, err := openSESparse(f, size, d.warn)
 		if err != nil {
 			return nil, err
@@ -313,6 +313,19 @@ func (l *link) add(le *linkExtent) {
 	l.extents = append(l.extents, le)
 	l.starts = append(l.starts, le.start)
 	l.size += le.size
+}
+
+// sparseKind names the sparse format whose magic starts b, or "".
+func sparseKind(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, magicKDMV[:]):
+		return "KDMV"
+	case bytes.HasPrefix(b, magicCOWD[:]):
+		return "COWD"
+	case bytes.HasPrefix(b, []byte{0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0}):
+		return "SESparse"
+	}
+	return ""
 }
 
 func isDevicePath(name string) bool {
@@ -352,13 +365,7 @@ func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine) (*linkExtent,
 		le.format, le.ex = "zero", zeroExtent{}
 		return le, nil
 	case "VMFSRDM", "VMFSRAW":
-		err := fmt.Errorf("%s extent %q: %w (the mapping file holds no disk data; read the LUN itself)", line.Type, line.File, ErrDeviceBacked)
-		le.format, le.note, le.ex = "device", err.Error(), failExtent{err}
-		if d.opts.Tolerant {
-			le.ex = zeroExtent{}
-			d.warn(err.Error() + "; reads as zeros")
-		}
-		return le, nil
+		return d.device(le, fmt.Errorf("%s extent %q: %w (the mapping file holds no disk data; read the LUN itself)", line.Type, line.File, ErrDeviceBacked))
 	case "FLAT", "VMFS", "SPARSE", "VMFSSPARSE", "SESPARSE":
 	default:
 		return soft(fmt.Errorf("extent type %q: %w", line.Type, ErrUnsupported), "unsupported")
@@ -369,13 +376,7 @@ func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine) (*linkExtent,
 		return le, nil
 	}
 	if isDevicePath(line.File) {
-		err := fmt.Errorf("extent %q: %w", line.File, ErrDeviceBacked)
-		le.format, le.note, le.ex = "device", err.Error(), failExtent{err}
-		if d.opts.Tolerant {
-			le.ex = zeroExtent{}
-			d.warn(err.Error() + "; reads as zeros")
-		}
-		return le, nil
+		return d.device(le, fmt.Errorf("extent %q: %w", line.File, ErrDeviceBacked))
 	}
 	name, err := resolveExtent(dir, line.File)
 	if err != nil {
@@ -392,14 +393,13 @@ func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine) (*linkExtent,
 	d.files = append(d.files, f)
 	var m [8]byte
 	f.ReadAt(m[:], 0)
-	sparseMagic := bytes.HasPrefix(m[:], magicKDMV[:]) || bytes.HasPrefix(m[:], magicCOWD[:]) || bytes.Equal(m[:], []byte{0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0})
 	if line.Type == "FLAT" || line.Type == "VMFS" {
-		if sparseMagic {
-			d.warn(fmt.Sprintf("extent line %d says %s but %s starts with a sparse magic; reading it as sparse", line.Line, line.Type, name))
+		if sparseKind(m[:]) != "" {
+			d.warn(fmt.Sprintf("extent line %d says %s but %s starts with a %s magic; reading it as sparse", line.Line, line.Type, f.name, sparseKind(m[:])))
 		} else {
 			start := line.Start * 512
 			if start+size > f.size {
-				err := corrupt(name, "flat extent", start, "descriptor needs %d bytes from here, the file has %d", size, max(f.size-start, 0))
+				err := corrupt(f.name, "flat extent", start, "descriptor needs %d bytes from here, the file has %d", size, max(f.size-start, 0))
 				if !d.opts.Tolerant {
 					return nil, err
 				}
@@ -415,6 +415,17 @@ func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine) (*linkExtent,
 	}
 	sle.size = size // placement follows the descriptor
 	return sle, nil
+}
+
+// device makes le a device-backed extent: reads fail with err, or give
+// zeros with a warning in tolerant mode.
+func (d *Disk) device(le *linkExtent, err error) (*linkExtent, error) {
+	le.format, le.note, le.ex = "device", err.Error(), failExtent{err}
+	if d.opts.Tolerant {
+		le.ex = zeroExtent{}
+		d.warn(err.Error() + "; reads as zeros")
+	}
+	return le, nil
 }
 
 // Size is the virtual disk size in bytes.

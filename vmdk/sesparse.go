@@ -113,9 +113,6 @@ func openSESparse(f *file, size int64, warn func(string)) (*seSparseExtent, erro
 	}
 	gdOff := int64(h.GrainDirectory.Offset) * 512
 	raw := make([]byte, need*8)
-	if err := checkRange(f, "SESparse grain directory", gdOff, need*8); err != nil {
-		return nil, err
-	}
 	if err := f.readFull(raw, gdOff, "SESparse grain directory"); err != nil {
 		return nil, err
 	}

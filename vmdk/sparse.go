@@ -337,11 +337,7 @@ func (e *sparseExtent) read(p []byte, off int64) error {
 	if err != nil {
 		return err
 	}
-	fileOff := int64(g)*512 + off%e.grainBytes
-	if err := checkRange(e.f, "grain", fileOff, int64(len(p))); err != nil {
-		return err
-	}
-	return e.f.readFull(p, fileOff, "grain")
+	return e.f.readFull(p, int64(g)*512+off%e.grainBytes, "grain")
 }
 
 // Marker types of streamOptimized files.
