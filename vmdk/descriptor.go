@@ -13,7 +13,7 @@ import (
 const MaxDescriptorSize = 1 << 20
 
 // maxSectors bounds sector counts so that byte offsets never overflow int64.
-const maxSectors = 1 << 54
+const maxSectors = 1 << 52 // 2 EiB; two such byte counts still add up inside int64
 
 // Descriptor is the text descriptor of one link (§3 of vmdk-format.md).
 // Keys are matched case-insensitively; values keep their case.
