@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -68,5 +69,35 @@ func TestAcceptHostKeyFlag(t *testing.T) {
 	root.SetArgs([]string{"ls", "--accept-host-key", "yes", spec})
 	if err := root.Execute(); err == nil || exitCode(err) != exitUsage {
 		t.Errorf("--accept-host-key yes: err = %v, want a usage error", err)
+	}
+}
+
+// scan and export take an NBD SOURCE unchanged.
+func TestScanAndExportOverNBD(t *testing.T) {
+	res := genVolume(t, 6)
+	srv := remotetest.StartQemuNBD(t, res.Image, "raw", "")
+	spec := srv.URL("")
+
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"scan", "-q", spec})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "cmdtest") {
+		t.Errorf("scan over NBD does not show the volume label:\n%s", out.String())
+	}
+
+	dir := t.TempDir()
+	root = newRootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"export", "-q", "--to", dir, spec, "/vm1"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "vm1", "vm1.vmx"))
+	if err != nil || string(got) != "displayName = \"vm1\"\n" {
+		t.Fatalf("exported vm1.vmx = %q, %v", got, err)
 	}
 }
