@@ -298,6 +298,9 @@ func TestChainProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	conform(t, d, vmdktest.Expected(nil, delta, 512, kind))
+	if in := d.Info(); len(in.Chain) != 1 || !in.Chain[0].ParentMissing {
+		t.Errorf("missing parent not in Info: %+v", in.Chain)
+	}
 	d.Close()
 	// Parent hint with a Windows path and an absolute ESXi path: found by base name.
 	for _, hint := range []string{`C:\VMs\base.vmdk`, "/vmfs/volumes/5f1e/vm/base.vmdk"} {

@@ -32,6 +32,9 @@ type LinkInfo struct {
 	CID        string `json:"cid,omitempty"`
 	ParentCID  string `json:"parent_cid,omitempty"`
 	ParentHint string `json:"parent_hint,omitempty"`
+	// ParentMissing: the link names a parent that was not found (tolerant
+	// mode); what the parent held reads as zeros.
+	ParentMissing bool `json:"parent_missing,omitempty"`
 }
 
 // ExtentInfo is one extent of one link.
@@ -58,6 +61,7 @@ func (d *Disk) Info() Info {
 			if l.desc.ParentCID != 0xFFFFFFFF || l.desc.ParentFileNameHint != "" {
 				li.ParentCID, li.ParentHint = hex8(l.desc.ParentCID), l.desc.ParentFileNameHint
 			}
+			li.ParentMissing = l.desc.ParentFileNameHint != "" && l.parent == nil
 			// The DDB is searched child first.
 			if in.AdapterType == "" {
 				in.AdapterType = l.desc.DDB["adaptertype"]

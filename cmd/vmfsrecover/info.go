@@ -93,7 +93,11 @@ func printInfo(w io.Writer, r infoReport) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  #\tPATH\tKIND\tCREATETYPE\tCID\tPARENTCID\tPARENT HINT\n")
 	for i, l := range r.Chain {
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i, l.Path, l.Kind, dash(l.CreateType), dash(l.CID), dash(l.ParentCID), dash(l.ParentHint))
+		hint := dash(l.ParentHint)
+		if l.ParentMissing {
+			hint += " (MISSING: reads as zeros)"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i, l.Path, l.Kind, dash(l.CreateType), dash(l.CID), dash(l.ParentCID), hint)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "extents:\n")
