@@ -20,7 +20,12 @@
 //
 // A partition (bare, or inside an MBR with type 0xFB or a GPT with the VMFS
 // type GUID) carries the LVM device header at +1 MiB and the logical volume
-// at +0x1100000. The volume starts with the FS descriptor (vol 0x200000),
+// at +0x1100000. A spanned volume (Spec.Extents) is split into runs of
+// 256 MiB physical extents, one image per device, each with its own LVM
+// header, device UUID and PE table and the shared volume UUID; the first
+// extent's device-name table names them all. Both tools read such volumes
+// with the images given in any order; debugvmfs6 then prints its
+// "VMFS version: 6" banner once per device. The volume starts with the FS descriptor (vol 0x200000),
 // the heartbeat region (vol 0x300000) and then the system files, each a
 // contiguous run of file blocks: .vh.sf (the first 4 MiB, VMFS6 7 MiB),
 // .fdc.sf right after it (both readers bootstrap the root FD from there),

@@ -32,10 +32,21 @@ func (w *writer) fbbLength() int64 {
 func (w *writer) sfbClusterOff(c int64) int64 { return w.lfb.itemOff(c) }
 
 func (w *writer) write() error {
-	if err := w.f.Truncate(w.base + dataOffset + w.volSize); err != nil {
-		return err
+	w.makeUUIDs()
+	for k, x := range w.exts {
+		w.f, w.cur = x.f, k
+		w.devUUID = makeUUID(uint32(w.s.Time.Unix()), w.s.Seed+uint64(k)*1000, 1)
+		if err := w.f.Truncate(w.base + dataOffset + x.count*peSize); err != nil {
+			return err
+		}
+		if err := w.writePartition(); err != nil {
+			return err
+		}
+		if err := w.writeLVM(); err != nil {
+			return err
+		}
 	}
-	steps := []func() error{w.writePartition, w.writeLVM, w.writeFSDesc, w.writeHeartbeats,
+	steps := []func() error{w.writeFSDesc, w.writeHeartbeats,
 		w.writeResFiles, w.writeFDs, w.writeData}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -52,13 +63,19 @@ func (w *writer) devWrite(off int64, p []byte) error {
 
 // writeLVM writes the LVM device header, volume descriptor, device-name
 // table, PE bitmap and PE table (format doc §2).
-func (w *writer) writeLVM() error {
+func (w *writer) makeUUIDs() {
 	t := uint32(w.s.Time.Unix())
-	w.devUUID = makeUUID(t, w.s.Seed, 1)
 	w.lvmUUID = makeUUID(t, w.s.Seed, 2)
 	w.fsUUID = makeUUID(t, w.s.Seed, 3)
+}
+
+// devName is the device name of extent k in the LVM device-name table.
+func devName(k int) string { return fmt.Sprintf("mpx.vmhba0:C0:T%d:L0:1", k) }
+
+func (w *writer) writeLVM() error {
+	x := w.exts[w.cur]
 	us := uint64(w.s.Time.UnixMicro())
-	units := w.volSize / peSize
+	units := x.count
 	h := make([]byte, 0x200)
 	le32(h, 0x00, magicLVM)
 	major, mdAlign := uint32(5), uint32(0)
@@ -77,7 +94,7 @@ func (w *writer) writeLVM() error {
 	copy(h[0x2A:], "1.0 ")
 	copy(h[0x2E:], id)
 	le32(h, 0x5A, 512)
-	le64(h, 0x5E, uint64(dataOffset+w.volSize))
+	le64(h, 0x5E, uint64(dataOffset+x.count*peSize))
 	le32(h, 0x66, 1)
 	nPE := units
 	if w.v6 {
@@ -108,17 +125,24 @@ func (w *writer) writeLVM() error {
 	le32(v, 0x64, 1)
 	le64(v, 0x68, us)
 	le32(v, 0x74, uint32(units))
-	le64(v, 0x80, uint64(units-1))
+	le64(v, 0x78, uint64(x.first))
+	le64(v, 0x80, uint64(x.first+units-1))
 	le64(v, 0x88, us)
-	le32(v, 0x90, 1)
+	le32(v, 0x90, uint32(len(w.exts)))
 	if w.v6 {
 		le32(v, 0x110, 1)
 	}
 	if err := w.devWrite(lvmHeaderOff+volOff, v); err != nil {
 		return err
 	}
-	if err := w.devWrite(lvmHeaderOff+sdOff, []byte("mpx.vmhba0:C0:T0:L0:1")); err != nil {
-		return err
+	if x.first == 0 {
+		sd := make([]byte, 256*len(w.exts))
+		for k := range w.exts {
+			copy(sd[256*k:], devName(k))
+		}
+		if err := w.devWrite(lvmHeaderOff+sdOff, sd); err != nil {
+			return err
+		}
 	}
 	bm := make([]byte, (nPE+7)/8)
 	for i := range nPE {
@@ -131,13 +155,13 @@ func (w *writer) writeLVM() error {
 	for i := range nPE {
 		e := pe[i*128:]
 		e[0] = 1
-		le32(e, 0x01, uint32(i))
+		le32(e, 0x01, uint32(x.first+i))
 		length := uint64(peSize)
 		if w.v6 {
-			length = uint64(w.volSize)
+			length = uint64(x.count * peSize)
 		}
 		le64(e, 0x09, uint64(dataOffset+i*peSize))
-		le64(e, 0x11, uint64(i*peSize))
+		le64(e, 0x11, uint64((x.first+i)*peSize))
 		le64(e, 0x19, length)
 		le32(e, 0x21, 1)
 	}

@@ -48,6 +48,13 @@ func Fixtures(huge bool) []Fixture {
 			Entry{Path: "blocks/direct", Size: 20*mib + 5, Seed: 251},
 			Entry{Path: "blocks/pointers", Size: 20*mib + 6, Seed: 252, Addressing: Pointers})}},
 	)
+	for _, v := range []int{5, 6} {
+		n := 8 - v // 3 extents on VMFS5, 2 on VMFS6
+		out = append(out, Fixture{Name: fmt.Sprintf("vmfs%d-span%d", v, n), Spec: Spec{Version: v,
+			Label: fmt.Sprintf("VMFS%d spanned", v), Seed: uint64(v) + 40, Extents: n, Size: int64(n) * 256 * mib,
+			Files: append(smallEntries(), Entry{Path: "span/across-extents.bin", Size: int64(n-1)*256*mib + 3*mib + 7, Seed: 41,
+				Holes: islands(int64(n-1)*256*mib+3*mib+7, 16*mib, mib)})}})
+	}
 	if huge {
 		for _, v := range []int{5, 6} {
 			out = append(out, Fixture{Name: fmt.Sprintf("vmfs%d-huge", v), Huge: true,
@@ -68,6 +75,16 @@ func HugeEntries() []Entry {
 			{Off: 256*gib + mib, Len: size - 256*gib - 2*mib}}},
 		{Path: "huge/disk.vmdk", Data: []byte("# Disk DescriptorFile\nRW 629145600 VMFS \"disk-flat.vmdk\"\n")},
 	}
+}
+
+// islands returns holes that leave data only in the first keep bytes of
+// every period: a big allocated file with little data to write.
+func islands(size, period, keep int64) []Range {
+	var h []Range
+	for off := keep; off < size; off += period {
+		h = append(h, Range{Off: off, Len: min(period-keep, size-off)})
+	}
+	return h
 }
 
 // smallEntries is a tree like the real samples' ("directory" with empty,

@@ -231,7 +231,10 @@ func plan(s Spec) (*writer, error) {
 	}
 	need += (int64(len(root.data)) + w.bs - 1) / w.bs
 	need += (int64(len(w.sys[".sdd.sf"].data)) + w.bs - 1) / w.bs
-	w.volSize = max(s.Size, 0)
+	if s.Extents < 0 || s.Extents > 32 {
+		return nil, fmt.Errorf("vmfstest: %d extents (want 1 to 32)", s.Extents)
+	}
+	w.volSize = max(s.Size, int64(max(s.Extents, 1))*peSize)
 	for {
 		w.volSize = roundUp(max(w.volSize, 1), peSize)
 		w.nblocks = w.volSize / w.bs

@@ -18,7 +18,8 @@ func (w *writer) writePartition() error {
 		return nil
 	}
 	start := w.s.StartSector
-	sectors := (dataOffset + w.volSize) / 512
+	size := dataOffset + w.exts[w.cur].count*peSize
+	sectors := size / 512
 	mbr := make([]byte, 512)
 	mbr[510], mbr[511] = 0x55, 0xAA
 	e := mbr[446:]
@@ -29,7 +30,7 @@ func (w *writer) writePartition() error {
 		_, err := w.f.WriteAt(mbr, 0)
 		return err
 	}
-	total := (w.base+dataOffset+w.volSize+gptTail)/512 + 0
+	total := (w.base + size + gptTail) / 512
 	if err := w.f.Truncate(total * 512); err != nil {
 		return err
 	}
@@ -42,6 +43,7 @@ func (w *writer) writePartition() error {
 	entries := make([]byte, 128*128)
 	copy(entries, vmfsGUID[:])
 	copy(entries[16:], w.fsUUID[:]) // unique partition GUID
+	entries[16] ^= byte(w.cur)
 	binary.LittleEndian.PutUint64(entries[32:], uint64(start))
 	binary.LittleEndian.PutUint64(entries[40:], uint64(start+sectors-1))
 	for i, r := range "vmfs" {
@@ -57,7 +59,7 @@ func (w *writer) writePartition() error {
 		binary.LittleEndian.PutUint64(h[32:], uint64(other))
 		binary.LittleEndian.PutUint64(h[40:], 34)
 		binary.LittleEndian.PutUint64(h[48:], uint64(total-34))
-		copy(h[56:], w.lvmUUID[:]) // disk GUID
+		copy(h[56:], w.devUUID[:]) // disk GUID
 		binary.LittleEndian.PutUint64(h[72:], uint64(table))
 		binary.LittleEndian.PutUint32(h[80:], 128)
 		binary.LittleEndian.PutUint32(h[84:], 128)

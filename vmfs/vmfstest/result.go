@@ -14,7 +14,8 @@ import (
 
 // Result says what a reader must find in a written volume.
 type Result struct {
-	Image     string // path of the image file
+	Image     string   // path of the image file (the first extent's)
+	Images    []string // every extent's image, in extent order
 	Version   int
 	Label     string
 	BlockSize int64
@@ -46,11 +47,11 @@ type Expect struct {
 	// files leave holes unallocated).
 	Allocated []Range
 
-	n     *node
-	image string
-	once  sync.Once
-	sum   string
-	err   error
+	n    *node
+	vm   *volMap
+	once sync.Once
+	sum  string
+	err  error
 }
 
 // ReadAt reads the entry's content as written.
@@ -60,20 +61,14 @@ func (e *Expect) ReadAt(p []byte, off int64) (int, error) {
 	}
 	k := min(int64(len(p)), e.Size-off)
 	if e.System && e.Kind == File {
-		// System files are contiguous runs of blocks in the image.
-		f, err := os.Open(e.image)
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
+		// System files are runs of blocks in the image(s).
 		n := e.n
 		bs := n.bsize
 		done := int64(0)
 		for done < k {
 			pos := off + done
-			blk := pos / bs
 			ln := min(k-done, bs-pos%bs)
-			if _, err := f.ReadAt(p[done:done+ln], e.volBase()+e.blockVol(blk)+pos%bs); err != nil {
+			if err := e.vm.read(p[done:done+ln], n.sysVol[pos/bs]+pos%bs); err != nil {
 				return int(done), err
 			}
 			done += ln
@@ -87,9 +82,37 @@ func (e *Expect) ReadAt(p []byte, off int64) (int, error) {
 	return int(k), nil
 }
 
-func (e *Expect) volBase() int64 { return e.n.volBase }
+// volMap reads the logical volume out of the extent images.
+type volMap struct {
+	paths        []string
+	first, count []int64 // PE units per extent
+	base         int64   // partition offset in each image
+}
 
-func (e *Expect) blockVol(i int64) int64 { return e.n.sysVol[i] }
+func (v *volMap) read(p []byte, off int64) error {
+	for len(p) > 0 {
+		k := len(v.paths) - 1
+		for i := range v.paths {
+			if off/peSize < v.first[i]+v.count[i] {
+				k = i
+				break
+			}
+		}
+		local := off - v.first[k]*peSize
+		n := min(int64(len(p)), v.count[k]*peSize-local)
+		f, err := os.Open(v.paths[k])
+		if err != nil {
+			return err
+		}
+		_, err = f.ReadAt(p[:n], v.base+dataOffset+local)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
 
 // inHoles reports whether [off, off+n) reads as zeros by construction (a
 // hole or past the end); system files report false.
@@ -161,14 +184,20 @@ func (w *writer) result(image string) *Result {
 	r := &Result{Image: image, Version: w.s.Version, Label: w.s.Label, BlockSize: w.bs,
 		PartitionOffset: w.base, VolumeSize: w.volSize,
 		FSUUID: uuidString(w.fsUUID), LVMUUID: uuidString(w.lvmUUID)}
+	vm := &volMap{base: w.base}
+	for _, x := range w.exts {
+		r.Images = append(r.Images, x.path)
+		vm.paths = append(vm.paths, x.path)
+		vm.first = append(vm.first, x.first)
+		vm.count = append(vm.count, x.count)
+	}
 	for _, n := range w.nodes {
 		if n.parent == nil {
 			continue
 		}
-		n.volBase = w.base + dataOffset
 		e := &Expect{Path: n.fullPath(), Kind: n.Kind, Size: n.size(), Target: n.Target,
 			Mode: n.mode(), MTime: time.Unix(int64(w.mtime(n)), 0).UTC(), FD: n.fd,
-			Addressing: zlaAddressing(n.zla), System: n.sys, ZeroedThick: n.numTBZ > 0, n: n, image: image}
+			Addressing: zlaAddressing(n.zla), System: n.sys, ZeroedThick: n.numTBZ > 0, n: n, vm: vm}
 		if p := w.plans[n]; p != nil && p.unit > 0 {
 			for i, off := range p.vol {
 				if off >= 0 {

@@ -123,7 +123,11 @@ type Spec struct {
 	Partition string
 	// StartSector is the partition's first 512-byte sector (default 2048).
 	StartSector int64
-	Files       []Entry
+	// Extents spans the volume over that many devices (0 = 1): Write then
+	// writes NAME.img plus NAME-ext1.img, NAME-ext2.img, … each with its
+	// own LVM header and a share of the 256 MiB physical extents.
+	Extents int
+	Files   []Entry
 }
 
 // DefaultTime is the time stamp of entries that set none.
@@ -143,19 +147,18 @@ type node struct {
 	children []*node // sorted by name; deleted ones included
 	sys      bool    // a system file or the root
 	// set by the layout
-	fd      uint32 // FD address
-	gen     uint32
-	fdSlot  int64 // vol offset of the FD slot
-	zla     uint32
-	bsize   int64 // per-file allocation unit recorded in the FD
-	ptrs    []uint64
-	nblk    int64
-	data    []byte // materialised content of directories and symlinks
-	nlink   uint32
-	slack   []byte  // VMFS5 directories: entries of deleted children, past the end
-	volBase int64   // image offset of volume byte 0
-	sysVol  []int64 // system files: volume offset of each block
-	numTBZ  int64
+	fd     uint32 // FD address
+	gen    uint32
+	fdSlot int64 // vol offset of the FD slot
+	zla    uint32
+	bsize  int64 // per-file allocation unit recorded in the FD
+	ptrs   []uint64
+	nblk   int64
+	data   []byte // materialised content of directories and symlinks
+	nlink  uint32
+	slack  []byte  // VMFS5 directories: entries of deleted children, past the end
+	sysVol []int64 // system files: volume offset of each block
+	numTBZ int64
 }
 
 func (n *node) fullPath() string {

@@ -19,9 +19,10 @@ import (
 
 // tool runs debugvmfs (VMFS5) or debugvmfs6 (VMFS6) on an image.
 type tool struct {
-	bin string
-	v6  bool
-	img string
+	bin  string
+	v6   bool
+	img  string   // the first extent
+	imgs []string // every extent, in the order given to the tool
 }
 
 func newTool(t *testing.T, version int, img string) *tool {
@@ -41,15 +42,16 @@ func newTool(t *testing.T, version int, img string) *tool {
 	if err != nil {
 		t.Skipf("%s not installed (Debian package vmfs-tools / vmfs6-tools): %v", name, err)
 	}
-	return &tool{bin: bin, v6: version == 6, img: img}
+	return &tool{bin: bin, v6: version == 6, img: img, imgs: []string{img}}
 }
 
-// v6Banner is what debugvmfs6 prints on stdout before every command's output.
+// v6Banner is what debugvmfs6 prints on stdout, once per device, before
+// every command's output.
 var v6Banner = []byte("VMFS version: 6\n")
 
 // stream runs a command and hands its stdout, banner removed, to fn.
 func (tl *tool) stream(fn func(io.Reader) error, args ...string) error {
-	cmd := exec.Command(tl.bin, append([]string{tl.img}, args...)...)
+	cmd := exec.Command(tl.bin, append(append([]string{}, tl.imgs...), args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -60,10 +62,11 @@ func (tl *tool) stream(fn func(io.Reader) error, args ...string) error {
 		return err
 	}
 	br := bufio.NewReaderSize(out, 1<<20)
-	if tl.v6 {
-		head, _ := br.Peek(len(v6Banner))
-		if bytes.Equal(head, v6Banner) {
-			br.Discard(len(v6Banner))
+	if tl.v6 { // one banner per device given
+		for range tl.imgs {
+			if head, _ := br.Peek(len(v6Banner)); bytes.Equal(head, v6Banner) {
+				br.Discard(len(v6Banner))
+			}
 		}
 	}
 	ferr := fn(br)
@@ -320,6 +323,13 @@ func TestFixturesAgainstDebugvmfs(t *testing.T) {
 				t.Fatal(err)
 			}
 			tl := newTool(t, fx.Spec.Version, toolImage(t, r, fx.Spec))
+			if len(r.Images) > 1 {
+				// every extent, in reverse order: the tools match them by UUID
+				tl.imgs = nil
+				for i := len(r.Images) - 1; i >= 0; i-- {
+					tl.imgs = append(tl.imgs, r.Images[i])
+				}
+			}
 			sample := 1
 			if strings.HasSuffix(fx.Name, "-many") {
 				sample = 97 // cat every 97th file; ls covers all 10,240

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Fixed geometry shared by VMFS5 and VMFS6 (format doc §1–§3).
@@ -46,7 +48,9 @@ var ErrTooBig = errors.New("vmfstest: tree exceeds a format limit")
 // writer holds the state of one Write.
 type writer struct {
 	s    Spec
-	f    *os.File
+	f    *os.File // the extent being written by the per-device steps
+	cur  int      // its index
+	exts []*extent
 	base int64 // partition start in the image file
 	v6   bool
 
@@ -76,6 +80,23 @@ type writer struct {
 	lvmUUID, fsUUID, devUUID [16]byte
 }
 
+// extent is one device of the volume: PEs [first, first+count) of it.
+type extent struct {
+	path         string
+	f            *os.File
+	first, count int64
+}
+
+// extentPath names extent k's image: path itself for k = 0, else
+// path with "-extK" before its extension.
+func extentPath(path string, k int) string {
+	if k == 0 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s-ext%d%s", strings.TrimSuffix(path, ext), k, ext)
+}
+
 // uuid makes a VMFS UUID: time, a value derived from the seed, and a VMware MAC.
 func makeUUID(t uint32, seed uint64, k uint64) [16]byte {
 	var u [16]byte
@@ -95,16 +116,32 @@ func le64(b []byte, off int, v uint64) { binary.LittleEndian.PutUint64(b[off:], 
 // image stays sparse.
 func (w *writer) writeVol(off int64, p []byte) error {
 	const chunk = 64 << 10
-	for i := 0; i < len(p); i += chunk {
-		end := min(i+chunk, len(p))
-		if allZero(p[i:end]) {
-			continue
+	for len(p) > 0 {
+		x := w.extentAt(off)
+		local := off - x.first*peSize
+		n := min(int64(len(p)), x.count*peSize-local)
+		for i := int64(0); i < n; i += chunk {
+			end := min(i+chunk, n)
+			if allZero(p[i:end]) {
+				continue
+			}
+			if _, err := x.f.WriteAt(p[i:end], w.base+dataOffset+local+i); err != nil {
+				return err
+			}
 		}
-		if _, err := w.f.WriteAt(p[i:end], w.base+dataOffset+off+int64(i)); err != nil {
-			return err
-		}
+		p, off = p[n:], off+n
 	}
 	return nil
+}
+
+func (w *writer) extentAt(off int64) *extent {
+	unit := off / peSize
+	for _, x := range w.exts {
+		if unit >= x.first && unit < x.first+x.count {
+			return x
+		}
+	}
+	return w.exts[len(w.exts)-1]
 }
 
 var zeros [64 << 10]byte
@@ -139,6 +176,16 @@ func (w *writer) allocBlocks(n int64) (int64, error) {
 	return start, nil
 }
 
+func (w *writer) closeAll() error {
+	var first error
+	for _, x := range w.exts {
+		if err := x.f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 func log2(x int64) uint8 { return uint8(bits.TrailingZeros64(uint64(x))) }
 
 // Write builds the volume described by spec as a sparse image file at
@@ -148,13 +195,19 @@ func Write(path string, spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
+	units := w.volSize / peSize
+	n := int64(max(w.s.Extents, 1))
+	for k := range n {
+		first, last := k*units/n, (k+1)*units/n
+		f, err := os.OpenFile(extentPath(path, int(k)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			w.closeAll()
+			return nil, err
+		}
+		w.exts = append(w.exts, &extent{path: extentPath(path, int(k)), f: f, first: first, count: last - first})
 	}
-	w.f = f
 	err = w.write()
-	if cerr := f.Close(); err == nil {
+	if cerr := w.closeAll(); err == nil {
 		err = cerr
 	}
 	if err != nil {
