@@ -7,15 +7,17 @@ import (
 
 // Info describes an opened disk for people and scripts (vmfsrecover info).
 type Info struct {
-	Path        string       `json:"path"`
-	Kind        string       `json:"kind"` // of the opened file: descriptor, single-file sparse disk, raw, ...
-	CreateType  string       `json:"create_type,omitempty"`
-	Capacity    int64        `json:"capacity"`
-	AdapterType string       `json:"adapter_type,omitempty"`
-	Geometry    *Geometry    `json:"geometry,omitempty"`
-	Thin        bool         `json:"thin_provisioned,omitempty"`
-	Chain       []LinkInfo   `json:"chain"`
-	Extents     []ExtentInfo `json:"extents"` // of every link, newest first
+	Path        string    `json:"path"`
+	Kind        string    `json:"kind"` // of the opened file: descriptor, single-file sparse disk, raw, ...
+	CreateType  string    `json:"create_type,omitempty"`
+	Capacity    int64     `json:"capacity"`
+	AdapterType string    `json:"adapter_type,omitempty"`
+	Geometry    *Geometry `json:"geometry,omitempty"`
+	Thin        bool      `json:"thin_provisioned,omitempty"`
+	UUID        string    `json:"uuid,omitempty"` // ddb.uuid, to match a disk with its VM
+
+	Chain   []LinkInfo   `json:"chain"`
+	Extents []ExtentInfo `json:"extents"` // of every link, newest first
 	// Descriptor is the generated descriptor of a raw disk, to bring a lone
 	// flat extent back as a VMDK; empty otherwise.
 	Descriptor     string   `json:"generated_descriptor,omitempty"`
@@ -68,6 +70,9 @@ func (d *Disk) Info() Info {
 			}
 			if g := l.desc.geometry(); in.Geometry == nil && g != (Geometry{}) {
 				in.Geometry = &g
+			}
+			if in.UUID == "" {
+				in.UUID = l.desc.DDB["uuid"]
 			}
 			if l.desc.DDB["thinprovisioned"] == "1" {
 				in.Thin = true

@@ -118,7 +118,7 @@ func runDump(ctx context.Context, o *dumpOptions, source string, stdout, stderr 
 		}
 	}
 	if len(res.Warnings) > 0 {
-		return withExitCode(exitPartial, fmt.Errorf("%s: %d warnings (see the output)", source, len(res.Warnings)))
+		return withExitCode(exitPartial, fmt.Errorf("%s: finished with %d warning(s), listed in the output", source, len(res.Warnings)))
 	}
 	return nil
 }

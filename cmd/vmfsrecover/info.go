@@ -65,7 +65,7 @@ func runInfo(ctx context.Context, o *infoOptions, source string, out io.Writer) 
 		return err
 	}
 	if len(r.Warnings) > 0 {
-		return withExitCode(exitPartial, fmt.Errorf("%s: %d warnings (see the output)", source, len(r.Warnings)))
+		return withExitCode(exitPartial, fmt.Errorf("%s: finished with %d warning(s), listed in the output", source, len(r.Warnings)))
 	}
 	return nil
 }
@@ -87,6 +87,9 @@ func printInfo(w io.Writer, r infoReport) error {
 	}
 	if r.Thin {
 		fmt.Fprintf(tw, "thin:\tyes\n")
+	}
+	if r.UUID != "" {
+		fmt.Fprintf(tw, "uuid:\t%s\n", r.UUID)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "chain (newest first):\n")
