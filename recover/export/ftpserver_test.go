@@ -115,7 +115,7 @@ func startGoFTP(t *testing.T, tlsMode string, without ...string) *goFTP {
 			c.Close()
 			break
 		}
-		if i > 100 {
+		if i > 500 { // 10 s: the machine may be busy
 			t.Fatalf("FTP server did not start: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
