@@ -417,6 +417,13 @@ func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, f
 			if w == 0 {
 				conn = first // closed by Export
 			} else {
+				// A server that takes fewer connections than asked for
+				// (FTP 421) leaves the work to the workers it took.
+				var err error
+				if own, err = ex.dst.Connect(ctx); err != nil {
+					ex.opts.Logger.Warn("working with fewer connections", "worker", w+1, "err", err)
+					return
+				}
 				defer func() {
 					if own != nil {
 						own.Close()

@@ -25,8 +25,9 @@ type vsftpd struct {
 }
 
 type vsftpdOpts struct {
-	readOnly bool
-	tls      string // "", "explicit", "implicit"
+	maxClients int // 0: 50
+	readOnly   bool
+	tls        string // "", "explicit", "implicit"
 }
 
 func startVsftpd(t testing.TB, o vsftpdOpts) *vsftpd {
@@ -52,6 +53,10 @@ func startVsftpd(t testing.TB, o vsftpdOpts) *vsftpd {
 		}
 	}
 	port := freePort(t)
+	maxClients := o.maxClients
+	if maxClients == 0 {
+		maxClients = 50
+	}
 	write := "YES"
 	if o.readOnly {
 		write = "NO"
@@ -79,9 +84,9 @@ isolate=NO
 isolate_network=NO
 xferlog_enable=NO
 dirmessage_enable=NO
-max_clients=50
-max_per_ip=50
-`, port, write, root, empty)
+max_clients=%d
+max_per_ip=%d
+`, port, write, root, empty, maxClients, maxClients)
 	v := &vsftpd{pub: pub, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	if o.tls != "" {
 		cert, tc := selfSigned(t)
@@ -219,5 +224,18 @@ func TestVsftpdRefusesWrites(t *testing.T) {
 	}
 	if rep.Exported != 0 {
 		t.Fatalf("%d reported exported", rep.Exported)
+	}
+}
+
+// TestVsftpdFewerConnections: a server that allows one connection while
+// --jobs asks for four still gets every file, over the one it allows.
+func TestVsftpdFewerConnections(t *testing.T) {
+	v := startVsftpd(t, vsftpdOpts{maxClients: 1})
+	fsys, want := sampleTree()
+	opts := testOpts()
+	opts.Workers = 4
+	rep, err := Export(context.Background(), fsys, nil, v.dest(t, ""), opts)
+	if err != nil || rep.Exported != len(want) || rep.Failed != 0 {
+		t.Fatalf("%v %+v", err, rep.Entries)
 	}
 }
