@@ -442,9 +442,10 @@ func FuzzPreview(f *testing.F) {
 	f.Add(guestDisk()[:1024], uint8(2))
 	f.Add([]byte("KDMV\x01\x00\x00\x00"), uint8(0))
 	f.Add([]byte("line\n\x00binary"), uint8(1))
+	flat := guestDisk()[:8192]
 	f.Fuzz(func(t *testing.T, b []byte, kind uint8) {
 		name := []string{"d/x.vmdk", "d/vmware.log", "d/blob"}[int(kind)%3]
-		fsys := fstest.MapFS{name: {Data: b}, "d/x-flat.vmdk": {Data: guestDisk()[:8192]}}
+		fsys := fstest.MapFS{name: {Data: b}, "d/x-flat.vmdk": {Data: flat}}
 		r, err := Preview(context.Background(), fsys, name, Options{MaxText: 100, MaxHex: 64})
 		if err != nil {
 			return
