@@ -99,9 +99,6 @@ func plan(s Spec) (*writer, error) {
 			if c.sys {
 				continue
 			}
-			if len(c.name) > maxName {
-				return
-			}
 			w.nodes = append(w.nodes, c)
 			walk(c)
 		}
@@ -410,11 +407,11 @@ func (w *writer) choose(n *node) (*dataPlan, error) {
 	}
 	limit := map[Addressing]int64{Resident: w.resMax, SubBlocks: w.nptr * w.sbs, Blocks: w.nptr * w.bs,
 		Pointers: w.nptr * w.ppb * w.bs, Double: w.nptr * w.ppb * w.ppb * w.bs, LargeBlocks: w.nptr * lfbBlocks * w.bs}[mode]
-	if size > limit {
-		return nil, fmt.Errorf("%w: %s: %d bytes do not fit %s addressing (max %d)", ErrTooBig, n.Path, size, mode, limit)
-	}
 	if mode == Resident && n.Kind == Dir {
 		return nil, fmt.Errorf("vmfstest: %s: a directory cannot be resident", n.Path)
+	}
+	if size > limit {
+		return nil, fmt.Errorf("%w: %s: %d bytes do not fit %s addressing (max %d)", ErrTooBig, n.Path, size, mode, limit)
 	}
 	p := &dataPlan{unit: w.bs}
 	n.bsize = w.bs
