@@ -206,3 +206,73 @@ func TestWizardTmux(t *testing.T) {
 		t.Errorf("Ctrl-C:\n%s", sc)
 	}
 }
+
+// TestWizardTmuxDeep: the real binary on a volume whose LVM header is
+// zeroed. The quick scan finds nothing, Enter takes the offered deep scan
+// (its progress on the terminal), and the deleted file is recovered.
+func TestWizardTmuxDeep(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed (Debian package tmux); the end-to-end wizard test needs it")
+	}
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "damaged.img")
+	if _, err := vmfstest.Write(img, vmfstest.Spec{Version: 5, Label: "damaged", Files: []vmfstest.Entry{
+		{Path: "vm/vm.vmx", Data: []byte("displayName = \"vm\"\n")},
+		{Path: "vm/notes.txt", Data: []byte("recover me\n"), Deleted: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 4096), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	bin := buildBinary(t)
+	out := filepath.Join(dir, "recovered")
+	s := startTmux(t, fmt.Sprintf("%s wizard --state %s %s; echo EXIT=$?; sleep 600", bin, filepath.Join(dir, "state.json"), img))
+	s.expect("Scan [1]:", 1)
+	s.typeLine("")
+	s.expect("Scan [2]:", 1)
+	s.typeLine("")
+	s.expect("Volume number [1]:", 1)
+	if sc := s.screen(); !strings.Contains(sc, "rebuilt from "+img) || !strings.Contains(sc, "deleted") {
+		t.Fatalf("deep scan:\n%s", sc)
+	}
+	s.typeLine("")
+	s.expect("Command (? for help", 1)
+	s.typeLine("f deleted")
+	s.expect("Filter deleted: 1 item(s)", 1)
+	s.typeLine("1")
+	s.expect("Command (? for help", 3)
+	s.typeLine("d")
+	s.expect("Destination [1]:", 1)
+	s.typeLine("")
+	s.expect("Folder", 1)
+	s.typeLine(out)
+	s.expect("Start the export? [y/N]", 1)
+	s.typeLine("y")
+	s.expect("Enter: finish", 1)
+	s.typeLine("")
+	s.expect("EXIT=0", 1)
+	var found []string
+	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if b, _ := os.ReadFile(p); string(b) == "recover me\n" {
+				found = append(found, p)
+			}
+		}
+		return nil
+	})
+	if len(found) != 1 {
+		t.Errorf("the deleted file was not recovered: %q\n%s", found, s.screen())
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".vmfsrecover")); err != nil {
+		t.Errorf("no scan file beside the state: %v", err)
+	}
+}

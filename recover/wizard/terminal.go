@@ -263,7 +263,13 @@ func (t *Terminal) volume(ctx context.Context, w *Wizard) error {
 		return fmt.Errorf("answer a volume number")
 	}
 	t.page, t.items = 0, nil
-	return w.ChooseVolume(ctx, n)
+	if err := w.ChooseVolume(ctx, n); err != nil {
+		return err
+	}
+	for _, warn := range w.Warnings() {
+		t.printf("warning: %s\n", warn)
+	}
+	return nil
 }
 
 const browseHelp = `Commands, one per line:
