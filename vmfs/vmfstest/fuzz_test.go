@@ -32,7 +32,7 @@ func specFromBytes(b []byte) Spec {
 		e.Path = strings.Join(parts, "/")
 		e.Kind = Kind(b[1] % 3)
 		e.Thin, e.Fragmented, e.Deleted = b[2]&1 != 0, b[2]&2 != 0, b[2]&4 != 0
-		e.Addressing = Addressing(b[3] % 6)
+		e.Addressing = Addressing(b[3] % 7)
 		e.Size = int64(binary.LittleEndian.Uint32(b[4:])) % (6 << 20)
 		e.Seed = uint64(b[8])
 		if b[9] != 0 {
