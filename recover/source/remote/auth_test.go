@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +25,26 @@ import (
 type passwordServer struct {
 	addr    string
 	hostKey ssh.PublicKey
+	l       net.Listener
+	mu      sync.Mutex
+	conns   []net.Conn
 }
 
 func startPasswordServer(t *testing.T, password string, interactive bool) *passwordServer {
+	return startPasswordServerAt(t, "127.0.0.1:0", password, interactive)
+}
+
+// stop closes the listener and every connection.
+func (s *passwordServer) stop() {
+	s.l.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+func startPasswordServerAt(t *testing.T, addr, password string, interactive bool) *passwordServer {
 	t.Helper()
 	_, sk, _ := ed25519.GenerateKey(rand.Reader)
 	signer, err := ssh.NewSignerFromKey(sk)
@@ -51,21 +69,25 @@ func startPasswordServer(t *testing.T, password string, interactive bool) *passw
 		}
 	}
 	cfg.AddHostKey(signer)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	s := &passwordServer{addr: l.Addr().String(), hostKey: signer.PublicKey(), l: l}
+	t.Cleanup(s.stop)
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
 			go serveSFTP(c, cfg)
 		}
 	}()
-	return &passwordServer{addr: l.Addr().String(), hostKey: signer.PublicKey()}
+	return s
 }
 
 func serveSFTP(c net.Conn, cfg *ssh.ServerConfig) {
@@ -191,5 +213,34 @@ func TestSSHAgentLogin(t *testing.T) {
 	o.NoAgent = true
 	if _, err := DialSSH(srv.target(), o); !errors.Is(err, ErrAuth) {
 		t.Fatalf("without the agent: err = %v, want ErrAuth", err)
+	}
+}
+
+// The link drops and the host that answers on the same address has
+// another key: the read fails with ErrHostKeyChanged at once instead of
+// trusting it or retrying until RetryFor.
+func TestSSHReconnectRefusesOtherHostKey(t *testing.T) {
+	img, _ := randomImage(t, 2<<20, 18)
+	srv := startPasswordServer(t, "pw", false)
+	tg, o := srv.options(t, "pw")
+	o.RetryFor = time.Minute
+	f, err := DialSSH(tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := f.Open(fsName(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.stop()
+	startPasswordServerAt(t, srv.addr, "pw", false) // a new host key
+	start := time.Now()
+	_, err = file.(io.ReaderAt).ReadAt(make([]byte, 100), 1<<20)
+	if !errors.Is(err, ErrHostKeyChanged) {
+		t.Fatalf("err = %v, want ErrHostKeyChanged", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("refusal took %s: retried as a dropped link", time.Since(start))
 	}
 }

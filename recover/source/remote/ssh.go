@@ -32,14 +32,18 @@ type HostKeyError struct {
 	KeyType     string // ssh-ed25519, ecdsa-sha2-nistp256, ...
 	Fingerprint string // SHA256:..., as ssh-keygen -l prints it
 	KnownHosts  string // file checked
-	Changed     bool   // known_hosts has another key for the host
-	KnownLine   int    // line of that other key
+	Changed     bool   // known_hosts (or, on reconnecting, the first connection) has another key for the host
+	KnownLine   int    // line of that other key in known_hosts; 0 on reconnecting
 	wantTypes   []string
 }
 
 func (e *HostKeyError) Error() string {
 	accept := fmt.Sprintf("check it out of band (on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then trust it with --accept-host-key %s (or %s=%s)",
 		e.Fingerprint, EnvAcceptHostKey, e.Fingerprint)
+	if e.Changed && e.KnownLine == 0 {
+		return fmt.Sprintf("%s: on reconnecting, the host %s presented %s key %s, not the key it had at the start of this run: this may be a man-in-the-middle attack; refusing it",
+			ErrHostKeyChanged, e.Host, e.KeyType, e.Fingerprint)
+	}
 	if e.Changed {
 		return fmt.Sprintf("%s: the host %s presented %s key %s, but %s line %d has another key for it: this may be a man-in-the-middle attack, or a reinstalled or rescue system; %s",
 			ErrHostKeyChanged, e.Host, e.KeyType, e.Fingerprint, e.KnownHosts, e.KnownLine, accept)
@@ -97,7 +101,7 @@ func (d *sshDialer) hostKeyCallback() (ssh.HostKeyCallback, error) {
 			if ssh.FingerprintSHA256(pinned) == fp {
 				return nil
 			}
-			return &HostKeyError{Host: d.t.Host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: "the first connection of this run", Changed: true}
+			return &HostKeyError{Host: d.t.Host, KeyType: key.Type(), Fingerprint: fp, Changed: true}
 		}
 		e := &HostKeyError{Host: d.t.Host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: path}
 		if kh != nil {
