@@ -75,11 +75,17 @@ type entryInfo struct {
 func entries(t *testing.T, tree *Tree) map[string]entryInfo {
 	t.Helper()
 	out := map[string]entryInfo{}
-	err := listing.Walk(context.Background(), tree, ".", listing.Options{Recursive: true, Hash: true}, func(e listing.Entry, err error) error {
+	err := listing.Walk(context.Background(), tree, ".", listing.Options{Recursive: true}, func(e listing.Entry, err error) error {
 		if err != nil {
 			return err
 		}
-		out[e.Path] = entryInfo{e.SHA256, e.Attrs.(*Finding).Kind, e.Size}
+		hash := ""
+		if e.Type == "file" && !strings.HasSuffix(e.Path, ".sf") { // system files are large and not under test
+			if hash, err = listing.HashFile(tree, strings.TrimPrefix(e.Path, "/")); err != nil {
+				return err
+			}
+		}
+		out[e.Path] = entryInfo{hash, e.Attrs.(*Finding).Kind, e.Size}
 		return nil
 	})
 	if err != nil {
@@ -351,15 +357,15 @@ type holes struct{}
 
 func (holes) ReadAt(p []byte, off int64) (int, error) { return len(p), nil }
 
-// TestMemoryBoundedBySize scans a 256 GiB empty disk and checks that the
+// TestMemoryBoundedBySize scans a 32 GiB empty disk and checks that the
 // heap stays small: memory follows the metadata found, not the disk size.
 func TestMemoryBoundedBySize(t *testing.T) {
-	const size = 256 << 30
+	const size = 32 << 30
 	var peak uint64
 	var ms runtime.MemStats
 	f := New("holes", "holes", size)
 	err := Scan(context.Background(), holes{}, f, Options{Progress: func(done, total int64) {
-		if done%(4<<30) == 0 {
+		if done%(1<<30) == 0 {
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse)
 		}
@@ -370,5 +376,5 @@ func TestMemoryBoundedBySize(t *testing.T) {
 	if !f.Complete() || peak == 0 || peak > 64<<20 {
 		t.Fatalf("complete %v, peak heap %d MiB (want under 64 MiB)", f.Complete(), peak>>20)
 	}
-	t.Logf("peak heap while scanning 256 GiB: %d MiB", peak>>20)
+	t.Logf("peak heap while scanning 32 GiB: %d MiB", peak>>20)
 }

@@ -199,11 +199,21 @@ func (s *scanner) flushVotes() {
 	}
 }
 
+// zeroRun is the size of the all-zero runs examine skips at once; most of
+// a datastore that is not full is zeros.
+const zeroRun = 64 << 10
+
+var zeros [zeroRun]byte
+
 // examine looks at every sector start in buf[:limit]; buf continues past
 // limit so structures that cross the chunk end can be decoded.
 func (s *scanner) examine(buf []byte, base, limit int64) {
 	le := binary.LittleEndian
 	for o := int64(0); o < limit; o += sector {
+		if o%zeroRun == 0 && o+zeroRun <= int64(len(buf)) && bytes.Equal(buf[o:o+zeroRun], zeros[:]) {
+			o += zeroRun - sector // no signature starts with zeros: skip the run
+			continue
+		}
 		b := buf[o:]
 		if len(b) < 16 {
 			return
