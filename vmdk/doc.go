@@ -17,7 +17,9 @@
 //     grain tables (GT), redundant GD used when the primary is damaged,
 //     zeroed-grain entries (GTE 1), and compressed grains with markers
 //     (streamOptimized, all three layouts: VMware's footer at the end,
-//     tables up front as open-vmdk writes, qemu's).
+//     tables up front as open-vmdk writes, qemu's). Each grain is a zlib
+//     stream whose LBA and Adler-32 are checked; in tolerant mode a stream
+//     whose footer or tables are lost is rebuilt from its grain markers.
 //   - VMFSSPARSE with "COWD": ESX sparse snapshot deltas, 4096-entry GTs.
 //   - SESPARSE with 0xCAFEBABE: the VMFS6 snapshot default, 64-bit entries.
 //   - ZERO: no file; VMFSRDM, VMFSRAW and device paths: the data lives on a
@@ -35,6 +37,11 @@
 // Damage gives a *FormatError with the file, structure and byte offset. In
 // tolerant mode (Options.Tolerant) a missing extent or parent and every
 // unreadable range read as zeros and are listed by Disk.Warnings.
+//
+// CopySparse writes any io.ReaderAt with an allocation map to an
+// io.WriterAt, holes as holes, with one worker per CPU (vmfsrecover dump).
+// Package vmdktest writes the COWD and SESparse files no installed tool
+// writes, for tests here and elsewhere.
 //
 // The layout of each structure is documented next to the Go type that
 // decodes it; /work/shared/docs/vmdk-format.md is the long reference.
