@@ -166,7 +166,11 @@ func Read(r io.ReaderAt, size int64) (*Table, error) {
 			return nil, fmt.Errorf("no MBR signature at byte 510 and %w", gerr)
 		}
 	}
-	return readMBR(r, size, mbr[:])
+	t, err := readMBR(r, size, mbr[:])
+	if err == nil && protective {
+		t.Warnings = append(t.Warnings, "protective MBR (type 0xEE) but no GPT header at LBA 1 or at the end of the disk")
+	}
+	return t, err
 }
 
 func readMBR(r io.ReaderAt, size int64, mbr []byte) (*Table, error) {

@@ -75,6 +75,16 @@ func TestMBRWithLogicalPartitions(t *testing.T) {
 	}
 }
 
+func TestProtectiveWithoutGPT(t *testing.T) {
+	b := make([]byte, 1<<20)
+	b[510], b[511] = 0x55, 0xAA
+	mbrEntry(b[0x1BE:], 0, 0xEE, 1, 2047)
+	tab, err := Read(bytes.NewReader(b), int64(len(b)))
+	if err != nil || tab.Scheme != MBR || len(tab.Warnings) != 1 || tab.Partitions[0].Type != "GPT protective" {
+		t.Fatalf("%v %+v", err, tab)
+	}
+}
+
 func TestNoTable(t *testing.T) {
 	for _, size := range []int{100, 512, 1 << 20} {
 		_, err := Read(bytes.NewReader(make([]byte, size)), int64(size))
