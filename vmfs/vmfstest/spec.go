@@ -349,3 +349,32 @@ func normHoles(hs []Range) []Range {
 	}
 	return out
 }
+
+// MarshalText and UnmarshalText let specs be written as JSON ("file",
+// "dir", "symlink"; "auto", "resident", …).
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText parses a Kind name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for _, c := range []Kind{File, Dir, Symlink} {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("vmfstest: unknown kind %q (want file, dir or symlink)", b)
+}
+
+// MarshalText renders an Addressing name.
+func (a Addressing) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText parses an Addressing name.
+func (a *Addressing) UnmarshalText(b []byte) error {
+	for c := Auto; c <= LargeBlocks; c++ {
+		if c.String() == string(b) {
+			*a = c
+			return nil
+		}
+	}
+	return fmt.Errorf("vmfstest: unknown addressing %q", b)
+}

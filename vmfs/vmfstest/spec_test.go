@@ -1,8 +1,10 @@
 package vmfstest
 
 import (
+	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,34 @@ func TestSpecErrors(t *testing.T) {
 				t.Errorf("refused spec still created %s", img)
 			}
 		})
+	}
+}
+
+// TestSpecJSON: specs round-trip through JSON with kinds and addressing
+// modes by name (mkvmfs -spec reads them).
+func TestSpecJSON(t *testing.T) {
+	in := Spec{Version: 6, Label: "j", Files: []Entry{
+		{Path: "a", Kind: Symlink, Target: "b"},
+		{Path: "d", Kind: Dir},
+		{Path: "f", Size: 10, Addressing: LargeBlocks, Holes: []Range{{Off: 1, Len: 2}}},
+	}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Kind":"symlink"`, `"Kind":"dir"`, `"Addressing":"largeblocks"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s: %s", want, b)
+		}
+	}
+	var out Spec
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("round trip: %+v, want %+v", out, in)
+	}
+	if err := json.Unmarshal([]byte(`{"Files":[{"Kind":"fifo"}]}`), &out); err == nil || !strings.Contains(err.Error(), `unknown kind "fifo"`) {
+		t.Errorf("bad kind: %v", err)
 	}
 }
