@@ -83,6 +83,9 @@ func TestGeneratedVolumesMatchExpected(t *testing.T) {
 // addressing mode, thin and fragmented files, deleted entries, 10,240
 // entries in one directory, partition-table variants, 8 MiB blocks).
 func TestFixturesMatchExpected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: reads hundreds of MiB; make test runs it in its second, race-free pass")
+	}
 	for _, fx := range vmfstest.Fixtures(false) {
 		t.Run(fx.Name, func(t *testing.T) {
 			t.Parallel()

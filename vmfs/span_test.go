@@ -100,6 +100,9 @@ func writeSparse(t *testing.T, path string, header []byte, rest *io.SectionReade
 }
 
 func TestSpannedVolume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: reads hundreds of MiB; make test runs it in its second, race-free pass")
+	}
 	for _, v := range []int{5, 6} {
 		want, p1, p2 := splitVolume(t, v)
 		d1, d2 := openImage(t, p1), openImage(t, p2)

@@ -156,6 +156,9 @@ func TestIntactAndDeleted(t *testing.T) {
 }
 
 func TestDamagedMetadata(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: reads hundreds of MiB; make test runs it in its second, race-free pass")
+	}
 	cases := []struct {
 		name   string
 		damage func(t *testing.T, img string, res *vmfstest.Result)
@@ -291,6 +294,9 @@ func TestScanResumesWhereInterrupted(t *testing.T) {
 // format does (only the new metadata is written) and recovers the old
 // files from the descriptors that survive outside the new metadata.
 func TestReformattedVolume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: reads hundreds of MiB; make test runs it in its second, race-free pass")
+	}
 	for _, version := range []int{5, 6} {
 		t.Run("vmfs"+string(rune('0'+version)), func(t *testing.T) {
 			img, res := image(t, version)
@@ -360,6 +366,9 @@ func (holes) ReadAt(p []byte, off int64) (int, error) { return len(p), nil }
 // TestMemoryBoundedBySize scans a 32 GiB empty disk and checks that the
 // heap stays small: memory follows the metadata found, not the disk size.
 func TestMemoryBoundedBySize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: reads hundreds of MiB; make test runs it in its second, race-free pass")
+	}
 	const size = 32 << 30
 	var peak uint64
 	var ms runtime.MemStats
