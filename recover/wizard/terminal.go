@@ -43,6 +43,9 @@ type Terminal struct {
 	lines *lineReader
 	page  int
 	items []Item
+	// previewed is the item shown by the last p command: s at the preview
+	// step selects all of it (a disk with its extents, a whole VM).
+	previewed *Item
 }
 
 // Run drives w until it is done or cancelled. It returns ErrQuit when the
@@ -424,6 +427,7 @@ func (t *Terminal) browseCommand(ctx context.Context, w *Wizard, line string) er
 			return fmt.Errorf("p needs an item number from 1 to %d", len(t.items))
 		}
 		it := t.items[n-1]
+		t.previewed = &it
 		target := it.Path
 		if it.Kind == "vm" {
 			// A VM previews as its .vmx.
@@ -484,7 +488,7 @@ func parseNumbers(s string, max int) ([]int, error) {
 }
 
 func (t *Terminal) afterPreview(ctx context.Context, w *Wizard) error {
-	line, err := t.ask(ctx, "Enter: back to the list, s: select this file, d: go on with the selection: ",
+	line, err := t.ask(ctx, "Enter: back to the list, s: select it, d: go on with the selection: ",
 		"The preview shows a file without exporting it.\n")
 	if err != nil {
 		return err
@@ -493,7 +497,11 @@ func (t *Terminal) afterPreview(ctx context.Context, w *Wizard) error {
 	case "":
 		return errBack
 	case "s":
-		if err := w.Select(ctx, w.State().Previewed); err != nil {
+		paths := []string{w.State().Previewed}
+		if t.previewed != nil {
+			paths = t.previewed.Paths
+		}
+		if err := w.Select(ctx, paths...); err != nil {
 			return err
 		}
 		return errBack
