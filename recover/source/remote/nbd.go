@@ -16,6 +16,15 @@ import (
 // caller re-establishes the link and retries.
 var errLinkLost = errors.New("connection lost")
 
+// linkLostError is an error of the link; its message is the cause's.
+type linkLostError struct{ err error }
+
+func (e *linkLostError) Error() string        { return e.err.Error() }
+func (e *linkLostError) Unwrap() error        { return e.err }
+func (e *linkLostError) Is(target error) bool { return target == errLinkLost }
+
+func linkLost(err error) error { return &linkLostError{err} }
+
 // nbdConn is one NBD connection in the transmission phase. Reads are
 // pipelined: each request carries a cookie and a reader goroutine hands
 // every reply to the request waiting for it.
@@ -46,7 +55,7 @@ func dialNBD(ctx context.Context, addr, name string, timeout time.Duration) (*nb
 	d := net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errLinkLost, err)
+		return nil, linkLost(err)
 	}
 	c.SetDeadline(time.Now().Add(timeout))
 	br := bufio.NewReaderSize(c, 256<<10)
@@ -59,7 +68,7 @@ func dialNBD(ctx context.Context, addr, name string, timeout time.Duration) (*nb
 		var ne net.Error
 		if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			if !errors.Is(err, ErrExportUnknown) {
-				return nil, fmt.Errorf("%w: handshake: %w", errLinkLost, err)
+				return nil, linkLost(fmt.Errorf("NBD handshake: %w", err))
 			}
 		}
 		return nil, err
@@ -93,7 +102,7 @@ func (nc *nbdConn) readLoop(br *bufio.Reader) {
 			if errors.Is(err, ErrProtocol) {
 				nc.fail(err)
 			} else {
-				nc.fail(fmt.Errorf("%w: %w", errLinkLost, err))
+				nc.fail(linkLost(err))
 			}
 			return
 		}
@@ -140,7 +149,7 @@ func readReply(br *bufio.Reader, take func(cookie uint64, remove bool) *nbdReq) 
 		if errno != 0 {
 			r.err = &NBDError{Offset: r.off, Length: len(r.p), Errno: errno}
 		} else if _, err := io.ReadFull(br, r.p); err != nil {
-			r.err = fmt.Errorf("%w: %w", errLinkLost, err)
+			r.err = linkLost(err)
 			close(r.done)
 			return err
 		}
@@ -161,7 +170,7 @@ func readReply(br *bufio.Reader, take func(cookie uint64, remove bool) *nbdReq) 
 		}
 		if err := readChunk(br, r, typ, length); err != nil {
 			if !errors.Is(err, ErrProtocol) {
-				err = fmt.Errorf("%w: %w", errLinkLost, err)
+				err = linkLost(err)
 			}
 			if r.err == nil {
 				r.err = err
@@ -301,7 +310,7 @@ func (nc *nbdConn) send(p []byte, off int64) (*nbdReq, error) {
 	_, err := nc.c.Write(nbdRequest(nbdCmdRead, cookie, off, uint32(len(p))))
 	nc.wmu.Unlock()
 	if err != nil {
-		nc.fail(fmt.Errorf("%w: %w", errLinkLost, err))
+		nc.fail(linkLost(err))
 	}
 	return r, nil
 }

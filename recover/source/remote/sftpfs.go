@@ -66,7 +66,7 @@ func (f *FS) connect() error {
 	cl, err := sftp.NewClient(sc, sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64), sftp.MaxPacketUnchecked(packet))
 	if err != nil {
 		sc.Close()
-		return fmt.Errorf("%w: starting SFTP on %s (is the sftp subsystem enabled in sshd_config?): %w", errLinkLost, f.t.Host, err)
+		return linkLost(fmt.Errorf("starting SFTP on %s (is the sftp subsystem enabled in sshd_config?): %w", f.t.Host, err))
 	}
 	if f.cl != nil {
 		f.cl.Close()
@@ -117,7 +117,7 @@ func (f *FS) do(what string, op func(cl *sftp.Client, gen int) error) error {
 		gen = g
 		if err := op(cl, g); err != nil {
 			if lost(err, dead) {
-				return fmt.Errorf("%w: %w", errLinkLost, err)
+				return linkLost(err)
 			}
 			return err
 		}

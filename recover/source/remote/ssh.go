@@ -194,7 +194,7 @@ func (d *sshDialer) dialWith(cb ssh.HostKeyCallback) (*ssh.Client, error) {
 	cfg.Auth, closers = d.authMethods()
 	conn, err := net.DialTimeout("tcp", d.t.Host, d.opts.DialTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errLinkLost, err)
+		return nil, linkLost(err)
 	}
 	conn.SetDeadline(time.Now().Add(d.opts.DialTimeout))
 	c, chans, reqs, err := ssh.NewClientConn(conn, d.t.Host, cfg)
@@ -211,7 +211,7 @@ func (d *sshDialer) dialWith(cb ssh.HostKeyCallback) (*ssh.Client, error) {
 			return nil, fmt.Errorf("%w as %q on %s: the server accepted none of the methods tried (ssh-agent, identity files, password); %v",
 				ErrAuth, d.t.User, d.t.Host, err)
 		}
-		return nil, fmt.Errorf("%w: ssh handshake with %s: %w", errLinkLost, d.t.Host, err)
+		return nil, linkLost(fmt.Errorf("ssh handshake with %s: %w", d.t.Host, err))
 	}
 	conn.SetDeadline(time.Time{})
 	d.mu.Lock()

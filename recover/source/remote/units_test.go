@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 )
 
 func TestSSHPacketSizes(t *testing.T) {
@@ -107,5 +111,22 @@ func TestOptionsFromEnv(t *testing.T) {
 	t.Setenv(EnvRetryFor, "soon")
 	if _, err := OptionsFromEnv(); err == nil {
 		t.Error("bad duration accepted")
+	}
+}
+
+// Nothing listens: the first connection fails at once, naming the target,
+// with the system's error reachable through errors.Is.
+func TestConnectRefused(t *testing.T) {
+	port := remotetest.FreePort(t)
+	o := testOptions()
+	tg, _ := ParseTarget("nbd://127.0.0.1:" + strconv.Itoa(port) + "/x")
+	_, err := OpenNBD(tg, o)
+	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), tg.String()) {
+		t.Errorf("NBD: err = %v", err)
+	}
+	tg = Target{Scheme: "ssh", User: "u", Host: "127.0.0.1:" + strconv.Itoa(port), Path: "/x"}
+	_, err = DialSSH(tg, o)
+	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), tg.String()) {
+		t.Errorf("SSH: err = %v", err)
 	}
 }
