@@ -108,7 +108,7 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 		return &Report{}, err
 	}
 
-	conn, err := dst.Connect(ctx)
+	conn, err := connectRetry(ctx, dst, opts)
 	if err != nil {
 		return &Report{}, fmt.Errorf("connecting to %s: %w", dst, err)
 	}
@@ -220,6 +220,25 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 		return rep, fmt.Errorf("writing manifest to %s: %w", dst, merr)
 	}
 	return rep, nil
+}
+
+// connectRetry connects, retrying transient failures (a busy FTP server's
+// 421, a refused or dropped connection) with backoff.
+func connectRetry(ctx context.Context, dst Destination, opts Options) (Conn, error) {
+	backoff := opts.Backoff
+	for attempt := 0; ; attempt++ {
+		c, err := dst.Connect(ctx)
+		if err == nil || !errors.Is(err, ErrTransient) || attempt >= opts.Retries {
+			return c, err
+		}
+		opts.Logger.Warn("connecting again", "dest", dst.String(), "attempt", attempt+1, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }
 
 type exporter struct {
