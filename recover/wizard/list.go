@@ -71,7 +71,7 @@ func (w *Wizard) List(ctx context.Context, filter, search string) ([]Item, error
 	var items []Item
 	switch filter {
 	case FilterVMs:
-		items = w.vms(vol)
+		items = w.vms(ctx, vol)
 	case FilterDisks:
 		items = w.disks(vol)
 	default:
@@ -155,7 +155,7 @@ func system(info fs.FileInfo) bool {
 }
 
 // vms finds the folders that hold a .vmx.
-func (w *Wizard) vms(fsys fs.FS) []Item {
+func (w *Wizard) vms(ctx context.Context, fsys fs.FS) []Item {
 	byDir := map[string]*Item{}
 	var dirs []string
 	for _, e := range w.walkItems() {
@@ -166,7 +166,7 @@ func (w *Wizard) vms(fsys fs.FS) []Item {
 		if byDir[dir] != nil {
 			continue
 		}
-		it := &Item{Path: "/" + strings.TrimPrefix(dir, "."), Kind: "vm", Paths: []string{dir}, Info: vmName(fsys, e.path)}
+		it := &Item{Path: "/" + strings.TrimPrefix(dir, "."), Kind: "vm", Paths: []string{dir}, Info: w.vmInfo(ctx, fsys, e.path)}
 		byDir[dir] = it
 		dirs = append(dirs, dir)
 	}
@@ -190,8 +190,9 @@ func (w *Wizard) vms(fsys fs.FS) []Item {
 	return items
 }
 
-// vmName reads a .vmx's displayName.
-func vmName(fsys fs.FS, p string) string {
+// vmInfo sums up a VM from its .vmx: its name, and how many of its disks
+// are whole on the volume (descriptor, extents and snapshot parents).
+func (w *Wizard) vmInfo(ctx context.Context, fsys fs.FS, p string) string {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return ""
@@ -201,7 +202,27 @@ func vmName(fsys fs.FS, p string) string {
 	if err != nil {
 		return ""
 	}
-	return preview.ParseVMX(b)["displayname"]
+	v := preview.SummarizeVMX(ctx, fsys, p, b, preview.Options{Tolerant: w.st.Tolerant})
+	disks, incomplete := 0, 0
+	for _, d := range v.Disks {
+		if d.Path == "" || strings.HasSuffix(strings.ToLower(d.Path), ".iso") || strings.Contains(strings.ToLower(d.DeviceType), "cdrom") {
+			continue
+		}
+		disks++
+		if !d.Complete {
+			incomplete++
+		}
+	}
+	info := v.Name
+	switch {
+	case disks == 0:
+		info += ", no disk"
+	case incomplete > 0:
+		info += fmt.Sprintf(", %d disk(s), %d INCOMPLETE", disks, incomplete)
+	default:
+		info += fmt.Sprintf(", %d disk(s) complete", disks)
+	}
+	return strings.TrimPrefix(info, ", ")
 }
 
 // extentName matches VMDK files that are parts of another disk, not disks

@@ -53,7 +53,7 @@ func TestTerminalFullRecovery(t *testing.T) {
 	}
 	for _, s := range []string{
 		"[1/9] Sources", `1: "wizard-ds" VMFS6`, "Filter all: 8 item(s)", "page 2 of 3", `Filter all, search "vmx": 2 item(s)`,
-		`Virtual machine "Web One"`, "[5/9] Preview", "Filter vms: 2 item(s)", "[x] vm          2 MiB  /vm1  (Web One)", "Space:", "Verify:      OK, 4 file(s)", "Done.",
+		`Virtual machine "Web One"`, "[5/9] Preview", "Filter vms: 2 item(s)", "[x] vm          2 MiB  /vm1  (Web One, 1 disk(s) complete)", "Space:", "Verify:      OK, 4 file(s)", "Done.",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q", s)

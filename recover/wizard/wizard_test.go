@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
@@ -334,7 +335,7 @@ func TestListFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := paths(vms); !slices.Equal(got, []string{"/vm1", "/vm2"}) || vms[0].Info != "Web One" || vms[0].Size != int64(len(testVMX)+len(testVMDK)+2<<20+9) {
+	if got := paths(vms); !slices.Equal(got, []string{"/vm1", "/vm2"}) || vms[0].Info != "Web One, 1 disk(s) complete" || vms[1].Info != "Second, no disk" || vms[0].Size != int64(len(testVMX)+len(testVMDK)+2<<20+9) {
 		t.Errorf("vms %+v", vms)
 	}
 	disks, err := w.List(ctx, FilterDisks, "")
@@ -647,5 +648,20 @@ func TestPlanAndLinks(t *testing.T) {
 	}
 	if target, err := os.Readlink(filepath.Join(dir, "out", "iso", "latest")); err != nil || target != "tools.iso" {
 		t.Errorf("link: %v %q", err, target)
+	}
+}
+
+func TestVMInfo(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a/a.vmx":         {Data: []byte("displayName = \"A\"\nscsi0:0.fileName = \"a.vmdk\"\nscsi0:1.fileName = \"gone.vmdk\"\nide0:0.deviceType = \"cdrom-image\"\nide0:0.fileName = \"x.iso\"\n")},
+		"a/a.vmdk":        {Data: []byte(testVMDK)},
+		"a/vm1-flat.vmdk": {Data: make([]byte, 4096*512)},
+	}
+	w := New(Options{})
+	if got := w.vmInfo(context.Background(), fsys, "a/a.vmx"); got != "A, 2 disk(s), 1 INCOMPLETE" {
+		t.Errorf("vmInfo = %q", got)
+	}
+	if got := w.vmInfo(context.Background(), fsys, "a/none.vmx"); got != "" {
+		t.Errorf("missing vmx: %q", got)
 	}
 }
