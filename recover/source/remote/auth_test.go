@@ -2,134 +2,34 @@ package remote
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pkg/sftp"
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"golang.org/x/crypto/ssh"
 )
 
-// passwordServer is an in-process SSH server (x/crypto/ssh with pkg/sftp's
-// read-only server) that takes one password, by the password method or
-// by keyboard-interactive.
-type passwordServer struct {
-	addr    string
-	hostKey ssh.PublicKey
-	l       net.Listener
-	mu      sync.Mutex
-	conns   []net.Conn
+// passwordServer is the in-process SSH server that takes one password.
+type passwordServer struct{ *remotetest.PasswordSSH }
+
+func startPasswordServer(t *testing.T, password string, interactive bool) passwordServer {
+	return passwordServer{remotetest.StartPasswordSSH(t, password, interactive)}
 }
 
-func startPasswordServer(t *testing.T, password string, interactive bool) *passwordServer {
-	return startPasswordServerAt(t, "127.0.0.1:0", password, interactive)
-}
-
-// stop closes the listener and every connection.
-func (s *passwordServer) stop() {
-	s.l.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-}
-
-func startPasswordServerAt(t *testing.T, addr, password string, interactive bool) *passwordServer {
-	t.Helper()
-	_, sk, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := ssh.NewSignerFromKey(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &ssh.ServerConfig{}
-	if interactive {
-		cfg.KeyboardInteractiveCallback = func(c ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
-			ans, err := ask("", "", []string{"Login: ", "Password: "}, []bool{true, false})
-			if err != nil || len(ans) != 2 || ans[0] != "" || ans[1] != password {
-				return nil, errors.New("denied")
-			}
-			return nil, nil
-		}
-	} else {
-		cfg.PasswordCallback = func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			if string(pw) != password {
-				return nil, errors.New("denied")
-			}
-			return nil, nil
-		}
-	}
-	cfg.AddHostKey(signer)
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &passwordServer{addr: l.Addr().String(), hostKey: signer.PublicKey(), l: l}
-	t.Cleanup(s.stop)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, c)
-			s.mu.Unlock()
-			go serveSFTP(c, cfg)
-		}
-	}()
-	return s
-}
-
-func serveSFTP(c net.Conn, cfg *ssh.ServerConfig) {
-	defer c.Close()
-	_, chans, reqs, err := ssh.NewServerConn(c, cfg)
-	if err != nil {
-		return
-	}
-	go ssh.DiscardRequests(reqs)
-	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "session only")
-			continue
-		}
-		ch, creqs, err := nc.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			for r := range creqs {
-				ok := r.Type == "subsystem" && len(r.Payload) > 4 && string(r.Payload[4:]) == "sftp"
-				r.Reply(ok, nil)
-				if ok {
-					s, err := sftp.NewServer(ch, sftp.ReadOnly())
-					if err == nil {
-						s.Serve()
-					}
-					ch.Close()
-				}
-			}
-		}()
-	}
-}
-
-func (s *passwordServer) options(t *testing.T, password string) (Target, Options) {
+func (s passwordServer) options(t *testing.T, password string) (Target, Options) {
 	o := testOptions()
 	o.NoAgent = true
 	o.Identities = []string{filepath.Join(t.TempDir(), "none")}
-	o.AcceptHostKey = ssh.FingerprintSHA256(s.hostKey)
+	o.AcceptHostKey = ssh.FingerprintSHA256(s.HostKey)
 	o.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
 	o.Password = func(string, string) (string, error) { return password, nil }
-	return Target{Scheme: "ssh", User: "recover", Host: s.addr, Path: "/"}, o
+	return Target{Scheme: "ssh", User: "recover", Host: s.Addr, Path: "/"}, o
 }
 
 func TestSSHPasswordLogin(t *testing.T) {
@@ -233,8 +133,8 @@ func TestSSHReconnectRefusesOtherHostKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
-	startPasswordServerAt(t, srv.addr, "pw", false) // a new host key
+	srv.Stop()
+	remotetest.StartPasswordSSHAt(t, srv.Addr, "pw", false) // a new host key
 	start := time.Now()
 	_, err = file.(io.ReaderAt).ReadAt(make([]byte, 100), 1<<20)
 	if !errors.Is(err, ErrHostKeyChanged) {
