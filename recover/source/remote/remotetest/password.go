@@ -119,4 +119,3 @@ func serveSFTP(c net.Conn, cfg *ssh.ServerConfig) {
 		}()
 	}
 }
-
