@@ -92,3 +92,27 @@ func TestThinAndOtherCreateTypes(t *testing.T) {
 		d.Close()
 	}
 }
+
+// TestWindows1252Names: a hosted descriptor in windows-1252 names
+// "Données-flat.vmdk" with the byte 0xE9; the copy on Linux has a UTF-8 name.
+func TestWindows1252Names(t *testing.T) {
+	dir := t.TempDir()
+	writeTemp(t, dir, "Données-flat.vmdk", make([]byte, 1<<20))
+	p := writeTemp(t, dir, "d.vmdk", []byte("encoding=\"windows-1252\"\nRW 2048 FLAT \"Donn\xe9es-flat.vmdk\" 0\n"))
+	d, err := Open(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := d.Info().Extents[0].File; !strings.HasSuffix(f, "/Données-flat.vmdk") {
+		t.Errorf("file %q", f)
+	}
+	d.Close()
+	// Without the encoding line the name stays as written: missing.
+	p = writeTemp(t, dir, "d2.vmdk", []byte("RW 2048 FLAT \"Donn\xe9es-flat.vmdk\" 0\n"))
+	if _, err := Open(p, nil); !errors.Is(err, ErrExtentMissing) {
+		t.Errorf("no encoding: %v", err)
+	}
+	if s, ok := decodeName("\x80\x9f\xff", "CP1252"); !ok || s != "€Ÿÿ" {
+		t.Errorf("decode: %q %v", s, ok)
+	}
+}

@@ -161,7 +161,11 @@ func openDisk(fsys fs.FS, name string, opts *Options, prefix string) (*Disk, err
 
 func (d *Disk) findParent(fsys fs.FS, l *link, seen map[string]bool) (string, error) {
 	hint := l.desc.ParentFileNameHint
-	for _, c := range parentCandidates(path.Dir(l.path), hint) {
+	candidates := parentCandidates(path.Dir(l.path), hint)
+	if utf, ok := decodeName(hint, l.desc.Encoding); ok {
+		candidates = append(candidates, parentCandidates(path.Dir(l.path), utf)...)
+	}
+	for _, c := range candidates {
 		if seen[c] {
 			return "", fmt.Errorf("%s: parent %q is %s, already in the chain: %w", d.prefix+l.path, hint, d.prefix+c, ErrChainLoop)
 		}
@@ -340,7 +344,7 @@ func (d *Disk) openExtents(fsys fs.FS, l *link, desc *Descriptor) error {
 		d.warn(d.prefix + l.path + ": " + w)
 	}
 	for _, line := range desc.Extents {
-		le, err := d.openExtent(fsys, dir, line)
+		le, err := d.openExtent(fsys, dir, line, desc.Encoding)
 		if err != nil {
 			return fmt.Errorf("%s: extent line %d: %w", d.prefix+l.path, line.Line, err)
 		}
@@ -349,7 +353,7 @@ func (d *Disk) openExtents(fsys fs.FS, l *link, desc *Descriptor) error {
 	return nil
 }
 
-func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine) (*linkExtent, error) {
+func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine, encoding string) (*linkExtent, error) {
 	size := line.Sectors * 512
 	le := &linkExtent{line: line, size: size}
 	soft := func(err error, format string) (*linkExtent, error) {
@@ -382,10 +386,17 @@ func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine) (*linkExtent,
 	if err != nil {
 		return nil, err
 	}
-	le.file = d.prefix + name
 	f, err := openFile(fsys, name, d.prefix+name)
+	if isNotExist(err) || errors.Is(err, fs.ErrInvalid) { // an fs.FS refuses names that are not UTF-8
+		if utf, ok := decodeName(name, encoding); ok {
+			if g, err2 := openFile(fsys, utf, d.prefix+utf); err2 == nil {
+				f, err, name = g, nil, utf
+			}
+		}
+	}
+	le.file = d.prefix + name
 	if err != nil {
-		if isNotExist(err) {
+		if isNotExist(err) || errors.Is(err, fs.ErrInvalid) {
 			return soft(fmt.Errorf("%s: %w", d.prefix+name, ErrExtentMissing), "missing")
 		}
 		return nil, err
