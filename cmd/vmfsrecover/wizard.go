@@ -60,7 +60,8 @@ $XDG_STATE_HOME/vmfsrecover/wizard.json), deep-scan files beside it in
    "destination": {"local": "/srv/recovered", "overwrite": false, "verify": true},
    "force": false}
 
-"select" takes items of the filtered list (a VM's folder, a disk with its
+"volume" is a number, a label or a UUID from the scan (may be left out
+when there is one volume). "select" takes items of the filtered list (a VM's folder, a disk with its
 extents), volume paths, or "*" for every item listed; "scan" may be "auto"
 (quick, then deep when nothing is found); "destination" may be
 {"ftp": "ftp://user@host/dir"} with the password in VMFSRECOVER_FTP_PASSWORD.

@@ -26,10 +26,11 @@ type Answers struct {
 	// Scan is quick (the default), deep, or auto: quick, then deep when
 	// the quick scan finds nothing.
 	Scan string `json:"scan"`
-	// Volume is the 1-based number of the volume; 0 picks the only one.
-	Volume int    `json:"volume"`
-	Filter string `json:"filter"` // vms, disks, all (default), deleted
-	Search string `json:"search"`
+	// Volume is the 1-based number of the volume, or its label or UUID (as
+	// scan shows them); empty picks the only one.
+	Volume VolumeChoice `json:"volume"`
+	Filter string       `json:"filter"` // vms, disks, all (default), deleted
+	Search string       `json:"search"`
 	// Select lists what to export: an item of the filtered list by its
 	// path (a VM's folder, a disk with its extents), any volume path, or
 	// "*" for every item the filter and search show.
@@ -45,6 +46,44 @@ type Answers struct {
 	} `json:"destination"`
 	// Force exports even when the free space looks too small.
 	Force bool `json:"force"`
+}
+
+// VolumeChoice names a volume in an answers file: a JSON number (1-based)
+// or a string (a number, a label, a file-system UUID).
+type VolumeChoice string
+
+// UnmarshalJSON takes a number or a string.
+func (v *VolumeChoice) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*v = VolumeChoice(n.String())
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("volume: a number, a label or a UUID, not %s", b)
+	}
+	*v = VolumeChoice(s)
+	return nil
+}
+
+// pick finds the volume among those found.
+func (v VolumeChoice) pick(vols []VolumeInfo) (int, error) {
+	if v == "" {
+		if len(vols) != 1 {
+			return 0, fmt.Errorf("%w: %d volumes found, say which with \"volume\"", ErrAnswers, len(vols))
+		}
+		return 1, nil
+	}
+	if n, ok := number(string(v)); ok {
+		return n, nil
+	}
+	for _, vol := range vols {
+		if vol.Label == string(v) || vol.UUID == string(v) {
+			return vol.Number, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: no volume %q among %d found", ErrAnswers, string(v), len(vols))
 }
 
 // ErrAnswers: the answers file is unusable or lacks a needed answer.
@@ -110,13 +149,10 @@ func RunAnswers(ctx context.Context, w *Wizard, a *Answers, out io.Writer, progr
 		case StepScan:
 			err = answerScan(ctx, w, a, out)
 		case StepVolume:
-			n := a.Volume
 			vols := w.State().Volumes
-			if n == 0 {
-				if len(vols) != 1 {
-					return nil, fmt.Errorf("%w: %d volumes found, say which with \"volume\"", ErrAnswers, len(vols))
-				}
-				n = 1
+			var n int
+			if n, err = a.Volume.pick(vols); err != nil {
+				return nil, err
 			}
 			err = w.ChooseVolume(ctx, n)
 			if err == nil {

@@ -16,7 +16,7 @@ func TestLoadAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := answerDestination(a); d.Kind != DestFTP || d.URL != "ftp://u@h/d" || d.Verify || a.Volume != 2 {
+	if d := answerDestination(a); d.Kind != DestFTP || d.URL != "ftp://u@h/d" || d.Verify || a.Volume != "2" {
 		t.Errorf("answers %+v, destination %+v", a, d)
 	}
 	for name, body := range map[string]string{
@@ -26,7 +26,7 @@ func TestLoadAnswers(t *testing.T) {
 		"two dests":  `{"destination": {"local": "/x", "ftp": "ftp://h/"}}`,
 		"two values": `{} {}`,
 		"not json":   `sources: a.img`,
-		"wrong type": `{"volume": "one"}`,
+		"wrong type": `{"volume": ["one"]}`,
 	} {
 		if _, err := LoadAnswers(strings.NewReader(body)); !errors.Is(err, ErrAnswers) {
 			t.Errorf("%s: %v", name, err)
@@ -85,7 +85,8 @@ func TestRunAnswersMissing(t *testing.T) {
 		"no select":   {Answers{Sources: []string{img}}, ErrAnswers, StepBrowse},
 		"auto, none":  {Answers{Sources: []string{zeros}, Scan: "auto"}, ErrNothingFound, StepScan},
 		"quick, none": {Answers{Sources: []string{zeros}}, ErrNothingFound, StepScan},
-		"no volume":   {Answers{Sources: []string{img}, Volume: 3}, nil, StepVolume},
+		"no volume":   {Answers{Sources: []string{img}, Volume: "3"}, nil, StepVolume},
+		"no label":    {Answers{Sources: []string{img}, Volume: "other-ds"}, ErrAnswers, StepVolume},
 		"no such":     {Answers{Sources: []string{img}, Select: []string{"/nothing"}}, os.ErrNotExist, StepBrowse},
 		"no dest":     {Answers{Sources: []string{img}, Select: []string{"/vm2"}}, nil, StepDestination},
 	} {
@@ -103,3 +104,22 @@ func TestRunAnswersMissing(t *testing.T) {
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+func TestVolumeChoice(t *testing.T) {
+	vols := []VolumeInfo{{Number: 1, Label: "a", UUID: "u-1"}, {Number: 2, Label: "b", UUID: "u-2"}}
+	for body, want := range map[string]int{`{"volume": 2}`: 2, `{"volume": "2"}`: 2, `{"volume": "b"}`: 2, `{"volume": "u-1"}`: 1} {
+		a, err := LoadAnswers(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := a.Volume.pick(vols); err != nil || n != want {
+			t.Errorf("%s: %d %v", body, n, err)
+		}
+	}
+	if _, err := VolumeChoice("").pick(vols); !errors.Is(err, ErrAnswers) {
+		t.Errorf("no choice among two: %v", err)
+	}
+	if n, err := VolumeChoice("").pick(vols[:1]); err != nil || n != 1 {
+		t.Errorf("the only one: %d %v", n, err)
+	}
+}
