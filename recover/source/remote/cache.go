@@ -110,15 +110,27 @@ type cachedReader struct {
 	ahead int64
 	name  string // for errors
 
-	mu         sync.Mutex
-	next       int64 // chunk a sequential reader asks for next
-	window     int64
-	prefetched int64 // last chunk already scheduled
-	closed     atomic.Bool
+	mu      sync.Mutex
+	streams [maxStreams]stream
+	tick    int64
+	closed  atomic.Bool
+}
+
+// maxStreams is how many sequential readers of one file are followed at
+// once: an export with several jobs, or a file's data read between reads
+// of its metadata, each keep their read-ahead.
+const maxStreams = 8
+
+// stream is one sequential reader.
+type stream struct {
+	next       int64 // chunk it asks for next
+	window     int64 // chunks to keep ahead of it
+	prefetched int64 // last chunk already scheduled for it
+	used       int64 // tick of its last read, for replacement
 }
 
 func newCachedReader(pool *chunkPool, name string, size int64, ahead int, fetch fetchFunc) *cachedReader {
-	return &cachedReader{pool: pool, id: pool.ids.Add(1), size: size, fetch: fetch, ahead: int64(ahead), name: name, prefetched: -1}
+	return &cachedReader{pool: pool, id: pool.ids.Add(1), size: size, fetch: fetch, ahead: int64(ahead), name: name}
 }
 
 // batch bounds the chunks one ReadAt has in flight, so a huge read does not
@@ -146,18 +158,7 @@ func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
 	c := r.pool.chunk
 	first, last := off/c, (off+n-1)/c
 
-	r.mu.Lock()
-	seq := first == r.next || first == r.next-1
-	r.next = last + 1
-	var pfFrom, pfTo int64
-	if seq {
-		r.window = min(max(1, 2*r.window), r.ahead)
-		pfFrom, pfTo = max(last+1, r.prefetched+1), min(last+r.window, (r.size-1)/c)
-		r.prefetched = max(r.prefetched, pfTo)
-	} else {
-		r.window, r.prefetched = 0, last
-	}
-	r.mu.Unlock()
+	pfFrom, pfTo := r.track(first, last)
 
 	done := int64(0)
 	for b := first; b <= last; b += batch {
@@ -183,6 +184,43 @@ func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return int(done), eof
+}
+
+// track finds the stream a read of chunks first..last continues (or
+// replaces the least recently used one) and returns the chunks to fetch
+// ahead of it (none when pfFrom > pfTo).
+func (r *cachedReader) track(first, last int64) (pfFrom, pfTo int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tick++
+	var st *stream
+	for i := range r.streams {
+		s := &r.streams[i]
+		if s.used > 0 && (first == s.next || first == s.next-1) {
+			st = s
+			break
+		}
+		if st == nil || s.used < st.used {
+			st = s
+		}
+	}
+	if st.used > 0 && (first == st.next || first == st.next-1) {
+		st.window = min(max(1, 2*st.window), r.ahead)
+	} else {
+		// A new stream: no read-ahead until its second read proves it
+		// sequential, except at the start of the file.
+		*st = stream{prefetched: last}
+		if first == 0 {
+			st.window = 1
+		}
+	}
+	st.next, st.used = last+1, r.tick
+	if st.window == 0 {
+		return 1, 0
+	}
+	pfFrom, pfTo = max(last+1, st.prefetched+1), min(last+st.window, (r.size-1)/r.pool.chunk)
+	st.prefetched = max(st.prefetched, pfTo)
+	return pfFrom, pfTo
 }
 
 func (r *cachedReader) Size() int64 { return r.size }

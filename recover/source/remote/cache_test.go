@@ -1,0 +1,118 @@
+package remote
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memFetcher serves a byte slice and records which chunks were fetched.
+type memFetcher struct {
+	data  []byte
+	chunk int64
+	mu    sync.Mutex
+	got   map[int64]int
+	fail  map[int64]int // chunk -> failures left
+}
+
+func (m *memFetcher) fetch(p []byte, off int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	idx := off / m.chunk
+	if m.fail[idx] > 0 {
+		m.fail[idx]--
+		return errors.New("injected")
+	}
+	m.got[idx]++
+	copy(p, m.data[off:])
+	return nil
+}
+
+func (m *memFetcher) fetched(idx int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.got[idx] > 0
+}
+
+func newMem(size int) (*memFetcher, *cachedReader) {
+	img := make([]byte, size)
+	for i := range img {
+		img[i] = byte(i * 7)
+	}
+	m := &memFetcher{data: img, chunk: 4096, got: map[int64]int{}, fail: map[int64]int{}}
+	pool := newChunkPool(4096, 1<<20)
+	return m, newCachedReader(pool, "mem", int64(size), 8, m.fetch)
+}
+
+// waitFetched waits for background read-ahead of chunk idx.
+func waitFetched(m *memFetcher, idx int64) bool {
+	for i := 0; i < 200; i++ {
+		if m.fetched(idx) {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// Two interleaved sequential readers (two export jobs) both keep their
+// read-ahead; a lone random read does not start any.
+func TestCacheFollowsInterleavedStreams(t *testing.T) {
+	m, r := newMem(4 << 20)
+	buf := make([]byte, 4096)
+	a, b := int64(0), int64(2<<20)
+	for i := 0; i < 6; i++ {
+		for _, off := range []*int64{&a, &b} {
+			if _, err := r.ReadAt(buf, *off); err != nil || !bytes.Equal(buf, m.data[*off:*off+4096]) {
+				t.Fatalf("read at %d: %v", *off, err)
+			}
+			*off += 4096
+		}
+	}
+	// After 6 reads each, both streams are reading ahead of where they are.
+	if !waitFetched(m, a/4096+1) || !waitFetched(m, b/4096+1) {
+		t.Errorf("read-ahead lost with two interleaved readers: fetched %v", m.got)
+	}
+	// A random read is fetched alone.
+	r.ReadAt(buf, 3<<20+4096*5)
+	time.Sleep(50 * time.Millisecond)
+	if m.fetched(3<<20/4096 + 6) {
+		t.Error("a single random read started read-ahead")
+	}
+}
+
+// A failed fetch is not cached: the next read fetches again.
+func TestCacheDoesNotKeepErrors(t *testing.T) {
+	m, r := newMem(64 << 10)
+	m.fail[3] = 1
+	buf := make([]byte, 100)
+	if _, err := r.ReadAt(buf, 3*4096+10); err == nil {
+		t.Fatal("injected failure not reported")
+	}
+	if _, err := r.ReadAt(buf, 3*4096+10); err != nil || !bytes.Equal(buf, m.data[3*4096+10:3*4096+110]) {
+		t.Fatalf("second read: %v", err)
+	}
+}
+
+// Memory stays bounded: the pool never keeps more chunks than it may.
+func TestCachePoolBounded(t *testing.T) {
+	m, r := newMem(4 << 20)
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < 4<<20; off += 1 << 20 {
+		if _, err := r.ReadAt(buf, off); err != nil || !bytes.Equal(buf, m.data[off:off+1<<20]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	r.pool.mu.Lock()
+	n := len(r.pool.m)
+	r.pool.mu.Unlock()
+	if n > r.pool.max {
+		t.Fatalf("pool holds %d chunks, max %d", n, r.pool.max)
+	}
+	r.close()
+	if _, err := r.ReadAt(buf, 0); err == nil {
+		t.Fatal("read after close succeeded")
+	}
+}
