@@ -128,6 +128,10 @@ func (t *Terminal) ask(ctx context.Context, prompt, help string) (string, error)
 	for {
 		t.printf("%s", prompt)
 		line, err := t.lines.read(ctx)
+		if errors.Is(err, errLineTooLong) {
+			t.printf("\n%v\n", err)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				t.printf("\n")
@@ -162,6 +166,10 @@ func (t *Terminal) yesNo(ctx context.Context, prompt string, def bool) (bool, er
 	for {
 		t.printf("%s", prompt)
 		line, err := t.lines.read(ctx)
+		if errors.Is(err, errLineTooLong) {
+			t.printf("\n%v\n", err)
+			continue
+		}
 		if errors.Is(err, io.EOF) {
 			return false, ErrQuit
 		}
@@ -734,17 +742,38 @@ type lineResult struct {
 
 func newLineReader(r io.Reader) *lineReader {
 	l := &lineReader{req: make(chan struct{}), resp: make(chan lineResult, 1)}
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, maxLine)
 	go func() {
 		for range l.req {
-			line, err := br.ReadString('\n')
-			if err == io.EOF && line != "" {
-				err = nil
-			}
-			l.resp <- lineResult{line, err}
+			l.resp <- readLine(br)
 		}
 	}()
 	return l
+}
+
+// maxLine bounds an answer: a longer line (pasted binary, a runaway
+// script) is refused instead of growing memory.
+const maxLine = 64 << 10
+
+// errLineTooLong: an input line longer than maxLine.
+var errLineTooLong = fmt.Errorf("input line longer than %d bytes ignored", maxLine)
+
+func readLine(br *bufio.Reader) lineResult {
+	b, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		for err == bufio.ErrBufferFull {
+			_, err = br.ReadSlice('\n')
+		}
+		if err == nil || err == io.EOF {
+			err = errLineTooLong
+		}
+		return lineResult{"", err}
+	}
+	line := string(b)
+	if err == io.EOF && line != "" {
+		err = nil
+	}
+	return lineResult{line, err}
 }
 
 func (l *lineReader) read(ctx context.Context) (string, error) {

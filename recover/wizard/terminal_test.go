@@ -200,3 +200,19 @@ func TestLocalDisks(t *testing.T) {
 		t.Errorf("a missing sysfs lists disks")
 	}
 }
+
+// TestTerminalLongLine: a line past the bound is refused and the prompt
+// asks again; memory does not follow the input.
+func TestTerminalLongLine(t *testing.T) {
+	img, _ := testVolume(t)
+	w := New(Options{})
+	defer w.Close()
+	input := strings.Repeat("x", 3*maxLine) + "\n\n" + strings.Repeat("y", maxLine+1) + "\nq\n"
+	out, err := runTerminal(t, w, input, img)
+	if !errors.Is(err, ErrQuit) || w.Step() != StepVolume {
+		t.Fatalf("%v at %s\n%s", err, w.Step(), out)
+	}
+	if strings.Count(out, "input line longer than") != 2 {
+		t.Errorf("output:\n%s", out)
+	}
+}
