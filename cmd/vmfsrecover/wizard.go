@@ -71,13 +71,14 @@ With --json the report is printed as JSON and the steps go to stderr.
 		Example: `  vmfsrecover wizard
   vmfsrecover wizard /dev/sdb
   vmfsrecover wizard --resume
-  vmfsrecover wizard --answers recover.json datastore.img`,
+  vmfsrecover wizard --answers recover.json datastore.img
+  echo '{"filter": "vms", "select": ["*"], "destination": {"local": "/srv/out"}}' | vmfsrecover wizard --answers - /dev/sdb`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWizard(cmd.Context(), g, o, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.answers, "answers", "", "take every choice from this JSON file instead of asking")
+	f.StringVar(&o.answers, "answers", "", "take every choice from this JSON file (- for standard input) instead of asking")
 	f.StringVar(&o.state, "state", "", "where the wizard's state is saved (default $XDG_STATE_HOME/vmfsrecover/wizard.json)")
 	f.BoolVar(&o.resume, "resume", false, "continue the wizard saved in --state")
 	f.BoolVar(&o.restart, "restart", false, "start afresh even when a saved wizard could be resumed")
@@ -129,7 +130,12 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 	}
 	var answers *wizard.Answers
 	if o.answers != "" {
-		if answers, err = wizard.LoadAnswersFile(o.answers); err != nil {
+		if o.answers == "-" {
+			answers, err = wizard.LoadAnswers(in)
+		} else {
+			answers, err = wizard.LoadAnswersFile(o.answers)
+		}
+		if err != nil {
 			return withExitCode(exitUsage, err)
 		}
 		if len(args) > 0 {

@@ -41,6 +41,16 @@ func TestWizardAnswersCmd(t *testing.T) {
 		t.Errorf("state %v %+v", err, st)
 	}
 
+	// The answers on standard input.
+	out.Reset()
+	o2 := &wizardOptions{answers: "-", state: filepath.Join(dir, "stdin.json"), workers: 1}
+	if err := runWizard(context.Background(), g, o2, []string{img}, strings.NewReader(body), &out, &errOut); err != nil {
+		t.Fatalf("--answers -: %v", err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Complete != 2 {
+		t.Errorf("second run from stdin: %v %+v", err, r)
+	}
+
 	// Usage errors.
 	for name, c := range map[string]struct {
 		o    wizardOptions
