@@ -99,23 +99,31 @@ func openCOWD(f *file, size int64, warn func(string)) (*cowdExtent, error) {
 	return e, nil
 }
 
-func (e *cowdExtent) gte(off int64) (uint32, error) {
-	gdIndex := off / e.cover
+// table returns grain table gdIndex, or nil when it is not allocated.
+func (e *cowdExtent) table(gdIndex int64) ([]uint32, error) {
 	if gdIndex >= int64(len(e.gd)) || e.gd[gdIndex] == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	sector := e.gd[gdIndex]
-	t, ok := e.gts.get(int64(sector))
-	if !ok {
-		raw := make([]byte, cowdGTEntries*4)
-		if err := e.f.readFull(raw, int64(sector)*512, "COWD grain table"); err != nil {
-			return 0, err
-		}
-		t = make([]uint32, cowdGTEntries)
-		for i := range t {
-			t[i] = binary.LittleEndian.Uint32(raw[4*i:])
-		}
-		e.gts.put(int64(sector), t)
+	if t, ok := e.gts.get(int64(sector)); ok {
+		return t, nil
+	}
+	raw := make([]byte, cowdGTEntries*4)
+	if err := e.f.readFull(raw, int64(sector)*512, "COWD grain table"); err != nil {
+		return nil, err
+	}
+	t := make([]uint32, cowdGTEntries)
+	for i := range t {
+		t[i] = binary.LittleEndian.Uint32(raw[4*i:])
+	}
+	e.gts.put(int64(sector), t)
+	return t, nil
+}
+
+func (e *cowdExtent) gte(off int64) (uint32, error) {
+	t, err := e.table(off / e.cover)
+	if t == nil || err != nil {
+		return 0, err
 	}
 	return t[(off%e.cover)/e.grainBytes], nil
 }
@@ -136,20 +144,28 @@ func (e *cowdExtent) lookup(off, limit int64) (int64, runState, error) {
 	}
 	grainStart := off - off%e.grainBytes
 	n := e.grainBytes - off%e.grainBytes
+	// Extend over the following grains in the same state (for data: stored
+	// right after each other), scanning each table in place.
 	for n < limit {
 		next := off + n
-		if st == runParent && (next/e.cover >= int64(len(e.gd)) || e.gd[next/e.cover] == 0) {
+		t, err := e.table(next / e.cover)
+		if err != nil {
+			break
+		}
+		if t == nil {
+			if st != runParent {
+				break
+			}
 			n += e.cover - next%e.cover
 			continue
 		}
-		g, err := e.gte(next)
-		if err != nil || (g == 0) != (st == runParent) {
-			break
+		for i := (next % e.cover) / e.grainBytes; i < int64(len(t)) && n < limit; i++ {
+			g := t[i]
+			if (g == 0) != (st == runParent) || (st == runData && int64(g) != int64(first)+(off+n-grainStart)/512) {
+				return min(n, limit), st, nil
+			}
+			n += e.grainBytes
 		}
-		if st == runData && int64(g) != int64(first)+(next-grainStart)/512 {
-			break
-		}
-		n += e.grainBytes
 	}
 	return min(n, limit), st, nil
 }

@@ -124,35 +124,40 @@ func openSESparse(f *file, size int64, warn func(string)) (*seSparseExtent, erro
 	return e, nil
 }
 
-// gte returns the raw grain table entry of the grain holding off.
-func (e *seSparseExtent) gte(off int64) (uint64, error) {
-	gdIndex := off / e.cover
-	if gdIndex >= int64(len(e.gd)) {
-		return 0, nil
+// table returns grain table gdIndex, or nil when it is not allocated.
+func (e *seSparseExtent) table(gdIndex int64) ([]uint64, error) {
+	if gdIndex >= int64(len(e.gd)) || e.gd[gdIndex] == 0 {
+		return nil, nil
 	}
 	gde := e.gd[gdIndex]
-	if gde == 0 {
-		return 0, nil
-	}
 	gdeOff := int64(e.h.GrainDirectory.Offset)*512 + gdIndex*8
 	if gde>>32 != 0x10000000 {
-		return 0, corrupt(e.f.name, "SESparse grain directory entry", gdeOff, "0x%016x lacks the 0x10000000 tag", gde)
+		return nil, corrupt(e.f.name, "SESparse grain directory entry", gdeOff, "0x%016x lacks the 0x10000000 tag", gde)
 	}
 	idx := int64(gde & 0xFFFFFFFF)
 	if idx*64 >= int64(e.h.GrainTables.Size) {
-		return 0, corrupt(e.f.name, "SESparse grain directory entry", gdeOff, "grain table %d outside the table area of %d sectors", idx, e.h.GrainTables.Size)
+		return nil, corrupt(e.f.name, "SESparse grain directory entry", gdeOff, "grain table %d outside the table area of %d sectors", idx, e.h.GrainTables.Size)
 	}
-	t, ok := e.gts.get(idx)
-	if !ok {
-		raw := make([]byte, seGTEntries*8)
-		if err := e.f.readFull(raw, (int64(e.h.GrainTables.Offset)+idx*64)*512, "SESparse grain table"); err != nil {
-			return 0, err
-		}
-		t = make([]uint64, seGTEntries)
-		for i := range t {
-			t[i] = binary.LittleEndian.Uint64(raw[8*i:])
-		}
-		e.gts.put(idx, t)
+	if t, ok := e.gts.get(idx); ok {
+		return t, nil
+	}
+	raw := make([]byte, seGTEntries*8)
+	if err := e.f.readFull(raw, (int64(e.h.GrainTables.Offset)+idx*64)*512, "SESparse grain table"); err != nil {
+		return nil, err
+	}
+	t := make([]uint64, seGTEntries)
+	for i := range t {
+		t[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	}
+	e.gts.put(idx, t)
+	return t, nil
+}
+
+// gte returns the raw grain table entry of the grain holding off.
+func (e *seSparseExtent) gte(off int64) (uint64, error) {
+	t, err := e.table(off / e.cover)
+	if t == nil || err != nil {
+		return 0, err
 	}
 	return t[(off%e.cover)/seGrainBytes], nil
 }
@@ -196,19 +201,24 @@ func (e *seSparseExtent) lookup(off, limit int64) (int64, runState, error) {
 	n := seGrainBytes - off%seGrainBytes
 	for n < limit {
 		next := off + n
-		if st == runParent && (next/e.cover >= int64(len(e.gd)) || e.gd[next/e.cover] == 0) {
-			n += e.cover - next%e.cover
-			continue
-		}
-		g, err := e.gte(next)
+		t, err := e.table(next / e.cover)
 		if err != nil {
 			break
 		}
-		s2, at2, err := e.decode(g, next)
-		if err != nil || s2 != st || (st == runData && at2 != at+next-grainStart) {
-			break
+		if t == nil {
+			if st != runParent {
+				break
+			}
+			n += e.cover - next%e.cover
+			continue
 		}
-		n += seGrainBytes
+		for i := (next % e.cover) / seGrainBytes; i < int64(len(t)) && n < limit; i++ {
+			s2, at2, err := e.decode(t[i], off+n)
+			if err != nil || s2 != st || (st == runData && at2 != at+off+n-grainStart) {
+				return min(n, limit), st, nil
+			}
+			n += seGrainBytes
+		}
 	}
 	return min(n, limit), st, nil
 }

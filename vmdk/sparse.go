@@ -310,21 +310,40 @@ func (e *sparseExtent) lookup(off, limit int64) (int64, runState, error) {
 		return min(n, limit), st, nil
 	}
 	// Extend over following grains in the same state (and, for data,
-	// stored right after each other, so one read serves them all).
+	// stored right after each other, so one read serves them all),
+	// scanning each table in place.
+	grainStart := off - off%e.grainBytes
 	for n < limit {
 		next := off + n
-		if e.gd != nil && next/e.cover < int64(len(e.gd)) && e.gd[next/e.cover] == 0 && (e.rgd == nil || e.rgd[next/e.cover] == 0) && st == runParent {
+		if e.scan != nil { // rebuilt stream: no tables
+			g, _ := e.gte(next)
+			if e.stateOf(g) != st {
+				break
+			}
+			n += e.grainBytes
+			continue
+		}
+		gdi := next / e.cover
+		var t []uint32
+		if gdi < int64(len(e.gd)) {
+			if t, err = e.gt(gdi); err != nil {
+				break
+			}
+		}
+		if t == nil {
+			if st != runParent {
+				break
+			}
 			n += e.cover - next%e.cover // a whole absent table
 			continue
 		}
-		g, err := e.gte(next)
-		if err != nil || e.stateOf(g) != st {
-			break
+		for i := (next % e.cover) / e.grainBytes; i < int64(len(t)) && n < limit; i++ {
+			g := t[i]
+			if e.stateOf(g) != st || (st == runData && int64(g) != int64(first)+(off+n-grainStart)/512) {
+				return min(n, limit), st, nil
+			}
+			n += e.grainBytes
 		}
-		if st == runData && int64(g) != int64(first)+(next-(off-off%e.grainBytes))/512 {
-			break
-		}
-		n += e.grainBytes
 	}
 	return min(n, limit), st, nil
 }
