@@ -64,6 +64,9 @@ func dialNBD(ctx context.Context, addr, name string, timeout time.Duration) (*nb
 		io.Writer
 	}{br, c}, name)
 	if err != nil {
+		// Leave politely when the server is still listening (an unknown
+		// export, a refused option); best effort.
+		sendOpt(c, nbdOptAbort, nil)
 		c.Close()
 		var ne net.Error
 		if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -22,7 +22,6 @@ const (
 
 	nbdOptExportName      = 1
 	nbdOptAbort           = 2
-	nbdOptInfo            = 6
 	nbdOptGo              = 7
 	nbdOptStructuredReply = 8
 
