@@ -345,26 +345,51 @@ func isSourceError(err error) bool {
 	return errors.As(err, &se)
 }
 
-// stor runs one STOR (REST+STOR past From), fed by the stream through a
-// pipe. A source error wins over the network error it causes.
+// stor runs one STOR (REST+STOR past From). jlaffaye/ftp copies with
+// io.Copy, which hands the data connection to streamReader.WriteTo: the
+// stream writes its 1 MiB chunks straight to the socket, with no pipe, no
+// goroutine and no extra copy.
 func (c *ftpConn) stor(ctx context.Context, name string, s *Stream) error {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := s.WriteTo(ctx, pw)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	err := c.sc.StorFrom(c.path(name), pr, uint64(s.From()))
-	pr.CloseWithError(errors.New("upload ended"))
-	serr := <-done
-	if isSourceError(serr) {
-		return serr
+	r := &streamReader{ctx: ctx, s: s}
+	err := c.sc.StorFrom(c.path(name), r, uint64(s.From()))
+	if r.err != nil && isSourceError(r.err) {
+		// A source error wins over the network error it causes.
+		return r.err
 	}
-	if err != nil {
-		return err
+	if err == nil && !r.done {
+		err = errors.New("upload ended before the stream was sent")
 	}
-	return serr
+	return err
+}
+
+type streamReader struct {
+	ctx  context.Context
+	s    *Stream
+	err  error
+	done bool
+}
+
+func (r *streamReader) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	r.err = r.s.WriteTo(r.ctx, cw)
+	r.done = r.err == nil
+	return cw.n, r.err
+}
+
+// Read is never called: io.Copy prefers WriteTo.
+func (r *streamReader) Read([]byte) (int, error) {
+	return 0, errors.New("export: stream read without WriteTo")
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (c *ftpConn) Rename(ctx context.Context, from, to string) error {
