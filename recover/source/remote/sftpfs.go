@@ -196,8 +196,9 @@ func (f *FS) Open(name string) (fs.File, error) {
 	if err := f.do("open "+rp, func(cl *sftp.Client, gen int) error { return sf.reopen(cl, gen) }); err != nil {
 		return nil, pathErr("open", name, err)
 	}
-	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 || (!fi.Mode().IsRegular() && sf.size == 0) {
-		// SFTP reports no size for block devices: find the end by reading.
+	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 || sf.size == 0 {
+		// SFTP reports no size for block devices (and some servers' device
+		// files look like empty regular files): find the end by reading.
 		if sf.size, err = probeSize(sf.probeReadAt); err != nil {
 			sf.close()
 			return nil, pathErr("open", name, fmt.Errorf("finding the size of the device: %w", err))

@@ -199,3 +199,23 @@ func TestSSHServerGone(t *testing.T) {
 		}
 	}
 }
+
+// An empty file is probed (device files of some servers look empty) and
+// stays empty.
+func TestSSHEmptyFile(t *testing.T) {
+	srv := startSSHD(t)
+	empty := filepath.Join(t.TempDir(), "empty.img")
+	os.WriteFile(empty, nil, 0o644)
+	f := srv.dial(t, srv.options())
+	file, err := f.Open(fsName(empty))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if st, _ := file.Stat(); st.Size() != 0 {
+		t.Fatalf("size %d", st.Size())
+	}
+	if n, err := file.(io.ReaderAt).ReadAt(make([]byte, 4), 0); n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt = %d, %v; want 0, EOF", n, err)
+	}
+}
