@@ -1,6 +1,7 @@
 package vmfs
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -139,4 +140,36 @@ func diffLines(got, want string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, "\n")
+}
+
+// TestLargeVMFS6FDC reads a VMFS6 volume with more than 40,960 files, whose
+// .fdc.sf is itself mapped through .pb2.sf pointer blocks.
+func TestLargeVMFS6FDC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: 41,000 files; make test runs it in its second, race-free pass")
+	}
+	var files []vmfstest.Entry
+	for i := range 41000 {
+		files = append(files, vmfstest.Entry{Path: fmt.Sprintf("d%02d/f%05d", i%50, i), Data: []byte(fmt.Sprint(i))})
+	}
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "big.img"), vmfstest.Spec{Version: 6, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := openImage(t, res.Image)
+	vol, err := Open([]Device{io.NewSectionReader(dev, res.PartitionOffset, dev.Size()-res.PartitionOffset)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 20000, 40999} {
+		p := fmt.Sprintf("d%02d/f%05d", i%50, i)
+		b, err := fs.ReadFile(vol, p)
+		if err != nil || string(b) != fmt.Sprint(i) {
+			t.Fatalf("%s: %q, %v", p, b, err)
+		}
+	}
+	ents, err := vol.ReadDir("d07")
+	if err != nil || len(ents) != 820 {
+		t.Fatalf("d07: %d entries, %v", len(ents), err)
+	}
 }

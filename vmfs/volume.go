@@ -120,15 +120,15 @@ func (v *Volume) openSystemFiles() error {
 		return err
 	}
 	v.fdc = fdc
-	// Pointer-block files first: .sbc.sf may itself be mapped through
-	// .pb2.sf (VMFS6, zla 5).
-	if v.pbc, err = v.openResFile(".pbc.sf", pbcAddr); !step(err) {
-		return err
-	}
+	// Pointer-block files first: .sbc.sf, and on large VMFS6 volumes
+	// .fdc.sf itself, are mapped through .pb2.sf (zla 5).
 	if v.desc.Version() >= 5 {
 		if v.pb2, err = v.openResFile(".pb2.sf", pb2Addr); !step(err) {
 			return err
 		}
+	}
+	if v.pbc, err = v.openResFile(".pbc.sf", pbcAddr); !step(err) {
+		return err
 	}
 	if v.sbc, err = v.openResFile(".sbc.sf", sbcAddr); !step(err) {
 		return err
@@ -180,9 +180,11 @@ func (v *Volume) openFDC() (*resFile, error) {
 }
 
 func (v *Volume) openResFile(name string, addr uint32) (*resFile, error) {
-	fd, err := v.readFD(addr)
+	fd, err := v.bootstrapFD(addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		if fd, err = v.readFD(addr); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	if fd.length == 0 { // an empty resource file, such as VMFS6's .pbc.sf
 		return &resFile{name: name, fd: fd}, nil
@@ -201,6 +203,30 @@ func (v *Volume) openResFile(name string, addr uint32) (*resFile, error) {
 	}
 	rf.fd = fd
 	return rf, nil
+}
+
+// bootstrapFD reads a system descriptor of cluster 0 from where it must
+// be, without going through .fdc.sf's block map, which on a large VMFS6
+// volume is itself reached through .pb2.sf (§7.2 bootstrap). The
+// descriptor's own address must match.
+func (v *Volume) bootstrapFD(addr uint32) (*fileDesc, error) {
+	if fd, ok := v.fdCache.get(addr); ok {
+		return fd, nil
+	}
+	c, r := fdAddr(addr)
+	if v.fdc == nil || c != 0 {
+		return nil, fmt.Errorf("%w: no bootstrap location for descriptor %#08x", ErrCorrupt, addr)
+	}
+	vol := v.desc.fdcStart() + v.fdc.groupOffset + v.fdc.perGroup*v.fdc.clusterHdr + int64(r)*v.fdc.resSize
+	if addr == pb2Addr && v.desc.PB2VolAddr != 0 {
+		vol = int64(v.desc.PB2VolAddr)
+	}
+	fd, err := v.readFDAt(vol, addr)
+	if err != nil {
+		return nil, err
+	}
+	v.fdCache.put(addr, fd)
+	return fd, nil
 }
 
 // sfbClusterSize reads the SFB child header of .fbb.sf (§7.3) for the
