@@ -19,10 +19,12 @@
 //     an unknown or changed key is refused with its SHA256 fingerprint unless
 //     that exact fingerprint is accepted explicitly.
 //   - Each remote file or export is read through a chunk cache (cache.go):
-//     reads are rounded to chunks, sequential access starts read-ahead of a
-//     growing window of chunks fetched concurrently, so a scan over a slow
-//     link is limited by bandwidth instead of round trips. The cache is
-//     bounded in bytes and shared by all files of one connection.
+//     reads are rounded to 128 KiB chunks; a sequential reader (up to 8
+//     interleaved ones per file, such as export jobs) gets a read-ahead
+//     window that doubles up to 64 chunks fetched concurrently, so a scan
+//     over a slow link is limited by bandwidth instead of round trips. The
+//     cache is bounded in bytes and shared by all files of one connection;
+//     a failed fetch is not cached.
 //   - A read that fails because the link dropped re-establishes the
 //     connection (with bounded exponential backoff) and is retried; a link
 //     that stays down for Options.RetryFor ends with ErrLinkDown naming the
