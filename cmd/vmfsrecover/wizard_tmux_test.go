@@ -16,7 +16,8 @@ import (
 )
 
 // tmuxSession is the real binary running in a real terminal: tmux on its
-// own server socket, so that nothing else running tmux is touched.
+// own server socket in the test's temporary folder, so that nothing else
+// running tmux is touched and no socket is left behind.
 type tmuxSession struct {
 	t      *testing.T
 	socket string
@@ -25,15 +26,15 @@ type tmuxSession struct {
 
 func startTmux(t *testing.T, command string) *tmuxSession {
 	t.Helper()
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("vmfsrecover-test-%d-%d", os.Getpid(), time.Now().UnixNano()), name: "wizard"}
+	s := &tmuxSession{t: t, socket: filepath.Join(t.TempDir(), "tmux.sock"), name: "wizard"}
 	s.tmux("new-session", "-d", "-s", s.name, "-x", "220", "-y", "50", command)
-	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	t.Cleanup(func() { exec.Command("tmux", "-S", s.socket, "kill-server").Run() })
 	return s
 }
 
 func (s *tmuxSession) tmux(args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", s.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
