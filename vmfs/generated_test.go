@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -94,12 +95,19 @@ func TestFixturesMatchExpected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dev := openImage(t, res.Image)
-			cands, _, err := Find(dev, dev.Size(), FindOptions{})
-			if err != nil || len(cands) != 1 {
-				t.Fatalf("Find = %+v, %v", cands, err)
+			// A spanned fixture has several images; give them in reverse.
+			images := append([]string{res.Image}, res.Images...)
+			slices.Reverse(images)
+			var devs []Device
+			for _, img := range slices.Compact(images) {
+				dev := openImage(t, img)
+				cands, _, err := Find(dev, dev.Size(), FindOptions{})
+				if err != nil || len(cands) != 1 {
+					t.Fatalf("Find on %s = %+v, %v", img, cands, err)
+				}
+				devs = append(devs, io.NewSectionReader(dev, cands[0].Offset, cands[0].Size))
 			}
-			vol, err := Open([]Device{io.NewSectionReader(dev, cands[0].Offset, cands[0].Size)}, Options{})
+			vol, err := Open(devs, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
