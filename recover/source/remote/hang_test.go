@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -97,4 +98,33 @@ func scanThroughRestart(t *testing.T, r io.ReaderAt, data []byte, transferred fu
 		time.Sleep(40 * time.Millisecond)
 	}
 	<-restarted
+}
+
+// checkDownThenBack: once a read has given up on a down link, the next
+// ones fail at once instead of waiting RetryFor each; when the server is
+// back, reads work again.
+func checkDownThenBack(t *testing.T, r io.ReaderAt, start func(), retryFor time.Duration) {
+	t.Helper()
+	for i := 0; i < 3; i++ {
+		began := time.Now()
+		_, err := r.ReadAt(make([]byte, 10), int64(i)<<20+77)
+		if !errors.Is(err, ErrLinkDown) {
+			t.Fatalf("read %d on the down link: err = %v, want ErrLinkDown", i, err)
+		}
+		if el := time.Since(began); el >= retryFor {
+			t.Errorf("read %d on a link known down waited %s (RetryFor %s)", i, el, retryFor)
+		}
+	}
+	start()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := r.ReadAt(make([]byte, 10), 2<<20+99)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server is back but reads still fail: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -162,6 +162,7 @@ func TestNBDServerGone(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
+	checkDownThenBack(t, d, srv.Start, o.RetryFor)
 }
 
 // nbdkit is a second server implementation: with structured replies, and

@@ -18,6 +18,7 @@ type NBDDisk struct {
 	conn   *nbdConn
 	gen    int
 	closed atomic.Bool
+	link   linkState
 }
 
 // OpenNBD connects to an NBD server and opens the export t.Path.
@@ -47,7 +48,7 @@ func (d *NBDDisk) fetch(p []byte, off int64) error {
 		return c.readAt(p, off)
 	}
 	what := fmt.Sprintf("%s: read of %d bytes at offset %d", d.t, len(p), off)
-	return retry(&d.opts, d.closed.Load, what, op, func() error { return d.redial(gen) })
+	return retry(&d.opts, &d.link, d.closed.Load, what, op, func() error { return d.redial(gen) })
 }
 
 // redial replaces the connection of generation gen, unless another reader

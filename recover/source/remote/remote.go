@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -198,13 +199,52 @@ func redact(spec string) string {
 	return spec
 }
 
+// linkState remembers a link declared down, so that once one read has
+// waited RetryFor in vain the next ones fail at once (an export with
+// thousands of files must not wait RetryFor for each), while a re-dial is
+// still tried now and then in case the link came back.
+type linkState struct {
+	mu        sync.Mutex
+	downSince time.Time // zero while up
+	lastProbe time.Time
+}
+
+// probeEvery is how often a read on a down link tries to re-dial.
+func (o *Options) probeEvery() time.Duration {
+	return min(10*time.Second, max(o.RetryFor/4, 100*time.Millisecond))
+}
+
 // retry runs op; while op fails with errLinkLost it re-dials with
-// exponential backoff (100ms doubling to 5s) until retryFor has passed.
+// exponential backoff (100ms doubling to 5s) until RetryFor has passed.
 // what names the read for the final error.
-func retry(o *Options, closed func() bool, what string, op func() error, redial func() error) error {
+func retry(o *Options, st *linkState, closed func() bool, what string, op func() error, redial func() error) error {
 	err := op()
 	if err == nil || !errors.Is(err, errLinkLost) {
+		if err == nil {
+			st.mu.Lock()
+			st.downSince = time.Time{}
+			st.mu.Unlock()
+		}
 		return err
+	}
+	st.mu.Lock()
+	down, since := !st.downSince.IsZero(), st.downSince
+	probe := down && time.Since(st.lastProbe) >= o.probeEvery()
+	if probe {
+		st.lastProbe = time.Now()
+	}
+	st.mu.Unlock()
+	if down {
+		if probe && redial() == nil {
+			if err = op(); err == nil {
+				st.mu.Lock()
+				st.downSince = time.Time{}
+				st.mu.Unlock()
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s: the link has been down since %s; last error: %v",
+			ErrLinkDown, what, since.Format(time.TimeOnly), err)
 	}
 	start := time.Now()
 	delay := 100 * time.Millisecond
@@ -214,6 +254,11 @@ func retry(o *Options, closed func() bool, what string, op func() error, redial 
 			return fmt.Errorf("%s: %w", what, os.ErrClosed)
 		}
 		if time.Since(start) >= o.RetryFor {
+			st.mu.Lock()
+			if st.downSince.IsZero() {
+				st.downSince, st.lastProbe = start, time.Now()
+			}
+			st.mu.Unlock()
 			return fmt.Errorf("%w: %s: the connection dropped and %d attempts to re-establish it over %s failed; last error: %v",
 				ErrLinkDown, what, attempts, time.Since(start).Round(time.Millisecond), err)
 		}

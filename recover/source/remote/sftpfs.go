@@ -35,6 +35,7 @@ type FS struct {
 	gen    int
 	dead   chan struct{} // closed when the current connection ends
 	closed atomic.Bool
+	link   linkState
 }
 
 // DialSSH connects and authenticates to t.Host and starts SFTP.
@@ -123,7 +124,7 @@ func (f *FS) do(what string, op func(cl *sftp.Client, gen int) error) error {
 		}
 		return nil
 	}
-	return retry(&f.opts, f.closed.Load, f.t.Host+": "+what, try, func() error { return f.redial(gen) })
+	return retry(&f.opts, &f.link, f.closed.Load, f.t.Host+": "+what, try, func() error { return f.redial(gen) })
 }
 
 // remotePath turns an fs.FS name into the host's absolute path.

@@ -198,6 +198,7 @@ func TestSSHServerGone(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
+	checkDownThenBack(t, file.(io.ReaderAt), srv.Start, o.RetryFor)
 }
 
 // An empty file is probed (device files of some servers look empty) and
