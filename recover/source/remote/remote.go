@@ -55,7 +55,9 @@ type Options struct {
 	// link counts as dropped (default 30s).
 	DialTimeout, IOTimeout time.Duration
 	// RetryFor is how long a dropped link is re-dialled before reads fail
-	// with ErrLinkDown (default 2m).
+	// with ErrLinkDown (default 2m). After that the link counts as down:
+	// reads fail at once, and one of them re-dials every RetryFor/4 (at
+	// most 10s) in case it came back.
 	RetryFor time.Duration
 
 	// ChunkSize is the unit of caching and read-ahead (default 128 KiB:
