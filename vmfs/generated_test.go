@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -179,5 +180,33 @@ func TestLargeVMFS6FDC(t *testing.T) {
 	ents, err := vol.ReadDir("d07")
 	if err != nil || len(ents) != 820 {
 		t.Fatalf("d07: %d entries, %v", len(ents), err)
+	}
+}
+
+// TestVMFSL reads an ESXi OSDATA (VMFS-L) volume: a VMFS whose descriptor
+// carries the magic 0x2FABF15F.
+func TestVMFSL(t *testing.T) {
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "osdata.img"), vmfstest.Spec{Version: 6, Label: "OSDATA-x", Files: []vmfstest.Entry{
+		{Path: "locker/packages/vmtools.txt", Data: []byte("tools\n")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(res.Image, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0x5F, 0xF1, 0xAB, 0x2F}, res.PartitionOffset+0x1100000+fsDescriptorOffset)
+	f.Close()
+	dev := openImage(t, res.Image)
+	vol, err := Open([]Device{io.NewSectionReader(dev, res.PartitionOffset, dev.Size()-res.PartitionOffset)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := vol.Descriptor(); !d.IsVMFSL() || d.Label != "OSDATA-x" {
+		t.Fatalf("descriptor %+v", d)
+	}
+	if b, err := fs.ReadFile(vol, "locker/packages/vmtools.txt"); err != nil || string(b) != "tools\n" {
+		t.Fatalf("read: %q, %v", b, err)
 	}
 }

@@ -173,8 +173,15 @@ func TestDamagedMetadata(t *testing.T) {
 		{"FS descriptor zeroed", func(t *testing.T, img string, res *vmfstest.Result) {
 			damage(t, img, res.PartitionOffset+0x1100000+0x200000, 512)
 		}, "/vm1/vm1-flat.vmdk"},
+		{"resource bitmaps zeroed", func(t *testing.T, img string, res *vmfstest.Result) {
+			// Every cluster header of .fbb.sf and .sbc.sf, and the FDC
+			// cluster headers: the allocation state is gone, the data not.
+			for _, sf := range []string{"/.fbb.sf", "/.sbc.sf", "/.fdc.sf"} {
+				damage(t, img, dataOffset(t, img, res, sf, 0x10000), 0x10000)
+			}
+		}, "/vm1/vm1-flat.vmdk"},
 		{"root directory zeroed", func(t *testing.T, img string, res *vmfstest.Result) {
-			v := readDirData(t, img, res, "/")
+			v := dataOffset(t, img, res, "/", 0)
 			damage(t, img, v, 0x10000)
 		}, "lost+found"},
 	}
@@ -198,9 +205,9 @@ func TestDamagedMetadata(t *testing.T) {
 	}
 }
 
-// readDirData returns the disk offset of a directory's first data byte,
+// dataOffset returns the disk offset of byte off of a file or directory,
 // read through the intact image before it is damaged.
-func readDirData(t *testing.T, img string, res *vmfstest.Result, dir string) int64 {
+func dataOffset(t *testing.T, img string, res *vmfstest.Result, dir string, off int64) int64 {
 	t.Helper()
 	f, size := openFile(t, img)
 	vol, err := vmfs.Open([]vmfs.Device{io.NewSectionReader(f, res.PartitionOffset, size-res.PartitionOffset)}, vmfs.Options{})
@@ -211,7 +218,7 @@ func readDirData(t *testing.T, img string, res *vmfstest.Result, dir string) int
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, _, err := d.(*vmfs.File).Locate(0)
+	loc, _, err := d.(*vmfs.File).Locate(off)
 	if err != nil {
 		t.Fatal(err)
 	}
