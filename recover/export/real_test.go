@@ -2,72 +2,16 @@ package export
 
 import (
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
-
-// realDir holds the volumes made by real VMware hosts (never copied into
-// this repository; see its README).
-const realDir = "../../../shared/testdata/real"
-
-// gunzipSparse unpacks a sample, seeking over all-zero 64 KiB blocks.
-func gunzipSparse(t *testing.T, src string) string {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Skipf("real sample %s not available (%v); it lives in ../shared/testdata/real", src, err)
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".gz"))
-	// gzip and cp --sparse are much faster than compress/gzip under the
-	// race detector; the Go loop below is the fallback.
-	if _, err := exec.LookPath("gzip"); err == nil {
-		sh := `gzip -dc "$1" | cp --sparse=always /dev/stdin "$2"`
-		if err := exec.Command("sh", "-c", sh, "sh", src, dst).Run(); err == nil {
-			return dst
-		}
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	buf := make([]byte, 64<<10)
-	var off int64
-	for {
-		n, err := io.ReadFull(zr, buf)
-		if n > 0 && !bytes.Equal(buf[:n], zeros[:n]) {
-			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
-				t.Fatal(werr)
-			}
-		}
-		off += int64(n)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := out.Truncate(off); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
 
 // TestRealVolumes exports each real sample whole and checks every file's
 // manifest hash and size, and every link, against the sample's expected
@@ -80,11 +24,7 @@ func TestRealVolumes(t *testing.T) {
 				// busy 2-core machine; the vmfs package reads them anyway.
 				t.Skip("set EXPORT_REAL_ALL=1 to export the 1 GiB VMFS6 and VMFS3 samples too")
 			}
-			img := gunzipSparse(t, filepath.Join(realDir, name+".img.gz"))
-			want, err := os.ReadFile(filepath.Join(realDir, name+".expected"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			img, want := vmfstest.RealSample(t, name)
 			s, err := discover.Open([]string{img}, discover.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -117,7 +57,7 @@ func TestRealVolumes(t *testing.T) {
 			}
 			es := byDest(rep.Entries)
 			files := 0
-			sc := bufio.NewScanner(bytes.NewReader(want))
+			sc := bufio.NewScanner(strings.NewReader(want))
 			for sc.Scan() {
 				f := strings.Fields(sc.Text())
 				if len(f) != 4 {

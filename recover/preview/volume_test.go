@@ -2,10 +2,7 @@ package preview
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -76,17 +73,10 @@ func TestGeneratedVolume(t *testing.T) {
 // TestRealVMFS3 previews the VMDKs on the real VMFS3 sample: descriptors
 // written by ESX, 200 MiB flat extents of zeros.
 func TestRealVMFS3(t *testing.T) {
-	gz := filepath.Join("..", "..", "..", "shared", "testdata", "real", "vmfs3.img.gz")
-	if _, err := os.Stat(gz); err != nil {
-		t.Skipf("real sample not available (%v); it lives in ../shared/testdata/real", err)
-	}
 	if testing.Short() {
 		t.Skip("unpacking a 1.2 GB sample; skipped with -short")
 	}
-	img := filepath.Join(t.TempDir(), "vmfs3.img")
-	if err := gunzipSparse(gz, img); err != nil {
-		t.Fatal(err)
-	}
+	img, _ := vmfstest.RealSample(t, "vmfs3")
 	vol := openVolume(t, img)
 	for _, name := range []string{"thin.vmdk", "thick.vmdk", "zeroedthick.vmdk", "eagerzeroedthick.vmdk"} {
 		r, err := Preview(context.Background(), vol, name, Options{})
@@ -110,40 +100,5 @@ func TestRealVMFS3(t *testing.T) {
 	}
 	if r.VMDK.Kind == "" || r.VMDK.Capacity != 200<<20 {
 		t.Errorf("flat: %+v", r.VMDK)
-	}
-}
-
-func gunzipSparse(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		return err
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	buf := make([]byte, 64<<10)
-	zero := make([]byte, len(buf))
-	var off int64
-	for {
-		n, err := io.ReadFull(zr, buf)
-		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
-			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
-				return werr
-			}
-		}
-		off += int64(n)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return out.Truncate(off)
-		}
-		if err != nil {
-			return err
-		}
 	}
 }

@@ -1,0 +1,118 @@
+package vmfstest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// The real volumes made by VMware hosts live beside the repository, in
+// ../shared/testdata/real (see its README); they are never copied into it.
+
+var (
+	realMu   sync.Mutex
+	realDone = map[string]string{} // sample name -> unpacked image
+)
+
+// RealDir finds ../shared/testdata/real next to the module root (the
+// folder holding go.mod), from the test's working directory; "" when it is
+// not there.
+func RealDir() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			real := filepath.Join(dir, "..", "shared", "testdata", "real")
+			if _, err := os.Stat(real); err == nil {
+				return real
+			}
+			return ""
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// RealSample returns the path of the real sample NAME ("vmfs3", "vmfs5",
+// "vmfs6") unpacked once per test binary into a sparse temporary file
+// (all-zero 64 KiB blocks are skipped), and its expected listing. It skips
+// the test when the samples are not available.
+func RealSample(tb testing.TB, name string) (image, expected string) {
+	tb.Helper()
+	dir := RealDir()
+	if dir == "" {
+		tb.Skipf("real samples not available: ../shared/testdata/real is not beside the module root")
+	}
+	want, err := os.ReadFile(filepath.Join(dir, name+".expected"))
+	if err != nil {
+		tb.Skipf("real sample %s not available: %v", name, err)
+	}
+	realMu.Lock()
+	defer realMu.Unlock()
+	if img, ok := realDone[name]; ok {
+		return img, string(want)
+	}
+	tmp, err := os.MkdirTemp("", "vmfsrecover-real-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	img := filepath.Join(tmp, name+".img")
+	if err := gunzipSparse(filepath.Join(dir, name+".img.gz"), img); err != nil {
+		tb.Fatalf("unpacking %s: %v", name, err)
+	}
+	realDone[name] = img
+	return img, string(want)
+}
+
+func gunzipSparse(src, dst string) error {
+	// gzip and cp --sparse are much faster than compress/gzip under the
+	// race detector; the Go loop below is the fallback.
+	if _, err := exec.LookPath("gzip"); err == nil {
+		sh := `gzip -dc "$1" | cp --sparse=always /dev/stdin "$2"`
+		if err := exec.Command("sh", "-c", sh, "sh", src, dst).Run(); err == nil {
+			return nil
+		}
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	buf, zero := make([]byte, 64<<10), make([]byte, 64<<10)
+	var off int64
+	for {
+		n, err := io.ReadFull(zr, buf)
+		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
+				return werr
+			}
+		}
+		off += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return out.Truncate(off)
+}
