@@ -16,10 +16,10 @@ import (
 )
 
 const (
-	chunkSize   = 2 << 20
-	overlap     = 80 << 10 // a structure starting in a chunk may reach this far past it (64 KiB text, VMFS6 descriptor metadata at +64 KiB)
+	chunkSize   = 256 << 10
+	overlap     = 40 << 10 // a structure starting in a chunk may reach this far past it (32 KiB text, VMFS6 descriptor metadata up to +32 KiB)
 	sector      = 512
-	maxTextSize = 64 << 10
+	maxTextSize = 32 << 10
 	lvmMagic    = 0xC001D00D
 	fsMagic     = 0x2FABF15E
 	fsMagicL    = 0x2FABF15F
@@ -64,53 +64,30 @@ func Scan(ctx context.Context, r io.ReaderAt, f *Findings, opts Options) error {
 	for _, v := range f.Origins {
 		s.votes[v.Origin] = v.Votes
 	}
-	start := f.Done / chunkSize * chunkSize
-	type chunk struct {
-		off int64
-		buf []byte
-		bad allocmap.Map
-	}
-	// Three buffers cycle between the reader and the examiner, so memory
-	// stays at a few chunks whatever the disk size.
-	const buffers = 3
-	chunks := make(chan chunk, buffers)
-	free := make(chan []byte, buffers)
-	for range buffers {
-		free <- make([]byte, chunkSize+overlap)
-	}
-	readErr := make(chan error, 1)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { // read ahead while the previous chunk is examined
-		defer close(chunks)
-		for off := start; off < f.Size; off += chunkSize {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-ctx.Done():
-				readErr <- ctx.Err()
-				return
-			}
-			buf = buf[:min(chunkSize+overlap, f.Size-off)]
-			bad := s.readRobust(ctx, buf, off)
-			select {
-			case chunks <- chunk{off, buf, bad}:
-			case <-ctx.Done():
-				readErr <- ctx.Err()
-				return
-			}
-		}
-	}()
+	// One loop reads a chunk and examines it while it is still in this
+	// core's cache; the kernel's read-ahead overlaps the disk with the
+	// examination. The buffer holds the chunk plus a look-ahead that
+	// becomes the start of the next chunk, so no byte is read twice.
+	buf := make([]byte, chunkSize+overlap)
+	have := 0 // bytes at the start of buf already read, from pos on
 	lastCheckpoint := f.Done
-	for c := range chunks {
-		for _, b := range c.bad {
-			if b.Off < c.off+chunkSize {
-				f.BadRanges = allocmap.Normalize(append(f.BadRanges, allocmap.Range{Off: b.Off, Len: min(b.End(), c.off+chunkSize) - b.Off}))
+	var err error
+	for pos := f.Done / chunkSize * chunkSize; pos < f.Size; pos += chunkSize {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		need := int(min(chunkSize+overlap, f.Size-pos))
+		if have < need {
+			for _, b := range s.readRobust(ctx, buf[have:need], pos+int64(have)) {
+				f.BadRanges = allocmap.Normalize(append(f.BadRanges, b))
 			}
 		}
-		s.examine(c.buf, c.off, min(chunkSize, int64(len(c.buf))))
-		free <- c.buf[:cap(c.buf)]
-		f.Done = min(c.off+chunkSize, f.Size)
+		s.examine(buf[:need], pos, min(chunkSize, int64(need)))
+		f.Done = min(pos+chunkSize, f.Size)
+		have = 0
+		if need > chunkSize {
+			have = copy(buf, buf[chunkSize:need])
+		}
 		if opts.Progress != nil {
 			opts.Progress(f.Done, f.Size)
 		}
@@ -121,17 +98,8 @@ func Scan(ctx context.Context, r io.ReaderAt, f *Findings, opts Options) error {
 			}
 			lastCheckpoint = f.Done
 		}
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	s.flushVotes()
-	var err error
-	select {
-	case err = <-readErr:
-	default:
-		err = ctx.Err()
-	}
 	if opts.Checkpoint != nil {
 		if cerr := opts.Checkpoint(f); err == nil {
 			err = cerr
