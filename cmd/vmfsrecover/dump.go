@@ -10,6 +10,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"golang.org/x/term"
 )
@@ -57,13 +58,13 @@ type dumpResult struct {
 	Warnings  []string `json:"warnings,omitempty"`
 }
 
-func runDump(ctx context.Context, o *dumpOptions, source string, stdout, stderr io.Writer) error {
-	d, err := vmdk.Open(source, &vmdk.Options{Tolerant: o.tolerant})
+func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io.Writer) error {
+	d, closeDisk, err := source.OpenVMDK(spec, source.Options{Tolerant: o.tolerant})
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	if si, err := os.Stat(source); err == nil {
+	defer closeDisk()
+	if si, err := os.Stat(spec); err == nil {
 		if oi, err := os.Stat(o.output); err == nil && os.SameFile(si, oi) {
 			return withExitCode(exitUsage, fmt.Errorf("output %s is the source", o.output))
 		}
@@ -106,7 +107,7 @@ func runDump(ctx context.Context, o *dumpOptions, source string, stdout, stderr 
 	if err != nil {
 		return fmt.Errorf("dump to %s: %w (the output is incomplete)", o.output, err)
 	}
-	res := dumpResult{Source: source, Output: o.output, Size: d.Size(), Allocated: m.Total(), Written: written, Warnings: d.Warnings()}
+	res := dumpResult{Source: spec, Output: o.output, Size: d.Size(), Allocated: m.Total(), Written: written, Warnings: d.Warnings()}
 	if o.json {
 		if err := json.NewEncoder(stdout).Encode(res); err != nil {
 			return err
@@ -118,7 +119,7 @@ func runDump(ctx context.Context, o *dumpOptions, source string, stdout, stderr 
 		}
 	}
 	if len(res.Warnings) > 0 {
-		return withExitCode(exitPartial, fmt.Errorf("%s: finished with %d warning(s), listed in the output", source, len(res.Warnings)))
+		return withExitCode(exitPartial, fmt.Errorf("%s: finished with %d warning(s), listed in the output", spec, len(res.Warnings)))
 	}
 	return nil
 }

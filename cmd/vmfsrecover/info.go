@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
@@ -46,12 +47,12 @@ type infoReport struct {
 	Allocated int64 `json:"allocated"`
 }
 
-func runInfo(ctx context.Context, o *infoOptions, source string, out io.Writer) error {
-	d, err := vmdk.Open(source, &vmdk.Options{Tolerant: o.tolerant})
+func runInfo(ctx context.Context, o *infoOptions, spec string, out io.Writer) error {
+	d, closeDisk, err := source.OpenVMDK(spec, source.Options{Tolerant: o.tolerant})
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer closeDisk()
 	m, err := d.AllocationMap()
 	if err != nil {
 		return fmt.Errorf("allocation map: %w", err)
@@ -65,7 +66,7 @@ func runInfo(ctx context.Context, o *infoOptions, source string, out io.Writer) 
 		return err
 	}
 	if len(r.Warnings) > 0 {
-		return withExitCode(exitPartial, fmt.Errorf("%s: finished with %d warning(s), listed in the output", source, len(r.Warnings)))
+		return withExitCode(exitPartial, fmt.Errorf("%s: finished with %d warning(s), listed in the output", spec, len(r.Warnings)))
 	}
 	return nil
 }
