@@ -50,26 +50,8 @@ func TestGeneratedVolumesMatchExpected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dev := openImage(t, res.Image)
-			cands, _, err := Find(dev, dev.Size(), FindOptions{})
-			if err != nil || len(cands) != 1 || cands[0].Offset != res.PartitionOffset {
-				t.Fatalf("Find = %+v, %v; want one extent at %d", cands, err, res.PartitionOffset)
-			}
-			vol, err := Open([]Device{io.NewSectionReader(dev, cands[0].Offset, cands[0].Size)}, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := listing(vol)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := res.Expected()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("listing differs\n got:\n%s\nwant:\n%s", got, want)
-			}
+			vol := openResult(t, res)
+			checkListing(t, vol, res)
 			// fstest reads files a byte at a time: keep it to the user tree.
 			sub, err := fs.Sub(vol, "vm1")
 			if err != nil {
@@ -96,34 +78,46 @@ func TestFixturesMatchExpected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A spanned fixture has several images; give them in reverse.
-			images := append([]string{res.Image}, res.Images...)
-			slices.Reverse(images)
-			var devs []Device
-			for _, img := range slices.Compact(images) {
-				dev := openImage(t, img)
-				cands, _, err := Find(dev, dev.Size(), FindOptions{})
-				if err != nil || len(cands) != 1 {
-					t.Fatalf("Find on %s = %+v, %v", img, cands, err)
-				}
-				devs = append(devs, io.NewSectionReader(dev, cands[0].Offset, cands[0].Size))
-			}
-			vol, err := Open(devs, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := listing(vol)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := res.Expected()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("listing differs\n%s", diffLines(got, want))
-			}
+			checkListing(t, openResult(t, res), res)
 		})
+	}
+}
+
+// openResult finds the generated volume on its images with Find (every
+// extent's image, given in reverse order) and opens it.
+func openResult(t *testing.T, res *vmfstest.Result) *Volume {
+	t.Helper()
+	images := append([]string{res.Image}, res.Images...)
+	slices.Reverse(images)
+	var devs []Device
+	for _, img := range slices.Compact(images) {
+		dev := openImage(t, img)
+		cands, _, err := Find(dev, dev.Size(), FindOptions{})
+		if err != nil || len(cands) != 1 || cands[0].Offset != res.PartitionOffset {
+			t.Fatalf("Find on %s = %+v, %v; want one extent at %d", img, cands, err, res.PartitionOffset)
+		}
+		devs = append(devs, io.NewSectionReader(dev, cands[0].Offset, cands[0].Size))
+	}
+	vol, err := Open(devs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vol
+}
+
+// checkListing compares the volume's listing with the generator's.
+func checkListing(t *testing.T, vol *Volume, res *vmfstest.Result) {
+	t.Helper()
+	got, err := listing(vol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := res.Expected()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("listing differs\n%s", diffLines(got, want))
 	}
 }
 
@@ -165,11 +159,7 @@ func TestLargeVMFS6FDC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev := openImage(t, res.Image)
-	vol, err := Open([]Device{io.NewSectionReader(dev, res.PartitionOffset, dev.Size()-res.PartitionOffset)}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	vol := openResult(t, res)
 	for _, i := range []int{0, 20000, 40999} {
 		p := fmt.Sprintf("d%02d/f%05d", i%50, i)
 		b, err := fs.ReadFile(vol, p)
@@ -198,11 +188,7 @@ func TestVMFSL(t *testing.T) {
 	}
 	f.WriteAt([]byte{0x5F, 0xF1, 0xAB, 0x2F}, res.PartitionOffset+0x1100000+fsDescriptorOffset)
 	f.Close()
-	dev := openImage(t, res.Image)
-	vol, err := Open([]Device{io.NewSectionReader(dev, res.PartitionOffset, dev.Size()-res.PartitionOffset)}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	vol := openResult(t, res)
 	if d := vol.Descriptor(); !d.IsVMFSL() || d.Label != "OSDATA-x" {
 		t.Fatalf("descriptor %+v", d)
 	}

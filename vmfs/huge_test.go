@@ -18,11 +18,7 @@ func TestHugeFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dev := openImage(t, res.Image)
-		vol, err := Open([]Device{io.NewSectionReader(dev, res.PartitionOffset, dev.Size()-res.PartitionOffset)}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		vol := openResult(t, res)
 		want := res.Lookup("/huge/disk-flat.vmdk")
 		f, err := vol.Open("huge/disk-flat.vmdk")
 		if err != nil {
