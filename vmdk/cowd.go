@@ -143,31 +143,11 @@ func (e *cowdExtent) lookup(off, limit int64) (int64, runState, error) {
 		st = runParent
 	}
 	grainStart := off - off%e.grainBytes
-	n := e.grainBytes - off%e.grainBytes
-	// Extend over the following grains in the same state (for data: stored
-	// right after each other), scanning each table in place.
-	for n < limit {
-		next := off + n
-		t, err := e.table(next / e.cover)
-		if err != nil {
-			break
-		}
-		if t == nil {
-			if st != runParent {
-				break
-			}
-			n += e.cover - next%e.cover
-			continue
-		}
-		for i := (next % e.cover) / e.grainBytes; i < int64(len(t)) && n < limit; i++ {
-			g := t[i]
-			if (g == 0) != (st == runParent) || (st == runData && int64(g) != int64(first)+(off+n-grainStart)/512) {
-				return min(n, limit), st, nil
-			}
-			n += e.grainBytes
-		}
-	}
-	return min(n, limit), st, nil
+	n := extendRun(off, e.grainBytes-off%e.grainBytes, limit, e.cover, e.grainBytes, st == runParent, e.table,
+		func(g uint32, pos int64) bool {
+			return (g == 0) == (st == runParent) && (st != runData || int64(g) == int64(first)+(pos-grainStart)/512)
+		})
+	return n, st, nil
 }
 
 func (e *cowdExtent) read(p []byte, off int64) error {

@@ -100,3 +100,34 @@ func sectorsToBytes(s uint64) (int64, error) {
 	}
 	return int64(s) * 512, nil
 }
+
+// extendRun grows a run of a sparse extent that starts at off and already
+// spans n bytes (to the end of its grain) over the following grains for as
+// long as same accepts their table entries, up to limit bytes. table(i)
+// returns the grain table of directory entry i, each covering cover bytes
+// of grain bytes per entry; a missing table (nil) continues only a run of
+// parent bytes. Tables are scanned in place, so a long run costs one
+// lookup per table, not per grain.
+func extendRun[T any](off, n, limit, cover, grain int64, parentRun bool, table func(int64) ([]T, error), same func(entry T, pos int64) bool) int64 {
+	for n < limit {
+		next := off + n
+		t, err := table(next / cover)
+		if err != nil {
+			break
+		}
+		if t == nil {
+			if !parentRun {
+				break
+			}
+			n += cover - next%cover
+			continue
+		}
+		for i := (next % cover) / grain; i < int64(len(t)) && n < limit; i++ {
+			if !same(t[i], off+n) {
+				return min(n, limit)
+			}
+			n += grain
+		}
+	}
+	return min(n, limit)
+}

@@ -198,29 +198,12 @@ func (e *seSparseExtent) lookup(off, limit int64) (int64, runState, error) {
 		return min(limit, seGrainBytes-off%seGrainBytes), runData, err
 	}
 	grainStart := off - off%seGrainBytes
-	n := seGrainBytes - off%seGrainBytes
-	for n < limit {
-		next := off + n
-		t, err := e.table(next / e.cover)
-		if err != nil {
-			break
-		}
-		if t == nil {
-			if st != runParent {
-				break
-			}
-			n += e.cover - next%e.cover
-			continue
-		}
-		for i := (next % e.cover) / seGrainBytes; i < int64(len(t)) && n < limit; i++ {
-			s2, at2, err := e.decode(t[i], off+n)
-			if err != nil || s2 != st || (st == runData && at2 != at+off+n-grainStart) {
-				return min(n, limit), st, nil
-			}
-			n += seGrainBytes
-		}
-	}
-	return min(n, limit), st, nil
+	n := extendRun(off, seGrainBytes-off%seGrainBytes, limit, e.cover, seGrainBytes, st == runParent, e.table,
+		func(g uint64, pos int64) bool {
+			s2, at2, err := e.decode(g, pos)
+			return err == nil && s2 == st && (st != runData || at2 == at+pos-grainStart)
+		})
+	return n, st, nil
 }
 
 func (e *seSparseExtent) read(p []byte, off int64) error {
