@@ -252,17 +252,17 @@ func (fi *FileInfo) Sys() any           { return fi.attrs }
 
 // Attributes are the VMFS-specific facts about a file.
 type Attributes struct {
-	FD          uint32    `json:"fd"`          // descriptor address
-	Type        string    `json:"fd_type"`     // directory, file, symlink, system, rdm, volume
-	Size        int64     `json:"size"`        // bytes
-	Mode        uint32    `json:"vmfs_mode"`   // mode word as stored
-	UID         uint32    `json:"uid"`         //
-	GID         uint32    `json:"gid"`         //
-	MTime       time.Time `json:"mtime"`       //
-	CTime       time.Time `json:"ctime"`       //
-	ATime       time.Time `json:"atime"`       //
-	Links       uint32    `json:"links"`       //
-	Generation  uint32    `json:"generation"`  //
+	FD          uint32    `json:"fd"`        // descriptor address
+	Type        string    `json:"fd_type"`   // directory, file, symlink, system, rdm, volume
+	Size        int64     `json:"size"`      // bytes
+	Mode        uint32    `json:"vmfs_mode"` // mode word as stored
+	UID         uint32    `json:"uid"`
+	GID         uint32    `json:"gid"`
+	MTime       time.Time `json:"mtime"`
+	CTime       time.Time `json:"ctime"`
+	ATime       time.Time `json:"atime"`
+	Links       uint32    `json:"links"`
+	Generation  uint32    `json:"generation"`
 	Addressing  string    `json:"addressing"`  // resident, file blocks, sub-blocks, ...
 	BlockSize   int64     `json:"block_size"`  // allocation unit of this file
 	Blocks      int64     `json:"blocks"`      // allocated blocks as recorded
