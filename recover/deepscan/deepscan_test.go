@@ -243,7 +243,8 @@ func (f *faultyReader) ReadAt(p []byte, off int64) (int, error) {
 func TestUnreadableSectorsAreSkipped(t *testing.T) {
 	img, res := image(t, 5)
 	f, size := openFile(t, img)
-	bad := &faultyReader{r: f, badOff: size - 8<<20, badLen: 4096}
+	// One unreadable page in the middle of vm1-flat.vmdk's data.
+	bad := &faultyReader{r: f, badOff: dataOffset(t, img, res, "/vm1/vm1-flat.vmdk", 2<<20+4096), badLen: 4096}
 	fd := New("test", "id", size)
 	if err := Scan(context.Background(), bad, fd, Options{}); err != nil {
 		t.Fatal(err)
@@ -257,6 +258,15 @@ func TestUnreadableSectorsAreSkipped(t *testing.T) {
 	}
 	if got := entries(t, vols[0].Tree)["/vm2/keep.txt"]; got.hash != wantHash(t, res, "/vm2/keep.txt") {
 		t.Fatalf("keep.txt: %+v", got)
+	}
+	// The file that held the bad page says which of its bytes were lost.
+	info, err := vols[0].Tree.Stat("vm1/vm1-flat.vmdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fnd := info.Sys().(*Finding)
+	if len(fnd.Anomalies) != 1 || !strings.Contains(fnd.Anomalies[0], "bytes 2097152-3145728 lay in unreadable sectors") || fnd.Confidence >= 1 {
+		t.Fatalf("vm1-flat.vmdk finding: %+v", fnd)
 	}
 }
 

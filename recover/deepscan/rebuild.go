@@ -1,6 +1,7 @@
 package deepscan
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
@@ -32,8 +34,11 @@ const (
 	minFDsForVote = 2
 )
 
-// Rebuild turns the findings of a complete scan of r into volumes.
+// Rebuild turns the findings of a complete scan of r into volumes. The
+// files it returns read r through a sector-by-sector fallback, so that
+// unreadable sectors read as zeros (Finding.Anomalies says which bytes).
 func Rebuild(r io.ReaderAt, f *Findings) ([]*Recovered, error) {
+	r = zeroFill{r}
 	var out []*Recovered
 	for _, c := range candidates(f) {
 		rec, err := rebuildOne(r, f, c)
@@ -163,7 +168,7 @@ func rebuildOne(r io.ReaderAt, f *Findings, c *candidate) (*Recovered, error) {
 		Origin: c.origin, Evidence: c.evidence, Label: d.Label, UUID: d.UUID.String(),
 		Version: d.Version(), BlockSize: d.BlockSize, Anomalies: vol.Anomalies(), Tree: newTree(),
 	}
-	b := &builder{vol: vol, tree: out.Tree, origin: c.origin, seen: map[int64]bool{}, dirPath: map[uint32]string{}, names: map[[2]uint32]NameHit{}, starts: map[int64]bool{}}
+	b := &builder{vol: vol, tree: out.Tree, origin: c.origin, seen: map[int64]bool{}, dirPath: map[uint32]string{}, names: map[[2]uint32]NameHit{}, starts: map[int64]bool{}, bad: f.BadRanges}
 	if vol.HasRoot() {
 		b.walkIntact(".", 0)
 	} else {
@@ -189,6 +194,7 @@ type builder struct {
 	seen      map[int64]bool        // descriptor volume offsets already placed
 	dirPath   map[uint32]string     // directory descriptor address -> tree path
 	starts    map[int64]bool        // disk offsets of the first byte of placed files
+	bad       allocmap.Map          // unreadable ranges of the source
 	names     map[[2]uint32]NameHit // (fd, generation) -> a directory entry naming it
 	anomalies []string
 }
@@ -243,8 +249,7 @@ func (b *builder) walkIntact(dir string, depth int) {
 			n.target, _ = b.vol.ReadLink(p)
 		default:
 			if file, err := b.vol.OpenFD(a.FD, e.Name()); err == nil {
-				n.data = file
-				b.noteStart(file)
+				b.attach(n, file)
 			}
 		}
 		b.tree.add(dir, n)
@@ -255,15 +260,54 @@ func (b *builder) walkIntact(dir string, depth int) {
 	}
 }
 
-// noteStart records where a file's data begins on the disk, so that a
-// text the scan found there is not listed again as carved.
-func (b *builder) noteStart(f *vmfs.File) {
+// attach makes file the content of n. It records where the file's data
+// begins on the disk, so that a text the scan found there is not listed
+// again as carved, and names the parts of the file that lay in unreadable
+// ranges of the source (read as zeros).
+func (b *builder) attach(n *tnode, f *vmfs.File) {
+	n.data = f
 	if f.Size() == 0 {
 		return
 	}
 	if vol, hole, err := f.Locate(0); err == nil && !hole {
 		b.starts[b.origin+vol] = true
 	}
+	if len(b.bad) == 0 {
+		return
+	}
+	m, err := f.AllocationMap()
+	if err != nil {
+		return
+	}
+	unit := max(f.Attributes().BlockSize, 512)
+	var lost allocmap.Map
+	for _, r := range m {
+		for off := r.Off / unit * unit; off < r.End(); off += unit {
+			vol, hole, err := f.Locate(max(off, r.Off))
+			if err != nil || hole {
+				continue
+			}
+			if disk := b.origin + vol; overlapsAny(b.bad, disk, unit) {
+				lost = lost.Add(allocmap.Range{Off: off, Len: min(unit, f.Size()-off)})
+			}
+		}
+	}
+	for _, r := range lost {
+		n.finding.Anomalies = append(n.finding.Anomalies,
+			fmt.Sprintf("bytes %d-%d lay in unreadable sectors of the source and read as zeros", r.Off, r.End()))
+	}
+	if len(lost) > 0 {
+		n.finding.Confidence /= 2
+	}
+}
+
+func overlapsAny(m allocmap.Map, off, n int64) bool {
+	for _, r := range m {
+		if r.Off < off+n && off < r.End() {
+			return true
+		}
+	}
+	return false
 }
 
 // addUnreached places every found descriptor of this volume that the
@@ -334,8 +378,7 @@ func (b *builder) placeFile(file *vmfs.File, name, dir, kind string, conf float6
 		k, _ := file.ReadAt(buf, 0)
 		n.target = string(buf[:k])
 	default:
-		n.data = file
-		b.noteStart(file)
+		b.attach(n, file)
 	}
 	p := b.tree.add(dir, n)
 	if !info.IsDir() {
@@ -396,4 +439,28 @@ func placed(vols []*Recovered, off int64) bool {
 		}
 	}
 	return false
+}
+
+// zeroFill reads through r; when a read fails it reads again sector by
+// sector, and sectors that still fail read as zeros.
+type zeroFill struct{ r io.ReaderAt }
+
+func (z zeroFill) ReadAt(p []byte, off int64) (int, error) {
+	n, err := z.r.ReadAt(p, off)
+	if err == nil || errors.Is(err, io.EOF) {
+		return n, err
+	}
+	for s := 0; s < len(p); s += 512 {
+		part := p[s:min(s+512, len(p))]
+		k, err := z.r.ReadAt(part, off+int64(s))
+		switch {
+		case err == nil || k == len(part):
+		case errors.Is(err, io.EOF):
+			clear(part[k:])
+			return s + k, io.EOF
+		default:
+			clear(part) // unreadable: zeros, as the scan recorded
+		}
+	}
+	return len(p), nil
 }

@@ -116,8 +116,7 @@ type scanner struct {
 }
 
 // readRobust fills buf from off; ranges that stay unreadable after the
-// retries are zero-filled and returned, read in 64 KiB pieces so one bad
-// sector costs 64 KiB, not a whole chunk.
+// retries are zero-filled and returned, narrowed down to sectors.
 func (s *scanner) readRobust(ctx context.Context, buf []byte, off int64) allocmap.Map {
 	if s.readRetry(buf, off) == nil {
 		return nil
@@ -126,9 +125,17 @@ func (s *scanner) readRobust(ctx context.Context, buf []byte, off int64) allocma
 	const piece = 64 << 10
 	for p := int64(0); p < int64(len(buf)) && ctx.Err() == nil; p += piece {
 		part := buf[p:min(p+piece, int64(len(buf)))]
-		if err := s.readRetry(part, off+p); err != nil {
-			clear(part)
-			bad = bad.Add(allocmap.Range{Off: off + p, Len: int64(len(part))})
+		if s.readRetry(part, off+p) == nil {
+			continue
+		}
+		// Narrow the failure down to sectors, read once each, so that one
+		// bad sector costs 512 bytes of the disk, not 64 KiB.
+		for q := 0; q < len(part); q += sector {
+			sec := part[q:min(q+sector, len(part))]
+			if n, err := s.r.ReadAt(sec, off+p+int64(q)); n < len(sec) && !errors.Is(err, io.EOF) {
+				clear(sec)
+				bad = bad.Add(allocmap.Range{Off: off + p + int64(q), Len: int64(len(sec))})
+			}
 		}
 	}
 	return bad
