@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 )
@@ -42,31 +41,10 @@ func openDeepTree(ctx context.Context, g *globalOptions, sources []string) (*dee
 	if err != nil {
 		return nil, nil, err
 	}
-	pick := func() (*deepscan.Found, error) {
-		if len(vols) == 0 {
-			return nil, fmt.Errorf("the deep scan found no VMFS metadata on %v", sources)
-		}
-		sel := g.vol.volume
-		if sel == "" {
-			if len(vols) > 1 {
-				return nil, fmt.Errorf("the deep scan found %d volumes; choose one with --volume (number, label or UUID from scan --deep)", len(vols))
-			}
-			return &vols[0], nil
-		}
-		if n, err := strconv.Atoi(sel); err == nil && n >= 1 && n <= len(vols) {
-			return &vols[n-1], nil
-		}
-		for i := range vols {
-			if vols[i].Label == sel || vols[i].UUID == sel {
-				return &vols[i], nil
-			}
-		}
-		return nil, fmt.Errorf("no volume %q among the %d the deep scan found", sel, len(vols))
-	}
-	v, err := pick()
+	v, err := deepscan.Select(vols, g.vol.volume)
 	if err != nil {
 		closer()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w (on %v; choose with --volume)", err, sources)
 	}
 	for _, a := range v.Anomalies {
 		g.warn(a)

@@ -41,21 +41,8 @@ func openVolume(ctx context.Context, g *globalOptions, sources []string) (*vmfs.
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	s, err := discover.Open(sources, g.discoverOptions())
+	vol, s, err := discover.OpenVolume(sources, g.vol.volume, g.discoverOptions())
 	if err != nil {
-		return nil, nil, err
-	}
-	v, err := s.Select(g.vol.volume)
-	if err == nil && v.Set.Missing > 0 && !g.vol.tolerant {
-		err = fmt.Errorf("%w: volume %q spans %d devices but %d were given; pass every extent as a SOURCE, or --tolerant to read the missing ones as zeros",
-			vmfs.ErrExtentMissing, v.Label, len(v.Set.Extents)+v.Set.Missing, len(v.Set.Extents))
-	}
-	var vol *vmfs.Volume
-	if err == nil {
-		vol, err = s.OpenVolume(v)
-	}
-	if err != nil {
-		s.Close()
 		return nil, nil, err
 	}
 	for _, w := range append(s.Warnings, vol.Anomalies()...) {

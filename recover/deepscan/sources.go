@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 )
@@ -79,4 +80,26 @@ func (s *Sources) Close() error {
 		errs = append(errs, d.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Select picks a found volume by its 1-based number, label or UUID; an
+// empty selector picks the only one there is.
+func Select(vols []Found, sel string) (*Found, error) {
+	switch {
+	case len(vols) == 0:
+		return nil, errors.New("the deep scan found no VMFS metadata")
+	case sel == "" && len(vols) > 1:
+		return nil, fmt.Errorf("the deep scan found %d volumes; choose one by number, label or UUID", len(vols))
+	case sel == "":
+		return &vols[0], nil
+	}
+	if n, err := strconv.Atoi(sel); err == nil && n >= 1 && n <= len(vols) {
+		return &vols[n-1], nil
+	}
+	for i := range vols {
+		if vols[i].Label == sel || vols[i].UUID == sel {
+			return &vols[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no volume %q among the %d the deep scan found", sel, len(vols))
 }

@@ -123,7 +123,13 @@ func (s *Session) Select(sel string) (*Volume, error) {
 }
 
 // OpenVolume opens a found volume; strict unless the session is tolerant.
+// A volume spanning more devices than were given is ErrExtentMissing,
+// naming how many are missing, unless the session is tolerant.
 func (s *Session) OpenVolume(v *Volume) (*vmfs.Volume, error) {
+	if v.Set.Missing > 0 && !s.opts.Tolerant {
+		return nil, fmt.Errorf("%w: volume %q spans %d devices but %d were given; pass every extent as a source, or read tolerantly to see the missing ones as zeros",
+			vmfs.ErrExtentMissing, v.Label, len(v.Set.Extents)+v.Set.Missing, len(v.Set.Extents))
+	}
 	return s.openSet(v.Set, s.opts.Tolerant)
 }
 
@@ -149,4 +155,25 @@ func (s *Session) describe() string {
 		parts = append(parts, fmt.Sprintf("%d: %q %s", i+1, v.Label, v.UUID))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// OpenVolume opens the sources and the volume sel names (see Select and
+// Session.OpenVolume): the path of every command that reads one volume.
+// The session is returned for its warnings and must be closed by the
+// caller.
+func OpenVolume(specs []string, sel string, opts Options) (*vmfs.Volume, *Session, error) {
+	s, err := Open(specs, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.Select(sel)
+	var vol *vmfs.Volume
+	if err == nil {
+		vol, err = s.OpenVolume(v)
+	}
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return vol, s, nil
 }

@@ -44,19 +44,11 @@ func benchVolume(b *testing.B, size int64) (img, plain string) {
 	}}); err != nil {
 		b.Fatal(err)
 	}
-	s, err := discover.Open([]string{img}, discover.Options{})
+	vol, s, err := discover.OpenVolume([]string{img}, "", discover.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	v, err := s.Select("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	vol, err := s.OpenVolume(v)
-	if err != nil {
-		b.Fatal(err)
-	}
 	f, err := vol.Open("vm/disk-flat.vmdk")
 	if err != nil {
 		b.Fatal(err)
@@ -79,19 +71,11 @@ func benchVolume(b *testing.B, size int64) (img, plain string) {
 // openBenchVolume opens the generated volume once: finding and opening a
 // volume is not what the benchmark measures.
 func openBenchVolume(b *testing.B, img string) fs.FS {
-	s, err := discover.Open([]string{img}, discover.Options{})
+	vol, s, err := discover.OpenVolume([]string{img}, "", discover.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	v, err := s.Select("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	vol, err := s.OpenVolume(v)
-	if err != nil {
-		b.Fatal(err)
-	}
 	return vol
 }
 

@@ -25,19 +25,11 @@ func TestRealVolumes(t *testing.T) {
 				t.Skip("set EXPORT_REAL_ALL=1 to export the 1 GiB VMFS6 and VMFS3 samples too")
 			}
 			img, want := vmfstest.RealSample(t, name)
-			s, err := discover.Open([]string{img}, discover.Options{})
+			vol, s, err := discover.OpenVolume([]string{img}, "", discover.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			v, err := s.Select("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			vol, err := s.OpenVolume(v)
-			if err != nil {
-				t.Fatal(err)
-			}
 			d, err := NewLocal(t.TempDir())
 			if err != nil {
 				t.Fatal(err)

@@ -14,19 +14,11 @@ import (
 
 func openVolume(t *testing.T, image string) *vmfs.Volume {
 	t.Helper()
-	s, err := discover.Open([]string{image}, discover.Options{})
+	vol, s, err := discover.OpenVolume([]string{image}, "", discover.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	v, err := s.Select("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vol, err := s.OpenVolume(v)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return vol
 }
 

@@ -37,19 +37,11 @@ func remoteVolume(t *testing.T) *vmfstest.Result {
 // compares the volume's listing with what the generator wrote.
 func checkDiscovered(t *testing.T, spec string, res *vmfstest.Result) {
 	t.Helper()
-	s, err := discover.Open([]string{spec}, discover.Options{})
+	vol, s, err := discover.OpenVolume([]string{spec}, "", discover.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	v, err := s.Select("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vol, err := s.OpenVolume(v)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lines []string
 	err = listing.Walk(context.Background(), vol, ".", listing.Options{Recursive: true, Hash: true}, func(e listing.Entry, err error) error {
 		if err != nil {

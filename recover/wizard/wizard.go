@@ -16,7 +16,6 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
-	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
 // Scan modes.
@@ -331,10 +330,6 @@ func (w *Wizard) volume(ctx context.Context) (fs.FS, error) {
 	v := &w.sess.Volumes[w.st.Volume-1]
 	if want := w.st.Volumes[w.st.Volume-1]; v.UUID != want.UUID {
 		return nil, fmt.Errorf("%w: volume %d is now %q %s, was %q %s", ErrBadState, w.st.Volume, v.Label, v.UUID, want.Label, want.UUID)
-	}
-	if v.Set.Missing > 0 && !w.st.Tolerant {
-		return nil, fmt.Errorf("%w: volume %q spans %d devices but %d were given; add every extent as a source, or read tolerant",
-			vmfs.ErrExtentMissing, v.Label, len(v.Set.Extents)+v.Set.Missing, len(v.Set.Extents))
 	}
 	vol, err := w.sess.OpenVolume(v)
 	if err != nil {
