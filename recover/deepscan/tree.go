@@ -133,6 +133,14 @@ func itoa(i int) string {
 }
 
 func (t *Tree) lookup(op, name string, follow bool) (*tnode, error) {
+	return t.lookupDepth(op, name, follow, 0)
+}
+
+// lookupDepth resolves name, following at most 40 symbolic links in all.
+func (t *Tree) lookupDepth(op, name string, follow bool, depth int) (*tnode, error) {
+	if depth > 40 {
+		return nil, &fs.PathError{Op: op, Path: name, Err: errors.New("too many levels of symbolic links")}
+	}
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
@@ -148,25 +156,18 @@ func (t *Tree) lookup(op, name string, follow bool) (*tnode, error) {
 		}
 		if c.mode&fs.ModeSymlink != 0 && (follow || i < len(parts)-1) {
 			target := path.Join(path.Dir(strings.Join(parts[:i+1], "/")), c.target)
-			if strings.HasPrefix(c.target, "/") || !fs.ValidPath(target) || strings.Count(name, "/") > 255 {
+			if strings.HasPrefix(c.target, "/") || !fs.ValidPath(target) {
 				return nil, &fs.PathError{Op: op, Path: name, Err: errors.New("symbolic link leads outside the recovered tree")}
 			}
 			rest := strings.Join(parts[i+1:], "/")
 			if rest != "" {
 				target = path.Join(target, rest)
 			}
-			return t.lookupDepth(op, target, follow, 1)
+			return t.lookupDepth(op, target, follow, depth+1)
 		}
 		n = c
 	}
 	return n, nil
-}
-
-func (t *Tree) lookupDepth(op, name string, follow bool, depth int) (*tnode, error) {
-	if depth > 40 {
-		return nil, &fs.PathError{Op: op, Path: name, Err: errors.New("too many levels of symbolic links")}
-	}
-	return t.lookup(op, name, follow)
 }
 
 // Open opens a file or directory, following symbolic links.
