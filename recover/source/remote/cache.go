@@ -24,6 +24,7 @@ type chunkPool struct {
 	lru  list.List // of *chunkEntry, most recent in front
 	ids  atomic.Uint64
 	read atomic.Int64 // bytes fetched from the remote side
+	bufs sync.Pool    // of *runBuf
 }
 
 type chunkKey struct {
@@ -33,57 +34,124 @@ type chunkKey struct {
 
 type chunkEntry struct {
 	key   chunkKey
-	data  []byte
+	buf   *runBuf
+	data  []byte // part of buf.data, once ready
 	err   error
 	ready chan struct{}
 	elem  *list.Element
 }
 
-func newChunkPool(chunk int64, bytes int64) *chunkPool {
-	return &chunkPool{chunk: chunk, max: max(4, int(bytes/chunk)), m: map[chunkKey]*chunkEntry{}}
+// runBuf is the memory of one fetch, shared by the chunks it fills. It is
+// counted: one reference per chunk in the pool, one for the fetch, one per
+// reader copying out of it. At zero it is reused, which spares allocating
+// and clearing a megabyte per fetch (a fifth of a remote scan's CPU).
+type runBuf struct {
+	data []byte
+	refs atomic.Int32
 }
 
-// get returns the entry of a chunk, starting its fetch if it is not cached.
-func (p *chunkPool) get(r *cachedReader, idx int64) *chunkEntry {
-	k := chunkKey{r.id, idx}
-	p.mu.Lock()
-	if e, ok := p.m[k]; ok {
-		p.lru.MoveToFront(e.elem)
-		p.mu.Unlock()
-		return e
+func newChunkPool(chunk int64, bytes int64) *chunkPool {
+	p := &chunkPool{chunk: chunk, max: max(4, int(bytes/chunk)), m: map[chunkKey]*chunkEntry{}}
+	size := max(fetchRun, chunk)
+	p.bufs.New = func() any { return &runBuf{data: make([]byte, size)} }
+	return p
+}
+
+// unref drops one reference to b, and reuses it when it was the last.
+func (p *chunkPool) unref(b *runBuf) {
+	if b.refs.Add(-1) == 0 {
+		p.bufs.Put(b)
 	}
-	e := &chunkEntry{key: k, ready: make(chan struct{})}
-	e.elem = p.lru.PushFront(e)
-	p.m[k] = e
+}
+
+// remove takes e out of the pool; p.mu is held.
+func (p *chunkPool) remove(e *chunkEntry) {
+	p.lru.Remove(e.elem)
+	delete(p.m, e.key)
+	p.unref(e.buf)
+}
+
+// fetchRun is the most bytes one fetch asks for: neighbouring chunks that
+// are missing together go in one request, since a server's cost is per
+// request as much as per byte (qemu-nbd moves 128 KiB requests at a third
+// of the rate of 1 MiB ones).
+const fetchRun = 1 << 20
+
+// getRange returns the entries of chunks from..to of r, starting the fetch
+// of those not cached, neighbours together in runs of up to fetchRun bytes.
+// With pin, each returned entry holds a reference to its buffer that the
+// caller gives back with p.unref(e.buf) once it has copied the data out.
+func (p *chunkPool) getRange(r *cachedReader, from, to int64, pin bool) []*chunkEntry {
+	entries := make([]*chunkEntry, 0, to-from+1)
+	var missing [][]*chunkEntry // runs of neighbouring new entries
+	p.mu.Lock()
+	for idx := from; idx <= to; idx++ {
+		k := chunkKey{r.id, idx}
+		e, ok := p.m[k]
+		if ok {
+			p.lru.MoveToFront(e.elem)
+		} else {
+			e = &chunkEntry{key: k, ready: make(chan struct{})}
+			e.elem = p.lru.PushFront(e)
+			p.m[k] = e
+			if n := len(missing); n > 0 && missing[n-1][len(missing[n-1])-1].key.idx == idx-1 && int64(len(missing[n-1])+1)*p.chunk <= fetchRun {
+				missing[n-1] = append(missing[n-1], e)
+			} else {
+				missing = append(missing, []*chunkEntry{e})
+			}
+		}
+		entries = append(entries, e)
+	}
+	for _, run := range missing {
+		b := p.bufs.Get().(*runBuf)
+		b.refs.Store(int32(len(run)) + 1)
+		for _, e := range run {
+			e.buf = b
+		}
+	}
+	if pin {
+		for _, e := range entries {
+			e.buf.refs.Add(1)
+		}
+	}
 	for len(p.m) > p.max {
-		old := p.lru.Back().Value.(*chunkEntry)
-		p.lru.Remove(old.elem)
-		delete(p.m, old.key)
+		p.remove(p.lru.Back().Value.(*chunkEntry))
 	}
 	p.mu.Unlock()
+	for _, run := range missing {
+		go p.fetchRun(r, run)
+	}
+	return entries
+}
 
-	go func() {
-		off := idx * p.chunk
-		data := make([]byte, min(p.chunk, r.size-off))
-		err := r.fetch(data, off)
+// fetchRun reads the chunks of run, which are neighbours sharing one
+// buffer, with one fetch.
+func (p *chunkPool) fetchRun(r *cachedReader, run []*chunkEntry) {
+	b := run[0].buf
+	defer p.unref(b)
+	off := run[0].key.idx * p.chunk
+	data := b.data[:min(int64(len(run))*p.chunk, r.size-off)]
+	err := r.fetch(data, off)
+	if err == nil {
+		p.read.Add(int64(len(data)))
+	}
+	for i, e := range run {
 		if err == nil {
-			p.read.Add(int64(len(data)))
+			e.data = data[int64(i)*p.chunk : min(int64(i+1)*p.chunk, int64(len(data)))]
 		}
-		e.data, e.err = data, err
+		e.err = err
 		close(e.ready)
 		if err != nil {
 			p.drop(e) // the next read retries instead of seeing the old error
 		}
-	}()
-	return e
+	}
 }
 
 func (p *chunkPool) drop(e *chunkEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m[e.key] == e {
-		p.lru.Remove(e.elem)
-		delete(p.m, e.key)
+		p.remove(e)
 	}
 }
 
@@ -93,8 +161,7 @@ func (p *chunkPool) forget(id uint64) {
 	defer p.mu.Unlock()
 	for k, e := range p.m {
 		if k.id == id {
-			p.lru.Remove(e.elem)
-			delete(p.m, k)
+			p.remove(e)
 		}
 	}
 }
@@ -163,27 +230,41 @@ func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
 	done := int64(0)
 	for b := first; b <= last; b += batch {
 		end := min(last, b+batch-1)
-		entries := make([]*chunkEntry, 0, end-b+1)
-		for i := b; i <= end; i++ {
-			entries = append(entries, r.pool.get(r, i))
+		if b == first && pfFrom == end+1 && pfFrom <= pfTo {
+			// The read-ahead continues this read: one call lets their
+			// chunks share requests.
+			end = pfTo
 		}
-		if b == first {
-			for i := pfFrom; i <= pfTo; i++ {
-				r.pool.get(r, i)
-			}
+		entries := r.pool.getRange(r, b, end, true)
+		if b == first && pfFrom > end && pfFrom <= pfTo {
+			r.pool.getRange(r, pfFrom, pfTo, false)
 		}
-		for _, e := range entries {
-			<-e.ready
-			if e.err != nil {
-				return int(done), e.err
-			}
-			cs := e.key.idx * c
-			from := max(off, cs)
-			k := copy(p[from-off:n], e.data[from-cs:])
-			done += int64(k)
+		k, err := r.copyOut(p[:n], off, entries)
+		done += k
+		if err != nil {
+			return int(done), err
 		}
 	}
 	return int(done), eof
+}
+
+// copyOut copies what p needs from the pinned entries, waiting for each
+// to be fetched, and unpins them all.
+func (r *cachedReader) copyOut(p []byte, off int64, entries []*chunkEntry) (int64, error) {
+	var done int64
+	var err error
+	for _, e := range entries {
+		cs := e.key.idx * r.pool.chunk
+		if err == nil && cs < off+int64(len(p)) {
+			<-e.ready
+			if err = e.err; err == nil {
+				from := max(off, cs)
+				done += int64(copy(p[from-off:], e.data[from-cs:]))
+			}
+		}
+		r.pool.unref(e.buf)
+	}
+	return done, err
 }
 
 // track finds the stream a read of chunks first..last continues (or

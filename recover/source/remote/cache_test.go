@@ -15,17 +15,23 @@ type memFetcher struct {
 	mu    sync.Mutex
 	got   map[int64]int
 	fail  map[int64]int // chunk -> failures left
+	calls []int         // length of each fetch
 }
 
 func (m *memFetcher) fetch(p []byte, off int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	idx := off / m.chunk
-	if m.fail[idx] > 0 {
-		m.fail[idx]--
-		return errors.New("injected")
+	from, to := off/m.chunk, (off+int64(len(p))-1)/m.chunk
+	for idx := from; idx <= to; idx++ {
+		if m.fail[idx] > 0 {
+			m.fail[idx]--
+			return errors.New("injected")
+		}
 	}
-	m.got[idx]++
+	for idx := from; idx <= to; idx++ {
+		m.got[idx]++
+	}
+	m.calls = append(m.calls, len(p))
 	copy(p, m.data[off:])
 	return nil
 }
@@ -115,4 +121,63 @@ func TestCachePoolBounded(t *testing.T) {
 	if _, err := r.ReadAt(buf, 0); err == nil {
 		t.Fatal("read after close succeeded")
 	}
+}
+
+// A sequential reader's read-ahead goes out in requests of many chunks,
+// and no chunk is fetched twice.
+func TestCacheCoalescesReadAhead(t *testing.T) {
+	m, r := newMem(4 << 20)
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < 4<<20; off += int64(len(buf)) {
+		if _, err := r.ReadAt(buf, off); err != nil || !bytes.Equal(buf, m.data[off:off+int64(len(buf))]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for idx, n := range m.got {
+		if n != 1 {
+			t.Errorf("chunk %d fetched %d times", idx, n)
+		}
+	}
+	largest := 0
+	for _, n := range m.calls {
+		largest = max(largest, n)
+	}
+	// 64 KiB reads with 8 chunks of read-ahead: 24 chunks per request.
+	if largest < 16*4096 || len(m.calls) > 4<<20/(16*4096) {
+		t.Errorf("%d fetches, the largest %d bytes: read-ahead not coalesced", len(m.calls), largest)
+	}
+}
+
+// Fetch buffers are reused only when no reader copies from them: readers
+// racing over a pool much smaller than what they read always get the
+// right bytes (run with -race).
+func TestCacheReusesBuffersSafely(t *testing.T) {
+	img := make([]byte, 8<<20)
+	for i := range img {
+		img[i] = byte(i*7 + i>>12)
+	}
+	fetch := func(p []byte, off int64) error { copy(p, img[off:]); return nil }
+	pool := newChunkPool(16<<10, 256<<10)
+	r := newCachedReader(pool, "mem", int64(len(img)), 16, fetch)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 40<<10)
+			for i := 0; i < 300; i++ {
+				off := int64((g*1000003 + i*7919*4099) % (len(img) - len(buf)))
+				if i%3 != 0 {
+					off = int64((g<<20 + i*len(buf)) % (len(img) - len(buf)))
+				}
+				if _, err := r.ReadAt(buf, off); err != nil || !bytes.Equal(buf, img[off:off+int64(len(buf))]) {
+					t.Errorf("reader %d: read at %d: wrong bytes (%v)", g, off, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

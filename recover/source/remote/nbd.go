@@ -58,7 +58,7 @@ func dialNBD(ctx context.Context, addr, name string, timeout time.Duration) (*nb
 		return nil, linkLost(err)
 	}
 	c.SetDeadline(time.Now().Add(timeout))
-	br := bufio.NewReaderSize(c, 256<<10)
+	br := bufio.NewReaderSize(c, 64<<10)
 	ex, err := negotiate(struct {
 		io.Reader
 		io.Writer
