@@ -3,6 +3,7 @@ package source_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
@@ -138,6 +140,51 @@ func TestOpenRemoteErrors(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: the password shows in the error: %v", spec, err)
+		}
+	}
+}
+
+// A deep scan over NBD, where the server tells which ranges read as zeros
+// and the client does not fetch them, finds exactly what the local scan of
+// the image finds, and transfers a fraction of the disk.
+func TestDeepScanOverNBDMatchesLocal(t *testing.T) {
+	res := remoteVolume(t)
+	scan := func(spec string) ([]byte, int64) {
+		d, err := source.Open(spec, source.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		f := deepscan.New("", "", d.Size())
+		if err := deepscan.Scan(context.Background(), d, f, deepscan.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		js, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var moved int64
+		if tr, ok := d.(source.Transferrer); ok {
+			moved = tr.Transferred()
+		}
+		return js, moved
+	}
+	want, _ := scan(res.Image)
+	if !bytes.Contains(want, []byte(`"fds"`)) {
+		t.Fatalf("the local scan found no file descriptors: %s", want)
+	}
+	servers := map[string]*remotetest.NBD{"qemu-nbd": remotetest.StartQemuNBD(t, res.Image, "raw", "")}
+	if _, err := exec.LookPath("nbdkit"); err == nil {
+		servers["nbdkit"] = remotetest.StartNBDKit(t, res.Image)
+	}
+	for name, srv := range servers {
+		got, moved := scan(srv.URL(""))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: deep scan findings differ from the local scan's\n got: %s\nwant: %s", name, got, want)
+		}
+		fi, _ := os.Stat(res.Image)
+		if moved <= 0 || moved > fi.Size()/4 {
+			t.Errorf("%s: the scan transferred %d bytes of a %d-byte disk", name, moved, fi.Size())
 		}
 	}
 }

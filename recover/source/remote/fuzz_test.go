@@ -9,10 +9,13 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 )
 
 // serverHandshake builds what a fixed newstyle server sends for a client
-// that asks for structured replies and NBD_OPT_GO.
+// that asks for structured replies, base:allocation (context 7) and
+// NBD_OPT_GO.
 func serverHandshake(size int64, structured bool, blockInfo bool) []byte {
 	var b []byte
 	b = binary.BigEndian.AppendUint64(b, nbdMagic)
@@ -27,6 +30,9 @@ func serverHandshake(size int64, structured bool, blockInfo bool) []byte {
 	}
 	if structured {
 		rep(nbdOptStructuredReply, nbdRepAck, nil)
+		ctx := binary.BigEndian.AppendUint32(nil, 7)
+		rep(nbdOptSetMetaContext, nbdRepMetaCtx, append(ctx, nbdAllocContext...))
+		rep(nbdOptSetMetaContext, nbdRepAck, nil)
 	} else {
 		rep(nbdOptStructuredReply, nbdRepErrUnsup, []byte("no"))
 	}
@@ -55,7 +61,8 @@ func TestNegotiateHandshakes(t *testing.T) {
 		structured, block bool
 	}{{true, true}, {false, false}} {
 		ex, err := negotiate(readWriter{bytes.NewReader(serverHandshake(1<<30, c.structured, c.block)), io.Discard}, "disk")
-		if err != nil || ex.size != 1<<30 || ex.structured != c.structured || ex.maxRequest != 32<<20 {
+		if err != nil || ex.size != 1<<30 || ex.structured != c.structured || ex.maxRequest != 32<<20 ||
+			ex.hasAlloc != c.structured || (ex.hasAlloc && ex.allocCtx != 7) {
 			t.Errorf("%+v: negotiate = %+v, %v", c, ex, err)
 		}
 	}
@@ -111,6 +118,18 @@ func replyStream() []byte {
 	e = binary.BigEndian.AppendUint16(e, 4)
 	e = append(e, "bad!"...)
 	chunk(nbdReplyFlagDone, nbdReplyError, 2, e)
+	// Block status of [1 MiB, 2 MiB) (cookie 4): 64 KiB of data, then
+	// zeros reaching past the request; a context not asked for is skipped.
+	st := binary.BigEndian.AppendUint32(nil, 9)
+	st = binary.BigEndian.AppendUint32(st, 1<<20)
+	st = binary.BigEndian.AppendUint32(st, 0)
+	chunk(0, nbdReplyBlockStatus, 4, st)
+	st = binary.BigEndian.AppendUint32(nil, 7)
+	st = binary.BigEndian.AppendUint32(st, 64<<10)
+	st = binary.BigEndian.AppendUint32(st, 0)
+	st = binary.BigEndian.AppendUint32(st, 2<<20)
+	st = binary.BigEndian.AppendUint32(st, nbdStateZero|1)
+	chunk(nbdReplyFlagDone, nbdReplyBlockStatus, 4, st)
 	// A simple reply too (cookie 3, 16 bytes at 0).
 	b = binary.BigEndian.AppendUint32(b, nbdSimpleMagic)
 	b = binary.BigEndian.AppendUint32(b, 0)
@@ -119,14 +138,16 @@ func replyStream() []byte {
 	return b
 }
 
-// runReplies feeds a reply stream to three pending reads.
+// runReplies feeds a reply stream to three pending reads and a block
+// status request.
 func runReplies(data []byte) (map[uint64]*nbdReq, error) {
 	reqs := map[uint64]*nbdReq{
 		1: {p: make([]byte, 4096), off: 8192, done: make(chan struct{})},
 		2: {p: make([]byte, 100), off: 0, done: make(chan struct{})},
 		3: {p: make([]byte, 16), off: 0, done: make(chan struct{})},
+		4: {off: 1 << 20, status: true, statusLen: 1 << 20, statusCtx: 7, done: make(chan struct{})},
 	}
-	pending := map[uint64]*nbdReq{1: reqs[1], 2: reqs[2], 3: reqs[3]}
+	pending := map[uint64]*nbdReq{1: reqs[1], 2: reqs[2], 3: reqs[3], 4: reqs[4]}
 	take := func(c uint64, remove bool) *nbdReq {
 		r := pending[c]
 		if remove {
@@ -158,6 +179,9 @@ func TestReadReplyChunks(t *testing.T) {
 	if reqs[3].err != nil || reqs[3].p[15] != 1 {
 		t.Errorf("simple reply: %v", reqs[3].err)
 	}
+	if r := reqs[4]; r.err != nil || r.statusEnd != 2<<20 || len(r.zeros) != 1 || r.zeros[0] != (allocmap.Range{Off: 1<<20 + 64<<10, Len: 1<<20 - 64<<10}) {
+		t.Errorf("block status: %v, zeros %v up to %d", r.err, r.zeros, r.statusEnd)
+	}
 	// A data chunk outside its read is a protocol violation.
 	bad := replyStream()
 	binary.BigEndian.PutUint64(bad[20:], 0)
@@ -176,6 +200,10 @@ func FuzzNBDReplies(f *testing.F) {
 			case <-r.done:
 				if r.err == nil && r.got != int64(len(r.p)) && c != 3 {
 					t.Fatalf("cookie %d completed with %d of %d bytes and no error", c, r.got, len(r.p))
+				}
+				end := r.off + int64(r.statusLen)
+				if err := r.zeros.Validate(end); err != nil || r.statusEnd > end || (len(r.zeros) > 0 && r.zeros[0].Off < r.off) {
+					t.Fatalf("block status %v up to %d outside [%d,%d): %v", r.zeros, r.statusEnd, r.off, end, err)
 				}
 			default:
 			}

@@ -10,6 +10,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 )
 
 // errLinkLost marks an error of the connection, not of the request: the
@@ -41,13 +43,19 @@ type nbdConn struct {
 	dead    chan struct{}
 }
 
-// nbdReq is one NBD_CMD_READ in flight.
+// nbdReq is one NBD_CMD_READ or NBD_CMD_BLOCK_STATUS in flight.
 type nbdReq struct {
-	p    []byte
+	p    []byte // the read's buffer (nil for block status)
 	off  int64
 	got  int64 // bytes covered by structured chunks
 	err  error
 	done chan struct{}
+
+	status    bool         // a block-status request
+	statusLen uint32       // of the range it asks about, from off
+	statusCtx uint32       // the meta context it asks about
+	zeros     allocmap.Map // its answer: the ranges that read as zeros
+	statusEnd int64        // and how far the answer reaches
 }
 
 // dialNBD connects to addr and negotiates export name.
@@ -221,6 +229,8 @@ func readChunk(br *bufio.Reader, r *nbdReq, typ uint16, length uint32) error {
 			return err
 		}
 		r.got += n
+	case nbdReplyBlockStatus:
+		return readStatusChunk(br, r, length)
 	case nbdReplyOffsetHole:
 		if length != 12 {
 			return protoErr("hole chunk of %d bytes, want 12", length)
@@ -274,7 +284,7 @@ func (nc *nbdConn) readAt(p []byte, off int64) error {
 	var reqs []*nbdReq
 	for done := 0; done < len(p); {
 		n := min(limit, len(p)-done)
-		r, err := nc.send(p[done:done+n], off+int64(done))
+		r, err := nc.send(&nbdReq{p: p[done : done+n], off: off + int64(done)})
 		if err != nil {
 			for _, r := range reqs {
 				<-r.done
@@ -294,8 +304,14 @@ func (nc *nbdConn) readAt(p []byte, off int64) error {
 	return first
 }
 
-func (nc *nbdConn) send(p []byte, off int64) (*nbdReq, error) {
-	r := &nbdReq{p: p, off: off, done: make(chan struct{})}
+// send sends request r (a read of len(r.p) bytes at r.off, or with
+// r.status a block-status query) without waiting for its reply.
+func (nc *nbdConn) send(r *nbdReq) (*nbdReq, error) {
+	r.done = make(chan struct{})
+	cmd, n := uint16(nbdCmdRead), uint32(len(r.p))
+	if r.status {
+		cmd, n = nbdCmdBlockStatus, r.statusLen
+	}
 	nc.mu.Lock()
 	if nc.err != nil {
 		err := nc.err
@@ -310,7 +326,7 @@ func (nc *nbdConn) send(p []byte, off int64) (*nbdReq, error) {
 
 	nc.wmu.Lock()
 	nc.c.SetWriteDeadline(time.Now().Add(nc.timeout))
-	_, err := nc.c.Write(nbdRequest(nbdCmdRead, cookie, off, uint32(len(p))))
+	_, err := nc.c.Write(nbdRequest(cmd, cookie, r.off, n))
 	nc.wmu.Unlock()
 	if err != nil {
 		nc.fail(linkLost(err))

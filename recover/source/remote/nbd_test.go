@@ -3,7 +3,7 @@ package remote
 import (
 	"bytes"
 	"errors"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 )
 
 func TestNBDReadsMatchImage(t *testing.T) {
@@ -194,5 +196,75 @@ func TestNBDKitOldstyleRefused(t *testing.T) {
 	tg, _ := ParseTarget(srv.URL(""))
 	if _, err := OpenNBD(tg, testOptions()); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
+	}
+}
+
+// sparseImage writes a 64 MiB image with holes around two 1 MiB runs of
+// data and returns its path and content.
+func sparseImage(t *testing.T) (string, []byte) {
+	t.Helper()
+	_, rnd := randomImage(t, 2<<20, 11)
+	data := make([]byte, 64<<20)
+	copy(data[4<<20:], rnd[:1<<20])
+	copy(data[40<<20+4096:], rnd[1<<20:])
+	path := filepath.Join(t.TempDir(), "sparse.img")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{4 << 20, 40<<20 + 4096} {
+		if _, err := f.WriteAt(data[off:off+1<<20], off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, data
+}
+
+// A server that knows where its export reads as zeros (base:allocation)
+// is not asked for those bytes: a sequential read of a 64 MiB image with
+// 2 MiB of data transfers a few MiB, and reads the same bytes. A server
+// whose extents say "all data" costs the whole transfer, still correct.
+func TestNBDBlockStatusSkipsHoles(t *testing.T) {
+	img, data := sparseImage(t)
+	servers := map[string]*remotetest.NBD{"qemu-nbd": startQemuNBD(t, img, "raw", "")}
+	if _, err := exec.LookPath("nbdkit"); err == nil {
+		servers["nbdkit"] = remotetest.StartNBDKit(t, img)
+		servers["nbdkit-noextents"] = remotetest.StartNBDKit(t, img, "--filter=noextents")
+	}
+	for name, srv := range servers {
+		t.Run(name, func(t *testing.T) {
+			tg, _ := ParseTarget(srv.URL(""))
+			d, err := OpenNBD(tg, testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if c, _ := d.current(); !c.ex.hasAlloc {
+				t.Fatalf("%s offers base:allocation, but it was not negotiated", name)
+			}
+			buf := make([]byte, 256<<10)
+			for off := 0; off < len(data); off += len(buf) {
+				if _, err := d.ReadAt(buf, int64(off)); err != nil {
+					t.Fatalf("ReadAt(%d): %v", off, err)
+				}
+				if !bytes.Equal(buf, data[off:off+len(buf)]) {
+					t.Fatalf("bytes at %d differ from the image", off)
+				}
+			}
+			got := d.Transferred()
+			if name == "nbdkit-noextents" {
+				if got < int64(len(data)) {
+					t.Errorf("transferred %d bytes with no extents known, want all %d", got, len(data))
+				}
+				return
+			}
+			if got > 8<<20 {
+				t.Errorf("transferred %d bytes of a 64 MiB image holding 2 MiB of data", got)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 )
@@ -19,6 +20,7 @@ type NBDDisk struct {
 	gen    int
 	closed atomic.Bool
 	link   linkState
+	zeros  zeroMaps
 }
 
 // OpenNBD connects to an NBD server and opens the export t.Path.
@@ -40,7 +42,28 @@ func (d *NBDDisk) current() (*nbdConn, int) {
 	return d.conn, d.gen
 }
 
+// ReadAt reads what the server says reads as zeros without asking for it.
+func (d *NBDDisk) ReadAt(p []byte, off int64) (int, error) {
+	if n := min(int64(len(p)), d.size-off); n > 0 && off >= 0 && !d.closed.Load() && d.readsZero(off, n) {
+		clear(p[:n])
+		if n < int64(len(p)) {
+			return int(n), io.EOF
+		}
+		return int(n), nil
+	}
+	return d.cachedReader.ReadAt(p, off)
+}
+
+func (d *NBDDisk) readsZero(off, n int64) bool {
+	c, _ := d.current()
+	return d.zeros.covers(c, d.size, off, n)
+}
+
 func (d *NBDDisk) fetch(p []byte, off int64) error {
+	if d.readsZero(off, int64(len(p))) {
+		clear(p) // read-ahead running into a hole
+		return nil
+	}
 	var gen int
 	op := func() error {
 		var c *nbdConn

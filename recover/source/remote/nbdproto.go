@@ -24,9 +24,11 @@ const (
 	nbdOptAbort           = 2
 	nbdOptGo              = 7
 	nbdOptStructuredReply = 8
+	nbdOptSetMetaContext  = 10
 
 	nbdRepAck       = 1
 	nbdRepInfo      = 3
+	nbdRepMetaCtx   = 4
 	nbdRepErrBit    = 1 << 31
 	nbdRepErrUnsup  = nbdRepErrBit | 1
 	nbdRepErrPolicy = nbdRepErrBit | 2
@@ -35,13 +37,15 @@ const (
 	nbdInfoExport    = 0
 	nbdInfoBlockSize = 3
 
-	nbdCmdRead = 0
-	nbdCmdDisc = 2
+	nbdCmdRead        = 0
+	nbdCmdDisc        = 2
+	nbdCmdBlockStatus = 7
 
 	nbdReplyFlagDone      = 1
 	nbdReplyNone          = 0
 	nbdReplyOffsetData    = 1
 	nbdReplyOffsetHole    = 2
+	nbdReplyBlockStatus   = 5
 	nbdReplyErrBit        = 1 << 15
 	nbdReplyError         = nbdReplyErrBit | 1
 	nbdReplyErrorOffset   = nbdReplyErrBit | 2
@@ -108,6 +112,8 @@ type nbdExport struct {
 	size       int64
 	flags      uint16 // transmission flags
 	structured bool   // structured replies negotiated
+	allocCtx   uint32 // id of the base:allocation meta context, if hasAlloc
+	hasAlloc   bool   // the server answers NBD_CMD_BLOCK_STATUS
 	minBlock   uint32
 	prefBlock  uint32
 	maxRequest uint32 // largest read to send
@@ -157,6 +163,11 @@ func negotiate(rw io.ReadWriter, name string) (nbdExport, error) {
 		return ex, protoErr("reply %#x to NBD_OPT_STRUCTURED_REPLY", rep)
 	}
 	_ = data
+	if ex.structured {
+		if ex.allocCtx, ex.hasAlloc, err = setAllocContext(rw, name); err != nil {
+			return ex, err
+		}
+	}
 
 	// NBD_OPT_GO: export name, then the info types we ask for.
 	payload := make([]byte, 0, 4+len(name)+4)
@@ -211,8 +222,47 @@ func negotiate(rw io.ReadWriter, name string) (nbdExport, error) {
 	}
 }
 
+// nbdAllocContext is the meta context that says which ranges of an export
+// are holes and which read as zeros.
+const nbdAllocContext = "base:allocation"
+
+// setAllocContext asks for the base:allocation meta context, which lets
+// the client learn where the export reads as zeros without reading it. A
+// server that does not offer it is no error.
+func setAllocContext(rw io.ReadWriter, name string) (id uint32, ok bool, err error) {
+	payload := binary.BigEndian.AppendUint32(nil, uint32(len(name)))
+	payload = append(payload, name...)
+	payload = binary.BigEndian.AppendUint32(payload, 1)
+	payload = binary.BigEndian.AppendUint32(payload, uint32(len(nbdAllocContext)))
+	payload = append(payload, nbdAllocContext...)
+	if err := sendOpt(rw, nbdOptSetMetaContext, payload); err != nil {
+		return 0, false, err
+	}
+	for {
+		rep, data, err := readOptReply(rw, nbdOptSetMetaContext)
+		switch {
+		case err != nil:
+			return 0, false, err
+		case rep == nbdRepMetaCtx:
+			if len(data) < 4 {
+				return 0, false, protoErr("NBD_REP_META_CONTEXT of %d bytes", len(data))
+			}
+			if string(data[4:]) == nbdAllocContext {
+				id, ok = binary.BigEndian.Uint32(data), true
+			}
+		case rep == nbdRepAck:
+			return id, ok, nil
+		case rep&nbdRepErrBit != 0:
+			return 0, false, nil
+		default:
+			return 0, false, protoErr("unexpected reply %#x to NBD_OPT_SET_META_CONTEXT", rep)
+		}
+	}
+}
+
 // exportName is the pre-NBD_OPT_GO way to enter transmission.
 func exportName(rw io.ReadWriter, name string, noZeroes bool, ex nbdExport) (nbdExport, error) {
+	ex.hasAlloc = false // meta contexts only count with NBD_OPT_GO
 	if err := sendOpt(rw, nbdOptExportName, []byte(name)); err != nil {
 		return ex, err
 	}
