@@ -41,6 +41,9 @@ func readStatusChunk(br *bufio.Reader, r *nbdReq, length uint32) error {
 	if ctx := binary.BigEndian.Uint32(b); ctx != r.statusCtx {
 		return nil // a context this client did not ask for
 	}
+	if r.statusEnd != 0 {
+		return protoErr("two block status chunks for one context")
+	}
 	pos, end := r.off, r.off+int64(r.statusLen)
 	for b = b[4:]; len(b) >= 8 && pos < end; b = b[8:] {
 		n := int64(binary.BigEndian.Uint32(b))
