@@ -267,12 +267,33 @@ func (r *cachedReader) copyOut(p []byte, off int64, entries []*chunkEntry) (int6
 	return done, err
 }
 
-// track finds the stream a read of chunks first..last continues (or
-// replaces the least recently used one) and returns the chunks to fetch
-// ahead of it (none when pfFrom > pfTo).
+// track follows a read of chunks first..last and returns the chunks to
+// fetch ahead of it (none when pfFrom > pfTo).
 func (r *cachedReader) track(first, last int64) (pfFrom, pfTo int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	st := r.follow(first, last)
+	if st.window == 0 {
+		return 1, 0
+	}
+	pfFrom, pfTo = max(last+1, st.prefetched+1), min(last+st.window, (r.size-1)/r.pool.chunk)
+	st.prefetched = max(st.prefetched, pfTo)
+	return pfFrom, pfTo
+}
+
+// skipped records a read of [off, off+n) that did not need the cache (it
+// is known to read as zeros), so that its stream keeps its read-ahead
+// window when it reaches data again.
+func (r *cachedReader) skipped(off, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.follow(off/r.pool.chunk, (off+n-1)/r.pool.chunk)
+}
+
+// follow finds the stream a read of chunks first..last continues (or
+// replaces the least recently used one) and moves it past the read. r.mu
+// is held.
+func (r *cachedReader) follow(first, last int64) *stream {
 	r.tick++
 	var st *stream
 	for i := range r.streams {
@@ -296,12 +317,7 @@ func (r *cachedReader) track(first, last int64) (pfFrom, pfTo int64) {
 		}
 	}
 	st.next, st.used = last+1, r.tick
-	if st.window == 0 {
-		return 1, 0
-	}
-	pfFrom, pfTo = max(last+1, st.prefetched+1), min(last+st.window, (r.size-1)/r.pool.chunk)
-	st.prefetched = max(st.prefetched, pfTo)
-	return pfFrom, pfTo
+	return st
 }
 
 func (r *cachedReader) Size() int64 { return r.size }

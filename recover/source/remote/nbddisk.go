@@ -46,6 +46,7 @@ func (d *NBDDisk) current() (*nbdConn, int) {
 func (d *NBDDisk) ReadAt(p []byte, off int64) (int, error) {
 	if n := min(int64(len(p)), d.size-off); n > 0 && off >= 0 && !d.closed.Load() && d.readsZero(off, n) {
 		clear(p[:n])
+		d.skipped(off, n)
 		if n < int64(len(p)) {
 			return int(n), io.EOF
 		}
@@ -70,7 +71,7 @@ func (d *NBDDisk) fetch(p []byte, off int64) error {
 		c, gen = d.current()
 		return c.readAt(p, off)
 	}
-	what := fmt.Sprintf("%s: read of %d bytes at offset %d", d.t, len(p), off)
+	what := func() string { return fmt.Sprintf("%s: read of %d bytes at offset %d", d.t, len(p), off) }
 	return retry(&d.opts, &d.link, d.closed.Load, what, op, func() error { return d.redial(gen) })
 }
 

@@ -218,8 +218,9 @@ func (o *Options) probeEvery() time.Duration {
 
 // retry runs op; while op fails with errLinkLost it re-dials with
 // exponential backoff (100ms doubling to 5s) until RetryFor has passed.
-// what names the read for the final error.
-func retry(o *Options, st *linkState, closed func() bool, what string, op func() error, redial func() error) error {
+// what names the read for the final error (formatted only then: a
+// scan makes thousands of reads a second).
+func retry(o *Options, st *linkState, closed func() bool, what func() string, op func() error, redial func() error) error {
 	err := op()
 	if err == nil || !errors.Is(err, errLinkLost) {
 		if err == nil {
@@ -246,14 +247,14 @@ func retry(o *Options, st *linkState, closed func() bool, what string, op func()
 			}
 		}
 		return fmt.Errorf("%w: %s: the link has been down since %s; last error: %v",
-			ErrLinkDown, what, since.Format(time.TimeOnly), err)
+			ErrLinkDown, what(), since.Format(time.TimeOnly), err)
 	}
 	start := time.Now()
 	delay := 100 * time.Millisecond
 	attempts := 0
 	for {
 		if closed() {
-			return fmt.Errorf("%s: %w", what, os.ErrClosed)
+			return fmt.Errorf("%s: %w", what(), os.ErrClosed)
 		}
 		if time.Since(start) >= o.RetryFor {
 			st.mu.Lock()
@@ -262,12 +263,12 @@ func retry(o *Options, st *linkState, closed func() bool, what string, op func()
 			}
 			st.mu.Unlock()
 			return fmt.Errorf("%w: %s: the connection dropped and %d attempts to re-establish it over %s failed; last error: %v",
-				ErrLinkDown, what, attempts, time.Since(start).Round(time.Millisecond), err)
+				ErrLinkDown, what(), attempts, time.Since(start).Round(time.Millisecond), err)
 		}
 		attempts++
 		if rerr := redial(); rerr != nil {
 			if !errors.Is(rerr, errLinkLost) {
-				return fmt.Errorf("%s: reconnecting: %w", what, rerr)
+				return fmt.Errorf("%s: reconnecting: %w", what(), rerr)
 			}
 			err = rerr
 		} else if err = op(); err == nil || !errors.Is(err, errLinkLost) {

@@ -124,7 +124,7 @@ func (f *FS) do(what string, op func(cl *sftp.Client, gen int) error) error {
 		}
 		return nil
 	}
-	return retry(&f.opts, &f.link, f.closed.Load, f.t.Host+": "+what, try, func() error { return f.redial(gen) })
+	return retry(&f.opts, &f.link, f.closed.Load, func() string { return f.t.Host + ": " + what }, try, func() error { return f.redial(gen) })
 }
 
 // remotePath turns an fs.FS name into the host's absolute path.
