@@ -23,8 +23,7 @@ type chunkPool struct {
 	m    map[chunkKey]*chunkEntry
 	lru  list.List // of *chunkEntry, most recent in front
 	ids  atomic.Uint64
-	read atomic.Int64 // bytes fetched from the remote side
-	bufs sync.Pool    // of *runBuf
+	bufs sync.Pool // of *runBuf
 }
 
 type chunkKey struct {
@@ -132,9 +131,6 @@ func (p *chunkPool) fetchRun(r *cachedReader, run []*chunkEntry) {
 	off := run[0].key.idx * p.chunk
 	data := b.data[:min(int64(len(run))*p.chunk, r.size-off)]
 	err := r.fetch(data, off)
-	if err == nil {
-		p.read.Add(int64(len(data)))
-	}
 	for i, e := range run {
 		if err == nil {
 			e.data = data[int64(i)*p.chunk : min(int64(i+1)*p.chunk, int64(len(data)))]
@@ -176,6 +172,10 @@ type cachedReader struct {
 	fetch fetchFunc
 	ahead int64
 	name  string // for errors
+	// zero, when set, says whether a range is known to read as zeros;
+	// read-ahead stops short of such chunks, which readers get without
+	// the cache.
+	zero func(off, n int64) bool
 
 	mu      sync.Mutex
 	streams [maxStreams]stream
@@ -230,14 +230,14 @@ func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
 	done := int64(0)
 	for b := first; b <= last; b += batch {
 		end := min(last, b+batch-1)
-		if b == first && pfFrom == end+1 && pfFrom <= pfTo {
+		if b == first && pfFrom == end+1 && pfFrom <= pfTo && r.zero == nil {
 			// The read-ahead continues this read: one call lets their
 			// chunks share requests.
 			end = pfTo
 		}
 		entries := r.pool.getRange(r, b, end, true)
 		if b == first && pfFrom > end && pfFrom <= pfTo {
-			r.pool.getRange(r, pfFrom, pfTo, false)
+			r.readAhead(pfFrom, pfTo)
 		}
 		k, err := r.copyOut(p[:n], off, entries)
 		done += k
@@ -246,6 +246,25 @@ func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return int(done), eof
+}
+
+// readAhead starts fetching chunks from..to, except those known to read
+// as zeros.
+func (r *cachedReader) readAhead(from, to int64) {
+	c := r.pool.chunk
+	for from <= to {
+		for from <= to && r.zero != nil && r.zero(from*c, min(c, r.size-from*c)) {
+			from++
+		}
+		end := from
+		for end < to && (r.zero == nil || !r.zero((end+1)*c, min(c, r.size-(end+1)*c))) {
+			end++
+		}
+		if from <= to {
+			r.pool.getRange(r, from, end, false)
+		}
+		from = end + 1
+	}
 }
 
 // copyOut copies what p needs from the pinned entries, waiting for each

@@ -181,3 +181,25 @@ func TestCacheReusesBuffersSafely(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Read-ahead does not fetch chunks known to read as zeros, and goes on
+// past them.
+func TestCacheReadAheadSkipsZeros(t *testing.T) {
+	m, r := newMem(4 << 20)
+	zeroFrom, zeroTo := int64(1<<20), int64(1<<20+16<<10)
+	r.zero = func(off, n int64) bool { return off >= zeroFrom && off+n <= zeroTo }
+	buf := make([]byte, 4096)
+	for off := int64(0); off < zeroFrom; off += int64(len(buf)) {
+		if _, err := r.ReadAt(buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitFetched(m, zeroTo/4096+2) {
+		t.Fatal("read-ahead stopped at the zero range")
+	}
+	for idx := zeroFrom / 4096; idx < zeroTo/4096; idx++ {
+		if m.fetched(idx) {
+			t.Errorf("chunk %d, known to read as zeros, was fetched", idx)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type NBDDisk struct {
 	closed atomic.Bool
 	link   linkState
 	zeros  zeroMaps
+	moved  atomic.Int64 // bytes read from the server
 }
 
 // OpenNBD connects to an NBD server and opens the export t.Path.
@@ -33,6 +34,7 @@ func OpenNBD(t Target, opts Options) (*NBDDisk, error) {
 	d := &NBDDisk{t: t, opts: opts, conn: c}
 	pool := newChunkPool(int64(opts.ChunkSize), opts.CacheSize)
 	d.cachedReader = newCachedReader(pool, t.String(), c.ex.size, opts.ReadAhead, d.fetch)
+	d.cachedReader.zero = d.readsZero
 	return d, nil
 }
 
@@ -72,7 +74,11 @@ func (d *NBDDisk) fetch(p []byte, off int64) error {
 		return c.readAt(p, off)
 	}
 	what := func() string { return fmt.Sprintf("%s: read of %d bytes at offset %d", d.t, len(p), off) }
-	return retry(&d.opts, &d.link, d.closed.Load, what, op, func() error { return d.redial(gen) })
+	err := retry(&d.opts, &d.link, d.closed.Load, what, op, func() error { return d.redial(gen) })
+	if err == nil {
+		d.moved.Add(int64(len(p)))
+	}
+	return err
 }
 
 // redial replaces the connection of generation gen, unless another reader
@@ -104,7 +110,7 @@ func (d *NBDDisk) Structured() bool {
 
 // Transferred is the number of bytes read from the server so far (for a
 // transfer rate).
-func (d *NBDDisk) Transferred() int64 { return d.pool.read.Load() }
+func (d *NBDDisk) Transferred() int64 { return d.moved.Load() }
 
 // Close disconnects (NBD_CMD_DISC).
 func (d *NBDDisk) Close() error {

@@ -36,6 +36,7 @@ type FS struct {
 	dead   chan struct{} // closed when the current connection ends
 	closed atomic.Bool
 	link   linkState
+	moved  atomic.Int64 // file bytes read from the host
 }
 
 // DialSSH connects and authenticates to t.Host and starts SFTP.
@@ -210,7 +211,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 }
 
 // Transferred is the number of file bytes read from the host so far.
-func (f *FS) Transferred() int64 { return f.pool.read.Load() }
+func (f *FS) Transferred() int64 { return f.moved.Load() }
 
 // Close ends the SSH connection.
 func (f *FS) Close() error {
@@ -306,6 +307,7 @@ const sshFxBadMessage = 5
 // fetch fills a cache chunk, which always lies inside the file.
 func (sf *sftpFile) fetch(p []byte, off int64) error {
 	n, err := sf.rawReadAt(p, off)
+	sf.fsys.moved.Add(int64(n))
 	if n == len(p) {
 		return nil
 	}
