@@ -35,8 +35,9 @@ fuzz:
 	  done; \
 	done
 
-# bench runs the Go benchmarks; scripts in testdata/bench compare against
-# peer tools on the same input in the same run.
+# bench runs the Go benchmarks; they time peer tools (cp, cat, curl -T,
+# qemu-img, nbdcopy from libnbd-bin, ssh) on the same input in the same run
+# and report ratios. A missing peer leaves its ratio out.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 
