@@ -268,3 +268,63 @@ func TestNBDBlockStatusSkipsHoles(t *testing.T) {
 		})
 	}
 }
+
+// The server restarts between two gigabyte windows of a sparse 3 GiB
+// image: the window learnt after the reconnection is asked of the new
+// connection, its holes are still not transferred, and the bytes are right.
+func TestNBDBlockStatusAcrossRestart(t *testing.T) {
+	t.Parallel()
+	_, rnd := randomImage(t, 4<<20, 13)
+	path := filepath.Join(t.TempDir(), "sparse3g.img")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := int64(2<<30 + 1<<20)
+	for _, off := range []int64{0, far} {
+		if _, err := f.WriteAt(rnd, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(3 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	srv := startQemuNBD(t, path, "raw", "")
+	tg, _ := ParseTarget(srv.URL(""))
+	d, err := OpenNBD(tg, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	buf := make([]byte, 4<<20)
+	zero := make([]byte, len(buf))
+	for off := int64(0); off < 3<<30; off += int64(len(buf)) {
+		if off == 1<<30 {
+			srv.Stop()
+			srv.Start()
+		}
+		if _, err := d.ReadAt(buf, off); err != nil {
+			t.Fatalf("ReadAt(%d): %v", off, err)
+		}
+		want := zero
+		if off == 0 {
+			want = rnd
+		}
+		if off == far-1<<20 {
+			want = append(append([]byte{}, zero[:1<<20]...), rnd[:3<<20]...)
+		}
+		if off == far+3<<20 {
+			want = append(append([]byte{}, rnd[3<<20:]...), zero[:3<<20]...)
+		}
+		if !bytes.Equal(buf, want) {
+			t.Fatalf("bytes at %d differ from the image", off)
+		}
+	}
+	if _, gen := d.current(); gen == 0 {
+		t.Error("no reconnection happened; the test did not test anything")
+	}
+	if got := d.Transferred(); got > 32<<20 {
+		t.Errorf("transferred %d bytes of a 3 GiB image holding 8 MiB of data", got)
+	}
+}

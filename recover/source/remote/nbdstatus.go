@@ -123,11 +123,14 @@ func (z *zeroMaps) window(c *nbdConn, size, w int64) allocmap.Map {
 	var m allocmap.Map
 	for pos, end := w*statusWindow, min((w+1)*statusWindow, size); pos < end; {
 		zeros, reached, err := c.zeroRanges(pos, uint32(end-pos))
+		if errors.Is(err, errLinkLost) {
+			// Not known for now; the read that follows re-establishes the
+			// link and the next one asks again.
+			return nil
+		}
 		if err != nil {
-			if !errors.Is(err, errLinkLost) {
-				z.off = true // refused or garbled: do without
-			}
-			break // the rest of the window counts as data
+			z.off = true // refused or garbled: do without
+			break        // the rest of the window counts as data
 		}
 		for _, r := range zeros {
 			m = m.Add(r)
