@@ -44,6 +44,10 @@ SOURCE is any of:
                                 is chosen from boot.cfg (bootstate=0, highest
                                 updated=) as the installer does, or the one
                                 --partition N names
+  ssh://user@host/PATH          any of the above on another host, read over
+                                SFTP (e.g. /bootbank of a host that still
+                                answers, or its boot device)
+  nbd://host/export             a boot disk exported over NBD
 
 Encrypted configurations are decrypted when the host had no TPM. With a TPM
 the key never left the chip, and netcfg says so. On 7.0 U2 and later the vmk
@@ -70,7 +74,8 @@ Exit status 3 means esx.conf had lines that had to be skipped (see the output).
 		Example: `  vmfsrecover netcfg /mnt/bootbank/state.tgz
   vmfsrecover netcfg --esxcli esxi-boot.vmdk > rebuild.sh
   vmfsrecover netcfg --json /dev/sdb | jq '.vmks[].ipv4Address.value'
-  vmfsrecover netcfg --dot bootbank1.img | dot -Tsvg > layout.svg`,
+  vmfsrecover netcfg --dot bootbank1.img | dot -Tsvg > layout.svg
+  vmfsrecover netcfg --table ssh://root@esx1/bootbank`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runNetcfg(cmd.Context(), o, args, cmd.OutOrStdout())
@@ -102,7 +107,7 @@ func runNetcfg(ctx context.Context, o *netcfgOptions, args []string, out io.Writ
 	if o.json && (o.dot || o.esxcli || o.raw || o.table) {
 		return withExitCode(exitUsage, fmt.Errorf("--json combines only with --inspect"))
 	}
-	in, err := bootbank.LoadFile(args[0], bootbank.Options{Partition: o.part})
+	in, err := bootbank.LoadSource(args[0], bootbank.Options{Partition: o.part})
 	if err != nil {
 		return err
 	}

@@ -5,50 +5,75 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
-// LoadFile loads the configuration from a local path: any source Load
-// accepts, or a VMDK virtual disk (descriptor, sparse or stream-optimized)
-// of an ESXi boot disk. For a bare local.tgz.ve, encryption.info (or
-// .#encryption.info) is read from the same folder.
-func LoadFile(path string, opt Options) (*netcfg.Input, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return LoadDir(os.DirFS(path), path)
+// LoadSource loads the configuration from a SOURCE as the other commands
+// take it: a local path, ssh://user@host/path (the same things on that
+// host, read over SFTP, such as /bootbank of a host that still answers),
+// or nbd://host/export (a whole boot disk).
+func LoadSource(spec string, opt Options) (*netcfg.Input, error) {
+	fsys, name, closeFS, err := source.OpenPath(spec)
+	if errors.Is(err, source.ErrNotPath) {
+		d, err := source.Open(spec, source.Options{})
+		if err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		return Load(d, d.Size(), spec, opt)
 	}
-	d, err := source.OpenFile(path)
 	if err != nil {
 		return nil, err
+	}
+	defer closeFS()
+	return LoadFS(fsys, name, spec, opt)
+}
+
+// LoadFS loads the configuration from name in fsys (whose files implement
+// io.ReaderAt), called display in messages: a folder (see LoadDir), any
+// source Load accepts, or a VMDK virtual disk (descriptor, sparse or
+// stream-optimized) of an ESXi boot disk. For a bare local.tgz.ve,
+// encryption.info (or .#encryption.info) is read from the same folder.
+func LoadFS(fsys fs.FS, name, display string, opt Options) (*netcfg.Input, error) {
+	if fi, err := fs.Stat(fsys, name); err == nil && fi.IsDir() {
+		sub, err := fs.Sub(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		return LoadDir(sub, display)
+	}
+	d, err := source.OpenIn(fsys, name)
+	if err != nil {
+		return nil, renamed(err, display)
 	}
 	defer d.Close()
 	head := make([]byte, 1024)
 	n, _ := d.ReadAt(head, 0)
 	head = head[:n]
 	if bytes.HasPrefix(head, []byte("DataTransformEnvelope")) {
-		for _, name := range []string{"encryption.info", ".#encryption.info"} {
+		for _, info := range []string{"encryption.info", ".#encryption.info"} {
 			if opt.EncryptionInfo != nil {
 				break
 			}
-			if b, err := os.ReadFile(filepath.Join(filepath.Dir(path), name)); err == nil {
+			if b, err := fs.ReadFile(fsys, path.Join(path.Dir(name), info)); err == nil {
 				opt.EncryptionInfo = b
 				break
 			} else if !errors.Is(err, fs.ErrNotExist) {
-				return nil, err
+				return nil, renamed(err, path.Join(path.Dir(display), info))
 			}
 		}
 	}
 	if isVMDK(head) {
-		v, err := vmdk.Open(path, &vmdk.Options{})
+		v, err := vmdk.OpenFS(fsys, name, &vmdk.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", display, err)
 		}
 		defer v.Close()
-		in, err := Load(v, v.Size(), path+" (VMDK)", opt)
+		in, err := Load(v, v.Size(), display+" (VMDK)", opt)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +82,17 @@ func LoadFile(path string, opt Options) (*netcfg.Input, error) {
 		}
 		return in, nil
 	}
-	return Load(d, d.Size(), path, opt)
+	return Load(d, d.Size(), display, opt)
+}
+
+// renamed names the path the user gave in a file-system error, instead of
+// the path inside the file system.
+func renamed(err error, display string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &fs.PathError{Op: pe.Op, Path: display, Err: pe.Err}
+	}
+	return fmt.Errorf("%s: %w", display, err)
 }
 
 // isVMDK recognises a hosted sparse extent (KDMV), an ESX 2.x/3.x COWD
