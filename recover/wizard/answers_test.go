@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 )
 
 func TestLoadAnswers(t *testing.T) {
@@ -121,5 +123,35 @@ func TestVolumeChoice(t *testing.T) {
 	}
 	if n, err := VolumeChoice("").pick(vols[:1]); err != nil || n != 1 {
 		t.Errorf("the only one: %d %v", n, err)
+	}
+}
+
+// The wizard takes a remote SOURCE unchanged: a whole recovery from an NBD
+// export, quick scan and deep scan, with the same result as from the image.
+func TestRunAnswersNBDSource(t *testing.T) {
+	img, _ := testVolume(t)
+	srv := remotetest.StartQemuNBD(t, img, "raw", "")
+	for _, scan := range []string{"quick", "deep"} {
+		t.Run(scan, func(t *testing.T) {
+			dir := t.TempDir()
+			a, err := LoadAnswers(strings.NewReader(`{"sources": [` + quote(srv.URL("")) + `], "scan": "` + scan + `", "filter": "disks", "select": ["*"],
+				"destination": {"local": ` + quote(filepath.Join(dir, "out")) + `}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := New(Options{StatePath: filepath.Join(dir, "state.json"), ScanDir: dir})
+			defer w.Close()
+			var out strings.Builder
+			r, err := RunAnswers(context.Background(), w, a, &out, nil)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if r.Exported != 2 || !r.OK() || w.Step() != StepDone {
+				t.Errorf("report %+v\n%s", r, out.String())
+			}
+			if !strings.Contains(out.String(), "Verify:      OK, 2 file(s)") {
+				t.Errorf("output lacks the verification:\n%s", out.String())
+			}
+		})
 	}
 }
