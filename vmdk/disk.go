@@ -173,7 +173,15 @@ func (d *Disk) findParent(fsys fs.FS, l *link, seen map[string]bool) (string, er
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("%s: parent %q not found: %w", d.prefix+l.path, hint, ErrParentMissing)
+	found, err := d.parentByCID(fsys, l, seen)
+	if err != nil {
+		return "", fmt.Errorf("%s: parent %q not found, and %w: %w", d.prefix+l.path, hint, err, ErrParentMissing)
+	}
+	if found != "" {
+		d.warn(fmt.Sprintf("%s: parent %q not found; %s has the CID %08x that parentCID names and is used instead (renamed?)", d.prefix+l.path, hint, d.prefix+found, l.desc.ParentCID))
+		return found, nil
+	}
+	return "", fmt.Errorf("%s: parent %q not found, nor any disk in its folder with CID %08x: %w", d.prefix+l.path, hint, l.desc.ParentCID, ErrParentMissing)
 }
 
 // headSize is how much of a file is read to decide what it is.
@@ -392,6 +400,16 @@ func (d *Disk) openExtent(fsys fs.FS, dir string, line ExtentLine, encoding stri
 			if g, err2 := openFile(fsys, utf, d.prefix+utf); err2 == nil {
 				f, err, name = g, nil, utf
 			}
+		}
+	}
+	if isNotExist(err) {
+		need := int64(0)
+		if line.Type == "FLAT" || line.Type == "VMFS" {
+			need = line.Start*512 + size
+		}
+		if g, ok := d.renamedExtent(fsys, name, need); ok {
+			d.warn(fmt.Sprintf("extent %q not found; %s, the same name with a suffix, is read instead (renamed?)", d.prefix+name, g.name))
+			f, err, name = g, nil, strings.TrimPrefix(g.name, d.prefix)
 		}
 	}
 	le.file = d.prefix + name

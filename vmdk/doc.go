@@ -27,6 +27,11 @@
 //
 // A grain absent from a delta is read from the parent, found through
 // parentFileNameHint relative to the child; a CID mismatch is a warning.
+// Renamed files (ransomware appends extensions) are found by what they
+// are, with a warning (renamed.go): a parent missing under its hint is the
+// one disk of the folder whose CID the child's parentCID names, and a
+// missing extent is the one file named like it with a suffix, if large
+// enough. Two candidates are an error naming both, never a guess.
 // Extent names may not leave the descriptor's folder (ErrPathEscape);
 // absolute ones are looked up by base name next to it, so a hostile
 // descriptor can never point the tool at /etc or /dev.

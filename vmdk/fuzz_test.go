@@ -155,13 +155,17 @@ func FuzzDescriptorDisk(f *testing.F) {
 	f.Add([]byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "d", 512, 1, 2, "b.vmdk")))
 	f.Add([]byte(vmdktest.Descriptor("seSparse", "SESPARSE", "s", 512, 1, 2, "b.vmdk")))
 	f.Add([]byte("RW 100 FLAT \"f\" 3\nRW 50 ZERO\nRW 512 SPARSE \"d\"\n"))
+	// Renamed files: a parent found by CID, an extent by its name's prefix.
+	f.Add([]byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "e", 512, 1, 2, "gone.vmdk")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		exercise(fstest.MapFS{
-			"vm/x.vmdk": {Data: b},
-			"vm/b.vmdk": {Data: []byte(vmdktest.Descriptor("vmfs", "VMFS", "f", 512, 2, 0xFFFFFFFF, ""))},
-			"vm/f":      {Data: base},
-			"vm/d":      {Data: cowd},
-			"vm/s":      {Data: se},
+			"vm/x.vmdk":     {Data: b},
+			"vm/b.vmdk":     {Data: []byte(vmdktest.Descriptor("vmfs", "VMFS", "f", 512, 2, 0xFFFFFFFF, ""))},
+			"vm/f":          {Data: base},
+			"vm/d":          {Data: cowd},
+			"vm/s":          {Data: se},
+			"vm/e.locked":   {Data: cowd},
+			"vm/c.vmdk.bak": {Data: []byte(vmdktest.Descriptor("vmfs", "VMFS", "f", 512, 3, 0xFFFFFFFF, ""))},
 		}, "vm/x.vmdk")
 	})
 }

@@ -288,9 +288,10 @@ func TestChainProblems(t *testing.T) {
 		t.Errorf("warnings %v", w)
 	}
 	d.Close()
-	// Parent missing: an error, or zeros for the parent's part when tolerant.
-	p = writeTemp(t, dir, "orphan.vmdk", []byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "c-delta.vmdk", 2048, 1, 0xAAAAAAAA, "gone.vmdk")))
-	if _, err := Open(p, nil); !errors.Is(err, ErrParentMissing) {
+	// Parent missing, and no disk of the folder has the CID parentCID
+	// names: an error, or zeros for the parent's part when tolerant.
+	p = writeTemp(t, dir, "orphan.vmdk", []byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "c-delta.vmdk", 2048, 1, 0xCCCCCCCC, "gone.vmdk")))
+	if _, err := Open(p, nil); !errors.Is(err, ErrParentMissing) || !strings.Contains(err.Error(), "CID cccccccc") {
 		t.Errorf("missing parent: %v", err)
 	}
 	d, err = Open(p, &Options{Tolerant: true})
@@ -419,5 +420,54 @@ func TestWrongMagicAndMissing(t *testing.T) {
 	conform(t, d, want)
 	if in := d.Info(); in.Extents[0].Format != "missing" || !strings.Contains(in.Extents[0].Note, "extent file missing") || len(in.Warnings) != 1 {
 		t.Errorf("info: %+v", in)
+	}
+}
+
+// Renamed files (ransomware appends an extension; people rename in a
+// hurry): a parent missing under its hint is found by the CID its child's
+// parentCID names, a missing extent by its name with a suffix, each with a
+// warning; two candidates are an error that names both.
+func TestRenamedParentAndExtent(t *testing.T) {
+	dir := t.TempDir()
+	raw := vmdktest.Pattern(1<<20, 7)
+	writeTemp(t, dir, "base-flat.vmdk.locked", raw)
+	writeTemp(t, dir, "base.vmdk.locked", []byte(vmdktest.Descriptor("vmfs", "VMFS", "base-flat.vmdk", 2048, 0xAAAAAAAA, 0xFFFFFFFF, "")))
+	delta := vmdktest.Pattern(1<<20, 8)
+	kind := func(g int64) vmdktest.Kind {
+		if g%3 == 0 {
+			return vmdktest.Data
+		}
+		return vmdktest.Unallocated
+	}
+	if err := vmdktest.WriteCOWD(filepath.Join(dir, "vm-000001-delta.vmdk"), delta, 1, kind); err != nil {
+		t.Fatal(err)
+	}
+	child := writeTemp(t, dir, "vm-000001.vmdk", []byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "vm-000001-delta.vmdk", 2048, 0xBBBBBBBB, 0xAAAAAAAA, "base.vmdk")))
+	d, err := Open(child, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conform(t, d, vmdktest.Expected(raw, delta, 512, kind))
+	w := strings.Join(d.Warnings(), "\n")
+	for _, s := range []string{"base.vmdk.locked has the CID aaaaaaaa", "base-flat.vmdk.locked, the same name with a suffix"} {
+		if !strings.Contains(w, s) {
+			t.Errorf("warnings lack %q:\n%s", s, w)
+		}
+	}
+	d.Close()
+
+	// A flat extent too short for the descriptor is not taken.
+	short := t.TempDir()
+	writeTemp(t, short, "d-flat.vmdk.x", raw[:4096])
+	p := writeTemp(t, short, "d.vmdk", []byte(vmdktest.Descriptor("vmfs", "VMFS", "d-flat.vmdk", 2048, 1, 0xFFFFFFFF, "")))
+	if _, err := Open(p, nil); !errors.Is(err, ErrExtentMissing) {
+		t.Errorf("short renamed extent: err = %v, want ErrExtentMissing", err)
+	}
+
+	// Two disks with the CID: no guess.
+	writeTemp(t, dir, "base.vmdk.bak", []byte(vmdktest.Descriptor("vmfs", "VMFS", "base-flat.vmdk", 2048, 0xAAAAAAAA, 0xFFFFFFFF, "")))
+	_, err = Open(child, nil)
+	if !errors.Is(err, ErrParentMissing) || !strings.Contains(err.Error(), "base.vmdk.bak") || !strings.Contains(err.Error(), "base.vmdk.locked") {
+		t.Errorf("two candidates: err = %v, want ErrParentMissing naming both", err)
 	}
 }

@@ -34,3 +34,30 @@ func TestQemuReadsOwnFixtures(t *testing.T) {
 		})
 	}
 }
+
+// A monolithicSparse parent renamed after qemu-img made a snapshot of it
+// is found by the CID in its embedded descriptor.
+func TestRenamedSparseParent(t *testing.T) {
+	needTool(t, "qemu-img")
+	dir := t.TempDir()
+	raw := vmdktest.Pattern(rawSize, 9)
+	rawPath := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(rawPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, child := filepath.Join(dir, "base.vmdk"), filepath.Join(dir, "child.vmdk")
+	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", rawPath, base)
+	run(t, "qemu-img", "create", "-f", "vmdk", "-F", "vmdk", "-b", "base.vmdk", child)
+	if err := os.Rename(base, base+".encrypted"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(child, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	conform(t, d, raw)
+	if w := d.Warnings(); len(w) != 1 || !bytes.Contains([]byte(w[0]), []byte("base.vmdk.encrypted has the CID")) {
+		t.Errorf("warnings %q", w)
+	}
+}
