@@ -153,7 +153,11 @@ func readPETables(r io.ReaderAt, base int64, h *LVMHeader, firstBitmap int64) ([
 	if h.Major >= 6 && int64(h.MDAlignment) > bitmapSize {
 		bitmapSize = int64(h.MDAlignment)
 	}
-	var pes []PE
+	// A 16 TiB LVM5 device has 8 maps of 8192 entries: one table buffer
+	// serves them all, and the entries are counted before they are kept.
+	pes := make([]PE, 0, min(int64(h.NumPEs), maxPEMaps*peTableEntries))
+	bm := make([]byte, bitmapSize)
+	table := make([]byte, peTableEntries*peEntrySize)
 	readRegion := func(bitmapOff int64, maps uint32) error {
 		if maps == 0 {
 			maps = 1
@@ -162,13 +166,12 @@ func readPETables(r io.ReaderAt, base int64, h *LVMHeader, firstBitmap int64) ([
 			return corrupt("LVM header", bitmapOff, "%d PE maps in one region (at most %d)", maps, maxPEMaps)
 		}
 		for i := int64(0); i < int64(maps); i++ {
-			bm := make([]byte, bitmapSize)
 			bmOff := bitmapOff + i*(bitmapSize+0x100000)
 			if _, err := r.ReadAt(bm, bmOff); err != nil {
 				return fmt.Errorf("vmfs: reading PE bitmap at %#x: %w", bmOff, err)
 			}
 			tableOff := bmOff + bitmapSize
-			table := make([]byte, peTableEntries*peEntrySize)
+			clear(table)
 			if _, err := r.ReadAt(table, tableOff); err != nil && err != io.EOF {
 				return fmt.Errorf("vmfs: reading PE table at %#x: %w", tableOff, err)
 			}
@@ -259,6 +262,7 @@ func assemble(devs []Device, headers []*LVMHeader, tolerant bool) (*logicalVolum
 	}
 	size := int64(zero.LogicalSize)
 	var segs []segment
+	lastDev := -1 // the device of segs' last entry
 	for i, h := range headers {
 		if len(h.PEs) == 0 {
 			// No PE table: fall back to the fixed layout VT/V6 use (§2.5).
@@ -266,10 +270,19 @@ func assemble(devs []Device, headers []*LVMHeader, tolerant bool) (*logicalVolum
 				logical: int64(h.FirstPE) * peUnit, length: int64(h.LastPE-h.FirstPE+1) * peUnit,
 				physical: int64(h.DataOffset), dev: devs[i],
 			})
+			lastDev = -1
 			continue
 		}
 		for _, pe := range h.PEs {
+			// LVM5 lists every 256 MiB PE: a 64 TiB volume has 262,144.
+			// Runs that continue the previous one on both sides merge.
+			if k := len(segs) - 1; k >= 0 && lastDev == i &&
+				segs[k].logical+segs[k].length == pe.Logical && segs[k].physical+segs[k].length == pe.Physical {
+				segs[k].length += pe.Length
+				continue
+			}
 			segs = append(segs, segment{logical: pe.Logical, length: pe.Length, physical: pe.Physical, dev: devs[i]})
+			lastDev = i
 		}
 	}
 	sort.Slice(segs, func(i, j int) bool { return segs[i].logical < segs[j].logical })

@@ -115,6 +115,17 @@ func (v *Volume) openSystemFiles() error {
 		}
 		return err == nil || v.rec != nil
 	}
+	if v.desc.Version() >= 6 {
+		// A small-file-block address counts clusters of one large file
+		// block each. On a volume past about 30 TiB, .fbb.sf outgrows the
+		// first 512 MiB and the resource files after it (.sbc.sf, .pb2.sf)
+		// lie in later clusters, so the cluster size must be known before
+		// any of them opens; .fbb.sf's SFB header refines it below.
+		v.sfbPerCluster = min(8192, (512<<20)/v.desc.BlockSize)
+		if v.desc.LFBShift > 0 {
+			v.sfbPerCluster = 1 << v.desc.LFBShift
+		}
+	}
 	fdc, err := v.openFDC()
 	if !step(err) {
 		return err
@@ -134,7 +145,6 @@ func (v *Volume) openSystemFiles() error {
 		return err
 	}
 	if v.desc.Version() >= 6 {
-		v.sfbPerCluster = min(8192, (512<<20)/v.desc.BlockSize)
 		if n, err := v.sfbClusterSize(); err == nil && n > 0 {
 			v.sfbPerCluster = n
 		}
