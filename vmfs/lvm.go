@@ -235,6 +235,7 @@ func clen(b []byte) int {
 type segment struct {
 	logical, length, physical int64
 	dev                       Device // nil: missing extent, reads as zeros in tolerant mode
+	devIndex                  int    // of dev among the devices assembled
 }
 
 // logicalVolume is the LVM volume: the concatenation of PEs of one or more
@@ -268,7 +269,7 @@ func assemble(devs []Device, headers []*LVMHeader, tolerant bool) (*logicalVolum
 			// No PE table: fall back to the fixed layout VT/V6 use (§2.5).
 			segs = append(segs, segment{
 				logical: int64(h.FirstPE) * peUnit, length: int64(h.LastPE-h.FirstPE+1) * peUnit,
-				physical: int64(h.DataOffset), dev: devs[i],
+				physical: int64(h.DataOffset), dev: devs[i], devIndex: i,
 			})
 			lastDev = -1
 			continue
@@ -281,7 +282,7 @@ func assemble(devs []Device, headers []*LVMHeader, tolerant bool) (*logicalVolum
 				segs[k].length += pe.Length
 				continue
 			}
-			segs = append(segs, segment{logical: pe.Logical, length: pe.Length, physical: pe.Physical, dev: devs[i]})
+			segs = append(segs, segment{logical: pe.Logical, length: pe.Length, physical: pe.Physical, dev: devs[i], devIndex: i})
 			lastDev = i
 		}
 	}

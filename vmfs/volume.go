@@ -46,25 +46,32 @@ var (
 // device starts where its VMFS partition starts: the LVM header is at +1
 // MiB. Every device must belong to the same volume.
 func Open(devs []Device, opts Options) (*Volume, error) {
+	lv, headers, anomalies, err := assembleDevices(devs, opts.Tolerant)
+	if err != nil {
+		return nil, err
+	}
+	return openLogical(lv, headers, anomalies, opts, nil)
+}
+
+// assembleDevices reads the LVM header of each device, checks that they
+// belong to one volume, and assembles it.
+func assembleDevices(devs []Device, tolerant bool) (*logicalVolume, []*LVMHeader, []string, error) {
 	if len(devs) == 0 {
-		return nil, errors.New("vmfs: no device given")
+		return nil, nil, nil, errors.New("vmfs: no device given")
 	}
 	headers := make([]*LVMHeader, len(devs))
 	for i, d := range devs {
 		h, err := ReadLVMHeader(d)
 		if err != nil {
-			return nil, fmt.Errorf("device %d: %w", i+1, err)
+			return nil, nil, nil, fmt.Errorf("device %d: %w", i+1, err)
 		}
 		if i > 0 && h.VolumeUUID != headers[0].VolumeUUID {
-			return nil, fmt.Errorf("vmfs: device %d belongs to volume %s, device 1 to volume %s", i+1, h.VolumeUUID, headers[0].VolumeUUID)
+			return nil, nil, nil, fmt.Errorf("vmfs: device %d belongs to volume %s, device 1 to volume %s", i+1, h.VolumeUUID, headers[0].VolumeUUID)
 		}
 		headers[i] = h
 	}
-	lv, anomalies, err := assemble(devs, headers, opts.Tolerant)
-	if err != nil {
-		return nil, err
-	}
-	return openLogical(lv, headers, anomalies, opts, nil)
+	lv, anomalies, err := assemble(devs, headers, tolerant)
+	return lv, headers, anomalies, err
 }
 
 func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Options, rec *Recovery) (*Volume, error) {

@@ -23,6 +23,12 @@
 // /lost+found, and carved text files under /carved. Every entry carries
 // its provenance, a confidence and the anomalies met (Finding).
 //
+// A volume whose LVM header says it spans several devices is rebuilt
+// across the sources scanned together (ScanSources), assembled from their
+// LVM headers by vmfs.Assemble; the bytes of a disk that was not scanned
+// read as zeros, and every file with blocks there says which bytes
+// (placement in rebuild.go).
+//
 // Memory is bounded by the metadata found, not by the size of the disk:
 // the scan keeps one window of the disk at a time.
 package deepscan

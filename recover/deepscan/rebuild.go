@@ -38,17 +38,64 @@ const (
 // files it returns read r through a sector-by-sector fallback, so that
 // unreadable sectors read as zeros (Finding.Anomalies says which bytes).
 func Rebuild(r io.ReaderAt, f *Findings) ([]*Recovered, error) {
+	spans, _ := spannedVolumes([]io.ReaderAt{r}, []*Findings{f})
+	return rebuild(r, f, &layout{bad: []allocmap.Map{f.BadRanges}, spans: spans[0]}), nil
+}
+
+// layout is what rebuild knows of the other sources scanned with this one.
+type layout struct {
+	src   int                  // index of this source
+	bad   []allocmap.Map       // unreadable ranges of every source, by index
+	spans map[int64]*placement // volumes spanned over several sources that start at an origin on this one
+}
+
+func rebuild(r io.ReaderAt, f *Findings, lay *layout) []*Recovered {
 	r = zeroFill{r}
 	var out []*Recovered
 	for _, c := range candidates(f) {
-		rec, err := rebuildOne(r, f, c)
+		p := lay.spans[c.origin]
+		if p == nil {
+			p = &placement{src: lay.src, origin: c.origin, size: f.Size - c.origin, dev: io.NewSectionReader(r, c.origin, f.Size-c.origin)}
+		}
+		rec, err := rebuildOne(f, c, p, lay.bad)
 		if err != nil {
 			continue // not enough survives at this origin to open anything
 		}
 		out = append(out, rec)
 	}
 	attachTexts(r, f, out)
-	return out, nil
+	return out
+}
+
+// placement says where the bytes of a rebuilt volume lie: from origin on
+// one source, or (span set) on the sources its LVM extents are on.
+type placement struct {
+	src     int   // the source whose scan found the volume's start
+	origin  int64 // disk offset of volume byte 0 on it
+	size    int64
+	dev     io.ReaderAt // the volume
+	span    *vmfs.Span
+	members []member // span device i is members[i]
+	notes   []string // anomalies of the volume as a whole
+}
+
+// member is a device of a spanned volume: a source from a partition offset.
+type member struct {
+	src       int
+	partition int64
+}
+
+// locate returns the source and disk offset of volume offset vol; ok is
+// false when no scanned source holds it (an extent of a missing disk).
+func (p *placement) locate(vol int64) (src int, disk int64, ok bool) {
+	if p.span == nil {
+		return p.src, p.origin + vol, true
+	}
+	dev, off, _, ok := p.span.Locate(vol)
+	if !ok {
+		return 0, 0, false
+	}
+	return p.members[dev].src, p.members[dev].partition + off, true
 }
 
 // candidate is a possible volume start with the evidence for it.
@@ -144,9 +191,8 @@ func inferDescriptor(fds []FDHit) *vmfs.Descriptor {
 	return d
 }
 
-func rebuildOne(r io.ReaderAt, f *Findings, c *candidate) (*Recovered, error) {
-	size := f.Size - c.origin
-	if size <= 0x400000 {
+func rebuildOne(f *Findings, c *candidate, p *placement, bad []allocmap.Map) (*Recovered, error) {
+	if p.size <= 0x400000 {
 		return nil, fmt.Errorf("origin %#x leaves no room for a volume", c.origin)
 	}
 	rec := vmfs.Recovery{FDs: map[uint32]int64{}}
@@ -159,7 +205,7 @@ func rebuildOne(r io.ReaderAt, f *Findings, c *candidate) (*Recovered, error) {
 	if rec.Descriptor == nil {
 		rec.Descriptor = inferDescriptor(c.fds)
 	}
-	vol, err := vmfs.OpenRecovered(io.NewSectionReader(r, c.origin, size), rec, vmfs.Options{Tolerant: true})
+	vol, err := vmfs.OpenRecovered(io.NewSectionReader(p.dev, 0, p.size), rec, vmfs.Options{Tolerant: true})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +214,11 @@ func rebuildOne(r io.ReaderAt, f *Findings, c *candidate) (*Recovered, error) {
 		Origin: c.origin, Evidence: c.evidence, Label: d.Label, UUID: d.UUID.String(),
 		Version: d.Version(), BlockSize: d.BlockSize, Anomalies: vol.Anomalies(), Tree: newTree(),
 	}
-	b := &builder{vol: vol, tree: out.Tree, origin: c.origin, seen: map[int64]bool{}, dirPath: map[uint32]string{}, names: map[[2]uint32]NameHit{}, starts: map[int64]bool{}, bad: f.BadRanges}
+	if p.span != nil {
+		out.Evidence = append(out.Evidence, fmt.Sprintf("LVM volume spanned over %d scanned disks", len(p.members)))
+	}
+	out.Anomalies = append(out.Anomalies, p.notes...)
+	b := &builder{vol: vol, tree: out.Tree, place: p, seen: map[int64]bool{}, dirPath: map[uint32]string{}, names: map[[2]uint32]NameHit{}, starts: map[int64]bool{}, bad: bad}
 	if vol.HasRoot() {
 		b.walkIntact(".", 0)
 	} else {
@@ -190,17 +240,18 @@ func rebuildOne(r io.ReaderAt, f *Findings, c *candidate) (*Recovered, error) {
 type builder struct {
 	vol       *vmfs.Volume
 	tree      *Tree
-	origin    int64
+	place     *placement
 	seen      map[int64]bool        // descriptor volume offsets already placed
 	dirPath   map[uint32]string     // directory descriptor address -> tree path
-	starts    map[int64]bool        // disk offsets of the first byte of placed files
-	bad       allocmap.Map          // unreadable ranges of the source
+	starts    map[int64]bool        // disk offsets, on this source, of the first byte of placed files
+	bad       []allocmap.Map        // unreadable ranges of every source
 	names     map[[2]uint32]NameHit // (fd, generation) -> a directory entry naming it
 	anomalies []string
 }
 
 func (b *builder) finding(kind string, conf float64, a *vmfs.Attributes) *Finding {
-	return &Finding{Kind: kind, Confidence: conf, VMFS: a, DiskOffset: b.origin + a.VolumeOff}
+	_, disk, _ := b.place.locate(a.VolumeOff)
+	return &Finding{Kind: kind, Confidence: conf, VMFS: a, DiskOffset: disk}
 }
 
 // walkIntact adds everything the root directory still reaches.
@@ -263,16 +314,23 @@ func (b *builder) walkIntact(dir string, depth int) {
 // attach makes file the content of n. It records where the file's data
 // begins on the disk, so that a text the scan found there is not listed
 // again as carved, and names the parts of the file that lay in unreadable
-// ranges of the source (read as zeros).
+// ranges of a source, or on a disk of a spanned volume that was not
+// scanned (both read as zeros).
 func (b *builder) attach(n *tnode, f *vmfs.File) {
 	n.data = f
 	if f.Size() == 0 {
 		return
 	}
 	if vol, hole, err := f.Locate(0); err == nil && !hole {
-		b.starts[b.origin+vol] = true
+		if src, disk, ok := b.place.locate(vol); ok && src == b.place.src {
+			b.starts[disk] = true
+		}
 	}
-	if len(b.bad) == 0 {
+	anyBad := false
+	for _, m := range b.bad {
+		anyBad = anyBad || len(m) > 0
+	}
+	if !anyBad && (b.place.span == nil || len(b.place.span.Anomalies) == 0) {
 		return
 	}
 	m, err := f.AllocationMap()
@@ -280,15 +338,20 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 		return
 	}
 	unit := max(f.Attributes().BlockSize, 512)
-	var lost allocmap.Map
+	var lost, missing allocmap.Map
 	for _, r := range m {
 		for off := r.Off / unit * unit; off < r.End(); off += unit {
 			vol, hole, err := f.Locate(max(off, r.Off))
 			if err != nil || hole {
 				continue
 			}
-			if disk := b.origin + vol; overlapsAny(b.bad, disk, unit) {
-				lost = lost.Add(allocmap.Range{Off: off, Len: min(unit, f.Size()-off)})
+			part := allocmap.Range{Off: off, Len: min(unit, f.Size()-off)}
+			src, disk, ok := b.place.locate(vol)
+			switch {
+			case !ok:
+				missing = missing.Add(part)
+			case src < len(b.bad) && overlapsAny(b.bad[src], disk, unit):
+				lost = lost.Add(part)
 			}
 		}
 	}
@@ -296,7 +359,11 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 		n.finding.Anomalies = append(n.finding.Anomalies,
 			fmt.Sprintf("bytes %d-%d lay in unreadable sectors of the source and read as zeros", r.Off, r.End()))
 	}
-	if len(lost) > 0 {
+	for _, r := range missing {
+		n.finding.Anomalies = append(n.finding.Anomalies,
+			fmt.Sprintf("bytes %d-%d lie on a disk of the spanned volume that was not scanned, and read as zeros", r.Off, r.End()))
+	}
+	if len(lost)+len(missing) > 0 {
 		n.finding.Confidence /= 2
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
 // SourcesOptions tune ScanSources.
@@ -34,10 +37,13 @@ type Sources struct {
 }
 
 // ScanSources opens every spec read-only, scans it (or reuses its complete
-// scan file, or resumes a partial one) and rebuilds the volumes found. A
+// scan file, or resumes a partial one) and rebuilds the volumes found; a
+// volume spanned over several of the sources is rebuilt across them. A
 // scan interrupted through ctx keeps its findings for the next run.
 func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sources, error) {
 	s := &Sources{}
+	var scans []*Findings
+	var paths []string
 	for _, spec := range specs {
 		d, err := source.Open(spec, source.Options{Tolerant: true})
 		if err != nil {
@@ -61,16 +67,86 @@ func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sou
 		for _, b := range f.BadRanges {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: bytes %d-%d unreadable, read as zeros", spec, b.Off, b.End()))
 		}
-		found, err := Rebuild(d, f)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("source %s: %w", spec, err)
-		}
-		for _, r := range found {
-			s.Volumes = append(s.Volumes, Found{Recovered: r, Number: len(s.Volumes) + 1, Source: spec, ScanFile: path})
+		scans, paths = append(scans, f), append(paths, path)
+	}
+	bad := make([]allocmap.Map, len(scans))
+	for i, f := range scans {
+		bad[i] = f.BadRanges
+	}
+	readers := make([]io.ReaderAt, len(s.disks))
+	for i, d := range s.disks {
+		readers[i] = d
+	}
+	spans, warnings := spannedVolumes(readers, scans)
+	s.Warnings = append(s.Warnings, warnings...)
+	for i, f := range scans {
+		for _, r := range rebuild(s.disks[i], f, &layout{src: i, bad: bad, spans: spans[i]}) {
+			s.Volumes = append(s.Volumes, Found{Recovered: r, Number: len(s.Volumes) + 1, Source: specs[i], ScanFile: paths[i]})
 		}
 	}
 	return s, nil
+}
+
+// spannedVolumes assembles the LVM volumes whose headers say they span
+// several devices, from the sources that carry their extents, and returns
+// them by source and origin of their first extent. An extent on no source
+// reads as zeros (Span.Anomalies); a volume that cannot be assembled is
+// rebuilt from its first source alone, with that anomaly.
+func spannedVolumes(disks []io.ReaderAt, scans []*Findings) ([]map[int64]*placement, []string) {
+	type ext struct {
+		member
+		h      *vmfs.LVMHeader
+		origin int64
+	}
+	byVolume := map[vmfs.UUID][]ext{}
+	var order []vmfs.UUID
+	for i, f := range scans {
+		for _, hit := range f.LVM {
+			d := zeroFill{disks[i]}
+			h, err := vmfs.ReadLVMHeader(io.NewSectionReader(d, hit.Partition, f.Size-hit.Partition))
+			if err != nil || (h.NumDevs <= 1 && h.FirstPE == 0) {
+				continue // not spanned: rebuilt from its origin, as a single source
+			}
+			if byVolume[h.VolumeUUID] == nil {
+				order = append(order, h.VolumeUUID)
+			}
+			byVolume[h.VolumeUUID] = append(byVolume[h.VolumeUUID], ext{member{i, hit.Partition}, h, hit.Origin})
+		}
+	}
+	out := make([]map[int64]*placement, len(scans))
+	var warnings []string
+	for _, id := range order {
+		exts := byVolume[id]
+		first := -1
+		for k, e := range exts {
+			if e.h.FirstPE == 0 && e.origin >= 0 {
+				first = k
+			}
+		}
+		if first < 0 {
+			warnings = append(warnings, fmt.Sprintf("LVM volume %s: the disk holding its first extent was not scanned; its file system cannot be rebuilt", id))
+			continue
+		}
+		devs := make([]vmfs.Device, len(exts))
+		members := make([]member, len(exts))
+		for k, e := range exts {
+			devs[k] = io.NewSectionReader(zeroFill{disks[e.src]}, e.partition, scans[e.src].Size-e.partition)
+			members[k] = e.member
+		}
+		f := exts[first]
+		if out[f.src] == nil {
+			out[f.src] = map[int64]*placement{}
+		}
+		span, err := vmfs.Assemble(devs)
+		if err != nil {
+			size := scans[f.src].Size - f.origin
+			out[f.src][f.origin] = &placement{src: f.src, origin: f.origin, size: size, dev: io.NewSectionReader(zeroFill{disks[f.src]}, f.origin, size),
+				notes: []string{fmt.Sprintf("LVM volume %s spans %d devices but could not be assembled (%v): rebuilt from its first disk alone, files reaching past it are wrong", id, f.h.NumDevs, err)}}
+			continue
+		}
+		out[f.src][f.origin] = &placement{src: f.src, origin: f.origin, size: span.Size(), dev: span, span: span, members: members, notes: span.Anomalies}
+	}
+	return out, warnings
 }
 
 // Close closes every source.
