@@ -23,14 +23,37 @@
 // at +0x1100000. A spanned volume (Spec.Extents) is split into runs of
 // 256 MiB physical extents, one image per device, each with its own LVM
 // header, device UUID and PE table and the shared volume UUID; the first
-// extent's device-name table names them all. Both tools read such volumes
+// extent's device-name table names them all. An LVM5 PE table holds 8192
+// entries (2 TiB); a larger device gets up to 8 bitmap/table pairs, 1 MiB
+// + 1 KiB apart, and numPEMaps says how many (16 TiB per device at most:
+// the generator writes no extended LVM regions). LVM6 maps each device
+// with one run. Both tools read such volumes
 // with the images given in any order; debugvmfs6 then prints its
 // "VMFS version: 6" banner once per device. The volume starts with the FS descriptor (vol 0x200000),
 // the heartbeat region (vol 0x300000) and then the system files, each a
 // contiguous run of file blocks: .vh.sf (the first 4 MiB, VMFS6 7 MiB),
 // .fdc.sf right after it (both readers bootstrap the root FD from there),
 // the root directory, .fbb.sf, .pbc.sf, .sbc.sf, .pb2.sf, .sdd.sf and, on
-// VMFS6, .jbc.sf. User data follows.
+// VMFS6, .jbc.sf. User data follows; Entry.AtEnd puts a file's blocks in
+// the volume's last free blocks instead (in the last extent of a spanned
+// volume).
+//
+// Huge volumes (the 64 TiB maximum): .fbb.sf grows with the volume, about
+// 17 bytes per block on VMFS6 (1 GiB at 60 TiB) and 5 on VMFS5 (325 MiB at
+// 62 TiB). Past the FD's 320 (VMFS6) or 256 (VMFS5) pointers it is mapped
+// through PB2s / PBs like any resource file, and those pointer blocks come
+// from .pb2.sf / .pbc.sf, so the volume size, .fbb.sf and the pointer-block
+// files are sized together until they agree (an omission here was the
+// ".pb2.sf: out of resources" of 60 TiB specs). A VMFS6 .pb2.sf itself
+// past 320 blocks (more than about 155 PB2s, as for a 2 TiB thin disk with
+// data at its end) cannot be mapped through PB2s that lie in it: it takes
+// 512 MiB large file blocks, VMFS6's only other mapping (UNCERTAIN: no
+// sample shows what ESXi does; a VMFS5 .pbc.sf that large is ErrTooBig).
+// On VMFS6 the SFB cluster header of a large file block that holds no
+// used block stays uninitialised (zeros): I6's SFB header records how
+// many clusters were converted from LFBs, and I5 leaves unused FDC cluster
+// headers blank. A 60 TiB image then costs about 80 MiB on disk, not
+// 1 GiB; VMFS5 initialises every .fbb.sf cluster (364 MiB at 62 TiB).
 //
 // Addressing, as ESXi picks it (Entry.Addressing forces another):
 //   - resident (zla 0x10D1) up to 1024 bytes (VMFS5) or 3584 bytes (VMFS6);

@@ -107,7 +107,10 @@ func (w *writer) writeLVM() error {
 	copy(h[0x82:], w.devUUID[:])
 	le64(h, 0x92, us)
 	le64(h, 0x9A, us)
-	le32(h, 0xBE, 1)
+	// An LVM5 PE map (a 1 KiB bitmap, then a table of 8192 entries of
+	// 256 MiB) covers 2 TiB; a device holds up to 8 maps, 1 MiB + 1 KiB
+	// apart, and numPEMaps says how many (format doc §2.2).
+	le32(h, 0xBE, uint32((units+peMapEntries-1)/peMapEntries))
 	if w.v6 {
 		le32(h, 0xBE, 0)
 		le32(h, 0xCA, mdAlign)
@@ -144,29 +147,41 @@ func (w *writer) writeLVM() error {
 			return err
 		}
 	}
-	bm := make([]byte, (nPE+7)/8)
-	for i := range nPE {
-		bm[i/8] |= 1 << (i % 8)
-	}
-	if err := w.devWrite(lvmHeaderOff+bmOff, bm); err != nil {
-		return err
-	}
-	pe := make([]byte, 128*nPE)
-	for i := range nPE {
-		e := pe[i*128:]
-		e[0] = 1
-		le32(e, 0x01, uint32(x.first+i))
-		length := uint64(peSize)
-		if w.v6 {
-			length = uint64(x.count * peSize)
+	for m := int64(0); m*peMapEntries < nPE; m++ {
+		k := min(nPE-m*peMapEntries, peMapEntries) // entries of map m
+		bm := make([]byte, (k+7)/8)
+		pe := make([]byte, 128*k)
+		for j := range k {
+			bm[j/8] |= 1 << (j % 8)
+			i := m*peMapEntries + j
+			e := pe[j*128:]
+			e[0] = 1
+			le32(e, 0x01, uint32(x.first+i))
+			length := uint64(peSize)
+			if w.v6 {
+				length = uint64(x.count * peSize)
+			}
+			le64(e, 0x09, uint64(dataOffset+i*peSize))
+			le64(e, 0x11, uint64((x.first+i)*peSize))
+			le64(e, 0x19, length)
+			le32(e, 0x21, 1)
 		}
-		le64(e, 0x09, uint64(dataOffset+i*peSize))
-		le64(e, 0x11, uint64((x.first+i)*peSize))
-		le64(e, 0x19, length)
-		le32(e, 0x21, 1)
+		step := m * (peOff - bmOff + 0x100000)
+		if err := w.devWrite(lvmHeaderOff+bmOff+step, bm); err != nil {
+			return err
+		}
+		if err := w.devWrite(lvmHeaderOff+peOff+step, pe); err != nil {
+			return err
+		}
 	}
-	return w.devWrite(lvmHeaderOff+peOff, pe)
+	return nil
 }
+
+// PE maps of an LVM device (format doc §2.2).
+const (
+	peMapEntries = 8192
+	maxPEMaps    = 8
+)
 
 func uuidString(u [16]byte) string {
 	return fmt.Sprintf("%08x-%08x-%04x-%x", le32r(u[0:]), le32r(u[4:]), uint16(u[8])|uint16(u[9])<<8, u[10:])
@@ -322,6 +337,13 @@ func (w *writer) writeResFiles() error {
 				}
 			}
 			for c := range r.clusters {
+				if !w.lfbUsed(c) {
+					// A wholly free large file block was never split
+					// into small ones: its SFB cluster header stays
+					// uninitialised (zeros), which keeps a 60 TiB
+					// image's 960 MiB of SFB headers off the disk.
+					continue
+				}
 				off := w.resVol(r, w.sfbClusterOff(c))
 				if err := w.writeVol(off, w.clusterHeader(r, c, off)); err != nil {
 					return err

@@ -53,7 +53,8 @@ func Fixtures(huge bool) []Fixture {
 		out = append(out, Fixture{Name: fmt.Sprintf("vmfs%d-span%d", v, n), Spec: Spec{Version: v,
 			Label: fmt.Sprintf("VMFS%d spanned", v), Seed: uint64(v) + 40, Extents: n, Size: int64(n) * 256 * mib,
 			Files: append(smallEntries(), Entry{Path: "span/across-extents.bin", Size: int64(n-1)*256*mib + 3*mib + 7, Seed: 41,
-				Holes: islands(int64(n-1)*256*mib+3*mib+7, 16*mib, mib)})}})
+				Holes: islands(int64(n-1)*256*mib+3*mib+7, 16*mib, mib)},
+				Entry{Path: "span/at-end.bin", Size: 2*mib + 99, Seed: 42, AtEnd: true})}})
 	}
 	if huge {
 		for _, v := range []int{5, 6} {

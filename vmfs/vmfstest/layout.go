@@ -184,46 +184,32 @@ func plan(s Spec) (*writer, error) {
 	}
 	if w.v6 {
 		w.sbc = newResFile(".sbc.sf", 256, 8, w.sbs, 2*w.md, lockSBC, needSB)
+		w.jbc = newResFile(".jbc.sf", 8, 4, 2*mib, 2*w.md, lockJBC, 8)
+		if w.sbc.clusters > 256 {
+			return nil, fmt.Errorf("%w: %d sub-blocks need more than 256 clusters (vmfs6-tools limit)", ErrTooBig, needSB)
+		}
 	} else {
 		w.sbc = newResFile(".sbc.sf", 16, 64, w.sbs, 1024, lockSBC, needSB)
 	}
 	// Resource files past nptr blocks are addressed through pointer blocks
 	// (I6's .sbc.sf uses a PB2 the same way).
 	for _, l := range []int64{roundUp(w.fdc.length(), w.bs), w.sbc.length()} {
-		if nb := (l + w.bs - 1) / w.bs; nb > w.nptr {
-			needPB += (nb + w.ppb - 1) / w.ppb
-		}
-	}
-	if w.v6 {
-		w.pbc = &resFile{name: ".pbc.sf", cpg: 8, rs: w.pbSize, hdr: 2 * w.md, cgo: 0x10000, lock: lockPBC}
-		w.pb2 = newResFile(".pb2.sf", 32, 8, w.pbSize, 2*w.md, lockPB2, needPB*32)
-		w.pb2.firstOnly = true
-		w.jbc = newResFile(".jbc.sf", 8, 4, 2*mib, 2*w.md, lockJBC, 8)
-		if w.sbc.clusters > 256 {
-			return nil, fmt.Errorf("%w: %d sub-blocks need more than 256 clusters (vmfs6-tools limit)", ErrTooBig, needSB)
-		}
-	} else {
-		w.pbc = newResFile(".pbc.sf", 16, 64, w.pbSize, 1024, lockPBC, needPB)
-		w.pb2 = newResFile(".pb2.sf", 16, 64, w.pbSize, 1024, lockPB2, 1)
+		needPB += w.sysPBs(l)
 	}
 	sysLen := map[string]int64{
 		".fdc.sf": roundUp(w.fdc.length(), w.bs),
 		".sbc.sf": w.sbc.length(),
-		".pb2.sf": w.pb2.length(),
 	}
 	if w.v6 {
-		sysLen[".pbc.sf"] = 0x10000
 		sysLen[".jbc.sf"] = w.jbc.length()
 		sysLen[".vh.sf"] = 7 * mib
 	} else {
-		sysLen[".pbc.sf"] = w.pbc.length()
 		sysLen[".vh.sf"] = roundUp(4*mib, w.bs)
 	}
 	vhBlocks := sysLen[".vh.sf"] / w.bs
 	fdcBase := vhBlocks
-	// Volume size: grow until the block bitmap fits too.
 	need := vhBlocks + needBlk + 2*int64(len(w.nodes))/1000 + 8
-	for _, name := range []string{".fdc.sf", ".sbc.sf", ".pb2.sf", ".pbc.sf", ".jbc.sf"} {
+	for _, name := range []string{".fdc.sf", ".sbc.sf", ".jbc.sf"} {
 		need += (sysLen[name] + w.bs - 1) / w.bs
 	}
 	need += (int64(len(root.data)) + w.bs - 1) / w.bs
@@ -231,19 +217,32 @@ func plan(s Spec) (*writer, error) {
 	if s.Extents < 0 || s.Extents > 32 {
 		return nil, fmt.Errorf("vmfstest: %d extents (want 1 to 32)", s.Extents)
 	}
+	// Volume size: grow until the block bitmap and the pointer-block files
+	// fit too. .fbb.sf grows with the volume (VMFS6: 17 bytes per block,
+	// past nptr blocks from about 19 TiB; VMFS5: 5 bytes per block, from
+	// about 50 TiB), and then its FD maps it through pointer blocks, which
+	// .pbc.sf / .pb2.sf must hold: their size depends on the volume's.
 	w.volSize = max(s.Size, int64(max(s.Extents, 1))*peSize)
 	for {
 		w.volSize = roundUp(max(w.volSize, 1), peSize)
 		w.nblocks = w.volSize / w.bs
 		w.fbb = w.newFBB()
 		fbbBlocks := (w.fbbLength() + w.bs - 1) / w.bs
-		if need+fbbBlocks <= w.nblocks {
+		w.sizePBFiles(needPB + w.sysPBs(w.fbbLength()))
+		total := need + fbbBlocks + w.sysBlocks(".pbc.sf", w.pbcLength()) + w.sysBlocks(".pb2.sf", w.pb2.length())
+		if total <= w.nblocks {
 			break
 		}
-		w.volSize = (need + fbbBlocks) * w.bs
+		w.volSize = total * w.bs
+	}
+	if units := (w.volSize/peSize + int64(max(s.Extents, 1)) - 1) / int64(max(s.Extents, 1)); !w.v6 && units > maxPEMaps*peMapEntries {
+		return nil, fmt.Errorf("%w: a device of %d physical extents needs more than %d LVM5 PE maps (16 TiB); the generator writes no extended LVM regions: use more Extents", ErrTooBig, units, maxPEMaps)
 	}
 	sysLen[".fbb.sf"] = w.fbbLength()
+	sysLen[".pbc.sf"] = w.pbcLength()
+	sysLen[".pb2.sf"] = w.pb2.length()
 	w.blkUsed = make([]bool, w.nblocks)
+	w.endBlk = w.nblocks
 
 	// Fixed-place blocks: .vh.sf, then .fdc.sf right after (both readers
 	// bootstrap the FDC from this position).
@@ -269,6 +268,12 @@ func plan(s Spec) (*writer, error) {
 			length = sysLen[name]
 		}
 		nb := (length + w.bs - 1) / w.bs
+		if w.lfbMapped(name, nb) {
+			if err := w.placeLFBSys(n, res[name], length); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		start, err := w.allocBlocks(nb)
 		if err != nil {
 			return nil, err
@@ -295,6 +300,11 @@ func plan(s Spec) (*writer, error) {
 			n.zla = zlaPB
 			if w.v6 {
 				pbRes, pbType, n.zla = w.pb2, zlaPB2, zlaPB2
+			}
+			if pbRes == res[name] {
+				// No reader could bootstrap it: the blocks that map the
+				// file would lie in the file itself.
+				return nil, fmt.Errorf("%w: %s needs %d blocks, more than its FD maps without pointer blocks of its own", ErrTooBig, name, nb)
 			}
 			p := &dataPlan{unit: w.bs}
 			var top []uint64
@@ -341,6 +351,80 @@ func plan(s Spec) (*writer, error) {
 		}
 	}
 	return w, nil
+}
+
+// sysPBs is the number of pointer blocks that map a resource file of
+// length bytes: none while the FD's own array holds its blocks.
+func (w *writer) sysPBs(length int64) int64 {
+	if nb := (length + w.bs - 1) / w.bs; nb > w.nptr {
+		return (nb + w.ppb - 1) / w.ppb
+	}
+	return 0
+}
+
+// sizePBFiles sizes .pbc.sf and .pb2.sf for n pointer blocks. VMFS6 keeps
+// .pbc.sf empty, as on I6, and hands out only resource 0 of each .pb2.sf
+// cluster (see resFile.firstOnly): n PB2s cost n clusters of 2 MiB.
+func (w *writer) sizePBFiles(n int64) {
+	if w.v6 {
+		w.pbc = &resFile{name: ".pbc.sf", cpg: 8, rs: w.pbSize, hdr: 2 * w.md, cgo: 0x10000, lock: lockPBC}
+		w.pb2 = newResFile(".pb2.sf", 32, 8, w.pbSize, 2*w.md, lockPB2, n*32)
+		w.pb2.firstOnly = true
+		return
+	}
+	w.pbc = newResFile(".pbc.sf", 16, 64, w.pbSize, 1024, lockPBC, n)
+	w.pb2 = newResFile(".pb2.sf", 16, 64, w.pbSize, 1024, lockPB2, 1)
+}
+
+func (w *writer) pbcLength() int64 {
+	if w.v6 {
+		return 0x10000
+	}
+	return w.pbc.length()
+}
+
+// lfbMapped reports whether system file name, nb blocks long, is mapped
+// with large file blocks. A VMFS6 .pb2.sf past the FD's 320 pointers
+// (about 155 PB2s, since each takes a 2 MiB cluster) cannot go through
+// PB2s, which would lie in itself: it takes 512 MiB large file blocks
+// (zla 1, type-7 addresses), the one other mapping VMFS6 has. What ESXi
+// does there is UNCERTAIN (no sample is that large).
+func (w *writer) lfbMapped(name string, nb int64) bool {
+	return w.v6 && name == ".pb2.sf" && nb > w.nptr
+}
+
+// sysBlocks is the number of volume blocks system file name of length
+// bytes takes, alignment of large file blocks included.
+func (w *writer) sysBlocks(name string, length int64) int64 {
+	nb := (length + w.bs - 1) / w.bs
+	if w.lfbMapped(name, nb) {
+		return roundUp(nb, lfbBlocks) + lfbBlocks - 1
+	}
+	return nb
+}
+
+// placeLFBSys allocates system file n (resource file r, length bytes) as
+// a run of 512 MiB-aligned large file blocks and points its FD at them.
+func (w *writer) placeLFBSys(n *node, r *resFile, length int64) error {
+	nl := (length + lfbBlocks*w.bs - 1) / (lfbBlocks * w.bs)
+	if nl > w.nptr {
+		return fmt.Errorf("%w: %s needs %d large file blocks", ErrTooBig, n.name, nl)
+	}
+	start := roundUp(w.nextBlk, lfbBlocks)
+	for b := start; b < start+nl*lfbBlocks; b++ {
+		if b >= w.endBlk || w.blkUsed[b] {
+			return fmt.Errorf("%w: no free large file block for %s", ErrTooBig, n.name)
+		}
+		w.blkUsed[b] = true
+	}
+	w.nextBlk = start + nl*lfbBlocks
+	r.start, r.node = start, n
+	n.Size, n.zla, n.bsize, n.nblk = length, zlaFB, lfbBlocks*w.bs, nl
+	for i := range nl {
+		n.ptrs = append(n.ptrs, uint64(start/lfbBlocks+i)<<15|7)
+		n.sysVol = append(n.sysVol, (start+i*lfbBlocks)*w.bs)
+	}
+	return nil
 }
 
 // lfbBlocks is the number of small file blocks in a VMFS6 large file
@@ -485,8 +569,12 @@ func (w *writer) place(n *node, p *dataPlan) error {
 		}
 	}
 	m := int64(len(live))
+	alloc := w.allocBlocks
+	if n.AtEnd {
+		alloc = w.allocBlocksEnd
+	}
 	if n.Fragmented && m > 1 {
-		start, err := w.allocBlocks(2 * m)
+		start, err := alloc(2 * m)
 		if err != nil {
 			return err
 		}
@@ -497,7 +585,7 @@ func (w *writer) place(n *node, p *dataPlan) error {
 			addrs[i] = w.fbAddr(b)
 		}
 	} else if m > 0 {
-		start, err := w.allocBlocks(m)
+		start, err := alloc(m)
 		if err != nil {
 			return err
 		}

@@ -92,6 +92,12 @@ type Entry struct {
 	// (VMFS5: the array is compacted, the stale 140 bytes stay as slack past
 	// the directory's length; VMFS6: the slot is zeroed and marked free).
 	Deleted bool
+	// AtEnd places the file's blocks at the far end of the volume, in the
+	// last free blocks (on a spanned volume: in the last extent), as on a
+	// datastore filled over years, so that a reader must address all of
+	// it. It applies to data in file blocks (not resident, sub-block or
+	// large-file-block data); pointer blocks stay in .pbc.sf / .pb2.sf.
+	AtEnd bool
 	// Addressing forces a storage mode; Auto chooses like ESXi.
 	Addressing Addressing
 	// Mode holds permission bits only (0 = 0644 files, 0755 dirs, 0777 links).
@@ -312,6 +318,9 @@ func buildTree(s *Spec) (*node, error) {
 		}
 		if e.Thin && e.ZeroedThick {
 			return nil, fmt.Errorf("vmfstest: %q: Thin and ZeroedThick exclude each other", p)
+		}
+		if e.AtEnd && e.Addressing == LargeBlocks {
+			return nil, fmt.Errorf("vmfstest: %q: AtEnd does not apply to large file blocks", p)
 		}
 		if e.Size < 0 {
 			return nil, fmt.Errorf("vmfstest: %q: negative size", p)

@@ -35,6 +35,8 @@ func TestSpecErrors(t *testing.T) {
 		{"resident too big", Spec{Version: 5, Files: []Entry{{Path: "r", Size: 1025, Addressing: Resident}}}, "r: 1025 bytes do not fit resident", true, false},
 		{"resident dir", Spec{Version: 6, Files: []Entry{{Path: "d", Kind: Dir, Addressing: Resident}}}, "cannot be resident", false, false},
 		{"lfb on vmfs5", Spec{Version: 5, Files: []Entry{{Path: "l", Size: 5, Addressing: LargeBlocks}}}, "VMFS6 only", false, false},
+		{"at end with large blocks", Spec{Version: 6, Files: []Entry{{Path: "l", Size: 5, Addressing: LargeBlocks, AtEnd: true}}}, "AtEnd does not apply", false, false},
+		{"vmfs5 device past 16 TiB", Spec{Version: 5, Size: 17 << 40}, "PE maps", true, false},
 		{"deleted parent", Spec{Version: 5, Files: []Entry{{Path: "d", Kind: Dir, Deleted: true}, {Path: "d/f"}}}, "lies in a deleted directory", false, false},
 	}
 	for _, c := range cases {

@@ -72,6 +72,7 @@ type writer struct {
 	fdc, sbc, pbc, pb2, fbb, jbc *resFile
 	blkUsed                      []bool
 	nextBlk                      int64
+	endBlk                       int64 // blocks from here on are taken by AtEnd files
 	gen                          uint32
 
 	plans map[*node]*dataPlan
@@ -165,7 +166,7 @@ func (w *writer) allocBlocks(n int64) (int64, error) {
 	for w.nextBlk < w.nblocks && w.blkUsed[w.nextBlk] {
 		w.nextBlk++
 	}
-	if w.nextBlk+n > w.nblocks {
+	if w.nextBlk+n > w.endBlk {
 		return 0, fmt.Errorf("%w: volume of %d blocks is full", ErrTooBig, w.nblocks)
 	}
 	start := w.nextBlk
@@ -174,6 +175,22 @@ func (w *writer) allocBlocks(n int64) (int64, error) {
 	}
 	w.nextBlk += n
 	return start, nil
+}
+
+// allocBlocksEnd takes the last n contiguous free volume blocks (for
+// Entry.AtEnd).
+func (w *writer) allocBlocksEnd(n int64) (int64, error) {
+	for w.endBlk > w.nextBlk && w.blkUsed[w.endBlk-1] {
+		w.endBlk--
+	}
+	if w.endBlk-n < w.nextBlk {
+		return 0, fmt.Errorf("%w: volume of %d blocks is full", ErrTooBig, w.nblocks)
+	}
+	w.endBlk -= n
+	for i := w.endBlk; i < w.endBlk+n; i++ {
+		w.blkUsed[i] = true
+	}
+	return w.endBlk, nil
 }
 
 func (w *writer) closeAll() error {
