@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 
 // byteProgress reports long byte-counting work on stderr: a bar with
 // throughput and ETA on a terminal, a plain line every 10 seconds
-// otherwise, nothing with --quiet or --json.
-func (g *globalOptions) byteProgress(desc string, total int64) (update func(done, total int64), finish func()) {
+// otherwise, nothing with --quiet or --json. received, when not nil,
+// counts the bytes a remote source delivered: the display adds them and
+// their rate, which is the link's, not the scan's.
+func (g *globalOptions) byteProgress(desc string, total int64, received func() int64) (update func(done, total int64), finish func()) {
 	if g.quiet || g.json {
 		return func(int64, int64) {}, func() {}
 	}
@@ -25,19 +28,68 @@ func (g *globalOptions) byteProgress(desc string, total int64) (update func(done
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionFullWidth(),
 		)
-		return func(done, _ int64) { bar.Set64(done) }, func() { bar.Finish(); fmt.Fprintln(os.Stderr) }
+		link := newLinkRate(received, time.Second)
+		return func(done, _ int64) {
+			if s, ok := link.sample(); ok {
+				bar.Describe(desc + s)
+			}
+			bar.Set64(done)
+		}, func() { bar.Finish(); fmt.Fprintln(os.Stderr) }
 	}
+	return progressLines(os.Stderr, desc, received, 10*time.Second)
+}
+
+// progressLines writes a progress line at most every interval, and at the
+// end.
+func progressLines(w io.Writer, desc string, received func() int64, interval time.Duration) (update func(done, total int64), finish func()) {
 	start, last := time.Now(), time.Now()
 	var first int64 = -1
+	link := newLinkRate(received, 0)
 	return func(done, total int64) {
 		if first < 0 {
 			first = done
 		}
-		if time.Since(last) < 10*time.Second && done < total {
+		if time.Since(last) < interval && done < total {
 			return
 		}
 		last = time.Now()
 		rate := float64(done-first) / max(time.Since(start).Seconds(), 0.001)
-		fmt.Fprintf(os.Stderr, "%s: %d/%d bytes (%.0f%%), %s/s\n", desc, done, total, 100*float64(done)/float64(max(total, 1)), humanBytes(int64(rate)))
+		s, _ := link.sample()
+		fmt.Fprintf(w, "%s: %d/%d bytes (%.0f%%), %s/s%s\n", desc, done, total, 100*float64(done)/float64(max(total, 1)), humanBytes(int64(rate)), s)
 	}, func() {}
+}
+
+// linkRate follows the bytes a remote source has received, for the rate
+// over the last sampling period.
+type linkRate struct {
+	received func() int64
+	every    time.Duration
+	at       time.Time
+	bytes    int64
+	rate     float64
+}
+
+func newLinkRate(received func() int64, every time.Duration) *linkRate {
+	r := &linkRate{received: received, every: every, at: time.Now()}
+	if received != nil {
+		r.bytes = received()
+	}
+	return r
+}
+
+// sample returns ", received N at R/s" when a period has passed since the
+// last sample (every period when every is 0), else ok is false.
+func (r *linkRate) sample() (s string, ok bool) {
+	if r.received == nil {
+		return "", false
+	}
+	now := time.Now()
+	el := now.Sub(r.at)
+	if el < r.every || el <= 0 {
+		return "", false
+	}
+	n := r.received()
+	r.rate = float64(n-r.bytes) / el.Seconds()
+	r.at, r.bytes = now, n
+	return fmt.Sprintf(", received %s at %s/s", humanBytes(n), humanBytes(int64(r.rate))), true
 }

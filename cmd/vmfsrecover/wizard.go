@@ -124,8 +124,8 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		// Deep-scan files live beside the state, so that a resumed wizard
 		// reuses them wherever it is started from.
 		ScanDir: filepath.Dir(o.state),
-		DeepProgress: func(spec string, size int64) (func(done, total int64), func()) {
-			return g.byteProgress("deep scan "+spec, size)
+		DeepProgress: func(spec string, size int64, received func() int64) (func(done, total int64), func()) {
+			return g.byteProgress("deep scan "+spec, size, received)
 		},
 	}
 	var answers *wizard.Answers

@@ -18,8 +18,14 @@ type SourcesOptions struct {
 	Rescan bool   // ignore saved scan files
 	// Progress, when set, is called once per source and returns the
 	// function that receives its progress and the one that ends it.
-	Progress func(spec string, size int64) (update func(done, total int64), finish func())
+	Progress ProgressFunc
 }
+
+// ProgressFunc is asked for the progress display of the deep scan of one
+// source of size bytes. received, for a remote source, counts the bytes
+// the network delivered so far (holes an NBD server reports are scanned
+// but not received); it is nil for a local source.
+type ProgressFunc func(spec string, size int64, received func() int64) (update func(done, total int64), finish func())
 
 // Found is a volume rebuilt from the deep scan of one source.
 type Found struct {
@@ -53,7 +59,11 @@ func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sou
 		s.disks = append(s.disks, d)
 		update, finish := func(int64, int64) {}, func() {}
 		if opts.Progress != nil {
-			update, finish = opts.Progress(spec, d.Size())
+			var received func() int64
+			if tr, ok := d.(source.Transferrer); ok {
+				received = tr.Transferred
+			}
+			update, finish = opts.Progress(spec, d.Size(), received)
 		}
 		f, path, err := Run(ctx, d, d.Size(), spec, RunOptions{Options: Options{Progress: update}, Dir: opts.Dir, Rescan: opts.Rescan})
 		finish()

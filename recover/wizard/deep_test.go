@@ -45,7 +45,7 @@ func TestDeepScan(t *testing.T) {
 		t.Fatalf("quick scan of a damaged volume: %v", err)
 	}
 	var progressed bool
-	w.opts.DeepProgress = func(source string, size int64) (func(int64, int64), func()) {
+	w.opts.DeepProgress = func(source string, size int64, _ func() int64) (func(int64, int64), func()) {
 		return func(done, total int64) { progressed = progressed || (done > 0 && total == size) }, func() {}
 	}
 	vols, err := w.Scan(ctx, ScanDeep)

@@ -115,7 +115,7 @@ type Options struct {
 	ScanDir string
 	// DeepProgress, when set, is asked for a progress display of the deep
 	// scan of each source.
-	DeepProgress func(source string, size int64) (update func(done, total int64), finish func())
+	DeepProgress deepscan.ProgressFunc
 	// Now stamps saved states; nil means time.Now.
 	Now func() time.Time
 }
