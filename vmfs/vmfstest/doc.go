@@ -117,6 +117,13 @@
 //     the real VMFS6 sample.
 //   - debugvmfs6 prints "VMFS version: 6" on stdout before every command's
 //     output, cat included; its get_file_block takes a hex offset.
+//   - Both tools open .fbb.sf before the pointer-block files, so they
+//     crash (SIGSEGV, address 0x14, no output) on every volume whose
+//     .fbb.sf is mapped through pointer blocks: VMFS6 from about 19 TiB
+//     (18 TiB lists, 20 TiB crashes), VMFS5 from about 50 TiB (48 TiB
+//     lists, 52 TiB crashes), whatever the command. Below that they read
+//     files in the last extent of a spanned volume exactly, and
+//     debugvmfs6 follows PB2s that lie in an LFB-mapped .pb2.sf.
 //
 // Still UNCERTAIN (no ESXi-made deleted entries to compare with): what ESXi
 // clears on delete. The generator models vmfs-tools' VMFS5 delete (array
