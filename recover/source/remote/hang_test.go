@@ -67,7 +67,7 @@ func TestSSHServerHangs(t *testing.T) {
 	}
 	defer file.Close()
 	readDuringPause(t, file.(io.ReaderAt), data, srv.Pause, srv.Resume)
-	if _, gen, _ := f.current(); gen < 2 {
+	if _, gen, _ := f.current(0); gen < 2 {
 		t.Error("the hung connection was not replaced")
 	}
 }

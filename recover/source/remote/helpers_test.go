@@ -51,8 +51,8 @@ type sshdServer struct {
 	t testing.TB
 }
 
-func startSSHD(t testing.TB) *sshdServer {
-	return &sshdServer{remotetest.StartSSHD(t), t}
+func startSSHD(t testing.TB, config ...string) *sshdServer {
+	return &sshdServer{remotetest.StartSSHD(t, config...), t}
 }
 
 // options trusts the server's key and logs in with the user key only.

@@ -29,14 +29,15 @@ type FS struct {
 	dialer *sshDialer
 	pool   *chunkPool
 
-	mu     sync.Mutex // guards the connection; held while re-dialling
-	sc     *ssh.Client
-	cl     *sftp.Client
-	gen    int
-	dead   chan struct{} // closed when the current connection ends
-	closed atomic.Bool
-	link   linkState
-	moved  atomic.Int64 // file bytes read from the host
+	mu       sync.Mutex // guards the connection; held while re-dialling
+	sc       *ssh.Client
+	lanes    []*sftp.Client // SFTP sessions on sc
+	nextLane atomic.Uint32
+	gen      int
+	dead     chan struct{} // closed when the current connection ends
+	closed   atomic.Bool
+	link     linkState
+	moved    atomic.Int64 // file bytes read from the host
 }
 
 // DialSSH connects and authenticates to t.Host and starts SFTP.
@@ -65,27 +66,76 @@ func (f *FS) connect() error {
 			packet = 255 << 10
 		}
 	}
-	cl, err := sftp.NewClient(sc, sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64), sftp.MaxPacketUnchecked(packet))
+	start := func() (*sftp.Client, error) {
+		return sftp.NewClient(sc, sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64), sftp.MaxPacketUnchecked(packet))
+	}
+	cl, err := start()
 	if err != nil {
 		sc.Close()
 		return linkLost(fmt.Errorf("starting SFTP on %s (is the sftp subsystem enabled in sshd_config?): %w", f.t.Host, err))
 	}
-	if f.cl != nil {
-		f.cl.Close()
-		f.sc.Close()
+	// More sessions on the same connection over a long link: each SSH
+	// channel has a 2 MiB window, so one session moves 2 MiB per round
+	// trip, whatever the bandwidth. On a short one they only cost CPU. A
+	// server that allows fewer sessions (sshd's MaxSessions) gets fewer.
+	lanes := []*sftp.Client{cl}
+	want := sessionsFor(roundTrip(sc), f.opts.SFTPSessions)
+	for len(lanes) < want {
+		c, err := start()
+		if err != nil {
+			break
+		}
+		lanes = append(lanes, c)
 	}
+	f.closeLanes()
 	dead := make(chan struct{})
 	go func() { sc.Wait(); close(dead) }()
 	go keepalive(sc, max(time.Second, f.opts.IOTimeout/3), dead)
-	f.sc, f.cl, f.dead = sc, cl, dead
+	f.sc, f.lanes, f.dead = sc, lanes, dead
 	f.gen++
 	return nil
 }
 
-func (f *FS) current() (*sftp.Client, int, chan struct{}) {
+// sessionsFor is how many SFTP sessions keep a link of round trip rtt
+// busy at 1 GB/s (one per 2 ms: a session's 2 MiB window per round trip),
+// at most most.
+func sessionsFor(rtt time.Duration, most int) int {
+	return max(1, min(most, int((rtt+2*time.Millisecond-1)/(2*time.Millisecond))))
+}
+
+// roundTrip measures the link's round trip: the quickest of three SSH
+// global requests answered by the server.
+func roundTrip(sc *ssh.Client) time.Duration {
+	best := time.Duration(0)
+	for range 3 {
+		start := time.Now()
+		if _, _, err := sc.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+			break
+		}
+		if d := time.Since(start); best == 0 || d < best {
+			best = d
+		}
+	}
+	return best
+}
+
+// closeLanes ends the SFTP sessions and the connection; f.mu is held.
+func (f *FS) closeLanes() error {
+	for _, c := range f.lanes {
+		c.Close()
+	}
+	if f.sc == nil {
+		return nil
+	}
+	return f.sc.Close()
+}
+
+// current returns the SFTP session of lane (any number: it wraps around
+// the sessions there are) and the connection's generation.
+func (f *FS) current(lane int) (*sftp.Client, int, chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.cl, f.gen, f.dead
+	return f.lanes[lane%len(f.lanes)], f.gen, f.dead
 }
 
 // redial replaces the connection of generation gen, unless another caller
@@ -111,11 +161,18 @@ func lost(err error, dead chan struct{}) bool {
 		errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
 }
 
-// do runs op on the current client, re-dialling over a dropped link.
+// do runs op on the current client of lane 0, re-dialling over a dropped
+// link; see doLane.
 func (f *FS) do(what string, op func(cl *sftp.Client, gen int) error) error {
+	return f.doLane(0, what, op)
+}
+
+// doLane runs op on the SFTP session of lane, re-dialling over a dropped
+// link.
+func (f *FS) doLane(lane int, what string, op func(cl *sftp.Client, gen int) error) error {
 	var gen int
 	try := func() error {
-		cl, g, dead := f.current()
+		cl, g, dead := f.current(lane)
 		gen = g
 		if err := op(cl, g); err != nil {
 			if lost(err, dead) {
@@ -195,7 +252,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 		return &sftpDir{fsys: f, name: name, info: fi}, nil
 	}
 	sf := &sftpFile{fsys: f, name: name, rpath: rp, info: fi, size: fi.Size()}
-	if err := f.do("open "+rp, func(cl *sftp.Client, gen int) error { return sf.reopen(cl, gen) }); err != nil {
+	if err := f.do("open "+rp, func(cl *sftp.Client, gen int) error { _, err := sf.handle(cl, gen); return err }); err != nil {
 		return nil, pathErr("open", name, err)
 	}
 	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 || sf.size == 0 {
@@ -220,8 +277,7 @@ func (f *FS) Close() error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.cl.Close()
-	return f.sc.Close()
+	return f.closeLanes()
 }
 
 // sftpFile is an open remote file.
@@ -234,43 +290,51 @@ type sftpFile struct {
 	size  int64
 
 	mu  sync.Mutex
-	h   *sftp.File
-	gen int   // connection generation h belongs to
-	pos int64 // for Read and Seek
+	h   map[*sftp.Client]*sftp.File // the file open in each session (lane)
+	gen int                         // connection generation the handles belong to
+	pos int64                       // for Read and Seek
 }
 
-// reopen opens the file on cl unless it is already open on generation gen.
-func (sf *sftpFile) reopen(cl *sftp.Client, gen int) error {
+// handle returns the file open in session cl, opening it there unless it
+// already is on generation gen; handles of an older generation are
+// dropped.
+func (sf *sftpFile) handle(cl *sftp.Client, gen int) (*sftp.File, error) {
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
-	if sf.h != nil && sf.gen == gen {
-		return nil
+	if sf.gen != gen {
+		sf.dropHandles() // of a dead connection
+		sf.gen = gen
+	}
+	if h := sf.h[cl]; h != nil {
+		return h, nil
 	}
 	h, err := cl.OpenFile(sf.rpath, os.O_RDONLY)
 	if err != nil {
-		return err
-	}
-	if sf.h != nil {
-		go sf.h.Close() // of a dead connection: may block until it times out
-	}
-	sf.h, sf.gen = h, gen
-	return nil
-}
-
-func (sf *sftpFile) handle(cl *sftp.Client, gen int) (*sftp.File, error) {
-	if err := sf.reopen(cl, gen); err != nil {
 		return nil, err
 	}
-	sf.mu.Lock()
-	defer sf.mu.Unlock()
-	return sf.h, nil
+	if sf.h == nil {
+		sf.h = map[*sftp.Client]*sftp.File{}
+	}
+	sf.h[cl] = h
+	return h, nil
+}
+
+// dropHandles closes every handle in the background (on a dead link the
+// reply may never come); sf.mu is held.
+func (sf *sftpFile) dropHandles() {
+	for _, h := range sf.h {
+		go h.Close()
+	}
+	sf.h = nil
 }
 
 // rawReadAt reads from the host, uncached, retrying over a dropped link.
+// Successive reads go to successive SFTP sessions.
 func (sf *sftpFile) rawReadAt(p []byte, off int64) (int, error) {
 	var n int
 	var eof bool
-	err := sf.fsys.do(fmt.Sprintf("%s: read of %d bytes at offset %d", sf.rpath, len(p), off), func(cl *sftp.Client, gen int) error {
+	lane := int(sf.fsys.nextLane.Add(1))
+	err := sf.fsys.doLane(lane, fmt.Sprintf("%s: read of %d bytes at offset %d", sf.rpath, len(p), off), func(cl *sftp.Client, gen int) error {
 		h, err := sf.handle(cl, gen)
 		if err != nil {
 			return err
@@ -413,12 +477,8 @@ func (sf *sftpFile) close() {
 		sf.cachedReader.close()
 	}
 	sf.mu.Lock()
-	h := sf.h
-	sf.h = nil
+	sf.dropHandles()
 	sf.mu.Unlock()
-	if h != nil {
-		go h.Close() // the reply may never come on a dead link
-	}
 }
 
 type sizedInfo struct {

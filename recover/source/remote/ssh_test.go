@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"golang.org/x/crypto/ssh"
 )
@@ -172,7 +174,7 @@ func TestSSHServerRestartedMidScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	scanThroughRestart(t, file.(io.ReaderAt), data, f.Transferred, srv.Stop, srv.Start)
-	if _, gen, _ := f.current(); gen < 2 {
+	if _, gen, _ := f.current(0); gen < 2 {
 		t.Error("no reconnection happened; the test did not test anything")
 	}
 }
@@ -218,5 +220,55 @@ func TestSSHEmptyFile(t *testing.T) {
 	}
 	if n, err := file.(io.ReaderAt).ReadAt(make([]byte, 4), 0); n != 0 || err != io.EOF {
 		t.Fatalf("ReadAt = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+// Over a long link, reads go to several SFTP sessions of one connection,
+// each with its own SSH window; over loopback to one. A server allowing
+// one session per connection gets one. The bytes read are the same.
+func TestSSHSessions(t *testing.T) {
+	img, data := randomImage(t, 6<<20, 22)
+	for _, c := range []struct {
+		config string
+		delay  time.Duration
+		want   int
+	}{{"", 0, 1}, {"", 10 * time.Millisecond, 8}, {"MaxSessions 1", 10 * time.Millisecond, 1}} {
+		if c.delay == 0 && testing.Short() {
+			// The race detector slows the round trip past 2 ms.
+			continue
+		}
+		srv := startSSHD(t, c.config)
+		o := srv.options()
+		o.AcceptHostKey = ssh.FingerprintSHA256(srv.HostKey)
+		tg := srv.target()
+		tg.Host = fmt.Sprintf("127.0.0.1:%d", remotetest.StartDelayProxy(t, srv.Addr(), c.delay))
+		f, err := DialSSH(tg, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.lanes); n != c.want && !(c.delay == 0 && n <= 2) { // a loaded machine may answer in 2-4 ms
+			t.Errorf("%q, delay %v: %d SFTP sessions, want %d", c.config, c.delay, n, c.want)
+		}
+		file, err := f.Open(fsName(img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReads(t, file.(io.ReaderAt), data)
+		sf := file.(*sftpFile)
+		sf.mu.Lock()
+		if open := len(sf.h); open != len(f.lanes) {
+			t.Errorf("%q, delay %v: the file is open in %d sessions of %d (reads not spread)", c.config, c.delay, open, len(f.lanes))
+		}
+		sf.mu.Unlock()
+		file.Close()
+		f.Close()
+	}
+}
+
+func TestSessionsFor(t *testing.T) {
+	for rtt, want := range map[time.Duration]int{0: 1, 50 * time.Microsecond: 1, 2 * time.Millisecond: 1, 3 * time.Millisecond: 2, 9 * time.Millisecond: 5, 50 * time.Millisecond: 8} {
+		if got := sessionsFor(rtt, 8); got != want {
+			t.Errorf("sessionsFor(%v, 8) = %d, want %d", rtt, got, want)
+		}
 	}
 }

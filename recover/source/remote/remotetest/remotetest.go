@@ -151,8 +151,9 @@ type SSHD struct {
 	stderr   *bytes.Buffer
 }
 
-// StartSSHD starts sshd until the test ends.
-func StartSSHD(t testing.TB) *SSHD {
+// StartSSHD starts sshd until the test ends; config lines are added to
+// its sshd_config (such as "MaxSessions 1").
+func StartSSHD(t testing.TB, config ...string) *SSHD {
 	t.Helper()
 	const bin = "/usr/sbin/sshd"
 	if _, err := exec.LookPath(bin); err != nil {
@@ -201,7 +202,7 @@ StrictModes no
 PermitRootLogin yes
 Subsystem sftp internal-sftp
 LogLevel ERROR
-`, s.Port, hk, filepath.Join(s.dir, "authorized_keys"))
+`, s.Port, hk, filepath.Join(s.dir, "authorized_keys")) + strings.Join(config, "\n") + "\n"
 	os.WriteFile(filepath.Join(s.dir, "sshd_config"), []byte(cfg), 0o600)
 	s.Start()
 	t.Cleanup(s.Stop)
