@@ -27,8 +27,11 @@ scan file (.vmfsrecover/scan-<id>.json in the working directory or
 --scan-dir), then rebuilds the volumes from them: files the intact tree
 reaches, deleted files, orphans of destroyed directories (under
 /lost+found), and VMDK descriptors and .vmx files carved by their text
-(under /carved). An interrupted deep scan resumes where it stopped; later
-ls --deep, cat --deep and export --deep reuse the scan file.
+(under /carved). A volume spanned over several SOURCEs is rebuilt across
+them; the bytes of a disk not given read as zeros, and each file says which.
+For a remote SOURCE the progress adds the bytes received and the link's
+rate. An interrupted deep scan resumes where it stopped; later ls --deep,
+cat --deep and export --deep reuse the scan file.
 
 ` + exitCodesHelp,
 		Example: `  vmfsrecover scan /dev/sdb
