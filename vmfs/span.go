@@ -1,6 +1,11 @@
 package vmfs
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+)
 
 // Span is the logical volume that the devices of one LVM volume make
 // together, assembled as Open does but without reading the file system on
@@ -39,4 +44,51 @@ func (s *Span) Locate(vol int64) (dev int, off, run int64, ok bool) {
 	}
 	g := segs[i]
 	return g.devIndex, g.physical + vol - g.logical, g.logical + g.length - vol, true
+}
+
+// missing says whether volume offset vol lies in an extent no device
+// holds.
+func (lv *logicalVolume) missing(vol int64) bool {
+	i := sort.Search(len(lv.segments), func(i int) bool { return lv.segments[i].logical+lv.segments[i].length > vol })
+	return i < len(lv.segments) && lv.segments[i].dev == nil
+}
+
+func (lv *logicalVolume) anyMissing() bool {
+	for _, s := range lv.segments {
+		if s.dev == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Warnings names the bytes of the file that lie in an extent missing from
+// a volume opened with Options.Tolerant, which read as zeros; nil when
+// none do (export.Warner).
+func (f *File) Warnings() []string {
+	lv, ok := f.v.lv.(*logicalVolume)
+	if s, isSpan := f.v.lv.(*Span); isSpan {
+		lv, ok = s.lv, true
+	}
+	if !ok || !lv.anyMissing() {
+		return nil
+	}
+	m, err := f.AllocationMap()
+	if err != nil {
+		return nil
+	}
+	unit := max(f.v.desc.BlockSize, 512)
+	var lost allocmap.Map
+	for _, r := range m {
+		for off := r.Off / unit * unit; off < r.End(); off += unit {
+			if vol, hole, err := f.Locate(max(off, r.Off)); err == nil && !hole && lv.missing(vol) {
+				lost = lost.Add(allocmap.Range{Off: off, Len: min(unit, f.Size()-off)})
+			}
+		}
+	}
+	var out []string
+	for _, r := range lost {
+		out = append(out, fmt.Sprintf("bytes %d-%d lie in a missing extent of the volume and read as zeros", r.Off, r.End()))
+	}
+	return out
 }

@@ -212,6 +212,9 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if rep.Failed > 0 {
 		return withExitCode(exitPartial, fmt.Errorf("%d of %d items failed (see the output and the manifest)", rep.Failed, len(rep.Entries)))
 	}
+	if rep.Warned > 0 {
+		return withExitCode(exitPartial, fmt.Errorf("%d exported file(s) are known to be incomplete: bytes read as zeros (see the output and the warnings in the manifest)", rep.Warned))
+	}
 	return nil
 }
 
@@ -224,9 +227,10 @@ func writeExportReport(g *globalOptions, rep *export.Report, dst export.Destinat
 			Complete    int            `json:"complete"`
 			Failed      int            `json:"failed"`
 			Skipped     int            `json:"skipped"`
+			Warned      int            `json:"warned"`
 			Bytes       int64          `json:"bytes"`
 			Entries     []export.Entry `json:"entries"`
-		}{dst.String(), export.ManifestName, rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Bytes, rep.Entries})
+		}{dst.String(), export.ManifestName, rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes, rep.Entries})
 	}
 	for _, e := range rep.Entries {
 		switch {
@@ -235,9 +239,12 @@ func writeExportReport(g *globalOptions, rep *export.Report, dst export.Destinat
 		case e.Renamed && e.Kind != export.KindDir:
 			fmt.Fprintf(out, "renamed\t%q -> %s\n", e.Source, e.Dest)
 		}
+		for _, w := range e.Warnings {
+			fmt.Fprintf(out, "warning\t%s\t%s\n", e.Source, w)
+		}
 	}
-	_, err := fmt.Fprintf(out, "%d exported, %d already complete, %d failed, %d skipped; %d bytes; manifest %s in %s\n",
-		rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Bytes, export.ManifestName, dst)
+	_, err := fmt.Fprintf(out, "%d exported, %d already complete, %d failed, %d skipped, %d with warnings; %d bytes; manifest %s in %s\n",
+		rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes, export.ManifestName, dst)
 	return err
 }
 

@@ -246,3 +246,48 @@ func TestRansomwareDamageReported(t *testing.T) {
 		t.Fatalf("damage report: %+v", r.Damage)
 	}
 }
+
+// export --tolerant of a spanned volume whose last disk is missing writes
+// what there is, and says for each file which bytes lay on that disk: in
+// the output, in the manifest, and with exit status 3.
+func TestExportTolerantNamesLostBytes(t *testing.T) {
+	var spec vmfstest.Spec
+	for _, fx := range vmfstest.Fixtures(false) {
+		if fx.Spec.Version == 6 && fx.Spec.Extents > 1 {
+			spec = fx.Spec
+		}
+	}
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "span.img"), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "rescue")
+	g := &globalOptions{quiet: true, vol: volumeFlags{tolerant: true}}
+	var out bytes.Buffer
+	sources := append(res.Images[:len(res.Images)-1:len(res.Images)-1], "/span")
+	err = runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, sources, &out)
+	if exitCode(err) != exitPartial {
+		t.Fatalf("exit %d (%v), want %d\n%s", exitCode(err), err, exitPartial, out.String())
+	}
+	if !strings.Contains(out.String(), "lie in a missing extent of the volume") {
+		t.Errorf("output names no lost bytes:\n%s", out.String())
+	}
+	manifest, err := os.ReadFile(filepath.Join(dest, export.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+		var e export.Entry
+		json.Unmarshal([]byte(l), &e)
+		if len(e.Warnings) > 0 {
+			warned++
+			if !strings.HasPrefix(e.Source, "span/") {
+				t.Errorf("%s: warnings %q, but it lies on the first disk", e.Source, e.Warnings)
+			}
+		}
+	}
+	if warned == 0 {
+		t.Errorf("no manifest entry has warnings:\n%s", manifest)
+	}
+}

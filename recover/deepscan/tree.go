@@ -34,6 +34,10 @@ type Finding struct {
 // Provenance implements export.Provenancer.
 func (f *Finding) Provenance() string { return f.Kind }
 
+// Warnings implements export.Warner: the anomalies met rebuilding the
+// entry, such as the bytes that lay in unreadable sectors.
+func (f *Finding) Warnings() []string { return f.Anomalies }
+
 // content is what a recovered file reads from.
 type content interface {
 	io.ReaderAt

@@ -78,6 +78,7 @@ func sampleTree() (*testFS, map[string][]byte) {
 	add("vm2/disk/thin-flat.vmdk", thin)
 	fsys.alloc["vm2/disk/thin-flat.vmdk"] = allocmap.Map{{Off: 0, Len: 2 * chunkSize}, {Off: 3 * chunkSize, Len: 4096}}
 	fsys.prov["vm2/disk/thin-flat.vmdk"] = "deleted"
+	fsys.warn["vm2/disk/thin-flat.vmdk"] = []string{"bytes 0-512 lay in unreadable sectors of the source and read as zeros"}
 	add("zeros.bin", make([]byte, 2*chunkSize))
 	fsys.MapFS["emptydir"] = &fstest.MapFile{Mode: fs.ModeDir | 0o755, ModTime: testTime}
 	return fsys, want
@@ -135,8 +136,8 @@ func testTree(t *testing.T, h *harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Exported != len(want) || rep.Failed != 0 || rep.Complete != 0 {
-		t.Fatalf("report: %d exported, %d failed, %d complete; want %d exported: %+v", rep.Exported, rep.Failed, rep.Complete, len(want), rep.Entries)
+	if rep.Exported != len(want) || rep.Failed != 0 || rep.Complete != 0 || rep.Warned != 1 {
+		t.Fatalf("report: %d exported, %d failed, %d complete, %d warned; want %d exported, 1 warned: %+v", rep.Exported, rep.Failed, rep.Complete, rep.Warned, len(want), rep.Entries)
 	}
 	conn := connect(t, h.dest)
 	es := byDest(manifestOf(t, conn))
@@ -164,6 +165,9 @@ func testTree(t *testing.T, h *harness) {
 	}
 	if p := es["vm2/disk/thin-flat.vmdk"].Provenance; p != "deleted" {
 		t.Errorf("provenance %q, want deleted", p)
+	}
+	if w := es["vm2/disk/thin-flat.vmdk"].Warnings; len(w) != 1 || !strings.Contains(w[0], "unreadable sectors") {
+		t.Errorf("warnings %q, want the source's", w)
 	}
 	if e := es["emptydir"]; e.Status != StatusDir {
 		t.Errorf("emptydir: %+v", e)

@@ -7,7 +7,10 @@
 // at offsets, one that implements allocmap.Mapper says where its data is so
 // that holes are never read (they are hashed as zeros and written as holes
 // locally); a file or its fs.FileInfo.Sys() that implements Provenancer says
-// whether it is intact, deleted, orphan or carved.
+// whether it is intact, deleted, orphan or carved, and one that implements
+// Warner which of its bytes are known to be lost (unreadable sectors, a
+// missing disk): the manifest keeps those warnings and the report counts
+// the files.
 //
 // The destination side is the Destination interface: a Destination hands
 // out Conns, one per worker goroutine, since one FTP control connection

@@ -22,6 +22,12 @@ import (
 // "carved".
 type Provenancer interface{ Provenance() string }
 
+// Warner is implemented by a source file, or by its fs.FileInfo.Sys(),
+// that knows its content is incomplete: bytes that lay in unreadable
+// sectors or on a missing disk and read as zeros. The manifest keeps the
+// warnings with the file's entry, and the report counts such files.
+type Warner interface{ Warnings() []string }
+
 // Options tune an export. The zero value exports with one worker, never
 // overwrites, and retries a dropped connection 5 times.
 type Options struct {
@@ -62,6 +68,7 @@ type Report struct {
 	Complete int     // files found complete from an earlier run
 	Failed   int     // files, links and directories that failed
 	Skipped  int     // links and special files deliberately left out
+	Warned   int     // exported or complete files whose content is known to be incomplete (Entry.Warnings)
 	Bytes    int64   // bytes of the exported and complete files
 }
 
@@ -289,6 +296,9 @@ func (ex *exporter) entryFor(it item) Entry {
 		if p, ok := it.info.Sys().(Provenancer); ok {
 			e.Provenance = p.Provenance()
 		}
+		if w, ok := it.info.Sys().(Warner); ok {
+			e.Warnings = w.Warnings()
+		}
 	}
 	return e
 }
@@ -330,14 +340,18 @@ func (ex *exporter) report() *Report {
 		switch e.Status {
 		case StatusExported:
 			rep.Exported++
-			rep.Bytes += e.Size
 		case StatusComplete:
 			rep.Complete++
-			rep.Bytes += e.Size
 		case StatusFailed:
 			rep.Failed++
 		case StatusSkipped:
 			rep.Skipped++
+		}
+		if e.Status == StatusExported || e.Status == StatusComplete {
+			rep.Bytes += e.Size
+			if len(e.Warnings) > 0 {
+				rep.Warned++
+			}
 		}
 	}
 	return rep
@@ -533,6 +547,9 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 		size, mtime = fi.Size(), fi.ModTime()
 		if p, ok := f.(Provenancer); ok && e.Provenance == "" {
 			e.Provenance = p.Provenance()
+		}
+		if w, ok := f.(Warner); ok && e.Warnings == nil {
+			e.Warnings = w.Warnings()
 		}
 		ra = readerAt(f, it.src)
 		if m, ok := f.(allocmap.Mapper); ok {

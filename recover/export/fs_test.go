@@ -18,6 +18,7 @@ type testFS struct {
 	fstest.MapFS
 	alloc  map[string]allocmap.Map
 	prov   map[string]string
+	warn   map[string][]string
 	failAt map[string]int64         // ReadAt fails at or past this offset
 	extra  map[string][]fs.DirEntry // bogus entries added to ReadDir
 	reads  map[string]*int64        // bytes read per file, when set
@@ -28,6 +29,7 @@ func newTestFS() *testFS {
 		MapFS:  fstest.MapFS{},
 		alloc:  map[string]allocmap.Map{},
 		prov:   map[string]string{},
+		warn:   map[string][]string{},
 		failAt: map[string]int64{},
 		extra:  map[string][]fs.DirEntry{},
 		reads:  map[string]*int64{},
@@ -85,6 +87,7 @@ func (f *testFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f *testFile) Provenance() string { return f.fs.prov[f.name] }
+func (f *testFile) Warnings() []string { return f.fs.warn[f.name] }
 
 type mappedFile struct {
 	*testFile

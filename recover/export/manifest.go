@@ -43,9 +43,12 @@ type Entry struct {
 	SHA256     string    `json:"sha256,omitempty"` // of the source bytes, computed while reading them
 	ModTime    time.Time `json:"mtime,omitzero"`
 	Provenance string    `json:"provenance,omitempty"` // intact, deleted, orphan, carved (from Provenancer)
-	Target     string    `json:"target,omitempty"`     // symbolic link target
-	Status     string    `json:"status"`
-	Error      string    `json:"error,omitempty"`
+	// Warnings say which bytes of the file are known to be lost (read as
+	// zeros), from Warner.
+	Warnings []string `json:"warnings,omitempty"`
+	Target   string   `json:"target,omitempty"` // symbolic link target
+	Status   string   `json:"status"`
+	Error    string   `json:"error,omitempty"`
 	// ResumedFrom is the offset this run continued a partial file at.
 	ResumedFrom int64 `json:"resumed_from,omitempty"`
 	// Verified: the file was read back from the destination after writing

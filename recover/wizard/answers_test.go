@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 )
 
@@ -153,5 +154,32 @@ func TestRunAnswersNBDSource(t *testing.T) {
 				t.Errorf("output lacks the verification:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// A file exported with bytes known to be lost makes the report not OK and
+// is listed with its warning.
+func TestReportWarnings(t *testing.T) {
+	dir := t.TempDir()
+	dst, err := export.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &export.Report{Exported: 2, Warned: 1, Entries: []export.Entry{
+		{Source: "vm/a-flat.vmdk", Status: export.StatusExported, Warnings: []string{"bytes 0-512 lay in unreadable sectors of the source and read as zeros"}},
+		{Source: "vm/b.vmx", Status: export.StatusExported},
+	}}
+	r := newReport(rep, dst, &Destination{Kind: DestLocal, Dir: dir})
+	if r.OK() || r.Warned != 1 {
+		t.Errorf("report OK %v, warned %d", r.OK(), r.Warned)
+	}
+	var out strings.Builder
+	if err := r.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Incomplete:  1 file(s)", "WARNING /vm/a-flat.vmdk: bytes 0-512 lay in unreadable sectors"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, out.String())
+		}
 	}
 }

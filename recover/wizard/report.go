@@ -20,6 +20,10 @@ type Report struct {
 	Linked      int       `json:"linked"` // symbolic links recreated
 	Bytes       int64     `json:"bytes"`
 	Failures    []Failure `json:"failures,omitempty"`
+	// Warned counts exported files known to be incomplete; Warnings
+	// lists them (Error is the warning), as the manifest does.
+	Warned   int       `json:"warned,omitempty"`
+	Warnings []Failure `json:"warnings,omitempty"`
 	// Verified is set when the destination was read back.
 	Verified    bool                 `json:"verified"`
 	Verify      *export.VerifyResult `json:"verify,omitempty"`
@@ -40,13 +44,18 @@ func newReport(rep *export.Report, dst export.Destination, d *Destination) *Repo
 	if rep == nil {
 		return r
 	}
-	r.Exported, r.Complete, r.Failed, r.Skipped, r.Bytes = rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Bytes
+	r.Exported, r.Complete, r.Failed, r.Skipped, r.Warned, r.Bytes = rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes
 	for _, e := range rep.Entries {
 		if e.Status == export.StatusLinked {
 			r.Linked++
 		}
 		if e.Status == export.StatusFailed && len(r.Failures) < maxFailures {
 			r.Failures = append(r.Failures, Failure{Path: "/" + e.Source, Error: e.Error})
+		}
+		for _, w := range e.Warnings {
+			if len(r.Warnings) < maxFailures {
+				r.Warnings = append(r.Warnings, Failure{Path: "/" + e.Source, Error: w})
+			}
 		}
 	}
 	return r
@@ -70,9 +79,9 @@ func (r *Report) verify(ctx context.Context, dst export.Destination, entries []e
 	}
 }
 
-// OK reports whether everything selected was exported and verified.
+// OK reports whether everything selected was exported whole and verified.
 func (r *Report) OK() bool {
-	return r.Failed == 0 && r.VerifyError == "" && (r.Verify == nil || len(r.Verify.Mismatches) == 0)
+	return r.Failed == 0 && r.Warned == 0 && r.VerifyError == "" && (r.Verify == nil || len(r.Verify.Mismatches) == 0)
 }
 
 // Mismatched reports whether verification found a file that differs.
@@ -94,6 +103,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	for _, f := range r.Failures {
 		ew.printf("  FAILED %s: %s\n", f.Path, f.Error)
+	}
+	if r.Warned > 0 {
+		ew.printf("Incomplete:  %d file(s) with bytes read as zeros\n", r.Warned)
+	}
+	for _, w := range r.Warnings {
+		ew.printf("  WARNING %s: %s\n", w.Path, w.Error)
 	}
 	ew.printf("Manifest:    %s\n", r.Manifest)
 	switch {
