@@ -73,22 +73,51 @@ func (f *File) Warnings() []string {
 	if !ok || !lv.anyMissing() {
 		return nil
 	}
-	m, err := f.AllocationMap()
-	if err != nil {
-		return nil
-	}
-	unit := max(f.v.desc.BlockSize, 512)
 	var lost allocmap.Map
-	for _, r := range m {
-		for off := r.Off / unit * unit; off < r.End(); off += unit {
-			if vol, hole, err := f.Locate(max(off, r.Off)); err == nil && !hole && lv.missing(vol) {
-				lost = lost.Add(allocmap.Range{Off: off, Len: min(unit, f.Size()-off)})
-			}
+	whole, err := f.EachBlock(func(off, n, vol int64) {
+		if lv.missing(vol) {
+			lost = lost.Add(allocmap.Range{Off: off, Len: n})
 		}
+	})
+	if err != nil {
+		return []string{fmt.Sprintf("block map unreadable (%v): bytes in the missing extent not known", err)}
 	}
 	var out []string
 	for _, r := range lost {
 		out = append(out, fmt.Sprintf("bytes %d-%d lie in a missing extent of the volume and read as zeros", r.Off, r.End()))
 	}
+	if !whole {
+		out = append(out, fmt.Sprintf("only the first %d blocks were checked for the missing extent", maxBlockWalk))
+	}
 	return out
+}
+
+// maxBlockWalk bounds the blocks EachBlock visits: 4 TiB of 1 MiB blocks,
+// and a hostile descriptor's claims no further.
+const maxBlockWalk = 1 << 22
+
+// EachBlock calls fn, in file order, for each stored piece of the file: a
+// block, or the part of it the file uses, with its file offset, length and
+// volume offset. It stops after maxBlockWalk blocks and then returns
+// false.
+func (f *File) EachBlock(fn func(off, n, vol int64)) (whole bool, err error) {
+	m, err := f.AllocationMap()
+	if err != nil {
+		return false, err
+	}
+	unit := max(f.Attributes().BlockSize, 512)
+	walked := 0
+	for _, r := range m {
+		for off := r.Off / unit * unit; off < r.End(); off += unit {
+			if walked == maxBlockWalk {
+				return false, nil
+			}
+			walked++
+			from := max(off, r.Off)
+			if vol, hole, err := f.Locate(from); err == nil && !hole {
+				fn(from, min(off+unit, r.End())-from, vol)
+			}
+		}
+	}
+	return true, nil
 }

@@ -333,27 +333,19 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 	if !anyBad && (b.place.span == nil || len(b.place.span.Anomalies) == 0) {
 		return
 	}
-	m, err := f.AllocationMap()
-	if err != nil {
-		return
-	}
-	unit := max(f.Attributes().BlockSize, 512)
 	var lost, missing allocmap.Map
-	for _, r := range m {
-		for off := r.Off / unit * unit; off < r.End(); off += unit {
-			vol, hole, err := f.Locate(max(off, r.Off))
-			if err != nil || hole {
-				continue
-			}
-			part := allocmap.Range{Off: off, Len: min(unit, f.Size()-off)}
-			src, disk, ok := b.place.locate(vol)
-			switch {
-			case !ok:
-				missing = missing.Add(part)
-			case src < len(b.bad) && overlapsAny(b.bad[src], disk, unit):
-				lost = lost.Add(part)
-			}
+	whole, err := f.EachBlock(func(off, n, vol int64) {
+		part := allocmap.Range{Off: off, Len: n}
+		src, disk, ok := b.place.locate(vol)
+		switch {
+		case !ok:
+			missing = missing.Add(part)
+		case src < len(b.bad) && overlapsAny(b.bad[src], disk, n):
+			lost = lost.Add(part)
 		}
+	})
+	if err != nil || !whole {
+		n.finding.Anomalies = append(n.finding.Anomalies, "not every block was checked against unreadable or missing ranges")
 	}
 	for _, r := range lost {
 		n.finding.Anomalies = append(n.finding.Anomalies,
@@ -368,13 +360,10 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 	}
 }
 
+// overlapsAny says whether [off, off+n) meets a range of m (sorted).
 func overlapsAny(m allocmap.Map, off, n int64) bool {
-	for _, r := range m {
-		if r.Off < off+n && off < r.End() {
-			return true
-		}
-	}
-	return false
+	i := sort.Search(len(m), func(i int) bool { return m[i].End() > off })
+	return i < len(m) && m[i].Off < off+n
 }
 
 // addUnreached places every found descriptor of this volume that the
