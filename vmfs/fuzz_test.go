@@ -157,3 +157,76 @@ func FuzzParseDescriptor(f *testing.F) {
 		}
 	})
 }
+
+var (
+	fuzzSpanOnce sync.Once
+	fuzzSpan     []string
+	fuzzSpanErr  error
+)
+
+// FuzzAssembleSpanned damages the LVM header or PE tables of one device of
+// a generated two-disk VMFS6 volume, or leaves a device out, then
+// assembles it (as a deep scan's rebuild does), opens it tolerantly, walks
+// it and asks every file which of its bytes are missing (Warnings).
+func FuzzAssembleSpanned(f *testing.F) {
+	f.Add(uint8(0), uint32(0x100000+0x90), []byte{9, 0, 0, 0}, false) // numDevs
+	f.Add(uint8(1), uint32(0x100000+0x200), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, false)
+	f.Add(uint8(1), uint32(0x200000), []byte{0xff}, true)
+	f.Fuzz(func(t *testing.T, which uint8, at uint32, patch []byte, omit bool) {
+		fuzzSpanOnce.Do(func() {
+			for _, fx := range vmfstest.Fixtures(false) {
+				if fx.Spec.Version == 6 && fx.Spec.Extents == 2 {
+					dir, err := os.MkdirTemp("", "vmfs-fuzz-span-")
+					if err != nil {
+						fuzzSpanErr = err
+						return
+					}
+					res, err := vmfstest.Write(filepath.Join(dir, "span.img"), fx.Spec)
+					if err != nil {
+						fuzzSpanErr = err
+						return
+					}
+					fuzzSpan = res.Images
+				}
+			}
+		})
+		if fuzzSpanErr != nil || len(fuzzSpan) != 2 {
+			t.Fatalf("spanned fixture: %v (%d images)", fuzzSpanErr, len(fuzzSpan))
+		}
+		var devs []Device
+		for i, p := range fuzzSpan {
+			file, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			fi, _ := file.Stat()
+			var d Device = fileDevice{file, fi.Size()}
+			if i == int(which)%2 {
+				if omit {
+					continue
+				}
+				d = patched{Device: d, off: int64(at) % (4 << 20), patch: patch}
+			}
+			devs = append(devs, d)
+		}
+		span, err := Assemble(devs)
+		if err != nil {
+			return
+		}
+		vol, err := OpenRecovered(span, Recovery{}, Options{Tolerant: true})
+		if err != nil {
+			return
+		}
+		walkAndRead(vol)
+		fs.WalkDir(vol, ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if f, err := vol.Open(p); err == nil {
+					f.(*File).Warnings()
+					f.Close()
+				}
+			}
+			return nil
+		})
+	})
+}
