@@ -14,6 +14,8 @@ import (
 const remoteSourceHelp = `A SOURCE may also be remote, read in place without copying it first:
   ssh://user@host[:port]/dev/sdb      a disk, image or VMDK on a host, over SFTP
   nbd://host[:port]/export            an NBD export (qemu-nbd or nbdkit on a rescue system)
+  nbds://host[:port]/export           the same over TLS; the server's certificate must
+                                      chain to --nbd-ca (or the system's CAs)
 SSH host keys are checked against ~/.ssh/known_hosts; an unknown or changed key
 is refused with its fingerprint, which --accept-host-key then trusts. Logins use
 ssh-agent, --ssh-identity (default ~/.ssh/id_ed25519, id_ecdsa, id_rsa), then a
@@ -28,6 +30,12 @@ func addRemoteFlags(f *pflag.FlagSet) {
 		"trust this SSH host key fingerprint (SHA256:..., as printed when refused) although known_hosts does not list it (env "+remote.EnvAcceptHostKey+")")
 	f.Var(envFlag{remote.EnvIdentity, checkReadable}, "ssh-identity",
 		"private key file for ssh:// sources (env "+remote.EnvIdentity+"; default ~/.ssh/id_ed25519, id_ecdsa, id_rsa, and ssh-agent)")
+	f.Var(envFlag{remote.EnvNBDCA, checkReadable}, "nbd-ca",
+		"PEM file of the CA that signed an nbds:// server's certificate (env "+remote.EnvNBDCA+"; default: the system's CAs)")
+	f.Var(envFlag{remote.EnvNBDCert, checkReadable}, "nbd-cert",
+		"PEM client certificate for nbds:// servers that verify their peers (env "+remote.EnvNBDCert+"), with --nbd-key")
+	f.Var(envFlag{remote.EnvNBDKey, checkReadable}, "nbd-key",
+		"private key of --nbd-cert (env "+remote.EnvNBDKey+")")
 	f.Var(envFlag{remote.EnvRetryFor, checkDuration}, "retry-for",
 		"how long a dropped remote link is re-dialled before reads fail, e.g. 30s or 10m (env "+remote.EnvRetryFor+"; default 2m)")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,30 @@ func TestScanAndExportOverNBD(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dir, "vm1", "vm1.vmx"))
 	if err != nil || string(got) != "displayName = \"vm1\"\n" {
 		t.Fatalf("exported vm1.vmx = %q, %v", got, err)
+	}
+}
+
+// scan reads an nbds:// SOURCE when --nbd-ca names the CA of the server's
+// certificate, and refuses the certificate without it.
+func TestScanOverNBDTLS(t *testing.T) {
+	res := genVolume(t, 6)
+	srv, ca := remotetest.StartQemuNBDTLS(t, res.Image)
+	spec := fmt.Sprintf("nbds://127.0.0.1:%d/", srv.Port)
+	t.Setenv(remote.EnvNBDCA, "")
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"scan", "-q", spec})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without --nbd-ca: err = %v, want a certificate error", err)
+	}
+	root = newRootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"scan", "-q", "--nbd-ca", ca, spec})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "cmdtest") {
+		t.Errorf("scan over nbds:// does not show the volume label:\n%s", out.String())
 	}
 }

@@ -2,7 +2,7 @@
 // copying it first: a disk, image or VMDK on a host reachable over SSH
 // (ssh://user@host[:port]/path, read through SFTP), or a block export of
 // an NBD server (nbd://host[:port]/export, e.g. qemu-nbd or nbdkit on a
-// rescue system).
+// rescue system; nbds:// over TLS).
 //
 // Layers, from the wire up:
 //
@@ -13,6 +13,10 @@
 //     connection; replies are simple or, when the server accepted
 //     NBD_OPT_STRUCTURED_REPLY, structured (data, hole and error chunks, in
 //     any order). Every length read off the wire is bounded before use.
+//     nbds:// asks NBD_OPT_STARTTLS first and negotiates the rest over TLS
+//     1.2+, checking that the server's certificate names the host and
+//     chains to Options.NBDCA (or the system's roots); a refused
+//     certificate fails at once, it is not a dropped link.
 //   - When the server offers the base:allocation meta context, NBDDisk asks
 //     NBD_CMD_BLOCK_STATUS where the export reads as zeros, a gigabyte
 //     window at a time (nbdstatus.go), and never fetches those ranges: a

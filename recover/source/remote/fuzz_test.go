@@ -60,7 +60,7 @@ func TestNegotiateHandshakes(t *testing.T) {
 	for _, c := range []struct {
 		structured, block bool
 	}{{true, true}, {false, false}} {
-		ex, err := negotiate(readWriter{bytes.NewReader(serverHandshake(1<<30, c.structured, c.block)), io.Discard}, "disk")
+		ex, err := negotiate(readWriter{bytes.NewReader(serverHandshake(1<<30, c.structured, c.block)), io.Discard}, "disk", nil)
 		if err != nil || ex.size != 1<<30 || ex.structured != c.structured || ex.maxRequest != 32<<20 ||
 			ex.hasAlloc != c.structured || (ex.hasAlloc && ex.allocCtx != 7) {
 			t.Errorf("%+v: negotiate = %+v, %v", c, ex, err)
@@ -70,7 +70,7 @@ func TestNegotiateHandshakes(t *testing.T) {
 	old := binary.BigEndian.AppendUint64(nil, nbdMagic)
 	old = binary.BigEndian.AppendUint64(old, nbdOldMagic)
 	old = append(old, make([]byte, 140)...)
-	if _, err := negotiate(readWriter{bytes.NewReader(old), io.Discard}, ""); !errors.Is(err, ErrUnsupported) {
+	if _, err := negotiate(readWriter{bytes.NewReader(old), io.Discard}, "", nil); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("oldstyle: err = %v, want ErrUnsupported", err)
 	}
 	// An option reply claiming 4 GiB is refused before allocating it.
@@ -79,7 +79,7 @@ func TestNegotiateHandshakes(t *testing.T) {
 	huge = binary.BigEndian.AppendUint32(huge, nbdOptStructuredReply)
 	huge = binary.BigEndian.AppendUint32(huge, nbdRepAck)
 	huge = binary.BigEndian.AppendUint32(huge, 0xFFFFFFFF)
-	if _, err := negotiate(readWriter{bytes.NewReader(huge), io.Discard}, ""); !errors.Is(err, ErrProtocol) {
+	if _, err := negotiate(readWriter{bytes.NewReader(huge), io.Discard}, "", nil); !errors.Is(err, ErrProtocol) {
 		t.Errorf("4 GiB option reply: err = %v, want ErrProtocol", err)
 	}
 }
@@ -89,7 +89,7 @@ func FuzzNBDNegotiate(f *testing.F) {
 	f.Add(serverHandshake(512, false, false))
 	f.Add(serverHandshake(-1, true, false))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ex, err := negotiate(readWriter{bytes.NewReader(data), io.Discard}, "disk")
+		ex, err := negotiate(readWriter{bytes.NewReader(data), io.Discard}, "disk", nil)
 		if err == nil && (ex.size < 0 || ex.maxRequest < nbdDefaultMinRequests || ex.maxRequest > nbdDefaultMaxRequest) {
 			t.Fatalf("accepted export %+v", ex)
 		}

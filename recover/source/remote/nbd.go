@@ -3,6 +3,7 @@ package remote
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,8 +59,9 @@ type nbdReq struct {
 	statusEnd int64        // and how far the answer reaches
 }
 
-// dialNBD connects to addr and negotiates export name.
-func dialNBD(ctx context.Context, addr, name string, timeout time.Duration) (*nbdConn, error) {
+// dialNBD connects to addr and negotiates export name; with tlsCfg, over
+// TLS (NBD_OPT_STARTTLS).
+func dialNBD(ctx context.Context, addr, name string, timeout time.Duration, tlsCfg *tls.Config) (*nbdConn, error) {
 	d := net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -67,10 +69,23 @@ func dialNBD(ctx context.Context, addr, name string, timeout time.Duration) (*nb
 	}
 	c.SetDeadline(time.Now().Add(timeout))
 	br := bufio.NewReaderSize(c, 64<<10)
-	ex, err := negotiate(struct {
+	rw := &struct {
 		io.Reader
 		io.Writer
-	}{br, c}, name)
+	}{br, c}
+	var upgrade func() error
+	if tlsCfg != nil {
+		upgrade = func() error {
+			tc := tls.Client(c, tlsCfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				return fmt.Errorf("TLS handshake with %s: %w", addr, err)
+			}
+			c, br = tc, bufio.NewReaderSize(tc, 64<<10)
+			rw.Reader, rw.Writer = br, tc
+			return nil
+		}
+	}
+	ex, err := negotiate(rw, name, upgrade)
 	if err != nil {
 		// Leave politely when the server is still listening (an unknown
 		// export, a refused option); best effort.

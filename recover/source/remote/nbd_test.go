@@ -328,3 +328,45 @@ func TestNBDBlockStatusAcrossRestart(t *testing.T) {
 		t.Errorf("transferred %d bytes of a 3 GiB image holding 8 MiB of data", got)
 	}
 }
+
+// nbds:// speaks TLS (NBD_OPT_STARTTLS) to a server that requires it,
+// checking its certificate: reads and block status work over it; without
+// the CA the certificate is refused at once (no retries); nbd:// to that
+// server, or nbds:// to a server without TLS, fails with a message saying
+// which scheme to use.
+func TestNBDTLS(t *testing.T) {
+	img, data := sparseImage(t)
+	srv, ca := remotetest.StartQemuNBDTLS(t, img)
+	url := "nbds://127.0.0.1:" + strconv.Itoa(srv.Port) + "/"
+	tg, err := ParseTarget(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions()
+	o.NBDCA = ca
+	d, err := OpenNBD(tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if c, _ := d.current(); !c.ex.hasAlloc || !c.ex.structured {
+		t.Errorf("over TLS: structured %v, block status %v", c.ex.structured, c.ex.hasAlloc)
+	}
+	checkReads(t, d, data)
+
+	start := time.Now()
+	if _, err := OpenNBD(tg, testOptions()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unknown CA: err = %v, want a certificate error", err)
+	} else if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("a refused certificate took %v: retried as a dropped link", el)
+	}
+	plainTg, _ := ParseTarget(strings.Replace(url, "nbds://", "nbd://", 1))
+	if _, err := OpenNBD(plainTg, testOptions()); err == nil || !strings.Contains(err.Error(), "nbds://") {
+		t.Errorf("nbd:// to a TLS server: err = %v, want advice to use nbds://", err)
+	}
+	plain := startQemuNBD(t, img, "raw", "")
+	tlsTg, _ := ParseTarget("nbds://127.0.0.1:" + strconv.Itoa(plain.Port) + "/")
+	if _, err := OpenNBD(tlsTg, o); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "does not offer TLS") {
+		t.Errorf("nbds:// to a server without TLS: err = %v", err)
+	}
+}

@@ -2,8 +2,12 @@ package remote
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -21,17 +25,22 @@ type NBDDisk struct {
 	closed atomic.Bool
 	link   linkState
 	zeros  zeroMaps
+	tls    *tls.Config  // nbds://
 	moved  atomic.Int64 // bytes read from the server
 }
 
 // OpenNBD connects to an NBD server and opens the export t.Path.
 func OpenNBD(t Target, opts Options) (*NBDDisk, error) {
 	opts.defaults()
-	c, err := dialNBD(context.Background(), t.Host, t.Path, opts.DialTimeout)
+	tlsCfg, err := nbdTLSConfig(t, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)
 	}
-	d := &NBDDisk{t: t, opts: opts, conn: c}
+	c, err := dialNBD(context.Background(), t.Host, t.Path, opts.DialTimeout, tlsCfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t, err)
+	}
+	d := &NBDDisk{t: t, opts: opts, conn: c, tls: tlsCfg}
 	pool := newChunkPool(int64(opts.ChunkSize), opts.CacheSize)
 	d.cachedReader = newCachedReader(pool, t.String(), c.ex.size, opts.ReadAhead, d.fetch)
 	d.cachedReader.zero = d.readsZero
@@ -89,7 +98,7 @@ func (d *NBDDisk) redial(gen int) error {
 	if d.gen != gen || d.closed.Load() {
 		return nil
 	}
-	c, err := dialNBD(context.Background(), d.t.Host, d.t.Path, d.opts.DialTimeout)
+	c, err := dialNBD(context.Background(), d.t.Host, d.t.Path, d.opts.DialTimeout, d.tls)
 	if err != nil {
 		return err
 	}
@@ -125,3 +134,35 @@ func (d *NBDDisk) Close() error {
 }
 
 func (d *NBDDisk) String() string { return d.t.String() }
+
+// nbdTLSConfig is the TLS configuration of an nbds:// target, nil for
+// nbd://. The server's certificate must chain to opts.NBDCA (or the
+// system's roots) and name the host.
+func nbdTLSConfig(t Target, opts *Options) (*tls.Config, error) {
+	if !t.TLS {
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(t.Host)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if opts.NBDCA != "" {
+		pem, err := os.ReadFile(opts.NBDCA)
+		if err != nil {
+			return nil, fmt.Errorf("NBD CA: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("NBD CA %s: no PEM certificate in it", opts.NBDCA)
+		}
+	}
+	if opts.NBDCert != "" || opts.NBDKey != "" {
+		cert, err := tls.LoadX509KeyPair(opts.NBDCert, opts.NBDKey)
+		if err != nil {
+			return nil, fmt.Errorf("NBD client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

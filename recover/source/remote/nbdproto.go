@@ -22,6 +22,7 @@ const (
 
 	nbdOptExportName      = 1
 	nbdOptAbort           = 2
+	nbdOptStartTLS        = 5
 	nbdOptGo              = 7
 	nbdOptStructuredReply = 8
 	nbdOptSetMetaContext  = 10
@@ -119,8 +120,10 @@ type nbdExport struct {
 	maxRequest uint32 // largest read to send
 }
 
-// negotiate runs the fixed newstyle handshake on rw for export name.
-func negotiate(rw io.ReadWriter, name string) (nbdExport, error) {
+// negotiate runs the fixed newstyle handshake on rw for export name. With
+// upgrade, it asks for TLS first and calls upgrade to start it on the
+// connection under rw; the rest goes over TLS.
+func negotiate(rw io.ReadWriter, name string, upgrade func() error) (nbdExport, error) {
 	var ex nbdExport
 	var hello [18]byte
 	if _, err := io.ReadFull(rw, hello[:]); err != nil {
@@ -147,6 +150,21 @@ func negotiate(rw io.ReadWriter, name string) (nbdExport, error) {
 	}
 	if err := binary.Write(rw, binary.BigEndian, cflags); err != nil {
 		return ex, err
+	}
+	if upgrade != nil {
+		if err := sendOpt(rw, nbdOptStartTLS, nil); err != nil {
+			return ex, err
+		}
+		rep, data, err := readOptReply(rw, nbdOptStartTLS)
+		if err != nil {
+			return ex, err
+		}
+		if rep != nbdRepAck {
+			return ex, fmt.Errorf("%w: the server does not offer TLS (%s%s); nbd:// reads it without, if the link is trusted", ErrUnsupported, repErrName(rep), optMsg(data))
+		}
+		if err := upgrade(); err != nil {
+			return ex, err
+		}
 	}
 
 	// Structured replies first: they let the server answer reads with holes
@@ -359,7 +377,7 @@ func repErrName(rep uint32) string {
 	case nbdRepErrBit | 4:
 		return "NBD_REP_ERR_PLATFORM"
 	case nbdRepErrBit | 5:
-		return "NBD_REP_ERR_TLS_REQD (the server requires TLS, which this client does not speak)"
+		return "NBD_REP_ERR_TLS_REQD (the server requires TLS: use nbds://)"
 	case nbdRepErrBit | 7:
 		return "NBD_REP_ERR_SHUTDOWN"
 	case nbdRepErrBit | 8:

@@ -29,6 +29,9 @@ const (
 	EnvIdentity      = "VMFSRECOVER_SSH_IDENTITY"        // private key file (default ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
 	EnvPassword      = "VMFSRECOVER_SSH_PASSWORD"        // password, instead of a prompt
 	EnvRetryFor      = "VMFSRECOVER_RETRY_FOR"           // how long to retry a dropped link (Go duration, default 2m)
+	EnvNBDCA         = "VMFSRECOVER_NBD_CA"              // nbds://: PEM file of the CA that signed the server's certificate (default: the system's)
+	EnvNBDCert       = "VMFSRECOVER_NBD_CERT"            // nbds://: PEM client certificate, for servers that verify peers
+	EnvNBDKey        = "VMFSRECOVER_NBD_KEY"             // nbds://: its private key
 )
 
 // Options tune remote sources. The zero value is usable; OptionsFromEnv
@@ -49,6 +52,11 @@ type Options struct {
 	// Password returns the password when the server asks for one; nil asks
 	// on the terminal when there is one, or does without.
 	Password func(user, host string) (string, error)
+
+	// NBDCA is a PEM file of the CA(s) an nbds:// server's certificate
+	// must chain to (default: the system's roots); NBDCert and NBDKey a
+	// client certificate for servers that verify their peers.
+	NBDCA, NBDCert, NBDKey string
 
 	// DialTimeout bounds connecting and handshaking (default 15s);
 	// IOTimeout is how long a pending read may wait for data before the
@@ -86,6 +94,9 @@ func OptionsFromEnv() (Options, error) {
 	o := Options{
 		KnownHosts:    os.Getenv(EnvKnownHosts),
 		AcceptHostKey: os.Getenv(EnvAcceptHostKey),
+		NBDCA:         os.Getenv(EnvNBDCA),
+		NBDCert:       os.Getenv(EnvNBDCert),
+		NBDKey:        os.Getenv(EnvNBDKey),
 	}
 	if id := os.Getenv(EnvIdentity); id != "" {
 		o.Identities = []string{id}
@@ -136,6 +147,7 @@ type Target struct {
 	User   string // ssh only
 	Host   string // host:port, port defaulted
 	Path   string // ssh: absolute path on the host; nbd: export name ("" is the default export)
+	TLS    bool   // nbds://: NBD over TLS (NBD_OPT_STARTTLS)
 }
 
 // String shows the target without any password a URL might carry.
@@ -143,11 +155,15 @@ func (t Target) String() string {
 	if t.Scheme == "ssh" {
 		return "ssh://" + t.User + "@" + t.Host + t.Path
 	}
+	if t.TLS {
+		return "nbds://" + t.Host + "/" + t.Path
+	}
 	return "nbd://" + t.Host + "/" + t.Path
 }
 
 // ParseTarget parses ssh://[user@]host[:port]/path and
-// nbd://host[:port][/export]. A password in the URL is refused:
+// nbd://host[:port][/export] (nbds:// for NBD over TLS). A password in
+// the URL is refused:
 // credentials never go on the command line.
 func ParseTarget(spec string) (Target, error) {
 	u, err := url.Parse(spec)
@@ -180,7 +196,9 @@ func ParseTarget(spec string) (Target, error) {
 		if t.Path == "" || t.Path == "/" {
 			return t, fmt.Errorf("%w: %s: no path (ssh://user@host/dev/sdb or /path/to/disk.vmdk)", ErrBadURL, spec)
 		}
-	case "nbd":
+	case "nbd", "nbds":
+		t.TLS = t.Scheme == "nbds"
+		t.Scheme = "nbd"
 		if port == "" {
 			port = "10809"
 		}
@@ -189,7 +207,7 @@ func ParseTarget(spec string) (Target, error) {
 			return t, fmt.Errorf("%w: %s: NBD has no users", ErrBadURL, spec)
 		}
 	default:
-		return t, fmt.Errorf("%w: %s: unknown scheme %q (ssh:// or nbd://)", ErrBadURL, spec, u.Scheme)
+		return t, fmt.Errorf("%w: %s: unknown scheme %q (ssh://, nbd:// or nbds://)", ErrBadURL, spec, u.Scheme)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return t, fmt.Errorf("%w: %s: port %q", ErrBadURL, spec, port)

@@ -71,13 +71,14 @@ func TestProbeSize(t *testing.T) {
 func TestParseTarget(t *testing.T) {
 	t.Setenv("USER", "me")
 	good := map[string]Target{
-		"ssh://root@esx1/dev/disks/naa.1":        {"ssh", "root", "esx1:22", "/dev/disks/naa.1"},
-		"ssh://root@10.0.0.5:2222/img/disk.vmdk": {"ssh", "root", "10.0.0.5:2222", "/img/disk.vmdk"},
-		"sftp://host/x":                          {"ssh", "me", "host:22", "/x"},
-		"ssh://root@[fe80::1]:22/dev/sdb":        {"ssh", "root", "[fe80::1]:22", "/dev/sdb"},
-		"nbd://rescue/disk0":                     {"nbd", "", "rescue:10809", "disk0"},
-		"nbd://rescue:10810":                     {"nbd", "", "rescue:10810", ""},
-		"NBD://rescue/":                          {"nbd", "", "rescue:10809", ""},
+		"ssh://root@esx1/dev/disks/naa.1":        {"ssh", "root", "esx1:22", "/dev/disks/naa.1", false},
+		"ssh://root@10.0.0.5:2222/img/disk.vmdk": {"ssh", "root", "10.0.0.5:2222", "/img/disk.vmdk", false},
+		"sftp://host/x":                          {"ssh", "me", "host:22", "/x", false},
+		"ssh://root@[fe80::1]:22/dev/sdb":        {"ssh", "root", "[fe80::1]:22", "/dev/sdb", false},
+		"nbd://rescue/disk0":                     {"nbd", "", "rescue:10809", "disk0", false},
+		"nbd://rescue:10810":                     {"nbd", "", "rescue:10810", "", false},
+		"NBD://rescue/":                          {"nbd", "", "rescue:10809", "", false},
+		"nbds://rescue/disk0":                    {"nbd", "", "rescue:10809", "disk0", true},
 	}
 	for spec, want := range good {
 		got, err := ParseTarget(spec)
