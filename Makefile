@@ -6,8 +6,11 @@ DEMO     := $(CURDIR)/testdata/demo
 
 .PHONY: build test unit lint fuzz bench demo fixtures clean
 
+# build makes a static binary (no cgo): it runs as it is on a rescue
+# system or the host that has the disk, where a deep scan runs at the
+# disk's speed.
 build:
-	$(GO) build -o $(BIN) ./cmd/vmfsrecover
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/vmfsrecover
 
 # lint: formatting and vet; then the tests (see unit). Tests that
 # need an outside tool (qemu-img, debugvmfs, vsftpd, sshd, tmux) skip with a

@@ -188,3 +188,58 @@ func TestDeepScanOverNBDMatchesLocal(t *testing.T) {
 		}
 	}
 }
+
+// A deep scan made where the disk is (at the disk's speed, by vmfsrecover
+// run on that host) serves a recovery over the link: its scan file, copied
+// into the scan folder here, is found by the source's identity, so the
+// disk is not read across the link again, and the files come back exact.
+func TestRemoteReusesScanFileMadeOnTheHost(t *testing.T) {
+	res := remoteVolume(t)
+	scanDir := t.TempDir()
+	local, err := source.Open(res.Image, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := deepscan.Run(context.Background(), local, local.Size(), res.Image, deepscan.RunOptions{Dir: scanDir}); err != nil {
+		t.Fatal(err)
+	}
+	local.Close()
+
+	srv := remotetest.StartSSHD(t)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv(remote.EnvKnownHosts, srv.KnownHosts(srv.HostKey))
+	t.Setenv(remote.EnvIdentity, srv.Identity)
+	var received func() int64
+	scanned := false
+	s, err := deepscan.ScanSources(context.Background(), []string{srv.URL(res.Image)}, deepscan.SourcesOptions{Dir: scanDir,
+		Progress: func(_ string, _ int64, r func() int64) (func(int64, int64), func()) {
+			received = r
+			return func(int64, int64) { scanned = true }, func() {}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fi, _ := os.Stat(res.Image)
+	if scanned || received == nil || received() > fi.Size()/16 {
+		t.Errorf("scanned again: %v; %d bytes of the %d-byte disk crossed the link", scanned, received(), fi.Size())
+	}
+	vol, err := deepscan.Select(s.Volumes, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := listing.HashFile(vol.Tree, "vm/vm-flat.vmdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	for _, e := range res.Entries {
+		if e.Path == "/vm/vm-flat.vmdk" {
+			want, _ = e.SHA256()
+		}
+	}
+	if h != want {
+		t.Errorf("vm-flat.vmdk over the link: sha256 %s, want %s", h, want)
+	}
+}
