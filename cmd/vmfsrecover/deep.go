@@ -21,9 +21,7 @@ func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepsc
 	}
 	s, err := deepscan.ScanSources(ctx, sources, deepscan.SourcesOptions{
 		Dir: dir, Rescan: g.vol.rescan,
-		Progress: func(spec string, size int64, received func() int64) (func(done, total int64), func()) {
-			return g.byteProgress("deep scan "+spec, size, received)
-		},
+		Progress: g.deepProgress(),
 	})
 	if err != nil {
 		return nil, nil, err

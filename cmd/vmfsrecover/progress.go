@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"golang.org/x/term"
 )
 
@@ -92,4 +95,72 @@ func (r *linkRate) sample() (s string, ok bool) {
 	r.rate = float64(n-r.bytes) / el.Seconds()
 	r.at, r.bytes = now, n
 	return fmt.Sprintf(", received %s at %s/s", humanBytes(n), humanBytes(int64(r.rate))), true
+}
+
+// deepProgress is the progress display of deep scans; see summedProgress.
+func (g *globalOptions) deepProgress() deepscan.ProgressFunc { return summedProgress(g.byteProgress) }
+
+// summedProgress shows the deep scan of one source through show as it
+// is, and of several, which scan at once, as one display of their summed
+// bytes (and bytes received). Its state starts over once every source it
+// was given has finished, for the next scan.
+func summedProgress(show func(desc string, total int64, received func() int64) (func(done, total int64), func())) deepscan.ProgressFunc {
+	var mu sync.Mutex
+	type src struct {
+		spec       string
+		size, done int64
+		received   func() int64
+		finished   bool
+	}
+	var srcs []*src
+	var update func(done, total int64)
+	var finish func()
+	sum := func(f func(*src) int64) int64 {
+		var n int64
+		for _, s := range srcs {
+			n += f(s)
+		}
+		return n
+	}
+	return func(spec string, size int64, received func() int64) (func(done, total int64), func()) {
+		mu.Lock()
+		s := &src{spec: spec, size: size, received: received}
+		srcs = append(srcs, s)
+		mu.Unlock()
+		return func(done, _ int64) {
+				mu.Lock()
+				defer mu.Unlock()
+				s.done = done
+				if update == nil {
+					desc, rec := "deep scan "+srcs[0].spec, srcs[0].received
+					if len(srcs) > 1 {
+						desc = fmt.Sprintf("deep scan of %d sources", len(srcs))
+						rec = func() int64 {
+							return sum(func(s *src) int64 {
+								if s.received == nil {
+									return 0
+								}
+								return s.received()
+							})
+						}
+						if !slices.ContainsFunc(srcs, func(s *src) bool { return s.received != nil }) {
+							rec = nil
+						}
+					}
+					update, finish = show(desc, sum(func(s *src) int64 { return s.size }), rec)
+				}
+				update(sum(func(s *src) int64 { return s.done }), sum(func(s *src) int64 { return s.size }))
+			}, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				s.finished = true
+				if slices.ContainsFunc(srcs, func(s *src) bool { return !s.finished }) {
+					return
+				}
+				if finish != nil {
+					finish()
+				}
+				srcs, update, finish = nil, nil, nil
+			}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,5 +25,37 @@ func TestProgressLinesShowReceived(t *testing.T) {
 	update(16<<20, 16<<20)
 	if s := out.String(); !strings.Contains(s, "(100%)") || strings.Contains(s, "received") {
 		t.Errorf("local progress line %q", s)
+	}
+}
+
+// Sources scanned at once show as one display of their summed bytes, which
+// starts over for the next scan; a lone source shows under its own name.
+func TestSummedProgress(t *testing.T) {
+	var descs []string
+	var last [2]int64
+	finished := 0
+	show := func(desc string, total int64, received func() int64) (func(int64, int64), func()) {
+		descs = append(descs, fmt.Sprintf("%s/%d/%v", desc, total, received != nil))
+		return func(done, total int64) { last = [2]int64{done, total} }, func() { finished++ }
+	}
+	p := summedProgress(show)
+	ua, fa := p("a.img", 100, nil)
+	ub, fb := p("nbd://h/", 300, func() int64 { return 7 })
+	ua(50, 100)
+	ub(300, 300)
+	fb()
+	if finished != 0 {
+		t.Error("the display ended before every source finished")
+	}
+	ua(100, 100)
+	fa()
+	if len(descs) != 1 || descs[0] != "deep scan of 2 sources/400/true" || last != [2]int64{400, 400} || finished != 1 {
+		t.Errorf("two sources: displays %q, last %v, finished %d", descs, last, finished)
+	}
+	uc, fc := p("c.img", 10, nil)
+	uc(10, 10)
+	fc()
+	if len(descs) != 2 || descs[1] != "deep scan c.img/10/false" || finished != 2 {
+		t.Errorf("next scan: displays %q, finished %d", descs, finished)
 	}
 }

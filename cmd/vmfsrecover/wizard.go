@@ -123,10 +123,8 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		StatePath: o.state, Workers: o.workers, Logger: g.logger(errOut),
 		// Deep-scan files live beside the state, so that a resumed wizard
 		// reuses them wherever it is started from.
-		ScanDir: filepath.Dir(o.state),
-		DeepProgress: func(spec string, size int64, received func() int64) (func(done, total int64), func()) {
-			return g.byteProgress("deep scan "+spec, size, received)
-		},
+		ScanDir:      filepath.Dir(o.state),
+		DeepProgress: g.deepProgress(),
 	}
 	var answers *wizard.Answers
 	if o.answers != "" {

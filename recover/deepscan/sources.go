@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
@@ -42,14 +43,23 @@ type Sources struct {
 	disks    []source.Disk
 }
 
+// maxParallelScans is how many sources are scanned at once: disks (and
+// links) are independent, so several scan in the time of the slowest.
+const maxParallelScans = 4
+
 // ScanSources opens every spec read-only, scans it (or reuses its complete
-// scan file, or resumes a partial one) and rebuilds the volumes found; a
-// volume spanned over several of the sources is rebuilt across them. A
-// scan interrupted through ctx keeps its findings for the next run.
+// scan file, or resumes a partial one), up to maxParallelScans at once, and
+// rebuilds the volumes found; a volume spanned over several of the sources
+// is rebuilt across them. opts.Progress is asked for every source before
+// any scan starts. A scan interrupted through ctx, or stopped because
+// another failed, keeps its findings for the next run.
 func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sources, error) {
 	s := &Sources{}
-	var scans []*Findings
-	var paths []string
+	type progress struct {
+		update func(int64, int64)
+		finish func()
+	}
+	var shows []progress
 	for _, spec := range specs {
 		d, err := source.Open(spec, source.Options{Tolerant: true})
 		if err != nil {
@@ -57,27 +67,45 @@ func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sou
 			return nil, fmt.Errorf("source %s: %w", spec, err)
 		}
 		s.disks = append(s.disks, d)
-		update, finish := func(int64, int64) {}, func() {}
+		p := progress{func(int64, int64) {}, func() {}}
 		if opts.Progress != nil {
 			var received func() int64
 			if tr, ok := d.(source.Transferrer); ok {
 				received = tr.Transferred
 			}
-			update, finish = opts.Progress(spec, d.Size(), received)
+			p.update, p.finish = opts.Progress(spec, d.Size(), received)
 		}
-		f, path, err := Run(ctx, d, d.Size(), spec, RunOptions{Options: Options{Progress: update}, Dir: opts.Dir, Rescan: opts.Rescan})
-		finish()
-		if err != nil {
-			s.Close()
-			if f != nil && !f.Complete() {
-				return nil, fmt.Errorf("deep scan of %s stopped at byte %d of %d (saved in %s; scanning again resumes it): %w", spec, f.Done, f.Size, path, err)
+		shows = append(shows, p)
+	}
+	scans := make([]*Findings, len(specs))
+	paths := make([]string, len(specs))
+	errs := make([]error, len(specs))
+	scanCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallelScans)
+	for i, d := range s.disks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			scans[i], paths[i], errs[i] = Run(scanCtx, d, d.Size(), specs[i], RunOptions{Options: Options{Progress: shows[i].update}, Dir: opts.Dir, Rescan: opts.Rescan})
+			shows[i].finish()
+			if errs[i] != nil {
+				cancel() // the others save where they are and stop
 			}
-			return nil, err
-		}
+		}()
+	}
+	wg.Wait()
+	if err := firstScanError(specs, scans, paths, errs); err != nil {
+		s.Close()
+		return nil, err
+	}
+	for i, f := range scans {
 		for _, b := range f.BadRanges {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: bytes %d-%d unreadable, read as zeros", spec, b.Off, b.End()))
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: bytes %d-%d unreadable, read as zeros", specs[i], b.Off, b.End()))
 		}
-		scans, paths = append(scans, f), append(paths, path)
 	}
 	bad := make([]allocmap.Map, len(scans))
 	for i, f := range scans {
@@ -95,6 +123,25 @@ func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sou
 		}
 	}
 	return s, nil
+}
+
+// firstScanError is the error of the scans to report: the first that is
+// not a cancellation caused by another's failure, said with where the
+// scan stopped when it saved partial findings.
+func firstScanError(specs []string, scans []*Findings, paths []string, errs []error) error {
+	pick := -1
+	for i, err := range errs {
+		if err != nil && (pick < 0 || errors.Is(errs[pick], context.Canceled) && !errors.Is(err, context.Canceled)) {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		return nil
+	}
+	if f := scans[pick]; f != nil && !f.Complete() {
+		return fmt.Errorf("deep scan of %s stopped at byte %d of %d (saved in %s; scanning again resumes it): %w", specs[pick], f.Done, f.Size, paths[pick], errs[pick])
+	}
+	return errs[pick]
 }
 
 // spannedVolumes assembles the LVM volumes whose headers say they span

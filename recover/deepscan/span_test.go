@@ -128,3 +128,23 @@ func TestSpannedVolume(t *testing.T) {
 		})
 	}
 }
+
+// Several sources scan at once and each keeps its own volume.
+func TestScanSourcesInParallel(t *testing.T) {
+	a, resA := image(t, 5)
+	b, resB := image(t, 6)
+	s, err := ScanSources(context.Background(), []string{a, b}, SourcesOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.Volumes) != 2 || s.Volumes[0].Source != a || s.Volumes[1].Source != b {
+		t.Fatalf("volumes %+v", s.Volumes)
+	}
+	for i, res := range []*vmfstest.Result{resA, resB} {
+		got := entries(t, s.Volumes[i].Tree)
+		if h := wantHash(t, res, "/vm1/vm1-flat.vmdk"); got["/vm1/vm1-flat.vmdk"].hash != h {
+			t.Errorf("source %d: vm1-flat.vmdk sha256 %s, want %s", i, got["/vm1/vm1-flat.vmdk"].hash, h)
+		}
+	}
+}
