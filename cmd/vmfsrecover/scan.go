@@ -21,8 +21,8 @@ partition table is lost, and with --probe-all at every 1 MiB boundary), groups
 the extents of several SOURCEs into spanned volumes, and prints each volume:
 version, label, UUID, size, block size, extents and file count.
 
-With --deep it reads each SOURCE once from start to end (progress with
-throughput and ETA on stderr) and records every VMFS structure it meets in a
+With --deep it reads each SOURCE once from start to end, up to 4 SOURCEs at
+once (one progress display with throughput and ETA on stderr) and records every VMFS structure it meets in a
 scan file (.vmfsrecover/scan-<id>.json in the working directory or
 --scan-dir), then rebuilds the volumes from them: files the intact tree
 reaches, deleted files, orphans of destroyed directories (under
