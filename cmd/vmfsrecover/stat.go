@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/damage"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
@@ -48,6 +49,7 @@ guest's data as it was.
 type statReport struct {
 	listing.Entry
 	Allocated int64          `json:"allocated"`
+	Warnings  []string       `json:"warnings,omitempty"` // bytes known lost: a missing extent (--tolerant)
 	Damage    *damage.Report `json:"damage,omitempty"`
 }
 
@@ -82,6 +84,11 @@ func runStat(ctx context.Context, g *globalOptions, damageScan bool, args []stri
 			}
 			r.Allocated = m.Total()
 		}
+		if w, ok := f.(export.Warner); ok {
+			if _, deep := e.Attrs.(*deepscan.Finding); !deep { // a finding's anomalies print as such
+				r.Warnings = w.Warnings()
+			}
+		}
 		if ra, ok := f.(io.ReaderAt); ok && damageScan {
 			if r.Damage, err = damage.Analyze(ctx, ra, e.Size, m); err != nil {
 				return fmt.Errorf("%s: %w", e.Path, err)
@@ -98,6 +105,9 @@ func runStat(ctx context.Context, g *globalOptions, damageScan bool, args []stri
 	}
 	if d := r.Damage; d != nil && (len(d.Suspect) > 0 || d.HeadDamaged) {
 		return withExitCode(exitPartial, fmt.Errorf("%s: %d suspect ranges", e.Path, len(d.Suspect)))
+	}
+	if len(r.Warnings) > 0 {
+		return withExitCode(exitPartial, fmt.Errorf("%s: bytes lost to a missing extent", e.Path))
 	}
 	return nil
 }
@@ -133,6 +143,9 @@ func printStat(out io.Writer, r statReport) error {
 	}
 	if e.Type == "file" {
 		fmt.Fprintf(tw, "allocated:\t%d bytes (%s)\n", r.Allocated, humanBytes(r.Allocated))
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(tw, "warning:\t%s\n", w)
 	}
 	if d := r.Damage; d != nil {
 		fmt.Fprintf(tw, "damage scan:\t%d bytes read, %.1f%% random-looking blocks\n", d.Examined, 100*d.RandomFrac)

@@ -251,21 +251,12 @@ func TestRansomwareDamageReported(t *testing.T) {
 // what there is, and says for each file which bytes lay on that disk: in
 // the output, in the manifest, and with exit status 3.
 func TestExportTolerantNamesLostBytes(t *testing.T) {
-	var spec vmfstest.Spec
-	for _, fx := range vmfstest.Fixtures(false) {
-		if fx.Spec.Version == 6 && fx.Spec.Extents > 1 {
-			spec = fx.Spec
-		}
-	}
-	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "span.img"), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := spannedVolume(t)
 	dest := filepath.Join(t.TempDir(), "rescue")
 	g := &globalOptions{quiet: true, vol: volumeFlags{tolerant: true}}
 	var out bytes.Buffer
 	sources := append(res.Images[:len(res.Images)-1:len(res.Images)-1], "/span")
-	err = runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, sources, &out)
+	err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, sources, &out)
 	if exitCode(err) != exitPartial {
 		t.Fatalf("exit %d (%v), want %d\n%s", exitCode(err), err, exitPartial, out.String())
 	}
@@ -290,4 +281,33 @@ func TestExportTolerantNamesLostBytes(t *testing.T) {
 	if warned == 0 {
 		t.Errorf("no manifest entry has warnings:\n%s", manifest)
 	}
+}
+
+// stat --tolerant names the bytes of a file that lay on a missing disk,
+// and exits 3.
+func TestStatTolerantNamesLostBytes(t *testing.T) {
+	res := spannedVolume(t)
+	g := &globalOptions{quiet: true, vol: volumeFlags{tolerant: true}}
+	var out bytes.Buffer
+	err := runStat(context.Background(), g, false, []string{res.Images[0], "/span/across-extents.bin"}, &out)
+	if exitCode(err) != exitPartial || !strings.Contains(out.String(), "warning:") || !strings.Contains(out.String(), "lie in a missing extent") {
+		t.Errorf("exit %d (%v), output:\n%s", exitCode(err), err, out.String())
+	}
+}
+
+// spannedVolume writes the generator's VMFS6 volume spanned over two disks,
+// with a file across them.
+func spannedVolume(t *testing.T) *vmfstest.Result {
+	t.Helper()
+	for _, fx := range vmfstest.Fixtures(false) {
+		if fx.Spec.Version == 6 && fx.Spec.Extents > 1 {
+			res, err := vmfstest.Write(filepath.Join(t.TempDir(), "span.img"), fx.Spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+	}
+	t.Fatal("no spanned VMFS6 fixture")
+	return nil
 }
