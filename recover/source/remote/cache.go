@@ -172,9 +172,9 @@ type cachedReader struct {
 	fetch fetchFunc
 	ahead int64
 	name  string // for errors
-	// zero, when set, says whether a range is known to read as zeros;
-	// read-ahead stops short of such chunks, which readers get without
-	// the cache.
+	// zero, when set, says whether read-ahead should leave a range alone
+	// (it is known to read as zeros, which readers get without the
+	// cache); read-ahead skips such chunks and goes on past them.
 	zero func(off, n int64) bool
 
 	mu      sync.Mutex

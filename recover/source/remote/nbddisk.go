@@ -43,7 +43,7 @@ func OpenNBD(t Target, opts Options) (*NBDDisk, error) {
 	d := &NBDDisk{t: t, opts: opts, conn: c, tls: tlsCfg}
 	pool := newChunkPool(int64(opts.ChunkSize), opts.CacheSize)
 	d.cachedReader = newCachedReader(pool, t.String(), c.ex.size, opts.ReadAhead, d.fetch)
-	d.cachedReader.zero = d.readsZero
+	d.cachedReader.zero = d.notAhead
 	return d, nil
 }
 
@@ -68,7 +68,17 @@ func (d *NBDDisk) ReadAt(p []byte, off int64) (int, error) {
 
 func (d *NBDDisk) readsZero(off, n int64) bool {
 	c, _ := d.current()
-	return d.zeros.covers(c, d.size, off, n)
+	zero, _ := d.zeros.covers(c, d.size, off, n)
+	return zero
+}
+
+// notAhead says whether read-ahead should leave [off, off+n) alone: it
+// reads as zeros, or the link dropped before the server could say, and
+// a speculative fetch would move a gigabyte of holes once it is back.
+func (d *NBDDisk) notAhead(off, n int64) bool {
+	c, _ := d.current()
+	zero, lost := d.zeros.covers(c, d.size, off, n)
+	return zero || lost
 }
 
 func (d *NBDDisk) fetch(p []byte, off int64) error {

@@ -94,18 +94,20 @@ type zeroMaps struct {
 
 // covers says whether [off, off+n) is known to read as zeros, asking the
 // server (through c) about windows not known yet. Any failure only means
-// "not known": the read then goes to the server as usual.
-func (z *zeroMaps) covers(c *nbdConn, size, off, n int64) bool {
+// "not known": the read then goes to the server as usual; lost says the
+// link dropped while asking.
+func (z *zeroMaps) covers(c *nbdConn, size, off, n int64) (zero, lost bool) {
 	if !c.ex.hasAlloc || n <= 0 {
-		return false
+		return false, false
 	}
 	for w := off / statusWindow; w <= (off+n-1)/statusWindow; w++ {
 		from, to := max(off, w*statusWindow), min(off+n, (w+1)*statusWindow)
-		if !covered(z.window(c, size, w), from, to) {
-			return false
+		m, lost := z.window(c, size, w)
+		if !covered(m, from, to) {
+			return false, lost
 		}
 	}
-	return true
+	return true, false
 }
 
 func covered(m allocmap.Map, from, to int64) bool {
@@ -113,12 +115,13 @@ func covered(m allocmap.Map, from, to int64) bool {
 	return i < len(m) && m[i].Off <= from && m[i].End() >= to
 }
 
-// window returns the zero ranges of window w, querying them when unknown.
-func (z *zeroMaps) window(c *nbdConn, size, w int64) allocmap.Map {
+// window returns the zero ranges of window w, querying them when unknown;
+// lost says the link dropped while asking (nothing is remembered then).
+func (z *zeroMaps) window(c *nbdConn, size, w int64) (zeros allocmap.Map, lost bool) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if m, ok := z.windows[w]; ok || z.off {
-		return m
+		return m, false
 	}
 	var m allocmap.Map
 	for pos, end := w*statusWindow, min((w+1)*statusWindow, size); pos < end; {
@@ -126,7 +129,7 @@ func (z *zeroMaps) window(c *nbdConn, size, w int64) allocmap.Map {
 		if errors.Is(err, errLinkLost) {
 			// Not known for now; the read that follows re-establishes the
 			// link and the next one asks again.
-			return nil
+			return nil, true
 		}
 		if err != nil {
 			z.off = true // refused or garbled: do without
@@ -145,5 +148,5 @@ func (z *zeroMaps) window(c *nbdConn, size, w int64) allocmap.Map {
 		z.order = z.order[1:]
 	}
 	z.windows[w], z.order = m, append(z.order, w)
-	return m
+	return m, false
 }
