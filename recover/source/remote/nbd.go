@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -78,6 +79,10 @@ func dialNBD(ctx context.Context, addr, name string, timeout time.Duration, tlsC
 		upgrade = func() error {
 			tc := tls.Client(c, tlsCfg)
 			if err := tc.HandshakeContext(ctx); err != nil {
+				var unknown x509.UnknownAuthorityError
+				if errors.As(err, &unknown) {
+					return fmt.Errorf("TLS handshake with %s: %w (name the CA that signed the server's certificate with --nbd-ca or %s)", addr, err, EnvNBDCA)
+				}
 				return fmt.Errorf("TLS handshake with %s: %w", addr, err)
 			}
 			c, br = tc, bufio.NewReaderSize(tc, 64<<10)
