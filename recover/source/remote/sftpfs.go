@@ -104,13 +104,24 @@ func sessionsFor(rtt time.Duration, most int) int {
 }
 
 // roundTrip measures the link's round trip: the quickest of three SSH
-// global requests answered by the server.
+// global requests answered by the server. A server that does not answer
+// within 2 s gets 0 (one session) rather than holding up the connection.
 func roundTrip(sc *ssh.Client) time.Duration {
 	best := time.Duration(0)
 	for range 3 {
 		start := time.Now()
-		if _, _, err := sc.SendRequest("keepalive@openssh.com", true, nil); err != nil {
-			break
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := sc.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err != nil {
+				return best
+			}
+		case <-time.After(2 * time.Second):
+			return best
 		}
 		if d := time.Since(start); best == 0 || d < best {
 			best = d
