@@ -115,3 +115,13 @@ func OpenPath(spec string) (fsys fs.FS, name string, closeFS func() error, err e
 // ErrNotPath: the SOURCE is a disk (an NBD export), not a path to a file
 // or folder.
 var ErrNotPath = errors.New("an NBD export is a whole disk, not a file or folder")
+
+// Named returns err as the error of SOURCE spec ("source SPEC: ..."),
+// unless it already begins with spec, as remote errors, which name their
+// target, do.
+func Named(spec string, err error) error {
+	if strings.HasPrefix(err.Error(), strings.TrimSuffix(spec, "/")) {
+		return err
+	}
+	return fmt.Errorf("source %s: %w", spec, err)
+}

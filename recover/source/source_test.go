@@ -94,3 +94,15 @@ func TestOpenReadsRawImagesAndDescriptors(t *testing.T) {
 		t.Fatal("a directory opened as a source")
 	}
 }
+
+func TestNamed(t *testing.T) {
+	if got := Named("disk.img", errors.New("open disk.img: no such file")).Error(); got != "source disk.img: open disk.img: no such file" {
+		t.Errorf("local: %q", got)
+	}
+	if got := Named("nbd://h:1", errors.New("nbd://h:1/: refused")).Error(); got != "nbd://h:1/: refused" {
+		t.Errorf("remote: %q", got)
+	}
+	if !errors.Is(Named("x", ErrEmpty), ErrEmpty) {
+		t.Error("the cause is lost")
+	}
+}
