@@ -25,6 +25,11 @@ type Options struct {
 	Tolerant bool
 	// MaxChain bounds the number of links (default 256).
 	MaxChain int
+	// UnmappedFromParent reads SESparse grains the guest unmapped (TRIM)
+	// after the snapshot from the parent, as dissect does, instead of as
+	// zeros, as VMware and qemu do: the older data the guest discarded,
+	// for a forensic look at it.
+	UnmappedFromParent bool
 }
 
 // Disk is an opened virtual disk: the newest link of a chain, read through
@@ -310,6 +315,7 @@ func (d *Disk) sparseByMagic(f *file, size int64, line ExtentLine) (*linkExtent,
 		if err != nil {
 			return nil, err
 		}
+		e.unmappedFromParent = d.opts.UnmappedFromParent
 		le.ex, le.size, le.format = e, e.size, "SESparse"
 	default:
 		return nil, corrupt(f.name, "sparse extent", 0, "magic % x is none of KDMV, COWD, SESparse", m[:])

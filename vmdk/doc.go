@@ -27,6 +27,8 @@
 //
 // A grain absent from a delta is read from the parent, found through
 // parentFileNameHint relative to the child; a CID mismatch is a warning.
+// Grains a guest unmapped in an SESparse snapshot read as zeros, as VMware
+// and qemu read them, or with Options.UnmappedFromParent from the parent.
 // Renamed files (ransomware appends extensions) are found by what they
 // are, with a warning (renamed.go): a parent missing under its hint is the
 // one disk of the folder whose CID the child's parentCID names, and a

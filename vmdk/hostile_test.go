@@ -471,3 +471,45 @@ func TestRenamedParentAndExtent(t *testing.T) {
 		t.Errorf("two candidates: err = %v, want ErrParentMissing naming both", err)
 	}
 }
+
+// Grains the guest unmapped in an SESparse snapshot read as zeros, as
+// VMware and qemu read them, or with UnmappedFromParent as the parent's
+// older data.
+func TestSESparseUnmappedFromParent(t *testing.T) {
+	dir := t.TempDir()
+	base := vmdktest.Pattern(1<<20, 11)
+	writeTemp(t, dir, "b-flat.vmdk", base)
+	writeTemp(t, dir, "b.vmdk", []byte(vmdktest.Descriptor("vmfs", "VMFS", "b-flat.vmdk", 2048, 0xAAAAAAAA, 0xFFFFFFFF, "")))
+	delta := vmdktest.Pattern(1<<20, 12)
+	kind := func(g int64) vmdktest.Kind {
+		switch g % 3 {
+		case 0:
+			return vmdktest.Data
+		case 1:
+			return vmdktest.Unmapped
+		}
+		return vmdktest.Unallocated
+	}
+	if err := vmdktest.WriteSESparse(filepath.Join(dir, "s-sesparse.vmdk"), delta, kind); err != nil {
+		t.Fatal(err)
+	}
+	p := writeTemp(t, dir, "s.vmdk", []byte(vmdktest.Descriptor("seSparse", "SESPARSE", "s-sesparse.vmdk", 2048, 1, 0xAAAAAAAA, "b.vmdk")))
+	d, err := Open(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conform(t, d, vmdktest.Expected(base, delta, 4096, kind))
+	d.Close()
+	fromParent := func(g int64) vmdktest.Kind {
+		if k := kind(g); k != vmdktest.Unmapped {
+			return k
+		}
+		return vmdktest.Unallocated
+	}
+	d, err = Open(p, &Options{UnmappedFromParent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conform(t, d, vmdktest.Expected(base, delta, 4096, fromParent))
+	d.Close()
+}

@@ -43,6 +43,8 @@ type seSparseExtent struct {
 	cover int64
 	gd    []uint64
 	gts   *lru[[]uint64]
+	// unmappedFromParent reads unmapped grains (type 1) from the parent.
+	unmappedFromParent bool
 }
 
 func openSESparse(f *file, size int64, warn func(string)) (*seSparseExtent, error) {
@@ -171,7 +173,12 @@ func (e *seSparseExtent) decode(g uint64, off int64) (runState, int64, error) {
 			return 0, 0, corrupt(e.f.name, "SESparse grain table entry", -1, "0x%016x for byte %d: type 0 with bits set", g, off)
 		}
 		return runParent, 0, nil
-	case 1, 2: // unmapped by the guest (qemu: zeros), or a zero grain
+	case 1: // unmapped by the guest: zeros for VMware and qemu
+		if e.unmappedFromParent {
+			return runParent, 0, nil
+		}
+		return runZero, 0, nil
+	case 2: // a zero grain
 		return runZero, 0, nil
 	case 3:
 		idx := int64((g>>48)&0xFFF) | int64(g&0x0000FFFFFFFFFFFF)<<12

@@ -19,6 +19,7 @@ type dumpOptions struct {
 	*globalOptions
 	output   string
 	tolerant bool
+	unmapped bool
 	force    bool
 }
 
@@ -44,6 +45,7 @@ newest link shows. FILE must not exist unless --force is given.
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "raw image to write (required)")
 	cmd.Flags().BoolVar(&o.tolerant, "tolerant", false, "read missing extents or parents and damaged ranges as zeros, and report them")
 	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite FILE if it exists")
+	cmd.Flags().BoolVar(&o.unmapped, "unmapped-from-parent", false, "read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -59,7 +61,7 @@ type dumpResult struct {
 }
 
 func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io.Writer) error {
-	d, closeDisk, err := source.OpenVMDK(spec, source.Options{Tolerant: o.tolerant})
+	d, closeDisk, err := source.OpenVMDK(spec, source.Options{Tolerant: o.tolerant, UnmappedFromParent: o.unmapped})
 	if err != nil {
 		return err
 	}

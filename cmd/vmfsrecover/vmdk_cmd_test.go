@@ -8,12 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
 
 // The -update flag rewrites golden files; registered here unless another
@@ -145,5 +148,35 @@ func TestDump(t *testing.T) {
 	err = runDump(context.Background(), &dumpOptions{globalOptions: &globalOptions{}, output: src, force: true}, src, new(bytes.Buffer), new(bytes.Buffer))
 	if exitCode(err) != exitUsage || errors.Is(err, nil) {
 		t.Errorf("dump onto the source: %v", err)
+	}
+}
+
+// dump --unmapped-from-parent writes the parent's data where the guest
+// unmapped grains of an SESparse snapshot; without it, zeros.
+func TestDumpUnmappedFromParent(t *testing.T) {
+	dir := t.TempDir()
+	base := bytes.Repeat([]byte{0xB0}, 64<<10)
+	os.WriteFile(filepath.Join(dir, "b-flat.vmdk"), base, 0o644)
+	os.WriteFile(filepath.Join(dir, "b.vmdk"), []byte(vmdktest.Descriptor("vmfs", "VMFS", "b-flat.vmdk", 128, 1, 0xFFFFFFFF, "")), 0o644)
+	unmapped := func(int64) vmdktest.Kind { return vmdktest.Unmapped }
+	if err := vmdktest.WriteSESparse(filepath.Join(dir, "s-sesparse.vmdk"), make([]byte, 64<<10), unmapped); err != nil {
+		t.Fatal(err)
+	}
+	child := filepath.Join(dir, "s.vmdk")
+	os.WriteFile(child, []byte(vmdktest.Descriptor("seSparse", "SESPARSE", "s-sesparse.vmdk", 128, 2, 1, "b.vmdk")), 0o644)
+	for _, fromParent := range []bool{false, true} {
+		dst := filepath.Join(dir, fmt.Sprintf("out-%v.raw", fromParent))
+		o := &dumpOptions{globalOptions: &globalOptions{quiet: true}, output: dst, unmapped: fromParent}
+		if err := runDump(context.Background(), o, child, new(bytes.Buffer), new(bytes.Buffer)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(dst)
+		want := make([]byte, 64<<10)
+		if fromParent {
+			want = base
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("--unmapped-from-parent=%v: the dump differs from the expected %x...", fromParent, want[:4])
+		}
 	}
 }

@@ -15,6 +15,13 @@ type Options struct {
 	// Tolerant opens VMDKs with missing extents or parents, reading the
 	// missing parts as zeros (see vmdk.Options).
 	Tolerant bool
+	// UnmappedFromParent reads the grains a guest unmapped in an SESparse
+	// snapshot from its parent (see vmdk.Options).
+	UnmappedFromParent bool
+}
+
+func (o Options) vmdkOptions() *vmdk.Options {
+	return &vmdk.Options{Tolerant: o.Tolerant, UnmappedFromParent: o.UnmappedFromParent}
 }
 
 // Open opens a SOURCE read-only: a VMDK (descriptor, sparse or delta, with
@@ -33,7 +40,7 @@ func Open(spec string, opts Options) (Disk, error) {
 	if fi.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory, not a disk, image or VMDK", spec)
 	}
-	d, err := vmdk.Open(spec, &vmdk.Options{Tolerant: opts.Tolerant})
+	d, err := vmdk.Open(spec, opts.vmdkOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +98,7 @@ func openSSHVMDK(t remote.Target, ro remote.Options, opts Options) (*vmdk.Disk, 
 	}
 	// vmdk reads descriptors, extents and parents through fsys, so a VMDK
 	// on the host finds its extents there; anything else reads as raw.
-	d, err := vmdk.OpenFS(fsys, strings.TrimPrefix(path.Clean(t.Path), "/"), &vmdk.Options{Tolerant: opts.Tolerant})
+	d, err := vmdk.OpenFS(fsys, strings.TrimPrefix(path.Clean(t.Path), "/"), opts.vmdkOptions())
 	if err != nil {
 		fsys.Close()
 		return nil, nil, fmt.Errorf("%s: %w", t, err)
@@ -106,7 +113,7 @@ func openSSHVMDK(t remote.Target, ro remote.Options, opts Options) (*vmdk.Disk, 
 // refused. The returned function closes the disk and its connection.
 func OpenVMDK(spec string, opts Options) (*vmdk.Disk, func() error, error) {
 	if !remote.IsRemote(spec) {
-		d, err := vmdk.Open(spec, &vmdk.Options{Tolerant: opts.Tolerant})
+		d, err := vmdk.Open(spec, opts.vmdkOptions())
 		if err != nil {
 			return nil, nil, err
 		}
