@@ -272,3 +272,31 @@ func TestSessionsFor(t *testing.T) {
 		}
 	}
 }
+
+// The same over a long link, where reads go to several SFTP sessions:
+// every session's file is opened again on the new connection.
+func TestSSHServerRestartedMidScanSessions(t *testing.T) {
+	t.Parallel()
+	srv := startSSHD(t)
+	img, data := randomImage(t, 24<<20, 9)
+	o := srv.options()
+	o.AcceptHostKey = ssh.FingerprintSHA256(srv.HostKey)
+	tg := srv.target()
+	tg.Host = fmt.Sprintf("127.0.0.1:%d", remotetest.StartDelayProxy(t, srv.Addr(), 5*time.Millisecond))
+	f, err := DialSSH(tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if len(f.lanes) < 2 {
+		t.Fatalf("%d SFTP sessions at a 10 ms round trip, want several", len(f.lanes))
+	}
+	file, err := f.Open(fsName(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanThroughRestart(t, file.(io.ReaderAt), data, f.Transferred, srv.Stop, srv.Start)
+	if _, gen, _ := f.current(0); gen < 2 {
+		t.Error("no reconnection happened; the test did not test anything")
+	}
+}
