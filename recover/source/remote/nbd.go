@@ -37,12 +37,13 @@ type nbdConn struct {
 	ex      nbdExport
 	timeout time.Duration // a reply must arrive within this while requests are pending
 
-	wmu     sync.Mutex // serialises request writes
-	mu      sync.Mutex
-	pending map[uint64]*nbdReq
-	cookie  uint64
-	err     error // set once the connection is dead
-	dead    chan struct{}
+	wmu      sync.Mutex // serialises request writes
+	mu       sync.Mutex
+	pending  map[uint64]*nbdReq
+	cookie   uint64
+	err      error // set once the connection is dead
+	closeErr error // why shutdown closed it, for readLoop to report
+	dead     chan struct{}
 }
 
 // nbdReq is one NBD_CMD_READ or NBD_CMD_BLOCK_STATUS in flight.
@@ -111,6 +112,8 @@ func dialNBD(ctx context.Context, addr, name string, timeout time.Duration, tlsC
 }
 
 // fail marks the connection dead and completes every pending request.
+// Only readLoop calls it: a request whose reply readLoop is reading is
+// then never completed twice. Others call shutdown.
 func (nc *nbdConn) fail(err error) {
 	nc.mu.Lock()
 	defer nc.mu.Unlock()
@@ -127,12 +130,29 @@ func (nc *nbdConn) fail(err error) {
 	}
 }
 
+// shutdown closes the connection; readLoop, its read failing, then fails
+// every pending request with err.
+func (nc *nbdConn) shutdown(err error) {
+	nc.mu.Lock()
+	if nc.closeErr == nil {
+		nc.closeErr = err
+	}
+	nc.mu.Unlock()
+	nc.c.Close()
+}
+
 func (nc *nbdConn) readLoop(br *bufio.Reader) {
 	for {
 		if err := readReply(br, nc.take); err != nil {
-			if errors.Is(err, ErrProtocol) {
+			nc.mu.Lock()
+			closeErr := nc.closeErr
+			nc.mu.Unlock()
+			switch {
+			case closeErr != nil:
+				nc.fail(closeErr)
+			case errors.Is(err, ErrProtocol):
 				nc.fail(err)
-			} else {
+			default:
 				nc.fail(linkLost(err))
 			}
 			return
@@ -349,7 +369,7 @@ func (nc *nbdConn) send(r *nbdReq) (*nbdReq, error) {
 	_, err := nc.c.Write(nbdRequest(cmd, cookie, r.off, n))
 	nc.wmu.Unlock()
 	if err != nil {
-		nc.fail(linkLost(err))
+		nc.shutdown(linkLost(err))
 	}
 	return r, nil
 }
@@ -365,5 +385,5 @@ func (nc *nbdConn) close() {
 		nc.c.Write(nbdRequest(nbdCmdDisc, 0, 0, 0))
 		nc.wmu.Unlock()
 	}
-	nc.fail(net.ErrClosed)
+	nc.shutdown(net.ErrClosed)
 }

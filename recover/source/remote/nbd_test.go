@@ -370,3 +370,46 @@ func TestNBDTLS(t *testing.T) {
 		t.Errorf("nbds:// to a server without TLS: err = %v", err)
 	}
 }
+
+// Closing a disk while reads are in flight (structured replies of several
+// chunks, data and holes) fails them once: no request is completed both by
+// the reply reader and by the close (that was a double close, a panic).
+func TestNBDCloseDuringReads(t *testing.T) {
+	// 64 KiB of data every 128 KiB: each 1 MiB read is answered in 16
+	// data and 16 hole chunks.
+	_, rnd := randomImage(t, 64<<10, 14)
+	img := filepath.Join(t.TempDir(), "striped.img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := int64(0); off < 16<<20; off += 128 << 10 {
+		f.WriteAt(rnd, off)
+	}
+	f.Truncate(16 << 20)
+	f.Close()
+	srv := startQemuNBD(t, img, "raw", "")
+	tg, _ := ParseTarget(srv.URL(""))
+	for round := 0; round < 20; round++ {
+		d, err := OpenNBD(tg, testOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 1<<20)
+				for i := 0; i < 16; i++ {
+					if _, err := d.ReadAt(buf, int64((g*5+i*3)%15)<<20); err != nil {
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round%5) * time.Millisecond)
+		d.Close()
+		wg.Wait()
+	}
+}
