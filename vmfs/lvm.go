@@ -340,11 +340,7 @@ func (lv *logicalVolume) ReadAt(p []byte, off int64) (int, error) {
 		if off >= lv.size {
 			return n, io.EOF
 		}
-		i := sort.Search(len(lv.segments), func(i int) bool {
-			s := lv.segments[i]
-			return s.logical+s.length > off
-		})
-		s := lv.segments[i]
+		s := lv.segments[lv.segmentAt(off)]
 		within := off - s.logical
 		chunk := min(int64(len(p)), s.length-within)
 		if s.dev == nil {

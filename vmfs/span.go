@@ -33,23 +33,27 @@ func (s *Span) ReadAt(p []byte, off int64) (int, error) { return s.lv.ReadAt(p, 
 func (s *Span) Size() int64                             { return s.lv.size }
 
 // Locate tells where volume offset vol lies: the index of its device in
-// the slice given to Assemble and the offset on it, and how many bytes
-// from vol on lie there contiguously. ok is false when no given device
-// holds vol (a missing extent, or past the end).
-func (s *Span) Locate(vol int64) (dev int, off, run int64, ok bool) {
-	segs := s.lv.segments
-	i := sort.Search(len(segs), func(i int) bool { return segs[i].logical+segs[i].length > vol })
-	if vol < 0 || i == len(segs) || segs[i].dev == nil {
-		return 0, 0, 0, false
+// the slice given to Assemble and the offset on it. ok is false when no
+// given device holds vol (a missing extent, or past the end).
+func (s *Span) Locate(vol int64) (dev int, off int64, ok bool) {
+	i := s.lv.segmentAt(vol)
+	if vol < 0 || i == len(s.lv.segments) || s.lv.segments[i].dev == nil {
+		return 0, 0, false
 	}
-	g := segs[i]
-	return g.devIndex, g.physical + vol - g.logical, g.logical + g.length - vol, true
+	g := s.lv.segments[i]
+	return g.devIndex, g.physical + vol - g.logical, true
+}
+
+// segmentAt returns the index of the segment holding volume offset vol,
+// len(lv.segments) past the end.
+func (lv *logicalVolume) segmentAt(vol int64) int {
+	return sort.Search(len(lv.segments), func(i int) bool { return lv.segments[i].logical+lv.segments[i].length > vol })
 }
 
 // missing says whether volume offset vol lies in an extent no device
 // holds.
 func (lv *logicalVolume) missing(vol int64) bool {
-	i := sort.Search(len(lv.segments), func(i int) bool { return lv.segments[i].logical+lv.segments[i].length > vol })
+	i := lv.segmentAt(vol)
 	return i < len(lv.segments) && lv.segments[i].dev == nil
 }
 

@@ -91,7 +91,7 @@ func (p *placement) locate(vol int64) (src int, disk int64, ok bool) {
 	if p.span == nil {
 		return p.src, p.origin + vol, true
 	}
-	dev, off, _, ok := p.span.Locate(vol)
+	dev, off, ok := p.span.Locate(vol)
 	if !ok {
 		return 0, 0, false
 	}
