@@ -64,7 +64,7 @@ func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sou
 		d, err := source.Open(spec, source.Options{Tolerant: true})
 		if err != nil {
 			s.Close()
-			return nil, source.Named(spec, err)
+			return nil, err
 		}
 		s.disks = append(s.disks, d)
 		p := progress{func(int64, int64) {}, func() {}}

@@ -58,13 +58,13 @@ func Open(specs []string, opts Options) (*Session, error) {
 		d, err := source.Open(spec, source.Options{Tolerant: opts.Tolerant})
 		if err != nil {
 			s.Close()
-			return nil, source.Named(spec, err)
+			return nil, err
 		}
 		s.Sources = append(s.Sources, Source{Spec: spec, Size: d.Size(), Disk: d})
 		found, warnings, err := vmfs.Find(d, d.Size(), vmfs.FindOptions{ProbeAll: opts.ProbeAll})
 		if err != nil {
 			s.Close()
-			return nil, source.Named(spec, err)
+			return nil, fmt.Errorf("source %s: %w", spec, err)
 		}
 		for _, w := range warnings {
 			s.Warnings = append(s.Warnings, spec+": "+w)

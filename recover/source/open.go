@@ -29,10 +29,20 @@ func (o Options) vmdkOptions() *vmdk.Options {
 // partition image, a block device) as a raw disk. A SOURCE with a scheme is
 // remote (package remote): ssh://user@host[:port]/path opens the path on
 // that host the same way, nbd://host[:port]/export reads an NBD export.
+// Its errors name the SOURCE: "source SPEC: ..." for a local one, the
+// target URL, as package remote writes it, for a remote one.
 func Open(spec string, opts Options) (Disk, error) {
 	if remote.IsRemote(spec) {
 		return openRemote(spec, opts)
 	}
+	d, err := openLocal(spec, opts)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", spec, err)
+	}
+	return d, nil
+}
+
+func openLocal(spec string, opts Options) (Disk, error) {
 	fi, err := os.Stat(spec)
 	if err != nil {
 		return nil, err
@@ -51,14 +61,20 @@ func Open(spec string, opts Options) (Disk, error) {
 	return d, nil
 }
 
-// openRemote opens an ssh:// or nbd:// SOURCE, configured by the
-// VMFSRECOVER_SSH_* environment (see remote.OptionsFromEnv).
-func openRemote(spec string, opts Options) (Disk, error) {
+// target parses a remote SOURCE and reads the options of remote sources
+// from the environment (see remote.OptionsFromEnv).
+func target(spec string) (remote.Target, remote.Options, error) {
 	t, err := remote.ParseTarget(spec)
 	if err != nil {
-		return nil, err
+		return t, remote.Options{}, err
 	}
 	ro, err := remote.OptionsFromEnv()
+	return t, ro, err
+}
+
+// openRemote opens an ssh:// or nbd:// SOURCE.
+func openRemote(spec string, opts Options) (Disk, error) {
+	t, ro, err := target(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +107,28 @@ type Transferrer interface {
 	Transferred() int64
 }
 
-func openSSHVMDK(t remote.Target, ro remote.Options, opts Options) (*vmdk.Disk, *remote.FS, error) {
+// dialPath connects to the host of an ssh:// target and returns its file
+// system and the target's path in it.
+func dialPath(t remote.Target, ro remote.Options) (*remote.FS, string, error) {
 	fsys, err := remote.DialSSH(t, ro)
+	if err != nil {
+		return nil, "", err
+	}
+	name := strings.TrimPrefix(path.Clean(t.Path), "/")
+	if name == "" {
+		name = "."
+	}
+	return fsys, name, nil
+}
+
+func openSSHVMDK(t remote.Target, ro remote.Options, opts Options) (*vmdk.Disk, *remote.FS, error) {
+	fsys, name, err := dialPath(t, ro)
 	if err != nil {
 		return nil, nil, err
 	}
 	// vmdk reads descriptors, extents and parents through fsys, so a VMDK
 	// on the host finds its extents there; anything else reads as raw.
-	d, err := vmdk.OpenFS(fsys, strings.TrimPrefix(path.Clean(t.Path), "/"), opts.vmdkOptions())
+	d, err := vmdk.OpenFS(fsys, name, opts.vmdkOptions())
 	if err != nil {
 		fsys.Close()
 		return nil, nil, fmt.Errorf("%s: %w", t, err)
@@ -119,16 +149,12 @@ func OpenVMDK(spec string, opts Options) (*vmdk.Disk, func() error, error) {
 		}
 		return d, d.Close, nil
 	}
-	t, err := remote.ParseTarget(spec)
+	t, ro, err := target(spec)
 	if err != nil {
 		return nil, nil, err
 	}
 	if t.Scheme != "ssh" {
 		return nil, nil, fmt.Errorf("%w: %s: an NBD export is a whole disk, not a VMDK file; scan, ls, cat and export read it", remote.ErrBadURL, t)
-	}
-	ro, err := remote.OptionsFromEnv()
-	if err != nil {
-		return nil, nil, err
 	}
 	d, fsys, err := openSSHVMDK(t, ro, opts)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -90,24 +89,16 @@ func OpenPath(spec string) (fsys fs.FS, name string, closeFS func() error, err e
 		}
 		return os.DirFS("/"), name, func() error { return nil }, nil
 	}
-	t, err := remote.ParseTarget(spec)
+	t, ro, err := target(spec)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	if t.Scheme != "ssh" {
 		return nil, "", nil, fmt.Errorf("%s: %w", t, ErrNotPath)
 	}
-	ro, err := remote.OptionsFromEnv()
+	rfs, name, err := dialPath(t, ro)
 	if err != nil {
 		return nil, "", nil, err
-	}
-	rfs, err := remote.DialSSH(t, ro)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	name = strings.TrimPrefix(path.Clean(t.Path), "/")
-	if name == "" {
-		name = "."
 	}
 	return rfs, name, rfs.Close, nil
 }
@@ -115,13 +106,3 @@ func OpenPath(spec string) (fsys fs.FS, name string, closeFS func() error, err e
 // ErrNotPath: the SOURCE is a disk (an NBD export), not a path to a file
 // or folder.
 var ErrNotPath = errors.New("an NBD export is a whole disk, not a file or folder")
-
-// Named returns err as the error of SOURCE spec ("source SPEC: ..."),
-// unless it already begins with spec, as remote errors, which name their
-// target, do.
-func Named(spec string, err error) error {
-	if strings.HasPrefix(err.Error(), strings.TrimSuffix(spec, "/")) {
-		return err
-	}
-	return fmt.Errorf("source %s: %w", spec, err)
-}
