@@ -55,7 +55,7 @@ func rebuild(r io.ReaderAt, f *Findings, lay *layout) []*Recovered {
 	for _, c := range candidates(f) {
 		p := lay.spans[c.origin]
 		if p == nil {
-			p = &placement{src: lay.src, origin: c.origin, size: f.Size - c.origin, dev: io.NewSectionReader(r, c.origin, f.Size-c.origin)}
+			p = single(lay.src, r, c.origin, f.Size)
 		}
 		rec, err := rebuildOne(f, c, p, lay.bad)
 		if err != nil {
@@ -70,13 +70,18 @@ func rebuild(r io.ReaderAt, f *Findings, lay *layout) []*Recovered {
 // placement says where the bytes of a rebuilt volume lie: from origin on
 // one source, or (span set) on the sources its LVM extents are on.
 type placement struct {
-	src     int   // the source whose scan found the volume's start
-	origin  int64 // disk offset of volume byte 0 on it
-	size    int64
-	dev     io.ReaderAt // the volume
-	span    *vmfs.Span
-	members []member // span device i is members[i]
-	notes   []string // anomalies of the volume as a whole
+	src     int         // the source whose scan found the volume's start
+	origin  int64       // disk offset of volume byte 0 on it
+	dev     vmfs.Device // the volume: a section of that source, or span
+	span    *vmfs.Span  // when spanned: where each extent lies
+	members []member    // span device i is members[i]
+	notes   []string    // anomalies of the volume as a whole
+}
+
+// single places a volume on source src (read through r) from origin to
+// the source's end.
+func single(src int, r io.ReaderAt, origin, end int64, notes ...string) *placement {
+	return &placement{src: src, origin: origin, dev: io.NewSectionReader(r, origin, end-origin), notes: notes}
 }
 
 // member is a device of a spanned volume: a source from a partition offset.
@@ -192,7 +197,7 @@ func inferDescriptor(fds []FDHit) *vmfs.Descriptor {
 }
 
 func rebuildOne(f *Findings, c *candidate, p *placement, bad []allocmap.Map) (*Recovered, error) {
-	if p.size <= 0x400000 {
+	if p.dev.Size() <= 0x400000 {
 		return nil, fmt.Errorf("origin %#x leaves no room for a volume", c.origin)
 	}
 	rec := vmfs.Recovery{FDs: map[uint32]int64{}}
@@ -205,7 +210,7 @@ func rebuildOne(f *Findings, c *candidate, p *placement, bad []allocmap.Map) (*R
 	if rec.Descriptor == nil {
 		rec.Descriptor = inferDescriptor(c.fds)
 	}
-	vol, err := vmfs.OpenRecovered(io.NewSectionReader(p.dev, 0, p.size), rec, vmfs.Options{Tolerant: true})
+	vol, err := vmfs.OpenRecovered(p.dev, rec, vmfs.Options{Tolerant: true})
 	if err != nil {
 		return nil, err
 	}

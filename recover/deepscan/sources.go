@@ -102,14 +102,12 @@ func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sou
 		s.Close()
 		return nil, err
 	}
-	for i, f := range scans {
-		for _, b := range f.BadRanges {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: bytes %d-%d unreadable, read as zeros", specs[i], b.Off, b.End()))
-		}
-	}
 	bad := make([]allocmap.Map, len(scans))
 	for i, f := range scans {
 		bad[i] = f.BadRanges
+		for _, b := range f.BadRanges {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s: bytes %d-%d unreadable, read as zeros", specs[i], b.Off, b.End()))
+		}
 	}
 	readers := make([]io.ReaderAt, len(s.disks))
 	for i, d := range s.disks {
@@ -196,12 +194,11 @@ func spannedVolumes(disks []io.ReaderAt, scans []*Findings) ([]map[int64]*placem
 		}
 		span, err := vmfs.Assemble(devs)
 		if err != nil {
-			size := scans[f.src].Size - f.origin
-			out[f.src][f.origin] = &placement{src: f.src, origin: f.origin, size: size, dev: io.NewSectionReader(zeroFill{disks[f.src]}, f.origin, size),
-				notes: []string{fmt.Sprintf("LVM volume %s spans %d devices but could not be assembled (%v): rebuilt from its first disk alone, files reaching past it are wrong", id, f.h.NumDevs, err)}}
+			out[f.src][f.origin] = single(f.src, zeroFill{disks[f.src]}, f.origin, scans[f.src].Size,
+				fmt.Sprintf("LVM volume %s spans %d devices but could not be assembled (%v): rebuilt from its first disk alone, files reaching past it are wrong", id, f.h.NumDevs, err))
 			continue
 		}
-		out[f.src][f.origin] = &placement{src: f.src, origin: f.origin, size: span.Size(), dev: span, span: span, members: members, notes: span.Anomalies}
+		out[f.src][f.origin] = &placement{src: f.src, origin: f.origin, dev: span, span: span, members: members, notes: span.Anomalies}
 	}
 	return out, warnings
 }
