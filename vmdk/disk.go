@@ -248,16 +248,11 @@ func (d *Disk) openMonolithic(fsys fs.FS, l *link, f *file) error {
 	if err != nil {
 		return err
 	}
-	if h.DescriptorOffset > 0 && h.DescriptorSize > 0 {
-		off, err1 := sectorsToBytes(h.DescriptorOffset)
-		n, err2 := sectorsToBytes(h.DescriptorSize)
-		if err1 != nil || err2 != nil || n > MaxDescriptorSize || checkRange(f, "embedded descriptor", off, n) != nil {
-			return corrupt(f.name, "sparse header", 28, "embedded descriptor at sector %d, %d sectors, outside the file or too large", h.DescriptorOffset, h.DescriptorSize)
-		}
-		text := make([]byte, n)
-		if err := f.readFull(text, off, "embedded descriptor"); err != nil {
-			return err
-		}
+	text, err := embeddedDescriptor(f, h)
+	if err != nil {
+		return err
+	}
+	if text != nil {
 		desc, err := ParseDescriptor(text)
 		if err != nil {
 			d.warn(fmt.Sprintf("%s: embedded descriptor unusable (%v); using the sparse header alone", f.name, err))
@@ -284,6 +279,24 @@ func (d *Disk) openMonolithic(fsys fs.FS, l *link, f *file) error {
 	}
 	l.add(le)
 	return nil
+}
+
+// embeddedDescriptor reads the descriptor text a KDMV file embeds; nil
+// when its header names none.
+func embeddedDescriptor(f *file, h sparseHeader) ([]byte, error) {
+	if h.DescriptorOffset == 0 || h.DescriptorSize == 0 {
+		return nil, nil
+	}
+	off, err1 := sectorsToBytes(h.DescriptorOffset)
+	n, err2 := sectorsToBytes(h.DescriptorSize)
+	if err1 != nil || err2 != nil || n > MaxDescriptorSize || checkRange(f, "embedded descriptor", off, n) != nil {
+		return nil, corrupt(f.name, "sparse header", 28, "embedded descriptor at sector %d, %d sectors, outside the file or too large", h.DescriptorOffset, h.DescriptorSize)
+	}
+	text := make([]byte, n)
+	if err := f.readFull(text, off, "embedded descriptor"); err != nil {
+		return nil, err
+	}
+	return text, nil
 }
 
 // sparseByMagic opens f as a sparse extent, choosing the reader by magic.

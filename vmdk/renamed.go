@@ -107,16 +107,10 @@ func (d *Disk) peekDescriptor(fsys fs.FS, name string) *Descriptor {
 		}
 	case sparseKind(head) == "KDMV":
 		h, err := decodeSparseHeader(f, 0)
-		if err != nil || h.DescriptorOffset == 0 || h.DescriptorSize == 0 {
+		if err != nil {
 			return nil
 		}
-		off, err1 := sectorsToBytes(h.DescriptorOffset)
-		n, err2 := sectorsToBytes(h.DescriptorSize)
-		if err1 != nil || err2 != nil || n > MaxDescriptorSize || checkRange(f, "embedded descriptor", off, n) != nil {
-			return nil
-		}
-		text = make([]byte, n)
-		if f.readFull(text, off, "embedded descriptor") != nil {
+		if text, err = embeddedDescriptor(f, h); err != nil || text == nil {
 			return nil
 		}
 	default:
