@@ -69,7 +69,6 @@ type linkRate struct {
 	every    time.Duration
 	at       time.Time
 	bytes    int64
-	rate     float64
 }
 
 func newLinkRate(received func() int64, every time.Duration) *linkRate {
@@ -92,9 +91,9 @@ func (r *linkRate) sample() (s string, ok bool) {
 		return "", false
 	}
 	n := r.received()
-	r.rate = float64(n-r.bytes) / el.Seconds()
+	rate := float64(n-r.bytes) / el.Seconds()
 	r.at, r.bytes = now, n
-	return fmt.Sprintf(", received %s at %s/s", humanBytes(n), humanBytes(int64(r.rate))), true
+	return fmt.Sprintf(", received %s at %s/s", humanBytes(n), humanBytes(int64(rate))), true
 }
 
 // deepProgress is the progress display of deep scans; see summedProgress.
@@ -115,6 +114,7 @@ func summedProgress(show func(desc string, total int64, received func() int64) (
 	var srcs []*src
 	var update func(done, total int64)
 	var finish func()
+	var total int64 // of every source, fixed when the display starts
 	sum := func(f func(*src) int64) int64 {
 		var n int64
 		for _, s := range srcs {
@@ -147,9 +147,10 @@ func summedProgress(show func(desc string, total int64, received func() int64) (
 							rec = nil
 						}
 					}
-					update, finish = show(desc, sum(func(s *src) int64 { return s.size }), rec)
+					total = sum(func(s *src) int64 { return s.size })
+					update, finish = show(desc, total, rec)
 				}
-				update(sum(func(s *src) int64 { return s.done }), sum(func(s *src) int64 { return s.size }))
+				update(sum(func(s *src) int64 { return s.done }), total)
 			}, func() {
 				mu.Lock()
 				defer mu.Unlock()
