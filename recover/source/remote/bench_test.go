@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
-	"golang.org/x/crypto/ssh"
 )
 
 var benchPacket = flag.Int("remote.sftppacket", 0, "SFTP packet size of BenchmarkSequentialRead")
@@ -134,15 +133,12 @@ func BenchmarkLongLink(b *testing.B) {
 	sshSrv := startSSHD(b)
 	nbdSrv := startQemuNBD(b, img, "raw", "")
 	const delay = 25 * time.Millisecond
-	sshPort := remotetest.StartDelayProxy(b, sshSrv.Addr(), delay)
+	sshTg, sshOpts := sshSrv.overLink(delay)
 	nbdPort := remotetest.StartDelayProxy(b, fmt.Sprintf("127.0.0.1:%d", nbdSrv.Port), delay)
 	sftpRead := func(sessions, ahead int) time.Duration {
-		o := sshSrv.options()
-		o.AcceptHostKey = ssh.FingerprintSHA256(sshSrv.HostKey)
+		o := sshOpts
 		o.SFTPSessions, o.ReadAhead = sessions, ahead
-		tg := sshSrv.target()
-		tg.Host = fmt.Sprintf("127.0.0.1:%d", sshPort)
-		f, err := DialSSH(tg, o)
+		f, err := DialSSH(sshTg, o)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
+	"golang.org/x/crypto/ssh"
 )
 
 // randomImage writes size pseudo-random bytes (with a zero run, so holes
@@ -63,6 +64,17 @@ func (s *sshdServer) options() Options {
 	o.NoAgent = true
 	o.Password = func(string, string) (string, error) { return "", fmt.Errorf("tests use keys") }
 	return o
+}
+
+// overLink returns the target and options that reach the server through
+// a delay proxy adding delay each way. The proxy's port is not the one
+// known_hosts names, so the host key is accepted by its fingerprint.
+func (s *sshdServer) overLink(delay time.Duration) (Target, Options) {
+	o := s.options()
+	o.AcceptHostKey = ssh.FingerprintSHA256(s.HostKey)
+	tg := s.target()
+	tg.Host = fmt.Sprintf("127.0.0.1:%d", remotetest.StartDelayProxy(s.t, s.Addr(), delay))
+	return tg, o
 }
 
 func (s *sshdServer) target() Target {

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"golang.org/x/crypto/ssh"
 )
@@ -237,11 +235,7 @@ func TestSSHSessions(t *testing.T) {
 			// The race detector slows the round trip past 2 ms.
 			continue
 		}
-		srv := startSSHD(t, c.config)
-		o := srv.options()
-		o.AcceptHostKey = ssh.FingerprintSHA256(srv.HostKey)
-		tg := srv.target()
-		tg.Host = fmt.Sprintf("127.0.0.1:%d", remotetest.StartDelayProxy(t, srv.Addr(), c.delay))
+		tg, o := startSSHD(t, c.config).overLink(c.delay)
 		f, err := DialSSH(tg, o)
 		if err != nil {
 			t.Fatal(err)
@@ -279,10 +273,7 @@ func TestSSHServerRestartedMidScanSessions(t *testing.T) {
 	t.Parallel()
 	srv := startSSHD(t)
 	img, data := randomImage(t, 24<<20, 9)
-	o := srv.options()
-	o.AcceptHostKey = ssh.FingerprintSHA256(srv.HostKey)
-	tg := srv.target()
-	tg.Host = fmt.Sprintf("127.0.0.1:%d", remotetest.StartDelayProxy(t, srv.Addr(), 5*time.Millisecond))
+	tg, o := srv.overLink(5 * time.Millisecond)
 	f, err := DialSSH(tg, o)
 	if err != nil {
 		t.Fatal(err)
