@@ -23,6 +23,13 @@ type Conn interface {
 	// Size returns the size of a regular file; an error wrapping
 	// fs.ErrNotExist when there is none.
 	Size(ctx context.Context, name string) (int64, error)
+	// ResumeOffset says how much of a partial file an upload of a source of
+	// size bytes keeps: keep is 0 when there is no partial file or it is
+	// larger than size, otherwise a prefix of its have bytes checked
+	// against src as far as the destination affords (local: all of it;
+	// FTP: its settled size and its tail). Reading src fails only with a
+	// SourceError.
+	ResumeOffset(ctx context.Context, name string, src io.ReaderAt, size int64) (keep, have int64, err error)
 	// Write stores the stream into name: when s.From() is 0 the file is
 	// created or truncated, otherwise the first s.From() bytes already in
 	// name are kept and the rest is written after them.
@@ -40,14 +47,6 @@ type Conn interface {
 	// where the destination cannot.
 	SetModTime(ctx context.Context, name string, t time.Time) error
 	Close() error
-}
-
-// prefixMatcher is implemented by destinations where reading a partial file
-// back is cheap (local): a partial file is then continued only over the
-// prefix that equals the source. Over FTP the size alone is trusted, as FTP
-// clients do; ReadBack and Verify catch what that misses.
-type prefixMatcher interface {
-	MatchPrefix(ctx context.Context, name string, src io.ReaderAt, n int64) (int64, error)
 }
 
 // ErrExists reports a destination file that is in the way: it is not the

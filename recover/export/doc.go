@@ -18,8 +18,14 @@
 // suite. Every file is written under a temporary name (.vmfsrecover-*.part in
 // the same directory), its size is checked, and only then is it renamed to
 // its final name and recorded as exported; a rerun of the same export skips
-// complete files (same size and same sha256) and continues partial ones from
-// the size the destination reports, which is how FTP resumes (REST+STOR).
+// complete files (same size and same sha256) and continues partial ones
+// (Conn.ResumeOffset): locally over the prefix that equals the source; over
+// FTP (REST+STOR) from the size the server reports once it has stopped
+// changing, and only when the file's last 64 KiB read back equal the
+// source's. After a dropped link a server may still be writing what the
+// dead data connection carried, and some servers put REST+STOR data at the
+// end of the file whatever the offset: continuing from a size asked too
+// early shifted the rest of the file while its size came out right.
 //
 // Names from a damaged volume are made safe before they reach the
 // destination (SafeName): path separators, NUL and control characters,
@@ -32,8 +38,8 @@
 // data connection that does not resume the control connection's session;
 // FTPS is capped at TLS 1.2 because under TLS 1.3 vsftpd loses the tail of
 // uploads (session tickets left unread turn the close into a reset). A
-// dropped connection is resumed by SIZE then REST+STOR on a new connection
-// (from the start when the server has no REST), with bounded retries and
+// dropped connection is resumed as above on a new connection (from the
+// start when the server has no REST), with bounded retries and
 // backoff; every read and write has a timeout.
 //
 // The manifest (ManifestName, JSON Lines, one Entry per line) lives at the

@@ -599,20 +599,7 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 		return fmt.Errorf("%s: %w", it.dest, err)
 	}
 
-	var from int64
-	if have, err := c.Size(ctx, tmp); err == nil && have <= size {
-		from = have
-		if pm, ok := c.(prefixMatcher); ok && from > 0 {
-			if from, err = pm.MatchPrefix(ctx, tmp, ra, from); err != nil {
-				return err
-			}
-			if from < have {
-				ex.opts.Logger.Warn("partial file differs from the source", "dest", it.dest, "offset", from)
-			}
-		}
-		e.ResumedFrom = from
-		ex.opts.Logger.Info("continuing partial file", "dest", it.dest, "offset", from)
-	}
+	from := int64(-1) // not known yet: asked of the destination each attempt
 	backoff := ex.opts.Backoff
 	for attempt := 0; ; attempt++ {
 		var s *Stream
@@ -624,10 +611,22 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 					return &transientError{err}
 				}
 				*conn = c
-				from = 0
-				if have, err := c.Size(ctx, tmp); err == nil && have <= size {
-					from = have
+			}
+			if from < 0 {
+				keep, have, err := c.ResumeOffset(ctx, tmp, sourceReader{ra, it.src}, size)
+				if err != nil {
+					return err
 				}
+				if keep < have {
+					ex.opts.Logger.Warn("partial file does not match the source", "dest", it.dest, "size", have, "keeping", keep)
+				}
+				if keep > 0 {
+					ex.opts.Logger.Info("continuing partial file", "dest", it.dest, "offset", keep)
+				}
+				if attempt == 0 {
+					e.ResumedFrom = keep
+				}
+				from = keep
 			}
 			s = newStream(it.src, ra, size, alloc, from, add)
 			if err := c.Write(ctx, tmp, s); err != nil {
@@ -650,6 +649,7 @@ func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) err
 			// What the failed attempt counted is counted again by the next.
 			ex.prog.Add(it.src, -s.counted)
 		}
+		from = -1
 		var se *SourceError
 		if errors.As(err, &se) || errors.Is(err, ErrDestination) || ctx.Err() != nil {
 			return err

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -323,6 +324,75 @@ func (c *ftpConn) Size(ctx context.Context, name string) (int64, error) {
 		return 0, c.wrap(ctx, "SIZE", name, err)
 	}
 	return n, nil
+}
+
+// settleInterval is how long a partial file's size must stay the same
+// before an upload continues it; tailCheck is how many of its last bytes
+// are read back first.
+const (
+	settleInterval = 200 * time.Millisecond
+	tailCheck      = 64 << 10
+)
+
+// ResumeOffset decides whether a partial upload can be continued. After a
+// dropped link the size alone cannot be trusted: the server may still be
+// writing what the dropped data connection carried, and some servers
+// (goftp's file driver) write at the end of the file whatever REST said, so
+// continuing from a size asked too early shifts the rest of the file. The
+// size is therefore asked until it stays the same for settleInterval (at
+// most the I/O timeout), and the last tailCheck bytes are read back and
+// compared with the source; a tail that differs starts the file over.
+func (c *ftpConn) ResumeOffset(ctx context.Context, name string, src io.ReaderAt, size int64) (keep, have int64, err error) {
+	have, err = c.settledSize(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil || have > size || have == 0 {
+		return 0, have, err
+	}
+	off := max(0, have-tailCheck)
+	r, err := c.sc.RetrFrom(c.path(name), uint64(off))
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code >= 500 && te.Code <= 504 {
+		return 0, have, nil // no REST for RETR: nothing can be checked
+	}
+	if err != nil {
+		return 0, have, c.wrap(ctx, "RETR", name, err)
+	}
+	got, err := io.ReadAll(io.LimitReader(r, have-off+1))
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, have, c.wrap(ctx, "RETR", name, err)
+	}
+	want := make([]byte, have-off)
+	if _, err := src.ReadAt(want, off); err != nil {
+		return 0, have, err
+	}
+	if !bytes.Equal(got, want) {
+		return 0, have, nil
+	}
+	return have, have, nil
+}
+
+// settledSize asks a file's size until two answers settleInterval apart
+// agree, or the I/O timeout has passed.
+func (c *ftpConn) settledSize(ctx context.Context, name string) (int64, error) {
+	n, err := c.Size(ctx, name)
+	for deadline := time.Now().Add(c.ioTimeout); err == nil && time.Now().Before(deadline); {
+		select {
+		case <-time.After(settleInterval):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		var m int64
+		if m, err = c.Size(ctx, name); err == nil && m == n {
+			return n, nil
+		}
+		n = m
+	}
+	return n, err
 }
 
 func (c *ftpConn) Write(ctx context.Context, name string, s *Stream) error {

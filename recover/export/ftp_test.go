@@ -108,6 +108,57 @@ func TestFTPConnectionCut(t *testing.T) {
 	}
 }
 
+// TestFTPResumeWhileServerStillWrites: after a cut the server goes on
+// writing what the dropped data connection carried, for a good while. An
+// exporter that continued from the size it first sees would have the rest
+// of the file written after those late bytes (goftp's file driver appends
+// whatever REST says), shifted; it must wait for the size to settle.
+func TestFTPResumeWhileServerStillWrites(t *testing.T) {
+	g := startGoFTP(t, "")
+	g.driver.lag.Store(int64(2 * time.Millisecond)) // about 8 MB/s
+	data := randBytes(13, 3*chunkSize+77)
+	fsys := newTestFS()
+	fsys.file("disk-flat.vmdk", data)
+	p := startCutProxy(t, g.addr, chunkSize+999, 1)
+	rep, err := Export(context.Background(), fsys, nil, withProxy(g.dest(t, ""), p), testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := rep.Entries[0]; e.Status != StatusExported || e.Retries != 1 || p.cutsMade() != 1 {
+		t.Fatalf("entry %+v after %d cuts", e, p.cutsMade())
+	}
+	got, err := os.ReadFile(filepath.Join(g.root, "disk-flat.vmdk"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("uploaded file differs (%d bytes, %v)", len(got), err)
+	}
+}
+
+// TestFTPResumeChecksTheTail: a partial file whose size fits but whose last
+// bytes are not the source's (another export, a server that wrote them
+// elsewhere) is started over, not continued.
+func TestFTPResumeChecksTheTail(t *testing.T) {
+	g := startGoFTP(t, "")
+	data := randBytes(14, 2*chunkSize+5)
+	partial := bytes.Clone(data[:chunkSize+100])
+	partial[len(partial)-1] ^= 0xff
+	if err := os.WriteFile(filepath.Join(g.root, tempName("disk-flat.vmdk")), partial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys := newTestFS()
+	fsys.file("disk-flat.vmdk", data)
+	rep, err := Export(context.Background(), fsys, nil, g.dest(t, ""), testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := rep.Entries[0]; e.Status != StatusExported || e.ResumedFrom != 0 {
+		t.Fatalf("entry %+v", e)
+	}
+	got, err := os.ReadFile(filepath.Join(g.root, "disk-flat.vmdk"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("uploaded file differs (%d bytes, %v)", len(got), err)
+	}
+}
+
 // TestFTPCutsExhaustRetries: a link that keeps dropping fails the file after
 // the bounded retries, and nothing is reported exported.
 func TestFTPCutsExhaustRetries(t *testing.T) {

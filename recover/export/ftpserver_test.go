@@ -35,23 +35,40 @@ const (
 	testFTPPass = "s3cret-Pa55"
 )
 
-// refusingDriver wraps the file driver to refuse uploads on demand.
-type refusingDriver struct {
+// testDriver wraps the file driver to refuse uploads, or to write them
+// slowly, on demand.
+type testDriver struct {
 	ftpserver.Driver
 	refuse atomic.Bool
+	// lag delays every read of an upload's data connection, so that after
+	// a cut the server is still writing what the connection carried.
+	lag atomic.Int64
 }
 
-func (d *refusingDriver) PutFile(ctx *ftpserver.Context, p string, r io.Reader, off int64) (int64, error) {
+func (d *testDriver) PutFile(ctx *ftpserver.Context, p string, r io.Reader, off int64) (int64, error) {
 	if d.refuse.Load() {
 		return 0, errors.New("writes disabled")
 	}
+	if lag := time.Duration(d.lag.Load()); lag > 0 {
+		r = &laggingReader{r: r, lag: lag}
+	}
 	return d.Driver.PutFile(ctx, p, r, off)
+}
+
+type laggingReader struct {
+	r   io.Reader
+	lag time.Duration
+}
+
+func (l *laggingReader) Read(p []byte) (int, error) {
+	time.Sleep(l.lag)
+	return l.r.Read(p[:min(len(p), 16<<10)])
 }
 
 type goFTP struct {
 	addr   string
 	root   string
-	driver *refusingDriver
+	driver *testDriver
 	cert   *x509.Certificate
 }
 
@@ -74,7 +91,7 @@ func startGoFTP(t *testing.T, tlsMode string, without ...string) *goFTP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &goFTP{root: root, driver: &refusingDriver{Driver: fd}}
+	g := &goFTP{root: root, driver: &testDriver{Driver: fd}}
 	port := freePort(t)
 	opts := &ftpserver.Options{
 		Driver:       g.driver,

@@ -157,11 +157,24 @@ func classifyLocal(err error) error {
 	return err
 }
 
-// MatchPrefix returns how many leading bytes of name, up to n, equal the
-// source's, in whole chunks. A partial file is continued only over a prefix
-// that is really the source's: a partial file left by an export of another
+// ResumeOffset keeps the leading bytes of a partial file that equal the
+// source's, in whole chunks: a partial file left by an export of another
 // volume to the same place is rewritten from where it differs.
-func (c *localConn) MatchPrefix(ctx context.Context, name string, src io.ReaderAt, n int64) (int64, error) {
+func (c *localConn) ResumeOffset(ctx context.Context, name string, src io.ReaderAt, size int64) (keep, have int64, err error) {
+	have, err = c.Size(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil || have > size {
+		return 0, have, err
+	}
+	keep, err = c.matchPrefix(ctx, name, src, have)
+	return keep, have, err
+}
+
+// matchPrefix returns how many leading bytes of name, up to n, equal the
+// source's, in whole chunks.
+func (c *localConn) matchPrefix(ctx context.Context, name string, src io.ReaderAt, n int64) (int64, error) {
 	f, err := c.root.Open(name)
 	if err != nil {
 		return 0, err
@@ -177,11 +190,8 @@ func (c *localConn) MatchPrefix(ctx context.Context, name string, src io.ReaderA
 		if _, err := io.ReadFull(io.NewSectionReader(f, off, int64(m)), a[:m]); err != nil {
 			return off, nil
 		}
-		if got, err := src.ReadAt(b[:m], off); got < m {
-			if err == nil {
-				err = io.ErrUnexpectedEOF
-			}
-			return off, &SourceError{Path: name, Off: off + int64(got), Err: err}
+		if _, err := src.ReadAt(b[:m], off); err != nil {
+			return off, err
 		}
 		if !bytes.Equal(a[:m], b[:m]) {
 			return off, nil

@@ -33,6 +33,23 @@ func (e *SourceError) Error() string {
 }
 func (e *SourceError) Unwrap() error { return e.Err }
 
+// sourceReader reads a source file: a short read is a SourceError naming it.
+type sourceReader struct {
+	r    io.ReaderAt
+	path string
+}
+
+func (s sourceReader) ReadAt(p []byte, off int64) (int, error) {
+	got, err := s.r.ReadAt(p, off)
+	if got < len(p) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return got, &SourceError{Path: s.path, Off: off + int64(got), Err: err}
+	}
+	return got, nil
+}
+
 // Stream is the content of one source file as a destination writes it: the
 // bytes from From() to Size(), delivered in order as data or holes, while the
 // sha256 of the whole file (the prefix before From() included, read but not
@@ -152,13 +169,9 @@ func (s *Stream) each(ctx context.Context, hs *hasher, fn func(off int64, data [
 			buf := hs.buffer()
 			n := int(min(int64(len(buf)), end-off))
 			buf = buf[:n]
-			got, err := s.r.ReadAt(buf, off)
-			if got < n {
-				if err == nil || err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
+			if _, err := (sourceReader{s.r, s.path}).ReadAt(buf, off); err != nil {
 				hs.release(buf)
-				return &SourceError{Path: s.path, Off: off + int64(got), Err: err}
+				return err
 			}
 			hs.data(buf)
 			if s.read != nil {
