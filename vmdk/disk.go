@@ -2,6 +2,7 @@ package vmdk
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -357,6 +358,29 @@ func sparseKind(b []byte) string {
 		return "SESparse"
 	}
 	return ""
+}
+
+// SparseCapacity reads the start of a sparse extent file (at least 24
+// bytes): the format its magic names (KDMV, COWD, SESparse) and the
+// capacity in sectors its header records; ok is false for anything else.
+// It lets a recovered file without a name be matched with the extent line
+// that names it.
+func SparseCapacity(head []byte) (format string, sectors int64, ok bool) {
+	if len(head) < 24 {
+		return "", 0, false
+	}
+	format = sparseKind(head)
+	switch format {
+	case "KDMV":
+		sectors = int64(binary.LittleEndian.Uint64(head[12:]))
+	case "COWD":
+		sectors = int64(binary.LittleEndian.Uint32(head[12:]))
+	case "SESparse":
+		sectors = int64(binary.LittleEndian.Uint64(head[16:]))
+	default:
+		return "", 0, false
+	}
+	return format, sectors, sectors > 0
 }
 
 func isDevicePath(name string) bool {

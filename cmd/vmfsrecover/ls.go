@@ -39,7 +39,9 @@ attributes (descriptor address, addressing mode, block size, provisioning).
 
 With --deep (see scan --deep) the listing is the recovered tree: with -l each
 line starts with the provenance (intact, deleted, orphan, carved), and the
-JSON objects carry provenance, confidence and anomalies. --deleted lists only
+JSON objects carry provenance, confidence, anomalies and, for a file no
+directory entry names any more, name_from: where its name came from (a
+descriptor naming it, its own text). --deleted lists only
 what is not intact.
 
 ` + exitCodesHelp,

@@ -118,6 +118,9 @@ func printStat(out io.Writer, r statReport) error {
 	if finding, ok := e.Attrs.(*deepscan.Finding); ok {
 		a = finding.VMFS
 		fmt.Fprintf(out, "provenance:    %s (confidence %.1f)\n", finding.Kind, finding.Confidence)
+		if finding.NameFrom != "" {
+			fmt.Fprintf(out, "name from:     %s\n", finding.NameFrom)
+		}
 		for _, an := range finding.Anomalies {
 			fmt.Fprintf(out, "anomaly:       %s\n", an)
 		}

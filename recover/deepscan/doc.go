@@ -19,7 +19,8 @@
 // gone), lists what the intact tree still reaches, and then every found
 // descriptor it does not reach: deleted files (their descriptor is free in
 // the .fdc.sf bitmap, or a stale copy from an earlier format) at their old
-// path when a directory entry still names them, orphans under
+// path when a directory entry still names them (otherwise named from what
+// the files hold, names.go), orphans under
 // /lost+found, and carved text files under /carved. Every entry carries
 // its provenance, a confidence and the anomalies met (Finding).
 //

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -156,5 +159,36 @@ func FuzzRebuildSpanned(f *testing.F) {
 				walkTree(v.Tree)
 			}
 		}
+	})
+}
+
+// FuzzNameGroup names a nameless descriptor and a nameless file of a
+// directory from a fuzzed descriptor text, size and extent header: the
+// file is named only when an extent line gives exactly its size or
+// capacity.
+func FuzzNameGroup(f *testing.F) {
+	f.Add([]byte("# Disk DescriptorFile\nRW 8192 VMFS \"vm-flat.vmdk\"\n"), int64(8192*512), []byte{})
+	f.Add([]byte("# Disk DescriptorFile\nRW 8192 SESPARSE \"vm-000001-sesparse.vmdk\"\n"), int64(1<<20), seSparseHead(8192)[:64])
+	f.Add([]byte(".encoding = \"UTF-8\"\ndisplayName = \"web/../01\"\n"), int64(0), []byte("COWD\x01\x00\x00\x00\x03\x00\x00\x00\x00\x20\x00\x00\x00\x01\x00\x00\x04\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, text []byte, size int64, head []byte) {
+		d := &nameless{h: FDHit{FDInfo: vmfs.FDInfo{Addr: 1, SelfOffset: 0x1000}}, text: textKind(text), body: textBody(text)}
+		x := &nameless{h: FDHit{FDInfo: vmfs.FDInfo{Addr: 2, SelfOffset: 0x2000}}, size: size}
+		x.sparse, x.capacity, _ = vmdk.SparseCapacity(head)
+		out := map[int64]inferredName{}
+		nameGroup([]*nameless{x, d}, out)
+		in, named := out[0x2000]
+		if !named {
+			return
+		}
+		desc, err := vmdk.ParseDescriptor(d.body)
+		if err != nil || in.name == "" || in.from == "" {
+			t.Fatalf("named %+v from %q (parse error %v)", in, d.body, err)
+		}
+		for _, e := range desc.Extents {
+			if path.Base(e.File) == in.name && extentFits(e, x) {
+				return
+			}
+		}
+		t.Fatalf("named %q, but no extent line of %q fits size %d / %s capacity %d", in.name, d.body, size, x.sparse, x.capacity)
 	})
 }

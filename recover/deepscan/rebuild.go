@@ -246,11 +246,12 @@ type builder struct {
 	vol       *vmfs.Volume
 	tree      *Tree
 	place     *placement
-	seen      map[int64]bool        // descriptor volume offsets already placed
-	dirPath   map[uint32]string     // directory descriptor address -> tree path
-	starts    map[int64]bool        // disk offsets, on this source, of the first byte of placed files
-	bad       []allocmap.Map        // unreadable ranges of every source
-	names     map[[2]uint32]NameHit // (fd, generation) -> a directory entry naming it
+	seen      map[int64]bool         // descriptor volume offsets already placed
+	dirPath   map[uint32]string      // directory descriptor address -> tree path
+	starts    map[int64]bool         // disk offsets, on this source, of the first byte of placed files
+	bad       []allocmap.Map         // unreadable ranges of every source
+	names     map[[2]uint32]NameHit  // (fd, generation) -> a directory entry naming it
+	inferred  map[int64]inferredName // descriptor volume offset -> a name from the files' content
 	anomalies []string
 }
 
@@ -376,6 +377,7 @@ func overlapsAny(m allocmap.Map, off, n int64) bool {
 // land inside them.
 func (b *builder) addUnreached(fds []FDHit) {
 	sort.SliceStable(fds, func(i, j int) bool { return fds[i].Type == "directory" && fds[j].Type != "directory" })
+	b.inferred = b.inferNames(fds)
 	for _, h := range fds {
 		if b.seen[h.SelfOffset] || h.Type == "system" || h.Type == "volume" || h.Type == "invalid" {
 			continue
@@ -413,6 +415,8 @@ func (b *builder) nameFor(h FDHit, kind string) (name, dir string) {
 	if n, ok := b.names[[2]uint32{h.Addr, h.Generation}]; ok {
 		name = n.Name
 		parent = n.Dir
+	} else if n, ok := b.inferred[h.SelfOffset]; ok {
+		name = n.name
 	}
 	if p, ok := b.dirPath[parent]; ok && kind == Deleted && parent != 0 {
 		return name, p
@@ -431,6 +435,9 @@ func (b *builder) placeFile(file *vmfs.File, name, dir, kind string, conf float6
 	b.seen[a.VolumeOff] = true
 	info, _ := file.Stat()
 	n := &tnode{name: name, mode: info.Mode(), size: a.Size, mtime: a.MTime, finding: b.finding(kind, conf, a)}
+	if in, ok := b.inferred[a.VolumeOff]; ok {
+		n.finding.NameFrom = in.from
+	}
 	switch {
 	case info.IsDir():
 		n.children = map[string]*tnode{}

@@ -291,28 +291,49 @@ var (
 
 // text records VMDK descriptors and .vmx files that start at a sector.
 func (s *scanner) text(b []byte, at int64) {
-	kind := ""
-	switch {
-	case b[0] == '#' && bytes.HasPrefix(b, descriptorHead):
-		kind = "vmdk-descriptor"
-	case b[0] == '.' || b[0] == 'c':
-		for _, h := range vmxHeads {
-			if bytes.HasPrefix(b, h) {
-				kind = "vmx"
-			}
-		}
-	}
+	kind := textKind(b)
 	if kind == "" || len(s.f.Texts) >= maxNames {
 		return
 	}
+	body := textBody(b)
+	if !printable(body) {
+		return
+	}
+	s.f.Texts = append(s.f.Texts, TextHit{Offset: at, Kind: kind, Length: int64(len(body)), Name: textName(kind, body)})
+}
+
+// textKind says whether b starts like a VMDK descriptor ("vmdk-descriptor")
+// or a .vmx file ("vmx"); "" otherwise.
+func textKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+	case b[0] == '#' && bytes.HasPrefix(b, descriptorHead):
+		return "vmdk-descriptor"
+	case b[0] == '.' || b[0] == 'c':
+		for _, h := range vmxHeads {
+			if bytes.HasPrefix(b, h) {
+				return "vmx"
+			}
+		}
+	}
+	return ""
+}
+
+// textBody is the text at the start of b: up to maxTextSize bytes, up to
+// the first NUL.
+func textBody(b []byte) []byte {
 	body := b[:min(len(b), maxTextSize)]
 	if n := bytes.IndexByte(body, 0); n >= 0 {
 		body = body[:n]
 	}
-	if !printable(body) {
-		return
-	}
-	hit := TextHit{Offset: at, Kind: kind, Length: int64(len(body))}
+	return body
+}
+
+// textName is the name a text file most likely had, by ESXi's naming: a
+// descriptor is named after its first extent without the extent suffix
+// (vm1-flat.vmdk: vm1.vmdk), a .vmx after its displayName; "" when the
+// text does not say.
+func textName(kind string, body []byte) string {
 	switch kind {
 	case "vmdk-descriptor":
 		if m := extentLine.FindSubmatch(body); m != nil {
@@ -320,14 +341,22 @@ func (s *scanner) text(b []byte, at int64) {
 			for _, suffix := range []string{"-flat", "-delta", "-sesparse", "-rdm", "-rdmp", "-s001"} {
 				base = strings.TrimSuffix(base, suffix)
 			}
-			hit.Name = base + ".vmdk"
+			return base + ".vmdk"
 		}
 	case "vmx":
-		if m := displayName.FindSubmatch(body); m != nil {
-			hit.Name = string(m[1]) + ".vmx"
+		if name := vmxDisplayName(body); name != "" {
+			return name + ".vmx"
 		}
 	}
-	s.f.Texts = append(s.f.Texts, hit)
+	return ""
+}
+
+// vmxDisplayName is the displayName a .vmx file gives its VM, or "".
+func vmxDisplayName(body []byte) string {
+	if m := displayName.FindSubmatch(body); m != nil {
+		return strings.TrimSpace(string(m[1]))
+	}
+	return ""
 }
 
 // printable accepts UTF-8 text with tabs and newlines.

@@ -24,11 +24,15 @@ const (
 // Finding describes where a recovered entry came from; it is the Sys() of
 // every entry's fs.FileInfo, and export records its provenance.
 type Finding struct {
-	Kind       string           `json:"provenance"`
-	Confidence float64          `json:"confidence"` // 0..1: how sure the content is the file's
-	Anomalies  []string         `json:"anomalies,omitempty"`
-	DiskOffset int64            `json:"disk_offset"` // descriptor or text position on the source
-	VMFS       *vmfs.Attributes `json:"vmfs,omitempty"`
+	Kind       string   `json:"provenance"`
+	Confidence float64  `json:"confidence"` // 0..1: how sure the content is the file's
+	Anomalies  []string `json:"anomalies,omitempty"`
+	DiskOffset int64    `json:"disk_offset"` // descriptor or text position on the source
+	// NameFrom says where the name came from when no directory entry
+	// named the file (VMFS6 zeroes a deleted file's entry): the file's own
+	// content or a descriptor naming it (names.go).
+	NameFrom string           `json:"name_from,omitempty"`
+	VMFS     *vmfs.Attributes `json:"vmfs,omitempty"`
 }
 
 // Provenance implements export.Provenancer.
