@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
 // exportFlags are the flags of export and verify that reach a destination.
@@ -30,6 +31,7 @@ type exportFlags struct {
 	insecureTLS bool
 	noSync      bool
 	flatten     bool
+	unmapped    bool
 	system      bool
 	readBack    bool
 }
@@ -70,11 +72,15 @@ A full disk or a permission error stops the export, keeping what is done.
 
 FTP: the password comes from $` + export.FTPPasswordEnv + `, from ~/.netrc
 ($NETRC), or from a prompt on the terminal; never from the command line. A
-dropped connection is resumed (SIZE, then REST+STOR) with bounded retries;
+dropped connection is resumed with bounded retries: SIZE until the server has
+stopped writing, the file's last 64 KiB read back and compared with the
+source, then REST+STOR (from the start when they differ);
 --jobs uploads several files at once, one connection each.
 
 --flatten writes each VMDK found (descriptor, extents and snapshot chain,
-through the vmdk package) as one raw image NAME.raw instead of its files.
+through the vmdk package) as one raw image NAME.raw instead of its files;
+with --unmapped-from-parent, what the guest unmapped in an SESparse snapshot
+reads from the parent (the older data) instead of as zeros.
 
 ` + exitCodesHelp,
 		Example: `  vmfsrecover export datastore.img --to /mnt/rescue
@@ -93,6 +99,7 @@ through the vmdk package) as one raw image NAME.raw instead of its files.
 	fl.IntVar(&f.retries, "retries", 5, "reconnections per file after a dropped connection (with backoff)")
 	fl.BoolVar(&f.noSync, "no-sync", false, "local: do not fsync each file before renaming it (faster; unsafe on power loss)")
 	fl.BoolVar(&f.flatten, "flatten", false, "write each VMDK as one raw image (descriptor, extents and snapshots resolved)")
+	fl.BoolVar(&f.unmapped, "unmapped-from-parent", false, "with --flatten: read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
 	fl.BoolVar(&f.readBack, "verify", false, "read every file back from DEST after writing it and compare hashes (a second transfer)")
 	fl.BoolVar(&f.system, "system-files", false, "also export the volume's own metadata files (/.fdc.sf, /.pbc.sf, ...) when exporting the root")
 	addDestinationFlags(cmd, f)
@@ -167,6 +174,9 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if f.jobs < 1 || f.jobs > 64 {
 		return withExitCode(exitUsage, fmt.Errorf("--jobs %d: want 1 to 64", f.jobs))
 	}
+	if f.unmapped && !f.flatten {
+		return withExitCode(exitUsage, errors.New("--unmapped-from-parent changes how snapshots are read: it needs --flatten"))
+	}
 	sources, paths, err := splitSources(args, -1)
 	if err != nil {
 		return err
@@ -195,7 +205,7 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 		opts.Retries = -1
 	}
 	if f.flatten {
-		opts.Flatten = export.FlattenVMDK
+		opts.Flatten = export.VMDKFlattener(&vmdk.Options{UnmappedFromParent: f.unmapped})
 	}
 	if !f.system {
 		opts.Exclude = isVolumeMetadata

@@ -112,6 +112,7 @@ func TestExportCmdFlattenAndErrors(t *testing.T) {
 		{exportFlags{to: dest, jobs: 0}, exitUsage},
 		{exportFlags{to: "ftp://u:pw@127.0.0.1/", jobs: 1}, exitUsage},
 		{exportFlags{to: "ftp://127.0.0.1/", jobs: 1, implicitTLS: true}, exitUsage},
+		{exportFlags{to: dest, jobs: 1, unmapped: true}, exitUsage}, // needs --flatten
 	} {
 		err := runExport(context.Background(), g, &tc.f, []string{img}, &out)
 		if exitCode(err) != tc.code || (err != nil && strings.Contains(err.Error(), "pw@")) {

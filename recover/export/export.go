@@ -42,8 +42,8 @@ type Options struct {
 	Backoff time.Duration
 	// Flatten, when set, is asked about every regular file whose name ends
 	// in .vmdk; when it returns a Flat, the file is exported as that image
-	// and the files it is made of are skipped. FlattenVMDK is the one the
-	// CLI uses.
+	// and the files it is made of are skipped. VMDKFlattener makes the one
+	// the CLI uses.
 	Flatten func(fsys fs.FS, name string) (*Flat, error)
 	// Exclude, when set, leaves out entries found while walking a
 	// directory (not the paths asked for) for which it returns true; the

@@ -25,13 +25,19 @@ type FlatImage interface {
 	io.Closer
 }
 
-// FlattenVMDK flattens a VMDK descriptor (or single-file sparse disk) with
-// its extents and snapshot chain into one raw image named like the
-// descriptor with .raw instead of .vmdk. Files that are not a disk's
-// descriptor (flat, delta and sparse extents, whose own name ends in .vmdk)
-// are left alone: they are exported, or skipped as parts, as they are.
-func FlattenVMDK(fsys fs.FS, name string) (*Flat, error) {
-	d, err := vmdk.OpenFS(fsys, name, nil)
+// VMDKFlattener returns the Options.Flatten that flattens a VMDK
+// descriptor (or single-file sparse disk) with its extents and snapshot
+// chain into one raw image named like the descriptor with .raw instead of
+// .vmdk, read with opts (nil: the defaults). Files that are not a disk's
+// descriptor (flat, delta and sparse extents, whose own name ends in
+// .vmdk) are left alone: they are exported, or skipped as parts, as they
+// are.
+func VMDKFlattener(opts *vmdk.Options) func(fsys fs.FS, name string) (*Flat, error) {
+	return func(fsys fs.FS, name string) (*Flat, error) { return flattenVMDK(fsys, name, opts) }
+}
+
+func flattenVMDK(fsys fs.FS, name string, opts *vmdk.Options) (*Flat, error) {
+	d, err := vmdk.OpenFS(fsys, name, opts)
 	if err != nil {
 		if isExtentName(name) {
 			return nil, nil // an extent on its own: export it as it is
@@ -72,7 +78,7 @@ func FlattenVMDK(fsys fs.FS, name string) (*Flat, error) {
 		Size:  info.Capacity,
 		Parts: parts,
 		Open: func() (FlatImage, error) {
-			return vmdk.OpenFS(fsys, name, nil)
+			return vmdk.OpenFS(fsys, name, opts)
 		},
 	}, nil
 }
