@@ -33,27 +33,7 @@ func TestDetectFSMkfs(t *testing.T) {
 		{"exfat", 16 << 20, "mkfs.exfat", nil, FSExFAT},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tool, err := exec.LookPath(c.tool)
-			if err != nil {
-				for _, dir := range []string{"/usr/sbin", "/sbin"} {
-					if _, serr := os.Stat(filepath.Join(dir, c.tool)); serr == nil {
-						tool, err = filepath.Join(dir, c.tool), nil
-					}
-				}
-			}
-			if err != nil {
-				t.Skipf("%s not installed", c.tool)
-			}
-			img := filepath.Join(t.TempDir(), c.name+".img")
-			if err := os.WriteFile(img, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(img, c.size); err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command(tool, append(c.args, img)...).CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", c.tool, err, out)
-			}
+			img := mkfs(t, c.tool, c.args, c.size)
 			f, err := os.Open(img)
 			if err != nil {
 				t.Fatal(err)
@@ -64,4 +44,32 @@ func TestDetectFSMkfs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mkfs makes a file system of size bytes in a new image file with tool,
+// or skips the test when the tool is not installed.
+func mkfs(t *testing.T, tool string, args []string, size int64) string {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if _, serr := os.Stat(filepath.Join(dir, tool)); serr == nil {
+				path, err = filepath.Join(dir, tool), nil
+			}
+		}
+	}
+	if err != nil {
+		t.Skipf("%s not installed", tool)
+	}
+	img := filepath.Join(t.TempDir(), "fs.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(path, append(args, img)...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, out)
+	}
+	return img
 }
