@@ -21,12 +21,14 @@ type dumpOptions struct {
 	tolerant bool
 	unmapped bool
 	force    bool
+	offset   int64
+	length   int64
 }
 
 func newDumpCmd(g *globalOptions) *cobra.Command {
 	o := &dumpOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "dump SOURCE -o FILE",
+		Use:   "dump SOURCE -o FILE [--offset N --length N]",
 		Short: "Write a VMDK's whole virtual disk as a raw image (holes stay holes, chains flattened)",
 		Long: `dump reads the virtual disk of SOURCE (any VMDK subformat, a snapshot delta
 with its parents, or a raw image) and writes it to FILE as a raw disk image.
@@ -34,9 +36,14 @@ Unallocated ranges and all-zero blocks are left as holes, so FILE takes only
 the space the data needs. A snapshot chain is flattened: FILE holds what the
 newest link shows. FILE must not exist unless --force is given.
 
+--offset and --length write only that byte range of the virtual disk: one
+guest partition or file system, as 'info --search' places them when the
+partition table is gone.
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover dump vm/disk.vmdk -o /mnt/recovered/disk.raw
-  vmfsrecover dump --tolerant vm/disk-000001.vmdk -o disk.raw   # missing parts as zeros`,
+  vmfsrecover dump --tolerant vm/disk-000001.vmdk -o disk.raw   # missing parts as zeros
+  vmfsrecover dump vm/disk-flat.vmdk --offset 1048576 --length 53687091200 -o part1.img`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDump(cmd.Context(), o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -46,6 +53,8 @@ newest link shows. FILE must not exist unless --force is given.
 	cmd.Flags().BoolVar(&o.tolerant, "tolerant", false, "read missing extents or parents and damaged ranges as zeros, and report them")
 	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite FILE if it exists")
 	cmd.Flags().BoolVar(&o.unmapped, "unmapped-from-parent", false, "read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
+	cmd.Flags().Int64Var(&o.offset, "offset", 0, "first byte of the virtual disk to write")
+	cmd.Flags().Int64Var(&o.length, "length", 0, "bytes to write from --offset (0: to the end of the disk)")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -54,6 +63,7 @@ newest link shows. FILE must not exist unless --force is given.
 type dumpResult struct {
 	Source    string   `json:"source"`
 	Output    string   `json:"output"`
+	Offset    int64    `json:"offset,omitempty"` // of the range written
 	Size      int64    `json:"size"`
 	Allocated int64    `json:"allocated"`
 	Written   int64    `json:"written"`
@@ -75,6 +85,15 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("allocation map: %w", err)
 	}
+	length := o.length
+	if length == 0 {
+		length = d.Size() - o.offset
+	}
+	if o.offset < 0 || length <= 0 || o.offset > d.Size()-length {
+		return withExitCode(exitUsage, fmt.Errorf("--offset %d --length %d: outside the %d-byte disk", o.offset, o.length, d.Size()))
+	}
+	r := io.NewSectionReader(d, o.offset, length)
+	m = m.Window(o.offset, length)
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if o.force {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
@@ -91,7 +110,7 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 		bar = progressbar.DefaultBytes(m.Total(), "dump")
 	}
 	var last int64
-	written, err := vmdk.CopySparse(ctx, out, d, m, func(done int64) {
+	written, err := vmdk.CopySparse(ctx, out, r, m, func(done int64) {
 		if bar != nil {
 			bar.Add64(done - last)
 			last = done
@@ -101,7 +120,7 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 		bar.Finish()
 	}
 	if err == nil {
-		err = out.Truncate(d.Size())
+		err = out.Truncate(length)
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -109,7 +128,7 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("dump to %s: %w (the output is incomplete)", o.output, err)
 	}
-	res := dumpResult{Source: spec, Output: o.output, Size: d.Size(), Allocated: m.Total(), Written: written, Warnings: d.Warnings()}
+	res := dumpResult{Source: spec, Output: o.output, Offset: o.offset, Size: length, Allocated: m.Total(), Written: written, Warnings: d.Warnings()}
 	if o.json {
 		if err := json.NewEncoder(stdout).Encode(res); err != nil {
 			return err

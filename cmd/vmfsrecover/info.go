@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
 )
 
 type infoOptions struct {
 	*globalOptions
 	tolerant bool
+	search   bool
 }
 
 func newInfoCmd(g *globalOptions) *cobra.Command {
@@ -28,16 +31,26 @@ extents, snapshot chain with CIDs, allocated bytes, adapter type, geometry and
 any warnings. For a raw image (a -flat.vmdk whose descriptor is lost) it also
 prints the descriptor that would make it a VMDK again.
 
+--search reads the whole disk and finds the guest's file systems by their
+boot sectors, superblocks and the backup copies each keeps (NTFS, FAT32,
+exFAT, ext2/3/4, XFS, Btrfs), without the partition table: what is needed
+when ransomware encrypted the start of a -flat.vmdk, or a partition table
+was overwritten. For each it prints the commands that copy it out (dump
+--offset --length), rebuild a destroyed head from its backup in that copy,
+and mount the copy read-only.
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover info vm/disk.vmdk
   vmfsrecover info --json vm/disk-000002.vmdk
-  vmfsrecover info --tolerant vm/disk-flat.vmdk`,
+  vmfsrecover info --tolerant vm/disk-flat.vmdk
+  vmfsrecover info --search encrypted-flat.vmdk`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInfo(cmd.Context(), o, args[0], cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&o.tolerant, "tolerant", false, "open even with missing extents or parents (they read as zeros) and report them")
+	cmd.Flags().BoolVar(&o.search, "search", false, "read the whole disk and find the guest's file systems by their superblocks and backups, without the partition table")
 	return cmd
 }
 
@@ -45,6 +58,8 @@ prints the descriptor that would make it a VMDK again.
 type infoReport struct {
 	vmdk.Info
 	Allocated int64 `json:"allocated"`
+	// Found lists the file systems --search found.
+	Found []partition.Found `json:"search,omitempty"`
 }
 
 func runInfo(ctx context.Context, o *infoOptions, spec string, out io.Writer) error {
@@ -58,12 +73,25 @@ func runInfo(ctx context.Context, o *infoOptions, spec string, out io.Writer) er
 		return fmt.Errorf("allocation map: %w", err)
 	}
 	r := infoReport{Info: d.Info(), Allocated: m.Total()}
+	if o.search {
+		update, finish := o.byteProgress("search", m.Total(), nil)
+		r.Found, err = partition.Search(ctx, d, d.Size(), m, func(done int64) { update(done, m.Total()) })
+		finish()
+		if err != nil {
+			return fmt.Errorf("%s: search: %w", spec, err)
+		}
+	}
 	if o.json {
 		if err := json.NewEncoder(out).Encode(r); err != nil {
 			return err
 		}
 	} else if err := printInfo(out, r); err != nil {
 		return err
+	} else if o.search {
+		printFound(out, spec, r.Found)
+	}
+	if o.search && len(r.Found) == 0 {
+		return withExitCode(exitPartial, fmt.Errorf("%s: search found no file system", spec))
 	}
 	if len(r.Warnings) > 0 {
 		return withExitCode(exitPartial, fmt.Errorf("%s: finished with %d warning(s), listed in the output", spec, len(r.Warnings)))
@@ -125,6 +153,43 @@ func printInfo(w io.Writer, r infoReport) error {
 		fmt.Fprintf(w, "warning: %s\n", m)
 	}
 	return nil
+}
+
+// printFound lists the file systems a search found, each with the
+// commands that recover it.
+func printFound(w io.Writer, spec string, found []partition.Found) {
+	fmt.Fprintf(w, "file systems found by search (the partition table is not used):\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  START\tSIZE\tFS\tHEAD\tPLACED BY\n")
+	for _, f := range found {
+		head := "intact"
+		if !f.HeadIntact {
+			head = "DESTROYED"
+		}
+		fmt.Fprintf(tw, "  %d\t%d (%s)\t%s\t%s\t%s\n", f.Start, f.Size, humanBytes(f.Size), f.FS, head, strings.Join(f.Evidence, "; "))
+	}
+	tw.Flush()
+	if len(found) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "to recover one, copy it out, rebuild a destroyed head in the copy, and mount the copy read-only:\n")
+	for _, f := range found {
+		img := fmt.Sprintf("%s-%d.img", strings.ToLower(f.FS), f.Start)
+		fmt.Fprintf(w, "  # %s at byte %d\n", f.FS, f.Start)
+		fmt.Fprintf(w, "  vmfsrecover dump %s --offset %d --length %d -o %s\n", shellQuote(spec), f.Start, f.Size, img)
+		if cmd := f.Repair(img); cmd != "" {
+			fmt.Fprintf(w, "  %s\n", cmd)
+		}
+		fmt.Fprintf(w, "  mount -o ro,loop %s /mnt\n", img)
+	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func dash(s string) string {

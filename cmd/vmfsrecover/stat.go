@@ -153,7 +153,7 @@ func printStat(out io.Writer, r statReport) error {
 	if d := r.Damage; d != nil {
 		fmt.Fprintf(tw, "damage scan:\t%d bytes read, %.1f%% random-looking blocks\n", d.Examined, 100*d.RandomFrac)
 		if d.HeadDamaged {
-			fmt.Fprintf(tw, "head:\tthe first sector holds random bytes, not a partition table: encrypted or overwritten\n")
+			fmt.Fprintf(tw, "head:\tthe first sector holds random bytes, not a partition table: encrypted or overwritten; export the file and run 'vmfsrecover info --search' on it to find the guest's file systems by their backups\n")
 		}
 		for _, s := range d.Suspect {
 			fmt.Fprintf(tw, "suspect:\tbytes %d-%d (%s): %s\n", s.Off, s.Off+s.Len, humanBytes(s.Len), s.Reason)

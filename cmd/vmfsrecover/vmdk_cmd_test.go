@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -178,5 +179,61 @@ func TestDumpUnmappedFromParent(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("--unmapped-from-parent=%v: the dump differs from the expected %x...", fromParent, want[:4])
 		}
+	}
+}
+
+// info --search on a guest disk whose first megabyte and ext4 head are
+// destroyed: it places the file system by a backup superblock and prints
+// the dump, e2fsck and mount commands; the dump it prints writes exactly
+// the file system's bytes, and its e2fsck brings the head back.
+func TestInfoSearchAndDumpRange(t *testing.T) {
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		if _, serr := os.Stat("/sbin/mkfs.ext4"); serr != nil {
+			t.Skip("mkfs.ext4 not installed")
+		}
+		mkfs = "/sbin/mkfs.ext4"
+	}
+	dir := t.TempDir()
+	const at, size = 1 << 20, 16 << 20
+	fsImg := filepath.Join(dir, "fs.img")
+	os.WriteFile(fsImg, nil, 0o644)
+	os.Truncate(fsImg, size)
+	if out, err := exec.Command(mkfs, "-q", "-F", "-b", "1024", fsImg).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	fsData, _ := os.ReadFile(fsImg)
+	junk := bytes.Repeat([]byte{0x5A, 0xC3, 0x96, 0x0F}, (at+4096)/4)
+	disk := append(append([]byte{}, junk[:at]...), fsData...)
+	copy(disk[at:], junk[:4096]) // the boot block and primary superblock
+	src := filepath.Join(dir, "guest-flat.vmdk")
+	os.WriteFile(src, append(disk, make([]byte, 1<<20)...), 0o644)
+
+	var out bytes.Buffer
+	err = runInfo(context.Background(), &infoOptions{globalOptions: &globalOptions{quiet: true}, search: true}, src, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		fmt.Sprintf("vmfsrecover dump %s --offset %d --length %d -o ext4-%d.img", src, at, size, at),
+		fmt.Sprintf("e2fsck -y -b 8193 -B 1024 ext4-%d.img", at),
+		"DESTROYED",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	part := filepath.Join(dir, "part.img")
+	o := &dumpOptions{globalOptions: &globalOptions{quiet: true}, output: part, offset: at, length: size}
+	if err := runDump(context.Background(), o, src, new(bytes.Buffer), new(bytes.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(part)
+	if !bytes.Equal(got, disk[at:at+size]) {
+		t.Fatalf("dump --offset --length wrote %d bytes that differ from the file system's", len(got))
+	}
+	o.output, o.offset, o.length = filepath.Join(dir, "past.img"), at, 64<<20
+	if err := runDump(context.Background(), o, src, new(bytes.Buffer), new(bytes.Buffer)); exitCode(err) != exitUsage {
+		t.Errorf("a range past the disk: exit %d (%v), want %d", exitCode(err), err, exitUsage)
 	}
 }

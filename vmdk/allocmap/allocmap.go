@@ -98,3 +98,16 @@ func (m Map) Validate(size int64) error {
 	}
 	return nil
 }
+
+// Window returns the part of m inside [off, off+n), moved to start at 0:
+// the map of a section of the disk.
+func (m Map) Window(off, n int64) Map {
+	var out Map
+	for _, r := range m {
+		start, end := max(r.Off, off), min(r.End(), off+n)
+		if start < end {
+			out = out.Add(Range{Off: start - off, Len: end - start})
+		}
+	}
+	return out
+}

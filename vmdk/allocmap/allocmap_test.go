@@ -32,3 +32,13 @@ func TestAddAndClip(t *testing.T) {
 		t.Fatalf("Clip = %v, want %v", got, want)
 	}
 }
+
+func TestWindow(t *testing.T) {
+	m := Map{{0, 8}, {16, 4}, {30, 10}}
+	if got, want := m.Window(4, 30), (Map{{0, 4}, {12, 4}, {26, 4}}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Window(4, 30) = %v, want %v", got, want)
+	}
+	if got := m.Window(8, 8); got != nil {
+		t.Fatalf("Window over a hole = %v, want nothing", got)
+	}
+}

@@ -1,6 +1,9 @@
 // Package partition reads the partition table of a disk (MBR with extended
 // partitions, or GPT with its backup copy) and recognises the file system at
-// the start of a partition by its signature.
+// the start of a partition by its signature. When the table and the heads
+// of the file systems are gone (ransomware encrypts the first megabytes of
+// a disk), Search reads the whole disk and places each file system by the
+// backup copies of its boot sector or superblock (search.go).
 //
 // A disk is an io.ReaderAt plus its size, so the same code reads a physical
 // disk, a disk image, a VMDK virtual disk (package vmdk) or a guest disk

@@ -50,15 +50,8 @@ func TestDetectFSMkfs(t *testing.T) {
 // or skips the test when the tool is not installed.
 func mkfs(t *testing.T, tool string, args []string, size int64) string {
 	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if _, serr := os.Stat(filepath.Join(dir, tool)); serr == nil {
-				path, err = filepath.Join(dir, tool), nil
-			}
-		}
-	}
-	if err != nil {
+	path, ok := toolPath(tool)
+	if !ok {
 		t.Skipf("%s not installed", tool)
 	}
 	img := filepath.Join(t.TempDir(), "fs.img")
@@ -72,4 +65,18 @@ func mkfs(t *testing.T, tool string, args []string, size int64) string {
 		t.Fatalf("%s: %v\n%s", tool, err, out)
 	}
 	return img
+}
+
+// toolPath finds a program on PATH or in the sbin folders, which a
+// non-root PATH often leaves out.
+func toolPath(tool string) (string, bool) {
+	if path, err := exec.LookPath(tool); err == nil {
+		return path, true
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+			return filepath.Join(dir, tool), true
+		}
+	}
+	return "", false
 }

@@ -23,6 +23,37 @@ type Found struct {
 	// by a backup copy; tools that mount it need that copy (see Evidence).
 	HeadIntact bool     `json:"head_intact"`
 	Evidence   []string `json:"evidence"`
+	// CopyAt is the disk offset of the first copy that placed it (its head
+	// when intact); BlockSize, for ext2/3/4, the unit that numbers its
+	// superblock copies.
+	CopyAt    int64 `json:"copy_at"`
+	BlockSize int64 `json:"block_size,omitempty"`
+}
+
+// Repair returns the command that rebuilds the head of the file system
+// from its backup copy in image, a copy of the file system alone (written
+// by 'vmfsrecover dump --offset Start --length Size'); "" when the head is
+// intact. The command changes image only, never the disk it came from.
+func (f Found) Repair(image string) string {
+	if f.HeadIntact {
+		return ""
+	}
+	in := f.CopyAt - f.Start // where the copy lies in image
+	switch f.FS {
+	case FSNTFS: // the boot sector, from the partition's last sector
+		return fmt.Sprintf("dd if=%[1]s of=%[1]s bs=512 skip=%[2]d count=1 conv=notrunc", image, in/512)
+	case FSFAT32: // boot sector, FSInfo and sector 2, from sectors 6-8
+		return fmt.Sprintf("dd if=%[1]s of=%[1]s bs=%[2]d skip=6 count=3 conv=notrunc", image, in/6)
+	case FSExFAT: // the 12-sector boot region, from its copy
+		return fmt.Sprintf("dd if=%[1]s of=%[1]s bs=%[2]d skip=1 count=1 conv=notrunc", image, in)
+	case FSExt2, FSExt3, FSExt4:
+		return fmt.Sprintf("e2fsck -y -b %d -B %d %s", in/f.BlockSize, f.BlockSize, image)
+	case FSXFS:
+		return "xfs_repair " + image
+	case FSBtrfs:
+		return "btrfs rescue super-recover -y " + image
+	}
+	return ""
 }
 
 // The copies each file system keeps, which let Search place it when its
@@ -58,8 +89,7 @@ type candidateKey struct {
 
 type candidate struct {
 	Found
-	copies int   // superblock or boot-sector copies that agree
-	copyAt int64 // disk offset of the first copy seen
+	copies int // superblock or boot-sector copies that agree
 }
 
 type xfsCopy struct {
@@ -126,7 +156,7 @@ func (s *searcher) add(fs string, start, size, at int64, head bool, evidence str
 		if len(s.cands) >= maxFound {
 			return
 		}
-		c = &candidate{Found: Found{Start: start, Size: size, FS: fs}, copyAt: at}
+		c = &candidate{Found: Found{Start: start, Size: size, FS: fs, CopyAt: at}}
 		s.cands[k] = c
 	}
 	c.copies++
@@ -206,6 +236,9 @@ func (s *searcher) ext(b []byte, off int64) {
 		start = off - (first+group*bpg)*bs
 	}
 	s.add(FSExt4, start, blocks*bs, off, group == 0, fmt.Sprintf("superblock of block group %d at byte %d", group, off))
+	if c := s.cands[candidateKey{FSExt4, start}]; c != nil {
+		c.BlockSize = bs
+	}
 }
 
 // xfsCopy records an XFS superblock copy; placeXFS places them together.
@@ -266,8 +299,10 @@ func (s *searcher) confirmed() []Found {
 				ok = s.fatTable(c)
 			}
 		case FSExt4:
-			ok = ok || c.HeadIntact // a small file system keeps no backup
-			if sb := s.read(c.copyAt, 1024); sb != nil {
+			// A small file system keeps no backup, a two-group one just
+			// one: a copy alone must carry a right checksum.
+			ok = ok || c.HeadIntact || s.extChecksum(c)
+			if sb := s.read(c.CopyAt, 1024); sb != nil {
 				c.FS = extVariant(sb)
 			}
 		case FSBtrfs:
@@ -303,7 +338,7 @@ func (s *searcher) read(off int64, n int) []byte {
 // ntfsMFT confirms an NTFS candidate by the $MFT record its boot sector
 // copy locates.
 func (s *searcher) ntfsMFT(c *candidate) bool {
-	b := s.read(c.copyAt, 512)
+	b := s.read(c.CopyAt, 512)
 	if b == nil {
 		return false
 	}
@@ -324,14 +359,31 @@ func (s *searcher) ntfsMFT(c *candidate) bool {
 	return false
 }
 
+// extChecksum confirms an ext4 candidate by the CRC-32C of its superblock
+// copy (metadata_csum, the default of mkfs.ext4 since e2fsprogs 1.43).
+func (s *searcher) extChecksum(c *candidate) bool {
+	sb := s.read(c.CopyAt, 1024)
+	const metadataCsum = 0x400
+	if sb == nil || binary.LittleEndian.Uint32(sb[100:])&metadataCsum == 0 {
+		return false
+	}
+	if ^crc32.Checksum(sb[:0x3FC], castagnoli) != binary.LittleEndian.Uint32(sb[0x3FC:]) {
+		return false
+	}
+	c.Evidence = append(c.Evidence, "the copy's CRC-32C is right")
+	return true
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // btrfsChecksum confirms a Btrfs candidate by the CRC-32C its superblock
 // copy carries over itself.
 func (s *searcher) btrfsChecksum(c *candidate) bool {
-	sb := s.read(c.copyAt, 4096)
+	sb := s.read(c.CopyAt, 4096)
 	if sb == nil || binary.LittleEndian.Uint16(sb[0xC4:]) != 0 { // 0: crc32c
 		return false
 	}
-	if crc32.Checksum(sb[0x20:], crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(sb) {
+	if crc32.Checksum(sb[0x20:], castagnoli) != binary.LittleEndian.Uint32(sb) {
 		return false
 	}
 	c.Evidence = append(c.Evidence, "the copy's CRC-32C is right")
@@ -341,7 +393,7 @@ func (s *searcher) btrfsChecksum(c *candidate) bool {
 // fatTable confirms a FAT32 or exFAT candidate by the first entries of its
 // first FAT, which its boot sector copy locates.
 func (s *searcher) fatTable(c *candidate) bool {
-	b := s.read(c.copyAt, 512)
+	b := s.read(c.CopyAt, 512)
 	if b == nil {
 		return false
 	}

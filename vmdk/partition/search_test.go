@@ -6,7 +6,9 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -100,6 +102,49 @@ func TestSearchFindsGuestFileSystems(t *testing.T) {
 		encrypt(g.at, g.head)
 	}
 	t.Run("heads gone", func(t *testing.T) { check(t, false) })
+	t.Run("repair", func(t *testing.T) {
+		found, err := Search(context.Background(), out, end+mib, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range found {
+			img := filepath.Join(t.TempDir(), "copy.img")
+			copyOut, err := os.Create(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.Copy(copyOut, io.NewSectionReader(out, f.Start, f.Size))
+			copyOut.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := f.Repair(img)
+			if _, ok := toolPath(strings.Fields(cmd)[0]); !ok {
+				t.Logf("%s: %s not installed", f.FS, strings.Fields(cmd)[0])
+				continue
+			}
+			sh := exec.Command("sh", "-c", cmd)
+			sh.Env = append(os.Environ(), "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
+			if out, err := sh.CombinedOutput(); err != nil {
+				// e2fsck exits 1 when it corrected the file system,
+				// btrfs rescue super-recover 2 when it rewrote the
+				// superblocks.
+				fixed := map[string]int{FSExt2: 1, FSExt3: 1, FSExt4: 1, FSBtrfs: 2}
+				if ee, ok := err.(*exec.ExitError); !ok || fixed[f.FS] == 0 || ee.ExitCode() != fixed[f.FS] {
+					t.Errorf("%s: %s: %v\n%s", f.FS, cmd, err, out)
+					continue
+				}
+			}
+			r, err := os.Open(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := DetectFS(r, f.Size); got != f.FS {
+				t.Errorf("%s: after %q the copy holds %q", f.FS, cmd, got)
+			}
+			r.Close()
+		}
+	})
 }
 
 // FuzzSearch runs Search over a disk made of the input repeated: whatever
