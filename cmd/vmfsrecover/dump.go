@@ -21,8 +21,7 @@ type dumpOptions struct {
 	tolerant bool
 	unmapped bool
 	force    bool
-	offset   int64
-	length   int64
+	byteRange
 }
 
 func newDumpCmd(g *globalOptions) *cobra.Command {
@@ -53,8 +52,7 @@ partition table is gone.
 	cmd.Flags().BoolVar(&o.tolerant, "tolerant", false, "read missing extents or parents and damaged ranges as zeros, and report them")
 	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite FILE if it exists")
 	cmd.Flags().BoolVar(&o.unmapped, "unmapped-from-parent", false, "read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
-	cmd.Flags().Int64Var(&o.offset, "offset", 0, "first byte of the virtual disk to write")
-	cmd.Flags().Int64Var(&o.length, "length", 0, "bytes to write from --offset (0: to the end of the disk)")
+	o.addFlags(cmd, "virtual disk")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -85,14 +83,11 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("allocation map: %w", err)
 	}
-	length := o.length
-	if length == 0 {
-		length = d.Size() - o.offset
+	r, err := o.section(d, d.Size())
+	if err != nil {
+		return err
 	}
-	if o.offset < 0 || length <= 0 || o.offset > d.Size()-length {
-		return withExitCode(exitUsage, fmt.Errorf("--offset %d --length %d: outside the %d-byte disk", o.offset, o.length, d.Size()))
-	}
-	r := io.NewSectionReader(d, o.offset, length)
+	length := r.Size()
 	m = m.Window(o.offset, length)
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if o.force {

@@ -88,7 +88,9 @@ func runInfo(ctx context.Context, o *infoOptions, spec string, out io.Writer) er
 	} else if err := printInfo(out, r); err != nil {
 		return err
 	} else if o.search {
-		printFound(out, spec, r.Found)
+		printFound(out, r.Found, func(f partition.Found, img string) string {
+			return fmt.Sprintf("vmfsrecover dump %s --offset %d --length %d -o %s", shellQuote(spec), f.Start, f.Size, img)
+		})
 	}
 	if o.search && len(r.Found) == 0 {
 		return withExitCode(exitPartial, fmt.Errorf("%s: search found no file system", spec))
@@ -156,8 +158,8 @@ func printInfo(w io.Writer, r infoReport) error {
 }
 
 // printFound lists the file systems a search found, each with the
-// commands that recover it.
-func printFound(w io.Writer, spec string, found []partition.Found) {
+// commands that recover it: copyOut copies it into img.
+func printFound(w io.Writer, found []partition.Found, copyOut func(f partition.Found, img string) string) {
 	fmt.Fprintf(w, "file systems found by search (the partition table is not used):\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  START\tSIZE\tFS\tHEAD\tPLACED BY\n")
@@ -176,7 +178,7 @@ func printFound(w io.Writer, spec string, found []partition.Found) {
 	for _, f := range found {
 		img := fmt.Sprintf("%s-%d.img", strings.ToLower(f.FS), f.Start)
 		fmt.Fprintf(w, "  # %s at byte %d\n", f.FS, f.Start)
-		fmt.Fprintf(w, "  vmfsrecover dump %s --offset %d --length %d -o %s\n", shellQuote(spec), f.Start, f.Size, img)
+		fmt.Fprintf(w, "  %s\n", copyOut(f, img))
 		if cmd := f.Repair(img); cmd != "" {
 			fmt.Fprintf(w, "  %s\n", cmd)
 		}
@@ -190,6 +192,15 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shellQuoteAll quotes each of args and joins them with spaces.
+func shellQuoteAll(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
 }
 
 func dash(s string) string {

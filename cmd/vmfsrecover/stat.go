@@ -13,11 +13,12 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
 func newStatCmd(g *globalOptions) *cobra.Command {
-	var damageScan bool
+	var sf statFlags
 	cmd := &cobra.Command{
 		Use:   "stat SOURCE... PATH",
 		Short: "Show the VMFS attributes of a file",
@@ -32,16 +33,24 @@ in a file whose other blocks are not, and a first sector that holds random
 bytes instead of a partition table. What lies outside those ranges is the
 guest's data as it was.
 
+With --search it reads the file as a guest disk and finds the guest's file
+systems by their boot sectors, superblocks and backup copies, as 'info
+--search' does for a disk outside a volume, and prints the cat --offset
+--length command that copies each one out, with the commands that rebuild
+a destroyed head in the copy and mount it.
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover stat datastore.img /vm1/vm1-flat.vmdk
   vmfsrecover stat --json datastore.img /
-  vmfsrecover stat --damage --deep encrypted.img /vm1/vm1-flat.vmdk`,
+  vmfsrecover stat --damage --deep encrypted.img /vm1/vm1-flat.vmdk
+  vmfsrecover stat --search encrypted.img /vm1/vm1-flat.vmdk`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runStat(cmd.Context(), g, damageScan, args, cmd.OutOrStdout())
+			return runStat(cmd.Context(), g, sf, args, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().BoolVar(&damageScan, "damage", false, "read the data and report ranges that look encrypted by ransomware")
+	cmd.Flags().BoolVar(&sf.damage, "damage", false, "read the data and report ranges that look encrypted by ransomware")
+	cmd.Flags().BoolVar(&sf.search, "search", false, "read the file (a -flat.vmdk) and find the guest's file systems by their superblocks and backups, without its partition table")
 	addVolumeFlags(cmd, g)
 	return cmd
 }
@@ -51,9 +60,14 @@ type statReport struct {
 	Allocated int64          `json:"allocated"`
 	Warnings  []string       `json:"warnings,omitempty"` // bytes known lost: a missing extent (--tolerant)
 	Damage    *damage.Report `json:"damage,omitempty"`
+	// Found lists the guest file systems --search found.
+	Found []partition.Found `json:"search,omitempty"`
 }
 
-func runStat(ctx context.Context, g *globalOptions, damageScan bool, args []string, out io.Writer) (err error) {
+// statFlags are the reads stat can add to the descriptor's attributes.
+type statFlags struct{ damage, search bool }
+
+func runStat(ctx context.Context, g *globalOptions, sf statFlags, args []string, out io.Writer) (err error) {
 	sources, paths, err := splitSources(args, 1)
 	if err != nil {
 		return err
@@ -89,9 +103,22 @@ func runStat(ctx context.Context, g *globalOptions, damageScan bool, args []stri
 				r.Warnings = w.Warnings()
 			}
 		}
-		if ra, ok := f.(io.ReaderAt); ok && damageScan {
+		ra, ok := f.(io.ReaderAt)
+		if ok && sf.damage {
 			if r.Damage, err = damage.Analyze(ctx, ra, e.Size, m); err != nil {
 				return fmt.Errorf("%s: %w", e.Path, err)
+			}
+		}
+		if ok && sf.search {
+			total := e.Size
+			if m != nil {
+				total = m.Total()
+			}
+			update, finish := g.byteProgress("search", total, nil)
+			r.Found, err = partition.Search(ctx, ra, e.Size, m, func(done int64) { update(done, total) })
+			finish()
+			if err != nil {
+				return fmt.Errorf("%s: search: %w", e.Path, err)
 			}
 		}
 	}
@@ -102,6 +129,14 @@ func runStat(ctx context.Context, g *globalOptions, damageScan bool, args []stri
 	}
 	if err != nil {
 		return err
+	}
+	if sf.search && !g.json {
+		printFound(out, r.Found, func(f partition.Found, img string) string {
+			return fmt.Sprintf("vmfsrecover cat %s %s --offset %d --length %d > %s", shellQuoteAll(sources), shellQuote(e.Path), f.Start, f.Size, img)
+		})
+	}
+	if sf.search && len(r.Found) == 0 {
+		return withExitCode(exitPartial, fmt.Errorf("%s: search found no file system", e.Path))
 	}
 	if d := r.Damage; d != nil && (len(d.Suspect) > 0 || d.HeadDamaged) {
 		return withExitCode(exitPartial, fmt.Errorf("%s: %d suspect ranges", e.Path, len(d.Suspect)))

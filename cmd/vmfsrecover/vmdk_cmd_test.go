@@ -187,30 +187,12 @@ func TestDumpUnmappedFromParent(t *testing.T) {
 // the dump, e2fsck and mount commands; the dump it prints writes exactly
 // the file system's bytes, and its e2fsck brings the head back.
 func TestInfoSearchAndDumpRange(t *testing.T) {
-	mkfs, err := exec.LookPath("mkfs.ext4")
-	if err != nil {
-		if _, serr := os.Stat("/sbin/mkfs.ext4"); serr != nil {
-			t.Skip("mkfs.ext4 not installed")
-		}
-		mkfs = "/sbin/mkfs.ext4"
-	}
+	disk, at, size := encryptedGuest(t)
 	dir := t.TempDir()
-	const at, size = 1 << 20, 16 << 20
-	fsImg := filepath.Join(dir, "fs.img")
-	os.WriteFile(fsImg, nil, 0o644)
-	os.Truncate(fsImg, size)
-	if out, err := exec.Command(mkfs, "-q", "-F", "-b", "1024", fsImg).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
-	fsData, _ := os.ReadFile(fsImg)
-	junk := bytes.Repeat([]byte{0x5A, 0xC3, 0x96, 0x0F}, (at+4096)/4)
-	disk := append(append([]byte{}, junk[:at]...), fsData...)
-	copy(disk[at:], junk[:4096]) // the boot block and primary superblock
 	src := filepath.Join(dir, "guest-flat.vmdk")
-	os.WriteFile(src, append(disk, make([]byte, 1<<20)...), 0o644)
-
+	os.WriteFile(src, disk, 0o644)
 	var out bytes.Buffer
-	err = runInfo(context.Background(), &infoOptions{globalOptions: &globalOptions{quiet: true}, search: true}, src, &out)
+	err := runInfo(context.Background(), &infoOptions{globalOptions: &globalOptions{quiet: true}, search: true}, src, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -224,7 +206,7 @@ func TestInfoSearchAndDumpRange(t *testing.T) {
 		}
 	}
 	part := filepath.Join(dir, "part.img")
-	o := &dumpOptions{globalOptions: &globalOptions{quiet: true}, output: part, offset: at, length: size}
+	o := &dumpOptions{globalOptions: &globalOptions{quiet: true}, output: part, byteRange: byteRange{at, size}}
 	if err := runDump(context.Background(), o, src, new(bytes.Buffer), new(bytes.Buffer)); err != nil {
 		t.Fatal(err)
 	}
@@ -232,8 +214,38 @@ func TestInfoSearchAndDumpRange(t *testing.T) {
 	if !bytes.Equal(got, disk[at:at+size]) {
 		t.Fatalf("dump --offset --length wrote %d bytes that differ from the file system's", len(got))
 	}
-	o.output, o.offset, o.length = filepath.Join(dir, "past.img"), at, 64<<20
+	o.output, o.byteRange = filepath.Join(dir, "past.img"), byteRange{at, 64 << 20}
 	if err := runDump(context.Background(), o, src, new(bytes.Buffer), new(bytes.Buffer)); exitCode(err) != exitUsage {
 		t.Errorf("a range past the disk: exit %d (%v), want %d", exitCode(err), err, exitUsage)
 	}
+}
+
+// encryptedGuest returns a guest disk holding a 16 MiB ext4 (1 KiB blocks,
+// two block groups) at 1 MiB, whose first megabyte and first 4 KiB of the
+// file system (boot block and primary superblock) are overwritten, as
+// ransomware leaves a -flat.vmdk.
+func encryptedGuest(t *testing.T) (disk []byte, at, size int64) {
+	t.Helper()
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		if _, serr := os.Stat("/sbin/mkfs.ext4"); serr != nil {
+			t.Skip("mkfs.ext4 not installed")
+		}
+		mkfs = "/sbin/mkfs.ext4"
+	}
+	at, size = 1<<20, 16<<20
+	fsImg := filepath.Join(t.TempDir(), "fs.img")
+	os.WriteFile(fsImg, nil, 0o644)
+	os.Truncate(fsImg, size)
+	if out, err := exec.Command(mkfs, "-q", "-F", "-b", "1024", fsImg).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	fsData, err := os.ReadFile(fsImg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := bytes.Repeat([]byte{0x5A, 0xC3, 0x96, 0x0F}, (int(at)+4096)/4)
+	disk = append(append(append([]byte{}, junk[:at]...), fsData...), make([]byte, 1<<20)...)
+	copy(disk[at:], junk[:4096])
+	return disk, at, size
 }

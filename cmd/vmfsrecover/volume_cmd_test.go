@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -86,11 +87,11 @@ func TestCatAndStat(t *testing.T) {
 	res := genVolume(t, 5)
 	g := &globalOptions{quiet: true}
 	var out bytes.Buffer
-	if err := runCat(context.Background(), g, []string{res.Image, "/vm1/link"}, &out); err != nil || out.String() != "displayName = \"vm1\"\n" {
+	if err := runCat(context.Background(), g, byteRange{}, []string{res.Image, "/vm1/link"}, &out); err != nil || out.String() != "displayName = \"vm1\"\n" {
 		t.Fatalf("cat link = %q, %v", out.String(), err)
 	}
 	out.Reset()
-	if err := runStat(context.Background(), g, false, []string{res.Image, "vm1/disk-flat.vmdk"}, &out); err != nil {
+	if err := runStat(context.Background(), g, statFlags{}, []string{res.Image, "vm1/disk-flat.vmdk"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"provisioning:  thin", "allocated:     2097152 bytes"} {
@@ -98,11 +99,11 @@ func TestCatAndStat(t *testing.T) {
 			t.Errorf("stat output lacks %q:\n%s", want, out.String())
 		}
 	}
-	err := runCat(context.Background(), g, []string{res.Image, "/nope"}, &out)
+	err := runCat(context.Background(), g, byteRange{}, []string{res.Image, "/nope"}, &out)
 	if err == nil || exitCode(err) != exitFailure {
 		t.Fatalf("cat of a missing file: %v (exit %d)", err, exitCode(err))
 	}
-	if err := runCat(context.Background(), g, []string{"/does/not/exist.img", "/x"}, &out); exitCode(err) != exitUsage {
+	if err := runCat(context.Background(), g, byteRange{}, []string{"/does/not/exist.img", "/x"}, &out); exitCode(err) != exitUsage {
 		t.Fatalf("missing source: %v (exit %d)", err, exitCode(err))
 	}
 }
@@ -126,7 +127,7 @@ func TestScanReportsVolumes(t *testing.T) {
 		t.Fatalf("reports: %+v", reports)
 	}
 	// Two volumes: a path command must be told which.
-	err := runCat(context.Background(), &globalOptions{quiet: true}, []string{a.Image, b.Image, "/vm1/vm1.vmx"}, &out)
+	err := runCat(context.Background(), &globalOptions{quiet: true}, byteRange{}, []string{a.Image, b.Image, "/vm1/vm1.vmx"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "--volume") {
 		t.Fatalf("ambiguous volume: %v", err)
 	}
@@ -200,6 +201,38 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	}
 }
 
+// stat --search finds the ext4 inside a -flat.vmdk on the datastore whose
+// head is destroyed, and the cat --offset --length command it prints
+// copies exactly that file system out.
+func TestStatSearchAndCatRange(t *testing.T) {
+	guest, at, size := encryptedGuest(t)
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "ds.img"), vmfstest.Spec{Version: 6, Files: []vmfstest.Entry{
+		{Path: "vm1/vm1-flat.vmdk", Data: guest},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &globalOptions{quiet: true}
+	var out bytes.Buffer
+	if err := runStat(context.Background(), g, statFlags{search: true}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	want := fmt.Sprintf("vmfsrecover cat %s /vm1/vm1-flat.vmdk --offset %d --length %d > ext4-%d.img", res.Image, at, size, at)
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "e2fsck -y -b 8193 -B 1024") {
+		t.Fatalf("output lacks %q and the e2fsck line:\n%s", want, out.String())
+	}
+	out.Reset()
+	if err := runCat(context.Background(), g, byteRange{at, size}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), guest[at:at+size]) {
+		t.Fatalf("cat --offset --length wrote %d bytes that differ from the file system's", out.Len())
+	}
+	if err := runCat(context.Background(), g, byteRange{at, int64(len(guest))}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, io.Discard); exitCode(err) != exitUsage {
+		t.Errorf("a range past the file: exit %d (%v), want %d", exitCode(err), err, exitUsage)
+	}
+}
+
 // TestRansomwareDamageReported overwrites the head of a -flat.vmdk on the
 // datastore with random bytes, as ESXi ransomware does, and checks that
 // stat --damage names that range and nothing else.
@@ -234,7 +267,7 @@ func TestRansomwareDamageReported(t *testing.T) {
 	img.Close()
 
 	var out bytes.Buffer
-	err = runStat(context.Background(), &globalOptions{quiet: true, json: true}, true, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out)
+	err = runStat(context.Background(), &globalOptions{quiet: true, json: true}, statFlags{damage: true}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out)
 	if exitCode(err) != exitPartial {
 		t.Fatalf("stat --damage: %v (exit %d)", err, exitCode(err))
 	}
@@ -289,7 +322,7 @@ func TestStatTolerantNamesLostBytes(t *testing.T) {
 	res := spannedVolume(t)
 	g := &globalOptions{quiet: true, vol: volumeFlags{tolerant: true}}
 	var out bytes.Buffer
-	err := runStat(context.Background(), g, false, []string{res.Images[0], "/span/across-extents.bin"}, &out)
+	err := runStat(context.Background(), g, statFlags{}, []string{res.Images[0], "/span/across-extents.bin"}, &out)
 	if exitCode(err) != exitPartial || !strings.Contains(out.String(), "warning:") || !strings.Contains(out.String(), "lie in a missing extent") {
 		t.Errorf("exit %d (%v), output:\n%s", exitCode(err), err, out.String())
 	}
