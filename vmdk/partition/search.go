@@ -104,6 +104,8 @@ type searcher struct {
 	size  int64
 	cands map[candidateKey]*candidate
 	xfs   map[[16]byte][]xfsCopy
+	// xfsCopies counts the copies in xfs, bounded by maxFound.
+	xfsCopies int
 }
 
 // Search reads the disk r of size bytes (only the ranges of m when m is
@@ -255,7 +257,8 @@ func (s *searcher) xfsCopy(b []byte, off int64) {
 	}
 	var id [16]byte
 	copy(id[:], b[32:48])
-	if len(s.xfs[id]) < maxFound {
+	if s.xfsCopies < maxFound {
+		s.xfsCopies++
 		s.xfs[id] = append(s.xfs[id], xfsCopy{off: off, agSize: agBlocks * bs, agCnt: agCount, size: dblocks * bs})
 	}
 }
