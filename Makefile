@@ -13,7 +13,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/vmfsrecover
 
 # lint: formatting and vet; then the tests (see unit). Tests that
-# need an outside tool (qemu-img, debugvmfs, vsftpd, sshd, tmux) skip with a
+# need an outside tool (qemu-img, debugvmfs, vsftpd, sshd, tmux, mkfs.*, testdisk) skip with a
 # message when it is missing; .ci/run installs them all.
 test: lint unit
 

@@ -3,11 +3,13 @@ package partition
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -102,6 +104,7 @@ func TestSearchFindsGuestFileSystems(t *testing.T) {
 		encrypt(g.at, g.head)
 	}
 	t.Run("heads gone", func(t *testing.T) { check(t, false) })
+	t.Run("testdisk finds no more", func(t *testing.T) { compareTestDisk(t, disk, out, end+mib) })
 	t.Run("repair", func(t *testing.T) {
 		found, err := Search(context.Background(), out, end+mib, nil, nil)
 		if err != nil {
@@ -145,6 +148,87 @@ func TestSearchFindsGuestFileSystems(t *testing.T) {
 			r.Close()
 		}
 	})
+}
+
+// compareTestDisk runs TestDisk's partition search (the peer recovery
+// engineers use) on the disk and fails when it places a file system that
+// Search does not.
+func compareTestDisk(t *testing.T, disk string, r io.ReaderAt, size int64) {
+	tool, ok := toolPath("testdisk")
+	if !ok {
+		t.Skip("testdisk not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(tool, "/log", "/cmd", disk, "partition_i386,analyze,search")
+	cmd.Dir = dir // testdisk.log goes there
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testdisk: %v\n%s", err, out)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "testdisk.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := testDiskResults(t, string(log))
+	ours, err := Search(context.Background(), r, size, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, start := range theirs {
+		found := false
+		for _, f := range ours {
+			found = found || f.Start == start
+		}
+		if !found {
+			t.Errorf("testdisk places a file system at byte %d, Search does not: %+v", start, ours)
+		}
+	}
+	t.Logf("testdisk placed %d file systems, Search %d", len(theirs), len(ours))
+}
+
+// testDiskResults reads the start offsets of the partitions TestDisk
+// wrote in its log after its search: lines such as
+// " 2 P HPFS - NTFS   8  73  2    12  93 17      65536" (start and end
+// as cylinder, head, sector) under the last interface_write(), with the
+// geometry of its "Disk ... - CHS C H S" line.
+func testDiskResults(t *testing.T, log string) []int64 {
+	var heads, sectors int64
+	for _, line := range strings.Split(log, "\n") {
+		if i := strings.Index(line, " - CHS "); i >= 0 && strings.HasPrefix(line, "Disk ") {
+			var c int64
+			fmt.Sscanf(line[i+len(" - CHS "):], "%d %d %d", &c, &heads, &sectors)
+		}
+	}
+	i := strings.LastIndex(log, "interface_write()")
+	if i < 0 || heads == 0 || sectors == 0 {
+		t.Fatalf("testdisk log not understood:\n%s", log)
+	}
+	var starts []int64
+	for _, line := range strings.Split(log[i:], "\n") {
+		f := strings.Fields(line)
+		if len(f) < 10 || len(f[1]) != 1 || !strings.Contains("*PLE", f[1]) {
+			continue
+		}
+		// After the type name (which may hold spaces): start C H S,
+		// end C H S, size in sectors, then maybe a label.
+		var chs []int64
+		for _, field := range f[2:] {
+			v, err := strconv.ParseInt(field, 10, 64)
+			if err != nil {
+				if len(chs) >= 7 {
+					break
+				}
+				chs = chs[:0]
+				continue
+			}
+			chs = append(chs, v)
+		}
+		if len(chs) < 7 {
+			continue
+		}
+		c, h, sec := chs[0], chs[1], chs[2]
+		starts = append(starts, ((c*heads+h)*sectors+sec-1)*512)
+	}
+	return starts
 }
 
 // FuzzSearch runs Search over a disk made of the input repeated: whatever
