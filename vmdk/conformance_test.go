@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // fixture is a disk to open and the raw bytes it must read as.

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Options tune Open.

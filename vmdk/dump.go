@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // copyChunk is the unit of CopySparse: large enough that a compressed disk

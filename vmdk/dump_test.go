@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // memWriter is a concurrency-safe io.WriterAt into a byte slice that

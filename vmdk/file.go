@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // file is one opened file of a disk: a descriptor, an extent or both.

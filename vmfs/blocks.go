@@ -1,7 +1,7 @@
 package vmfs
 
 import (
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // walkBlocks calls fn for every non-null data pointer of fd, in file

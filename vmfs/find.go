@@ -7,7 +7,7 @@ import (
 	"io"
 	"sort"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
 // Candidate is a place on a disk where a VMFS extent starts: its LVM header

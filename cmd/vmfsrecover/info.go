@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
 type infoOptions struct {

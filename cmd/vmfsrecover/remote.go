@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
 // remoteSourceHelp is the part of the root help about remote SOURCEs.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 	"golang.org/x/crypto/ssh"
 )
 

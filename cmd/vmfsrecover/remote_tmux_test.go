@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 	"golang.org/x/crypto/ssh"
 )
 

@@ -12,9 +12,9 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
 func newStatCmd(g *globalOptions) *cobra.Command {

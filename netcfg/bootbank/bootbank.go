@@ -19,7 +19,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/esxconf"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/fat"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
 // Limits on archive contents.

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
 func TestLoadSourceVMDK(t *testing.T) {

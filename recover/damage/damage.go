@@ -17,7 +17,7 @@ import (
 	"io"
 	"math"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Block is the analysis granularity.

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 

@@ -9,8 +9,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Recovered is one volume rebuilt from findings.

@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // SourcesOptions tune ScanSources.

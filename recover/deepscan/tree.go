@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Provenance values.

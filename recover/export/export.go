@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Provenancer is implemented by a source file, or by its fs.FileInfo.Sys(),

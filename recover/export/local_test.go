@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 func localHarness(t *testing.T) *harness {

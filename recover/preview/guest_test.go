@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
 func findTool(t *testing.T, name string) string {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
 const vmxText = `.encoding = "UTF-8"

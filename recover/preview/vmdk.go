@@ -8,7 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
 // VMDK summarises a virtual disk.

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/partition"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 

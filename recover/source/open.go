@@ -6,8 +6,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
 // Options tune Open.

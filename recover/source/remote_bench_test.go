@@ -13,9 +13,9 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 

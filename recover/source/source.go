@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
 // Disk is a read-only random-access source of known size.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
 func TestLoadAnswers(t *testing.T) {

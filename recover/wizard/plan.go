@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Plan is what the confirm step shows: what will be copied, how much room

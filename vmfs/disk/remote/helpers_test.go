@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 	"golang.org/x/crypto/ssh"
 )

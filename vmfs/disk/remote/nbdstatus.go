@@ -8,7 +8,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // NBD block status (the base:allocation meta context) tells where an export

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
 func TestNBDReadsMatchImage(t *testing.T) {

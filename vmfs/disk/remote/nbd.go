@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // errLinkLost marks an error of the connection, not of the request: the

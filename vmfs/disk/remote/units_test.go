@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
 func TestSSHPacketSizes(t *testing.T) {

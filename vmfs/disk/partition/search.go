@@ -9,7 +9,7 @@ import (
 	"io"
 	"sort"
 
-	"github.com/vmfsrecover/vmfsrecover/vmdk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Found is a file system located by Search: where it starts on the disk,

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source/remote/remotetest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
 var benchPacket = flag.Int("remote.sftppacket", 0, "SFTP packet size of BenchmarkSequentialRead")
