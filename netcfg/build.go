@@ -345,6 +345,22 @@ func (b *builder) vmk(name string) *VMK {
 	return b.byName[name]
 }
 
+// vmkNamedBy returns the vmk that a key such as /adv/Net/ManagementIface
+// names. A vmk that only such a key knows (its vmknic entry is gone, or the
+// host kept vmknics in a ConfigStore that was not recovered) is still a vmk
+// of the host: it joins the model with its name and the services the keys
+// give it, every other setting unknown.
+func (b *builder) vmkNamedBy(name Value) *VMK {
+	if v := b.vmk(name.V); v != nil {
+		return v
+	}
+	b.h.Notes = append(b.h.Notes, fmt.Sprintf("%s names %s, which has no vmknic entry: %s is listed with its port group, addresses and MTU unknown", name.From, name.V, name.V))
+	v := &VMK{Key: name.From, Name: name, Extra: map[string]string{}, OnlyNamed: true}
+	b.h.VMKs = append(b.h.VMKs, v)
+	sort.SliceStable(b.h.VMKs, func(i, j int) bool { return nameLess(b.h.VMKs[i].Name.V, b.h.VMKs[j].Name.V) })
+	return v
+}
+
 // services merges every documented source of service tags: the per-vmk
 // candidate tag list, the vSAN subtree, the vmotion and vSphereProvisioning
 // stacks, and the single-vmk advanced options of 4.x/5.0.
@@ -378,11 +394,7 @@ func (b *builder) services() {
 		if !val.Known() || val.V == "" {
 			continue
 		}
-		v := b.vmk(val.V)
-		if v == nil {
-			b.h.Notes = append(b.h.Notes, fmt.Sprintf("%s names %s, which has no vmknic entry", s.key, val.V))
-			continue
-		}
+		v := b.vmkNamedBy(val)
 		// /Migrate/Vmknic outlived the per-vmk tags of 5.1+ and goes stale:
 		// ignore it when per-vmk tags or a vmotion stack say otherwise.
 		if s.tag == "VMotion" && (perVmkTags || vmotionStack && v.Netstack.V != "vmotion") {
@@ -395,13 +407,10 @@ func (b *builder) services() {
 	if b.f != nil {
 		for _, p := range b.f.Indexed("/vsan/network", "child") {
 			nic := b.get(p + "/vmknic")
-			v := b.vmk(nic.V)
-			if !nic.Known() || v == nil {
-				if nic.Known() {
-					b.h.Notes = append(b.h.Notes, fmt.Sprintf("%s names %s, which has no vmknic entry", nic.From, nic.V))
-				}
+			if !nic.Known() || nic.V == "" {
 				continue
 			}
+			v := b.vmkNamedBy(nic)
 			vsan, witness := b.get(p+"/vsanTraffic"), b.get(p+"/witnessTraffic")
 			if vsan.V == "true" {
 				v.addService("VSAN", vsan.From)
@@ -631,7 +640,13 @@ func (b *builder) hosts(data []byte) {
 }
 
 func (b *builder) versionNotes(in *Input) {
-	if in.EsxConf != nil && len(b.h.VMKs) == 0 && atLeast702(b.h.Version.V) && in.ConfigStoreData == nil {
+	entries := 0
+	for _, v := range b.h.VMKs {
+		if !v.OnlyNamed {
+			entries++
+		}
+	}
+	if in.EsxConf != nil && entries == 0 && atLeast702(b.h.Version.V) && in.ConfigStoreData == nil {
 		b.h.Notes = append(b.h.Notes, "ESXi "+b.h.Version.V+" keeps vmknics in the ConfigStore database, not in esx.conf: an esx.conf without /net/vmkernelnic is normal on 7.0 U2 and later. This source holds no ConfigStore; give netcfg the state.tgz, the bootbank or the boot disk instead")
 	}
 }

@@ -140,6 +140,9 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 		if !v.MTU.Known() {
 			p("#   %s: MTU unknown\n", v.Name.V)
 		}
+		for _, rel := range v.ExtraKeys() {
+			p("#   %s: setting %s = %q (%s/%s) has no command here; set it by hand if it matters\n", v.Name.V, rel, v.Extra[rel], v.Key, rel)
+		}
 	}
 
 	p("\n# 5. Addresses\n")
@@ -188,7 +191,12 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			case s.Tag == "VSANWitness":
 				p("%sesxcli vsan network ip add -i %s --traffic-type=witness\n", c, name)
 			default:
-				p("%sesxcli network ip interface tag add -i %s -t %s\n", c, name, sh(s.Tag))
+				line := c
+				if _, ok := lookupService(s.Tag); !ok {
+					p("# %s: tag %q (%s) is not one esxcli is known to take; check `esxcli network ip interface tag add --help` on the new host\n", v.Name.V, s.Tag, s.From)
+					line = "# "
+				}
+				p("%sesxcli network ip interface tag add -i %s -t %s\n", line, name, sh(s.Tag))
 			}
 		}
 	}
@@ -228,6 +236,15 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 	}
 
 	p("\n# 8. DNS and hostname\n")
+	if len(h.DNSServers) == 0 {
+		p("# DNS servers: none found in the recovered configuration; add them by hand: esxcli network ip dns server add --server=<address>\n")
+	}
+	if len(h.DNSSearch) == 0 {
+		p("# DNS search domains: none found in the recovered configuration\n")
+	}
+	if !h.Hostname.Known() {
+		p("# hostname: not found in the recovered configuration; set it by hand: esxcli system hostname set --fqdn=<name>\n")
+	}
 	for _, d := range h.DNSServers {
 		p("esxcli network ip dns server add --server=%s\n", sh(d.V))
 	}

@@ -51,6 +51,17 @@ func Inspect(h *Host) []Finding {
 				add("mtu-above-switch", "warning", name, "MTU %d is above the MTU %d of %s: larger frames are dropped", vm, sm, sw.Name.V)
 			}
 		}
+		if v.OnlyNamed {
+			add("vmk-only-named", "warning", name, "known only from %s: its port group, addresses and MTU were not recovered; set them by hand", v.Name.From)
+		}
+		for _, rel := range v.ExtraKeys() {
+			add("unmapped-setting", "warning", name, "setting %s/%s = %q was not mapped to the model: check it by hand on the new host", v.Key, rel, v.Extra[rel])
+		}
+		for _, sv := range v.Services {
+			if _, ok := lookupService(sv.Tag); !ok {
+				add("unmapped-setting", "warning", name, "service tag %q (%s) is not one esxcli is known to take: check it by hand", sv.Tag, sv.From)
+			}
+		}
 		if v.PortGroup.Known() && !v.VSwitch.Known() && !v.DVSID.Known() && !v.DVSName.Known() {
 			add("portgroup-not-found", "warning", name, "port group %q is on no standard vSwitch in esx.conf (a distributed or NSX port?)", v.PortGroup.V)
 		}

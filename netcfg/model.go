@@ -144,6 +144,9 @@ type VMK struct {
 	Type        Value             `json:"type"` // vmknic type (GENERIC, ISCSI)
 	Services    []Service         `json:"services"`
 	Extra       map[string]string `json:"extra"` // leaves under the vmk the model does not know
+	// OnlyNamed: no vmknic entry was found; the vmk is known only from a
+	// key that names it (Name.From), such as /adv/Net/ManagementIface.
+	OnlyNamed bool `json:"onlyNamed,omitempty"`
 }
 
 // Service is a service enabled on a vmk, with where the tag came from.

@@ -230,14 +230,73 @@ func TestESX6xLayoutAndChecks(t *testing.T) {
 
 func TestESX8xWithoutVmknics(t *testing.T) {
 	h := loadFixture(t, "esx8x")
-	if len(h.VMKs) != 0 || len(findings(h)["no-management"]) != 1 {
+	// No vmknic entries, but /adv/Net/ManagementIface names vmk0: vmk0 is
+	// the management vmk, known only from that key.
+	if len(h.VMKs) != 1 || len(findings(h)["no-management"]) != 0 {
 		t.Fatalf("vmks %d findings %v", len(h.VMKs), h.Findings)
+	}
+	if v := vmk(t, h, "vmk0"); !v.OnlyNamed || !v.HasService("Management") || v.PortGroup.Known() || v.IPv4Address.Known() {
+		t.Errorf("vmk0 = %+v", v)
 	}
 	if !strings.Contains(strings.Join(h.Notes, "\n"), "ConfigStore") {
 		t.Errorf("notes do not explain the missing vmknics: %v", h.Notes)
 	}
 	if strings.Contains(strings.Join(h.Notes, "\n"), "/adv/Net/ManagementIface names vmk0") == false {
 		t.Errorf("dangling ManagementIface not reported: %v", h.Notes)
+	}
+}
+
+// TestVmkKnownOnlyFromKeys: every vmk a key names is a vmk of the model with
+// the services the keys give it; settings the model cannot map are warned
+// about by Inspect and commented in the esxcli script, and so is DNS that
+// was not found.
+func TestVmkKnownOnlyFromKeys(t *testing.T) {
+	conf, _ := esxconf.ParseString(`/adv/Net/ManagementIface = "vmk0"
+/adv/Migrate/Vmknic = "vmk1"
+/adv/FT/Vmknic = "vmk2"
+/net/vmkernelnic/child[0001]/name = "vmk1"
+/net/vmkernelnic/child[0001]/tags/VMotion = "true"
+`)
+	h := Build(&Input{EsxConf: conf})
+	if len(h.VMKs) != 3 {
+		t.Fatalf("%d vmks, want vmk0, vmk1, vmk2: %+v", len(h.VMKs), h.VMKs)
+	}
+	for name, tags := range map[string]string{"vmk0": "Management", "vmk1": "VMotion", "vmk2": "faultToleranceLogging"} {
+		v := vmk(t, h, name)
+		if got := strings.Join(v.ServiceTags(), ","); got != tags {
+			t.Errorf("%s services = %q, want %q", name, got, tags)
+		}
+		if v.OnlyNamed != (name != "vmk1") || v.MTU.Known() || v.PortGroup.Known() {
+			t.Errorf("%s = %+v", name, v)
+		}
+	}
+	f := findings(h)
+	if len(f["no-management"]) != 0 || strings.Join(f["vmk-only-named"], ",") != "vmk0,vmk2" {
+		t.Errorf("findings %v", h.Findings)
+	}
+	var unmapped string
+	for _, x := range h.Findings {
+		if x.Check == "unmapped-setting" {
+			unmapped += x.Message
+		}
+	}
+	if !strings.Contains(unmapped, "/net/vmkernelnic/child[0001]/tags/VMotion") {
+		t.Errorf("inspect does not warn about the unmapped tags/VMotion: %v", h.Findings)
+	}
+	var buf bytes.Buffer
+	if err := WriteESXCLI(&buf, h); err != nil {
+		t.Fatal(err)
+	}
+	script := buf.String()
+	for _, want := range []string{
+		"tags/VMotion = \"true\"",
+		"esxcli network ip interface tag add -i vmk0 -t Management",
+		"# DNS servers: none found",
+		"# DNS search domains: none found",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
 	}
 }
 

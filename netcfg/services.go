@@ -1,6 +1,9 @@
 package netcfg
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // ServiceInfo names one vmk service in its three spellings.
 type ServiceInfo struct {
@@ -82,4 +85,15 @@ func (v *VMK) ServiceTags() []string {
 		out[i] = s.Tag
 	}
 	return out
+}
+
+// ExtraKeys returns the keys of Extra, the vmk settings the model does not
+// map, sorted.
+func (v *VMK) ExtraKeys() []string {
+	keys := make([]string, 0, len(v.Extra))
+	for k := range v.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

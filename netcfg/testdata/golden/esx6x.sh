@@ -45,6 +45,7 @@ esxcli network ip interface add -i vmk2 -p vSAN-50 -m 9000
 # esxcli network ip interface add -i vmk3 -p 10
 #   vmk3 had MAC 00:50:56:6b:00:03; add -M 00:50:56:6b:00:03 to the line above to keep it (DHCP reservations, MAC filters)
 #   vmk3: MTU unknown
+#   vmk3: setting tsoMss = "65535" (/net/vmkernelnic/child[0003]/tsoMss) has no command here; set it by hand if it matters
 # vmk4 sat on distributed switch dvs-prod, port 1024: re-add the host to that vDS in vCenter first
 # esxcli network ip interface add -i vmk4 --dvs-name=dvs-prod --dvport-id=1024
 #   vmk4: MTU unknown

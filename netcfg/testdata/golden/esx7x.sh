@@ -20,9 +20,15 @@ esxcli network vswitch standard portgroup set -p 'Management Network' -v 0
 # 4. VMkernel interfaces (stack and MTU at creation)
 # esxcli network ip interface add -i vmk0 -p '<port group>'   (exists on a fresh install)
 #   vmk0: MTU unknown
+#   vmk0: setting ip.ipv6.auto_configuration_enabled = "true" (ConfigStore esx/network/vmknics[vmk0] UserValue/ip.ipv6.auto_configuration_enabled) has no command here; set it by hand if it matters
+#   vmk0: setting ip.ipv6.dhcp_dns = "false" (ConfigStore esx/network/vmknics[vmk0] UserValue/ip.ipv6.dhcp_dns) has no command here; set it by hand if it matters
+#   vmk0: setting mtu = "1500" (ConfigStore esx/network/vmknics[vmk0] UserValue/mtu) has no command here; set it by hand if it matters
+#   vmk0: setting port_group = "Management Network" (ConfigStore esx/network/vmknics[vmk0] UserValue/port_group) has no command here; set it by hand if it matters
 # vmk1: its port group is unknown (see the settings the model does not map); then:
 # esxcli network ip interface add -i vmk1 -p <port group>
 #   vmk1: MTU unknown
+#   vmk1: setting mtu = "9000" (ConfigStore esx/network/vmknics[vmk1] UserValue/mtu) has no command here; set it by hand if it matters
+#   vmk1: setting port_group = "vMotion" (ConfigStore esx/network/vmknics[vmk1] UserValue/port_group) has no command here; set it by hand if it matters
 
 # 5. Addresses
 esxcli network ip interface ipv4 set -i vmk0 -t static -I 198.51.100.21 -N 255.255.255.0
@@ -37,6 +43,8 @@ esxcli network ip interface tag add -i vmk0 -t Management
 esxcli storage nfs add --host=198.51.100.60 --share=/export/iso --volume-name=iso
 
 # 8. DNS and hostname
+# DNS servers: none found in the recovered configuration; add them by hand: esxcli network ip dns server add --server=<address>
+# DNS search domains: none found in the recovered configuration
 esxcli system hostname set --fqdn=esx703.example.net
 
 # 9. Persist the configuration now instead of at the next hourly backup

@@ -20,14 +20,20 @@ esxcli network vswitch standard portgroup set -p 'Management Network' -v 0
 esxcli network vswitch standard portgroup set -p 'VM Network' -v 0
 
 # 4. VMkernel interfaces (stack and MTU at creation)
+# esxcli network ip interface add -i vmk0 -p '<port group>'   (exists on a fresh install)
+#   vmk0: MTU unknown
 
 # 5. Addresses
+# vmk0: IPv4 configuration unknown
 
 # 6. Services
+esxcli network ip interface tag add -i vmk0 -t Management
 
 # 7. Routes
 
 # 8. DNS and hostname
+# DNS servers: none found in the recovered configuration; add them by hand: esxcli network ip dns server add --server=<address>
+# DNS search domains: none found in the recovered configuration
 esxcli system hostname set --fqdn=esx80.example.org
 
 # 9. Persist the configuration now instead of at the next hourly backup
