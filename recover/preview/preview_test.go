@@ -54,6 +54,9 @@ ethernet1.addressType = "static"
 ethernet1.address = "00:50:56:00:00:01"
 ethernet2.present = "FALSE"
 ethernet2.networkName = "unused"
+ethernet3.present = "TRUE"
+ethernet3.networkName = "Isolated"
+ethernet3.startConnected = "FALSE"
 `
 
 // guestDisk is a raw guest disk of 8 MiB with an MBR: an NTFS partition at
@@ -143,13 +146,17 @@ func TestVMXSummary(t *testing.T) {
 			t.Errorf("disk %d = %+v, want %+v", i, d, w)
 		}
 	}
-	if len(v.NICs) != 2 {
+	if len(v.NICs) != 3 {
 		t.Fatalf("NICs %+v", v.NICs)
+	}
+	// startConnected defaults to TRUE when absent; only FALSE turns it off.
+	if n := v.NICs[2]; n.Device != "ethernet3" || n.Connected || n.ConnectedByDefault {
+		t.Errorf("ethernet3 %+v", n)
 	}
 	if n := v.NICs[0]; n.Device != "ethernet0" || n.Type != "vmxnet3" || n.Network != "VM Network" || n.MAC != "00:0c:29:aa:bb:cc" || !n.Connected {
 		t.Errorf("ethernet0 %+v", n)
 	}
-	if n := v.NICs[1]; n.Type != "vlance" || n.MAC != "00:50:56:00:00:01" || n.AddressType != "static" || n.Connected {
+	if n := v.NICs[1]; n.Type != "vlance" || n.MAC != "00:50:56:00:00:01" || n.AddressType != "static" || !n.Connected || !n.ConnectedByDefault {
 		t.Errorf("ethernet1 %+v", n)
 	}
 	if !strings.Contains(r.Text, "displayName") {

@@ -99,8 +99,11 @@ func (v *VMX) write(ew *errWriter) {
 	ew.printf("  network adapters: %d\n", len(v.NICs))
 	for _, n := range v.NICs {
 		conn := "connected at power on"
-		if !n.Connected {
+		switch {
+		case !n.Connected:
 			conn = "not connected at power on"
+		case n.ConnectedByDefault:
+			conn = "connected at power on (startConnected not set: VMware's default)"
 		}
 		fmt.Fprintf(tw, "    %s\t%s\t%q\t%s\t%s\n", n.Device, n.Type, n.Network, orDash(n.MAC), conn)
 	}

@@ -55,6 +55,10 @@ type VMXNIC struct {
 	MAC         string `json:"mac"`          // address or generatedAddress
 	AddressType string `json:"address_type"` // static, generated, vpx
 	Connected   bool   `json:"start_connected"`
+	// ConnectedByDefault: the .vmx has no startConnected for the adapter,
+	// and VMware then connects it at power on (startConnected defaults to
+	// TRUE; hosts write the key only to turn it off).
+	ConnectedByDefault bool `json:"start_connected_default,omitempty"`
 }
 
 // ParseVMX reads .vmx text into a map of lower-cased keys to decoded
@@ -165,7 +169,12 @@ func SummarizeVMX(ctx context.Context, fsys fs.FS, name string, b []byte, opts O
 				Type:        m[dev+".virtualdev"],
 				Network:     m[dev+".networkname"],
 				AddressType: m[dev+".addresstype"],
-				Connected:   strings.EqualFold(m[dev+".startconnected"], "true"),
+			}
+			switch sc, set := m[dev+".startconnected"]; {
+			case !set:
+				n.Connected, n.ConnectedByDefault = true, true
+			default:
+				n.Connected = !strings.EqualFold(sc, "false")
 			}
 			if n.MAC = m[dev+".address"]; n.MAC == "" {
 				n.MAC = m[dev+".generatedaddress"]
