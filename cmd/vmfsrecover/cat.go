@@ -33,20 +33,22 @@ func (b byteRange) section(r io.ReaderAt, size int64) (*io.SectionReader, error)
 func newCatCmd(g *globalOptions) *cobra.Command {
 	var rng byteRange
 	cmd := &cobra.Command{
-		Use:   "cat SOURCE... PATH [--offset N --length N]",
+		Use:   "cat SOURCE PATH [--offset N --length N]",
 		Short: "Write a file of a VMFS volume to standard output",
-		Long: `cat writes the content of PATH, a file on the VMFS volume found on the
-SOURCEs, to standard output. Holes and lazily zeroed blocks read as zeros.
+		Long: `cat writes the content of PATH, a file on the VMFS volume found on SOURCE,
+to standard output. Holes and lazily zeroed blocks read as zeros.
 --offset and --length write only that byte range of the file: one guest file
 system of a -flat.vmdk, as 'stat --search' places them.
 
+` + fmt.Sprintf(sourcesHelp, "cat lun1.img lun2.img -- /vm1/vm1.vmx") + `
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover cat datastore.img /vm1/vm1.vmx
-  vmfsrecover cat disk1.img disk2.img /vm1/vm1-flat.vmdk > vm1-flat.vmdk
+  vmfsrecover cat disk1.img disk2.img -- /vm1/vm1-flat.vmdk > vm1-flat.vmdk
   vmfsrecover cat ds.img /vm1/vm1-flat.vmdk --offset 1048576 --length 1073741824 > part1.img`,
-		Args: cobra.MinimumNArgs(2),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCat(cmd.Context(), g, rng, args, cmd.OutOrStdout())
+			return runCat(cmd.Context(), g, rng, argsWithDash(cmd, args), cmd.OutOrStdout())
 		},
 	}
 	rng.addFlags(cmd, "file")
@@ -55,21 +57,19 @@ system of a -flat.vmdk, as 'stat --search' places them.
 }
 
 func runCat(ctx context.Context, g *globalOptions, rng byteRange, args []string, out io.Writer) (err error) {
-	sources, paths, err := splitSources(args, 1)
+	a, err := splitSources("cat", args, 1, 1)
 	if err != nil {
 		return err
 	}
-	if len(paths) != 1 {
-		return withExitCode(exitUsage, fmt.Errorf("cat needs a PATH inside the volume after the SOURCEs"))
-	}
-	vol, closer, err := openFS(ctx, g, sources)
+	paths := a.paths
+	vol, closer, err := openFS(ctx, g, a.sources)
 	if err != nil {
-		return err
+		return a.explain(err)
 	}
 	defer closeWith(&err, closer)
 	f, err := vol.Open(paths[0])
 	if err != nil {
-		return err
+		return a.explain(err)
 	}
 	defer f.Close()
 	info, err := f.Stat()

@@ -47,10 +47,10 @@ func addDestinationFlags(cmd *cobra.Command, f *exportFlags) {
 func newExportCmd(g *globalOptions) *cobra.Command {
 	f := &exportFlags{}
 	cmd := &cobra.Command{
-		Use:   "export SOURCE... [PATH...] --to DEST",
+		Use:   "export SOURCE [PATH...] --to DEST",
 		Short: "Copy files of a VMFS volume to a local folder or an FTP server, with a hash manifest",
 		Long: `export copies PATHs (files or whole directories; default: everything) of the
-VMFS volume found on the SOURCEs into DEST, a local directory or an FTP server
+VMFS volume found on SOURCE into DEST, a local directory or an FTP server
 (ftp://user@host:port/dir, ftps://... for explicit TLS, --implicit-tls for
 port 990 servers). FTP URL paths are relative to the login directory, as in
 curl; write ftp://host/%2Fsrv/dir for an absolute one.
@@ -82,14 +82,16 @@ through the vmdk package) as one raw image NAME.raw instead of its files;
 with --unmapped-from-parent, what the guest unmapped in an SESparse snapshot
 reads from the parent (the older data) instead of as zeros.
 
+` + fmt.Sprintf(sourcesHelp, "export lun1.img lun2.img -- /vm1 --to /mnt/rescue") + `
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover export datastore.img --to /mnt/rescue
-  vmfsrecover export disk1.img disk2.img /vm1 /vm2/vm2.vmx --to /mnt/rescue --jobs 2
+  vmfsrecover export disk1.img disk2.img -- /vm1 /vm2/vm2.vmx --to /mnt/rescue --jobs 2
   VMFSRECOVER_FTP_PASSWORD=... vmfsrecover export sdb.img --to ftps://backup@nas:21/rescue
   vmfsrecover export datastore.img /vm1 --flatten --to /mnt/rescue`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExport(cmd.Context(), g, f, args, cmd.OutOrStdout())
+			return runExport(cmd.Context(), g, f, argsWithDash(cmd, args), cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
@@ -177,9 +179,21 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if f.unmapped && !f.flatten {
 		return withExitCode(exitUsage, errors.New("--unmapped-from-parent changes how snapshots are read: it needs --flatten"))
 	}
-	sources, paths, err := splitSources(args, -1)
+	a, err := splitSources("export", args, 0, -1)
 	if err != nil {
 		return err
+	}
+	paths := a.paths
+	vol, closer, err := openFS(ctx, g, a.sources)
+	if err != nil {
+		return a.explain(err)
+	}
+	defer closeWith(&err, closer)
+	// Every path must be on the volume before the destination exists.
+	for _, p := range paths {
+		if _, err := fs.Stat(vol, p); err != nil {
+			return a.explain(err)
+		}
 	}
 	dst, err := openDestination(f.to, f)
 	if err != nil {
@@ -188,11 +202,6 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if l, ok := dst.(*export.Local); ok {
 		l.NoSync = f.noSync
 	}
-	vol, closer, err := openFS(ctx, g, sources)
-	if err != nil {
-		return err
-	}
-	defer closeWith(&err, closer)
 	opts := export.Options{
 		Overwrite: f.overwrite,
 		Workers:   f.jobs,

@@ -23,9 +23,9 @@ type lsOptions struct {
 func newLsCmd(g *globalOptions) *cobra.Command {
 	o := &lsOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "ls SOURCE... [PATH]",
+		Use:   "ls SOURCE [PATH]",
 		Short: "List files of a VMFS volume",
-		Long: `ls lists PATH (default: the root) of the VMFS volume found on the SOURCEs.
+		Long: `ls lists PATH (default: the root) of the VMFS volume found on SOURCE.
 Paths are absolute inside the volume. System files (.fdc.sf, .sbc.sf, ...) are
 listed like any other file.
 
@@ -44,15 +44,17 @@ directory entry names any more, name_from: where its name came from (a
 descriptor naming it, its own text). --deleted lists only
 what is not intact.
 
+` + fmt.Sprintf(sourcesHelp, "ls lun1.img lun2.img -- /vm1") + `
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover ls datastore.img
   vmfsrecover ls -rl datastore.img /vm1
   vmfsrecover ls -r --hash sha256 datastore.img > listing.txt
-  vmfsrecover ls -r --json disk1.img disk2.img | jq -r 'select(.type=="file") | .path'
+  vmfsrecover ls -r --json disk1.img disk2.img -- | jq -r 'select(.type=="file") | .path'
   vmfsrecover ls -rl --deleted damaged.img`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLs(cmd.Context(), o, args, cmd.OutOrStdout())
+			return runLs(cmd.Context(), o, argsWithDash(cmd, args), cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -68,23 +70,23 @@ func runLs(ctx context.Context, o *lsOptions, args []string, out io.Writer) (err
 	if o.hash != "" && o.hash != "sha256" {
 		return withExitCode(exitUsage, fmt.Errorf("--hash %q: only sha256 is supported", o.hash))
 	}
-	sources, paths, err := splitSources(args, 1)
+	a, err := splitSources("ls", args, 0, 1)
 	if err != nil {
 		return err
 	}
 	name := "."
-	if len(paths) == 1 {
-		name = paths[0]
+	if len(a.paths) == 1 {
+		name = a.paths[0]
 	}
 	if o.deleted {
 		o.vol.deep = true
 	}
-	fsys, closer, err := openFS(ctx, o.globalOptions, sources)
+	fsys, closer, err := openFS(ctx, o.globalOptions, a.sources)
 	if err != nil {
-		return err
+		return a.explain(err)
 	}
 	defer closeWith(&err, closer)
-	return listTo(ctx, o, fsys, name, out)
+	return a.explain(listTo(ctx, o, fsys, name, out))
 }
 
 // listTo prints the listing of name in fsys in the format the options ask.

@@ -18,9 +18,9 @@ type previewOptions struct {
 func newPreviewCmd(g *globalOptions) *cobra.Command {
 	o := &previewOptions{}
 	cmd := &cobra.Command{
-		Use:   "preview SOURCE... PATH",
+		Use:   "preview SOURCE PATH",
 		Short: "Show a file of a VMFS volume without exporting it: text, hex dump, VM and disk summaries",
-		Long: `preview shows PATH, a file on the VMFS volume found on the SOURCEs, without
+		Long: `preview shows PATH, a file on the VMFS volume found on SOURCE, without
 exporting it:
 
   - text files (.vmx, .vmsd, .log, VMDK descriptors, ...) as text, capped
@@ -40,14 +40,16 @@ files of damaged volumes). --json prints the same as one JSON object.
 Missing parts are reported, not errors: the exit status is 0 whenever the
 preview could be shown.
 
+` + fmt.Sprintf(sourcesHelp, "preview lun1.img lun2.img -- /vm1/vm1.vmx") + `
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover preview datastore.img /vm1/vm1.vmx
   vmfsrecover preview --json datastore.img /vm1/vm1.vmdk
   vmfsrecover preview --deep damaged.img /lost+found/fd-0x00c00004
   vmfsrecover preview --offset 1048576 --max-bytes 512 datastore.img /vm1/vm1-flat.vmdk`,
-		Args: cobra.MinimumNArgs(2),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPreview(cmd.Context(), g, o, args, cmd.OutOrStdout())
+			return runPreview(cmd.Context(), g, o, argsWithDash(cmd, args), cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -58,26 +60,23 @@ preview could be shown.
 }
 
 func runPreview(ctx context.Context, g *globalOptions, o *previewOptions, args []string, out io.Writer) (err error) {
-	sources, paths, err := splitSources(args, 1)
+	a, err := splitSources("preview", args, 1, 1)
 	if err != nil {
 		return err
-	}
-	if len(paths) != 1 {
-		return withExitCode(exitUsage, fmt.Errorf("preview needs a PATH inside the volume after the SOURCEs"))
 	}
 	if o.maxBytes < 0 || o.offset < 0 {
 		return withExitCode(exitUsage, fmt.Errorf("--max-bytes and --offset must not be negative"))
 	}
-	vol, closer, err := openFS(ctx, g, sources)
+	vol, closer, err := openFS(ctx, g, a.sources)
 	if err != nil {
-		return err
+		return a.explain(err)
 	}
 	defer closeWith(&err, closer)
-	r, err := preview.Preview(ctx, vol, paths[0], preview.Options{
+	r, err := preview.Preview(ctx, vol, a.paths[0], preview.Options{
 		MaxText: o.maxBytes, MaxHex: o.maxBytes, Offset: o.offset, Tolerant: g.vol.tolerant,
 	})
 	if err != nil {
-		return err
+		return a.explain(err)
 	}
 	if g.json {
 		return json.NewEncoder(out).Encode(r)

@@ -20,7 +20,7 @@ import (
 func newStatCmd(g *globalOptions) *cobra.Command {
 	var sf statFlags
 	cmd := &cobra.Command{
-		Use:   "stat SOURCE... PATH",
+		Use:   "stat SOURCE PATH",
 		Short: "Show the VMFS attributes of a file",
 		Long: `stat prints what the file descriptor of PATH records: type, size, mode,
 owner, times, descriptor address, addressing mode (resident, file blocks,
@@ -39,14 +39,16 @@ systems by their boot sectors, superblocks and backup copies, as 'info
 --length command that copies each one out, with the commands that rebuild
 a destroyed head in the copy and mount it.
 
+` + fmt.Sprintf(sourcesHelp, "stat lun1.img lun2.img -- /vm1/vm1-flat.vmdk") + `
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover stat datastore.img /vm1/vm1-flat.vmdk
   vmfsrecover stat --json datastore.img /
   vmfsrecover stat --damage --deep encrypted.img /vm1/vm1-flat.vmdk
   vmfsrecover stat --search encrypted.img /vm1/vm1-flat.vmdk`,
-		Args: cobra.MinimumNArgs(2),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runStat(cmd.Context(), g, sf, args, cmd.OutOrStdout())
+			return runStat(cmd.Context(), g, sf, argsWithDash(cmd, args), cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&sf.damage, "damage", false, "read the data and report ranges that look encrypted by ransomware")
@@ -68,21 +70,19 @@ type statReport struct {
 type statFlags struct{ damage, search bool }
 
 func runStat(ctx context.Context, g *globalOptions, sf statFlags, args []string, out io.Writer) (err error) {
-	sources, paths, err := splitSources(args, 1)
+	a, err := splitSources("stat", args, 1, 1)
 	if err != nil {
 		return err
 	}
-	if len(paths) != 1 {
-		return withExitCode(exitUsage, fmt.Errorf("stat needs a PATH inside the volume after the SOURCEs"))
-	}
-	vol, closer, err := openFS(ctx, g, sources)
+	paths := a.paths
+	vol, closer, err := openFS(ctx, g, a.sources)
 	if err != nil {
-		return err
+		return a.explain(err)
 	}
 	defer closeWith(&err, closer)
 	e, err := listing.Describe(vol, paths[0], false)
 	if err != nil {
-		return err
+		return a.explain(err)
 	}
 	r := statReport{Entry: e}
 	if e.Type == "file" {
@@ -132,7 +132,7 @@ func runStat(ctx context.Context, g *globalOptions, sf statFlags, args []string,
 	}
 	if sf.search && !g.json {
 		printFound(out, r.Found, func(f partition.Found, img string) string {
-			return fmt.Sprintf("vmfsrecover cat %s %s --offset %d --length %d > %s", shellQuoteAll(sources), shellQuote(e.Path), f.Start, f.Size, img)
+			return fmt.Sprintf("vmfsrecover cat %s %s --offset %d --length %d > %s", a.sourceArgs(), shellQuote(e.Path), f.Start, f.Size, img)
 		})
 	}
 	if sf.search && len(r.Found) == 0 {

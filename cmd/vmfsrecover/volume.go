@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
 // volumeFlags are the flags of every command that reads a volume.
@@ -58,37 +62,157 @@ func (g *globalOptions) warn(msg string) {
 	}
 }
 
-// splitSources separates SOURCE arguments from volume paths: sources come
-// first and exist locally (or name a remote scheme); the rest are paths
-// inside the volume. At least one source is required and at most maxPaths
-// paths are allowed (-1: any number).
-func splitSources(args []string, maxPaths int) (sources, paths []string, err error) {
-	i := 0
-	for i < len(args) && isSource(args[i]) {
-		i++
-	}
-	sources, paths = args[:i], args[i:]
-	if len(sources) == 0 {
-		if len(args) == 0 {
-			return nil, nil, withExitCode(exitUsage, fmt.Errorf("no SOURCE given"))
-		}
-		return nil, nil, withExitCode(exitUsage, fmt.Errorf("SOURCE %s: %w", args[0], os.ErrNotExist))
-	}
-	if maxPaths >= 0 && len(paths) > maxPaths {
-		return nil, nil, withExitCode(exitUsage, fmt.Errorf("too many paths: %s", strings.Join(paths, " ")))
-	}
-	for k, p := range paths {
-		paths[k] = volumePath(p)
-	}
-	return sources, paths, nil
+// volumeArgs are the arguments of a command that reads a volume:
+//
+//	CMD SOURCE [PATH...]         the first argument is the SOURCE
+//	CMD SOURCE... -- [PATH...]   several SOURCEs (a spanned volume, several disks)
+//
+// The local file system is never consulted to tell a SOURCE from a path
+// inside the volume: "/" or "/vm1" may exist here too.
+type volumeArgs struct {
+	cmd     string   // the command's name, for the hints in errors
+	sources []string // as the user typed them
+	paths   []string // in the fs.FS form (see volumePath)
+	typed   []string // paths as the user typed them
+	dash    bool     // the sources were ended by --
+	needs   bool     // the command needs a PATH
 }
 
-func isSource(arg string) bool {
-	if strings.Contains(arg, "://") {
+// sourcesHelp explains the arguments of every command that reads a volume;
+// %s is the command's name and its arguments after the SOURCEs.
+const sourcesHelp = `The first argument is the SOURCE, the others are paths inside the volume.
+Several SOURCEs (the disks of a spanned volume, or several disks to look
+for the volume on) are written before --:
+  vmfsrecover %s`
+
+// argsWithDash returns a command's positional arguments with the "--" that
+// cobra removed put back, so that splitSources sees the command line as typed.
+func argsWithDash(cmd *cobra.Command, args []string) []string {
+	n := cmd.ArgsLenAtDash()
+	if n < 0 {
+		return args
+	}
+	return append(append(append([]string(nil), args[:n]...), "--"), args[n:]...)
+}
+
+// splitSources reads args (with "--" where the user wrote it, see
+// argsWithDash) as volumeArgs. At least one SOURCE is required, each must
+// exist (or name a remote scheme), and minPaths to maxPaths paths are
+// allowed (maxPaths -1: any number).
+func splitSources(cmd string, args []string, minPaths, maxPaths int) (volumeArgs, error) {
+	a := volumeArgs{cmd: cmd, needs: minPaths > 0}
+	if dash := slices.Index(args, "--"); dash >= 0 {
+		a.sources, a.typed, a.dash = args[:dash], args[dash+1:], true
+	} else if len(args) > 0 {
+		a.sources, a.typed = args[:1], args[1:]
+	}
+	if len(a.sources) == 0 {
+		return a, withExitCode(exitUsage, errors.New("no SOURCE given"))
+	}
+	if maxPaths >= 0 && len(a.typed) > maxPaths {
+		err := fmt.Errorf("%s takes at most %d PATH inside the volume, got %d: %s", cmd, maxPaths, len(a.typed), strings.Join(a.typed, " "))
+		return a, withExitCode(exitUsage, a.hint(err))
+	}
+	if len(a.typed) < minPaths {
+		return a, withExitCode(exitUsage, fmt.Errorf("%s needs a PATH inside the volume after the SOURCE", cmd))
+	}
+	if err := checkSources(a.sources); err != nil {
+		return a, err
+	}
+	for _, p := range a.typed {
+		a.paths = append(a.paths, volumePath(p))
+	}
+	return a, nil
+}
+
+// sourceArgs writes the SOURCEs for a shell command line that is followed
+// by a path inside the volume.
+func (a volumeArgs) sourceArgs() string {
+	if len(a.sources) == 1 {
+		return shellQuote(a.sources[0])
+	}
+	return shellQuoteAll(a.sources) + " --"
+}
+
+// checkSources fails with exitUsage, naming the SOURCE as typed, when a
+// local SOURCE does not exist or is given twice: the same status in every
+// command.
+func checkSources(sources []string) error {
+	seen := map[string]os.FileInfo{}
+	for _, s := range sources {
+		if remote.IsRemote(s) {
+			continue
+		}
+		fi, err := os.Stat(s)
+		if errors.Is(err, fs.ErrNotExist) {
+			return withExitCode(exitUsage, fmt.Errorf("SOURCE %s: no such file or device", s))
+		}
+		if err != nil {
+			continue // opening it says what is wrong
+		}
+		for name, other := range seen {
+			if os.SameFile(fi, other) {
+				return withExitCode(exitUsage, fmt.Errorf("SOURCE %s and %s are the same file: give each disk once", name, s))
+			}
+		}
+		seen[s] = fi
+	}
+	return nil
+}
+
+// hint adds to err how to write several SOURCEs when the arguments taken
+// as paths inside the volume name local files or remote disks: the user
+// probably meant them as SOURCEs.
+func (a volumeArgs) hint(err error) error {
+	if err == nil || a.dash {
+		return err
+	}
+	var disks, rest []string
+	for _, p := range a.typed {
+		if looksLikeDisk(p) && len(rest) == 0 {
+			disks = append(disks, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	if len(disks) == 0 {
+		return err
+	}
+	example := append(append(append([]string{"vmfsrecover", a.cmd}, a.sources...), disks...), "--")
+	example = append(example, rest...)
+	if len(rest) == 0 && a.needs {
+		example = append(example, "PATH")
+	}
+	return fmt.Errorf("%w\n  %s was read as a path inside the volume: the first argument is the SOURCE; to give several SOURCEs, write them before --: %s",
+		err, strings.Join(disks, " "), shellQuoteAll(example))
+}
+
+// explain adds the hint of a.hint to an error that several SOURCEs would
+// explain: a path not found in the volume, a disk of a spanned volume
+// missing, no volume on the first SOURCE.
+// A path not found is named as the user typed it.
+func (a volumeArgs) explain(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && errors.Is(pe.Err, fs.ErrNotExist) {
+		if i := slices.Index(a.paths, pe.Path); i >= 0 {
+			err = fmt.Errorf("%s: %w in the volume", a.typed[i], fs.ErrNotExist)
+		}
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, vmfs.ErrExtentMissing) || errors.Is(err, discover.ErrNoVolume) {
+		return a.hint(err)
+	}
+	return err
+}
+
+// looksLikeDisk tells whether arg names a local file or device (not a
+// folder), or a remote disk: only to explain an error, never to decide
+// what an argument is.
+func looksLikeDisk(arg string) bool {
+	if remote.IsRemote(arg) {
 		return true
 	}
-	_, err := os.Stat(arg)
-	return err == nil
+	fi, err := os.Stat(arg)
+	return err == nil && !fi.IsDir()
 }
 
 // volumePath turns "/dir/file", "dir/file/" or "" into the fs.FS form.

@@ -127,7 +127,7 @@ func TestScanReportsVolumes(t *testing.T) {
 		t.Fatalf("reports: %+v", reports)
 	}
 	// Two volumes: a path command must be told which.
-	err := runCat(context.Background(), &globalOptions{quiet: true}, byteRange{}, []string{a.Image, b.Image, "/vm1/vm1.vmx"}, &out)
+	err := runCat(context.Background(), &globalOptions{quiet: true}, byteRange{}, []string{a.Image, b.Image, "--", "/vm1/vm1.vmx"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "--volume") {
 		t.Fatalf("ambiguous volume: %v", err)
 	}
@@ -288,7 +288,7 @@ func TestExportTolerantNamesLostBytes(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "rescue")
 	g := &globalOptions{quiet: true, vol: volumeFlags{tolerant: true}}
 	var out bytes.Buffer
-	sources := append(res.Images[:len(res.Images)-1:len(res.Images)-1], "/span")
+	sources := append(res.Images[:len(res.Images)-1:len(res.Images)-1], "--", "/span")
 	err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, sources, &out)
 	if exitCode(err) != exitPartial {
 		t.Fatalf("exit %d (%v), want %d\n%s", exitCode(err), err, exitPartial, out.String())

@@ -103,10 +103,8 @@ func defaultStatePath() (string, error) {
 }
 
 func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []string, in io.Reader, out, errOut io.Writer) (err error) {
-	for _, a := range args {
-		if !isSource(a) {
-			return withExitCode(exitUsage, fmt.Errorf("SOURCE %s: %w", a, os.ErrNotExist))
-		}
+	if err := checkSources(args); err != nil {
+		return err
 	}
 	if o.resume && len(args) > 0 {
 		return withExitCode(exitUsage, fmt.Errorf("--resume continues the saved sources; give no SOURCE"))

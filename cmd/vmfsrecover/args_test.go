@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cli runs the command line args as main does, with "-q", and returns
+// its standard output, the error main would print and the exit status.
+func cli(t *testing.T, args ...string) (stdout string, err error, code int) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs(append([]string{"-q"}, args...))
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	err = cmd.Execute()
+	return out.String(), err, exitCode(err)
+}
+
+// A path inside the volume that also exists on this machine ("/", a folder
+// of the working directory) is a path inside the volume, not a SOURCE.
+func TestVolumePathThatExistsLocally(t *testing.T) {
+	res := genVolume(t, 6)
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("vm1", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err, _ := cli(t, "ls", res.Image, "/"); err != nil || !strings.Contains(out, "/vm1\n") {
+		t.Errorf("ls IMG /: %v\n%s", err, out)
+	}
+	if out, err, _ := cli(t, "ls", res.Image, "vm1"); err != nil || !strings.Contains(out, "/vm1/vm1.vmx\n") {
+		t.Errorf("ls IMG vm1 (a local folder too): %v\n%s", err, out)
+	}
+	if out, err, _ := cli(t, "stat", "--json", res.Image, "/"); err != nil || !strings.Contains(out, `"type":"dir"`) {
+		t.Errorf("stat --json IMG /: %v\n%s", err, out)
+	}
+	dest := filepath.Join(t.TempDir(), "X")
+	if out, err, _ := cli(t, "export", res.Image, "/", "--to", dest); err != nil {
+		t.Errorf("export IMG / --to X: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "vm1", "vm1.vmx")); err != nil {
+		t.Error(err)
+	}
+}
+
+// A path not on the volume fails before the export's destination exists.
+func TestExportMissingPathCreatesNothing(t *testing.T) {
+	res := genVolume(t, 6)
+	dest := filepath.Join(t.TempDir(), "X")
+	_, err, code := cli(t, "export", res.Image, "/vm1", "/nope", "--to", dest)
+	if code != exitFailure || !strings.Contains(err.Error(), "/nope") {
+		t.Errorf("exit %d (%v), want %d naming /nope", code, err, exitFailure)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("destination created for a failed export: %v", err)
+	}
+}
+
+// Several SOURCEs are written before --; written without it, the error
+// says how.
+func TestSeveralSourcesBeforeDash(t *testing.T) {
+	res := spannedVolume(t)
+	lun1, lun2 := res.Images[0], res.Images[1]
+	if out, err, _ := cli(t, "ls", lun1, lun2, "--", "/span"); err != nil || !strings.Contains(out, "/span/across-extents.bin") {
+		t.Fatalf("ls LUN1 LUN2 -- /span: %v\n%s", err, out)
+	}
+	hint := "vmfsrecover ls " + lun1 + " " + lun2 + " --"
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"ls", lun1, lun2, "/span"}, exitUsage},         // two paths for ls
+		{[]string{"ls", lun1, lun2}, exitFailure},                // the volume's second disk missing
+		{[]string{"ls", "-r", lun1, "--", "/span"}, exitFailure}, // dash given: no hint to give
+	} {
+		_, err, code := cli(t, tc.args...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d (%v), want %d", tc.args, code, err, tc.code)
+			continue
+		}
+		dashed := strings.Contains(strings.Join(tc.args, " "), " -- ")
+		if got := strings.Contains(err.Error(), hint); got == dashed {
+			t.Errorf("%v: hint %q given %v:\n%v", tc.args, hint, got, err)
+		}
+	}
+	// A path not on the volume that names a local disk: the hint too.
+	_, err, _ := cli(t, "cat", genVolume(t, 5).Image, lun1)
+	if err == nil || !strings.Contains(err.Error(), "-- PATH") {
+		t.Errorf("cat IMG LUN: %v", err)
+	}
+}
+
+// The arguments are split without looking at the local file system.
+func TestSplitSources(t *testing.T) {
+	for _, tc := range []struct {
+		args           []string
+		sources, paths string
+	}{
+		{[]string{"/dev/null"}, "/dev/null", ""},
+		{[]string{"/dev/null", "/"}, "/dev/null", "."},
+		{[]string{"/dev/null", "/dev/zero", "--"}, "/dev/null /dev/zero", ""},
+		{[]string{"/dev/null", "--", "/a/", "--"}, "/dev/null", "a --"},
+		{[]string{"nbd://h/x", "/tmp"}, "nbd://h/x", "tmp"},
+	} {
+		a, err := splitSources("export", tc.args, 0, -1)
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		if s, p := strings.Join(a.sources, " "), strings.Join(a.paths, " "); s != tc.sources || p != tc.paths {
+			t.Errorf("%v: sources %q paths %q, want %q %q", tc.args, s, p, tc.sources, tc.paths)
+		}
+	}
+	for _, args := range [][]string{{}, {"--", "/"}, {"/dev/null", "/a", "/b"}} {
+		if _, err := splitSources("ls", args, 0, 1); exitCode(err) != exitUsage {
+			t.Errorf("%v: exit %d (%v), want %d", args, exitCode(err), err, exitUsage)
+		}
+	}
+	if _, err := splitSources("cat", []string{"/dev/null"}, 1, 1); exitCode(err) != exitUsage {
+		t.Errorf("cat without PATH: exit %d (%v)", exitCode(err), err)
+	}
+}
