@@ -1,7 +1,10 @@
 package vmdk
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -114,5 +117,37 @@ func TestWindows1252Names(t *testing.T) {
 	}
 	if s, ok := decodeName("\x80\x9f\xff", "CP1252"); !ok || s != "€Ÿÿ" {
 		t.Errorf("decode: %q %v", s, ok)
+	}
+}
+
+// IsVMDK tells a VMDK from a raw disk as Open does: every file it calls a
+// VMDK opens as one, and every other file opens as a raw disk.
+func TestIsVMDKAgreesWithOpen(t *testing.T) {
+	boot := make([]byte, 4096)
+	copy(boot, "\xeb\x63\x90\x10\x8e\xd0\xbc\x00")
+	big := bytes.Repeat([]byte("RW 1 ZERO\n"), MaxDescriptorSize/10+1)
+	for name, data := range map[string][]byte{
+		"desc.vmdk":   []byte("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"vmfs\"\n\nRW 8 ZERO\n"),
+		"kdmv.vmdk":   append([]byte("KDMV"), make([]byte, 1020)...),
+		"cowd.vmdk":   append([]byte("COWD"), make([]byte, 1020)...),
+		"boot.img":    boot,
+		"text.img":    big,
+		"zeros.img":   make([]byte, 4096),
+		"sesparse.vm": append([]byte{0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0}, make([]byte, 1016)...),
+	} {
+		is, err := IsVMDK(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), name)
+		os.WriteFile(p, data, 0o444)
+		d, err := Open(p, nil)
+		raw := err == nil && d.Info().Extents[0].Format == "flat" && d.raw
+		if err == nil {
+			d.Close()
+		}
+		if is == raw {
+			t.Errorf("%s: IsVMDK = %v, but Open gives raw=%v (err %v)", name, is, raw, err)
+		}
 	}
 }

@@ -193,6 +193,18 @@ func (d *Disk) findParent(fsys fs.FS, l *link, seen map[string]bool) (string, er
 // headSize is how much of a file is read to decide what it is.
 const headSize = 64 << 10
 
+// IsVMDK says whether Open would read the file r of size bytes as a VMDK
+// (a sparse extent by its KDMV, COWD or SESparse magic, or a descriptor by
+// its text) rather than as a raw disk. The layers that open SOURCEs ask
+// it first, and read anything else as a disk of its own.
+func IsVMDK(r io.ReaderAt, size int64) (bool, error) {
+	head := make([]byte, min(size, headSize))
+	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
+		return false, err
+	}
+	return sparseKind(head) != "" || size <= MaxDescriptorSize && looksLikeDescriptor(head), nil
+}
+
 func (d *Disk) openLink(fsys fs.FS, name string) (*link, error) {
 	f, err := openFile(fsys, name, d.prefix+name)
 	if err != nil {

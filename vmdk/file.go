@@ -75,16 +75,6 @@ func (f *file) readFull(p []byte, off int64, structure string) error {
 	return fmt.Errorf("%s: reading %s at byte %d: %w", f.name, structure, off, err)
 }
 
-// Seek whences for sparse files (Linux lseek(2)).
-const (
-	seekData = 3
-	seekHole = 4
-)
-
-// maxFileRanges bounds the hole map of one file; past it the rest of the
-// file counts as data.
-const maxFileRanges = 1 << 20
-
 // dataMap returns where the file holds data: from the file's own
 // allocmap.Mapper (a VMFS file), from SEEK_DATA/SEEK_HOLE on a local sparse
 // file, or nil with ok false when unknown (then all of it counts as data).
@@ -96,42 +86,9 @@ func (f *file) dataMap() (allocmap.Map, bool) {
 			}
 			return
 		}
-		osf, ok := f.c.(*os.File)
-		if !ok {
-			return
+		if osf, ok := f.c.(*os.File); ok {
+			f.alloc, f.hasMap = allocmap.OfFile(osf, f.size)
 		}
-		fi, err := osf.Stat()
-		if err != nil || !fi.Mode().IsRegular() {
-			return
-		}
-		// A separate descriptor keeps the seek offset of osf untouched for
-		// anyone else; ReadAt never uses it anyway.
-		g, err := os.Open(osf.Name())
-		if err != nil {
-			return
-		}
-		defer g.Close()
-		var m allocmap.Map
-		var off int64
-		for off < f.size && len(m) < maxFileRanges {
-			start, err := g.Seek(off, seekData)
-			if err != nil {
-				break // ENXIO: no data past off
-			}
-			end, err := g.Seek(start, seekHole)
-			if err != nil || end <= start {
-				return
-			}
-			if end > f.size {
-				end = f.size
-			}
-			m = m.Add(allocmap.Range{Off: start, Len: end - start})
-			off = end
-		}
-		if off < f.size && len(m) >= maxFileRanges {
-			m = m.Add(allocmap.Range{Off: off, Len: f.size - off})
-		}
-		f.alloc, f.hasMap = m, true
 	})
 	return f.alloc, f.hasMap
 }

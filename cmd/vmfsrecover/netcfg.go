@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/bootbank"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 )
 
 type netcfgOptions struct {
@@ -107,7 +109,7 @@ func runNetcfg(ctx context.Context, o *netcfgOptions, args []string, out io.Writ
 	if o.json && (o.dot || o.esxcli || o.raw || o.table) {
 		return withExitCode(exitUsage, fmt.Errorf("--json combines only with --inspect"))
 	}
-	in, err := bootbank.LoadSource(args[0], bootbank.Options{Partition: o.part})
+	in, err := loadNetcfg(args[0], bootbank.Options{Partition: o.part})
 	if err != nil {
 		return err
 	}
@@ -143,4 +145,25 @@ func runNetcfg(ctx context.Context, o *netcfgOptions, args []string, out io.Writ
 		return withExitCode(exitPartial, fmt.Errorf("%s: %d esx.conf lines skipped as malformed", args[0], skipped+h.MoreProblems))
 	}
 	return nil
+}
+
+// loadNetcfg loads the configuration from a SOURCE as the other commands
+// take it: a local path, ssh://user@host/path (the same things on that
+// host, read over SFTP, such as /bootbank of a host that still answers),
+// or nbd://host/export (a whole boot disk).
+func loadNetcfg(spec string, opt bootbank.Options) (*netcfg.Input, error) {
+	loc, err := disk.Locate(spec, disk.Options{})
+	if errors.Is(err, disk.ErrNotPath) {
+		d, err := disk.Open(spec, disk.Options{})
+		if err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		return bootbank.Load(d, d.Size(), spec, opt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer loc.Close()
+	return bootbank.LoadFS(loc.FS, loc.Name, spec, opt)
 }

@@ -8,33 +8,14 @@ import (
 	"path"
 
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
-	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 )
 
-// LoadSource loads the configuration from a SOURCE as the other commands
-// take it: a local path, ssh://user@host/path (the same things on that
-// host, read over SFTP, such as /bootbank of a host that still answers),
-// or nbd://host/export (a whole boot disk).
-func LoadSource(spec string, opt Options) (*netcfg.Input, error) {
-	fsys, name, closeFS, err := source.OpenPath(spec)
-	if errors.Is(err, source.ErrNotPath) {
-		d, err := source.Open(spec, source.Options{})
-		if err != nil {
-			return nil, err
-		}
-		defer d.Close()
-		return Load(d, d.Size(), spec, opt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer closeFS()
-	return LoadFS(fsys, name, spec, opt)
-}
-
 // LoadFS loads the configuration from name in fsys (whose files implement
-// io.ReaderAt), called display in messages: a folder (see LoadDir), any
+// io.ReaderAt), called display in messages (the command line passes the
+// file system a SOURCE path lives in, local or a host's over SFTP, see
+// disk.Locate; an NBD export is a disk, for Load): a folder (see LoadDir), any
 // source Load accepts, or a VMDK virtual disk (descriptor, sparse or
 // stream-optimized) of an ESXi boot disk. For a bare local.tgz.ve,
 // encryption.info (or .#encryption.info) is read from the same folder.
@@ -46,7 +27,7 @@ func LoadFS(fsys fs.FS, name, display string, opt Options) (*netcfg.Input, error
 		}
 		return LoadDir(sub, display)
 	}
-	d, err := source.OpenIn(fsys, name)
+	d, err := disk.OpenIn(fsys, name)
 	if err != nil {
 		return nil, renamed(err, display)
 	}

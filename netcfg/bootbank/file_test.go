@@ -9,10 +9,32 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
+
+// loadSource reads a SOURCE as the command line does (cmd/vmfsrecover,
+// loadNetcfg): the file system its path lives in, or an NBD export as a
+// whole disk.
+func loadSource(spec string, opt Options) (*netcfg.Input, error) {
+	loc, err := disk.Locate(spec, disk.Options{})
+	if errors.Is(err, disk.ErrNotPath) {
+		d, err := disk.Open(spec, disk.Options{})
+		if err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		return Load(d, d.Size(), spec, opt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer loc.Close()
+	return LoadFS(loc.FS, loc.Name, spec, opt)
+}
 
 func TestLoadSourceVMDK(t *testing.T) {
 	if _, err := exec.LookPath("qemu-img"); err != nil {
@@ -30,7 +52,7 @@ func TestLoadSourceVMDK(t *testing.T) {
 			if b, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, raw, out).CombinedOutput(); err != nil {
 				t.Fatalf("qemu-img: %v\n%s", err, b)
 			}
-			in, err := LoadSource(out, Options{})
+			in, err := loadSource(out, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,11 +70,11 @@ func TestLoadSourceEnvelopeBesideKeystore(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "local.tgz.ve"), ve, 0o644)
-	if _, err := LoadSource(filepath.Join(dir, "local.tgz.ve"), Options{}); err == nil {
+	if _, err := loadSource(filepath.Join(dir, "local.tgz.ve"), Options{}); err == nil {
 		t.Fatal("loaded without encryption.info")
 	}
 	os.WriteFile(filepath.Join(dir, ".#encryption.info"), info, 0o644)
-	in, err := LoadSource(filepath.Join(dir, "local.tgz.ve"), Options{})
+	in, err := loadSource(filepath.Join(dir, "local.tgz.ve"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +90,7 @@ func TestLoadDir(t *testing.T) {
 	os.MkdirAll(filepath.Join(etc, "vmware"), 0o755)
 	os.WriteFile(filepath.Join(etc, "vmware", "esx.conf"), readFixture(t, "esx6x/esx.conf"), 0o644)
 	os.WriteFile(filepath.Join(etc, "resolv.conf"), readFixture(t, "esx6x/resolv.conf"), 0o644)
-	in, err := LoadSource(dir, Options{})
+	in, err := loadSource(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,12 +102,12 @@ func TestLoadDir(t *testing.T) {
 	bank := t.TempDir()
 	os.WriteFile(filepath.Join(bank, "boot.cfg"), []byte("build=6.7.0-1\n"), 0o644)
 	os.WriteFile(filepath.Join(bank, "state.tgz"), stateTgz(t, "copied.example"), 0o644)
-	in, err = LoadSource(bank, Options{})
+	in, err = loadSource(bank, Options{})
 	if err != nil || hostname(t, in) != "copied.example" || in.BootBuild != "6.7.0-1" {
 		t.Errorf("bank folder: %v %+v", err, in)
 	}
 
-	if _, err := LoadSource(t.TempDir(), Options{}); !errors.Is(err, ErrNoConfig) {
+	if _, err := loadSource(t.TempDir(), Options{}); !errors.Is(err, ErrNoConfig) {
 		t.Errorf("empty folder: %v", err)
 	}
 }
@@ -108,8 +130,8 @@ func TestLoadSourceRemote(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(keys, "local.tgz.ve"), ve, 0o644)
 	os.WriteFile(filepath.Join(keys, "encryption.info"), info, 0o644)
-	disk := filepath.Join(dir, "boot.img")
-	os.WriteFile(disk, mbrDisk(bankImage(t, "bootstate=0\nupdated=1\n", stateTgz(t, "disk.example"))), 0o644)
+	bootImg := filepath.Join(dir, "boot.img")
+	os.WriteFile(bootImg, mbrDisk(bankImage(t, "bootstate=0\nupdated=1\n", stateTgz(t, "disk.example"))), 0o644)
 	want := map[string]string{
 		"esx.conf":          "esx67.dc1.example",
 		"bootbank":          "bank.example",
@@ -118,7 +140,7 @@ func TestLoadSourceRemote(t *testing.T) {
 	}
 	if _, err := exec.LookPath("qemu-img"); err == nil {
 		out := filepath.Join(dir, "boot.vmdk")
-		if b, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", disk, out).CombinedOutput(); err != nil {
+		if b, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", bootImg, out).CombinedOutput(); err != nil {
 			t.Fatalf("qemu-img: %v\n%s", err, b)
 		}
 		want["boot.vmdk"] = "disk.example"
@@ -131,7 +153,7 @@ func TestLoadSourceRemote(t *testing.T) {
 	t.Setenv(remote.EnvIdentity, srv.Identity)
 	for name, host := range want {
 		spec := srv.URL(filepath.Join(dir, name))
-		in, err := LoadSource(spec, Options{})
+		in, err := loadSource(spec, Options{})
 		if err != nil {
 			t.Errorf("%s: %v", spec, err)
 			continue
@@ -141,12 +163,12 @@ func TestLoadSourceRemote(t *testing.T) {
 		}
 	}
 	missing := srv.URL(filepath.Join(dir, "nope.conf"))
-	if _, err := LoadSource(missing, Options{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+	if _, err := loadSource(missing, Options{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing remote file: err = %v, want ErrNotExist naming %s", err, missing)
 	}
 
-	nbd := remotetest.StartQemuNBD(t, disk, "raw", "")
-	in, err := LoadSource(nbd.URL(""), Options{})
+	nbd := remotetest.StartQemuNBD(t, bootImg, "raw", "")
+	in, err := loadSource(nbd.URL(""), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

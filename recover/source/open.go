@@ -1,12 +1,11 @@
 package source
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"path"
-	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
@@ -26,115 +25,79 @@ func (o Options) vmdkOptions() *vmdk.Options {
 
 // Open opens a SOURCE read-only: a VMDK (descriptor, sparse or delta, with
 // its extents and parents) through package vmdk, anything else (a disk or
-// partition image, a block device) as a raw disk. A SOURCE with a scheme is
-// remote (package remote): ssh://user@host[:port]/path opens the path on
-// that host the same way, nbd://host[:port]/export reads an NBD export.
+// partition image, a block device, an NBD export) as a raw disk through
+// package disk. ssh://user@host[:port]/path opens the path on that host
+// the same way, a VMDK finding its extents and parents there.
 // Its errors name the SOURCE: "source SPEC: ..." for a local one, the
 // target URL, as package remote writes it, for a remote one.
-func Open(spec string, opts Options) (Disk, error) {
-	if remote.IsRemote(spec) {
-		return openRemote(spec, opts)
+func Open(spec string, opts Options) (disk.Disk, error) {
+	loc, err := disk.Locate(spec, disk.Options{})
+	if errors.Is(err, disk.ErrNotPath) {
+		return disk.Open(spec, disk.Options{})
 	}
-	d, err := openLocal(spec, opts)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", spec, err)
-	}
-	return d, nil
-}
-
-func openLocal(spec string, opts Options) (Disk, error) {
-	fi, err := os.Stat(spec)
 	if err != nil {
 		return nil, err
 	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, not a disk, image or VMDK", spec)
-	}
-	d, err := vmdk.Open(spec, opts.vmdkOptions())
+	raw, err := loc.Open()
 	if err != nil {
+		loc.Close()
 		return nil, err
 	}
-	if d.Size() == 0 {
-		d.Close()
-		return nil, fmt.Errorf("%s: %w", spec, ErrEmpty)
-	}
-	return d, nil
-}
-
-// target parses a remote SOURCE and reads the options of remote sources
-// from the environment (see remote.OptionsFromEnv).
-func target(spec string) (remote.Target, remote.Options, error) {
-	t, err := remote.ParseTarget(spec)
-	if err != nil {
-		return t, remote.Options{}, err
-	}
-	ro, err := remote.OptionsFromEnv()
-	return t, ro, err
-}
-
-// openRemote opens an ssh:// or nbd:// SOURCE.
-func openRemote(spec string, opts Options) (Disk, error) {
-	t, ro, err := target(spec)
-	if err != nil {
-		return nil, err
-	}
-	if t.Scheme == "nbd" {
-		d, err := remote.OpenNBD(t, ro)
+	isVMDK, err := vmdk.IsVMDK(raw, raw.Size())
+	if err != nil || !isVMDK {
 		if err != nil {
-			return nil, err
+			raw.Close()
+			loc.Close()
+			return nil, located(loc, err)
 		}
-		if d.Size() == 0 {
-			d.Close()
-			return nil, fmt.Errorf("%s: %w", t, ErrEmpty)
-		}
-		return d, nil
+		return loc.Own(raw), nil
 	}
-	d, fsys, err := openSSHVMDK(t, ro, opts)
+	raw.Close()
+	d, closeFn, err := openVMDK(loc, opts)
 	if err != nil {
 		return nil, err
 	}
 	if d.Size() == 0 {
-		d.Close()
-		fsys.Close()
-		return nil, fmt.Errorf("%s: %w", t, ErrEmpty)
+		closeFn()
+		return nil, located(loc, ErrEmpty)
 	}
-	return &sshDisk{Disk: d, fsys: fsys}, nil
+	if loc.Remote() {
+		return &remoteVMDK{Disk: d, loc: loc}, nil
+	}
+	return d, nil
 }
 
-// Transferrer is implemented by remote disks: the bytes read over the
-// network so far, for a transfer rate in progress displays.
-type Transferrer interface {
-	Transferred() int64
+// located names the SOURCE of loc in an error, as Open's errors do.
+func located(loc *disk.Location, err error) error {
+	if loc.Remote() {
+		return fmt.Errorf("%s: %w", loc.Spec, err)
+	}
+	return fmt.Errorf("source %s: %s: %w", loc.Spec, loc.Spec, err)
 }
 
-// dialPath connects to the host of an ssh:// target and returns its file
-// system and the target's path in it.
-func dialPath(t remote.Target, ro remote.Options) (*remote.FS, string, error) {
-	fsys, err := remote.DialSSH(t, ro)
+// openVMDK opens the VMDK at loc; closing the returned disk closes loc
+// (ends the connection to the host) too. On error loc is closed.
+func openVMDK(loc *disk.Location, opts Options) (*vmdk.Disk, func() error, error) {
+	if !loc.Remote() {
+		d, err := vmdk.Open(loc.Spec, opts.vmdkOptions())
+		if err != nil {
+			return nil, nil, fmt.Errorf("source %s: %w", loc.Spec, err)
+		}
+		return d, d.Close, nil
+	}
+	// vmdk reads descriptors, extents and parents through the host's file
+	// system, so a VMDK on the host finds its extents there.
+	d, err := vmdk.OpenFS(loc.FS, loc.Name, opts.vmdkOptions())
 	if err != nil {
-		return nil, "", err
+		loc.Close()
+		return nil, nil, fmt.Errorf("%s: %w", loc.Spec, err)
 	}
-	name := strings.TrimPrefix(path.Clean(t.Path), "/")
-	if name == "" {
-		name = "."
-	}
-	return fsys, name, nil
+	rd := &remoteVMDK{Disk: d, loc: loc}
+	return d, rd.Close, nil
 }
 
-func openSSHVMDK(t remote.Target, ro remote.Options, opts Options) (*vmdk.Disk, *remote.FS, error) {
-	fsys, name, err := dialPath(t, ro)
-	if err != nil {
-		return nil, nil, err
-	}
-	// vmdk reads descriptors, extents and parents through fsys, so a VMDK
-	// on the host finds its extents there; anything else reads as raw.
-	d, err := vmdk.OpenFS(fsys, name, opts.vmdkOptions())
-	if err != nil {
-		fsys.Close()
-		return nil, nil, fmt.Errorf("%s: %w", t, err)
-	}
-	return d, fsys, nil
-}
+// ErrEmpty reports a source of zero bytes.
+var ErrEmpty = disk.ErrEmpty
 
 // OpenVMDK opens a VMDK (or raw image) SOURCE as a *vmdk.Disk, for the
 // commands that describe or convert the virtual disk itself (info, dump):
@@ -149,33 +112,30 @@ func OpenVMDK(spec string, opts Options) (*vmdk.Disk, func() error, error) {
 		}
 		return d, d.Close, nil
 	}
-	t, ro, err := target(spec)
-	if err != nil {
-		return nil, nil, err
-	}
-	if t.Scheme != "ssh" {
+	loc, err := disk.Locate(spec, disk.Options{})
+	if errors.Is(err, disk.ErrNotPath) {
+		t, _ := remote.ParseTarget(spec)
 		return nil, nil, fmt.Errorf("%w: %s: an NBD export is a whole disk, not a VMDK file; scan, ls, cat and export read it", remote.ErrBadURL, t)
 	}
-	d, fsys, err := openSSHVMDK(t, ro, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	return d, (&sshDisk{Disk: d, fsys: fsys}).Close, nil
+	return openVMDK(loc, opts)
 }
 
-// sshDisk closes the SSH connection with the disk.
-type sshDisk struct {
+// remoteVMDK is a VMDK read on a host: closing it ends the connection.
+type remoteVMDK struct {
 	*vmdk.Disk
-	fsys *remote.FS
+	loc *disk.Location
 }
 
-func (d *sshDisk) Close() error {
+func (d *remoteVMDK) Close() error {
 	err := d.Disk.Close()
-	if cerr := d.fsys.Close(); err == nil {
+	if cerr := d.loc.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
 // Transferred is the number of bytes read from the host so far.
-func (d *sshDisk) Transferred() int64 { return d.fsys.Transferred() }
+func (d *remoteVMDK) Transferred() int64 { return d.loc.Transferred() }

@@ -2,69 +2,13 @@ package source
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
-
-func TestOpenInReadsAndIsReadOnly(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "disk.img"), []byte("hello disk"), 0o444); err != nil {
-		t.Fatal(err)
-	}
-	d, err := OpenIn(os.DirFS(dir), "disk.img")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if d.Size() != 10 {
-		t.Fatalf("Size = %d, want 10", d.Size())
-	}
-	buf := make([]byte, 4)
-	if _, err := d.ReadAt(buf, 6); err != nil || string(buf) != "disk" {
-		t.Fatalf("ReadAt = %q, %v", buf, err)
-	}
-	if _, err := d.(*file).File.(*os.File).Write([]byte("x")); err == nil {
-		t.Fatal("write to a source succeeded; sources must be opened read-only")
-	}
-}
-
-func TestOpenInRejectsEmptyAndDirs(t *testing.T) {
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
-	os.WriteFile(filepath.Join(dir, "empty.img"), nil, 0o644)
-	fsys := os.DirFS(dir)
-	if _, err := OpenIn(fsys, "empty.img"); !errors.Is(err, ErrEmpty) {
-		t.Fatalf("empty file: err = %v, want ErrEmpty", err)
-	}
-	if _, err := OpenIn(fsys, "sub"); err == nil || !strings.Contains(err.Error(), "sub: is a directory") {
-		t.Fatalf("directory: err = %v, want one naming it a directory", err)
-	}
-	if _, err := OpenIn(fsys, "missing"); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing file: err = %v", err)
-	}
-}
-
-// A local path opens in the root file system, whatever the working
-// directory; an NBD export is no path.
-func TestOpenPath(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "esx.conf"), []byte("/a = \"b\"\n"), 0o444)
-	t.Chdir(dir)
-	fsys, name, closeFS, err := OpenPath("esx.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFS()
-	if b, err := fs.ReadFile(fsys, name); err != nil || string(b) != "/a = \"b\"\n" {
-		t.Fatalf("%s: %q, %v", name, b, err)
-	}
-	if _, _, _, err := OpenPath("nbd://127.0.0.1:1/x"); !errors.Is(err, ErrNotPath) {
-		t.Fatalf("nbd:// SOURCE: err = %v, want ErrNotPath", err)
-	}
-}
 
 func TestOpenReadsRawImagesAndDescriptors(t *testing.T) {
 	dir := t.TempDir()
@@ -87,6 +31,9 @@ func TestOpenReadsRawImagesAndDescriptors(t *testing.T) {
 		}
 		if d.Size() != 4096 {
 			t.Fatalf("%s: Size = %d", p, d.Size())
+		}
+		if _, isVMDK := d.(*vmdk.Disk); isVMDK != (p == desc) {
+			t.Errorf("%s: opened as %T: a raw disk is read by package disk, a descriptor by package vmdk", p, d)
 		}
 		d.Close()
 	}
