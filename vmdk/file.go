@@ -138,3 +138,28 @@ func parentCandidates(dir, hint string) []string {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// LocalFile is a file of this machine's file system that a Disk reads.
+type LocalFile struct {
+	Path string      // absolute, as it was opened
+	Info fs.FileInfo // of the opened file: its device and inode, whatever Path names now
+}
+
+// LocalFiles lists the files of the local file system the disk holds open:
+// descriptors, extents, and those of every parent. A caller about to write
+// compares them with what it writes to (package writeguard). Files read
+// through another fs.FS (a VMFS volume, an SFTP host) are not on this
+// machine and are not listed.
+func (d *Disk) LocalFiles() []LocalFile {
+	var out []LocalFile
+	for _, f := range d.files {
+		osf, ok := f.c.(*os.File)
+		if !ok {
+			continue
+		}
+		if fi, err := osf.Stat(); err == nil {
+			out = append(out, LocalFile{Path: f.name, Info: fi})
+		}
+	}
+	return out
+}

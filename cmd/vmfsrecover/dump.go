@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"golang.org/x/term"
 )
@@ -57,6 +58,35 @@ partition table is gone.
 	return cmd
 }
 
+// createOutput opens the dump's output for writing: a new file, or with
+// force an existing one, emptied once the guard has made sure it is no
+// source (the check is on the opened file, so no path trick can slip
+// between the check and the write).
+func createOutput(name string, force bool, guard *writeguard.Guard) (*os.File, error) {
+	flags := os.O_WRONLY | os.O_CREATE
+	if !force {
+		flags |= os.O_EXCL
+	}
+	out, err := os.OpenFile(name, flags, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return nil, withExitCode(exitUsage, fmt.Errorf("%s exists; use --force to overwrite it", name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := guard.CheckFile(name, out); err != nil {
+		out.Close()
+		return nil, err
+	}
+	if fi, err := out.Stat(); err == nil && fi.Mode().IsRegular() {
+		if err := out.Truncate(0); err != nil {
+			out.Close()
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // dumpResult is the --json report of dump.
 type dumpResult struct {
 	Source    string   `json:"source"`
@@ -74,10 +104,10 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 		return err
 	}
 	defer closeDisk()
-	if si, err := os.Stat(spec); err == nil {
-		if oi, err := os.Stat(o.output); err == nil && os.SameFile(si, oi) {
-			return withExitCode(exitUsage, fmt.Errorf("output %s is the source", o.output))
-		}
+	guard := writeguard.New()
+	guard.AddDisk(d)
+	if err := guard.Check(o.output); err != nil {
+		return err
 	}
 	m, err := d.AllocationMap()
 	if err != nil {
@@ -89,15 +119,8 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 	}
 	length := r.Size()
 	m = m.Window(o.offset, length)
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if o.force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	out, err := os.OpenFile(o.output, flags, 0o644)
+	out, err := createOutput(o.output, o.force, guard)
 	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return withExitCode(exitUsage, fmt.Errorf("%s exists; use --force to overwrite it", o.output))
-		}
 		return err
 	}
 	var bar *progressbar.ProgressBar

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
 
@@ -147,7 +148,7 @@ func TestDump(t *testing.T) {
 	// The source itself is never the output.
 	src := vmdkSample(t, "qemu/monolithicSparse.vmdk")
 	err = runDump(context.Background(), &dumpOptions{globalOptions: &globalOptions{}, output: src, force: true}, src, new(bytes.Buffer), new(bytes.Buffer))
-	if exitCode(err) != exitUsage || errors.Is(err, nil) {
+	if exitCode(err) != exitFailure || !errors.Is(err, writeguard.ErrSource) {
 		t.Errorf("dump onto the source: %v", err)
 	}
 }
