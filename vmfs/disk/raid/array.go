@@ -1,0 +1,307 @@
+package raid
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// Member is one disk of an array: the member images, block devices or any
+// other disk of package vmfs/disk.
+type Member interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Errors of assembly and reading.
+var (
+	// ErrGeometry is a geometry that cannot describe an array of the members given.
+	ErrGeometry = errors.New("raid: bad geometry")
+	// ErrUnrecoverable is a range whose data is lost: more members are
+	// missing or unreadable there than the level's redundancy covers.
+	ErrUnrecoverable = errors.New("raid: data lost on too many members")
+)
+
+// Geometry is how an array lays data out on its members.
+type Geometry struct {
+	Level  Level
+	Layout Layout // RAID 5 and 6 only
+	Chunk  int64  // bytes; striped levels only
+	// Offset is where the array's data starts on every member (an md 1.1 or
+	// 1.2 superblock's data_offset; 0 for 0.90, 1.0 and most hardware RAID).
+	Offset int64
+	// Size is how many bytes of each member, from Offset, belong to the
+	// array; 0 means all of the smallest member. Linear arrays ignore it.
+	Size int64
+}
+
+// Stats counts what reading an array took beyond plain reads.
+type Stats struct {
+	// Reconstructed is how many bytes were computed from redundancy
+	// because their member is missing or failed to read.
+	Reconstructed int64
+	// ReadErrors counts member read errors that the redundancy covered.
+	ReadErrors int64
+	// ParityMismatches counts the rows in which CheckParity found parity
+	// that does not match the data.
+	ParityMismatches int64
+}
+
+// Array is an assembled array: an io.ReaderAt over the data of its members.
+// It is safe for concurrent use.
+type Array struct {
+	g       Geometry
+	members []Member // nil where a member is missing
+	perDisk int64    // bytes of each member in the array (whole chunks when striped)
+	size    int64
+	starts  []int64 // linear: array offset where each member begins
+
+	reconstructed, readErrors, mismatches atomic.Int64
+	bufs                                  sync.Pool
+}
+
+// New assembles members (in slot order, nil for a missing member) with
+// geometry g.
+func New(g Geometry, members []Member) (*Array, error) {
+	a := &Array{g: g, members: members}
+	n := len(members)
+	if g.Level == LevelUnknown {
+		return nil, fmt.Errorf("%w: no level", ErrGeometry)
+	}
+	if n < g.Level.minMembers() {
+		return nil, fmt.Errorf("%w: %s needs at least %d members, have %d", ErrGeometry, g.Level, g.Level.minMembers(), n)
+	}
+	if g.Offset < 0 || g.Size < 0 {
+		return nil, fmt.Errorf("%w: negative offset or size", ErrGeometry)
+	}
+	if g.Level.striped() {
+		if g.Chunk < 512 || g.Chunk > 1<<30 || g.Chunk&(g.Chunk-1) != 0 {
+			return nil, fmt.Errorf("%w: chunk size %d is not a power of two from 512 bytes to 1 GiB", ErrGeometry, g.Chunk)
+		}
+	}
+	if g.Level.parity() > 0 && !g.Layout.validFor(g.Level) {
+		return nil, fmt.Errorf("%w: layout %s is not a %s layout", ErrGeometry, g.Layout, g.Level)
+	}
+	missing := 0
+	for _, m := range members {
+		if m == nil {
+			missing++
+		}
+	}
+	if g.Level == Linear {
+		if missing > 0 {
+			return nil, fmt.Errorf("%w: a linear array cannot miss a member", ErrGeometry)
+		}
+		for _, m := range members {
+			a.starts = append(a.starts, a.size)
+			if m.Size() > g.Offset {
+				a.size += m.Size() - g.Offset
+			}
+		}
+		return a, nil
+	}
+	redundancy := map[Level]int{RAID0: 0, RAID1: n - 1, RAID5: 1, RAID6: 2, RAID10: 1}[g.Level]
+	if missing > redundancy || missing == n {
+		return nil, fmt.Errorf("%w: %d of %d members missing, %s survives %d", ErrUnrecoverable, missing, n, g.Level, redundancy)
+	}
+	per := int64(-1)
+	for _, m := range members {
+		if m != nil && (per < 0 || m.Size()-g.Offset < per) {
+			per = m.Size() - g.Offset
+		}
+	}
+	if g.Size > 0 {
+		// Past the end of a member shorter than Size, reads fail and the
+		// redundancy covers them, as md does.
+		per = g.Size
+	}
+	if per < 0 {
+		per = 0
+	}
+	if g.Level.striped() {
+		per -= per % g.Chunk
+	}
+	a.perDisk = per
+	switch g.Level {
+	case RAID0:
+		a.size = per * int64(n)
+	case RAID1:
+		a.size = per
+	case RAID5, RAID6:
+		a.size = per * int64(n-g.Level.parity())
+	case RAID10:
+		a.size = per * int64(n) / 2
+		a.size -= a.size % g.Chunk
+	}
+	return a, nil
+}
+
+// Size is the array's size in bytes.
+func (a *Array) Size() int64 { return a.size }
+
+// Geometry is the geometry the array was assembled with.
+func (a *Array) Geometry() Geometry { return a.g }
+
+// Members is the number of member slots, missing ones included.
+func (a *Array) Members() int { return len(a.members) }
+
+// Stats returns the counters so far.
+func (a *Array) Stats() Stats {
+	return Stats{Reconstructed: a.reconstructed.Load(), ReadErrors: a.readErrors.Load(), ParityMismatches: a.mismatches.Load()}
+}
+
+// Close closes the members that have a Close method.
+func (a *Array) Close() error {
+	var first error
+	for _, m := range a.members {
+		if c, ok := m.(io.Closer); ok && m != nil {
+			if err := c.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// ReadAt reads the array's bytes at off.
+func (a *Array) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("raid: negative offset %d", off)
+	}
+	if off >= a.size {
+		return 0, io.EOF
+	}
+	want := len(p)
+	if int64(len(p)) > a.size-off {
+		p = p[:a.size-off]
+	}
+	var err error
+	switch a.g.Level {
+	case Linear:
+		err = a.readLinear(p, off)
+	case RAID0:
+		err = a.readStriped(p, off, 1)
+	case RAID10:
+		err = a.readStriped(p, off, 2)
+	case RAID1:
+		err = a.readMirror(p, off)
+	case RAID5, RAID6:
+		err = a.readParity(p, off)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(p) < want {
+		return len(p), io.EOF
+	}
+	return len(p), nil
+}
+
+// readMember reads exactly len(p) bytes at member offset off (past
+// Geometry.Offset).
+func (a *Array) readMember(m int, p []byte, off int64) error {
+	if a.members[m] == nil {
+		return errMissing
+	}
+	pos := a.g.Offset + off
+	n, err := a.members[m].ReadAt(p, pos)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return &MemberError{Member: m, Off: pos, Err: err}
+}
+
+var errMissing = errors.New("member missing")
+
+// MemberError is a failed read of one member.
+type MemberError struct {
+	Member int   // slot
+	Off    int64 // byte offset on the member
+	Err    error
+}
+
+func (e *MemberError) Error() string {
+	return fmt.Sprintf("raid: member %d at %#x: %v", e.Member, e.Off, e.Err)
+}
+
+func (e *MemberError) Unwrap() error { return e.Err }
+
+func (a *Array) readLinear(p []byte, off int64) error {
+	for len(p) > 0 {
+		i := len(a.starts) - 1
+		for i > 0 && a.starts[i] > off {
+			i--
+		}
+		end := a.size
+		if i+1 < len(a.starts) {
+			end = a.starts[i+1]
+		}
+		n := min(int64(len(p)), end-off)
+		if err := a.readMember(i, p[:n], off-a.starts[i]); err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+func (a *Array) readMirror(p []byte, off int64) error {
+	var first error
+	for m := range a.members {
+		err := a.readMember(m, p, off)
+		if err == nil {
+			if first != nil {
+				a.readErrors.Add(1)
+				a.reconstructed.Add(int64(len(p)))
+			}
+			return nil
+		}
+		if first == nil || errors.Is(first, errMissing) {
+			first = err
+		}
+	}
+	return fmt.Errorf("%w: array offset %#x: %w", ErrUnrecoverable, off, first)
+}
+
+// readStriped reads RAID 0 (copies 1) and RAID 10 near-2 (copies 2): chunk
+// c's copies are the device chunks c·copies+i, numbered row by row.
+func (a *Array) readStriped(p []byte, off int64, copies int) error {
+	n := int64(len(a.members))
+	ch := a.g.Chunk
+	for len(p) > 0 {
+		c, in := off/ch, off%ch
+		k := min(int64(len(p)), ch-in)
+		var first error
+		ok := false
+		for i := range int64(copies) {
+			pos := c*int64(copies) + i
+			err := a.readMember(int(pos%n), p[:k], pos/n*ch+in)
+			if err == nil {
+				if first != nil && !errors.Is(first, errMissing) {
+					a.readErrors.Add(1)
+				}
+				if i > 0 {
+					a.reconstructed.Add(k)
+				}
+				ok = true
+				break
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		if !ok {
+			if copies == 1 {
+				return first
+			}
+			return fmt.Errorf("%w: array offset %#x: %w", ErrUnrecoverable, off, first)
+		}
+		p, off = p[k:], off+k
+	}
+	return nil
+}

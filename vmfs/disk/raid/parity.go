@@ -1,0 +1,170 @@
+package raid
+
+import (
+	"errors"
+	"fmt"
+)
+
+// piece is the part of one data chunk of a row that a read covers.
+type piece struct {
+	j   int    // data index in the row
+	in  int64  // offset inside the chunk
+	buf []byte // destination, len = bytes wanted
+	err error  // nil when buf holds the member's bytes
+}
+
+func (a *Array) readParity(p []byte, off int64) error {
+	n := len(a.members)
+	ch := a.g.Chunk
+	rowBytes := ch * int64(n-a.g.Level.parity())
+	var r row
+	pieces := make([]piece, 0, n)
+	for len(p) > 0 {
+		s := off / rowBytes
+		pos := off - s*rowBytes
+		k := min(int64(len(p)), rowBytes-pos)
+		parityRow(a.g.Level, a.g.Layout, n, s, &r)
+		pieces = pieces[:0]
+		for q := p[:k]; len(q) > 0; {
+			j, in := int(pos/ch), pos%ch
+			l := min(int64(len(q)), ch-in)
+			pc := piece{j: j, in: in, buf: q[:l]}
+			pc.err = a.readMember(r.data[j], pc.buf, s*ch+in)
+			pieces = append(pieces, pc)
+			q, pos = q[l:], pos+l
+		}
+		for i := range pieces {
+			if pieces[i].err != nil {
+				if err := a.rebuild(&r, s, pieces, i); err != nil {
+					return fmt.Errorf("array offset %#x: %w", s*rowBytes+int64(pieces[i].j)*ch+pieces[i].in, err)
+				}
+			}
+		}
+		p, off = p[k:], off+k
+	}
+	return nil
+}
+
+// rebuild computes pieces[t] of row s from the row's other members. Data
+// already read into the other pieces is used as it is.
+func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
+	target := pieces[t]
+	ch := a.g.Chunk
+	l := int64(len(target.buf))
+	at := s*ch + target.in
+	var bufs [][]byte
+	defer func() {
+		for _, b := range bufs {
+			a.bufs.Put(&b)
+		}
+	}()
+	scratch := func() []byte {
+		if v, ok := a.bufs.Get().(*[]byte); ok && int64(cap(*v)) >= l {
+			bufs = append(bufs, (*v)[:l])
+		} else {
+			bufs = append(bufs, make([]byte, l, ch))
+		}
+		return bufs[len(bufs)-1]
+	}
+	// fetch returns member m's bytes for the range, or nil when it fails.
+	fetch := func(m int) []byte {
+		b := scratch()
+		if a.readMember(m, b, at) != nil {
+			return nil
+		}
+		return b
+	}
+	data := make([][]byte, len(r.data)) // nil = unknown
+	var unknown []int
+	for j, m := range r.data {
+		if j == target.j {
+			unknown = append(unknown, j)
+			continue
+		}
+		for _, pc := range pieces {
+			if pc.j == j && pc.err == nil && pc.in <= target.in && pc.in+int64(len(pc.buf)) >= target.in+l {
+				data[j] = pc.buf[target.in-pc.in:][:l]
+			}
+		}
+		if data[j] == nil {
+			data[j] = fetch(m)
+		}
+		if data[j] == nil {
+			unknown = append(unknown, j)
+		}
+	}
+	var pbuf, qbuf []byte
+	if len(unknown) == 1 {
+		pbuf = fetch(r.p)
+	}
+	if pbuf == nil || len(unknown) == 2 {
+		if a.g.Level == RAID6 && len(unknown) <= 2 {
+			qbuf = fetch(r.q)
+			if len(unknown) == 2 {
+				pbuf = fetch(r.p)
+			}
+		}
+	}
+	out := target.buf
+	switch {
+	case len(unknown) == 1 && pbuf != nil:
+		copy(out, pbuf)
+		for j := range data {
+			if j != target.j {
+				xorInto(out, data[j])
+			}
+		}
+	case len(unknown) == 1 && qbuf != nil:
+		a.syndrome(r, data, out)
+		xorInto(out, qbuf)
+		mulInto(out, gfInv(gfPow(r.coef[r.data[target.j]])))
+	case len(unknown) == 2 && pbuf != nil && qbuf != nil:
+		other := unknown[0]
+		if other == target.j {
+			other = unknown[1]
+		}
+		ga, gb := gfPow(r.coef[r.data[target.j]]), gfPow(r.coef[r.data[other]])
+		// Dx^Dy = P ^ Σ other data; g^a·Dx ^ g^b·Dy = Q ^ Σ g^c·D; so
+		// Dx = (Qxy ^ g^b·Pxy) / (g^a ^ g^b).
+		pxy := scratch()
+		copy(pxy, pbuf)
+		for j := range data {
+			if data[j] != nil {
+				xorInto(pxy, data[j])
+			}
+		}
+		a.syndrome(r, data, out)
+		xorInto(out, qbuf)
+		mulXorInto(out, pxy, gb)
+		mulInto(out, gfInv(ga^gb))
+	default:
+		return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w", ErrUnrecoverable, s, target.j, r.data[target.j], target.err)
+	}
+	a.reconstructed.Add(l)
+	if !errors.Is(target.err, errMissing) {
+		a.readErrors.Add(1)
+	}
+	return nil
+}
+
+// syndrome sets q to Σ g^coef·D over the known data chunks (nil ones count
+// as zeros), by Horner's rule from the highest coefficient down.
+func (a *Array) syndrome(r *row, data [][]byte, q []byte) {
+	top := -1
+	bySlot := make([][]byte, len(r.coef))
+	for j, m := range r.data {
+		c := r.coef[m]
+		if data[j] != nil {
+			bySlot[c] = data[j]
+		}
+		top = max(top, c)
+	}
+	clear(q)
+	for c := top; c >= 0; c-- {
+		if bySlot[c] != nil {
+			mul2Into(q, bySlot[c][:len(q)])
+		} else {
+			mul2Zero(q)
+		}
+	}
+}
