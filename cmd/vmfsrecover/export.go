@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
@@ -111,41 +110,21 @@ reads from the parent (the older data) instead of as zeros.
 }
 
 // openDestination turns --to (or a manifest's location) into a
-// destination, asking for the FTP password when needed.
+// destination, asking for the FTP password on a terminal when the
+// environment and netrc have none.
 func openDestination(to string, f *exportFlags) (export.Destination, error) {
-	if !strings.Contains(to, "://") {
-		return export.NewLocal(to)
-	}
-	d, err := export.ParseFTPURL(to)
-	if err != nil {
+	o := session.DestinationOptions{ImplicitTLS: f.implicitTLS, CAFile: f.caFile, InsecureTLS: f.insecureTLS, Timeout: f.timeout, NoSync: f.noSync}
+	dst, err := session.OpenDestination(to, o, "", passwordPrompt())
+	if errors.Is(err, session.ErrBadDestination) {
 		return nil, withExitCode(exitUsage, err)
 	}
-	if f.implicitTLS {
-		if d.TLS == nil {
-			return nil, withExitCode(exitUsage, errors.New("--implicit-tls needs an ftps:// URL"))
-		}
-		d.Implicit = true
-	}
-	if d.TLS != nil {
-		if f.caFile != "" {
-			pem, err := os.ReadFile(f.caFile)
-			if err != nil {
-				return nil, err
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", f.caFile)
-			}
-			d.TLS.RootCAs = pool
-		}
-		d.TLS.InsecureSkipVerify = f.insecureTLS
-	}
-	d.IOTimeout = f.timeout
-	d.DialTimeout = f.timeout
-	src := export.PasswordSources{}
+	return dst, err
+}
+
+// passwordPrompt asks for an FTP password on the terminal, when there is
+// one.
+func passwordPrompt() export.PasswordSources {
+	var src export.PasswordSources
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		src.Prompt = func(q string) (string, error) {
 			fmt.Fprint(os.Stderr, q)
@@ -154,10 +133,7 @@ func openDestination(to string, f *exportFlags) (export.Destination, error) {
 			return string(b), err
 		}
 	}
-	if err := export.ResolvePassword(d, src); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return src
 }
 
 // progressFor shows progress on stderr unless --quiet or --json.
@@ -199,27 +175,21 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if err != nil {
 		return err
 	}
-	if l, ok := dst.(*export.Local); ok {
-		l.NoSync = f.noSync
-	}
-	opts := export.Options{
+	opts := session.ExportOptions{SystemFiles: f.system, Options: export.Options{
 		Overwrite: f.overwrite,
 		Workers:   f.jobs,
 		Retries:   f.retries,
 		ReadBack:  f.readBack,
 		Progress:  progressFor(g),
 		Logger:    g.logger(os.Stderr),
-	}
+	}}
 	if f.retries == 0 {
 		opts.Retries = -1
 	}
 	if f.flatten {
 		opts.Flatten = export.VMDKFlattener(&vmdk.Options{UnmappedFromParent: f.unmapped})
 	}
-	if !f.system {
-		opts.Exclude = isVolumeMetadata
-	}
-	rep, err := export.Export(ctx, vol, paths, dst, opts)
+	rep, err := session.Export(ctx, vol, paths, dst, opts)
 	if rep != nil {
 		if werr := writeExportReport(g, rep, dst, out); werr != nil && err == nil {
 			err = werr
@@ -265,19 +235,4 @@ func writeExportReport(g *globalOptions, rep *export.Report, dst export.Destinat
 	_, err := fmt.Fprintf(out, "%d exported, %d already complete, %d failed, %d skipped, %d with warnings; %d bytes; manifest %s in %s\n",
 		rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes, export.ManifestName, dst)
 	return err
-}
-
-// isVolumeMetadata reports the VMFS metadata files at the root of a volume
-// (.fdc.sf, .pbc.sf, .sbc.sf, .vh.sf, .pb2.sf, .fbb.sf, .jbc.sf, .sdd.sf):
-// the volume's own structures, not user data.
-func isVolumeMetadata(name string, _ fs.FileInfo) bool {
-	if strings.Contains(name, "/") || !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".sf") {
-		return false
-	}
-	for _, r := range name[1 : len(name)-3] {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"github.com/vmfsrecover/vmfsrecover/recover/wizard"
 )
 
@@ -25,6 +26,7 @@ type wizardOptions struct {
 	tolerant bool
 	probeAll bool
 	workers  int
+	dest     exportFlags // the FTP options of a destination
 }
 
 func newWizardCmd(g *globalOptions) *cobra.Command {
@@ -64,7 +66,10 @@ $XDG_STATE_HOME/vmfsrecover/wizard.json), deep-scan files beside it in
 when there is one volume). "select" takes items of the filtered list (a VM's folder, a disk with its
 extents), volume paths, or "*" for every item listed; "scan" may be "auto"
 (quick, then deep when nothing is found); "destination" may be
-{"ftp": "ftp://user@host/dir"} with the password in VMFSRECOVER_FTP_PASSWORD.
+{"ftp": "ftps://user@host/dir", "ca_file": "nas-ca.pem", "implicit_tls": false,
+"insecure_skip_verify": false}, with the password in VMFSRECOVER_FTP_PASSWORD
+or ~/.netrc; --ca-file, --implicit-tls, --insecure-skip-verify and --timeout
+apply to an FTP destination typed or answered, as in export.
 With --json the report is printed as JSON and the steps go to stderr.
 
 ` + exitCodesHelp,
@@ -86,6 +91,7 @@ With --json the report is printed as JSON and the steps go to stderr.
 	f.BoolVar(&o.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
 	f.IntVar(&o.workers, "workers", 1, "files exported in parallel")
 	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
+	addDestinationFlags(cmd, &o.dest)
 	return cmd
 }
 
@@ -123,6 +129,7 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		// reuses them wherever it is started from.
 		ScanDir:      filepath.Dir(o.state),
 		DeepProgress: g.deepProgress(),
+		FTP:          session.DestinationOptions{ImplicitTLS: o.dest.implicitTLS, CAFile: o.dest.caFile, InsecureTLS: o.dest.insecureTLS, Timeout: o.dest.timeout},
 	}
 	var answers *wizard.Answers
 	if o.answers != "" {
@@ -162,9 +169,6 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		return err
 	}
 	defer closeWith(&err, w.Close)
-	if p := os.Getenv(export.FTPPasswordEnv); p != "" {
-		w.SetFTPPassword(p)
-	}
 
 	var rep *wizard.Report
 	if answers != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 )
 
 // Answers are the choices of a non-interactive wizard, read from a JSON
@@ -37,12 +38,14 @@ type Answers struct {
 	Select  []string `json:"select"`
 	Preview []string `json:"preview"` // files shown before the export
 	// Destination is a local folder or an FTP URL (the password comes from
-	// VMFSRECOVER_FTP_PASSWORD, never from this file).
+	// VMFSRECOVER_FTP_PASSWORD or a netrc file, never from this file), with
+	// the FTP options implicit_tls, ca_file and insecure_skip_verify.
 	Destination struct {
 		Local     string `json:"local"`
 		FTP       string `json:"ftp"`
 		Overwrite bool   `json:"overwrite"`
 		Verify    *bool  `json:"verify"` // default true
+		session.DestinationOptions
 	} `json:"destination"`
 	// Force exports even when the free space looks too small.
 	Force bool `json:"force"`
@@ -261,6 +264,7 @@ func answerDestination(a *Answers) Destination {
 	d := Destination{Kind: DestLocal, Dir: a.Destination.Local, Overwrite: a.Destination.Overwrite, Verify: true}
 	if a.Destination.FTP != "" {
 		d.Kind, d.Dir, d.URL = DestFTP, "", a.Destination.FTP
+		d.DestinationOptions = a.Destination.DestinationOptions
 	}
 	if a.Destination.Verify != nil {
 		d.Verify = *a.Destination.Verify

@@ -169,7 +169,7 @@ func TestReportWarnings(t *testing.T) {
 		{Source: "vm/a-flat.vmdk", Status: export.StatusExported, Warnings: []string{"bytes 0-512 lay in unreadable sectors of the source and read as zeros"}},
 		{Source: "vm/b.vmx", Status: export.StatusExported},
 	}}
-	r := newReport(rep, dst, &Destination{Kind: DestLocal, Dir: dir})
+	r := newReport(rep, dst)
 	if r.OK() || r.Warned != 1 {
 		t.Errorf("report OK %v, warned %d", r.OK(), r.Warned)
 	}

@@ -3,6 +3,7 @@ package wizard
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -17,11 +18,17 @@ import (
 	"goftp.io/server/v2/driver/file"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
 // startFTP runs goftp.io/server/v2, a real FTP server, on loopback with a
 // folder as its root.
-func startFTP(t *testing.T) (addr, root string) {
+func startFTP(t *testing.T) (addr, root string) { return startFTPWith(t, nil) }
+
+// startFTPWith starts the server with TLS from the first byte (implicit
+// FTPS) when tc is not nil.
+func startFTPWith(t *testing.T, tc *tls.Config) (addr, root string) {
 	t.Helper()
 	root = t.TempDir()
 	drv, err := file.NewDriver(root)
@@ -37,7 +44,7 @@ func startFTP(t *testing.T) (addr, root string) {
 	srv, err := ftpserver.NewServer(&ftpserver.Options{
 		Driver: drv, Auth: &ftpserver.SimpleAuth{Name: "wiz", Password: "pw-123"},
 		Perm: ftpserver.NewSimplePerm("root", "root"), Hostname: "127.0.0.1", PublicIP: "127.0.0.1",
-		Port: port, Logger: &ftpserver.DiscardLogger{},
+		Port: port, Logger: &ftpserver.DiscardLogger{}, TLS: tc != nil, TLSConfig: tc, ExplicitFTPS: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,5 +135,55 @@ func TestTerminalFTP(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "recovered", "vm2", "vm2.vmx")); err != nil || !strings.Contains(string(b), "Second") {
 		t.Errorf("vm2.vmx on the server: %v %q", err, b)
+	}
+}
+
+// TestFTPSDestinationOptions: the wizard's FTP destination has the
+// command line's options. An implicit-TLS server whose certificate only a
+// CA file vouches for, a password only in a netrc file: the answers name
+// the CA file and implicit TLS, and the whole volume (".") goes to the
+// server without the volume's system files.
+func TestFTPSDestinationOptions(t *testing.T) {
+	img, _ := testVolume(t)
+	pki := t.TempDir()
+	remotetest.WriteTestPKI(t, pki)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(pki, "server-cert.pem"), filepath.Join(pki, "server-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, root := startFTPWith(t, &tls.Config{Certificates: []tls.Certificate{cert}})
+	netrc := filepath.Join(t.TempDir(), "netrc")
+	if err := os.WriteFile(netrc, []byte("machine 127.0.0.1 login wiz password pw-123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(export.FTPPasswordEnv, "")
+	t.Setenv("NETRC", netrc)
+	answers := `{"select": ["/"], "destination": {"ftp": "ftps://wiz@` + addr + `/all", "ca_file": ` + quote(filepath.Join(pki, "ca-cert.pem")) + `}}`
+	a, err := LoadAnswers(strings.NewReader(answers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Sources = []string{img}
+	w := New(Options{FTP: session.DestinationOptions{Timeout: 10 * time.Second}})
+	defer w.Close()
+	var log strings.Builder
+	r, err := RunAnswers(context.Background(), w, a, &log, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if !r.OK() || !r.Verified {
+		t.Errorf("report %+v", r)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "all", "vm1", "vm1.vmx")); err != nil || string(b) != testVMX {
+		t.Errorf("vm1.vmx on the server: %v %q", err, b)
+	}
+	ents, err := os.ReadDir(filepath.Join(root, "all"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".sf") {
+			t.Errorf("system file %s exported", e.Name())
+		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
-	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
 // Browse filters.
@@ -76,7 +76,7 @@ func (w *Wizard) List(ctx context.Context, filter, search string) ([]Item, error
 		items = w.disks(vol)
 	default:
 		for _, e := range w.walkItems() {
-			if e.info.IsDir() || system(e.info) {
+			if e.info.IsDir() || session.SystemFile(e.path, e.info) {
 				continue
 			}
 			deleted := e.prov == deepscan.Deleted || e.prov == deepscan.Orphan || e.prov == deepscan.Carved
@@ -142,16 +142,6 @@ func (w *Wizard) walk(ctx context.Context, fsys fs.FS) error {
 	}
 	w.walkCache = out
 	return nil
-}
-
-func system(info fs.FileInfo) bool {
-	switch a := info.Sys().(type) {
-	case *vmfs.Attributes:
-		return a.Type == "system"
-	case *deepscan.Finding:
-		return a.VMFS != nil && a.VMFS.Type == "system"
-	}
-	return false
 }
 
 // vms finds the folders that hold a .vmx.

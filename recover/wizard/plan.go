@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
@@ -78,7 +77,7 @@ func makePlan(ctx context.Context, fsys fs.FS, sel []string, d *Destination) (*P
 	case DestLocal:
 		p.Destination = d.Dir
 		p.Needed = p.Allocated
-		if free, err := freeSpace(d.Dir); err == nil {
+		if free, err := freeSpace(existingParent(d.Dir)); err == nil {
 			p.Free = free
 		}
 	case DestFTP:
@@ -104,17 +103,6 @@ func allocated(fsys fs.FS, name string, size int64) int64 {
 		return size
 	}
 	return am.Clip(size).Total()
-}
-
-func absDir(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
-		return "", fmt.Errorf("destination %s exists and is not a folder", abs)
-	}
-	return abs, nil
 }
 
 // notOnSource refuses a destination folder that is a source or holds one:
@@ -150,10 +138,13 @@ func resolve(p string) string {
 	return filepath.Join(resolve(parent), filepath.Base(p))
 }
 
-// manifestPath names the manifest of an export for the report.
-func manifestPath(dst export.Destination, d *Destination) string {
-	if d.Kind == DestLocal {
-		return filepath.Join(d.Dir, export.ManifestName)
+// existingParent is dir, or its nearest parent that exists: the file
+// system a folder not created yet will be on.
+func existingParent(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			return dir
+		}
+		dir = filepath.Dir(dir)
 	}
-	return dst.String() + "/" + export.ManifestName
 }

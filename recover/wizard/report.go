@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 )
 
 // Report is the outcome of the export step.
@@ -39,8 +40,8 @@ type Failure struct {
 // maxFailures bounds the failures kept in the state; the manifest has all.
 const maxFailures = 1000
 
-func newReport(rep *export.Report, dst export.Destination, d *Destination) *Report {
-	r := &Report{Destination: dst.String(), Manifest: manifestPath(dst, d)}
+func newReport(rep *export.Report, dst export.Destination) *Report {
+	r := &Report{Destination: dst.String(), Manifest: session.ManifestPath(dst)}
 	if rep == nil {
 		return r
 	}
@@ -66,13 +67,7 @@ func (r *Report) verify(ctx context.Context, dst export.Destination, entries []e
 		prog = nopProgress{}
 	}
 	r.Verified = true
-	conn, err := dst.Connect(ctx)
-	if err != nil {
-		r.VerifyError = err.Error()
-		return
-	}
-	defer conn.Close()
-	res, err := export.Verify(ctx, conn, entries, prog)
+	res, err := session.Verify(ctx, dst, entries, prog)
 	r.Verify = res
 	if err != nil {
 		r.VerifyError = err.Error()

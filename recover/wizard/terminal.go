@@ -57,6 +57,9 @@ func (t *Terminal) Run(ctx context.Context, w *Wizard) error {
 	if t.PageSize <= 0 {
 		t.PageSize = 20
 	}
+	if w.opts.Password.Prompt == nil {
+		w.opts.Password.Prompt = func(q string) (string, error) { return t.password(ctx, q) }
+	}
 	for !w.Step().Final() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -542,11 +545,6 @@ func (t *Terminal) destination(ctx context.Context, w *Wizard) error {
 			return err
 		}
 		d.Kind, d.URL = DestFTP, url
-		if os.Getenv(export.FTPPasswordEnv) == "" {
-			if err := t.password(ctx, w); err != nil {
-				return err
-			}
-		}
 	default:
 		return fmt.Errorf("answer 1 or 2")
 	}
@@ -555,8 +553,10 @@ func (t *Terminal) destination(ctx context.Context, w *Wizard) error {
 	return err
 }
 
-func (t *Terminal) password(ctx context.Context, w *Wizard) error {
-	t.printf("FTP password (not shown; Enter for none): ")
+// password asks for an FTP password when the environment and netrc have
+// none (see Options.Password).
+func (t *Terminal) password(ctx context.Context, question string) (string, error) {
+	t.printf("%s(not shown; Enter for none) ", question)
 	var p string
 	var err error
 	if t.ReadPassword != nil {
@@ -567,13 +567,9 @@ func (t *Terminal) password(ctx context.Context, w *Wizard) error {
 		p = strings.TrimRight(p, "\r\n")
 	}
 	if errors.Is(err, io.EOF) {
-		return ErrQuit
+		return "", ErrQuit
 	}
-	if err != nil {
-		return err
-	}
-	w.SetFTPPassword(p)
-	return nil
+	return p, err
 }
 
 func (t *Terminal) confirm(ctx context.Context, w *Wizard) error {
@@ -605,12 +601,6 @@ func (t *Terminal) confirm(ctx context.Context, w *Wizard) error {
 }
 
 func (t *Terminal) export(ctx context.Context, w *Wizard) error {
-	if d := w.State().Destination; d != nil && d.Kind == DestFTP && !w.FTPPasswordSet() && os.Getenv(export.FTPPasswordEnv) == "" {
-		// Resumed: the password is never saved.
-		if err := t.password(ctx, w); err != nil {
-			return err
-		}
-	}
 	t.printf("Exporting to %s ...\n", w.State().Destination.String())
 	_, err := w.Export(ctx, t.Progress)
 	if err != nil && ctx.Err() == nil {

@@ -7,15 +7,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
-	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 )
 
 // Scan modes.
@@ -58,39 +59,7 @@ type State struct {
 const stateFormat = 1
 
 // VolumeInfo is one volume found by a scan.
-type VolumeInfo struct {
-	Number    int    `json:"number"`
-	Label     string `json:"label"`
-	UUID      string `json:"uuid"`
-	Version   int    `json:"vmfs_version"`
-	Size      int64  `json:"size"`
-	Extents   int    `json:"extents"`
-	Missing   int    `json:"missing_extents,omitempty"`
-	OpenError string `json:"open_error,omitempty"`
-	// Deep-scan volumes: the source they were rebuilt from, where they
-	// start on it, and what was found by provenance.
-	Deep   bool   `json:"deep,omitempty"`
-	Source string `json:"source,omitempty"`
-	Origin int64  `json:"origin,omitempty"`
-	Found  string `json:"found,omitempty"`
-}
-
-func (v VolumeInfo) String() string {
-	if v.Deep {
-		return fmt.Sprintf("%d: %q VMFS%d %s, rebuilt from %s at byte %d: %s", v.Number, v.Label, v.Version, v.UUID, v.Source, v.Origin, v.Found)
-	}
-	s := fmt.Sprintf("%d: %q VMFS%d %s, %s", v.Number, v.Label, v.Version, preview.Size(v.Size), v.UUID)
-	if v.Extents > 1 || v.Missing > 0 {
-		s += fmt.Sprintf(", %d extent(s)", v.Extents)
-	}
-	if v.Missing > 0 {
-		s += fmt.Sprintf(", %d MISSING", v.Missing)
-	}
-	if v.OpenError != "" {
-		s += ", cannot open: " + v.OpenError
-	}
-	return s
-}
+type VolumeInfo = session.VolumeInfo
 
 // Destination is where the export goes.
 type Destination struct {
@@ -100,6 +69,9 @@ type Destination struct {
 	Overwrite bool   `json:"overwrite,omitempty"`
 	// Verify reads every exported file back and compares its sha256.
 	Verify bool `json:"verify"`
+	// The FTP options (TLS, certificate authorities) as the command line
+	// has them; a relative CAFile is made absolute.
+	session.DestinationOptions
 }
 
 // Options tune a wizard.
@@ -116,6 +88,14 @@ type Options struct {
 	// DeepProgress, when set, is asked for a progress display of the deep
 	// scan of each source.
 	DeepProgress deepscan.ProgressFunc
+	// FTP are the defaults of an FTP destination's options (the command
+	// line's --ca-file, --implicit-tls, ...); Timeout is never saved and
+	// always comes from here.
+	FTP session.DestinationOptions
+	// Password is where an FTP password comes from when none was set with
+	// SetFTPPassword: the environment, a netrc file, then Prompt (which
+	// Terminal sets to its own prompt when nil).
+	Password export.PasswordSources
 	// Now stamps saved states; nil means time.Now.
 	Now func() time.Time
 }
@@ -124,13 +104,14 @@ type Options struct {
 type Wizard struct {
 	st   State
 	opts Options
-	sess *discover.Session
-	// fsys is the chosen volume: a *vmfs.Volume after a quick scan, a
-	// *deepscan.Tree after a deep one; anomalies are its warnings.
-	fsys      fs.FS
-	anomalies func() []string
-	deep      *deepscan.Sources
-	pass      string // FTP password, never saved
+	scan *session.Scan
+	// vol is the chosen volume: a *vmfs.Volume after a quick scan, a
+	// *deepscan.Tree after a deep one.
+	vol  *session.Volume
+	pass string // FTP password, never saved
+	// dst is the destination opened for this process (its FTP password
+	// resolved once); nil after a resume or a new destination.
+	dst export.Destination
 	// walkCache is the walk of the volume behind List.
 	walkCache []walked
 }
@@ -154,18 +135,13 @@ func (w *Wizard) Step() Step { return w.st.Step }
 
 // Close releases the sources.
 func (w *Wizard) Close() error {
-	w.fsys, w.anomalies = nil, nil
-	w.walkCache = nil
-	var errs []error
-	if w.deep != nil {
-		errs = append(errs, w.deep.Close())
-		w.deep = nil
+	w.vol, w.walkCache = nil, nil
+	if w.scan == nil {
+		return nil
 	}
-	if w.sess != nil {
-		errs = append(errs, w.sess.Close())
-		w.sess = nil
-	}
-	return errors.Join(errs...)
+	err := w.scan.Close()
+	w.scan = nil
+	return err
 }
 
 func (w *Wizard) logger() *slog.Logger {
@@ -225,9 +201,11 @@ func (w *Wizard) SetSources(sources []string, tolerant, probeAll bool) error {
 	return w.move("SetSources", StepScan)
 }
 
-// Scan opens the sources and looks for volumes. A quick scan that finds
-// some moves to the volume step; one that finds none stays at the scan
-// step and returns ErrNothingFound, so that a deep scan can follow.
+// Scan opens the sources and looks for volumes. A scan that finds some
+// moves to the volume step; one that finds none stays at the scan step and
+// returns ErrNothingFound, so that a deep scan can follow. A deep scan
+// reuses or resumes its scan files in Options.ScanDir; one interrupted
+// through ctx keeps its findings there for the next time.
 func (w *Wizard) Scan(ctx context.Context, mode string) ([]VolumeInfo, error) {
 	if err := w.at("Scan", StepScan); err != nil {
 		return nil, err
@@ -236,52 +214,51 @@ func (w *Wizard) Scan(ctx context.Context, mode string) ([]VolumeInfo, error) {
 	case ScanQuick, "":
 		mode = ScanQuick
 	case ScanDeep:
-		return w.scanDeep(ctx)
 	default:
 		return nil, fmt.Errorf("unknown scan mode %q (quick or deep)", mode)
 	}
 	w.Close()
-	sess, err := discover.Open(w.st.Sources, discover.Options{Tolerant: w.st.Tolerant, ProbeAll: w.st.ProbeAll})
+	w.st.ScanMode = mode
+	w.st.Volumes, w.st.Volume, w.st.Selected = nil, 0, nil
+	sc, err := w.openScan(ctx)
 	if err != nil {
+		if mode == ScanDeep {
+			return nil, errors.Join(err, w.save())
+		}
 		return nil, err
 	}
-	w.sess = sess
-	w.st.ScanMode = mode
-	w.st.Volumes = volumeInfos(sess)
-	w.st.Volume, w.st.Selected = 0, nil
+	w.scan = sc
+	w.st.Volumes = slices.Clone(sc.Volumes)
 	if len(w.st.Volumes) == 0 {
 		if err := w.move("Scan", StepScan); err != nil {
 			return nil, err
+		}
+		if mode == ScanDeep {
+			return nil, fmt.Errorf("%w: the deep scan of %s found no VMFS metadata", ErrNothingFound, strings.Join(w.st.Sources, ", "))
 		}
 		return nil, fmt.Errorf("%w on %s: try a deep scan, --probe-all, or other sources", ErrNothingFound, strings.Join(w.st.Sources, ", "))
 	}
 	return slices.Clone(w.st.Volumes), w.move("Scan", StepVolume)
 }
 
+// openScan opens the sources with the saved choices.
+func (w *Wizard) openScan(ctx context.Context) (*session.Scan, error) {
+	return session.ScanSources(ctx, w.st.Sources, session.Options{
+		Tolerant: w.st.Tolerant, ProbeAll: w.st.ProbeAll, Deep: w.st.ScanMode == ScanDeep,
+		ScanDir: w.opts.ScanDir, DeepProgress: w.opts.DeepProgress,
+	})
+}
+
 // Warnings are the anomalies met while opening the sources and the volume.
 func (w *Wizard) Warnings() []string {
 	var ws []string
-	if w.sess != nil {
-		ws = append(ws, w.sess.Warnings...)
+	if w.scan != nil {
+		ws = append(ws, w.scan.Warnings()...)
 	}
-	if w.deep != nil {
-		ws = append(ws, w.deep.Warnings...)
-	}
-	if w.anomalies != nil {
-		ws = append(ws, w.anomalies()...)
+	if w.vol != nil {
+		ws = append(ws, w.vol.Anomalies()...)
 	}
 	return ws
-}
-
-func volumeInfos(s *discover.Session) []VolumeInfo {
-	var vs []VolumeInfo
-	for i, v := range s.Volumes {
-		vs = append(vs, VolumeInfo{
-			Number: i + 1, Label: v.Label, UUID: v.UUID, Version: v.Version, Size: v.Size,
-			Extents: len(v.Set.Extents), Missing: v.Set.Missing, OpenError: v.OpenError,
-		})
-	}
-	return vs
 }
 
 // ChooseVolume opens the volume with the given 1-based number and moves to
@@ -293,7 +270,7 @@ func (w *Wizard) ChooseVolume(ctx context.Context, number int) error {
 	if number < 1 || number > len(w.st.Volumes) {
 		return fmt.Errorf("no volume %d: choose 1 to %d", number, len(w.st.Volumes))
 	}
-	w.fsys, w.anomalies, w.walkCache = nil, nil, nil
+	w.vol, w.walkCache = nil, nil
 	w.st.Volume = number
 	if _, err := w.volume(ctx); err != nil {
 		w.st.Volume = 0
@@ -303,10 +280,11 @@ func (w *Wizard) ChooseVolume(ctx context.Context, number int) error {
 	return w.move("ChooseVolume", StepBrowse)
 }
 
-// volume returns the open volume, opening the sources again after a resume.
+// volume returns the open volume, opening the sources again after a
+// resume (a deep scan then reads its scan files).
 func (w *Wizard) volume(ctx context.Context) (fs.FS, error) {
-	if w.fsys != nil {
-		return w.fsys, nil
+	if w.vol != nil {
+		return w.vol.FS, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -314,29 +292,22 @@ func (w *Wizard) volume(ctx context.Context) (fs.FS, error) {
 	if w.st.Volume == 0 {
 		return nil, fmt.Errorf("%w: no volume chosen", ErrBadState)
 	}
-	if w.st.ScanMode == ScanDeep {
-		return w.deepVolume(ctx)
-	}
-	if w.sess == nil {
-		sess, err := discover.Open(w.st.Sources, discover.Options{Tolerant: w.st.Tolerant, ProbeAll: w.st.ProbeAll})
+	if w.scan == nil {
+		sc, err := w.openScan(ctx)
 		if err != nil {
 			return nil, err
 		}
-		w.sess = sess
+		w.scan = sc
 	}
-	if w.st.Volume > len(w.sess.Volumes) {
-		return nil, fmt.Errorf("%w: volume %d is no longer found on %s", ErrBadState, w.st.Volume, strings.Join(w.st.Sources, ", "))
+	v, err := w.scan.Open(w.st.Volume, &w.st.Volumes[w.st.Volume-1])
+	if errors.Is(err, session.ErrChanged) {
+		err = fmt.Errorf("%w: %w", ErrBadState, err)
 	}
-	v := &w.sess.Volumes[w.st.Volume-1]
-	if want := w.st.Volumes[w.st.Volume-1]; v.UUID != want.UUID {
-		return nil, fmt.Errorf("%w: volume %d is now %q %s, was %q %s", ErrBadState, w.st.Volume, v.Label, v.UUID, want.Label, want.UUID)
-	}
-	vol, err := w.sess.OpenVolume(v)
 	if err != nil {
 		return nil, err
 	}
-	w.fsys, w.anomalies = vol, vol.Anomalies
-	return vol, nil
+	w.vol = v
+	return v.FS, nil
 }
 
 // FS is the chosen volume as a file system (for front ends that show more
@@ -452,70 +423,85 @@ func (w *Wizard) Next() error {
 
 // SetFTPPassword sets the password of an FTP destination; it is kept in
 // memory only.
-func (w *Wizard) SetFTPPassword(p string) { w.pass = p }
+func (w *Wizard) SetFTPPassword(p string) { w.pass, w.dst = p, nil }
 
-// FTPPasswordSet reports whether SetFTPPassword was given one.
-func (w *Wizard) FTPPasswordSet() bool { return w.pass != "" }
-
-// destination builds the export destination from the state.
+// destination opens the export destination of the state, once per
+// process: an FTP password is asked for (or read from the environment or
+// a netrc file) only the first time.
 func (w *Wizard) destination() (export.Destination, error) {
+	if w.dst != nil {
+		return w.dst, nil
+	}
 	d := w.st.Destination
 	if d == nil {
 		return nil, fmt.Errorf("%w: no destination", ErrBadState)
 	}
+	var to string
 	switch d.Kind {
 	case DestLocal:
-		return export.NewLocal(d.Dir)
+		to = d.Dir
 	case DestFTP:
-		f, err := export.ParseFTPURL(d.URL)
-		if err != nil {
-			return nil, err
-		}
-		if w.pass != "" {
-			f.SetPassword(w.pass)
-		}
-		return f, nil
+		to = d.URL
+	default:
+		return nil, fmt.Errorf("unknown destination kind %q (local or ftp)", d.Kind)
 	}
-	return nil, fmt.Errorf("unknown destination kind %q (local or ftp)", d.Kind)
+	o := d.DestinationOptions
+	o.Timeout = w.opts.FTP.Timeout
+	dst, err := session.OpenDestination(to, o, w.pass, w.opts.Password)
+	if err != nil {
+		return nil, err
+	}
+	w.dst = dst
+	return dst, nil
 }
 
-// SetDestination checks a destination (a local folder is created and
-// opened; an FTP server is connected to and logged in to), works out the
-// plan (sizes, free space) and moves to the confirm step.
+// SetDestination checks a destination (a local folder must be one or be
+// creatable, and is created only by the export; an FTP server is connected
+// to and logged in to), works out the plan (sizes, free space) and moves
+// to the confirm step. An FTP destination takes the options it leaves
+// unset from Options.FTP.
 func (w *Wizard) SetDestination(ctx context.Context, d Destination) (*Plan, error) {
 	if err := w.at("SetDestination", StepDestination); err != nil {
 		return nil, err
 	}
 	switch d.Kind {
 	case DestLocal:
-		if d.Dir == "" {
-			return nil, fmt.Errorf("no destination folder given")
-		}
-		abs, err := absDir(d.Dir)
+		abs, err := session.LocalDir(d.Dir)
 		if err != nil {
 			return nil, err
 		}
 		if err := w.notOnSource(abs); err != nil {
 			return nil, err
 		}
-		d.Dir, d.URL = abs, ""
+		d.Dir, d.URL, d.DestinationOptions = abs, "", session.DestinationOptions{}
 	case DestFTP:
 		f, err := export.ParseFTPURL(d.URL)
 		if err != nil {
 			return nil, err
 		}
 		d.URL, d.Dir = f.String(), ""
+		def := w.opts.FTP
+		d.ImplicitTLS = d.ImplicitTLS || def.ImplicitTLS
+		d.InsecureTLS = d.InsecureTLS || def.InsecureTLS
+		if d.CAFile == "" {
+			d.CAFile = def.CAFile
+		}
+		if d.CAFile != "" {
+			if d.CAFile, err = filepath.Abs(d.CAFile); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("unknown destination kind %q (local or ftp)", d.Kind)
 	}
-	old := w.st.Destination
-	w.st.Destination = &d
+	old, oldDst := w.st.Destination, w.dst
+	w.st.Destination, w.dst = &d, nil
 	dst, err := w.destination()
 	if err == nil {
 		err = testDestination(ctx, dst)
 	}
 	if err != nil {
-		w.st.Destination = old
+		w.st.Destination, w.dst = old, oldDst
 		return nil, err
 	}
 	vol, err := w.volume(ctx)
@@ -530,7 +516,13 @@ func (w *Wizard) SetDestination(ctx context.Context, d Destination) (*Plan, erro
 	return p, w.move("SetDestination", StepConfirm)
 }
 
+// testDestination connects to an FTP server and logs in; a local folder is
+// only checked (session.LocalDir), since nothing may be created there
+// before the export is confirmed.
 func testDestination(ctx context.Context, dst export.Destination) error {
+	if _, ok := dst.(*export.Local); ok {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c, err := dst.Connect(ctx)
@@ -582,10 +574,10 @@ func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*
 		}
 		return progress()
 	}
-	rep, err := export.Export(ctx, vol, w.st.Selected, dst, export.Options{
+	rep, err := session.Export(ctx, vol, w.st.Selected, dst, session.ExportOptions{Options: export.Options{
 		Overwrite: d.Overwrite, Workers: w.opts.Workers, Progress: newProgress(), Logger: w.opts.Logger,
-	})
-	r := newReport(rep, dst, d)
+	}})
+	r := newReport(rep, dst)
 	w.st.Report = r
 	if err != nil {
 		if serr := w.save(); serr != nil {

@@ -27,7 +27,7 @@ func StartQemuNBDTLS(t testing.TB, image string) (*NBD, string) {
 		t.Skip("qemu-nbd not installed (Debian package qemu-utils)")
 	}
 	dir := t.TempDir()
-	writeTestPKI(t, dir)
+	WriteTestPKI(t, dir)
 	s := &NBD{t: t, Port: FreePort(t)}
 	s.args = []string{bin, "-r", "-t", "-e", "8", "-f", "raw", "--bind", "127.0.0.1", "-p", strconv.Itoa(s.Port),
 		"--object", "tls-creds-x509,id=tls0,endpoint=server,verify-peer=off,dir=" + dir, "--tls-creds", "tls0", image}
@@ -36,9 +36,9 @@ func StartQemuNBDTLS(t testing.TB, image string) (*NBD, string) {
 	return s, filepath.Join(dir, "ca-cert.pem")
 }
 
-// writeTestPKI writes ca-cert.pem, server-cert.pem and server-key.pem (for
+// WriteTestPKI writes ca-cert.pem, server-cert.pem and server-key.pem (for
 // IP 127.0.0.1), the names qemu's tls-creds-x509 looks for in dir.
-func writeTestPKI(t testing.TB, dir string) {
+func WriteTestPKI(t testing.TB, dir string) {
 	t.Helper()
 	key := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
