@@ -124,3 +124,65 @@ func TestSplitSources(t *testing.T) {
 		t.Errorf("cat without PATH: exit %d (%v)", exitCode(err), err)
 	}
 }
+
+// A missing required flag and a missing SOURCE are exit 2 in every command.
+func TestUsageExitCodesAreUniform(t *testing.T) {
+	res := genVolume(t, 6)
+	dest := filepath.Join(t.TempDir(), "X")
+	missing := filepath.Join(t.TempDir(), "nonexistent.img")
+	for _, args := range [][]string{
+		{"export", res.Image},
+		{"verify"},
+		{"dump", res.Image},
+		{"ls", missing},
+		{"ls", missing, "--", "/"},
+		{"cat", missing, "/vm1/vm1.vmx"},
+		{"stat", missing, "/"},
+		{"preview", missing, "/vm1/vm1.vmx"},
+		{"export", missing, "--to", dest},
+		{"info", missing},
+		{"dump", missing, "-o", dest},
+		{"netcfg", missing},
+		{"scan", res.Image, missing},
+		{"scan", "--deep", "--scan-dir", t.TempDir(), missing},
+		{"wizard", missing},
+	} {
+		_, err, code := cli(t, args...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d (%v), want %d", args, code, err, exitUsage)
+		} else if args[len(args)-1] == missing && !strings.Contains(err.Error(), "SOURCE "+missing+": ") {
+			t.Errorf("%v: %v does not name the SOURCE as typed", args, err)
+		}
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("a failed command created %s", dest)
+	}
+}
+
+// preview --offset past the end of a file is the usage error cat gives.
+func TestPreviewOffsetPastEndLikeCat(t *testing.T) {
+	res := genVolume(t, 6)
+	_, catErr, catCode := cli(t, "cat", "--offset", "99999", res.Image, "/vm1/vm1.vmx")
+	_, prevErr, prevCode := cli(t, "preview", "--offset", "99999", res.Image, "/vm1/vm1.vmx")
+	if catCode != exitUsage || prevCode != catCode || prevErr.Error() != catErr.Error() {
+		t.Errorf("cat: exit %d (%v); preview: exit %d (%v)", catCode, catErr, prevCode, prevErr)
+	}
+	if out, err, _ := cli(t, "preview", "--offset", "3", res.Image, "/vm1/vm1.vmx"); err != nil || !strings.Contains(out, "playName") {
+		t.Errorf("preview --offset 3: %v\n%s", err, out)
+	}
+}
+
+// info of an empty source fails saying so, instead of describing a 0-byte
+// raw disk and the descriptor that would make it a VMDK.
+func TestInfoOfEmptySource(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.img")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{empty, os.DevNull} {
+		out, err, code := cli(t, "info", src)
+		if code != exitFailure || !strings.Contains(err.Error(), src+": source is empty") || strings.Contains(out, "descriptor") {
+			t.Errorf("info %s: exit %d (%v)\n%s", src, code, err, out)
+		}
+	}
+}

@@ -20,14 +20,27 @@ func (b *byteRange) addFlags(cmd *cobra.Command, of string) {
 
 // section returns the range of r, of size bytes, that b names.
 func (b byteRange) section(r io.ReaderAt, size int64) (*io.SectionReader, error) {
+	n, err := b.within(size)
+	if err != nil {
+		return nil, err
+	}
+	return io.NewSectionReader(r, b.offset, n), nil
+}
+
+// within returns the length of the range b names in size bytes, or an
+// exitUsage error when the range is not inside them.
+func (b byteRange) within(size int64) (int64, error) {
 	n := b.length
 	if n == 0 {
 		n = size - b.offset
 	}
 	if b.offset < 0 || n <= 0 || b.offset > size-n {
-		return nil, withExitCode(exitUsage, fmt.Errorf("--offset %d --length %d: outside the %d bytes", b.offset, b.length, size))
+		if b.length == 0 {
+			return 0, withExitCode(exitUsage, fmt.Errorf("--offset %d: outside the %d bytes", b.offset, size))
+		}
+		return 0, withExitCode(exitUsage, fmt.Errorf("--offset %d --length %d: outside the %d bytes", b.offset, b.length, size))
 	}
-	return io.NewSectionReader(r, b.offset, n), nil
+	return n, nil
 }
 
 func newCatCmd(g *globalOptions) *cobra.Command {

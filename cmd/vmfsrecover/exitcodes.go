@@ -14,7 +14,8 @@ const (
 const exitCodesHelp = `Exit status:
   0    success
   1    an error stopped the command
-  2    wrong flags or arguments
+  2    wrong flags or arguments (a required flag or PATH missing, a SOURCE
+       that does not exist, --offset outside the file)
   3    finished, but some items failed or were damaged (details in the output)
   4    verification found a mismatch
   130  interrupted (Ctrl-C); what was done so far is kept`

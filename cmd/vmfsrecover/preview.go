@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
@@ -72,6 +73,15 @@ func runPreview(ctx context.Context, g *globalOptions, o *previewOptions, args [
 		return a.explain(err)
 	}
 	defer closeWith(&err, closer)
+	fi, err := fs.Stat(vol, a.paths[0])
+	if err != nil {
+		return a.explain(err)
+	}
+	if o.offset != 0 && fi.Mode().IsRegular() {
+		if _, err := (byteRange{offset: o.offset}).within(fi.Size()); err != nil {
+			return err
+		}
+	}
 	r, err := preview.Preview(ctx, vol, a.paths[0], preview.Options{
 		MaxText: o.maxBytes, MaxHex: o.maxBytes, Offset: o.offset, Tolerant: g.vol.tolerant,
 	})

@@ -57,6 +57,17 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 		if opts.quiet && opts.verbose {
 			return withExitCode(exitUsage, errors.New("--quiet and --verbose exclude each other"))
 		}
+		// cobra checks these after this hook, with no exit status of its
+		// own: checked here, they are usage errors like the others.
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return withExitCode(exitUsage, err)
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return withExitCode(exitUsage, err)
+		}
+		if allSources[cmd.Name()] {
+			return checkSources(args)
+		}
 		return nil
 	}
 
@@ -79,6 +90,11 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 	usageErrors(root)
 	return root
 }
+
+// allSources names the commands whose every argument is a SOURCE; the
+// commands that read a volume check theirs in splitSources, and the wizard
+// its own (it also takes them from a saved state).
+var allSources = map[string]bool{"scan": true, "info": true, "dump": true, "netcfg": true}
 
 // usageErrors makes argument-count errors of every command exit with
 // exitUsage, like flag errors.

@@ -103,8 +103,21 @@ var ErrEmpty = disk.ErrEmpty
 // commands that describe or convert the virtual disk itself (info, dump):
 // a local path, or ssh://user@host/path, whose extents and parents are
 // read on that host. An nbd:// export is a disk, not a VMDK file, and is
-// refused. The returned function closes the disk and its connection.
+// refused. A disk of zero bytes (/dev/null, an empty file) is ErrEmpty.
+// The returned function closes the disk and its connection.
 func OpenVMDK(spec string, opts Options) (*vmdk.Disk, func() error, error) {
+	d, closeDisk, err := openVMDKSpec(spec, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.Size() == 0 {
+		closeDisk()
+		return nil, nil, fmt.Errorf("%s: %w", spec, ErrEmpty)
+	}
+	return d, closeDisk, nil
+}
+
+func openVMDKSpec(spec string, opts Options) (*vmdk.Disk, func() error, error) {
 	if !remote.IsRemote(spec) {
 		d, err := vmdk.Open(spec, opts.vmdkOptions())
 		if err != nil {
