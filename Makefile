@@ -14,7 +14,8 @@ build:
 
 # lint: formatting and vet; then the tests (see unit). Tests that
 # need an outside tool (qemu-img, debugvmfs, vsftpd, sshd, tmux, mkfs.*, testdisk) skip with a
-# message when it is missing; .ci/run installs them all.
+# message when it is missing (internal/testenv); .ci/run installs them all and sets
+# VMFSRECOVER_REQUIRE_TOOLS=1, under which such a skip fails.
 test: lint unit
 
 lint:

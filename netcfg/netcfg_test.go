@@ -6,12 +6,12 @@ import (
 	"flag"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/netcfg/esxconf"
+	"github.com/vmfsrecover/vmfsrecover/netcfg/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -34,28 +34,9 @@ func loadFixture(t *testing.T, name string) *Host {
 	in := &Input{Origin: "testdata/" + name, EsxConf: conf, Hosts: read("hosts"), ResolvConf: read("resolv.conf"), LocalSh: read("local.sh")}
 	if sql := read("configstore.sql"); sql != nil {
 		in.ConfigStore = "var/lib/vmware/configstore/backup/current-store-1"
-		in.ConfigStoreData = sqliteDB(t, string(sql))
+		in.ConfigStoreData = fixture.SQLite(t, string(sql))
 	}
 	return Build(in)
-}
-
-// sqliteDB runs sql through the sqlite3 shell and returns the database.
-func sqliteDB(t *testing.T, sql string) []byte {
-	t.Helper()
-	if _, err := exec.LookPath("sqlite3"); err != nil {
-		t.Skip("sqlite3 not installed (Debian: sqlite3)")
-	}
-	p := filepath.Join(t.TempDir(), "current-store-1")
-	cmd := exec.Command("sqlite3", p)
-	cmd.Stdin = strings.NewReader(sql)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sqlite3: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func golden(t *testing.T, path string, got []byte) {
@@ -332,7 +313,7 @@ func TestConfigStoreArrayAndConflict(t *testing.T) {
 /net/vmkernelnic/child[0000]/ipv4address = "10.0.0.1"
 /net/vmkernelnic/child[0000]/portgroup = "Management Network"
 `)
-	db := sqliteDB(t, `CREATE TABLE Config (Component TEXT, ConfigGroup TEXT, Name TEXT, Identifier TEXT NOT NULL DEFAULT '', UserValue TEXT, PRIMARY KEY (Component, ConfigGroup, Name, Identifier)) WITHOUT ROWID;
+	db := fixture.SQLite(t, `CREATE TABLE Config (Component TEXT, ConfigGroup TEXT, Name TEXT, Identifier TEXT NOT NULL DEFAULT '', UserValue TEXT, PRIMARY KEY (Component, ConfigGroup, Name, Identifier)) WITHOUT ROWID;
 INSERT INTO Config VALUES ('esx','network','vmknics','','[{"device":"vmk0","ip":{"ipv4_address":"10.0.0.2"}},{"device":"vmk5","tags":["VMotion"]}]');`)
 	h := Build(&Input{EsxConf: conf, ConfigStore: "store", ConfigStoreData: db})
 	if len(h.VMKs) != 2 || vmk(t, h, "vmk0").IPv4Address.V != "10.0.0.2" || vmk(t, h, "vmk0").PortGroup.V != "Management Network" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
 
@@ -25,7 +26,7 @@ var benchOnce sync.Once
 // benchFixture returns the path of the 1 GiB pattern disk converted by
 // qemu-img to subformat, making it on first use.
 func benchFixture(b *testing.B, sub string) string {
-	needTool(b, "qemu-img")
+	testenv.Tool(b, "qemu-img")
 	raw := filepath.Join(benchDir, "pattern-1g.raw")
 	benchOnce.Do(func() {
 		if _, err := os.Stat(raw); err == nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
@@ -28,13 +29,6 @@ type fixture struct {
 // sparse format has a partial last grain.
 const rawSize = 6<<20 + 3584
 
-func needTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed (Debian: qemu-utils / python3-vmdkstream); skipping", name)
-	}
-}
-
 func run(t testing.TB, name string, args ...string) {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
@@ -46,7 +40,7 @@ func run(t testing.TB, name string, args ...string) {
 // qemuFixtures converts the pattern disk with qemu-img to every subformat
 // it writes, and builds a hosted chain with qemu-img create -b and qemu-io.
 func qemuFixtures(t *testing.T, dir string, raw []byte) []fixture {
-	needTool(t, "qemu-img")
+	testenv.Tool(t, "qemu-img")
 	rawPath, _ := vmdktest.WriteFile(dir, "pattern.raw", raw)
 	var fx []fixture
 	for _, sub := range []string{"monolithicSparse", "monolithicFlat", "twoGbMaxExtentSparse", "twoGbMaxExtentFlat", "streamOptimized"} {
@@ -158,16 +152,15 @@ func TestConformance(t *testing.T) {
 	dir := t.TempDir()
 	raw := vmdktest.Pattern(rawSize, 1)
 	fx := ownFixtures(t, dir, raw)
-	if _, err := exec.LookPath("qemu-img"); err == nil {
+	if _, ok := testenv.LookTool(t, "qemu-img"); ok {
 		fx = append(fx, qemuFixtures(t, dir, raw)...)
-	} else {
-		t.Log("qemu-img not installed: only own fixtures")
 	}
-	if _, err := exec.LookPath("/usr/bin/python3"); err == nil {
+	// Debian's python3, where python3-vmdkstream puts its module.
+	if python, ok := testenv.LookTool(t, "/usr/bin/python3"); ok {
 		p := filepath.Join(dir, "vmdkstream.vmdk")
-		out, err := exec.Command("/usr/bin/python3", "-c", "import sys, VMDKstream; VMDKstream.convert_to_stream(sys.argv[1], sys.argv[2])", filepath.Join(dir, "pattern.raw"), p).CombinedOutput()
+		out, err := exec.Command(python, "-c", "import sys, VMDKstream; VMDKstream.convert_to_stream(sys.argv[1], sys.argv[2])", filepath.Join(dir, "pattern.raw"), p).CombinedOutput()
 		if err != nil {
-			t.Logf("python3-vmdkstream unavailable, skipping that layout: %v %s", err, out)
+			testenv.Partly(t, "python3-vmdkstream unavailable (Debian package python3-vmdkstream), leaving that layout out: %v %s", err, out)
 		} else {
 			fx = append(fx, fixture{name: "vmdkstream/streamOptimized", path: p, want: raw})
 		}

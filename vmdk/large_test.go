@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
 
@@ -13,7 +14,7 @@ import (
 // (sparse and flat), data placed across the 2 GiB and 4 GiB boundaries and at
 // the very end. Files stay sparse, so this costs a few MiB of disk.
 func TestLargeSplitDisk(t *testing.T) {
-	needTool(t, "qemu-img")
+	testenv.Tool(t, "qemu-img")
 	if testing.Short() {
 		t.Skip("-short")
 	}

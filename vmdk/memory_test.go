@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // TestDumpMemoryFlat dumps a 100 GiB monolithicSparse disk (mostly holes,
@@ -47,8 +49,8 @@ func BenchmarkDump100GSparseMemory(b *testing.B) {
 // dumpPeakRSS builds the 100 GiB disk, dumps it in a child process and
 // returns the child's VmHWM in KiB, after checking the output.
 func dumpPeakRSS(t testing.TB) int64 {
-	needTool(t, "qemu-img")
-	needTool(t, "qemu-io")
+	testenv.Tool(t, "qemu-img")
+	testenv.Tool(t, "qemu-io")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "big.vmdk")
 	run(t, "qemu-img", "create", "-q", "-f", "vmdk", src, "100G")

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
 
@@ -14,7 +15,7 @@ import (
 // then a pass of our reader over the same files is evidence about the
 // formats, not just about agreement with our own writer.
 func TestQemuReadsOwnFixtures(t *testing.T) {
-	needTool(t, "qemu-img")
+	testenv.Tool(t, "qemu-img")
 	dir := t.TempDir()
 	raw := vmdktest.Pattern(rawSize, 1)
 	for _, f := range ownFixtures(t, dir, raw) {
@@ -38,7 +39,7 @@ func TestQemuReadsOwnFixtures(t *testing.T) {
 // A monolithicSparse parent renamed after qemu-img made a snapshot of it
 // is found by the CID in its embedded descriptor.
 func TestRenamedSparseParent(t *testing.T) {
-	needTool(t, "qemu-img")
+	testenv.Tool(t, "qemu-img")
 	dir := t.TempDir()
 	raw := vmdktest.Pattern(rawSize, 9)
 	rawPath := filepath.Join(dir, "disk.raw")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 	"golang.org/x/crypto/ssh"
 )
@@ -16,9 +17,7 @@ import (
 // The real binary in a real terminal (tmux on its own server socket) asks
 // for the SSH password without echo, logs in with it, and never shows it.
 func TestSSHPasswordPromptOnTerminal(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed (Debian package tmux)")
-	}
+	testenv.Tool(t, "tmux")
 	const secret = "Pr0mpted-S3cret"
 	srv := remotetest.StartPasswordSSH(t, secret, false)
 	res := genVolume(t, 5)

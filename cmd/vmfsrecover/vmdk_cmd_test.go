@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
@@ -227,13 +228,7 @@ func TestInfoSearchAndDumpRange(t *testing.T) {
 // ransomware leaves a -flat.vmdk.
 func encryptedGuest(t *testing.T) (disk []byte, at, size int64) {
 	t.Helper()
-	mkfs, err := exec.LookPath("mkfs.ext4")
-	if err != nil {
-		if _, serr := os.Stat("/sbin/mkfs.ext4"); serr != nil {
-			t.Skip("mkfs.ext4 not installed")
-		}
-		mkfs = "/sbin/mkfs.ext4"
-	}
+	mkfs := testenv.Tool(t, "mkfs.ext4")
 	at, size = 1<<20, 16<<20
 	fsImg := filepath.Join(t.TempDir(), "fs.img")
 	os.WriteFile(fsImg, nil, 0o644)

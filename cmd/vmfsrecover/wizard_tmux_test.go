@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
@@ -86,9 +87,7 @@ func buildBinary(t *testing.T) string {
 // the report. It then leaves a second wizard half-way with q, resumes it
 // with --resume and finishes the same recovery (every file found complete).
 func TestWizardTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed (Debian package tmux); the end-to-end wizard test needs it")
-	}
+	testenv.Tool(t, "tmux")
 	if testing.Short() {
 		t.Skip("builds the binary; skipped with -short")
 	}
@@ -212,9 +211,7 @@ func TestWizardTmux(t *testing.T) {
 // zeroed. The quick scan finds nothing, Enter takes the offered deep scan
 // (its progress on the terminal), and the deleted file is recovered.
 func TestWizardTmuxDeep(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed (Debian package tmux); the end-to-end wizard test needs it")
-	}
+	testenv.Tool(t, "tmux")
 	if testing.Short() {
 		t.Skip("builds the binary; skipped with -short")
 	}

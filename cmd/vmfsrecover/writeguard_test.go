@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
@@ -55,9 +56,7 @@ func aliases(t *testing.T, file string) map[string]string {
 // its own extent truncated it. Every path to the extent, and to the
 // descriptor, is refused with or without --force.
 func TestDumpRefusesItsExtent(t *testing.T) {
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img not installed (Debian package qemu-utils): needed to create the monolithicFlat disk of the repro")
-	}
+	testenv.Tool(t, "qemu-img") // makes the monolithicFlat disk of the repro
 	dir := t.TempDir()
 	desc := filepath.Join(dir, "disk.vmdk")
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", desc, "4M").CombinedOutput(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/internal/fixture"
@@ -175,9 +176,7 @@ func TestBootbankImage(t *testing.T) {
 // FAT16 writer lays it out.
 func TestBootbankMtools(t *testing.T) {
 	for _, tool := range []string{"mkfs.vfat", "mcopy"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian: dosfstools, mtools)", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 	dir := t.TempDir()
 	img := filepath.Join(dir, "bank.img")
@@ -303,9 +302,7 @@ func TestBootDiskChoosesActiveBank(t *testing.T) {
 // TestGPTBootDisk lays out an ESXi 6.x-style GPT boot disk with sgdisk
 // (partitions 1, 5, 6, 7, 8 as the 6.7 installer's table, sizes scaled down).
 func TestGPTBootDisk(t *testing.T) {
-	if _, err := exec.LookPath("sgdisk"); err != nil {
-		t.Skip("sgdisk not installed (Debian: gdisk)")
-	}
+	testenv.Tool(t, "sgdisk")
 	img := filepath.Join(t.TempDir(), "boot.img")
 	os.WriteFile(img, nil, 0o644)
 	os.Truncate(img, 64<<20)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
@@ -37,9 +38,7 @@ func loadSource(spec string, opt Options) (*netcfg.Input, error) {
 }
 
 func TestLoadSourceVMDK(t *testing.T) {
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img not installed (Debian: qemu-utils)")
-	}
+	testenv.Tool(t, "qemu-img")
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "esxi-boot.img")
 	bank := bankImage(t, "bootstate=0\nupdated=1\n", stateTgz(t, "vmdk.example"))
@@ -138,7 +137,7 @@ func TestLoadSourceRemote(t *testing.T) {
 		"keys/local.tgz.ve": "sealed.example",
 		"boot.img":          "disk.example",
 	}
-	if _, err := exec.LookPath("qemu-img"); err == nil {
+	if _, ok := testenv.LookTool(t, "qemu-img"); ok {
 		out := filepath.Join(dir, "boot.vmdk")
 		if b, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", bootImg, out).CombinedOutput(); err != nil {
 			t.Fatalf("qemu-img: %v\n%s", err, b)

@@ -5,11 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/netcfg/internal/fixture"
 )
 
 // ddl is the Config table as the research notes quote it from dissect.
@@ -17,25 +16,6 @@ const ddl = `CREATE TABLE Config (Component TEXT, ConfigGroup TEXT, Name TEXT, I
  ModifiedTime DATETIME DEFAULT (datetime(CURRENT_TIMESTAMP)), CreationTime DATETIME, Version TEXT DEFAULT '',
  Success BOOLEAN DEFAULT 1, AutoConfValue TEXT, UserValue TEXT, VitalValue TEXT, CachedValue TEXT, DesiredValue TEXT,
  Revision INTEGER DEFAULT 0, PRIMARY KEY (Component, ConfigGroup, Name, Identifier))`
-
-// sqliteDB runs sql through the sqlite3 shell and returns the database file.
-func sqliteDB(t *testing.T, sql string) []byte {
-	t.Helper()
-	if _, err := exec.LookPath("sqlite3"); err != nil {
-		t.Skip("sqlite3 not installed (Debian: sqlite3)")
-	}
-	p := filepath.Join(t.TempDir(), "current-store-1")
-	cmd := exec.Command("sqlite3", p)
-	cmd.Stdin = strings.NewReader(sql)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sqlite3: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func manyRows(withoutRowid bool) (string, map[string]string) {
 	var sb strings.Builder
@@ -63,7 +43,7 @@ func TestReadConfigTable(t *testing.T) {
 	for _, wr := range []bool{false, true} {
 		t.Run(fmt.Sprintf("withoutRowid=%v", wr), func(t *testing.T) {
 			sql, want := manyRows(wr)
-			s, err := Open(sqliteDB(t, sql))
+			s, err := Open(fixture.SQLite(t, sql))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +73,7 @@ func TestReadConfigTable(t *testing.T) {
 
 func TestCorruptDatabase(t *testing.T) {
 	sql, _ := manyRows(false)
-	db := sqliteDB(t, sql)
+	db := fixture.SQLite(t, sql)
 	if _, err := Open(db[:50]); !errors.Is(err, ErrNotSQLite) {
 		t.Errorf("short: %v", err)
 	}
@@ -116,7 +96,7 @@ func TestCorruptDatabase(t *testing.T) {
 	if _, err := Open(bad); !errors.As(err, &fe) || !strings.Contains(fe.Msg, "twice") {
 		t.Errorf("loop: %v", err)
 	}
-	noTable := sqliteDB(t, "CREATE TABLE Other (a TEXT);")
+	noTable := fixture.SQLite(t, "CREATE TABLE Other (a TEXT);")
 	if _, err := Open(noTable); !errors.Is(err, ErrNoTable) {
 		t.Errorf("no Config table: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/internal/fixture"
 )
 
@@ -56,9 +57,7 @@ func TestGoBuiltFAT16(t *testing.T) {
 // mkfs builds a volume with mkfs.vfat and fills it with mtools.
 func mkfs(t *testing.T, fatType string, sizeMB int) (string, map[string][]byte) {
 	for _, tool := range []string{"mkfs.vfat", "mcopy", "mmd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian: dosfstools, mtools)", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 	dir := t.TempDir()
 	img := filepath.Join(dir, "fat.img")

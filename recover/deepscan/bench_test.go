@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // BenchmarkDeepScanVsCat scans a page-cached 512 MiB image and, in the
@@ -18,10 +20,7 @@ import (
 // scan throughput / cat throughput (wall clock), and x-cat-cpu = cat's CPU
 // time / the scan's for the same bytes.
 func BenchmarkDeepScanVsCat(b *testing.B) {
-	catPath, err := exec.LookPath("cat")
-	if err != nil {
-		b.Skip("cat not found")
-	}
+	catPath := testenv.Tool(b, "cat")
 	const size = 512 << 20
 	path := filepath.Join(b.TempDir(), "disk.img")
 	f, err := os.Create(path)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
@@ -96,9 +97,7 @@ func timeIt(f func()) time.Duration {
 // local directory (sha256 and manifest included, fsync off as cp's is)
 // against cp of the same bytes from a plain file.
 func BenchmarkLocalExportVsCp(b *testing.B) {
-	if _, err := exec.LookPath("cp"); err != nil {
-		b.Skip("cp not found")
-	}
+	testenv.Tool(b, "cp")
 	size := benchSize(b)
 	img, plain := benchVolume(b, size)
 	vol := openBenchVolume(b, img)
@@ -152,9 +151,7 @@ func sha256Rate() float64 {
 // BenchmarkFTPExportVsCurl: upload to vsftpd on loopback against curl -T
 // of the same bytes to the same server.
 func BenchmarkFTPExportVsCurl(b *testing.B) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		b.Skip("curl not found")
-	}
+	testenv.Tool(b, "curl")
 	size := benchSize(b)
 	img, plain := benchVolume(b, size)
 	vol := openBenchVolume(b, img)

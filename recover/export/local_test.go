@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
@@ -41,7 +42,7 @@ func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
+		testenv.Lacks(t, "cannot mount a tmpfs here (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	return dir
@@ -91,7 +92,7 @@ func TestLocalFullDisk(t *testing.T) {
 func TestLocalReadOnly(t *testing.T) {
 	dir := mountTmpfs(t, "1m")
 	if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot remount read-only: %v %s", err, out)
+		testenv.Lacks(t, "cannot remount read-only: %v %s", err, out)
 	}
 	fsys, _ := sampleTree()
 	d := &Local{Dir: dir}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // vsftpd is the integration server: the real daemon on loopback with a
@@ -32,17 +34,7 @@ type vsftpdOpts struct {
 
 func startVsftpd(t testing.TB, o vsftpdOpts) *vsftpd {
 	t.Helper()
-	bin, err := exec.LookPath("vsftpd")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/vsftpd", "/sbin/vsftpd"} {
-			if _, err2 := os.Stat(p); err2 == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		t.Skip("vsftpd not installed (Debian package vsftpd; .ci/run installs it)")
-	}
+	bin := testenv.Tool(t, "vsftpd")
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	pub := filepath.Join(root, "pub")

@@ -11,24 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
-
-func findTool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	t.Skipf("%s not installed; the guest-disk test builds its partitions with it", name)
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // copySparse writes the non-zero 64 KiB blocks of file src into dst at off.
 func copySparse(t *testing.T, dst *os.File, src string, off int64) {
@@ -56,7 +41,7 @@ func copySparse(t *testing.T, dst *os.File, src string, off int64) {
 // sfdisk (GPT) and formatted by mkfs.ext4, mkfs.fat, mkswap and mkntfs: the
 // summary lists each partition with its name, type and file system.
 func TestGuestDiskGPT(t *testing.T) {
-	sfdisk := findTool(t, "sfdisk")
+	sfdisk := testenv.Tool(t, "sfdisk")
 	dir := t.TempDir()
 	parts := []struct {
 		name, fs, tool string
@@ -94,7 +79,7 @@ func TestGuestDiskGPT(t *testing.T) {
 	}
 	start = 1
 	for _, p := range parts {
-		tool := findTool(t, p.tool)
+		tool := testenv.Tool(t, p.tool)
 		img := filepath.Join(dir, p.name+".img")
 		os.WriteFile(img, nil, 0o644)
 		os.Truncate(img, p.mib<<20)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
@@ -328,16 +329,14 @@ func TestDirLinkAndErrors(t *testing.T) {
 // TestHexDumpMatchesHexdump compares HexDump with hexdump -C (bsdmainutils
 // or util-linux) on data with repeated lines and a short last line.
 func TestHexDumpMatchesHexdump(t *testing.T) {
-	if _, err := exec.LookPath("hexdump"); err != nil {
-		t.Skip("hexdump not installed (util-linux); skipping the comparison")
-	}
+	hexdump := testenv.Tool(t, "hexdump")
 	b := make([]byte, 1000)
 	for i := range b {
 		if i < 300 || i > 700 {
 			b[i] = byte(i * 7)
 		}
 	}
-	cmd := exec.Command("hexdump", "-C")
+	cmd := exec.Command(hexdump, "-C")
 	cmd.Stdin = bytes.NewReader(b)
 	want, err := cmd.Output()
 	if err != nil {

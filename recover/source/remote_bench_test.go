@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
@@ -80,7 +81,7 @@ func BenchmarkRemoteWork(b *testing.B) {
 		return time.Since(start)
 	}
 	peer := func(name string, args ...string) func() time.Duration {
-		if _, err := exec.LookPath(name); err != nil {
+		if _, ok := testenv.LookTool(b, name); !ok {
 			return nil
 		}
 		return func() time.Duration {
@@ -92,7 +93,7 @@ func BenchmarkRemoteWork(b *testing.B) {
 		}
 	}
 	var sshCat func() time.Duration
-	if _, err := exec.LookPath("ssh"); err == nil {
+	if _, ok := testenv.LookTool(b, "ssh"); ok {
 		sshCat = peer("sh", "-c", fmt.Sprintf("ssh -q -p %d -i %s -o BatchMode=yes -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o Ciphers=aes128-gcm@openssh.com %s@127.0.0.1 cat %s >/dev/null",
 			sshSrv.Port, sshSrv.Identity, knownHosts, sshSrv.User, image))
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
@@ -91,9 +92,7 @@ func TestOpenSSHSourceRawAndVMDK(t *testing.T) {
 	sshEnv(t, srv)
 	checkDiscovered(t, srv.URL(res.Image), res)
 
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img not installed (Debian package qemu-utils)")
-	}
+	testenv.Tool(t, "qemu-img")
 	// A split sparse VMDK: its extents are separate files on the host.
 	desc := filepath.Join(t.TempDir(), "ds.vmdk")
 	if out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", res.Image, desc).CombinedOutput(); err != nil {
@@ -174,7 +173,7 @@ func TestDeepScanOverNBDMatchesLocal(t *testing.T) {
 		t.Fatalf("the local scan found no file descriptors: %s", want)
 	}
 	servers := map[string]*remotetest.NBD{"qemu-nbd": remotetest.StartQemuNBD(t, res.Image, "raw", "")}
-	if _, err := exec.LookPath("nbdkit"); err == nil {
+	if _, ok := testenv.LookTool(t, "nbdkit"); ok {
 		servers["nbdkit"] = remotetest.StartNBDKit(t, res.Image)
 	}
 	for name, srv := range servers {

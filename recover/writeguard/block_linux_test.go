@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // loopDisk attaches a 16 MiB image with two partitions (sectors 2048-10239
@@ -15,12 +17,10 @@ import (
 func loopDisk(t *testing.T) (img, disk, p1, p2 string) {
 	t.Helper()
 	for _, tool := range []string{"losetup", "sfdisk", "partx"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian packages mount, fdisk, util-linux): needed for a partitioned loop device", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("not root: loop devices need root")
+		testenv.Lacks(t, "not root: loop devices need root")
 	}
 	img = filepath.Join(t.TempDir(), "disk.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
@@ -34,7 +34,7 @@ func loopDisk(t *testing.T) (img, disk, p1, p2 string) {
 	}
 	out, err := exec.Command("losetup", "-fP", "--show", img).CombinedOutput()
 	if err != nil {
-		t.Skipf("losetup not permitted here: %v %s", err, out)
+		testenv.Lacks(t, "losetup not permitted here: %v %s", err, out)
 	}
 	disk = strings.TrimSpace(string(out))
 	t.Cleanup(func() { exec.Command("losetup", "-d", disk).Run() })
@@ -49,7 +49,7 @@ func loopDisk(t *testing.T) (img, disk, p1, p2 string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Skipf("the kernel made no partition devices for %s", disk)
+	testenv.Lacks(t, "the kernel made no partition devices for %s", disk)
 	return
 }
 
@@ -88,15 +88,13 @@ func TestPartitionAndWholeDisk(t *testing.T) {
 // whose device is read raw changes the source.
 func TestFileSystemOnASource(t *testing.T) {
 	_, disk, p1, p2 := loopDisk(t)
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("mkfs.ext4 not installed (Debian package e2fsprogs)")
-	}
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", p1).CombinedOutput(); err != nil {
+	mkfs := testenv.Tool(t, "mkfs.ext4")
+	if out, err := exec.Command(mkfs, "-q", "-F", p1).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
 	}
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", p1, mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount not permitted here: %v %s", err, out)
+		testenv.Lacks(t, "mount not permitted here: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 	src := writeFile(t, filepath.Join(mnt, "disk.img"), "data")

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // The real volumes made by VMware hosts live beside the repository, in
@@ -43,19 +45,32 @@ func RealDir() string {
 	}
 }
 
-// RealSample returns the path of the real sample NAME ("vmfs3", "vmfs5",
-// "vmfs6") unpacked once per test binary into a sparse temporary file
-// (all-zero 64 KiB blocks are skipped), and its expected listing. It skips
-// the test when the samples are not available.
-func RealSample(tb testing.TB, name string) (image, expected string) {
+// RealFile returns the path of file name in the real samples' folder
+// ("vmfs5.expected", "vmfs6.img.gz"). When it is not there the test stops
+// through testenv.Lacks: skipped, or failed where every sample must be
+// present (VMFSRECOVER_REQUIRE_TOOLS=1).
+func RealFile(tb testing.TB, name string) string {
 	tb.Helper()
 	dir := RealDir()
 	if dir == "" {
-		tb.Skipf("real samples not available: ../shared/testdata/real is not beside the module root")
+		testenv.Lacks(tb, "real samples not available: ../shared/testdata/real is not beside the module root")
 	}
-	want, err := os.ReadFile(filepath.Join(dir, name+".expected"))
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		testenv.Lacks(tb, "real sample %s not available: %v", name, err)
+	}
+	return path
+}
+
+// RealSample returns the path of the real sample NAME ("vmfs3", "vmfs5",
+// "vmfs6") unpacked once per test binary into a sparse temporary file
+// (all-zero 64 KiB blocks are skipped), and its expected listing. It skips
+// the test, as RealFile does, when the samples are not available.
+func RealSample(tb testing.TB, name string) (image, expected string) {
+	tb.Helper()
+	want, err := os.ReadFile(RealFile(tb, name+".expected"))
 	if err != nil {
-		tb.Skipf("real sample %s not available: %v", name, err)
+		tb.Fatal(err)
 	}
 	realMu.Lock()
 	defer realMu.Unlock()
@@ -67,7 +82,7 @@ func RealSample(tb testing.TB, name string) (image, expected string) {
 		tb.Fatal(err)
 	}
 	img := filepath.Join(tmp, name+".img")
-	if err := gunzipSparse(filepath.Join(dir, name+".img.gz"), img); err != nil {
+	if err := gunzipSparse(RealFile(tb, name+".img.gz"), img); err != nil {
 		tb.Fatalf("unpacking %s: %v", name, err)
 	}
 	realDone[name] = img

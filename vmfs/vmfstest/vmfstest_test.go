@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // tool runs debugvmfs (VMFS5) or debugvmfs6 (VMFS6) on an image.
@@ -31,17 +33,7 @@ func newTool(t *testing.T, version int, img string) *tool {
 	if version == 6 {
 		name = "debugvmfs6"
 	}
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if _, serr := os.Stat(filepath.Join(dir, name)); serr == nil {
-				bin, err = filepath.Join(dir, name), nil
-			}
-		}
-	}
-	if err != nil {
-		t.Skipf("%s not installed (Debian package vmfs-tools / vmfs6-tools): %v", name, err)
-	}
+	bin := testenv.Tool(t, name)
 	return &tool{bin: bin, v6: version == 6, img: img, imgs: []string{img}}
 }
 
@@ -231,7 +223,7 @@ func toolImage(t *testing.T, r *Result, spec Spec) string {
 	if spec.Partition != "gpt" {
 		return r.Image
 	}
-	if sg, err := exec.LookPath("sgdisk"); err == nil {
+	if sg, ok := testenv.LookTool(t, "sgdisk"); ok {
 		out, err := exec.Command(sg, "-v", r.Image).CombinedOutput()
 		if err != nil || !bytes.Contains(out, []byte("No problems found")) {
 			t.Errorf("sgdisk -v %s: %v\n%s", r.Image, err, out)
@@ -410,9 +402,9 @@ func TestExpectedListingFormat(t *testing.T) {
 	}
 	// The tree mirrors the real VMFS5 sample: its user lines must match
 	// the real sample's .expected byte for byte.
-	real, err := os.ReadFile("../../../shared/testdata/real/vmfs5.expected")
+	real, err := os.ReadFile(RealFile(t, "vmfs5.expected"))
 	if err != nil {
-		t.Skipf("real samples not present: %v", err)
+		t.Fatal(err)
 	}
 	var wantUser []string
 	for _, l := range strings.Split(strings.TrimSpace(string(real)), "\n") {

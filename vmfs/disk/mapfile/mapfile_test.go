@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
@@ -145,12 +146,7 @@ func TestWriteRoundTrip(t *testing.T) {
 // TestDdrescuelogAcceptsOurs: GNU ddrescuelog reads a mapfile we wrote and
 // finds the same bad-sector and finished blocks.
 func TestDdrescuelogAcceptsOurs(t *testing.T) {
-	if _, err := exec.LookPath("ddrescuelog"); err != nil {
-		if os.Getenv("VMFSRECOVER_REQUIRE_TOOLS") != "" {
-			t.Fatal("ddrescuelog (Debian package gddrescue) is required")
-		}
-		t.Skip("ddrescuelog not installed (Debian package gddrescue)")
-	}
+	testenv.Tool(t, "ddrescuelog")
 	m := New(1 << 20)
 	m.Set(0, 300<<10, Finished)
 	m.Set(300<<10, 4096, BadSector)

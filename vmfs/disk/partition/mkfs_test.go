@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // TestDetectFSMkfs checks DetectFS on file systems made by the real tools
@@ -50,10 +52,7 @@ func TestDetectFSMkfs(t *testing.T) {
 // or skips the test when the tool is not installed.
 func mkfs(t *testing.T, tool string, args []string, size int64) string {
 	t.Helper()
-	path, ok := toolPath(tool)
-	if !ok {
-		t.Skipf("%s not installed", tool)
-	}
+	path := testenv.Tool(t, tool)
 	img := filepath.Join(t.TempDir(), "fs.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -65,18 +64,4 @@ func mkfs(t *testing.T, tool string, args []string, size int64) string {
 		t.Fatalf("%s: %v\n%s", tool, err, out)
 	}
 	return img
-}
-
-// toolPath finds a program on PATH or in the sbin folders, which a
-// non-root PATH often leaves out.
-func toolPath(tool string) (string, bool) {
-	if path, err := exec.LookPath(tool); err == nil {
-		return path, true
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
-			return filepath.Join(dir, tool), true
-		}
-	}
-	return "", false
 }

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 	"hash/crc32"
 	"io"
 	"os"
@@ -14,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
 // mbrEntry writes one 16-byte MBR entry.
@@ -205,9 +207,7 @@ func TestGPTHostileHeader(t *testing.T) {
 // writer, and file systems made by mkfs.ext4 and mkfs.fat inside them.
 func TestSfdisk(t *testing.T) {
 	for _, tool := range []string{"sfdisk", "mkfs.ext4", "mkfs.fat"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian packages fdisk, e2fsprogs, dosfstools)", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 	for _, label := range []string{"dos", "gpt"} {
 		t.Run(label, func(t *testing.T) {
@@ -270,13 +270,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // images from ../shared/testdata/real.
 func TestDetectFSRealVMFS(t *testing.T) {
 	for _, name := range []string{"vmfs3", "vmfs5", "vmfs6"} {
-		dir := vmfstest.RealDir()
-		if dir == "" {
-			t.Skip("real samples absent: ../shared/testdata/real is not beside the module root")
-		}
-		f, err := os.Open(filepath.Join(dir, name+".img.gz"))
+		f, err := os.Open(vmfstest.RealFile(t, name+".img.gz"))
 		if err != nil {
-			t.Skipf("real samples absent: %v", err)
+			t.Fatal(err)
 		}
 		zr, err := gzip.NewReader(f)
 		if err != nil {

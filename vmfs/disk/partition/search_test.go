@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // guestFS is a file system made by its real tool and placed in a disk
@@ -122,8 +124,7 @@ func TestSearchFindsGuestFileSystems(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := f.Repair(img)
-			if _, ok := toolPath(strings.Fields(cmd)[0]); !ok {
-				t.Logf("%s: %s not installed", f.FS, strings.Fields(cmd)[0])
+			if _, ok := testenv.LookTool(t, strings.Fields(cmd)[0]); !ok {
 				continue
 			}
 			sh := exec.Command("sh", "-c", cmd)
@@ -154,10 +155,7 @@ func TestSearchFindsGuestFileSystems(t *testing.T) {
 // engineers use) on the disk and fails when it places a file system that
 // Search does not.
 func compareTestDisk(t *testing.T, disk string, r io.ReaderAt, size int64) {
-	tool, ok := toolPath("testdisk")
-	if !ok {
-		t.Skip("testdisk not installed")
-	}
+	tool := testenv.Tool(t, "testdisk")
 	dir := t.TempDir()
 	cmd := exec.Command(tool, "/log", "/cmd", disk, "partition_i386,analyze,search")
 	cmd.Dir = dir // testdisk.log goes there

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 	"golang.org/x/crypto/ssh"
 )
@@ -79,9 +80,7 @@ func TestSSHNoPasswordSource(t *testing.T) {
 // Login through a real ssh-agent holding the user key.
 func TestSSHAgentLogin(t *testing.T) {
 	for _, bin := range []string{"ssh-agent", "ssh-add"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (Debian package openssh-client)", bin)
-		}
+		testenv.Tool(t, bin)
 	}
 	srv := startSSHD(t)
 	sock := filepath.Join(t.TempDir(), "agent.sock")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
@@ -15,17 +16,15 @@ import (
 func loopDevice(t *testing.T, image string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("loop devices need root")
+		testenv.Lacks(t, "loop devices need root")
 	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed (Debian package mount)")
-	}
-	out, err := exec.Command("losetup", "-f", "--show", "-r", image).CombinedOutput()
+	losetup := testenv.Tool(t, "losetup")
+	out, err := exec.Command(losetup, "-f", "--show", "-r", image).CombinedOutput()
 	if err != nil {
-		t.Skipf("no loop device here: %v: %s", err, out)
+		testenv.Lacks(t, "no loop device here: %v: %s", err, out)
 	}
 	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	t.Cleanup(func() { exec.Command(losetup, "-d", dev).Run() })
 	return dev
 }
 

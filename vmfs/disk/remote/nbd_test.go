@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
@@ -71,9 +72,7 @@ func TestNBDConcurrentSmallChunks(t *testing.T) {
 }
 
 func TestNBDVMDKExport(t *testing.T) {
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img not installed (Debian package qemu-utils)")
-	}
+	testenv.Tool(t, "qemu-img")
 	img, data := randomImage(t, 6<<20, 3)
 	vmdk := filepath.Join(t.TempDir(), "disk.vmdk")
 	if out, err := exec.Command("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", img, vmdk).CombinedOutput(); err != nil {
@@ -231,7 +230,7 @@ func sparseImage(t *testing.T) (string, []byte) {
 func TestNBDBlockStatusSkipsHoles(t *testing.T) {
 	img, data := sparseImage(t)
 	servers := map[string]*remotetest.NBD{"qemu-nbd": startQemuNBD(t, img, "raw", "")}
-	if _, err := exec.LookPath("nbdkit"); err == nil {
+	if _, ok := testenv.LookTool(t, "nbdkit"); ok {
 		servers["nbdkit"] = remotetest.StartNBDKit(t, img)
 		servers["nbdkit-noextents"] = remotetest.StartNBDKit(t, img, "--filter=noextents")
 	}

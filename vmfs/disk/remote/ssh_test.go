@@ -16,6 +16,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"golang.org/x/crypto/ssh"
 )
@@ -71,9 +72,7 @@ func TestSSHFSConformance(t *testing.T) {
 // qemu-img) finds its extent there, and the VMFS volume inside lists as
 // the generator wrote it.
 func TestSSHRemoteVMDKWithExtent(t *testing.T) {
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img not installed (Debian package qemu-utils)")
-	}
+	testenv.Tool(t, "qemu-img")
 	srv := startSSHD(t)
 	res := generatedVolume(t, 6)
 	dir := t.TempDir()

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -69,10 +70,7 @@ type NBD struct {
 // name ("" for the default export) until the test ends.
 func StartQemuNBD(t testing.TB, image, format, name string) *NBD {
 	t.Helper()
-	bin, err := exec.LookPath("qemu-nbd")
-	if err != nil {
-		t.Skip("qemu-nbd not installed (Debian package qemu-utils)")
-	}
+	bin := testenv.Tool(t, "qemu-nbd")
 	s := &NBD{t: t, Port: FreePort(t)}
 	s.args = []string{bin, "-r", "-t", "-e", "8", "-f", format, "--bind", "127.0.0.1", "-p", strconv.Itoa(s.Port)}
 	if name != "" {
@@ -89,10 +87,7 @@ func StartQemuNBD(t testing.TB, image, format, name string) *NBD {
 // for a server without structured replies, "-o" for oldstyle).
 func StartNBDKit(t testing.TB, image string, flags ...string) *NBD {
 	t.Helper()
-	bin, err := exec.LookPath("nbdkit")
-	if err != nil {
-		t.Skip("nbdkit not installed (Debian package nbdkit)")
-	}
+	bin := testenv.Tool(t, "nbdkit")
 	s := &NBD{t: t, Port: FreePort(t)}
 	s.args = append([]string{bin, "-r", "-f", "-i", "127.0.0.1", "-p", strconv.Itoa(s.Port)}, flags...)
 	s.args = append(s.args, "file", "file="+image)
@@ -146,6 +141,7 @@ type SSHD struct {
 	Identity string        // private key file of the authorized user
 	HostKey  ssh.PublicKey // the server's host key
 	t        testing.TB
+	bin      string // sshd, by its absolute path: sshd re-executes itself
 	dir      string
 	cmd      *exec.Cmd
 	stderr   *bytes.Buffer
@@ -155,13 +151,8 @@ type SSHD struct {
 // its sshd_config (such as "MaxSessions 1").
 func StartSSHD(t testing.TB, config ...string) *SSHD {
 	t.Helper()
-	const bin = "/usr/sbin/sshd"
-	if _, err := exec.LookPath(bin); err != nil {
-		t.Skip("sshd not installed (Debian package openssh-server)")
-	}
-	if _, err := exec.LookPath("ssh-keygen"); err != nil {
-		t.Skip("ssh-keygen not installed (Debian package openssh-client)")
-	}
+	bin := testenv.Tool(t, "sshd")
+	keygen := testenv.Tool(t, "ssh-keygen")
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -170,12 +161,12 @@ func StartSSHD(t testing.TB, config ...string) *SSHD {
 		// sshd running as root wants its privilege separation directory,
 		// which the Debian package creates only when the service starts.
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			t.Skipf("sshd needs /run/sshd: %v", err)
+			testenv.Lacks(t, "sshd needs /run/sshd: %v", err)
 		}
 	}
-	s := &SSHD{t: t, Port: FreePort(t), dir: t.TempDir(), User: u.Username}
+	s := &SSHD{t: t, bin: bin, Port: FreePort(t), dir: t.TempDir(), User: u.Username}
 	hk := filepath.Join(s.dir, "host_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hk).CombinedOutput(); err != nil {
+	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", hk).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v: %s", err, out)
 	}
 	pubText, err := os.ReadFile(hk + ".pub")
@@ -231,7 +222,7 @@ func newUserKey(t testing.TB) ([]byte, []byte) {
 func (s *SSHD) Start() {
 	s.t.Helper()
 	s.stderr = &bytes.Buffer{}
-	s.cmd = exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(s.dir, "sshd_config"))
+	s.cmd = exec.Command(s.bin, "-D", "-e", "-f", filepath.Join(s.dir, "sshd_config"))
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)

@@ -10,11 +10,12 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // StartQemuNBDTLS exports image (raw) with qemu-nbd requiring TLS, with a
@@ -22,10 +23,7 @@ import (
 // returns the server and the CA's PEM file.
 func StartQemuNBDTLS(t testing.TB, image string) (*NBD, string) {
 	t.Helper()
-	bin, err := exec.LookPath("qemu-nbd")
-	if err != nil {
-		t.Skip("qemu-nbd not installed (Debian package qemu-utils)")
-	}
+	bin := testenv.Tool(t, "qemu-nbd")
 	dir := t.TempDir()
 	WriteTestPKI(t, dir)
 	s := &NBD{t: t, Port: FreePort(t)}

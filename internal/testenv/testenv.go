@@ -1,0 +1,141 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// RequireEnv is the environment variable that turns a skip for a missing
+// tool or environment into a failure when set to 1.
+const RequireEnv = "VMFSRECOVER_REQUIRE_TOOLS"
+
+// Required reports whether every tool and environment must be present.
+func Required() bool { return os.Getenv(RequireEnv) == "1" }
+
+// debianPackages names, for each outside program a test runs, the Debian 12
+// package that brings it. .ci/run installs every one of them
+// (TestCIInstallsEveryPackage).
+var debianPackages = map[string]string{
+	"btrfs":       "btrfs-progs",
+	"cat":         "coreutils",
+	"cp":          "coreutils",
+	"curl":        "curl",
+	"debugvmfs":   "vmfs-tools",
+	"debugvmfs6":  "vmfs6-tools",
+	"dd":          "coreutils",
+	"ddrescuelog": "gddrescue",
+	"e2fsck":      "e2fsprogs",
+	"gzip":        "gzip",
+	"hexdump":     "bsdextrautils",
+	"losetup":     "mount",
+	"mkfs.btrfs":  "btrfs-progs",
+	"mkfs.exfat":  "exfatprogs",
+	"mkfs.ext2":   "e2fsprogs",
+	"mkfs.ext3":   "e2fsprogs",
+	"mkfs.ext4":   "e2fsprogs",
+	"mkfs.fat":    "dosfstools",
+	"mkfs.ntfs":   "ntfs-3g",
+	"mkfs.vfat":   "dosfstools",
+	"mkfs.xfs":    "xfsprogs",
+	"mkntfs":      "ntfs-3g",
+	"mkswap":      "util-linux",
+	"mcopy":       "mtools",
+	"mmd":         "mtools",
+	"mount":       "mount",
+	"nbdcopy":     "libnbd-bin",
+	"nbdkit":      "nbdkit",
+	"partx":       "util-linux",
+	"python3":     "python3-vmdkstream",
+	"qemu-img":    "qemu-utils",
+	"qemu-io":     "qemu-utils",
+	"qemu-nbd":    "qemu-utils",
+	"sfdisk":      "fdisk",
+	"sgdisk":      "gdisk",
+	"sqlite3":     "sqlite3",
+	"ssh":         "openssh-client",
+	"ssh-add":     "openssh-client",
+	"ssh-agent":   "openssh-client",
+	"ssh-keygen":  "openssh-client",
+	"sshd":        "openssh-server",
+	"testdisk":    "testdisk",
+	"tmux":        "tmux",
+	"vsftpd":      "vsftpd",
+	"xfs_repair":  "xfsprogs",
+}
+
+// DebianPackage returns the Debian package that brings program name, or
+// "" when the table does not know it.
+func DebianPackage(name string) string { return debianPackages[filepath.Base(name)] }
+
+// Lacks stops the test because the environment lacks what the message
+// names (root, /dev/fuse, a loop device, the real samples): a skip, or a
+// failure under VMFSRECOVER_REQUIRE_TOOLS=1.
+func Lacks(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		tb.Fatalf("%s (%s=1: every tool and environment must be present)", msg, RequireEnv)
+	}
+	tb.Skip(msg)
+}
+
+// Partly says that the test leaves out one of its comparisons because the
+// environment lacks what the message names: a log line, or a failure under
+// VMFSRECOVER_REQUIRE_TOOLS=1.
+func Partly(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		tb.Fatalf("%s (%s=1: every tool and environment must be present)", msg, RequireEnv)
+	}
+	tb.Log(msg)
+}
+
+// Tool returns the path of the outside program name, found on PATH or in
+// /usr/sbin and /sbin (which a non-root PATH often leaves out). When it is
+// missing the test stops through Lacks, naming its Debian package.
+func Tool(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := look(tb, name)
+	if err != nil {
+		Lacks(tb, "%v", err)
+	}
+	return path
+}
+
+// LookTool is Tool for a program that adds one comparison to a test that
+// means something without it: when it is missing, LookTool reports false
+// through Partly.
+func LookTool(tb testing.TB, name string) (string, bool) {
+	tb.Helper()
+	path, err := look(tb, name)
+	if err != nil {
+		Partly(tb, "%v; leaving out what needs it", err)
+		return "", false
+	}
+	return path, true
+}
+
+func look(tb testing.TB, name string) (string, error) {
+	tb.Helper()
+	pkg := DebianPackage(name)
+	if pkg == "" {
+		tb.Fatalf("testenv: no Debian package known for %s: add it to debianPackages and to .ci/run", name)
+	}
+	if path, err := exec.LookPath(name); err == nil {
+		return path, nil
+	}
+	if filepath.IsAbs(name) {
+		return "", fmt.Errorf("%s not installed (Debian package %s)", name, pkg)
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		path := filepath.Join(dir, name)
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("%s not installed (Debian package %s)", name, pkg)
+}
