@@ -3,6 +3,7 @@ module github.com/vmfsrecover/vmfsrecover
 go 1.26.8
 
 require (
+	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/klauspost/compress v1.20.3
 	github.com/pkg/sftp v1.13.12

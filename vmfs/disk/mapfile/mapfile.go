@@ -276,6 +276,15 @@ func (m *Map) Next(st Status, pos int64) (Block, bool) {
 	return Block{}, false
 }
 
+// At is the status of the byte at off; NonTried outside the map.
+func (m *Map) At(off int64) Status {
+	i := sort.Search(len(m.Blocks), func(k int) bool { return m.Blocks[k].End() > off })
+	if i == len(m.Blocks) || m.Blocks[i].Pos > off {
+		return NonTried
+	}
+	return m.Blocks[i].Status
+}
+
 // Total is the number of bytes with status st.
 func (m *Map) Total(st Status) int64 {
 	var n int64
