@@ -26,6 +26,7 @@ var debianPackages = map[string]string{
 	"debugvmfs":   "vmfs-tools",
 	"debugvmfs6":  "vmfs6-tools",
 	"dd":          "coreutils",
+	"ddrescue":    "gddrescue",
 	"ddrescuelog": "gddrescue",
 	"e2fsck":      "e2fsprogs",
 	"gzip":        "gzip",

@@ -10,30 +10,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/faultfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
 )
 
-// needTool skips (or, with VMFSRECOVER_REQUIRE_TOOLS, fails) without name.
-func needTool(t *testing.T, name, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("VMFSRECOVER_REQUIRE_TOOLS") != "" {
-			t.Fatalf("%s (Debian package %s) is required", name, pkg)
-		}
-		t.Skipf("%s not installed (Debian package %s)", name, pkg)
-	}
-}
-
 // faultyDisk mounts an 8 MiB random disk with bad sectors through FUSE.
 func faultyDisk(t *testing.T) (path string, data []byte, bad allocmap.Map) {
 	t.Helper()
 	if err := faultfs.Available(); err != nil {
-		if os.Getenv("VMFSRECOVER_REQUIRE_TOOLS") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Lacks(t, "%v", err)
 	}
 	data = make([]byte, 8<<20)
 	rand.New(rand.NewSource(2)).Read(data)
@@ -43,10 +30,7 @@ func faultyDisk(t *testing.T) (path string, data []byte, bad allocmap.Map) {
 	bad = allocmap.Normalize(append(bad, allocmap.Range{Off: 12000 * 512, Len: 40 * 512}))
 	d, err := faultfs.Mount(t.TempDir(), bytes.NewReader(data), int64(len(data)), bad)
 	if err != nil {
-		if os.Getenv("VMFSRECOVER_REQUIRE_TOOLS") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Lacks(t, "%v", err)
 	}
 	t.Cleanup(func() { d.Close() })
 	return d.Path, data, bad
@@ -117,10 +101,10 @@ func sameImage(t *testing.T, img string, data []byte, bad allocmap.Map) {
 // FUSE) with GNU ddrescue and with Run: both find exactly the bad sectors,
 // and both images hold every other byte.
 func TestSameResultAsGNUDdrescue(t *testing.T) {
-	needTool(t, "ddrescue", "gddrescue")
+	ddrescue := testenv.Tool(t, "ddrescue")
 	src, data, bad := faultyDisk(t)
 	dir := t.TempDir()
-	if out, err := exec.Command("ddrescue", "-b512", src, filepath.Join(dir, "gnu.img"), filepath.Join(dir, "gnu.map")).CombinedOutput(); err != nil {
+	if out, err := exec.Command(ddrescue, "-b512", src, filepath.Join(dir, "gnu.img"), filepath.Join(dir, "gnu.map")).CombinedOutput(); err != nil {
 		t.Fatalf("ddrescue: %v\n%s", err, out)
 	}
 	gnu := readMap(t, filepath.Join(dir, "gnu.map"))
@@ -138,14 +122,14 @@ func TestSameResultAsGNUDdrescue(t *testing.T) {
 // (size-limited, then without scraping) resumes in Run from its mapfile
 // and image, and ends with exactly the bad sectors lost.
 func TestResumesGNUDdrescueMapfile(t *testing.T) {
-	needTool(t, "ddrescue", "gddrescue")
+	ddrescue, ddrescuelog := testenv.Tool(t, "ddrescue"), testenv.Tool(t, "ddrescuelog")
 	src, data, bad := faultyDisk(t)
 	for _, args := range [][]string{{"-s", "5MiB"}, {"-n"}} {
 		t.Run(args[0], func(t *testing.T) {
 			dir := t.TempDir()
 			img, mapPath := filepath.Join(dir, "img"), filepath.Join(dir, "map")
 			cmd := append([]string{"-b512"}, args...)
-			if out, err := exec.Command("ddrescue", append(cmd, src, img, mapPath)...).CombinedOutput(); err != nil {
+			if out, err := exec.Command(ddrescue, append(cmd, src, img, mapPath)...).CombinedOutput(); err != nil {
 				t.Fatalf("ddrescue %v: %v\n%s", args, err, out)
 			}
 			m := readMap(t, mapPath)
@@ -158,7 +142,7 @@ func TestResumesGNUDdrescueMapfile(t *testing.T) {
 			}
 			sameImage(t, img, data, bad)
 			// and GNU ddrescue takes our mapfile back: nothing left to do
-			out, err := exec.Command("ddrescuelog", "-b512", "--list-blocks=?*/", mapPath).CombinedOutput()
+			out, err := exec.Command(ddrescuelog, "-b512", "--list-blocks=?*/", mapPath).CombinedOutput()
 			if err != nil || len(bytes.TrimSpace(out)) != 0 {
 				t.Errorf("ddrescuelog on our resumed map: %v, unfinished sectors %q", err, out)
 			}
