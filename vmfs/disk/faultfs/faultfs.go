@@ -50,7 +50,9 @@ func Mount(dir string, image io.ReaderAt, size int64, bad allocmap.Map) (*Disk, 
 		OnAdd: func(ctx context.Context) {
 			root.AddChild(Name, root.NewPersistentInode(ctx, file, fs.StableAttr{Mode: syscall.S_IFREG}), true)
 		},
-		MountOptions: fuse.MountOptions{FsName: "faultfs", Name: "faultfs", MaxReadAhead: 0},
+		// DirectMount: as root, mount without the fusermount3 helper (falling
+		// back to it as others must).
+		MountOptions: fuse.MountOptions{FsName: "faultfs", Name: "faultfs", DirectMount: true},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mounting the faulty disk at %s: %w", dir, err)
