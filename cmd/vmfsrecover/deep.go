@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 )
 
 // deepScan runs the deep scan of every source (or reuses its scan file) and
@@ -19,7 +20,11 @@ func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepsc
 			return nil, nil, err
 		}
 	}
-	s, err := deepscan.ScanSources(ctx, sources, deepscan.SourcesOptions{
+	srcs, err := source.ForDeepScan(sources)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := deepscan.ScanSources(ctx, srcs, deepscan.SourcesOptions{
 		Dir: dir, Rescan: g.vol.rescan,
 		Progress: g.deepProgress(),
 	})

@@ -60,7 +60,11 @@ func runScan(ctx context.Context, g *globalOptions, sources []string, out io.Wri
 	if g.vol.deep {
 		return runDeepScan(ctx, g, sources, out)
 	}
-	s, err := discover.Open(sources, g.discoverOptions())
+	srcs, opts, err := g.discoverSources(sources)
+	if err != nil {
+		return err
+	}
+	s, err := discover.Open(srcs, opts)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
@@ -35,8 +36,10 @@ func addVolumeFlags(cmd *cobra.Command, g *globalOptions) {
 	f.StringVar(&g.vol.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory)")
 }
 
-func (g *globalOptions) discoverOptions() discover.Options {
-	return discover.Options{Tolerant: g.vol.tolerant, ProbeAll: g.vol.probeAll}
+// discoverSources opens the sources for package discover.
+func (g *globalOptions) discoverSources(sources []string) ([]discover.Source, discover.Options, error) {
+	srcs, err := source.ForDiscover(sources, source.Options{Tolerant: g.vol.tolerant})
+	return srcs, discover.Options{Tolerant: g.vol.tolerant, ProbeAll: g.vol.probeAll}, err
 }
 
 // openVolume finds the VMFS volume on sources (several sources for a
@@ -45,7 +48,11 @@ func openVolume(ctx context.Context, g *globalOptions, sources []string) (*vmfs.
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	vol, s, err := discover.OpenVolume(sources, g.vol.volume, g.discoverOptions())
+	srcs, opts, err := g.discoverSources(sources)
+	if err != nil {
+		return nil, nil, err
+	}
+	vol, s, err := discover.OpenVolume(srcs, g.vol.volume, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
@@ -36,44 +36,51 @@ type Found struct {
 	ScanFile string `json:"scan_file"`
 }
 
+// Source is one opened SOURCE argument: its disk, and the SOURCE as given,
+// which names it in messages and identifies its scan file.
+type Source struct {
+	Spec string
+	Disk disk.Disk
+}
+
 // Sources is the deep scan of several SOURCE arguments, open for reading.
 type Sources struct {
 	Volumes  []Found
 	Warnings []string // unreadable ranges met
-	disks    []source.Disk
+	disks    []disk.Disk
 }
 
 // maxParallelScans is how many sources are scanned at once: disks (and
 // links) are independent, so several scan in the time of the slowest.
 const maxParallelScans = 4
 
-// ScanSources opens every spec read-only, scans it (or reuses its complete
-// scan file, or resumes a partial one), up to maxParallelScans at once, and
+// ScanSources scans every opened source (or reuses its complete scan
+// file, or resumes a partial one), up to maxParallelScans at once, and
 // rebuilds the volumes found; a volume spanned over several of the sources
-// is rebuilt across them. opts.Progress is asked for every source before
-// any scan starts. A scan interrupted through ctx, or stopped because
-// another failed, keeps its findings for the next run.
-func ScanSources(ctx context.Context, specs []string, opts SourcesOptions) (*Sources, error) {
+// is rebuilt across them. The result owns the disks: its Close closes
+// them, and so does ScanSources when it fails. The sources should be
+// opened tolerantly (a VMDK with missing parts reading as zeros): the deep
+// scan is for damaged disks. opts.Progress is asked for every source
+// before any scan starts. A scan interrupted through ctx, or stopped
+// because another failed, keeps its findings for the next run.
+func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*Sources, error) {
 	s := &Sources{}
 	type progress struct {
 		update func(int64, int64)
 		finish func()
 	}
 	var shows []progress
-	for _, spec := range specs {
-		d, err := source.Open(spec, source.Options{Tolerant: true})
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		s.disks = append(s.disks, d)
+	specs := make([]string, len(sources))
+	for i, src := range sources {
+		specs[i] = src.Spec
+		s.disks = append(s.disks, src.Disk)
 		p := progress{func(int64, int64) {}, func() {}}
 		if opts.Progress != nil {
 			var received func() int64
-			if tr, ok := d.(source.Transferrer); ok {
+			if tr, ok := src.Disk.(disk.Transferrer); ok {
 				received = tr.Transferred
 			}
-			p.update, p.finish = opts.Progress(spec, d.Size(), received)
+			p.update, p.finish = opts.Progress(src.Spec, src.Disk.Size(), received)
 		}
 		shows = append(shows, p)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -71,7 +72,7 @@ func TestSpannedVolume(t *testing.T) {
 			want := wantHash(t, res, across)
 			scan := func(images []string) Found {
 				t.Helper()
-				s, err := ScanSources(context.Background(), images, SourcesOptions{Dir: t.TempDir()})
+				s, err := ScanSources(context.Background(), openSources(t, images...), SourcesOptions{Dir: t.TempDir()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -129,11 +130,25 @@ func TestSpannedVolume(t *testing.T) {
 	}
 }
 
+// openSources opens raw images as the command line opens SOURCEs.
+func openSources(t *testing.T, images ...string) []Source {
+	t.Helper()
+	var srcs []Source
+	for _, img := range images {
+		d, err := disk.Open(img, disk.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, Source{Spec: img, Disk: d})
+	}
+	return srcs
+}
+
 // Several sources scan at once and each keeps its own volume.
 func TestScanSourcesInParallel(t *testing.T) {
 	a, resA := image(t, 5)
 	b, resB := image(t, 6)
-	s, err := ScanSources(context.Background(), []string{a, b}, SourcesOptions{Dir: t.TempDir()})
+	s, err := ScanSources(context.Background(), openSources(t, a, b), SourcesOptions{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

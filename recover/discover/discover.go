@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 )
 
 // Options tune discovery.
 type Options struct {
-	Tolerant bool // open damaged volumes and VMDKs, reading what is missing as zeros
+	Tolerant bool // open damaged volumes, reading what is missing as zeros
 	ProbeAll bool // probe every 1 MiB boundary when no partition table names VMFS
 }
 
@@ -30,9 +30,9 @@ type Session struct {
 
 // Source is one opened SOURCE argument.
 type Source struct {
-	Spec string      `json:"source"`
-	Size int64       `json:"size"`
-	Disk source.Disk `json:"-"`
+	Spec string    `json:"source"` // the SOURCE as given, to name it in messages
+	Size int64     `json:"size"`   // filled in by Open
+	Disk disk.Disk `json:"-"`
 }
 
 // Volume is one volume found, with what its descriptor says when it opens.
@@ -49,25 +49,23 @@ type Volume struct {
 	OpenError string         `json:"open_error,omitempty"`
 }
 
-// Open opens every spec and finds the volumes on them. On error, nothing
-// stays open.
-func Open(specs []string, opts Options) (*Session, error) {
+// Open finds the volumes on the opened sources, which the session then
+// owns: Close closes them, and so does Open when it fails.
+func Open(sources []Source, opts Options) (*Session, error) {
 	s := &Session{opts: opts}
+	for _, src := range sources {
+		src.Size = src.Disk.Size()
+		s.Sources = append(s.Sources, src)
+	}
 	var cands []vmfs.Candidate
-	for i, spec := range specs {
-		d, err := source.Open(spec, source.Options{Tolerant: opts.Tolerant})
+	for i, src := range s.Sources {
+		found, warnings, err := vmfs.Find(src.Disk, src.Size, vmfs.FindOptions{ProbeAll: opts.ProbeAll})
 		if err != nil {
 			s.Close()
-			return nil, err
-		}
-		s.Sources = append(s.Sources, Source{Spec: spec, Size: d.Size(), Disk: d})
-		found, warnings, err := vmfs.Find(d, d.Size(), vmfs.FindOptions{ProbeAll: opts.ProbeAll})
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("source %s: %w", spec, err)
+			return nil, fmt.Errorf("source %s: %w", src.Spec, err)
 		}
 		for _, w := range warnings {
-			s.Warnings = append(s.Warnings, spec+": "+w)
+			s.Warnings = append(s.Warnings, src.Spec+": "+w)
 		}
 		for _, c := range found {
 			c.Disk = i
@@ -157,12 +155,12 @@ func (s *Session) describe() string {
 	return strings.Join(parts, "; ")
 }
 
-// OpenVolume opens the sources and the volume sel names (see Select and
-// Session.OpenVolume): the path of every command that reads one volume.
-// The session is returned for its warnings and must be closed by the
-// caller.
-func OpenVolume(specs []string, sel string, opts Options) (*vmfs.Volume, *Session, error) {
-	s, err := Open(specs, opts)
+// OpenVolume finds the volumes on the opened sources and opens the one
+// sel names (see Select and Session.OpenVolume): the path of every command
+// that reads one volume. The session is returned for its warnings and must
+// be closed by the caller; on error the sources are closed.
+func OpenVolume(sources []Source, sel string, opts Options) (*vmfs.Volume, *Session, error) {
+	s, err := Open(sources, opts)
 	if err != nil {
 		return nil, nil, err
 	}

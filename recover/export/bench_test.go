@@ -14,6 +14,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -45,7 +46,11 @@ func benchVolume(b *testing.B, size int64) (img, plain string) {
 	}}); err != nil {
 		b.Fatal(err)
 	}
-	vol, s, err := discover.OpenVolume([]string{img}, "", discover.Options{})
+	srcs, err := source.ForDiscover([]string{img}, source.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vol, s, err := discover.OpenVolume(srcs, "", discover.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,7 +77,11 @@ func benchVolume(b *testing.B, size int64) (img, plain string) {
 // openBenchVolume opens the generated volume once: finding and opening a
 // volume is not what the benchmark measures.
 func openBenchVolume(b *testing.B, img string) fs.FS {
-	vol, s, err := discover.OpenVolume([]string{img}, "", discover.Options{})
+	srcs, err := source.ForDiscover([]string{img}, source.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vol, s, err := discover.OpenVolume(srcs, "", discover.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

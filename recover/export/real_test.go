@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -25,7 +26,11 @@ func TestRealVolumes(t *testing.T) {
 				t.Skip("set EXPORT_REAL_ALL=1 to export the 1 GiB VMFS6 and VMFS3 samples too")
 			}
 			img, want := vmfstest.RealSample(t, name)
-			vol, s, err := discover.OpenVolume([]string{img}, "", discover.Options{})
+			srcs, err := source.ForDiscover([]string{img}, source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vol, s, err := discover.OpenVolume(srcs, "", discover.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

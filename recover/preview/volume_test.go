@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
@@ -14,7 +15,11 @@ import (
 
 func openVolume(t *testing.T, image string) *vmfs.Volume {
 	t.Helper()
-	vol, s, err := discover.OpenVolume([]string{image}, "", discover.Options{})
+	srcs, err := source.ForDiscover([]string{image}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, s, err := discover.OpenVolume(srcs, "", discover.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

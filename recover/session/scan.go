@@ -12,6 +12,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
 )
 
 // Options say how sources are read.
@@ -86,7 +87,11 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 	}
 	s := &Scan{Sources: slices.Clone(sources), opts: opts}
 	if !opts.Deep {
-		q, err := discover.Open(sources, discover.Options{Tolerant: opts.Tolerant, ProbeAll: opts.ProbeAll})
+		srcs, err := source.ForDiscover(sources, source.Options{Tolerant: opts.Tolerant})
+		if err != nil {
+			return nil, err
+		}
+		q, err := discover.Open(srcs, discover.Options{Tolerant: opts.Tolerant, ProbeAll: opts.ProbeAll})
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +111,11 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 			return nil, err
 		}
 	}
-	d, err := deepscan.ScanSources(ctx, sources, deepscan.SourcesOptions{Dir: dir, Rescan: opts.Rescan, Progress: opts.DeepProgress})
+	srcs, err := source.ForDeepScan(sources)
+	if err != nil {
+		return nil, err
+	}
+	d, err := deepscan.ScanSources(ctx, srcs, deepscan.SourcesOptions{Dir: dir, Rescan: opts.Rescan, Progress: opts.DeepProgress})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
+	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
@@ -152,3 +154,49 @@ func (d *remoteVMDK) Close() error {
 
 // Transferred is the number of bytes read from the host so far.
 func (d *remoteVMDK) Transferred() int64 { return d.loc.Transferred() }
+
+// OpenAll opens every SOURCE (see Open); when one fails, those already
+// open are closed.
+func OpenAll(specs []string, opts Options) ([]Disk, error) {
+	var disks []Disk
+	for _, spec := range specs {
+		d, err := Open(spec, opts)
+		if err != nil {
+			for _, d := range disks {
+				d.Close()
+			}
+			return nil, err
+		}
+		disks = append(disks, d)
+	}
+	return disks, nil
+}
+
+// ForDiscover opens every SOURCE for package discover, which then owns
+// the disks.
+func ForDiscover(specs []string, opts Options) ([]discover.Source, error) {
+	disks, err := OpenAll(specs, opts)
+	if err != nil {
+		return nil, err
+	}
+	srcs := make([]discover.Source, len(disks))
+	for i, d := range disks {
+		srcs[i] = discover.Source{Spec: specs[i], Disk: d}
+	}
+	return srcs, nil
+}
+
+// ForDeepScan opens every SOURCE for deepscan.ScanSources, which then owns
+// the disks. A deep scan reads damaged disks: a VMDK opens tolerantly, its
+// missing parts reading as zeros.
+func ForDeepScan(specs []string) ([]deepscan.Source, error) {
+	disks, err := OpenAll(specs, Options{Tolerant: true})
+	if err != nil {
+		return nil, err
+	}
+	srcs := make([]deepscan.Source, len(disks))
+	for i, d := range disks {
+		srcs[i] = deepscan.Source{Spec: specs[i], Disk: d}
+	}
+	return srcs, nil
+}

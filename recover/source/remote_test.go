@@ -40,7 +40,11 @@ func remoteVolume(t *testing.T) *vmfstest.Result {
 // compares the volume's listing with what the generator wrote.
 func checkDiscovered(t *testing.T, spec string, res *vmfstest.Result) {
 	t.Helper()
-	vol, s, err := discover.OpenVolume([]string{spec}, "", discover.Options{})
+	srcs, err := source.ForDiscover([]string{spec}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, s, err := discover.OpenVolume(srcs, "", discover.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +215,11 @@ func TestRemoteReusesScanFileMadeOnTheHost(t *testing.T) {
 	t.Setenv(remote.EnvIdentity, srv.Identity)
 	var received func() int64
 	scanned := false
-	s, err := deepscan.ScanSources(context.Background(), []string{srv.URL(res.Image)}, deepscan.SourcesOptions{Dir: scanDir,
+	srcs, err := source.ForDeepScan([]string{srv.URL(res.Image)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := deepscan.ScanSources(context.Background(), srcs, deepscan.SourcesOptions{Dir: scanDir,
 		Progress: func(_ string, _ int64, r func() int64) (func(int64, int64), func()) {
 			received = r
 			return func(int64, int64) { scanned = true }, func() {}
