@@ -72,7 +72,7 @@ func Describe(fsys fs.FS, p string, hash bool) (Entry, error) {
 	if err != nil {
 		return Entry{Path: abs(p)}, err
 	}
-	e := Entry{Path: abs(p), Size: info.Size(), Mode: info.Mode().String(), MTime: info.ModTime(), Attrs: info.Sys(), Info: info}
+	e := Entry{Path: abs(p), Size: info.Size(), Mode: ModeString(info.Mode()), MTime: info.ModTime(), Attrs: info.Sys(), Info: info}
 	switch {
 	case info.Mode()&fs.ModeSymlink != 0:
 		e.Type = "symlink"
