@@ -1,6 +1,7 @@
 # vmfsrecover build, test and benchmark entry points. See README.md.
 GO       ?= go
-BIN      := bin/vmfsrecover
+BIN      ?= bin/vmfsrecover
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 FUZZTIME ?= 20s
 DEMO     := $(CURDIR)/testdata/demo
 
@@ -9,8 +10,9 @@ DEMO     := $(CURDIR)/testdata/demo
 # build makes a static binary (no cgo): it runs as it is on a rescue
 # system or the host that has the disk, where a deep scan runs at the
 # disk's speed.
+# The version is what git describe says of the tree (vmfsrecover version).
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/vmfsrecover
+	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/vmfsrecover
 
 # lint: formatting and vet; then the tests (see unit). Tests that
 # need an outside tool (qemu-img, debugvmfs, vsftpd, sshd, tmux, mkfs.*, testdisk) skip with a
