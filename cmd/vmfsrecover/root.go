@@ -79,6 +79,7 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 		newStatCmd(opts),
 		newInfoCmd(opts),
 		newDumpCmd(opts),
+		newImageCmd(opts),
 		newNetcfgCmd(opts),
 		newPreviewCmd(opts),
 		newWizardCmd(opts),
@@ -94,7 +95,7 @@ A SOURCE is a disk image, a partition image, a block device or a VMDK file.
 // allSources names the commands whose every argument is a SOURCE; the
 // commands that read a volume check theirs in splitSources, and the wizard
 // its own (it also takes them from a saved state).
-var allSources = map[string]bool{"scan": true, "info": true, "dump": true, "netcfg": true}
+var allSources = map[string]bool{"scan": true, "info": true, "dump": true, "netcfg": true, "image": true}
 
 // usageErrors makes argument-count errors of every command exit with
 // exitUsage, like flag errors.
