@@ -175,7 +175,7 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if err != nil {
 		return err
 	}
-	opts := session.ExportOptions{SystemFiles: f.system, Options: export.Options{
+	opts := session.ExportOptions{SystemFiles: f.system, Sources: a.sources, Options: export.Options{
 		Overwrite: f.overwrite,
 		Workers:   f.jobs,
 		Retries:   f.retries,

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,22 +14,39 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
+
+// fileSum is the sha256 of a file's content.
+func fileSum(t *testing.T, name string) [32]byte {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return [32]byte(h.Sum(nil))
+}
 
 // checkRefused fails unless err is the guard's refusal to write target,
 // exit status 1, naming target and source, suggesting no flag, and the
-// source still holds want.
-func checkRefused(t *testing.T, err error, target, source string, want []byte) {
+// source's content still has the sha256 want.
+func checkRefused(t *testing.T, err error, target, source string, want [32]byte) {
 	t.Helper()
 	if !errors.Is(err, writeguard.ErrSource) || exitCode(err) != exitFailure {
 		t.Errorf("writing %s: exit %d, %v; want the refusal with exit %d", target, exitCode(err), err, exitFailure)
 	} else if msg := err.Error(); !strings.Contains(msg, target) || !strings.Contains(msg, source) || strings.Contains(msg, "--") {
 		t.Errorf("refusal %q: want both %s and %s named and no flag suggested", msg, target, source)
 	}
-	if got, _ := os.ReadFile(source); !bytes.Equal(got, want) {
-		t.Fatalf("writing %s changed the source %s: %d bytes now, %d before", target, source, len(got), len(want))
+	if fileSum(t, source) != want {
+		t.Fatalf("writing %s changed the source %s", target, source)
 	}
 }
 
@@ -67,17 +86,14 @@ func TestDumpRefusesItsExtent(t *testing.T) {
 	if err := os.WriteFile(extent, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	descText, _ := os.ReadFile(desc)
-	for _, file := range []struct {
-		path string
-		want []byte
-	}{{extent, data}, {desc, descText}} {
-		for how, target := range aliases(t, file.path) {
+	for _, file := range []string{extent, desc} {
+		want := fileSum(t, file)
+		for how, target := range aliases(t, file) {
 			for _, force := range []bool{false, true} {
 				o := &dumpOptions{globalOptions: &globalOptions{quiet: true}, output: target, force: force}
 				err := runDump(context.Background(), o, desc, new(bytes.Buffer), new(bytes.Buffer))
 				t.Logf("%s, --force=%v: %v", how, force, err)
-				checkRefused(t, err, target, file.path, file.want)
+				checkRefused(t, err, target, file, want)
 			}
 		}
 	}
@@ -88,8 +104,8 @@ func TestDumpRefusesItsExtent(t *testing.T) {
 func TestDumpRefusesParentExtent(t *testing.T) {
 	dir := t.TempDir()
 	parent := filepath.Join(dir, "b-flat.vmdk")
-	base := vmdktest.Pattern(64<<10, 2)
-	os.WriteFile(parent, base, 0o644)
+	os.WriteFile(parent, vmdktest.Pattern(64<<10, 2), 0o644)
+	base := fileSum(t, parent)
 	os.WriteFile(filepath.Join(dir, "b.vmdk"), []byte(vmdktest.Descriptor("vmfs", "VMFS", "b-flat.vmdk", 128, 1, 0xFFFFFFFF, "")), 0o644)
 	if err := vmdktest.WriteSESparse(filepath.Join(dir, "s-sesparse.vmdk"), make([]byte, 64<<10), func(int64) vmdktest.Kind { return vmdktest.Unmapped }); err != nil {
 		t.Fatal(err)
@@ -111,5 +127,74 @@ func TestDumpRefusesParentExtent(t *testing.T) {
 	}
 	if fi, _ := os.Stat(out); fi == nil || fi.Size() != 64<<10 {
 		t.Errorf("dump --force over an old output: %v", fi)
+	}
+}
+
+// guardVolume writes a VMFS image with /directory/file5 (8193 bytes) at
+// path, and returns the sha256 of the image.
+func guardVolume(t *testing.T, path string) [32]byte {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := vmfstest.Write(path, vmfstest.Spec{Version: 6, Label: "guard", Files: []vmfstest.Entry{
+		{Path: "directory/file4", Data: []byte("content\n")},
+		{Path: "directory/file5", Data: append(bytes.Repeat([]byte("a"), 8192), '\n')},
+		{Path: "notes/readme.txt", Data: []byte("hello\n")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fileSum(t, path)
+}
+
+// The repro of issue 12 item 2: the image saved as OUT/directory/file5,
+// export IMG --to OUT --overwrite turned the image into the volume's
+// 8193-byte file. Whatever path reaches the image there, the export stops
+// before the image changes, exits 1 naming both, and keeps what an earlier
+// run exported.
+func TestExportRefusesItsSource(t *testing.T) {
+	for _, how := range []string{"path", "hard link", "bind mount"} {
+		t.Run(how, func(t *testing.T) {
+			out := t.TempDir()
+			target := filepath.Join(out, "directory", "file5")
+			img := target
+			switch how {
+			case "hard link":
+				img = filepath.Join(t.TempDir(), "ds.img")
+			case "bind mount":
+				img = filepath.Join(t.TempDir(), "file5")
+			}
+			want := guardVolume(t, img)
+			switch how {
+			case "hard link":
+				os.MkdirAll(filepath.Dir(target), 0o755)
+				if err := os.Link(img, target); err != nil {
+					t.Fatal(err)
+				}
+			case "bind mount":
+				os.MkdirAll(filepath.Dir(target), 0o755)
+				if m, err := exec.Command("mount", "--bind", filepath.Dir(img), filepath.Dir(target)).CombinedOutput(); err != nil {
+					testenv.Lacks(t, "bind mount not permitted here (needs root and mount rights): %v %s", err, m)
+				}
+				t.Cleanup(func() { exec.Command("umount", filepath.Dir(target)).Run() })
+			}
+			g := &globalOptions{quiet: true}
+			// An earlier run exported notes/.
+			var rep bytes.Buffer
+			if err := runExport(context.Background(), g, &exportFlags{to: out, jobs: 1}, []string{img, "--", "/notes"}, &rep); err != nil {
+				t.Fatalf("first export: %v\n%s", err, rep.String())
+			}
+			err := runExport(context.Background(), g, &exportFlags{to: out, jobs: 1, overwrite: true}, []string{img}, &rep)
+			t.Logf("%v", err)
+			checkRefused(t, err, target, img, want)
+			if got, err := os.ReadFile(filepath.Join(out, "notes", "readme.txt")); err != nil || string(got) != "hello\n" {
+				t.Errorf("the earlier export lost notes/readme.txt: %q %v", got, err)
+			}
+			manifest, _ := os.ReadFile(filepath.Join(out, export.ManifestName))
+			if !bytes.Contains(manifest, []byte("readme.txt")) {
+				t.Errorf("the manifest lost the earlier export:\n%s", manifest)
+			}
+		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 )
 
 // Local is a directory on a local filesystem. All access goes through an
@@ -21,6 +23,11 @@ type Local struct {
 	// NoSync skips fsync before a file is renamed to its final name; faster,
 	// but a power cut can then leave an exported file incomplete.
 	NoSync bool
+	// Guard, when set, holds what the export reads: a file opened for
+	// writing, and an entry a rename or removal would replace, that is a
+	// source is refused before any byte of it changes, and the export
+	// stops.
+	Guard *writeguard.Guard
 }
 
 // NewLocal returns the local directory dir as a destination, creating it
@@ -51,12 +58,27 @@ func (l *Local) Connect(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return nil, classifyLocal(err)
 	}
-	return &localConn{root: root, sync: !l.NoSync}, nil
+	return &localConn{root: root, sync: !l.NoSync, dir: l.Dir, guard: l.Guard}, nil
 }
 
 type localConn struct {
-	root *os.Root
-	sync bool
+	root  *os.Root
+	sync  bool
+	dir   string
+	guard *writeguard.Guard
+}
+
+// checkEntry refuses to replace or remove name when it is a source (a hard
+// link to one; a symbolic link is replaced, not followed).
+func (c *localConn) checkEntry(name string) error {
+	fi, err := c.root.Lstat(name)
+	if err != nil {
+		return nil
+	}
+	if err := c.guard.CheckInfo(filepath.Join(c.dir, name), fi); err != nil {
+		return &fatalError{err: err}
+	}
+	return nil
 }
 
 func (c *localConn) MkdirAll(ctx context.Context, dir string) error {
@@ -75,11 +97,8 @@ func (c *localConn) Size(ctx context.Context, name string) (int64, error) {
 }
 
 func (c *localConn) Write(ctx context.Context, name string, s *Stream) (err error) {
-	flag := os.O_WRONLY | os.O_CREATE
-	if s.From() == 0 {
-		flag |= os.O_TRUNC
-	}
-	f, err := c.root.OpenFile(name, flag, 0o644)
+	// No O_TRUNC: the opened file is checked against the sources first.
+	f, err := c.root.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return classifyLocal(err)
 	}
@@ -88,11 +107,12 @@ func (c *localConn) Write(ctx context.Context, name string, s *Stream) (err erro
 			err = classifyLocal(cerr)
 		}
 	}()
-	if s.From() > 0 {
-		// Anything past From is from an interrupted write: drop it.
-		if err := f.Truncate(s.From()); err != nil {
-			return classifyLocal(err)
-		}
+	if err := c.guard.CheckFile(filepath.Join(c.dir, name), f); err != nil {
+		return &fatalError{err: err}
+	}
+	// Anything past From is from an interrupted write: drop it.
+	if err := f.Truncate(s.From()); err != nil {
+		return classifyLocal(err)
 	}
 	// A run of zeros is left as a hole: the file grows over it with
 	// Truncate at the end, so a thin disk keeps costing only what it holds.
@@ -120,10 +140,17 @@ func (c *localConn) Write(ctx context.Context, name string, s *Stream) (err erro
 }
 
 func (c *localConn) Rename(ctx context.Context, from, to string) error {
+	if err := c.checkEntry(to); err != nil {
+		c.Remove(ctx, from) // a copy that may never take its place
+		return err
+	}
 	return classifyLocal(c.root.Rename(from, to))
 }
 
 func (c *localConn) Remove(ctx context.Context, name string) error {
+	if err := c.checkEntry(name); err != nil {
+		return err
+	}
 	return classifyLocal(c.root.Remove(name))
 }
 

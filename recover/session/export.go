@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 )
 
 // ExportOptions tune Export.
@@ -17,6 +18,10 @@ type ExportOptions struct {
 	// SystemFiles also exports the volume's own metadata files (see
 	// SystemFile) found in the selected folders.
 	SystemFiles bool
+	// Sources are the SOURCE arguments the volume is read from: a local
+	// destination refuses to write onto any file they read (package
+	// writeguard).
+	Sources []string
 }
 
 // Export copies paths of fsys (files or folders; none means the whole
@@ -30,6 +35,7 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst export.Destinat
 		if _, err := export.NewLocal(l.Dir); err != nil {
 			return nil, err
 		}
+		l.Guard = writeguard.ForSources(o.Sources)
 	}
 	return export.Export(ctx, fsys, paths, dst, o.Options)
 }

@@ -574,7 +574,7 @@ func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*
 		}
 		return progress()
 	}
-	rep, err := session.Export(ctx, vol, w.st.Selected, dst, session.ExportOptions{Options: export.Options{
+	rep, err := session.Export(ctx, vol, w.st.Selected, dst, session.ExportOptions{Sources: w.st.Sources, Options: export.Options{
 		Overwrite: d.Overwrite, Workers: w.opts.Workers, Progress: newProgress(), Logger: w.opts.Logger,
 	}})
 	r := newReport(rep, dst)

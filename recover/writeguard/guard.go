@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
 // ErrSource classes refusals to write onto data a source is read from.
@@ -188,4 +189,32 @@ func (g *Guard) CheckInfo(path string, fi fs.FileInfo) error {
 		}
 	}
 	return nil
+}
+
+// ForSources returns a Guard holding every local file that SOURCE
+// arguments read: the path itself and, for a VMDK, its descriptors,
+// extents and parents (found as vmdk.Open finds them, tolerantly, so a
+// damaged chain still lists what it has). Remote sources (ssh://, nbd://)
+// have no file on this machine. A source that cannot be opened adds what
+// can be stat'ed of it: the command's own open reports the error.
+func ForSources(specs []string) *Guard {
+	g := New()
+	for _, spec := range specs {
+		if remote.IsRemote(spec) {
+			continue
+		}
+		fi, err := os.Stat(spec)
+		if err != nil {
+			continue
+		}
+		g.Add(spec, fi)
+		if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeDevice == 0 {
+			continue // a FIFO would block the open; a folder is no disk
+		}
+		if d, err := vmdk.Open(spec, &vmdk.Options{Tolerant: true}); err == nil {
+			g.AddDisk(d)
+			d.Close()
+		}
+	}
+	return g
 }
