@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
@@ -12,12 +13,17 @@ import (
 
 // deepScan runs the deep scan of every source (or reuses its scan file) and
 // rebuilds the volumes found. The returned function closes the sources.
+// Scan files live in --scan-dir, else in the working directory, else
+// (when that cannot be written) in the user's cache folder.
 func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepscan.Found, func() error, error) {
-	dir := g.vol.scanDir
+	dir, fallback := g.vol.scanDir, ""
 	if dir == "" {
 		var err error
 		if dir, err = os.Getwd(); err != nil {
 			return nil, nil, err
+		}
+		if cache, err := os.UserCacheDir(); err == nil {
+			fallback = filepath.Join(cache, "vmfsrecover")
 		}
 	}
 	srcs, err := source.ForDeepScan(sources)
@@ -25,8 +31,9 @@ func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepsc
 		return nil, nil, err
 	}
 	s, err := deepscan.ScanSources(ctx, srcs, deepscan.SourcesOptions{
-		Dir: dir, Rescan: g.vol.rescan,
+		Dir: dir, Fallback: fallback, Rescan: g.vol.rescan,
 		Progress: g.deepProgress(),
+		Notify:   func(e deepscan.Event) { g.note(scanFileNote(e)) },
 	})
 	if err != nil {
 		return nil, nil, err
@@ -35,6 +42,25 @@ func deepScan(ctx context.Context, g *globalOptions, sources []string) ([]deepsc
 		g.warn(w)
 	}
 	return s.Volumes, s.Close, nil
+}
+
+// scanFileNote says what happened to a scan file, with the flag that
+// changes it.
+func scanFileNote(e deepscan.Event) string {
+	switch e.Kind {
+	case deepscan.Reused:
+		return e.String() + "; --rescan scans again"
+	case deepscan.Unsaved:
+		return e.String() + "; choose a folder that can be written with --scan-dir"
+	}
+	return e.String()
+}
+
+// note prints a notice on stderr unless --quiet.
+func (g *globalOptions) note(msg string) {
+	if !g.quiet {
+		fmt.Fprintln(os.Stderr, "note:", msg)
+	}
 }
 
 // openDeepTree runs the deep scan and returns the recovered tree of the

@@ -23,15 +23,20 @@ version, label, UUID, size, block size, extents and file count.
 
 With --deep it reads each SOURCE once from start to end, up to 4 SOURCEs at
 once (one progress display with throughput and ETA on stderr) and records every VMFS structure it meets in a
-scan file (.vmfsrecover/scan-<id>.json in the working directory or
---scan-dir), then rebuilds the volumes from them: files the intact tree
+scan file (.vmfsrecover/scan-<id>.json in --scan-dir, else the working
+directory, else when that cannot be written $XDG_CACHE_HOME/vmfsrecover),
+then rebuilds the volumes from them: files the intact tree
 reaches, deleted files, orphans of destroyed directories (under
 /lost+found), and VMDK descriptors and .vmx files carved by their text
 (under /carved). A volume spanned over several SOURCEs is rebuilt across
 them; the bytes of a disk not given read as zeros, and each file says which.
 For a remote SOURCE the progress adds the bytes received and the link's
 rate. An interrupted deep scan resumes where it stopped; later ls --deep,
-cat --deep and export --deep reuse the scan file.
+cat --deep and export --deep reuse the scan file, and say so on stderr
+(--rescan scans again). A scan file is found by the disk's identity (size,
+and samples of its start, end and 64 places between) and is used only while
+the structures it records still read the same; a changed disk is scanned
+again.
 
 ` + exitCodesHelp,
 		Example: `  vmfsrecover scan /dev/sdb

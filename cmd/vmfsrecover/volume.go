@@ -33,7 +33,7 @@ func addVolumeFlags(cmd *cobra.Command, g *globalOptions) {
 	f.BoolVar(&g.vol.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
 	f.BoolVar(&g.vol.deep, "deep", false, "use the deep scan (run now, or reused from its scan file): damaged, reformatted and deleted files")
 	f.BoolVar(&g.vol.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
-	f.StringVar(&g.vol.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory)")
+	f.StringVar(&g.vol.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory, or the user's cache folder when it cannot be written)")
 }
 
 // discoverSources opens the sources for package discover.

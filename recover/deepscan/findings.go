@@ -1,14 +1,12 @@
 package deepscan
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -16,11 +14,18 @@ import (
 
 // Findings is what a scan met on one source, in disk byte offsets.
 type Findings struct {
-	Format   int    `json:"format"` // scan-file format version
-	Source   string `json:"source"`
-	Identity string `json:"identity"` // see Identify
-	Size     int64  `json:"size"`
-	Done     int64  `json:"done"` // bytes scanned from the start; Size when complete
+	Format   int       `json:"format"` // scan-file format version
+	Source   string    `json:"source"`
+	Identity string    `json:"identity"` // fingerprint.Print.ID of the source
+	Size     int64     `json:"size"`
+	Done     int64     `json:"done"`  // bytes scanned from the start; Size when complete
+	Saved    time.Time `json:"saved"` // when the scan file was last written
+	// File is the source's file on the machine that scanned it, when it
+	// was a local file: a later run on the same path checks its mtime.
+	File *FileStamp `json:"file,omitempty"`
+	// Anchors are hashes of structures the findings rely on, read again
+	// before a scan file is trusted.
+	Anchors []Anchor `json:"anchors,omitempty"`
 
 	LVM         []LVMHit     `json:"lvm,omitempty"`
 	Descriptors []DescHit    `json:"descriptors,omitempty"`
@@ -31,7 +36,51 @@ type Findings struct {
 	BadRanges   allocmap.Map `json:"bad_ranges,omitempty"`
 }
 
-const findingsFormat = 1
+// findingsFormat 2 added the sampled identity, anchors and file stamp.
+const findingsFormat = 2
+
+// FileStamp is what the file system said of a local source file.
+type FileStamp struct {
+	Path    string    `json:"path"` // absolute
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"mtime"`
+}
+
+// Anchor is the hash of Len bytes at Offset of the source: a structure
+// the scan found (Kind says which).
+type Anchor struct {
+	Offset int64  `json:"offset"`
+	Len    int    `json:"len"`
+	Kind   string `json:"kind"`
+	SHA256 string `json:"sha256"` // first 16 bytes, hex
+}
+
+// Summary says in words what the findings hold.
+func (f *Findings) Summary() string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{len(f.LVM), "LVM header"}, {len(f.Descriptors), "file-system descriptor"}, {len(f.FDs), "file descriptor"}, {len(f.Names), "directory entry"}, {len(f.Texts), "text file"}} {
+		if c.n > 0 {
+			parts = append(parts, plural(c.n, c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return "no VMFS structure"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	if strings.HasSuffix(what, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(what, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
 
 // Complete reports whether the whole source was scanned.
 func (f *Findings) Complete() bool { return f.Done >= f.Size }
@@ -89,24 +138,9 @@ type TextHit struct {
 	Name   string `json:"name"` // a name the text suggests, or ""
 }
 
-// Identify fingerprints a source by its size and the SHA-256 of its first
-// 2 MiB and last 1 MiB: the same disk under another device name keeps its
-// scan file; another disk does not pick up a stale one.
-func Identify(r io.ReaderAt, size int64) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "size=%d\n", size)
-	for _, part := range [][2]int64{{0, min(size, 2<<20)}, {max(0, size-1<<20), min(size, 1<<20)}} {
-		buf := make([]byte, part[1])
-		if _, err := r.ReadAt(buf, part[0]); err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("fingerprinting the source at offset %d: %w", part[0], err)
-		}
-		h.Write(buf)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
-}
-
 // ScanFilePath is where the findings for a source identity are kept:
-// dir/.vmfsrecover/scan-<identity>.json.
+// dir/.vmfsrecover/scan-<identity>.json. Scan files of sources of the same
+// size, start and end share the prefix scan-<fingerprint.EndsOf(id)>-.
 func ScanFilePath(dir, identity string) string {
 	return filepath.Join(dir, ".vmfsrecover", "scan-"+identity+".json")
 }
@@ -122,7 +156,18 @@ func Load(path string) (*Findings, error) {
 		return nil, fmt.Errorf("scan file %s: %w", path, err)
 	}
 	if f.Format != findingsFormat {
-		return nil, fmt.Errorf("scan file %s: format %d, this build reads %d; delete it to scan again", path, f.Format, findingsFormat)
+		return nil, fmt.Errorf("scan file %s: format %d, this build reads %d", path, f.Format, findingsFormat)
+	}
+	if f.Size <= 0 || f.Done < 0 || f.Done > f.Size {
+		return nil, fmt.Errorf("scan file %s: %d of %d bytes scanned is not possible", path, f.Done, f.Size)
+	}
+	if len(f.Anchors) > 3*maxAnchors {
+		return nil, fmt.Errorf("scan file %s: %d anchors, a scan keeps at most %d", path, len(f.Anchors), 3*maxAnchors)
+	}
+	for _, a := range f.Anchors {
+		if a.Len <= 0 || a.Len > sector || a.Offset < 0 || a.Offset > f.Size-int64(a.Len) {
+			return nil, fmt.Errorf("scan file %s: anchor of %d bytes at offset %d outside the %d-byte source", path, a.Len, a.Offset, f.Size)
+		}
 	}
 	return &f, nil
 }
@@ -136,6 +181,7 @@ func (f *Findings) Save(path string) error {
 	if err != nil {
 		return err
 	}
+	f.Saved = time.Now().UTC().Truncate(time.Second)
 	enc := json.NewEncoder(tmp)
 	err = enc.Encode(f)
 	if cerr := tmp.Close(); err == nil {

@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"github.com/vmfsrecover/vmfsrecover/vmdk"
-	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"encoding/json"
 	"io"
 	"os"
 	"path"
@@ -13,6 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/fingerprint"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
@@ -190,5 +192,51 @@ func FuzzNameGroup(f *testing.F) {
 			}
 		}
 		t.Fatalf("named %q, but no extent line of %q fits size %d / %s capacity %d", in.name, d.body, size, x.sparse, x.capacity)
+	})
+}
+
+// FuzzLoadScanFile loads an arbitrary scan file, checks it against a
+// disk of its size as Run does before trusting it, and rebuilds volumes
+// from what it claims: a scan file is input like any other (copied from
+// another host, truncated, edited) and must never panic, hang or make
+// memory follow a number it states.
+func FuzzLoadScanFile(f *testing.F) {
+	disk := make([]byte, 6<<20)
+	binary.LittleEndian.PutUint32(disk[0x300000:], lockFD)
+	binary.LittleEndian.PutUint64(disk[0x300004:], 0x100000)
+	seed := New("seed", "0123456789abcdef-0123456789abcdef", int64(len(disk)))
+	if err := Scan(context.Background(), bytes.NewReader(disk), seed, Options{}); err != nil {
+		f.Fatal(err)
+	}
+	seed.Anchors = append(seed.Anchors, Anchor{Offset: 0x300000, Len: 512, Kind: "file descriptor", SHA256: anchorSum(disk[0x300000:0x300200])})
+	seed.LVM = append(seed.LVM, LVMHit{Partition: 0, Major: 6, Logical: 1 << 30, Origin: 0x1100000})
+	seed.FDs = append(seed.FDs, FDHit{Offset: 0x300000, FDInfo: vmfs.FDInfo{Addr: 4, SelfOffset: 0x200000, Type: "directory"}})
+	b, _ := json.Marshal(seed)
+	f.Add(b)
+	f.Add([]byte(`{"format":2,"size":1,"done":1,"anchors":[{"offset":0,"len":1099511627776}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "scan.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := Load(path)
+		if err != nil {
+			return
+		}
+		fd.Summary()
+		if fd.Size > int64(len(disk)) {
+			return // Run uses a scan file only for a source of its size
+		}
+		r := bytes.NewReader(disk[:fd.Size])
+		fp, err := fingerprint.Take(r, fd.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd.Identity = fp.ID() // as Run finds it: by its name
+		fd.changed(r, fp, nil)
+		vols, _ := Rebuild(r, fd)
+		for _, v := range vols {
+			walkTree(v.Tree)
+		}
 	})
 }

@@ -3,7 +3,9 @@ package deepscan
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"path"
@@ -196,11 +198,14 @@ func (s *scanner) examine(buf []byte, base, limit int64) {
 		at := base + o
 		switch m := le.Uint32(b); {
 		case m == lvmMagic:
-			s.lvm(at)
+			if s.lvm(at) {
+				s.anchor("LVM header", at, b)
+			}
 		case m == fsMagic || m == fsMagicL:
 			if len(b) >= 0x200 && at >= 0x200000 {
 				if d, err := vmfs.ParseDescriptor(b[:0x200]); err == nil {
 					s.f.Descriptors = append(s.f.Descriptors, DescHit{Offset: at, Desc: *d})
+					s.anchor("file-system descriptor", at, b)
 				}
 			}
 		case m == hbFree || m == hbUsed:
@@ -210,6 +215,7 @@ func (s *scanner) examine(buf []byte, base, limit int64) {
 			if m == lockFD && len(s.f.FDs) < maxFDs {
 				if info, ok := vmfs.CarveFD(b); ok && info.SelfOffset == int64(uint64(le.Uint64(b[4:]))) {
 					s.f.FDs = append(s.f.FDs, FDHit{Offset: at, FDInfo: info})
+					s.anchor("file descriptor", at, b)
 				}
 			}
 		case m == 2: // a VMFS3/5 directory starts with "." and ".." entries
@@ -227,14 +233,42 @@ func (s *scanner) vote(at, self int64) {
 	s.votes[at-self]++
 }
 
-func (s *scanner) lvm(at int64) {
+// maxAnchors bounds the anchors kept of each kind: checking them again
+// costs one small read each.
+const maxAnchors = 32
+
+// anchor records the hash of the sector at b (disk offset at), a
+// structure of the given kind, while fewer than maxAnchors of that kind
+// are kept.
+func (s *scanner) anchor(kind string, at int64, b []byte) {
+	n := 0
+	for _, a := range s.f.Anchors {
+		if a.Kind == kind {
+			n++
+		}
+	}
+	if n >= maxAnchors {
+		return
+	}
+	b = b[:min(len(b), sector)]
+	s.f.Anchors = append(s.f.Anchors, Anchor{Offset: at, Len: len(b), Kind: kind, SHA256: anchorSum(b)})
+}
+
+func anchorSum(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// lvm records the LVM header whose magic is at disk offset at, and says
+// whether it was one.
+func (s *scanner) lvm(at int64) bool {
 	part := at - 0x100000
 	if part < 0 {
-		return
+		return false
 	}
 	h, err := vmfs.ReadLVMHeader(io.NewSectionReader(s.r, part, s.f.Size-part))
 	if err != nil {
-		return
+		return false
 	}
 	hit := LVMHit{Partition: part, Major: h.Major, VolumeUUID: h.VolumeUUID, Logical: int64(h.LogicalSize), FirstPE: h.FirstPE, Origin: -1}
 	for _, pe := range h.PEs {
@@ -246,6 +280,7 @@ func (s *scanner) lvm(at int64) {
 		hit.Origin = part + int64(h.DataOffset)
 	}
 	s.f.LVM = append(s.f.LVM, hit)
+	return true
 }
 
 // direntRun records the entries of a VMFS3/5 directory whose first two

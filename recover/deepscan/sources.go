@@ -15,8 +15,12 @@ import (
 
 // SourcesOptions tune ScanSources.
 type SourcesOptions struct {
-	Dir    string // where scan files live (their .vmfsrecover subfolder)
-	Rescan bool   // ignore saved scan files
+	Dir      string // where scan files live (their .vmfsrecover subfolder)
+	Fallback string // where they go when Dir cannot be written (see RunOptions)
+	Rescan   bool   // ignore saved scan files
+	// Notify, when set, is told what happens to each scan file (from
+	// several goroutines, one at a time).
+	Notify func(Event)
 	// Progress, when set, is called once per source and returns the
 	// function that receives its progress and the one that ends it.
 	Progress ProgressFunc
@@ -90,6 +94,14 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 	scanCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	var notifyMu sync.Mutex
+	notify := func(e Event) {
+		if opts.Notify != nil {
+			notifyMu.Lock()
+			defer notifyMu.Unlock()
+			opts.Notify(e)
+		}
+	}
 	slots := make(chan struct{}, maxParallelScans)
 	for i, d := range s.disks {
 		wg.Add(1)
@@ -97,7 +109,10 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			scans[i], paths[i], errs[i] = Run(scanCtx, d, d.Size(), specs[i], RunOptions{Options: Options{Progress: shows[i].update}, Dir: opts.Dir, Rescan: opts.Rescan})
+			scans[i], paths[i], errs[i] = Run(scanCtx, d, d.Size(), specs[i], RunOptions{
+				Options: Options{Progress: shows[i].update},
+				Dir:     opts.Dir, Fallback: opts.Fallback, Rescan: opts.Rescan, Notify: notify,
+			})
 			shows[i].finish()
 			if errs[i] != nil {
 				cancel() // the others save where they are and stop
@@ -132,7 +147,7 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 
 // firstScanError is the error of the scans to report: the first that is
 // not a cancellation caused by another's failure, said with where the
-// scan stopped when it saved partial findings.
+// scan stopped and whether that was saved.
 func firstScanError(specs []string, scans []*Findings, paths []string, errs []error) error {
 	pick := -1
 	for i, err := range errs {
@@ -143,7 +158,11 @@ func firstScanError(specs []string, scans []*Findings, paths []string, errs []er
 	if pick < 0 {
 		return nil
 	}
-	if f := scans[pick]; f != nil && !f.Complete() {
+	switch f := scans[pick]; {
+	case f == nil || f.Complete():
+	case paths[pick] == "":
+		return fmt.Errorf("deep scan of %s stopped at byte %d of %d, not saved (no scan file could be written), so scanning again starts over: %w", specs[pick], f.Done, f.Size, errs[pick])
+	default:
 		return fmt.Errorf("deep scan of %s stopped at byte %d of %d (saved in %s; scanning again resumes it): %w", specs[pick], f.Done, f.Size, paths[pick], errs[pick])
 	}
 	return errs[pick]

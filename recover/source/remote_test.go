@@ -232,6 +232,7 @@ func TestRemoteReusesScanFileMadeOnTheHost(t *testing.T) {
 	if scanned || received == nil || received() > fi.Size()/4 { // read-ahead speculates: 10-34 MB seen
 		t.Errorf("scanned again: %v; %d bytes of the %d-byte disk crossed the link", scanned, received(), fi.Size())
 	}
+	t.Logf("%d bytes of the %d-byte disk crossed the link to check and reuse the scan file", received(), fi.Size())
 	vol, err := deepscan.Select(s.Volumes, "")
 	if err != nil {
 		t.Fatal(err)
