@@ -59,11 +59,14 @@ its sha256 is computed while reading the source and recorded in
 DEST/` + export.ManifestName + ` (JSON Lines: source, dest, size, sha256, provenance,
 status). Running the same export again skips complete files (same size and
 hash) and continues partial ones; 'vmfsrecover verify --manifest' re-reads
-the destination and compares every hash (--verify does it file by file
-during the export, before a file gets its final name).
+the destination and compares every hash. --verify does it file by file
+during the export, before a file gets its final name, and on a rerun also
+re-reads the files found complete and copies again any that differ; without
+it their copies are not re-read, and the summary says so. Missing folders of
+DEST are created, every level.
 
 Locally, holes of thin disks and all-zero blocks stay holes, modification
-times are kept, symbolic links are recreated when they point inside DEST and
+times of files, directories and links are kept, symbolic links are recreated when they point inside DEST and
 skipped otherwise. Names a damaged volume holds that cannot be created safely
 (control characters, "..", over-long names) are replaced; the manifest
 records the original. Existing files are never replaced without --overwrite.
@@ -101,7 +104,7 @@ reads from the parent (the older data) instead of as zeros.
 	fl.BoolVar(&f.noSync, "no-sync", false, "local: do not fsync each file before renaming it (faster; unsafe on power loss)")
 	fl.BoolVar(&f.flatten, "flatten", false, "write each VMDK as one raw image (descriptor, extents and snapshots resolved)")
 	fl.BoolVar(&f.unmapped, "unmapped-from-parent", false, "with --flatten: read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
-	fl.BoolVar(&f.readBack, "verify", false, "read every file back from DEST after writing it and compare hashes (a second transfer)")
+	fl.BoolVar(&f.readBack, "verify", false, "read every file back from DEST after writing it and compare hashes (a second transfer); on a rerun, also re-read the files already complete and copy again any that differ")
 	fl.BoolVar(&f.system, "system-files", false, "also export the volume's own metadata files (/.fdc.sf, /.pbc.sf, ...) when exporting the root")
 	addDestinationFlags(cmd, f)
 	cmd.MarkFlagRequired("to")
@@ -136,13 +139,14 @@ func passwordPrompt() export.PasswordSources {
 	return src
 }
 
-// progressFor shows progress on stderr unless --quiet or --json.
-func progressFor(g *globalOptions) export.Progress {
-	if g.quiet {
+// progressFor shows the progress of the work named by label on stderr
+// unless --quiet or --json.
+func progressFor(g *globalOptions, label string) export.Progress {
+	if g.quiet || g.json {
 		return nil
 	}
 	tty := term.IsTerminal(int(os.Stderr.Fd()))
-	return export.NewProgress(os.Stderr, tty, 10*time.Second)
+	return export.NewProgress(os.Stderr, label, tty, 10*time.Second)
 }
 
 func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []string, out io.Writer) (err error) {
@@ -180,8 +184,8 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 		Workers:   f.jobs,
 		Retries:   f.retries,
 		ReadBack:  f.readBack,
-		Progress:  progressFor(g),
-		Logger:    g.logger(os.Stderr),
+		Progress:  progressFor(g, "export"),
+		Logger:    plainLogger(g, os.Stderr),
 	}}
 	if f.retries == 0 {
 		opts.Retries = -1
@@ -208,23 +212,36 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 }
 
 func writeExportReport(g *globalOptions, rep *export.Report, dst export.Destination, out io.Writer) error {
+	manifestErr := ""
+	if rep.ManifestError != nil {
+		manifestErr = rep.ManifestError.Error()
+	}
 	if g.json {
 		return json.NewEncoder(out).Encode(struct {
-			Destination string         `json:"destination"`
-			Manifest    string         `json:"manifest"`
-			Exported    int            `json:"exported"`
-			Complete    int            `json:"complete"`
-			Failed      int            `json:"failed"`
-			Skipped     int            `json:"skipped"`
-			Warned      int            `json:"warned"`
-			Bytes       int64          `json:"bytes"`
-			Entries     []export.Entry `json:"entries"`
-		}{dst.String(), export.ManifestName, rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes, rep.Entries})
+			Destination string `json:"destination"`
+			// Manifest is "" when it was not written.
+			Manifest      string         `json:"manifest"`
+			ManifestError string         `json:"manifest_error,omitempty"`
+			Exported      int            `json:"exported"`
+			Repaired      int            `json:"repaired"`
+			Complete      int            `json:"complete"`
+			Unchecked     int            `json:"complete_not_reread"`
+			Failed        int            `json:"failed"`
+			Skipped       int            `json:"skipped"`
+			Warned        int            `json:"warned"`
+			Bytes         int64          `json:"bytes"`
+			Entries       []export.Entry `json:"entries"`
+		}{dst.String(), rep.Manifest, manifestErr, rep.Exported, rep.Repaired, rep.Complete, rep.Unchecked, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes, rep.Entries})
+	}
+	if len(rep.Entries) == 0 && rep.Manifest == "" && rep.ManifestError == nil {
+		return nil // stopped before anything was tried: the error says why
 	}
 	for _, e := range rep.Entries {
 		switch {
 		case e.Status == export.StatusFailed || e.Status == export.StatusSkipped:
 			fmt.Fprintf(out, "%s\t%s\t%s\n", e.Status, e.Source, e.Error)
+		case e.Repaired:
+			fmt.Fprintf(out, "repaired\t%s\tthe copy in the destination differed: copied again\n", e.Dest)
 		case e.Renamed && e.Kind != export.KindDir:
 			fmt.Fprintf(out, "renamed\t%q -> %s\n", e.Source, e.Dest)
 		}
@@ -232,7 +249,21 @@ func writeExportReport(g *globalOptions, rep *export.Report, dst export.Destinat
 			fmt.Fprintf(out, "warning\t%s\t%s\n", e.Source, w)
 		}
 	}
-	_, err := fmt.Fprintf(out, "%d exported, %d already complete, %d failed, %d skipped, %d with warnings; %d bytes; manifest %s in %s\n",
-		rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes, export.ManifestName, dst)
-	return err
+	repaired := ""
+	if rep.Repaired > 0 {
+		repaired = fmt.Sprintf(" (%d repaired)", rep.Repaired)
+	}
+	manifest := fmt.Sprintf("manifest %s in %s", rep.Manifest, dst)
+	if rep.Manifest == "" {
+		manifest = fmt.Sprintf("no manifest written in %s", dst)
+		if manifestErr != "" {
+			manifest += ": " + manifestErr
+		}
+	}
+	fmt.Fprintf(out, "%d exported%s, %d already complete, %d failed, %d skipped, %d with warnings; %d bytes; %s\n",
+		rep.Exported, repaired, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes, manifest)
+	if rep.Unchecked > 0 {
+		fmt.Fprintf(out, "%d already complete file(s) were not re-read from the destination (only their size and the source's hash were checked); --verify re-reads them and copies again any that differ\n", rep.Unchecked)
+	}
+	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
@@ -118,5 +120,82 @@ func TestExportCmdFlattenAndErrors(t *testing.T) {
 		if exitCode(err) != tc.code || (err != nil && strings.Contains(err.Error(), "pw@")) {
 			t.Errorf("%+v: exit %d (%v), want %d", tc.f, exitCode(err), err, tc.code)
 		}
+	}
+}
+
+// TestExportCmdRerunRepairs: a rerun says that it did not re-read the
+// copies it found complete, and with --verify it copies again one that was
+// damaged since (it used to count it complete, exit 0, while verify said
+// MISMATCH).
+func TestExportCmdRerunRepairs(t *testing.T) {
+	img, _ := exportVolume(t)
+	dest := filepath.Join(t.TempDir(), "rescue")
+	g := &globalOptions{quiet: true}
+	var out bytes.Buffer
+	if err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1}, []string{img}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	readme := filepath.Join(dest, "notes/readme.txt")
+	if err := os.WriteFile(readme, []byte("hellO\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1}, []string{img}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "4 already complete") || !strings.Contains(out.String(), "4 already complete file(s) were not re-read") || !strings.Contains(out.String(), "--verify") {
+		t.Errorf("rerun without --verify:\n%s", out.String())
+	}
+	out.Reset()
+	if err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, readBack: true}, []string{img}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "repaired\tnotes/readme.txt") || !strings.Contains(out.String(), "1 exported (1 repaired), 3 already complete") || strings.Contains(out.String(), "not re-read") {
+		t.Errorf("rerun with --verify:\n%s", out.String())
+	}
+	if got, _ := os.ReadFile(readme); string(got) != "hello\n" {
+		t.Errorf("readme.txt holds %q after the repair", got)
+	}
+	out.Reset()
+	if err := runVerify(context.Background(), g, &exportFlags{}, filepath.Join(dest, export.ManifestName), &out); err != nil {
+		t.Fatalf("verify after the repair: %v\n%s", err, out.String())
+	}
+}
+
+// TestExportCmdNoManifest: when the destination cannot be reached, the
+// summary names no manifest (it used to name one that was never written).
+func TestExportCmdNoManifest(t *testing.T) {
+	img, _ := exportVolume(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nobody listens there now
+	g := &globalOptions{quiet: true}
+	var out bytes.Buffer
+	err = runExport(context.Background(), g, &exportFlags{to: "ftp://" + addr + "/rescue", jobs: 1, timeout: 5 * time.Second}, []string{img}, &out)
+	if err == nil || !strings.Contains(err.Error(), "connecting to") {
+		t.Fatalf("error %v", err)
+	}
+	if strings.Contains(out.String(), "manifest "+export.ManifestName) {
+		t.Errorf("summary names a manifest that was not written:\n%s", out.String())
+	}
+}
+
+// TestPlainLogger: export's warnings are sentences, not slog's key=value
+// lines, unless --json asks for JSON.
+func TestPlainLogger(t *testing.T) {
+	var b strings.Builder
+	plainLogger(&globalOptions{}, &b).Warn("retrying a.txt (attempt 1): reset", "dest", "a.txt")
+	plainLogger(&globalOptions{}, &b).Debug("not shown")
+	if b.String() != "warning: retrying a.txt (attempt 1): reset\n" {
+		t.Errorf("plain: %q", b.String())
+	}
+	b.Reset()
+	plainLogger(&globalOptions{json: true}, &b).Warn("retrying", "dest", "a.txt")
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &rec); err != nil || rec["dest"] != "a.txt" {
+		t.Errorf("--json: %q, %v", b.String(), err)
 	}
 }

@@ -18,14 +18,18 @@ type globalOptions struct {
 
 // logger returns a logger writing to w at the level the flags ask for.
 func (o *globalOptions) logger(w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: o.logLevel()}))
+}
+
+// logLevel is the level --quiet and --verbose ask for.
+func (o *globalOptions) logLevel() slog.Level {
 	switch {
 	case o.quiet:
-		level = slog.LevelError
+		return slog.LevelError
 	case o.verbose:
-		level = slog.LevelDebug
+		return slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.LevelInfo
 }
 
 func newRootCmd() *cobra.Command {

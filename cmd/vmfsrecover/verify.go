@@ -75,7 +75,7 @@ func runVerify(ctx context.Context, g *globalOptions, f *exportFlags, manifest s
 	if err != nil {
 		return fmt.Errorf("%s: %w", manifest, err)
 	}
-	res, err := export.Verify(ctx, conn, entries, progressFor(g))
+	res, err := export.Verify(ctx, conn, entries, progressFor(g, "verify"))
 	if res != nil {
 		if g.json {
 			if jerr := json.NewEncoder(out).Encode(res); jerr != nil && err == nil {

@@ -160,7 +160,7 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 			return nil
 		}
 		f, ok := errOut.(*os.File)
-		return export.NewProgress(errOut, ok && isTerminal(f), 10*time.Second)
+		return export.NewProgress(errOut, "export", ok && isTerminal(f), 10*time.Second)
 	}
 	term.Progress = progress
 

@@ -24,6 +24,9 @@ type harness struct {
 	// mtime returns a file's modification time, or false when the
 	// destination does not keep it.
 	mtime func(t *testing.T, name string) (time.Time, bool)
+	// at returns the same server or folder with the destination in dir,
+	// a folder below the harness's own that does not exist yet.
+	at func(t *testing.T, dir string) Destination
 }
 
 // runConformance is the exporter suite every destination passes.
@@ -38,6 +41,9 @@ func runConformance(t *testing.T, newHarness func(t *testing.T) *harness) {
 	t.Run("Parallel", func(t *testing.T) { testParallel(t, newHarness(t)) })
 	t.Run("SinglePath", func(t *testing.T) { testSinglePath(t, newHarness(t)) })
 	t.Run("ReadBack", func(t *testing.T) { testReadBack(t, newHarness(t)) })
+	t.Run("RerunRepairs", func(t *testing.T) { testRerunRepairs(t, newHarness(t)) })
+	t.Run("VerifyGrown", func(t *testing.T) { testVerifyGrown(t, newHarness(t)) })
+	t.Run("MissingFolder", func(t *testing.T) { testMissingFolder(t, newHarness(t)) })
 }
 
 func randBytes(seed uint64, n int) []byte {
@@ -438,5 +444,106 @@ func testReadBack(t *testing.T, h *harness) {
 		if e.Kind == KindFile && !e.Verified {
 			t.Errorf("%s not read back", e.Dest)
 		}
+	}
+}
+
+// writeDest replaces a destination file's content, as a disk error or a
+// user would.
+func writeDest(t *testing.T, conn Conn, name string, data []byte) {
+	t.Helper()
+	if err := conn.Write(context.Background(), name, newStream("x", bytes.NewReader(data), int64(len(data)), nil, 0, nil)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testRerunRepairs: a copy damaged after the export (same size, one byte
+// flipped; or grown) is found and copied again by a rerun with ReadBack;
+// without it the report says how many complete files were not re-read.
+func testRerunRepairs(t *testing.T, h *harness) {
+	fsys, want := sampleTree()
+	ctx := context.Background()
+	if _, err := Export(ctx, fsys, nil, h.dest, testOpts()); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, h.dest)
+	flipped := bytes.Clone(want["vm1/vm1.vmx"])
+	flipped[1000] ^= 0x01
+	writeDest(t, conn, "vm1/vm1.vmx", flipped)
+	writeDest(t, conn, "small.txt", append(bytes.Clone(want["small.txt"]), "!!"...))
+
+	rep, err := Export(ctx, fsys, nil, h.dest, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Complete != len(want)-1 || rep.Unchecked != rep.Complete || rep.Failed != 1 || rep.Exported != 0 {
+		t.Fatalf("rerun without read-back: %d complete (%d unchecked), %d failed, %d exported: %+v", rep.Complete, rep.Unchecked, rep.Failed, rep.Exported, rep.Entries)
+	}
+	if e := byDest(rep.Entries)["small.txt"]; !strings.Contains(e.Error, "--verify") {
+		t.Errorf("grown copy without read-back: %q does not say how to repair it", e.Error)
+	}
+
+	opts := testOpts()
+	opts.ReadBack = true
+	rep, err = Export(ctx, fsys, nil, h.dest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Exported != 2 || rep.Repaired != 2 || rep.Complete != len(want)-2 || rep.Unchecked != 0 || rep.Failed != 0 {
+		t.Fatalf("rerun with read-back: %d exported (%d repaired), %d complete (%d unchecked), %d failed: %+v", rep.Exported, rep.Repaired, rep.Complete, rep.Unchecked, rep.Failed, rep.Entries)
+	}
+	for _, n := range []string{"vm1/vm1.vmx", "small.txt"} {
+		if got := readDest(t, conn, n); !bytes.Equal(got, want[n]) {
+			t.Errorf("%s not repaired", n)
+		}
+	}
+	if res, err := Verify(ctx, conn, manifestOf(t, conn), nil); err != nil {
+		t.Fatalf("verify after the repair: %v, %+v", err, res.Mismatches)
+	}
+	rep, err = Export(ctx, fsys, nil, h.dest, opts)
+	if err != nil || rep.Complete != len(want) || rep.Unchecked != 0 {
+		t.Fatalf("rerun after the repair: %v, %d complete, %d unchecked", err, rep.Complete, rep.Unchecked)
+	}
+}
+
+// testVerifyGrown: a copy that grew is reported with its real size.
+func testVerifyGrown(t *testing.T, h *harness) {
+	fsys := newTestFS()
+	fsys.file("eight.txt", []byte("12345678"))
+	ctx := context.Background()
+	if _, err := Export(ctx, fsys, nil, h.dest, testOpts()); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, h.dest)
+	writeDest(t, conn, "eight.txt", []byte("1234567890"))
+	res, err := Verify(ctx, conn, manifestOf(t, conn), nil)
+	if !errors.Is(err, ErrMismatch) || len(res.Mismatches) != 1 {
+		t.Fatalf("verify: %v, %+v", err, res)
+	}
+	if got := res.Mismatches[0].String(); got != "eight.txt: 10 bytes, manifest says 8" {
+		t.Errorf("mismatch %q", got)
+	}
+}
+
+// testMissingFolder exports files without directories into a folder two
+// levels below an existing one: no directory of the volume creates the
+// destination's levels on the way, the export must.
+func testMissingFolder(t *testing.T, h *harness) {
+	if h.at == nil {
+		t.Skip("the harness has no way to name another folder")
+	}
+	d := h.at(t, "new/deeper")
+	fsys := newTestFS()
+	fsys.file("a.txt", []byte("top"))
+	fsys.file("b.bin", randBytes(9, 5000))
+	rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+	if err != nil || rep.Exported != 2 || rep.Manifest != ManifestName {
+		t.Fatalf("%v: %d exported, manifest %q: %+v", err, rep.Exported, rep.Manifest, rep.Entries)
+	}
+	conn := connect(t, d)
+	if got := readDest(t, conn, "a.txt"); string(got) != "top" {
+		t.Errorf("a.txt holds %q", got)
+	}
+	if es := manifestOf(t, conn); len(es) != 2 {
+		t.Errorf("manifest: %+v", es)
 	}
 }

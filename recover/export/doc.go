@@ -18,8 +18,9 @@
 // suite. Every file is written under a temporary name (.vmfsrecover-*.part in
 // the same directory), its size is checked, and only then is it renamed to
 // its final name and recorded as exported; a rerun of the same export skips
-// complete files (same size and same sha256) and continues partial ones
-// (Conn.ResumeOffset): locally over the prefix that equals the source; over
+// complete files (same size and same sha256; with Options.ReadBack their copy
+// is read back too, and copied again when it differs) and continues partial
+// ones (Conn.ResumeOffset): locally over the prefix that equals the source; over
 // FTP (REST+STOR) from the size the server reports once it has stopped
 // changing, and only when the file's last 64 KiB read back equal the
 // source's. After a dropped link a server may still be writing what the

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Provenancer is implemented by a source file, or by its fs.FileInfo.Sys(),
@@ -66,10 +64,19 @@ type Report struct {
 	Entries  []Entry // this run's entries, in source order
 	Exported int     // files written now
 	Complete int     // files found complete from an earlier run
-	Failed   int     // files, links and directories that failed
-	Skipped  int     // links and special files deliberately left out
-	Warned   int     // exported or complete files whose content is known to be incomplete (Entry.Warnings)
-	Bytes    int64   // bytes of the exported and complete files
+	// Unchecked counts the complete files whose destination copy was not
+	// read back (no Options.ReadBack): only its size and the source's hash
+	// were compared with the manifest.
+	Unchecked int
+	Repaired  int   // exported files that replaced a damaged copy of an earlier run (Entry.Repaired)
+	Failed    int   // files, links and directories that failed
+	Skipped   int   // links and special files deliberately left out
+	Warned    int   // exported or complete files whose content is known to be incomplete (Entry.Warnings)
+	Bytes     int64 // bytes of the exported and complete files
+	// Manifest is the manifest's path in the destination when this run
+	// wrote it, "" when it could not (ManifestError says why).
+	Manifest      string
+	ManifestError error
 }
 
 // item is one thing the walk found to export.
@@ -115,9 +122,11 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 		return &Report{}, err
 	}
 
+	// Each destination's Connect says what failed: connecting to a server,
+	// opening a folder.
 	conn, err := connectRetry(ctx, dst, opts)
 	if err != nil {
-		return &Report{}, fmt.Errorf("connecting to %s: %w", dst, err)
+		return &Report{}, err
 	}
 	ex := &exporter{fsys: fsys, dst: dst, opts: opts, prog: prog, entries: make([]*Entry, len(items)), keepPrev: map[int]bool{}}
 	defer func() {
@@ -125,6 +134,11 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 			conn.Close()
 		}
 	}()
+	// Some FTP servers create no missing folder on upload: create the
+	// destination's every level before anything is written into it.
+	if err := conn.MkdirAll(ctx, "."); err != nil {
+		return &Report{}, fmt.Errorf("creating %s: %w", dst, err)
+	}
 	if err := ex.loadPrevious(ctx, conn); err != nil {
 		return &Report{}, err
 	}
@@ -208,12 +222,20 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 		}
 		ex.entries[it.index] = &e
 	}
+	if ctx.Err() == nil && ex.fatal() == nil {
+		ex.setTimes(ctx, conn, items)
+	}
 
 	// The manifest is written even when the context is cancelled: it is
 	// what makes the work done so far usable and resumable.
 	mctx := context.WithoutCancel(ctx)
 	rep := ex.report()
 	merr := ex.writeManifestRetry(mctx, &conn)
+	if merr == nil {
+		rep.Manifest = ManifestName
+	} else {
+		rep.ManifestError = merr
+	}
 	if err := ex.fatal(); err != nil {
 		return rep, fmt.Errorf("export to %s stopped: %w", dst, err)
 	}
@@ -229,6 +251,23 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 	return rep, nil
 }
 
+// setTimes gives the links and directories created their source's
+// modification time, once nothing more is created in them: links first,
+// then directories deepest first. Where the destination cannot (most FTP
+// servers), they keep the time they were created at, without a word.
+func (ex *exporter) setTimes(ctx context.Context, conn Conn, items []item) {
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
+		e := ex.entries[it.index]
+		if e == nil || it.info == nil || it.dest == "." || (e.Status != StatusLinked && e.Status != StatusDir) {
+			continue
+		}
+		if err := conn.SetModTime(ctx, it.dest, it.info.ModTime()); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			ex.opts.Logger.Debug(fmt.Sprintf("%s keeps the time it was created at: %v", it.dest, err), "dest", it.dest)
+		}
+	}
+}
+
 // connectRetry connects, retrying transient failures (a busy FTP server's
 // 421, a refused or dropped connection) with backoff.
 func connectRetry(ctx context.Context, dst Destination, opts Options) (Conn, error) {
@@ -238,7 +277,7 @@ func connectRetry(ctx context.Context, dst Destination, opts Options) (Conn, err
 		if err == nil || !errors.Is(err, ErrTransient) || attempt >= opts.Retries {
 			return c, err
 		}
-		opts.Logger.Warn("connecting again", "dest", dst.String(), "attempt", attempt+1, "err", err)
+		opts.Logger.Warn(fmt.Sprintf("connecting again (attempt %d): %v", attempt+1, err), "dest", dst.String(), "attempt", attempt+1)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -312,7 +351,7 @@ func (ex *exporter) loadPrevious(ctx context.Context, conn Conn) error {
 		}
 		// An FTP server says "550" for a missing file and for a refused one
 		// alike; a missing manifest is the common case.
-		ex.opts.Logger.Debug("no previous manifest", "err", err)
+		ex.opts.Logger.Debug(fmt.Sprintf("no manifest of an earlier run: %v", err))
 		return nil
 	}
 	defer rc.Close()
@@ -340,8 +379,14 @@ func (ex *exporter) report() *Report {
 		switch e.Status {
 		case StatusExported:
 			rep.Exported++
+			if e.Repaired {
+				rep.Repaired++
+			}
 		case StatusComplete:
 			rep.Complete++
+			if !e.Verified {
+				rep.Unchecked++
+			}
 		case StatusFailed:
 			rep.Failed++
 		case StatusSkipped:
@@ -429,7 +474,7 @@ func (ex *exporter) maybeWriteManifest(ctx context.Context, conn Conn) {
 	ex.mu.Unlock()
 	if due {
 		if err := ex.writeManifest(ctx, conn); err != nil {
-			ex.opts.Logger.Warn("writing manifest", "dest", ex.dst.String(), "err", err)
+			ex.opts.Logger.Warn(fmt.Sprintf("could not update the manifest (written again at the end): %v", err), "dest", ex.dst.String())
 		}
 	}
 }
@@ -454,7 +499,7 @@ func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, f
 				// (FTP 421) leaves the work to the workers it took.
 				var err error
 				if own, err = ex.dst.Connect(ctx); err != nil {
-					ex.opts.Logger.Warn("working with fewer connections", "worker", w+1, "err", err)
+					ex.opts.Logger.Warn(fmt.Sprintf("working with fewer connections than asked for: connection %d: %v", w+1, err), "worker", w+1)
 					return
 				}
 				defer func() {
@@ -474,15 +519,21 @@ func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, f
 				} else {
 					*conn = nil
 				}
+				// A failed file is reported once, by the caller from the
+				// report; progress shows that it ended.
+				status := e.Status
 				if err != nil {
 					e.Status, e.Error = StatusFailed, err.Error()
-					ex.opts.Logger.Warn("export failed", "source", it.src, "err", err)
+					status = StatusFailed
+					if ctx.Err() != nil {
+						status = StatusInterrupted
+					}
 					if errors.Is(err, ErrDestination) {
 						ex.setFatal(err)
 						cancel()
 					}
 				}
-				ex.prog.FileDone(it.src, e.Status)
+				ex.prog.FileDone(it.src, status)
 				ex.mu.Lock()
 				if errors.Is(err, ErrExists) {
 					if _, ok := ex.prevByDst[e.Dest]; ok {
@@ -507,234 +558,6 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-}
-
-// file exports one regular file. *conn may be replaced after a reconnect.
-func (ex *exporter) file(ctx context.Context, conn *Conn, it item, e *Entry) error {
-	var (
-		ra      io.ReaderAt
-		size    int64
-		mtime   time.Time
-		content interface{ Close() error }
-		alloc   allocmap.Map
-	)
-	if it.flat != nil {
-		d, err := it.flat.Open()
-		if err != nil {
-			return &SourceError{Path: it.src, Err: err}
-		}
-		ra, size, mtime, content = d, it.flat.Size, it.info.ModTime(), d
-		if m, ok := d.(allocmap.Mapper); ok {
-			if alloc, err = m.AllocationMap(); err != nil {
-				d.Close()
-				return &SourceError{Path: it.src, Err: fmt.Errorf("allocation map: %w", err)}
-			}
-			if alloc == nil {
-				alloc = allocmap.Map{}
-			}
-		}
-	} else {
-		f, err := ex.fsys.Open(it.src)
-		if err != nil {
-			return &SourceError{Path: it.src, Err: err}
-		}
-		content = f
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return &SourceError{Path: it.src, Err: err}
-		}
-		size, mtime = fi.Size(), fi.ModTime()
-		if p, ok := f.(Provenancer); ok && e.Provenance == "" {
-			e.Provenance = p.Provenance()
-		}
-		if w, ok := f.(Warner); ok && e.Warnings == nil {
-			e.Warnings = w.Warnings()
-		}
-		ra = readerAt(f, it.src)
-		if m, ok := f.(allocmap.Mapper); ok {
-			if alloc, err = m.AllocationMap(); err != nil {
-				f.Close()
-				return &SourceError{Path: it.src, Err: fmt.Errorf("allocation map: %w", err)}
-			}
-			if alloc == nil {
-				alloc = allocmap.Map{} // all holes
-			}
-		}
-	}
-	defer content.Close()
-	e.Size = size
-	if alloc != nil {
-		alloc = alloc.Clip(size)
-		if err := alloc.Validate(size); err != nil {
-			return &SourceError{Path: it.src, Err: err}
-		}
-		if alloc == nil {
-			alloc = allocmap.Map{}
-		}
-	}
-	ex.prog.FileStart(it.src, size)
-	add := func(n int64) { ex.prog.Add(it.src, n) }
-	tmp := tempName(it.dest)
-	c := *conn
-
-	// Already there?
-	if have, err := c.Size(ctx, it.dest); err == nil {
-		prev, ok := ex.prevByDst[it.dest]
-		if ok && prev.Done() && prev.Size == size && have == size {
-			s := newStream(it.src, ra, size, alloc, size, add)
-			if err := s.Each(ctx, func(int64, []byte, int64) error { return nil }); err != nil {
-				return err
-			}
-			if s.Sum() == prev.SHA256 {
-				e.SHA256 = s.Sum()
-				e.Status = StatusComplete
-				return nil
-			}
-		}
-		if !ex.opts.Overwrite {
-			return fmt.Errorf("%s: %w", it.dest, ErrExists)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", it.dest, err)
-	}
-
-	from := int64(-1) // not known yet: asked of the destination each attempt
-	backoff := ex.opts.Backoff
-	for attempt := 0; ; attempt++ {
-		var s *Stream
-		err := func() error {
-			if c == nil {
-				var err error
-				if c, err = ex.dst.Connect(ctx); err != nil {
-					c = nil
-					return &transientError{err}
-				}
-				*conn = c
-			}
-			if from < 0 {
-				keep, have, err := c.ResumeOffset(ctx, tmp, sourceReader{ra, it.src}, size)
-				if err != nil {
-					return err
-				}
-				if keep < have {
-					ex.opts.Logger.Warn("partial file does not match the source", "dest", it.dest, "size", have, "keeping", keep)
-				}
-				if keep > 0 {
-					ex.opts.Logger.Info("continuing partial file", "dest", it.dest, "offset", keep)
-				}
-				if attempt == 0 {
-					e.ResumedFrom = keep
-				}
-				from = keep
-			}
-			s = newStream(it.src, ra, size, alloc, from, add)
-			if err := c.Write(ctx, tmp, s); err != nil {
-				return err
-			}
-			have, err := c.Size(ctx, tmp)
-			if err != nil {
-				return err
-			}
-			if have != size {
-				return &transientError{fmt.Errorf("%s holds %d bytes after writing, want %d", tmp, have, size)}
-			}
-			return nil
-		}()
-		if err == nil {
-			e.SHA256 = s.Sum()
-			break
-		}
-		if s != nil {
-			// What the failed attempt counted is counted again by the next.
-			ex.prog.Add(it.src, -s.counted)
-		}
-		from = -1
-		var se *SourceError
-		if errors.As(err, &se) || errors.Is(err, ErrDestination) || ctx.Err() != nil {
-			return err
-		}
-		if !errors.Is(err, ErrTransient) || attempt >= ex.opts.Retries {
-			if attempt > 0 {
-				return fmt.Errorf("after %d retries: %w", attempt, err)
-			}
-			return err
-		}
-		ex.opts.Logger.Warn("retrying", "dest", it.dest, "attempt", attempt+1, "err", err)
-		e.Retries++
-		if c != nil {
-			c.Close()
-			c, *conn = nil, nil
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
-	if ex.opts.ReadBack {
-		m, err := verifyOne(ctx, c, Entry{Dest: tmp, Size: size, SHA256: e.SHA256}, nopProgress{})
-		if err == nil && (m.Got != m.Want || m.Read != m.Size) {
-			err = fmt.Errorf("read back: %s: %w", m, ErrMismatch)
-			if rerr := c.Remove(ctx, tmp); rerr != nil {
-				ex.opts.Logger.Warn("removing a corrupted temporary file", "dest", tmp, "err", rerr)
-			}
-		}
-		if err != nil {
-			e.SHA256 = ""
-			return err
-		}
-		e.Verified = true
-	}
-	if err := c.Rename(ctx, tmp, it.dest); err != nil {
-		return err
-	}
-	e.Status = StatusExported
-	if err := c.SetModTime(ctx, it.dest, mtime); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		ex.opts.Logger.Debug("setting mtime", "dest", it.dest, "err", err)
-	}
-	return nil
-}
-
-// readerAt gives random access to a source file: its own ReadAt, or a
-// sequential reader over Seek, or plain Read for files that only go forward.
-func readerAt(f fs.File, name string) io.ReaderAt {
-	if ra, ok := f.(io.ReaderAt); ok {
-		return ra
-	}
-	return &forwardReader{f: f, name: name}
-}
-
-// forwardReader serves ReadAt calls that only move forward, which is how a
-// Stream reads; it lets plain fs.File sources be exported.
-type forwardReader struct {
-	f    fs.File
-	name string
-	pos  int64
-}
-
-func (r *forwardReader) ReadAt(p []byte, off int64) (int, error) {
-	if off != r.pos {
-		sk, ok := r.f.(io.Seeker)
-		if !ok {
-			if off < r.pos {
-				return 0, fmt.Errorf("%s: cannot read backwards in a file without ReadAt or Seek", r.name)
-			}
-			if _, err := io.CopyN(io.Discard, r.f, off-r.pos); err != nil {
-				return 0, err
-			}
-		} else if _, err := sk.Seek(off, io.SeekStart); err != nil {
-			return 0, err
-		}
-		r.pos = off
-	}
-	n, err := io.ReadFull(r.f, p)
-	r.pos += int64(n)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
 }
 
 // link recreates a symbolic link when its target stays inside the

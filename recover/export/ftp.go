@@ -294,7 +294,11 @@ func transient(err error) error { return &transientError{err} }
 
 func (c *ftpConn) MkdirAll(ctx context.Context, dir string) error {
 	var p string
-	for _, part := range strings.Split(path.Join(c.d.Dir, dir), "/") {
+	full := path.Join(c.d.Dir, dir)
+	if full == "." || full == "/" {
+		return nil // the login directory, or the server's root
+	}
+	for _, part := range strings.Split(full, "/") {
 		if p == "" && part == "" {
 			p = "/" // an absolute base
 			continue

@@ -16,7 +16,11 @@ import (
 func goFTPHarness(tlsMode string) func(t *testing.T) *harness {
 	return func(t *testing.T) *harness {
 		g := startGoFTP(t, tlsMode)
-		return &harness{dest: g.dest(t, tlsMode)}
+		return &harness{dest: g.dest(t, tlsMode), at: func(t *testing.T, dir string) Destination {
+			d := g.dest(t, tlsMode)
+			d.Dir = dir
+			return d
+		}}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 )
 
@@ -52,11 +54,11 @@ func NewLocal(dir string) (*Local, error) {
 
 func (l *Local) String() string { return l.Dir }
 
-// Connect opens the directory.
+// Connect opens the directory; it creates nothing (NewLocal does).
 func (l *Local) Connect(ctx context.Context) (Conn, error) {
 	root, err := os.OpenRoot(l.Dir)
 	if err != nil {
-		return nil, classifyLocal(err)
+		return nil, classifyLocal(fmt.Errorf("opening the destination folder: %w", err))
 	}
 	return &localConn{root: root, sync: !l.NoSync, dir: l.Dir, guard: l.Guard}, nil
 }
@@ -162,8 +164,23 @@ func (c *localConn) Symlink(ctx context.Context, target, name string) error {
 	return classifyLocal(c.root.Symlink(target, name))
 }
 
+// SetModTime sets the time of name itself: of a symbolic link, not of
+// what it points to (os.Root has no Lchtimes).
 func (c *localConn) SetModTime(ctx context.Context, name string, t time.Time) error {
-	return classifyLocal(c.root.Chtimes(name, t, t))
+	dir, base := splitPath(name)
+	if dir == "" {
+		dir = "."
+	}
+	d, err := c.root.Open(dir)
+	if err != nil {
+		return classifyLocal(err)
+	}
+	defer d.Close()
+	ts := unix.NsecToTimespec(t.UnixNano())
+	if err := unix.UtimesNanoAt(int(d.Fd()), base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return classifyLocal(&fs.PathError{Op: "setting the modification time of", Path: name, Err: err})
+	}
+	return nil
 }
 
 func (c *localConn) Close() error { return c.root.Close() }

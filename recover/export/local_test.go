@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
@@ -31,6 +33,13 @@ func localHarness(t *testing.T) *harness {
 				t.Fatal(err)
 			}
 			return fi.ModTime().UTC(), true
+		},
+		at: func(t *testing.T, dir string) Destination {
+			l, err := NewLocal(filepath.Join(d.Dir, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
 		},
 	}
 }
@@ -207,32 +216,6 @@ func TestLocalLinkInDestinationNotFollowed(t *testing.T) {
 	}
 }
 
-func TestLineProgress(t *testing.T) {
-	var b strings.Builder
-	p := NewProgress(&b, false, time.Hour)
-	p.Start(2, 300)
-	p.FileStart("a", 100)
-	p.Add("a", 100)
-	p.FileDone("a", StatusExported)
-	p.Add("b", 200)
-	p.FileDone("b", StatusFailed)
-	p.Finish()
-	want := "2 files, 300 bytes\nexported: a\nfailed: b\nprogress: 2/2 files, 300/300 bytes"
-	if !strings.HasPrefix(b.String(), want) {
-		t.Fatalf("got\n%s\nwant prefix\n%s", b.String(), want)
-	}
-	var bar strings.Builder
-	p = NewProgress(&bar, true, 0)
-	p.Start(1, 1<<20)
-	p.FileStart("vm1/disk-flat.vmdk", 1<<20)
-	p.Add("vm1/disk-flat.vmdk", 1<<20)
-	p.FileDone("vm1/disk-flat.vmdk", StatusExported)
-	p.Finish()
-	if !strings.Contains(bar.String(), "1/1 files") || !strings.Contains(bar.String(), "100%") {
-		t.Fatalf("bar output %q", bar.String())
-	}
-}
-
 // flippingDest corrupts the first byte of every file it writes, as a
 // faulty disk or server would.
 type flippingDest struct{ *Local }
@@ -309,5 +292,59 @@ func TestLocalResumeChecksPrefix(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(d.Dir, "x.bin")); !bytes.Equal(got, data) {
 		t.Fatal("resumed file differs from the source")
+	}
+}
+
+// TestLocalDirAndLinkTimes: directories and symbolic links get their
+// source's modification time, like files, once everything is written into
+// them.
+func TestLocalDirAndLinkTimes(t *testing.T) {
+	fsys := newTestFS()
+	dirTime := testTime.Add(-48 * time.Hour)
+	linkTime := testTime.Add(-24 * time.Hour)
+	fsys.MapFS["vm"] = &fstest.MapFile{Mode: fs.ModeDir | 0o755, ModTime: dirTime}
+	fsys.MapFS["vm/sub"] = &fstest.MapFile{Mode: fs.ModeDir | 0o755, ModTime: dirTime}
+	fsys.file("vm/sub/disk.vmdk", []byte("disk"))
+	fsys.file("vm/vm.vmx", []byte("config"))
+	fsys.MapFS["vm/current.vmx"] = &fstest.MapFile{Data: []byte("vm.vmx"), Mode: fs.ModeSymlink | 0o777, ModTime: linkTime}
+	d, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Export(context.Background(), fsys, nil, d, testOpts()); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]time.Time{"vm": dirTime, "vm/sub": dirTime, "vm/current.vmx": linkTime, "vm/vm.vmx": testTime} {
+		fi, err := os.Lstat(filepath.Join(d.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(want) {
+			t.Errorf("%s: mtime %v, want %v", name, fi.ModTime().UTC(), want)
+		}
+	}
+}
+
+// TestLocalMessages: the errors and the report say what happened to the
+// destination folder and to the manifest.
+func TestLocalMessages(t *testing.T) {
+	fsys := newTestFS()
+	fsys.file("a.txt", []byte("a"))
+	d, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+	if err != nil || rep.Manifest != ManifestName || rep.ManifestError != nil {
+		t.Fatalf("%v: manifest %q, %v", err, rep.Manifest, rep.ManifestError)
+	}
+	// A folder that cannot be opened is not "connecting to" anything.
+	blocked := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocked, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Export(context.Background(), fsys, nil, &Local{Dir: filepath.Join(blocked, "sub")}, testOpts())
+	if err == nil || strings.Contains(err.Error(), "connecting") || !strings.Contains(err.Error(), "destination folder") || rep.Manifest != "" {
+		t.Fatalf("error %v, manifest %q", err, rep.Manifest)
 	}
 }

@@ -56,6 +56,9 @@ type Entry struct {
 	Verified bool `json:"verified,omitempty"`
 	// Retries counts reconnections during this file.
 	Retries int `json:"retries,omitempty"`
+	// Repaired: an earlier run's copy, read back (Options.ReadBack), no
+	// longer matched its entry and was copied again.
+	Repaired bool `json:"repaired,omitempty"`
 }
 
 // Done reports whether the entry's file is in the destination with the

@@ -14,22 +14,31 @@ import (
 // its manifest entry, or that is missing.
 var ErrMismatch = errors.New("destination does not match the manifest")
 
+// statusMismatch is the status Progress.FileDone gets for a file that
+// failed verification.
+const statusMismatch = "MISMATCH"
+
+// errMissing reports an exported file no longer in the destination.
+var errMissing = errors.New("missing")
+
 // Mismatch is one file that failed verification.
 type Mismatch struct {
 	Dest string `json:"dest"`
 	Want string `json:"want_sha256"`
 	Got  string `json:"got_sha256,omitempty"`
 	Size int64  `json:"size"`
-	Read int64  `json:"read"` // bytes read back
-	Err  string `json:"error,omitempty"`
+	Read int64  `json:"read"` // bytes read back: at most Size+1
+	// DestSize is the size of the file in the destination.
+	DestSize int64  `json:"dest_size"`
+	Err      string `json:"error,omitempty"`
 }
 
 func (m Mismatch) String() string {
 	switch {
 	case m.Err != "":
 		return fmt.Sprintf("%s: %s", m.Dest, m.Err)
-	case m.Read != m.Size:
-		return fmt.Sprintf("%s: %d bytes, manifest says %d", m.Dest, m.Read, m.Size)
+	case m.DestSize != m.Size:
+		return fmt.Sprintf("%s: %d bytes, manifest says %d", m.Dest, m.DestSize, m.Size)
 	default:
 		return fmt.Sprintf("%s: sha256 %s, manifest says %s", m.Dest, m.Got, m.Want)
 	}
@@ -81,7 +90,7 @@ func Verify(ctx context.Context, conn Conn, entries []Entry, prog Progress) (*Ve
 		}
 		if m.Err != "" || m.Got != m.Want || m.Read != m.Size {
 			res.Mismatches = append(res.Mismatches, m)
-			status = "MISMATCH"
+			status = statusMismatch
 		}
 		prog.FileDone(e.Dest, status)
 	}
@@ -99,11 +108,11 @@ func verifyOne(ctx context.Context, conn Conn, e Entry, prog Progress) (Mismatch
 		n, err := conn.Size(ctx, e.Dest)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return m, fmt.Errorf("missing")
+				return m, errMissing
 			}
 			return m, err
 		}
-		m.Read = n
+		m.Read, m.DestSize = n, n
 		if n == 0 {
 			m.Got = hex.EncodeToString(sha256.New().Sum(nil))
 		}
@@ -118,15 +127,26 @@ func verifyOne(ctx context.Context, conn Conn, e Entry, prog Progress) (Mismatch
 	}
 	defer rc.Close()
 	h := sha256.New()
-	// Read one byte past the recorded size: a longer file is a mismatch.
+	// Read one byte past the recorded size: a longer file is a mismatch,
+	// whose real size the destination is asked for rather than read.
 	w := &countWriter{h: h, add: func(n int64) { prog.Add(e.Dest, n) }}
 	_, err = io.Copy(w, io.LimitReader(rc, e.Size+1))
-	m.Read = w.n
+	m.Read, m.DestSize = w.n, w.n
 	if err != nil {
 		return m, err
 	}
 	m.Got = hex.EncodeToString(h.Sum(nil))
-	return m, rc.Close()
+	if err := rc.Close(); err != nil {
+		return m, err
+	}
+	if w.n > e.Size {
+		n, err := conn.Size(ctx, e.Dest)
+		if err != nil {
+			return m, err
+		}
+		m.DestSize = n
+	}
+	return m, nil
 }
 
 type countWriter struct {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -157,6 +158,10 @@ func vsftpdHarness(tlsMode string) func(t *testing.T) *harness {
 				t.Fatal(err)
 			}
 			return fi.ModTime().UTC(), true
+		}, at: func(t *testing.T, dir string) Destination {
+			d := v.dest(t, tlsMode)
+			d.Dir = path.Join(d.Dir, dir)
+			return d
 		}}
 	}
 }
@@ -216,6 +221,9 @@ func TestVsftpdRefusesWrites(t *testing.T) {
 	}
 	if rep.Exported != 0 {
 		t.Fatalf("%d reported exported", rep.Exported)
+	}
+	if rep.Manifest != "" || rep.ManifestError == nil {
+		t.Fatalf("manifest %q reported written (%v) by a server that takes no file", rep.Manifest, rep.ManifestError)
 	}
 }
 
