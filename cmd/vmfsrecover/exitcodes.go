@@ -8,6 +8,7 @@ const (
 	exitUsage       = 2   // wrong flags or arguments
 	exitPartial     = 3   // done, but some items failed or were damaged (see the output)
 	exitVerify      = 4   // verification found a mismatch
+	exitLeft        = 5   // the wizard was left with q, saved to resume later
 	exitInterrupted = 130 // interrupted by a signal; work done so far is kept
 )
 
@@ -18,6 +19,7 @@ const exitCodesHelp = `Exit status:
        that does not exist, --offset outside the file)
   3    finished, but some items failed or were damaged (details in the output)
   4    verification found a mismatch
+  5    the wizard was left with q; it is saved (wizard --resume continues it)
   130  interrupted (Ctrl-C); what was done so far is kept`
 
 // exitError carries an exit status other than exitFailure up to main.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
+	xterm "golang.org/x/term"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
@@ -149,6 +149,11 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 	}
 
 	term := &wizard.Terminal{In: in, Out: out, Sources: args, Tolerant: o.tolerant, ProbeAll: o.probeAll}
+	if f, ok := out.(*os.File); ok && isTerminal(f) {
+		if _, h, err := xterm.GetSize(int(f.Fd())); err == nil {
+			term.ScreenLines = h
+		}
+	}
 	if f, ok := in.(*os.File); ok && isTerminal(f) {
 		term.ReadPassword = func() (string, error) {
 			b, err := readPassword(f)
@@ -169,6 +174,9 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		return err
 	}
 	defer closeWith(&err, w.Close)
+	if o.resume && w.Step().Final() {
+		return resumedFinished(g, w, o.state, out, errOut)
+	}
 
 	var rep *wizard.Report
 	if answers != nil {
@@ -188,7 +196,7 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 			fmt.Fprintf(errOut, " --state %s", o.state)
 		}
 		fmt.Fprintln(errOut)
-		return withExitCode(exitInterrupted, err)
+		return withExitCode(exitLeft, err)
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(errOut, "Interrupted; the wizard is saved in %s (--resume continues it)\n", o.state)
 		return err
@@ -213,6 +221,26 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		return withExitCode(exitPartial, fmt.Errorf("%d item(s) failed; see the report and %s", rep.Failed, rep.Manifest))
 	}
 	return nil
+}
+
+// resumedFinished tells that the saved recovery has nothing left to do,
+// with its report when it finished.
+func resumedFinished(g *globalOptions, w *wizard.Wizard, state string, out, errOut io.Writer) error {
+	st := w.State()
+	how := "finished"
+	if st.Step == wizard.StepCancelled {
+		how = "cancelled"
+	}
+	fmt.Fprintf(errOut, "The recovery saved in %s was %s on %s; there is nothing to resume. Start a new one with: vmfsrecover wizard --restart [SOURCE...]\n",
+		state, how, st.Updated.Local().Format("2006-01-02 15:04"))
+	r := w.Report()
+	switch {
+	case r == nil || st.Step != wizard.StepDone:
+		return nil
+	case g.json:
+		return json.NewEncoder(out).Encode(r)
+	}
+	return r.WriteText(out)
 }
 
 func mustDefault() string {
@@ -245,6 +273,6 @@ func openWizard(ctx context.Context, o *wizardOptions, wopts wizard.Options, may
 	return wizard.New(wopts), nil
 }
 
-func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+func isTerminal(f *os.File) bool { return xterm.IsTerminal(int(f.Fd())) }
 
-func readPassword(f *os.File) ([]byte, error) { return term.ReadPassword(int(f.Fd())) }
+func readPassword(f *os.File) ([]byte, error) { return xterm.ReadPassword(int(f.Fd())) }

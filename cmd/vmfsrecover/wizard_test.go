@@ -40,6 +40,15 @@ func TestWizardAnswersCmd(t *testing.T) {
 	if err != nil || st.Step != wizard.StepDone {
 		t.Errorf("state %v %+v", err, st)
 	}
+	// --resume of the finished recovery says so, with its report.
+	out.Reset()
+	errOut.Reset()
+	if err := runWizard(context.Background(), &globalOptions{quiet: true}, &wizardOptions{state: o.state, workers: 1, resume: true}, nil, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Errorf("resume finished: %v", err)
+	}
+	if !strings.Contains(errOut.String(), "was finished on") || !strings.Contains(errOut.String(), "nothing to resume") || !strings.Contains(out.String(), "Exported:    2 file(s)") {
+		t.Errorf("resume finished:\n%s\n%s", errOut.String(), out.String())
+	}
 
 	// The answers on standard input.
 	out.Reset()
@@ -71,9 +80,16 @@ func TestWizardAnswersCmd(t *testing.T) {
 	if exitCode(err) != exitFailure || !strings.Contains(err.Error(), "no saved wizard state") {
 		t.Errorf("resume without state: %v", err)
 	}
-	// Interactive, input ends at once: left, exit 130.
-	err = runWizard(context.Background(), &globalOptions{quiet: true}, &wizardOptions{state: filepath.Join(dir, "i.json"), workers: 1}, []string{img}, strings.NewReader(""), &out, &errOut)
+	// Interactive, q or the input's end: left and saved, exit 5, neither
+	// cancel's nor Ctrl-C's 130.
+	for _, input := range []string{"", "q\n"} {
+		err = runWizard(context.Background(), &globalOptions{quiet: true}, &wizardOptions{state: filepath.Join(dir, "i.json"), workers: 1}, []string{img}, strings.NewReader(input), &out, &errOut)
+		if exitCode(err) != exitLeft || exitLeft == exitInterrupted {
+			t.Errorf("input %q: %v (exit %d)", input, err, exitCode(err))
+		}
+	}
+	err = runWizard(context.Background(), &globalOptions{quiet: true}, &wizardOptions{state: filepath.Join(dir, "i.json"), workers: 1, restart: true}, []string{img}, strings.NewReader("c\ny\n"), &out, &errOut)
 	if exitCode(err) != exitInterrupted {
-		t.Errorf("EOF: %v", err)
+		t.Errorf("cancel: %v (exit %d)", err, exitCode(err))
 	}
 }

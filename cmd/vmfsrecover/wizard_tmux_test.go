@@ -175,7 +175,7 @@ func TestWizardTmux(t *testing.T) {
 	s2.typeLine("1 2")
 	s2.expect("Command (? for help", 2)
 	s2.typeLine("q")
-	s2.expect("EXIT=130", 1)
+	s2.expect("EXIT=5", 1)
 	s2.expect("Command (? for help", 3) // resumed at browse, the selection kept
 	if sc := s2.screen(); !strings.Contains(sc, "Selected: /db01, /web01") {
 		t.Fatalf("resumed selection:\n%s", sc)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 )
 
 // ErrQuit: the person left the wizard to resume it later (q, or the end of
@@ -39,6 +40,9 @@ type Terminal struct {
 	Sources []string
 	// PageSize is the number of items listed at once (default 20).
 	PageSize int
+	// ScreenLines, when set, is the terminal's height: a longer preview is
+	// shown a screen at a time, so that its header is not scrolled away.
+	ScreenLines int
 
 	lines *lineReader
 	page  int
@@ -206,7 +210,13 @@ func (t *Terminal) sources(ctx context.Context, w *Wizard) error {
 			t.printf("  %s\n", d)
 		}
 	}
-	line, err := t.ask(ctx, "Source(s), separated by spaces (quote names with spaces): ",
+	prompt := "Source(s), separated by spaces (quote names with spaces): "
+	last := w.State().Sources
+	if len(last) > 0 {
+		// Back from the scan step: Enter keeps what was given.
+		prompt = fmt.Sprintf("Source(s), separated by spaces (quote names with spaces) [%s]: ", joinWords(last))
+	}
+	line, err := t.ask(ctx, prompt,
 		"Name the raw disks (/dev/sdb), disk or partition images, or VMDK files that hold the datastore;\nseveral for a volume spanned over disks, in any order. They are only read.\n")
 	if err != nil {
 		return err
@@ -216,10 +226,20 @@ func (t *Terminal) sources(ctx context.Context, w *Wizard) error {
 		return err
 	}
 	if len(srcs) == 0 {
+		srcs = last
+	}
+	if len(srcs) == 0 {
 		return fmt.Errorf("no source given")
 	}
 	for _, s := range srcs {
-		if _, err := os.Stat(s); err != nil && !strings.Contains(s, "://") {
+		if strings.Contains(s, "://") {
+			continue
+		}
+		p, err := session.ExpandHome(s)
+		if err == nil {
+			_, err = os.Stat(p)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -453,7 +473,11 @@ func (t *Terminal) browseCommand(ctx context.Context, w *Wizard, line string) er
 		if err != nil {
 			return err
 		}
-		return r.WriteText(t.Out)
+		var b strings.Builder
+		if err := r.WriteText(&b); err != nil {
+			return err
+		}
+		return t.pageText(ctx, b.String())
 	}
 	nums, err := parseNumbers(line, len(t.items))
 	if err != nil {
@@ -474,6 +498,42 @@ func (t *Terminal) browseCommand(ctx context.Context, w *Wizard, line string) er
 		sel = w.State().Selected
 	}
 	return nil
+}
+
+// pageText shows text a screen at a time when it is longer than the
+// screen (see ScreenLines), repeating its first line, the header, on every
+// page after the first. Enter shows the next page; any other answer stops.
+func (t *Terminal) pageText(ctx context.Context, text string) error {
+	lines := strings.SplitAfter(strings.TrimSuffix(text, "\n"), "\n")
+	per := t.ScreenLines - 1 // the last line holds the prompt
+	if t.ScreenLines <= 0 || len(lines) <= per || per < 3 {
+		t.printf("%s", text)
+		return nil
+	}
+	header := strings.TrimSuffix(lines[0], "\n")
+	from := 0
+	for {
+		n := per
+		if from > 0 {
+			t.printf("(continued) %s\n", header)
+			n--
+		}
+		to := min(from+n, len(lines))
+		t.printf("%s", strings.Join(lines[from:to], ""))
+		if to == len(lines) {
+			t.printf("\n")
+			return nil
+		}
+		ans, err := t.ask(ctx, fmt.Sprintf("-- lines %d-%d of %d; Enter for more, x to stop: ", from+1, to, len(lines)),
+			"Enter shows the next screen of the preview; any other answer stops it.\n")
+		if errors.Is(err, errBack) || (err == nil && ans != "") {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		from = to
+	}
 }
 
 // parseNumbers reads "1 3 5-7" (commas work too) with every number in
@@ -531,14 +591,7 @@ func (t *Terminal) destination(ctx context.Context, w *Wizard) error {
 	d := Destination{Kind: DestLocal, Verify: true}
 	switch line {
 	case "", "1":
-		dir, err := t.ask(ctx, "Folder (created when missing): ", "A folder on another disk than the sources.\n")
-		if err != nil {
-			return err
-		}
-		if dir == "" {
-			return fmt.Errorf("no folder given")
-		}
-		d.Dir = dir
+		return t.localDestination(ctx, w, d)
 	case "2":
 		url, err := t.ask(ctx, "FTP URL (no password in it): ", "ftp://user@host:21/dir for FTP, ftps://user@host/dir for explicit TLS.\n")
 		if err != nil {
@@ -553,8 +606,31 @@ func (t *Terminal) destination(ctx context.Context, w *Wizard) error {
 	return err
 }
 
-// password asks for an FTP password when the environment and netrc have
-// none (see Options.Password).
+// localDestination asks for the folder until one will do (b goes back to
+// the choice of a folder or a server). Nothing is created before the
+// export is confirmed.
+func (t *Terminal) localDestination(ctx context.Context, w *Wizard, d Destination) error {
+	for {
+		dir, err := t.ask(ctx, "Folder (created when the export starts): ", "A folder on another disk than the sources; ~ is your home folder.\n")
+		if errors.Is(err, errBack) {
+			return nil // the destination step again
+		}
+		if err != nil {
+			return err
+		}
+		if dir == "" {
+			t.printf("error: no folder given\n")
+			continue
+		}
+		d.Dir = dir
+		_, err = w.SetDestination(ctx, d)
+		if err == nil || errors.Is(err, ErrQuit) || ctx.Err() != nil {
+			return err
+		}
+		t.printf("error: %v\n", err)
+	}
+}
+
 func (t *Terminal) password(ctx context.Context, question string) (string, error) {
 	t.printf("%s(not shown; Enter for none) ", question)
 	var p string
@@ -675,6 +751,20 @@ func (d *Destination) String() string {
 		return d.URL
 	}
 	return d.Dir
+}
+
+// joinWords writes words so that splitWords reads them back: a word with a
+// space, quote or backslash in it is quoted.
+func joinWords(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if w != "" && !strings.ContainsAny(w, " \t'\"\\") {
+			out[i] = w
+			continue
+		}
+		out[i] = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w) + `"`
+	}
+	return strings.Join(out, " ")
 }
 
 // splitWords splits a line into words; double or single quotes keep

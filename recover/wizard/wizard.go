@@ -187,7 +187,9 @@ func (w *Wizard) Cancel() error {
 }
 
 // SetSources names the disks, images or VMDKs to read (several for a
-// spanned volume) and moves to the scan step. Nothing is opened yet.
+// spanned volume) and moves to the scan step. Nothing is opened yet. Local
+// sources are kept as absolute paths ("~/" expanded), so that the wizard
+// resumes from any folder.
 func (w *Wizard) SetSources(sources []string, tolerant, probeAll bool) error {
 	if err := w.at("SetSources", StepSources); err != nil {
 		return err
@@ -195,8 +197,16 @@ func (w *Wizard) SetSources(sources []string, tolerant, probeAll bool) error {
 	if len(sources) == 0 {
 		return fmt.Errorf("no source given")
 	}
+	abs := make([]string, len(sources))
+	for i, s := range sources {
+		a, err := absSource(s)
+		if err != nil {
+			return err
+		}
+		abs[i] = a
+	}
 	w.Close()
-	w.st.Sources, w.st.Tolerant, w.st.ProbeAll = slices.Clone(sources), tolerant, probeAll
+	w.st.Sources, w.st.Tolerant, w.st.ProbeAll = abs, tolerant, probeAll
 	w.st.Volumes, w.st.Volume, w.st.Selected = nil, 0, nil
 	return w.move("SetSources", StepScan)
 }
@@ -628,4 +638,17 @@ func lstat(fsys fs.FS, p string) (fs.FileInfo, error) {
 		return l.Lstat(p)
 	}
 	return fs.Stat(fsys, p)
+}
+
+// absSource makes a local SOURCE absolute; a remote one (ssh://, nbd://)
+// stays as it is.
+func absSource(s string) (string, error) {
+	if strings.Contains(s, "://") {
+		return s, nil
+	}
+	s, err := session.ExpandHome(s)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(s)
 }
