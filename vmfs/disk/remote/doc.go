@@ -32,7 +32,8 @@
 //     measured round trip, up to 8) and reads go to each in turn: an SSH
 //     channel moves at most its 2 MiB window per round trip (x/crypto/ssh
 //     and OpenSSH alike), 40 MB/s over a 50 ms link with one session.
-//   - Each remote file or export is read through a chunk cache (cache.go):
+//   - Each remote file or export is read through a page cache (package
+//     blockcache, pages of Options.ChunkSize):
 //     reads are rounded to 128 KiB chunks; a sequential reader (up to 8
 //     interleaved ones per file, such as export jobs) gets a read-ahead
 //     window that doubles up to 256 chunks (32 MiB) fetched concurrently,

@@ -10,14 +10,17 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
 // NBDDisk is a read-only NBD export: a source.Disk. It is safe for
 // concurrent ReadAt.
 type NBDDisk struct {
-	t    Target
-	opts Options
-	*cachedReader
+	t     Target
+	opts  Options
+	cache *blockcache.Reader
+	size  int64
 
 	mu     sync.Mutex // guards conn and gen; held while re-dialling
 	conn   *nbdConn
@@ -40,10 +43,9 @@ func OpenNBD(t Target, opts Options) (*NBDDisk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)
 	}
-	d := &NBDDisk{t: t, opts: opts, conn: c, tls: tlsCfg}
-	pool := newChunkPool(int64(opts.ChunkSize), opts.CacheSize)
-	d.cachedReader = newCachedReader(pool, t.String(), c.ex.size, opts.ReadAhead, d.fetch)
-	d.cachedReader.zero = d.notAhead
+	d := &NBDDisk{t: t, opts: opts, conn: c, tls: tlsCfg, size: c.ex.size}
+	pool := blockcache.NewPool(int64(opts.ChunkSize), opts.CacheSize)
+	d.cache = pool.NewReader(d.size, d.fetch, blockcache.Options{Name: t.String(), ReadAhead: opts.ReadAhead, Zero: d.notAhead})
 	return d, nil
 }
 
@@ -57,14 +59,17 @@ func (d *NBDDisk) current() (*nbdConn, int) {
 func (d *NBDDisk) ReadAt(p []byte, off int64) (int, error) {
 	if n := min(int64(len(p)), d.size-off); n > 0 && off >= 0 && !d.closed.Load() && d.readsZero(off, n) {
 		clear(p[:n])
-		d.skipped(off, n)
+		d.cache.Skipped(off, n)
 		if n < int64(len(p)) {
 			return int(n), io.EOF
 		}
 		return int(n), nil
 	}
-	return d.cachedReader.ReadAt(p, off)
+	return d.cache.ReadAt(p, off)
 }
+
+// Size is the export's size in bytes.
+func (d *NBDDisk) Size() int64 { return d.size }
 
 func (d *NBDDisk) readsZero(off, n int64) bool {
 	c, _ := d.current()
@@ -136,7 +141,7 @@ func (d *NBDDisk) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
-	d.cachedReader.close()
+	d.cache.Close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.conn.close()

@@ -16,6 +16,8 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
 // FS is the file tree of an SSH host, read over SFTP: an fs.FS (with
@@ -27,7 +29,7 @@ type FS struct {
 	t      Target
 	opts   Options
 	dialer *sshDialer
-	pool   *chunkPool
+	pool   *blockcache.Pool
 
 	mu       sync.Mutex // guards the connection; held while re-dialling
 	sc       *ssh.Client
@@ -43,7 +45,7 @@ type FS struct {
 // DialSSH connects and authenticates to t.Host and starts SFTP.
 func DialSSH(t Target, opts Options) (*FS, error) {
 	opts.defaults()
-	f := &FS{t: t, opts: opts, pool: newChunkPool(int64(opts.ChunkSize), opts.CacheSize)}
+	f := &FS{t: t, opts: opts, pool: blockcache.NewPool(int64(opts.ChunkSize), opts.CacheSize)}
 	f.dialer = &sshDialer{t: t, opts: &f.opts}
 	if err := f.connect(); err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)
@@ -274,7 +276,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 			return nil, pathErr("open", name, fmt.Errorf("finding the size of the device: %w", err))
 		}
 	}
-	sf.cachedReader = newCachedReader(f.pool, f.t.Host+":"+rp, sf.size, f.opts.ReadAhead, sf.fetch)
+	sf.Reader = f.pool.NewReader(sf.size, sf.fetch, blockcache.Options{Name: f.t.Host + ":" + rp, ReadAhead: f.opts.ReadAhead})
 	return sf, nil
 }
 
@@ -293,7 +295,7 @@ func (f *FS) Close() error {
 
 // sftpFile is an open remote file.
 type sftpFile struct {
-	*cachedReader
+	*blockcache.Reader
 	fsys  *FS
 	name  string
 	rpath string
@@ -484,8 +486,8 @@ func (sf *sftpFile) Close() error {
 }
 
 func (sf *sftpFile) close() {
-	if sf.cachedReader != nil {
-		sf.cachedReader.close()
+	if sf.Reader != nil {
+		sf.Reader.Close()
 	}
 	sf.mu.Lock()
 	sf.dropHandles()

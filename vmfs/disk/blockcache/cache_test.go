@@ -1,8 +1,10 @@
-package remote
+package blockcache
 
 import (
 	"bytes"
 	"errors"
+	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -42,14 +44,14 @@ func (m *memFetcher) fetched(idx int64) bool {
 	return m.got[idx] > 0
 }
 
-func newMem(size int) (*memFetcher, *cachedReader) {
+func newMem(size int) (*memFetcher, *Reader) {
 	img := make([]byte, size)
 	for i := range img {
 		img[i] = byte(i * 7)
 	}
 	m := &memFetcher{data: img, chunk: 4096, got: map[int64]int{}, fail: map[int64]int{}}
-	pool := newChunkPool(4096, 1<<20)
-	return m, newCachedReader(pool, "mem", int64(size), 8, m.fetch)
+	pool := NewPool(4096, 1<<20)
+	return m, pool.NewReader(int64(size), m.fetch, Options{Name: "mem", ReadAhead: 8})
 }
 
 // waitFetched waits for background read-ahead of chunk idx.
@@ -117,7 +119,7 @@ func TestCachePoolBounded(t *testing.T) {
 	if n > r.pool.max {
 		t.Fatalf("pool holds %d chunks, max %d", n, r.pool.max)
 	}
-	r.close()
+	r.Close()
 	if _, err := r.ReadAt(buf, 0); err == nil {
 		t.Fatal("read after close succeeded")
 	}
@@ -159,8 +161,8 @@ func TestCacheReusesBuffersSafely(t *testing.T) {
 		img[i] = byte(i*7 + i>>12)
 	}
 	fetch := func(p []byte, off int64) error { copy(p, img[off:]); return nil }
-	pool := newChunkPool(16<<10, 256<<10)
-	r := newCachedReader(pool, "mem", int64(len(img)), 16, fetch)
+	pool := NewPool(16<<10, 256<<10)
+	r := pool.NewReader(int64(len(img)), fetch, Options{Name: "mem", ReadAhead: 16})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -201,5 +203,70 @@ func TestCacheReadAheadSkipsZeros(t *testing.T) {
 		if m.fetched(idx) {
 			t.Errorf("chunk %d, known to read as zeros, was fetched", idx)
 		}
+	}
+}
+
+// The pool's bound holds in bytes, not only in pages: scattered one-page
+// reads (a probe every megabyte of a disk) keep a page of memory each,
+// not the megabyte buffer of a whole fetch run. Before, 256 such reads
+// held 256 MiB in a pool bounded to 1 MiB.
+func TestCachePoolBoundedInBytes(t *testing.T) {
+	m, r := newMem(64 << 20)
+	buf := make([]byte, 100)
+	for off := int64(0); off < 64<<20; off += 256 << 10 {
+		if _, err := r.ReadAt(buf, off); err != nil || !bytes.Equal(buf, m.data[off:off+100]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	r.pool.mu.Lock()
+	defer r.pool.mu.Unlock()
+	held := map[*runBuf]bool{}
+	var bytesHeld int
+	for _, e := range r.pool.m {
+		if !held[e.buf] {
+			held[e.buf] = true
+			bytesHeld += len(e.buf.data)
+		}
+	}
+	// A run partly evicted keeps its buffer until its last page goes:
+	// what is held may exceed the bound by a little, never by a multiple.
+	if limit := r.pool.max * int(r.pool.chunk); bytesHeld > limit+fetchRun {
+		t.Fatalf("the pool holds %d bytes of buffers for %d pages; its bound is %d bytes", bytesHeld, len(r.pool.m), limit)
+	}
+}
+
+// Large reads bypass a cache without read-ahead, so streaming a file's
+// data does not push the metadata out; small ones are served from it.
+func TestCacheBypassesLargeReads(t *testing.T) {
+	img := make([]byte, 1<<20)
+	for i := range img {
+		img[i] = byte(i * 13)
+	}
+	var fetches []int
+	var mu sync.Mutex
+	fetch := func(p []byte, off int64) error {
+		mu.Lock()
+		fetches = append(fetches, len(p))
+		mu.Unlock()
+		copy(p, img[off:])
+		return nil
+	}
+	r := NewPool(4096, 64<<10).NewReader(int64(len(img)), fetch, Options{Name: "mem", Bypass: 64 << 10})
+	small := make([]byte, 512)
+	for range 3 {
+		if _, err := r.ReadAt(small, 8192+100); err != nil || !bytes.Equal(small, img[8192+100:8192+612]) {
+			t.Fatalf("small read: %v", err)
+		}
+	}
+	big := make([]byte, 128<<10)
+	if _, err := r.ReadAt(big, 1<<19); err != nil || !bytes.Equal(big, img[1<<19:1<<19+128<<10]) {
+		t.Fatalf("large read: %v", err)
+	}
+	n, err := r.ReadAt(big, int64(len(img))-100<<10)
+	if n != 100<<10 || err != io.EOF || !bytes.Equal(big[:n], img[len(img)-100<<10:]) {
+		t.Fatalf("large read across the end: %d, %v", n, err)
+	}
+	if want := []int{4096, 128 << 10, 100 << 10}; !slices.Equal(fetches, want) {
+		t.Errorf("fetches %v, want %v: one page for the small reads, the large ones straight through", fetches, want)
 	}
 }

@@ -1,4 +1,4 @@
-package remote
+package blockcache
 
 import (
 	"container/list"
@@ -9,13 +9,14 @@ import (
 	"sync/atomic"
 )
 
-// fetchFunc reads exactly len(p) bytes at off from the remote side, retrying
-// over a dropped link as it sees fit.
-type fetchFunc func(p []byte, off int64) error
+// Fetch reads exactly len(p) bytes at off from what a Reader caches (a
+// disk, a remote file retrying over a dropped link as it sees fit).
+type Fetch func(p []byte, off int64) error
 
-// chunkPool is an LRU of fixed-size chunks shared by every cachedReader of
-// one connection, so many open extents cost no more memory than one.
-type chunkPool struct {
+// Pool is an LRU of fixed-size pages shared by every Reader made from it
+// (all files of one connection, say), so many open readers cost no more
+// memory than one.
+type Pool struct {
 	chunk int64
 	max   int // chunks kept (in flight ones included)
 
@@ -49,22 +50,38 @@ type runBuf struct {
 	refs atomic.Int32
 }
 
-func newChunkPool(chunk int64, bytes int64) *chunkPool {
-	p := &chunkPool{chunk: chunk, max: max(4, int(bytes/chunk)), m: map[chunkKey]*chunkEntry{}}
-	size := max(fetchRun, chunk)
+// NewPool makes a pool of pages of pageSize bytes holding at most bytes
+// (and at least 4 pages).
+func NewPool(pageSize int64, bytes int64) *Pool {
+	p := &Pool{chunk: pageSize, max: max(4, int(bytes/pageSize)), m: map[chunkKey]*chunkEntry{}}
+	size := max(fetchRun, pageSize)
 	p.bufs.New = func() any { return &runBuf{data: make([]byte, size)} }
 	return p
 }
 
-// unref drops one reference to b, and reuses it when it was the last.
-func (p *chunkPool) unref(b *runBuf) {
-	if b.refs.Add(-1) == 0 {
+// PageSize is the size of the pool's pages.
+func (p *Pool) PageSize() int64 { return p.chunk }
+
+// buf returns the buffer of a fetch of n pages. A full-size one is reused
+// from the pool; a shorter one is its own size, so that scattered reads
+// of one page each keep one page of memory apiece, not a whole run.
+func (p *Pool) buf(n int) *runBuf {
+	if size := int64(n) * p.chunk; size < max(fetchRun, p.chunk) {
+		return &runBuf{data: make([]byte, size)}
+	}
+	return p.bufs.Get().(*runBuf)
+}
+
+// unref drops one reference to b, and reuses it when it was the last
+// and it is a full-size buffer.
+func (p *Pool) unref(b *runBuf) {
+	if b.refs.Add(-1) == 0 && int64(len(b.data)) >= max(fetchRun, p.chunk) {
 		p.bufs.Put(b)
 	}
 }
 
 // remove takes e out of the pool; p.mu is held.
-func (p *chunkPool) remove(e *chunkEntry) {
+func (p *Pool) remove(e *chunkEntry) {
 	p.lru.Remove(e.elem)
 	delete(p.m, e.key)
 	p.unref(e.buf)
@@ -80,7 +97,7 @@ const fetchRun = 1 << 20
 // of those not cached, neighbours together in runs of up to fetchRun bytes.
 // With pin, each returned entry holds a reference to its buffer that the
 // caller gives back with p.unref(e.buf) once it has copied the data out.
-func (p *chunkPool) getRange(r *cachedReader, from, to int64, pin bool) []*chunkEntry {
+func (p *Pool) getRange(r *Reader, from, to int64, pin bool) []*chunkEntry {
 	entries := make([]*chunkEntry, 0, to-from+1)
 	var missing [][]*chunkEntry // runs of neighbouring new entries
 	p.mu.Lock()
@@ -102,7 +119,7 @@ func (p *chunkPool) getRange(r *cachedReader, from, to int64, pin bool) []*chunk
 		entries = append(entries, e)
 	}
 	for _, run := range missing {
-		b := p.bufs.Get().(*runBuf)
+		b := p.buf(len(run))
 		b.refs.Store(int32(len(run)) + 1)
 		for _, e := range run {
 			e.buf = b
@@ -125,7 +142,7 @@ func (p *chunkPool) getRange(r *cachedReader, from, to int64, pin bool) []*chunk
 
 // fetchRun reads the chunks of run, which are neighbours sharing one
 // buffer, with one fetch.
-func (p *chunkPool) fetchRun(r *cachedReader, run []*chunkEntry) {
+func (p *Pool) fetchRun(r *Reader, run []*chunkEntry) {
 	b := run[0].buf
 	defer p.unref(b)
 	off := run[0].key.idx * p.chunk
@@ -143,7 +160,7 @@ func (p *chunkPool) fetchRun(r *cachedReader, run []*chunkEntry) {
 	}
 }
 
-func (p *chunkPool) drop(e *chunkEntry) {
+func (p *Pool) drop(e *chunkEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m[e.key] == e {
@@ -152,7 +169,7 @@ func (p *chunkPool) drop(e *chunkEntry) {
 }
 
 // forget drops every chunk of one reader.
-func (p *chunkPool) forget(id uint64) {
+func (p *Pool) forget(id uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k, e := range p.m {
@@ -162,20 +179,18 @@ func (p *chunkPool) forget(id uint64) {
 	}
 }
 
-// cachedReader is the io.ReaderAt of one remote file or export: reads are
+// Reader is the io.ReaderAt of one remote file or export: reads are
 // served from chunks of the pool; sequential reads grow a read-ahead window
 // up to ahead chunks, fetched concurrently.
-type cachedReader struct {
-	pool  *chunkPool
-	id    uint64
-	size  int64
-	fetch fetchFunc
-	ahead int64
-	name  string // for errors
-	// zero, when set, says whether read-ahead should leave a range alone
-	// (it is known to read as zeros, which readers get without the
-	// cache); read-ahead skips such chunks and goes on past them.
-	zero func(off, n int64) bool
+type Reader struct {
+	pool   *Pool
+	id     uint64
+	size   int64
+	fetch  Fetch
+	ahead  int64
+	name   string                  // for errors
+	zero   func(off, n int64) bool // see Options.Zero
+	bypass int                     // see Options.Bypass
 
 	mu      sync.Mutex
 	streams [maxStreams]stream
@@ -196,15 +211,51 @@ type stream struct {
 	used       int64 // tick of its last read, for replacement
 }
 
-func newCachedReader(pool *chunkPool, name string, size int64, ahead int, fetch fetchFunc) *cachedReader {
-	return &cachedReader{pool: pool, id: pool.ids.Add(1), size: size, fetch: fetch, ahead: int64(ahead), name: name}
+// Options tune a Reader.
+type Options struct {
+	// Name names what is read in errors.
+	Name string
+	// ReadAhead is the most pages fetched ahead of a sequential reader
+	// (0: none). A reader is sequential from its second read in a row;
+	// its window doubles from one page up to ReadAhead.
+	ReadAhead int
+	// Zero, when set, says whether read-ahead should leave a range alone
+	// (it is known to read as zeros, which readers get without the
+	// cache); read-ahead skips such pages and goes on past them.
+	Zero func(off, n int64) bool
+	// Bypass, when positive and there is no read-ahead, sends reads of at
+	// least this many bytes straight to Fetch: a file's data streamed in
+	// large reads would only push the metadata out of the cache.
+	Bypass int
+}
+
+// NewReader makes the cached reader of something of size bytes that fetch
+// reads, its pages kept in p.
+func (p *Pool) NewReader(size int64, fetch Fetch, o Options) *Reader {
+	return &Reader{pool: p, id: p.ids.Add(1), size: size, fetch: fetch, ahead: int64(o.ReadAhead), name: o.Name, zero: o.Zero, bypass: o.Bypass}
+}
+
+// New puts a cache of its own, of bytes in pages of pageSize, in front of
+// r, something of size bytes whose reads of what lies inside it must be
+// complete (a disk).
+func New(r io.ReaderAt, size, pageSize, bytes int64, o Options) *Reader {
+	return NewPool(pageSize, bytes).NewReader(size, func(p []byte, off int64) error {
+		n, err := r.ReadAt(p, off)
+		if n == len(p) {
+			return nil
+		}
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}, o)
 }
 
 // batch bounds the chunks one ReadAt has in flight, so a huge read does not
 // flood the pool.
 const batch = 32
 
-func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	if r.closed.Load() {
 		return 0, fmt.Errorf("%s: %w", r.name, os.ErrClosed)
 	}
@@ -221,6 +272,12 @@ func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	if n == 0 {
 		return 0, nil
+	}
+	if r.bypass > 0 && r.ahead == 0 && int(n) >= r.bypass {
+		if err := r.fetch(p[:n], off); err != nil {
+			return 0, err
+		}
+		return int(n), eof
 	}
 	c := r.pool.chunk
 	first, last := off/c, (off+n-1)/c
@@ -250,7 +307,7 @@ func (r *cachedReader) ReadAt(p []byte, off int64) (int, error) {
 
 // readAhead starts fetching chunks from..to, except those known to read
 // as zeros.
-func (r *cachedReader) readAhead(from, to int64) {
+func (r *Reader) readAhead(from, to int64) {
 	c := r.pool.chunk
 	for from <= to {
 		for from <= to && r.zero != nil && r.zero(from*c, min(c, r.size-from*c)) {
@@ -269,7 +326,7 @@ func (r *cachedReader) readAhead(from, to int64) {
 
 // copyOut copies what p needs from the pinned entries, waiting for each
 // to be fetched, and unpins them all.
-func (r *cachedReader) copyOut(p []byte, off int64, entries []*chunkEntry) (int64, error) {
+func (r *Reader) copyOut(p []byte, off int64, entries []*chunkEntry) (int64, error) {
 	var done int64
 	var err error
 	for _, e := range entries {
@@ -288,7 +345,7 @@ func (r *cachedReader) copyOut(p []byte, off int64, entries []*chunkEntry) (int6
 
 // track follows a read of chunks first..last and returns the chunks to
 // fetch ahead of it (none when pfFrom > pfTo).
-func (r *cachedReader) track(first, last int64) (pfFrom, pfTo int64) {
+func (r *Reader) track(first, last int64) (pfFrom, pfTo int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.follow(first, last)
@@ -300,10 +357,10 @@ func (r *cachedReader) track(first, last int64) (pfFrom, pfTo int64) {
 	return pfFrom, pfTo
 }
 
-// skipped records a read of [off, off+n) that did not need the cache (it
+// Skipped records a read of [off, off+n) that did not need the cache (it
 // is known to read as zeros), so that its stream keeps its read-ahead
 // window when it reaches data again.
-func (r *cachedReader) skipped(off, n int64) {
+func (r *Reader) Skipped(off, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.follow(off/r.pool.chunk, (off+n-1)/r.pool.chunk)
@@ -312,7 +369,7 @@ func (r *cachedReader) skipped(off, n int64) {
 // follow finds the stream a read of chunks first..last continues (or
 // replaces the least recently used one) and moves it past the read. r.mu
 // is held.
-func (r *cachedReader) follow(first, last int64) *stream {
+func (r *Reader) follow(first, last int64) *stream {
 	r.tick++
 	var st *stream
 	for i := range r.streams {
@@ -339,9 +396,11 @@ func (r *cachedReader) follow(first, last int64) *stream {
 	return st
 }
 
-func (r *cachedReader) Size() int64 { return r.size }
+// Size is the size of what is read.
+func (r *Reader) Size() int64 { return r.size }
 
-func (r *cachedReader) close() {
+// Close drops the reader's pages; reads fail from then on.
+func (r *Reader) Close() {
 	if r.closed.Swap(true) {
 		return
 	}
