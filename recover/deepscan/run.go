@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/fingerprint"
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
@@ -25,6 +26,8 @@ type RunOptions struct {
 	Fallback string
 	// Rescan ignores a saved scan file and scans from the start.
 	Rescan bool
+	// Guard, when set, refuses a scan file path that reaches a source.
+	Guard *writeguard.Guard
 	// Notify, when set, is told what happens to the scan file (Event).
 	Notify func(Event)
 }
@@ -106,6 +109,9 @@ func Run(ctx context.Context, r io.ReaderAt, size int64, spec string, opts RunOp
 		notify(Event{Kind: Resumed, Source: spec, ScanFile: found, Saved: f.Saved, Summary: f.Summary(), Done: f.Done, Size: size})
 	}
 	path, why := saveTarget(found, fp.ID(), dirs, spec, notify)
+	if err := opts.Guard.Check(path); err != nil {
+		return nil, "", err
+	}
 	if path == "" {
 		notify(Event{Kind: Unsaved, Source: spec, Size: size, Reason: why})
 	}
@@ -113,6 +119,9 @@ func Run(ctx context.Context, r io.ReaderAt, size int64, spec string, opts RunOp
 	opts.Checkpoint = func(f *Findings) error {
 		if path != "" {
 			f.File = stamp
+			if err := opts.Guard.Check(path); err != nil {
+				return err
+			}
 			if err := f.Save(path); err != nil {
 				notify(Event{Kind: Unsaved, Source: spec, Size: size, Reason: err.Error()})
 				path = ""

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -88,6 +89,7 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 		}
 		shows = append(shows, p)
 	}
+	guard := writeguard.ForSources(specs)
 	scans := make([]*Findings, len(specs))
 	paths := make([]string, len(specs))
 	errs := make([]error, len(specs))
@@ -111,7 +113,7 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 			defer func() { <-slots }()
 			scans[i], paths[i], errs[i] = Run(scanCtx, d, d.Size(), specs[i], RunOptions{
 				Options: Options{Progress: shows[i].update},
-				Dir:     opts.Dir, Fallback: opts.Fallback, Rescan: opts.Rescan, Notify: notify,
+				Dir:     opts.Dir, Fallback: opts.Fallback, Rescan: opts.Rescan, Notify: notify, Guard: guard,
 			})
 			shows[i].finish()
 			if errs[i] != nil {

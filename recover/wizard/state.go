@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 )
 
 // save writes the state to Options.StatePath, atomically.
@@ -38,6 +40,9 @@ func (w *Wizard) save() error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = writeguard.ForSources(w.st.Sources).Check(w.opts.StatePath)
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), w.opts.StatePath)
