@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
+	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 )
 
@@ -70,6 +72,10 @@ func openDeepTree(ctx context.Context, g *globalOptions, sources []string) (*dee
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(vols) == 0 {
+		closer()
+		return nil, nil, nothingFound(sources)
+	}
 	v, err := deepscan.Select(vols, g.vol.volume)
 	if err != nil {
 		closer()
@@ -78,7 +84,26 @@ func openDeepTree(ctx context.Context, g *globalOptions, sources []string) (*dee
 	for _, a := range v.Anomalies {
 		g.warn(a)
 	}
+	if v.Empty() {
+		closer()
+		return nil, nil, withExitCode(exitPartial, fmt.Errorf("nothing recovered: %s", emptyVolume(v)))
+	}
 	return v.Tree, closer, nil
+}
+
+// nothingFound is the error of a deep scan that found no volume.
+func nothingFound(sources []string) error {
+	return withExitCode(exitPartial, fmt.Errorf("%w: nothing recovered: the deep scan found no VMFS metadata (LVM header, file-system descriptor, file descriptors) on %s",
+		discover.ErrNoVolume, strings.Join(sources, ", ")))
+}
+
+// emptyVolume says why a volume the deep scan found holds no file.
+func emptyVolume(v *deepscan.Found) string {
+	s := fmt.Sprintf("the deep scan found volume %d (VMFS%d at offset %d of %s) but no file in it", v.Number, v.Version, v.Origin, v.Source)
+	if v.Missing > 0 {
+		return s + fmt.Sprintf(": the image is truncated, %d bytes (%s) of the volume's disk are missing", v.Missing, humanBytes(v.Missing))
+	}
+	return s + ": none of its directories or file descriptors survives"
 }
 
 // openFS opens what a listing or export reads: the deep-scan tree with

@@ -6,7 +6,7 @@ const (
 	exitOK          = 0   // everything asked for was done
 	exitFailure     = 1   // an error stopped the command
 	exitUsage       = 2   // wrong flags or arguments
-	exitPartial     = 3   // done, but some items failed or were damaged (see the output)
+	exitPartial     = 3   // done, but some items failed or were damaged, or nothing was recovered (see the output)
 	exitVerify      = 4   // verification found a mismatch
 	exitLeft        = 5   // the wizard was left with q, saved to resume later
 	exitInterrupted = 130 // interrupted by a signal; work done so far is kept
@@ -17,7 +17,8 @@ const exitCodesHelp = `Exit status:
   1    an error stopped the command
   2    wrong flags or arguments (a required flag or PATH missing, a SOURCE
        that does not exist, --offset outside the file)
-  3    finished, but some items failed or were damaged (details in the output)
+  3    finished, but some items failed or were damaged, or nothing was
+       recovered (details in the output)
   4    verification found a mismatch
   5    the wizard was left with q; it is saved (wizard --resume continues it)
   130  interrupted (Ctrl-C); what was done so far is kept`

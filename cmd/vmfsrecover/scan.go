@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
@@ -169,7 +171,14 @@ func runDeepScan(ctx context.Context, g *globalOptions, sources []string, out io
 	}
 	defer closer()
 	enc := json.NewEncoder(out)
+	var damaged []string
 	for _, v := range vols {
+		switch {
+		case v.Empty():
+			damaged = append(damaged, emptyVolume(&v))
+		case v.Missing > 0:
+			damaged = append(damaged, fmt.Sprintf("volume %d: the image is truncated, %d bytes (%s) of its disk are missing", v.Number, v.Missing, humanBytes(v.Missing)))
+		}
 		if g.json {
 			if err := enc.Encode(v); err != nil {
 				return err
@@ -183,13 +192,23 @@ func runDeepScan(ctx context.Context, g *globalOptions, sources []string, out io
 		for _, e := range v.Evidence {
 			fmt.Fprintf(out, "  evidence:   %s\n", e)
 		}
+		if v.Missing > 0 {
+			fmt.Fprintf(out, "  missing:    %d bytes (%s): the image ends before the volume does\n", v.Missing, humanBytes(v.Missing))
+		}
 		for _, a := range v.Anomalies {
 			fmt.Fprintf(out, "  anomaly:    %s\n", a)
 		}
-		fmt.Fprintf(out, "  scan file:  %s\n", v.ScanFile)
+		if v.ScanFile == "" {
+			fmt.Fprintf(out, "  scan file:  not saved\n")
+		} else {
+			fmt.Fprintf(out, "  scan file:  %s\n", v.ScanFile)
+		}
 	}
-	if len(vols) == 0 {
-		return fmt.Errorf("%w: the deep scan found no VMFS metadata on %d source(s)", discover.ErrNoVolume, len(sources))
+	switch {
+	case len(vols) == 0:
+		return nothingFound(sources)
+	case len(damaged) > 0:
+		return withExitCode(exitPartial, errors.New(strings.Join(damaged, "; ")))
 	}
 	return nil
 }

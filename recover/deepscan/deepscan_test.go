@@ -404,3 +404,26 @@ func TestMemoryBoundedBySize(t *testing.T) {
 	}
 	t.Logf("peak heap while scanning 32 GiB: %d MiB", peak>>20)
 }
+
+// TestTruncatedVolumeSaysSo is issue 12 item 8: the first 3 MiB of the
+// real VMFS6 sample (its LVM6 header, not its descriptor) deep-scanned as
+// "VMFS5", with no word that the image ends 17 MiB before the volume even
+// starts.
+func TestTruncatedVolumeSaysSo(t *testing.T) {
+	img, _ := vmfstest.RealSample(t, "vmfs6")
+	f, _ := openFile(t, img)
+	const size = 3 << 20
+	head := io.NewSectionReader(f, 0, size)
+	vols := scanImage(t, head, size)
+	if len(vols) != 1 {
+		t.Fatalf("%d volumes", len(vols))
+	}
+	v := vols[0]
+	const origin, logical = 0x1100000, 805306368 // by the sample's LVM header
+	if v.Version != 6 || v.Origin != origin || v.Missing != origin+logical-size {
+		t.Fatalf("version %d, origin %#x, missing %d; want VMFS6 at %#x missing %d", v.Version, v.Origin, v.Missing, origin, origin+logical-size)
+	}
+	if !strings.Contains(strings.Join(v.Anomalies, "\n"), "truncated") {
+		t.Errorf("anomalies do not say the image is truncated: %q", v.Anomalies)
+	}
+}

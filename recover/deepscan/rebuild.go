@@ -22,8 +22,11 @@ type Recovered struct {
 	Version   int            `json:"vmfs_version"`
 	BlockSize int64          `json:"block_size"`
 	Counts    map[string]int `json:"counts"` // entries by provenance
-	Anomalies []string       `json:"anomalies,omitempty"`
-	Tree      *Tree          `json:"-"`
+	// Missing is how many bytes the source lacks to hold the whole
+	// volume (a truncated image); they read as zeros.
+	Missing   int64    `json:"missing_bytes,omitempty"`
+	Anomalies []string `json:"anomalies,omitempty"`
+	Tree      *Tree    `json:"-"`
 
 	fileStarts map[int64]bool // disk offsets where placed files begin
 }
@@ -56,6 +59,9 @@ func rebuild(r io.ReaderAt, f *Findings, lay *layout) []*Recovered {
 		p := lay.spans[c.origin]
 		if p == nil {
 			p = single(lay.src, r, c.origin, f.Size)
+			if c.logical > 0 && c.origin+c.logical > f.Size {
+				p = truncated(lay.src, r, c.origin, c.logical, f.Size)
+			}
 		}
 		rec, err := rebuildOne(f, c, p, lay.bad)
 		if err != nil {
@@ -76,12 +82,56 @@ type placement struct {
 	span    *vmfs.Span  // when spanned: where each extent lies
 	members []member    // span device i is members[i]
 	notes   []string    // anomalies of the volume as a whole
+	missing int64       // bytes of the volume past the end of a truncated source
 }
 
 // single places a volume on source src (read through r) from origin to
 // the source's end.
 func single(src int, r io.ReaderAt, origin, end int64, notes ...string) *placement {
 	return &placement{src: src, origin: origin, dev: io.NewSectionReader(r, origin, end-origin), notes: notes}
+}
+
+// truncated places a volume of size bytes on source src from origin,
+// when the source ends (at end) before the volume does: the bytes past
+// the end read as zeros, and the placement says how many are missing.
+func truncated(src int, r io.ReaderAt, origin, size, end int64) *placement {
+	p := &placement{src: src, origin: origin, dev: io.NewSectionReader(padded{r, end}, origin, size)}
+	p.missing = origin + size - end
+	p.notes = append(p.notes, fmt.Sprintf("the source ends at byte %d, but the %d-byte volume from disk offset %d ends at byte %d: the image is truncated, %d bytes (%s) are missing and read as zeros",
+		end, size, origin, origin+size, p.missing, sizeWords(p.missing)))
+	return p
+}
+
+// padded reads r up to end and zeros past it.
+type padded struct {
+	r   io.ReaderAt
+	end int64
+}
+
+func (p padded) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	if off < p.end {
+		var err error
+		n, err = p.r.ReadAt(b[:min(int64(len(b)), p.end-off)], off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return n, err
+		}
+	}
+	clear(b[n:])
+	return len(b), nil
+}
+
+// sizeWords writes n bytes in binary units (3.0 MiB).
+func sizeWords(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, u := float64(n)/1024, 0
+	for v >= 1024 && u < len(units)-1 {
+		v, u = v/1024, u+1
+	}
+	return fmt.Sprintf("%.1f %ciB", v, units[u])
 }
 
 // member is a device of a spanned volume: a source from a partition offset.
@@ -110,6 +160,8 @@ type candidate struct {
 	evidence []string
 	desc     *vmfs.Descriptor
 	fds      []FDHit
+	lvmMajor uint32 // of the LVM header that places the volume here, or 0
+	logical  int64  // the volume's size by that header, or 0
 }
 
 func candidates(f *Findings) []*candidate {
@@ -124,6 +176,10 @@ func candidates(f *Findings) []*candidate {
 		if h.Origin >= 0 {
 			c := get(h.Origin)
 			c.score += 1000
+			c.lvmMajor = h.Major
+			if h.Logical > 0 && h.Logical <= maxVolume {
+				c.logical = h.Logical
+			}
 			c.evidence = append(c.evidence, fmt.Sprintf("LVM%d header at disk offset %#x", h.Major, h.Partition+0x100000))
 		}
 	}
@@ -166,10 +222,14 @@ func candidates(f *Findings) []*candidate {
 
 // inferDescriptor rebuilds the fields a reader needs from the surviving
 // descriptors when the file-system descriptor itself is gone: VMFS6 by
-// the "fdmd" signature, the block size from the system files (whose block
-// size is the file block size), the sub-block size from directories.
-func inferDescriptor(fds []FDHit) *vmfs.Descriptor {
+// the "fdmd" signature or an LVM6 header (lvmMajor), the block size from
+// the system files (whose block size is the file block size), the
+// sub-block size from directories.
+func inferDescriptor(fds []FDHit, lvmMajor uint32) *vmfs.Descriptor {
 	d := &vmfs.Descriptor{Magic: 0x2FABF15E, Major: 14, Minor: 81, SubBlockSize: 8 << 10, MDAlignment: 512, DiskBlockSize: 512}
+	if lvmMajor >= 6 {
+		d.Major, d.Minor, d.SubBlockSize, d.MDAlignment, d.LFBShift = 24, 82, 64<<10, 4096, 9
+	}
 	counts := map[int64]int{}
 	for _, h := range fds {
 		if h.VMFS6 {
@@ -208,7 +268,7 @@ func rebuildOne(f *Findings, c *candidate, p *placement, bad []allocmap.Map) (*R
 	}
 	rec.Descriptor = c.desc
 	if rec.Descriptor == nil {
-		rec.Descriptor = inferDescriptor(c.fds)
+		rec.Descriptor = inferDescriptor(c.fds, c.lvmMajor)
 	}
 	vol, err := vmfs.OpenRecovered(p.dev, rec, vmfs.Options{Tolerant: true})
 	if err != nil {
@@ -218,6 +278,7 @@ func rebuildOne(f *Findings, c *candidate, p *placement, bad []allocmap.Map) (*R
 	out := &Recovered{
 		Origin: c.origin, Evidence: c.evidence, Label: d.Label, UUID: d.UUID.String(),
 		Version: d.Version(), BlockSize: d.BlockSize, Anomalies: vol.Anomalies(), Tree: newTree(),
+		Missing: p.missing,
 	}
 	if p.span != nil {
 		out.Evidence = append(out.Evidence, fmt.Sprintf("LVM volume spanned over %d scanned disks", len(p.members)))
@@ -531,4 +592,14 @@ func (z zeroFill) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// Empty says whether nothing at all was recovered from the volume.
+func (r *Recovered) Empty() bool {
+	for _, n := range r.Counts {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
 }
