@@ -34,7 +34,9 @@ func newDumpCmd(g *globalOptions) *cobra.Command {
 with its parents, or a raw image) and writes it to FILE as a raw disk image.
 Unallocated ranges and all-zero blocks are left as holes, so FILE takes only
 the space the data needs. A snapshot chain is flattened: FILE holds what the
-newest link shows. FILE must not exist unless --force is given.
+newest link shows. FILE must not exist unless --force is given, and may
+never be SOURCE or anything it reads (an extent, a parent, the disk under a
+partition), whatever the flags.
 
 --offset and --length write only that byte range of the virtual disk: one
 guest partition or file system, as 'info --search' places them when the
@@ -51,7 +53,7 @@ partition table is gone.
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "raw image to write (required)")
 	cmd.Flags().BoolVar(&o.tolerant, "tolerant", false, "read missing extents or parents and damaged ranges as zeros, and report them")
-	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite FILE if it exists")
+	cmd.Flags().BoolVar(&o.force, "force", false, "overwrite FILE if it exists (never a file SOURCE reads)")
 	cmd.Flags().BoolVar(&o.unmapped, "unmapped-from-parent", false, "read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
 	o.addFlags(cmd, "virtual disk")
 	cmd.MarkFlagRequired("output")

@@ -69,7 +69,9 @@ Locally, holes of thin disks and all-zero blocks stay holes, modification
 times of files, directories and links are kept, symbolic links are recreated when they point inside DEST and
 skipped otherwise. Names a damaged volume holds that cannot be created safely
 (control characters, "..", over-long names) are replaced; the manifest
-records the original. Existing files are never replaced without --overwrite.
+records the original. Existing files are never replaced without --overwrite,
+and never, whatever the flags, one that a SOURCE reads: the export stops
+before writing it, keeping what is done, and exits 1.
 A full disk or a permission error stops the export, keeping what is done.
 
 FTP: the password comes from $` + export.FTPPasswordEnv + `, from ~/.netrc
