@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 )
 
@@ -59,7 +58,6 @@ type Array struct {
 	starts  []int64 // linear: array offset where each member begins
 
 	reconstructed, readErrors, mismatches atomic.Int64
-	bufs                                  sync.Pool
 }
 
 // New assembles members (in slot order, nil for a missing member) with

@@ -85,10 +85,14 @@ func (c config) striper() raidtest.Geometry {
 	return g
 }
 
-// build stripes src into member images with the independent striper.
-func build(tb testing.TB, c config, src []byte) []string {
+// buildBytes stripes src into member images with the independent striper.
+func buildBytes(tb testing.TB, c config, src []byte) []string {
+	return build(tb, c, bytes.NewReader(src), int64(len(src)))
+}
+
+func build(tb testing.TB, c config, src io.ReaderAt, size int64) []string {
 	tb.Helper()
-	paths, err := raidtest.Stripe(bytes.NewReader(src), int64(len(src)), c.striper(), tb.TempDir())
+	paths, err := raidtest.Stripe(src, size, c.striper(), tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -152,7 +156,7 @@ func TestRoundTrip(t *testing.T) {
 	src := randomImage(1, size)
 	for _, c := range matrix(testing.Short()) {
 		t.Run(c.String(), func(t *testing.T) {
-			a, err := raid.New(c.geometry(), openMembers(t, build(t, c, src)))
+			a, err := raid.New(c.geometry(), openMembers(t, buildBytes(t, c, src)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +182,7 @@ func TestDegraded(t *testing.T) {
 		if c.level == raid.RAID0 || c.level == raid.Linear || testing.Short() && c.chunk != 64<<10 {
 			continue
 		}
-		paths := build(t, c, src)
+		paths := buildBytes(t, c, src)
 		var drops [][]int
 		for i := range c.members {
 			drops = append(drops, []int{i})
@@ -237,7 +241,7 @@ func TestReadErrors(t *testing.T) {
 		{raid.RAID10, raid.LayoutUnknown, 64 << 10, 3, 0},
 	} {
 		t.Run(c.String(), func(t *testing.T) {
-			ms := openMembers(t, build(t, c, src))
+			ms := openMembers(t, buildBytes(t, c, src))
 			ms[0] = failing{ms[0], c.offset + 100<<10, 200 << 10}
 			if c.level == raid.RAID6 {
 				ms[3] = failing{ms[3], c.offset + 150<<10, 300 << 10}
@@ -254,7 +258,7 @@ func TestReadErrors(t *testing.T) {
 	}
 	t.Run("unrecoverable", func(t *testing.T) {
 		c := config{raid.RAID5, raid.LeftSymmetric, 4 << 10, 3, 0}
-		ms := openMembers(t, build(t, c, src))
+		ms := openMembers(t, buildBytes(t, c, src))
 		ms[0] = failing{ms[0], 0, 1 << 20}
 		ms[1] = failing{ms[1], 0, 1 << 20}
 		a, err := raid.New(c.geometry(), ms)
@@ -273,7 +277,7 @@ func TestReadErrors(t *testing.T) {
 func TestParityMismatch(t *testing.T) {
 	src := randomImage(4, 1<<20)
 	c := config{raid.RAID6, raid.LeftSymmetric, 4 << 10, 4, 0}
-	paths := build(t, c, src)
+	paths := buildBytes(t, c, src)
 	f, err := os.OpenFile(paths[2], os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)

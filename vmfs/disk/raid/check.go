@@ -21,6 +21,11 @@ type Mismatch struct {
 // members hold; the Stats counter counts them too. Every member must be
 // present and readable there.
 func (a *Array) CheckParity(off, n int64) ([]Mismatch, error) {
+	return a.checkParity(off, n, a.g.Chunk)
+}
+
+// checkParity checks the first width bytes of each chunk of the rows.
+func (a *Array) checkParity(off, n, width int64) ([]Mismatch, error) {
 	if a.g.Level.parity() == 0 {
 		return nil, fmt.Errorf("%w: %s has no parity", ErrGeometry, a.g.Level)
 	}
@@ -33,9 +38,9 @@ func (a *Array) CheckParity(off, n int64) ([]Mismatch, error) {
 	rowBytes := ch * int64(members-a.g.Level.parity())
 	bufs := make([][]byte, members)
 	for i := range bufs {
-		bufs[i] = make([]byte, ch)
+		bufs[i] = make([]byte, width)
 	}
-	p, q := make([]byte, ch), make([]byte, ch)
+	p, q := make([]byte, width), make([]byte, width)
 	var r row
 	var out []Mismatch
 	for s := off / rowBytes; s*rowBytes < off+n; s++ {

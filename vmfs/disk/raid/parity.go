@@ -3,6 +3,7 @@ package raid
 import (
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // piece is the part of one data chunk of a row that a read covers.
@@ -55,14 +56,14 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 	var bufs [][]byte
 	defer func() {
 		for _, b := range bufs {
-			a.bufs.Put(&b)
+			scratchPool.Put(&b)
 		}
 	}()
 	scratch := func() []byte {
-		if v, ok := a.bufs.Get().(*[]byte); ok && int64(cap(*v)) >= l {
+		if v, ok := scratchPool.Get().(*[]byte); ok && int64(cap(*v)) >= l {
 			bufs = append(bufs, (*v)[:l])
 		} else {
-			bufs = append(bufs, make([]byte, l, ch))
+			bufs = append(bufs, make([]byte, l))
 		}
 		return bufs[len(bufs)-1]
 	}
@@ -146,6 +147,9 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 	}
 	return nil
 }
+
+// scratchPool holds the buffers rebuilds read other members into.
+var scratchPool sync.Pool
 
 // syndrome sets q to Σ g^coef·D over the known data chunks (nil ones count
 // as zeros), by Horner's rule from the highest coefficient down.
