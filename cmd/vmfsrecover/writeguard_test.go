@@ -198,3 +198,24 @@ func TestExportRefusesItsSource(t *testing.T) {
 		})
 	}
 }
+
+// Every LUN of a spanned volume is a source: the second one, linked where
+// the volume's /notes/readme.txt goes, stops the export before it changes.
+func TestExportRefusesALUNOfASpan(t *testing.T) {
+	lun1 := filepath.Join(t.TempDir(), "span.img")
+	if _, err := vmfstest.Write(lun1, vmfstest.Spec{Version: 6, Label: "span", Extents: 2, Files: []vmfstest.Entry{
+		{Path: "notes/readme.txt", Data: []byte("hello\n")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	lun2 := filepath.Join(filepath.Dir(lun1), "span-ext1.img")
+	want := fileSum(t, lun2)
+	out := t.TempDir()
+	target := filepath.Join(out, "notes", "readme.txt")
+	os.MkdirAll(filepath.Dir(target), 0o755)
+	if err := os.Link(lun2, target); err != nil {
+		t.Fatal(err)
+	}
+	err := runExport(context.Background(), &globalOptions{quiet: true}, &exportFlags{to: out, jobs: 1, overwrite: true}, []string{lun1, lun2, "--", "/notes"}, new(bytes.Buffer))
+	checkRefused(t, err, target, lun2, want)
+}

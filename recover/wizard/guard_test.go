@@ -2,9 +2,13 @@ package wizard
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
@@ -31,5 +35,50 @@ func TestStateNeverOverwritesASource(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(img); !bytes.Equal(got, data) {
 		t.Fatal("saving the wizard's state replaced its source")
+	}
+}
+
+func sum(t *testing.T, name string) [32]byte {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// The wizard's export goes through the same guard as the CLI's: with
+// overwrite on, a destination file that is the source image (a hard link
+// at the path of a file of the volume) stops the export, naming both.
+func TestWizardExportNeverOverwritesASource(t *testing.T) {
+	img, _ := testVolume(t)
+	want := sum(t, img)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	target := filepath.Join(out, "vm1", "vmware.log")
+	os.MkdirAll(filepath.Dir(target), 0o755)
+	if err := os.Link(img, target); err != nil {
+		t.Fatal(err)
+	}
+	a, err := LoadAnswers(strings.NewReader(`{"sources": [` + quote(img) + `], "select": ["/vm1"],
+		"destination": {"local": ` + quote(out) + `, "overwrite": true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Options{StatePath: filepath.Join(dir, "state.json"), ScanDir: dir})
+	defer w.Close()
+	var report strings.Builder
+	_, err = RunAnswers(context.Background(), w, a, &report, nil)
+	var e *writeguard.Error
+	if !errors.As(err, &e) || e.Target != target || e.Source != img {
+		t.Errorf("wizard export onto its source: %v, want the guard's refusal naming %s and %s\n%s", err, target, img, report.String())
+	}
+	if sum(t, img) != want {
+		t.Fatal("the wizard's export changed its source")
 	}
 }

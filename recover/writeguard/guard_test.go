@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
@@ -118,4 +119,20 @@ func TestAddDisk(t *testing.T) {
 	}
 	wantRefused(t, g.Check(moved), moved, extent)
 	wantRefused(t, g.Check(desc), desc, desc)
+}
+
+// ForSources covers a VMDK's extents as well as the SOURCE paths, skips
+// remote sources and opens no FIFO (which would block).
+func TestForSources(t *testing.T) {
+	dir := t.TempDir()
+	extent := writeFile(t, filepath.Join(dir, "d-flat.vmdk"), strings.Repeat("\x01", 1024))
+	desc := writeFile(t, filepath.Join(dir, "d.vmdk"), "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 2 FLAT \"d-flat.vmdk\" 0\n")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := ForSources([]string{desc, "ssh://root@host/vmfs/volumes/ds/d.vmdk", fifo, filepath.Join(dir, "missing")})
+	wantRefused(t, g.Check(extent), extent, extent)
+	wantRefused(t, g.Check(desc), desc, desc)
+	wantRefused(t, g.Check(fifo), fifo, fifo)
 }
