@@ -3,6 +3,8 @@ package vmdk
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
 // cowdHeader is the ESX sparse ("COWD", vmfsSparse) header, the start of a
@@ -47,7 +49,7 @@ type cowdExtent struct {
 	grainBytes int64
 	cover      int64
 	gd         []uint32
-	gts        *lru[[]uint32]
+	gts        *blockcache.LRU[int64, []uint32]
 }
 
 func openCOWD(f *file, size int64, warn func(string)) (*cowdExtent, error) {
@@ -95,7 +97,7 @@ func openCOWD(f *file, size int64, warn func(string)) (*cowdExtent, error) {
 	for i := range e.gd {
 		e.gd[i] = le.Uint32(raw[4*i:])
 	}
-	e.gts = newLRU[[]uint32](256) // 16 KiB each: 4 MiB
+	e.gts = blockcache.NewLRU[int64, []uint32](256) // 16 KiB each: 4 MiB
 	return e, nil
 }
 
@@ -105,7 +107,7 @@ func (e *cowdExtent) table(gdIndex int64) ([]uint32, error) {
 		return nil, nil
 	}
 	sector := e.gd[gdIndex]
-	if t, ok := e.gts.get(int64(sector)); ok {
+	if t, ok := e.gts.Get(int64(sector)); ok {
 		return t, nil
 	}
 	raw := make([]byte, cowdGTEntries*4)
@@ -116,7 +118,7 @@ func (e *cowdExtent) table(gdIndex int64) ([]uint32, error) {
 	for i := range t {
 		t[i] = binary.LittleEndian.Uint32(raw[4*i:])
 	}
-	e.gts.put(int64(sector), t)
+	e.gts.Put(int64(sector), t)
 	return t, nil
 }
 

@@ -3,6 +3,8 @@ package vmdk
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
 // seSparseHeader is the constant header of a SESparse extent (ESXi 6.5+):
@@ -42,7 +44,7 @@ type seSparseExtent struct {
 	size  int64
 	cover int64
 	gd    []uint64
-	gts   *lru[[]uint64]
+	gts   *blockcache.LRU[int64, []uint64]
 	// unmappedFromParent reads unmapped grains (type 1) from the parent.
 	unmappedFromParent bool
 }
@@ -122,7 +124,7 @@ func openSESparse(f *file, size int64, warn func(string)) (*seSparseExtent, erro
 	for i := range e.gd {
 		e.gd[i] = binary.LittleEndian.Uint64(raw[8*i:])
 	}
-	e.gts = newLRU[[]uint64](128) // 32 KiB each: 4 MiB
+	e.gts = blockcache.NewLRU[int64, []uint64](128) // 32 KiB each: 4 MiB
 	return e, nil
 }
 
@@ -140,7 +142,7 @@ func (e *seSparseExtent) table(gdIndex int64) ([]uint64, error) {
 	if idx*64 >= int64(e.h.GrainTables.Size) {
 		return nil, corrupt(e.f.name, "SESparse grain directory entry", gdeOff, "grain table %d outside the table area of %d sectors", idx, e.h.GrainTables.Size)
 	}
-	if t, ok := e.gts.get(idx); ok {
+	if t, ok := e.gts.Get(idx); ok {
 		return t, nil
 	}
 	raw := make([]byte, seGTEntries*8)
@@ -151,7 +153,7 @@ func (e *seSparseExtent) table(gdIndex int64) ([]uint64, error) {
 	for i := range t {
 		t[i] = binary.LittleEndian.Uint64(raw[8*i:])
 	}
-	e.gts.put(idx, t)
+	e.gts.Put(idx, t)
 	return t, nil
 }
 

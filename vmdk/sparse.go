@@ -7,6 +7,8 @@ import (
 	"github.com/klauspost/compress/flate"
 	"io"
 	"sync"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
 // sparseHeader is the hosted sparse ("KDMV", VMDK4) header: 512 bytes at
@@ -73,10 +75,10 @@ type sparseExtent struct {
 	cover      int64 // bytes covered by one GT
 	gd, rgd    []uint32
 	gtBytes    int64
-	gts        *lru[[]uint32]
+	gts        *blockcache.LRU[int64, []uint32]
 	compressed bool
 	markers    bool
-	grains     *lru[[]byte] // decompressed grains, for sub-grain reads
+	grains     *blockcache.LRU[int64, []byte] // decompressed grains, for sub-grain reads
 	warn       func(string)
 	warned     sync.Map // GD indexes already reported
 	// scan maps grain index to the sector of its marker, when the tables
@@ -226,9 +228,9 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 		}
 	}
 	// 64 MiB of tables at most, whatever the GT size: 32768 KDMV GTs.
-	e.gts = newLRU[[]uint32](int(max(16, (64<<20)/8/e.gtBytes)))
+	e.gts = blockcache.NewLRU[int64, []uint32](int(max(16, (64<<20)/8/e.gtBytes)))
 	if e.compressed {
-		e.grains = newLRU[[]byte](int(max(1, (4<<20)/e.grainBytes)))
+		e.grains = blockcache.NewLRU[int64, []byte](int(max(1, (4<<20)/e.grainBytes)))
 	}
 	return e, nil
 }
@@ -251,7 +253,7 @@ func (e *sparseExtent) loadGT(sector uint32) ([]uint32, error) {
 	if sector == 0 {
 		return nil, nil
 	}
-	if t, ok := e.gts.get(int64(sector)); ok {
+	if t, ok := e.gts.Get(int64(sector)); ok {
 		return t, nil
 	}
 	raw := make([]byte, e.gtBytes)
@@ -262,7 +264,7 @@ func (e *sparseExtent) loadGT(sector uint32) ([]uint32, error) {
 	for i := range t {
 		t[i] = binary.LittleEndian.Uint32(raw[4*i:])
 	}
-	e.gts.put(int64(sector), t)
+	e.gts.Put(int64(sector), t)
 	return t, nil
 }
 
@@ -387,7 +389,7 @@ func (e *sparseExtent) readCompressed(p []byte, off int64) error {
 	gi := off / e.grainBytes
 	in := off % e.grainBytes
 	want := min(e.grainBytes, int64(e.h.Capacity)*512-gi*e.grainBytes)
-	if buf, ok := e.grains.get(gi); ok {
+	if buf, ok := e.grains.Get(gi); ok {
 		copy(p, buf[in:])
 		return nil
 	}
@@ -398,7 +400,7 @@ func (e *sparseExtent) readCompressed(p []byte, off int64) error {
 	if err := e.inflate(buf, gi, want); err != nil {
 		return err
 	}
-	e.grains.put(gi, buf)
+	e.grains.Put(gi, buf)
 	copy(p, buf[in:])
 	return nil
 }
@@ -554,6 +556,6 @@ func scanStream(f *file, h sparseHeader, size int64, warn func(string), cause er
 		sector++
 	}
 	warn(fmt.Sprintf("%s: %v; grain map rebuilt from %d grain markers (%d unreadable sectors skipped)", f.name, cause, len(e.scan), skipped))
-	e.grains = newLRU[[]byte](int(max(1, (4<<20)/e.grainBytes)))
+	e.grains = blockcache.NewLRU[int64, []byte](int(max(1, (4<<20)/e.grainBytes)))
 	return e, nil
 }

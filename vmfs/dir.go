@@ -25,7 +25,7 @@ const (
 
 // readDir returns the entries of directory fd, without "." and "..".
 func (v *Volume) readDir(fd *fileDesc) ([]dirent, error) {
-	if ents, ok := v.dirCache.get(fd.addr); ok {
+	if ents, ok := v.dirCache.Get(fd.addr); ok {
 		return ents, nil
 	}
 	if fd.length > maxDirBytes {
@@ -45,7 +45,7 @@ func (v *Volume) readDir(fd *fileDesc) ([]dirent, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.dirCache.put(fd.addr, ents)
+	v.dirCache.Put(fd.addr, ents)
 	return ents, nil
 }
 

@@ -158,7 +158,7 @@ func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error)
 
 // readFD reads the descriptor at addr through .fdc.sf, with caching.
 func (v *Volume) readFD(addr uint32) (*fileDesc, error) {
-	if fd, ok := v.fdCache.get(addr); ok {
+	if fd, ok := v.fdCache.Get(addr); ok {
 		return fd, nil
 	}
 	if addr&7 != addrFD {
@@ -175,7 +175,7 @@ func (v *Volume) readFD(addr uint32) (*fileDesc, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.fdCache.put(addr, fd)
+	v.fdCache.Put(addr, fd)
 	return fd, nil
 }
 
@@ -213,7 +213,7 @@ func (v *Volume) ptrsPerBlock() int64 {
 
 // pointerBlock returns the pointers of the pointer block at address a.
 func (v *Volume) pointerBlock(a uint64) ([]uint64, error) {
-	if pb, ok := v.pbCache.get(a); ok {
+	if pb, ok := v.pbCache.Get(a); ok {
 		return pb, nil
 	}
 	vol, err := v.resourceVol(a)
@@ -237,7 +237,7 @@ func (v *Volume) pointerBlock(a uint64) ([]uint64, error) {
 			pb[i] = uint64(binary.LittleEndian.Uint32(buf[i*4:]))
 		}
 	}
-	v.pbCache.put(a, pb)
+	v.pbCache.Put(a, pb)
 	return pb, nil
 }
 

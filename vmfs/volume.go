@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
 // Options control how strictly a volume is read.
@@ -27,9 +29,9 @@ type Volume struct {
 	root          *fileDesc
 	anomalies     []string
 
-	fdCache  *lru[uint32, *fileDesc]
-	pbCache  *lru[uint64, []uint64]
-	dirCache *lru[uint32, []dirent]
+	fdCache  *blockcache.LRU[uint32, *fileDesc]
+	pbCache  *blockcache.LRU[uint64, []uint64]
+	dirCache *blockcache.LRU[uint32, []dirent]
 }
 
 // System file descriptor addresses: cluster 0, resources 0-8 (§10).
@@ -86,9 +88,9 @@ func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Optio
 	}
 	v := &Volume{
 		opts: opts, rec: rec, headers: headers, lv: lv, desc: desc, anomalies: anomalies,
-		fdCache:  newLRU[uint32, *fileDesc](4096),
-		pbCache:  newLRU[uint64, []uint64](256),
-		dirCache: newLRU[uint32, []dirent](256),
+		fdCache:  blockcache.NewLRU[uint32, *fileDesc](4096),
+		pbCache:  blockcache.NewLRU[uint64, []uint64](256),
+		dirCache: blockcache.NewLRU[uint32, []dirent](256),
 	}
 	if len(headers) > 0 && !desc.VolumeUUID.IsZero() && desc.VolumeUUID != headers[0].VolumeUUID {
 		v.anomalies = append(v.anomalies, fmt.Sprintf("file-system descriptor names LVM volume %s, the LVM header %s", desc.VolumeUUID, headers[0].VolumeUUID))
@@ -227,7 +229,7 @@ func (v *Volume) openResFile(name string, addr uint32) (*resFile, error) {
 // volume is itself reached through .pb2.sf (§7.2 bootstrap). The
 // descriptor's own address must match.
 func (v *Volume) bootstrapFD(addr uint32) (*fileDesc, error) {
-	if fd, ok := v.fdCache.get(addr); ok {
+	if fd, ok := v.fdCache.Get(addr); ok {
 		return fd, nil
 	}
 	c, r := fdAddr(addr)
@@ -242,7 +244,7 @@ func (v *Volume) bootstrapFD(addr uint32) (*fileDesc, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.fdCache.put(addr, fd)
+	v.fdCache.Put(addr, fd)
 	return fd, nil
 }
 

@@ -1,0 +1,57 @@
+package blockcache
+
+import (
+	"container/list"
+	"sync"
+)
+
+// LRU is a bounded, concurrency-safe cache of decoded values (VMFS file
+// descriptors and directory listings, VMDK grain tables and decompressed
+// grains): what a page of bytes cannot hold without decoding it again.
+// It is bounded by entry count; callers size the count from the entry
+// size so that memory stays flat whatever the disk size.
+type LRU[K comparable, V any] struct {
+	mu    sync.Mutex
+	max   int
+	order list.List // front = most recent; values are *lruEntry
+	items map[K]*list.Element
+}
+
+type lruEntry[K comparable, V any] struct {
+	key K
+	val V
+}
+
+// NewLRU makes a cache of at most n entries (at least one).
+func NewLRU[K comparable, V any](n int) *LRU[K, V] {
+	return &LRU[K, V]{max: max(1, n), items: make(map[K]*list.Element)}
+}
+
+// Get returns the value cached for k, making it the most recent.
+func (c *LRU[K, V]) Get(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[k]; ok {
+		c.order.MoveToFront(el)
+		return el.Value.(*lruEntry[K, V]).val, true
+	}
+	var zero V
+	return zero, false
+}
+
+// Put caches v for k, dropping the least recently used entry when full.
+func (c *LRU[K, V]) Put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[k]; ok {
+		el.Value.(*lruEntry[K, V]).val = v
+		c.order.MoveToFront(el)
+		return
+	}
+	c.items[k] = c.order.PushFront(&lruEntry[K, V]{k, v})
+	if c.order.Len() > c.max {
+		old := c.order.Back()
+		c.order.Remove(old)
+		delete(c.items, old.Value.(*lruEntry[K, V]).key)
+	}
+}
