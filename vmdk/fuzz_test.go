@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,24 +101,104 @@ func asFormat(err error, fe **FormatError) bool {
 	return ok
 }
 
-// exercise opens fsys/name and reads a bounded sample of the disk.
-func exercise(fsys fstest.MapFS, name string) {
+// exercise opens fsys/name, strict and tolerant, and checks what every
+// reader of a disk relies on, whatever the bytes:
+//   - Info's capacity is Size;
+//   - ReadAt returns len(p) bytes or an error within Size, and past Size
+//     the bytes up to it with io.EOF;
+//   - a ReadAt of any range reads the bytes a sequential read of the whole
+//     disk read there (grain boundaries, caches and the parallel decoder
+//     agree), and reads them again the same;
+//   - the allocation map lies within Size, sorted, without overlaps, and
+//     what lies outside it reads as zeros.
+func exercise(t *testing.T, fsys fstest.MapFS, name string) {
 	for _, tol := range []bool{false, true} {
 		d, err := OpenFS(fsys, name, &Options{Tolerant: tol})
 		if err != nil {
 			continue
 		}
-		buf := make([]byte, 256<<10)
-		for _, off := range []int64{0, d.Size() / 2, d.Size() - 1000, 65536 - 7} {
-			if off >= 0 {
-				d.ReadAt(buf, off)
+		checkDisk(t, d, tol)
+		d.Close()
+	}
+}
+
+// checkDisk: see exercise. Disks over 4 MiB are sampled rather than read
+// whole, to keep fuzzing fast.
+func checkDisk(t *testing.T, d *Disk, tol bool) {
+	size := d.Size()
+	if in := d.Info(); in.Capacity != size {
+		t.Fatalf("tolerant %v: Info capacity %d, Size %d", tol, in.Capacity, size)
+	}
+	if size < 0 {
+		t.Fatalf("negative size %d", size)
+	}
+	read := func(n int, off int64) ([]byte, bool) {
+		p := make([]byte, n)
+		got, err := d.ReadAt(p, off)
+		want := int64(n)
+		if off+want > size {
+			want = max(size-off, 0)
+			if err == nil {
+				t.Fatalf("tolerant %v: ReadAt(%d, %d) past size %d: no error", tol, n, off, size)
 			}
 		}
-		if d.Size() <= 64<<20 { // bounded anyway, but big maps make fuzzing slow
-			d.AllocationMap()
+		if err != nil && (err != io.EOF || int64(got) != want) {
+			return nil, false // an error about the bytes, which is allowed
 		}
-		d.Info()
-		d.Close()
+		if int64(got) != want {
+			t.Fatalf("tolerant %v: ReadAt(%d, %d) = %d, nil; size %d", tol, n, off, got, size)
+		}
+		return p[:got], true
+	}
+	var whole []byte
+	if size <= 4<<20 {
+		whole = make([]byte, 0, size)
+		for off := int64(0); off < size; off += 64 << 10 {
+			b, ok := read(int(min(64<<10, size-off)), off)
+			if !ok {
+				whole = nil
+				break
+			}
+			whole = append(whole, b...)
+		}
+	}
+	for _, r := range []struct {
+		off int64
+		n   int
+	}{{0, 4096}, {size / 2, 256 << 10}, {size - 1000, 3000}, {65536 - 7, 70000}, {size/3 | 511, 1 << 20}, {size, 1}} {
+		if r.off < 0 {
+			continue
+		}
+		b, ok := read(r.n, r.off)
+		if !ok {
+			continue
+		}
+		if again, ok := read(r.n, r.off); ok && !bytes.Equal(again, b) {
+			t.Fatalf("tolerant %v: two reads of %d bytes at %d differ", tol, r.n, r.off)
+		}
+		if whole != nil && len(b) > 0 && !bytes.Equal(b, whole[r.off:r.off+int64(len(b))]) {
+			t.Fatalf("tolerant %v: ReadAt(%d, %d) differs from the sequential read", tol, r.n, r.off)
+		}
+	}
+	if size > 64<<20 { // bounded anyway, but big maps make fuzzing slow
+		return
+	}
+	m, err := d.AllocationMap()
+	if err != nil {
+		return
+	}
+	var end int64
+	for i, r := range m {
+		if r.Len <= 0 || r.Off < end || (i > 0 && r.Off == end) || r.End() > size {
+			t.Fatalf("tolerant %v: allocation map %v: range %d not sorted, merged and within size %d", tol, m, i, size)
+		}
+		if whole != nil && bytes.Count(whole[end:r.Off], []byte{0}) != int(r.Off-end) {
+			t.Fatalf("tolerant %v: bytes %d-%d read as data but lie outside the allocation map %v", tol, end, r.Off, m)
+		}
+		end = r.End()
+	}
+	if whole != nil && bytes.Count(whole[end:], []byte{0}) != len(whole[end:]) {
+		t.Fatalf("tolerant %v: bytes from %d read as data but lie past the allocation map %v", tol, end, m)
 	}
 }
 
@@ -158,7 +239,7 @@ func FuzzDescriptorDisk(f *testing.F) {
 	// Renamed files: a parent found by CID, an extent by its name's prefix.
 	f.Add([]byte(vmdktest.Descriptor("vmfsSparse", "VMFSSPARSE", "e", 512, 1, 2, "gone.vmdk")))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		exercise(fstest.MapFS{
+		exercise(t, fstest.MapFS{
 			"vm/x.vmdk":     {Data: b},
 			"vm/b.vmdk":     {Data: []byte(vmdktest.Descriptor("vmfs", "VMFS", "f", 512, 2, 0xFFFFFFFF, ""))},
 			"vm/f":          {Data: base},
@@ -193,6 +274,6 @@ func FuzzSparseFile(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		exercise(fstest.MapFS{"x.vmdk": {Data: b}}, "x.vmdk")
+		exercise(t, fstest.MapFS{"x.vmdk": {Data: b}}, "x.vmdk")
 	})
 }

@@ -1,6 +1,7 @@
 package vmfs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"io/fs"
@@ -72,6 +73,8 @@ func (p patched) ReadAt(b []byte, off int64) (int, error) {
 // every file. Any outcome but a panic, a hang or a huge allocation is
 // fine: errors are the expected answer to damage.
 func FuzzOpenDamaged(f *testing.F) {
+	f.Add(uint8(0), uint32(0), []byte{})                                       // intact
+	f.Add(uint8(1), uint32(0), []byte{})                                       // intact
 	f.Add(uint8(0), uint32(0x1300000), []byte{0xff, 0xff, 0xff, 0xff})         // descriptor magic
 	f.Add(uint8(1), uint32(0x1500000+0x10200), []byte{0, 0, 0, 0, 9, 9, 9, 9}) // FDC cluster
 	f.Add(uint8(0), uint32(0x1520000+0x200+0x14), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
@@ -91,13 +94,21 @@ func FuzzOpenDamaged(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			walkAndRead(vol)
+			checkVolume(t, vol)
 		}
 	})
 }
 
-func walkAndRead(vol *Volume) {
-	buf := make([]byte, 64<<10)
+// checkVolume walks the tree and checks, for the first 256 KiB of every
+// file, what every reader of a volume relies on, whatever the damage:
+//   - Stat's size is Size;
+//   - ReadAt returns len(p) bytes or an error within the size, and past it
+//     the bytes up to the size with io.EOF;
+//   - a sequential Read gives the bytes ReadAt gave;
+//   - the allocation map lies within the size, sorted and merged, what lies
+//     outside it reads as zeros, and Locate calls a byte a hole exactly
+//     when the map leaves it out.
+func checkVolume(t *testing.T, vol *Volume) {
 	visited := 0
 	fs.WalkDir(vol, ".", func(p string, d fs.DirEntry, err error) error {
 		if visited++; visited > 10000 {
@@ -111,18 +122,82 @@ func walkAndRead(vol *Volume) {
 			return nil
 		}
 		defer f.Close()
-		if ra, ok := f.(io.ReaderAt); ok {
-			for off := int64(0); off < 256<<10; off += int64(len(buf)) {
-				if _, err := ra.ReadAt(buf, off); err != nil {
-					break
-				}
-			}
-		}
-		if m, ok := f.(*File); ok {
-			m.AllocationMap()
+		if file, ok := f.(*File); ok {
+			checkFile(t, p, file)
 		}
 		return nil
 	})
+}
+
+func checkFile(t *testing.T, p string, f *File) {
+	const window = 256 << 10
+	size := f.Size()
+	if fi, err := f.Stat(); err != nil || fi.Size() != size {
+		t.Fatalf("%s: Stat %v %v, Size %d", p, fi, err, size)
+	}
+	want := min(max(size, 0), window)
+	var byReadAt []byte
+	buf := make([]byte, 64<<10+3) // odd, so reads straddle blocks
+	for off := int64(0); off < window; off += int64(len(buf)) {
+		n, err := f.ReadAt(buf, off)
+		if err == nil && (n != len(buf) || off+int64(n) > size) {
+			t.Fatalf("%s: ReadAt(%d, %d) = %d, nil; size %d", p, len(buf), off, n, size)
+		}
+		if err != nil && err != io.EOF {
+			byReadAt = nil // damage: nothing to compare
+			break
+		}
+		if err == io.EOF && off+int64(n) != max(size, off) {
+			t.Fatalf("%s: ReadAt(%d, %d) = %d, EOF; size %d", p, len(buf), off, n, size)
+		}
+		byReadAt = append(byReadAt, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+	}
+	byReadAt = byReadAt[:min(int64(len(byReadAt)), want)]
+	if byReadAt == nil || int64(len(byReadAt)) != want {
+		return
+	}
+	byRead, err := io.ReadAll(io.LimitReader(f, window))
+	if err == nil && !bytes.Equal(byRead, byReadAt) {
+		t.Fatalf("%s: Read and ReadAt disagree on the first %d bytes", p, want)
+	}
+	m, err := f.AllocationMap()
+	if err != nil {
+		return
+	}
+	var end int64
+	inMap := func(off int64) bool {
+		for _, r := range m {
+			if off >= r.Off && off < r.End() {
+				return true
+			}
+		}
+		return false
+	}
+	for i, r := range m {
+		if r.Len <= 0 || r.Off < end || (i > 0 && r.Off == end) || r.End() > size {
+			t.Fatalf("%s: allocation map %v: range %d not sorted, merged and within size %d", p, m, i, size)
+		}
+		if r.Off < want {
+			if z := byReadAt[min(end, want):min(r.Off, want)]; bytes.Count(z, []byte{0}) != len(z) {
+				t.Fatalf("%s: bytes %d-%d hold data outside the allocation map %v", p, end, r.Off, m)
+			}
+		}
+		end = r.End()
+	}
+	if z := byReadAt[min(end, want):]; bytes.Count(z, []byte{0}) != len(z) {
+		t.Fatalf("%s: bytes from %d hold data past the allocation map %v", p, end, m)
+	}
+	for _, off := range []int64{0, size / 2, size - 1} {
+		if off < 0 || off >= size {
+			continue
+		}
+		if _, hole, err := f.Locate(off); err == nil && hole == inMap(off) {
+			t.Fatalf("%s: Locate(%d) says hole %v, the allocation map %v says the opposite", p, off, hole, m)
+		}
+	}
 }
 
 func FuzzCarveFD(f *testing.F) {
@@ -218,7 +293,7 @@ func FuzzAssembleSpanned(f *testing.F) {
 		if err != nil {
 			return
 		}
-		walkAndRead(vol)
+		checkVolume(t, vol)
 		fs.WalkDir(vol, ".", func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				if f, err := vol.Open(p); err == nil {

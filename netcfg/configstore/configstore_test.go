@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -111,7 +112,21 @@ func TestParseColumns(t *testing.T) {
 
 func FuzzOpen(f *testing.F) {
 	f.Add([]byte("SQLite format 3\x00\x04\x00"))
+	f.Add(fixture.SQLite(f, ddl+`;
+INSERT INTO Config (Component, ConfigGroup, Name, Identifier, UserValue) VALUES ('esx', 'network_vmknic', 'vmknic', 'vmk0', '{"ip": "10.0.0.5"}');`))
+	// Whatever the bytes: an error of one of the package's classes, and
+	// the same answer every time (no state kept between reads).
 	f.Fuzz(func(t *testing.T, data []byte) {
-		Open(data)
+		s, err := Open(data)
+		if err != nil && !errors.Is(err, ErrNotSQLite) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrNoTable) {
+			t.Fatalf("error of no class: %v", err)
+		}
+		if err != nil && s == nil {
+			return
+		}
+		again, err2 := Open(data)
+		if fmt.Sprint(err) != fmt.Sprint(err2) || !reflect.DeepEqual(s, again) {
+			t.Fatalf("two opens differ: %v / %v", err, err2)
+		}
 	})
 }

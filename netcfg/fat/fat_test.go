@@ -183,13 +183,29 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Whatever the damage, a file reads its stated size or fails, and
+		// its directory entry and Stat agree on that size.
 		fs.WalkDir(v, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return nil
 			}
-			if r, err := v.Open(p); err == nil {
-				io.Copy(io.Discard, io.LimitReader(r, 1<<20))
-				r.Close()
+			r, err := v.Open(p)
+			if err != nil {
+				return nil
+			}
+			defer r.Close()
+			fi, err := r.Stat()
+			if err != nil {
+				t.Fatalf("%s: Stat of an open file: %v", p, err)
+			}
+			if di, err := d.Info(); err == nil && di.Size() != fi.Size() {
+				t.Fatalf("%s: directory entry says %d bytes, Stat %d", p, di.Size(), fi.Size())
+			}
+			if fi.Size() > 1<<20 {
+				return nil
+			}
+			if n, err := io.Copy(io.Discard, r); err == nil && n != fi.Size() {
+				t.Fatalf("%s: read %d bytes without error, size %d", p, n, fi.Size())
 			}
 			return nil
 		})

@@ -329,7 +329,7 @@ func TestDetectFSSignatures(t *testing.T) {
 }
 
 // FuzzRead: any bytes give a table or an error, never a panic or an
-// allocation beyond the bounds.
+// allocation beyond the bounds; a table holds what checkTable asks.
 func FuzzRead(f *testing.F) {
 	f.Add(makeGPT(64<<10, 512, []Partition{{Start: 8192, Size: 8192, TypeGUID: GUIDVMFS, GUID: GUIDVMFS}}))
 	m := make([]byte, 8192)
@@ -345,6 +345,29 @@ func FuzzRead(f *testing.F) {
 		if err == nil && tab == nil {
 			t.Fatal("nil table without error")
 		}
+		if err == nil {
+			checkTable(t, tab)
+		}
 		DetectFS(bytes.NewReader(b), int64(len(b)))
 	})
+}
+
+// checkTable checks what users of a table rely on, whatever the disk
+// claims: sectors of 512 or 4096 bytes, partitions on sector boundaries
+// with a size, numbered once each, logical ones from 5.
+func checkTable(t *testing.T, tab *Table) {
+	if tab.SectorSize != 512 && tab.SectorSize != 4096 {
+		t.Fatalf("sector size %d", tab.SectorSize)
+	}
+	ss := int64(tab.SectorSize)
+	seen := map[int]bool{}
+	for _, p := range tab.Partitions {
+		if p.Index < 1 || seen[p.Index] || (p.Logical && p.Index < 5) {
+			t.Fatalf("partition numbers in %+v", tab.Partitions)
+		}
+		seen[p.Index] = true
+		if p.Start < 0 || p.Size <= 0 || p.Start%ss != 0 || p.Size%ss != 0 || p.End() < p.Start {
+			t.Fatalf("partition %d at %d, %d bytes, in sectors of %d", p.Index, p.Start, p.Size, ss)
+		}
+	}
 }
