@@ -14,7 +14,7 @@
 // unknown value is skipped and says so. esx.conf keys the model does not
 // interpret are kept in Host.Unknown (and per vmk in VMK.Extra).
 //
-// How sure the key names are (see shared/docs/esx-network-config*.md):
+// How sure the key names are (docs/formats/esx-network-config.md):
 //   - seen in real files or ESXi's own tools: vSwitch name, numPorts, cdp,
 //     uplinks, teamPolicy (team, uplinks[N], maxActive, notifySwitch,
 //     rollingRestoration), securityPolicy, port-group name; pnic name, mac,

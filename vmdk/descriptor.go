@@ -15,7 +15,7 @@ const MaxDescriptorSize = 1 << 20
 // maxSectors bounds sector counts so that byte offsets never overflow int64.
 const maxSectors = 1 << 52 // 2 EiB; two such byte counts still add up inside int64
 
-// Descriptor is the text descriptor of one link (§3 of vmdk-format.md).
+// Descriptor is the text descriptor of one link (vmdk.md: "Descriptor").
 // Keys are matched case-insensitively; values keep their case.
 type Descriptor struct {
 	Version            int

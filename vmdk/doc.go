@@ -51,5 +51,6 @@
 // writes, for tests here and elsewhere.
 //
 // The layout of each structure is documented next to the Go type that
-// decodes it; /work/shared/docs/vmdk-format.md is the long reference.
+// decodes it; docs/formats/vmdk.md describes every format in one place, and
+// comments name its sections as (vmdk.md: "Section").
 package vmdk

@@ -21,7 +21,7 @@ func TestQemuReadsOwnFixtures(t *testing.T) {
 	for _, f := range ownFixtures(t, dir, raw) {
 		t.Run(f.name, func(t *testing.T) {
 			if f.name == "own/custom-multi-extent" {
-				t.Skip("qemu drops ZERO and RDONLY extent lines (vmdk-format.md §3.4)")
+				t.Skip("qemu drops ZERO and RDONLY extent lines (docs/formats/vmdk.md, Extent lines)")
 			}
 			out := filepath.Join(dir, filepath.Base(f.path)+".raw")
 			run(t, "qemu-img", "convert", "-f", "vmdk", "-O", "raw", f.path, out)

@@ -37,7 +37,7 @@ const (
 
 // seSparseExtent reads a SESparse extent. Grain directory entries carry a
 // grain-table index; table entries a type nibble and a bit-shuffled grain
-// index (see vmdk-format.md §7.3).
+// index (vmdk.md: "SESparse").
 type seSparseExtent struct {
 	f     *file
 	h     seSparseHeader

@@ -504,7 +504,7 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 // scanStream rebuilds the grain map of a streamOptimized extent whose grain
 // directory or footer is unusable: every compressed grain starts with a
 // marker carrying its LBA, so a linear walk over the markers finds them all
-// (vmdk-format.md §5.4). A later grain for the same LBA wins. The walk stops
+// (vmdk.md: "Compressed grains and markers"). A later grain for the same LBA wins. The walk stops
 // at the end-of-stream marker (an all-zero sector) or at the end of the
 // file; a sector that is no marker is skipped with a warning.
 func scanStream(f *file, h sparseHeader, size int64, warn func(string), cause error) (*sparseExtent, error) {

@@ -2,7 +2,7 @@ package vmfs
 
 import "fmt"
 
-// Block address types: the low 3 bits of every pointer (§6).
+// Block address types: the low 3 bits of every pointer (vmfs.md: "Addresses").
 const (
 	addrNull = 0
 	addrFB   = 1 // file block (VMFS6: small file block)
@@ -15,7 +15,7 @@ const (
 )
 
 // fdAddr splits a 32-bit file-descriptor address into cluster and
-// resource (§6.1; the same on every version).
+// resource (vmfs.md: "Addresses"; the same on every version).
 func fdAddr(a uint32) (cluster, resource uint64) {
 	return uint64(a>>6) & 0xFFFF, uint64(a >> 22)
 }

@@ -9,13 +9,13 @@ import (
 )
 
 const (
-	fsDescriptorOffset = 0x200000 // volume offset (§3)
+	fsDescriptorOffset = 0x200000 // volume offset (vmfs.md: "Volume layout")
 	fsMagicVMFS        = 0x2FABF15E
 	fsMagicVMFSL       = 0x2FABF15F // ESXi 7+ OSDATA
 	heartbeatOffset    = 0x300000
 )
 
-// Descriptor is the file-system descriptor (FS3_Descriptor, §4).
+// Descriptor is the file-system descriptor (vmfs.md: "File-system descriptor"; FS3_Descriptor).
 type Descriptor struct {
 	Magic         uint32
 	Major         uint32 // 4 VMFS3, 14 VMFS5, 24 VMFS6 on the samples
@@ -51,7 +51,7 @@ func (d *Descriptor) Version() int {
 // IsVMFSL reports an ESXi OSDATA (VMFS-L) volume.
 func (d *Descriptor) IsVMFSL() bool { return d.Magic == fsMagicVMFSL }
 
-// fdcStart is the volume offset of .fdc.sf (§3).
+// fdcStart is the volume offset of .fdc.sf (vmfs.md: "Volume layout").
 func (d *Descriptor) fdcStart() int64 {
 	if d.Version() >= 6 {
 		return roundUp(3<<20+1024*d.MDAlignment, 1<<20)

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// dirent is one directory entry (§9).
+// dirent is one directory entry (vmfs.md: "Directories (VMFS3/5)").
 type dirent struct {
 	name       string
 	typ        uint32
@@ -64,7 +64,7 @@ func parseDir5(data []byte) []dirent {
 	return ents
 }
 
-// parseDir6 decodes a VMFS6 hashed directory (§9.2): a 64 KiB header,
+// parseDir6 decodes a VMFS6 hashed directory (vmfs.md: "Directories (VMFS6)"): a 64 KiB header,
 // then blocks of mdAlignment bytes; entries live in the used slots of
 // dirent blocks. The hash table only speeds up lookups, so listing walks
 // the blocks, which also works when the allocation map is damaged.

@@ -28,6 +28,6 @@
 // extents and unreadable ranges read as zeros and are recorded as
 // anomalies instead.
 //
-// The on-disk layout is documented in docs/vmfs-format.md of the shared
-// reference material; section numbers in comments (§n) refer to it.
+// The on-disk layout is documented in docs/formats/vmfs.md; comments name
+// its sections as (vmfs.md: "Section").
 package vmfs

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// File descriptor types (§8.2).
+// File descriptor types (vmfs.md: "File descriptors").
 const (
 	typeVolume    = 1
 	typeDirectory = 2
@@ -17,7 +17,7 @@ const (
 	typeRDM       = 6
 )
 
-// Zero-level addressing modes (§8.3).
+// Zero-level addressing modes (vmfs.md: "Addressing modes").
 const (
 	zlaFileBlock      = 1
 	zlaSubBlock       = 2
@@ -59,7 +59,7 @@ type fileDesc struct {
 	ptrs       []uint64
 }
 
-// fdLayout gives where the parts of a descriptor slot are (§8.1).
+// fdLayout gives where the parts of a descriptor slot are (vmfs.md: "File descriptors").
 type fdLayout struct {
 	slot, meta, data, dataCap, ptrOff, ptrCount, ptrSize int64
 }
@@ -119,7 +119,7 @@ func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error)
 		return nil, corrupt(where, vol, "length %d out of range", fd.length)
 	}
 	shift := uint(m[0x89])
-	if shift == 0 { // VMFS3 leaves it 0: index by the block size (§8.2)
+	if shift == 0 { // VMFS3 leaves it 0: index by the block size (vmfs.md: "File descriptors")
 		if !isPow2(fd.blockSize) {
 			if fd.zla != zlaResident {
 				return nil, corrupt(where, vol, "block size %d is not a power of two", fd.blockSize)
@@ -203,7 +203,7 @@ func (v *Volume) readFDAt(vol int64, addr uint32) (*fileDesc, error) {
 	return v.parseFD(slot, vol, addr)
 }
 
-// ptrsPerBlock is the number of pointers in one pointer block (§8.4).
+// ptrsPerBlock is the number of pointers in one pointer block (vmfs.md: "Mapping a file offset").
 func (v *Volume) ptrsPerBlock() int64 {
 	if v.desc.Version() >= 6 {
 		return max(8192, v.desc.MDAlignment/8)
@@ -241,7 +241,8 @@ func (v *Volume) pointerBlock(a uint64) ([]uint64, error) {
 	return pb, nil
 }
 
-// entry returns the data pointer for block n of fd (§8.4), 0 for a hole.
+// entry returns the data pointer for block n of fd (vmfs.md: "Mapping a file
+// offset"), 0 for a hole.
 func (v *Volume) entry(fd *fileDesc, n int64) (uint64, error) {
 	P := v.ptrsPerBlock()
 	idx := func(ptrs []uint64, i int64) (uint64, error) {

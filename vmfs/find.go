@@ -28,7 +28,7 @@ type FindOptions struct {
 }
 
 // usualStarts are where VMFS partitions start when their table is lost:
-// LBA 128 (VMFS3 on MBR) and LBA 2048 (VMFS5+ on GPT) (§1.2).
+// LBA 128 (VMFS3 on MBR) and LBA 2048 (VMFS5+ on GPT) (vmfs.md: "Where a volume starts").
 var usualStarts = []int64{0, 128 * 512, 2048 * 512}
 
 // Find looks for VMFS extents on one disk: through its MBR or GPT

@@ -9,7 +9,7 @@ import (
 )
 
 // Device is one disk or partition that may carry a VMFS extent: the LVM
-// header sits at +1 MiB from its start (§1.3).
+// header sits at +1 MiB from its start (vmfs.md: "Where a volume starts").
 type Device interface {
 	io.ReaderAt
 	Size() int64
@@ -21,12 +21,13 @@ const (
 	peUnit          = 256 << 20 // VMFS3/5 PE granularity
 	peEntrySize     = 128
 	peTableEntries  = 8192
-	maxPEMaps       = 8  // bitmap/table pairs per metadata region (DN)
+	maxPEMaps       = 8  // bitmap/table pairs per metadata region (dissect.vmfs)
 	maxExtRegions   = 64 // chained extended metadata regions we follow
 )
 
-// LVMHeader is the device header (LVM_DevMetadata, §2.1) plus the volume
-// descriptor (§2.3) and physical-extent entries (§2.4) that follow it.
+// LVMHeader is the device header (vmfs.md: "LVM device header"; LVM_DevMetadata) plus the volume
+// descriptor (vmfs.md: "Volume descriptor") and physical-extent entries
+// (vmfs.md: "PE table and spanned volumes") that follow it.
 type LVMHeader struct {
 	Major, Minor  uint32
 	DiskBlockSize uint32
@@ -61,7 +62,8 @@ type PE struct {
 	Length   int64  `json:"length"`
 }
 
-// devMetaSize is the size of the header area (D in §2.2).
+// devMetaSize is the size of the header area (D in vmfs.md: "LVM device
+// header").
 func (h *LVMHeader) devMetaSize() int64 {
 	if h.Major >= 6 && h.MDAlignment > 0 {
 		return int64(h.MDAlignment)
@@ -146,7 +148,8 @@ func readLVMHeaderAt(r io.ReaderAt, base int64) (*LVMHeader, error) {
 }
 
 // readPETables collects the used PE entries of every bitmap/table pair in
-// the main metadata region and in chained extended regions (§2.2, §2.4).
+// the main metadata region and in chained extended regions (vmfs.md: "LVM
+// device header", "PE table and spanned volumes").
 func readPETables(r io.ReaderAt, base int64, h *LVMHeader, firstBitmap int64) ([]PE, error) {
 	le := binary.LittleEndian
 	bitmapSize := int64(1024)
@@ -266,7 +269,8 @@ func assemble(devs []Device, headers []*LVMHeader, tolerant bool) (*logicalVolum
 	lastDev := -1 // the device of segs' last entry
 	for i, h := range headers {
 		if len(h.PEs) == 0 {
-			// No PE table: fall back to the fixed layout VT/V6 use (§2.5).
+			// No PE table: fall back to the fixed layout VT/V6 use (vmfs.md:
+			// "PE table and spanned volumes").
 			segs = append(segs, segment{
 				logical: int64(h.FirstPE) * peUnit, length: int64(h.LastPE-h.FirstPE+1) * peUnit,
 				physical: int64(h.DataOffset), dev: devs[i], devIndex: i,

@@ -48,7 +48,7 @@ func (v *Volume) OpenFD(addr uint32, name string) (*File, error) {
 }
 
 // FDAllocated reports whether the .fdc.sf bitmap marks descriptor addr as
-// in use; a deleted file's descriptor is marked free (§7.3, 1 = free).
+// in use; a deleted file's descriptor is marked free (vmfs.md: "Cluster metadata"; 1 = free).
 func (v *Volume) FDAllocated(addr uint32) (bool, error) {
 	if v.fdc == nil || v.fdc.perGroup == 0 {
 		return false, fmt.Errorf("%w: .fdc.sf is unreadable", ErrCorrupt)
@@ -180,7 +180,7 @@ func CarveFD(b []byte) (FDInfo, bool) {
 	return try(0x200, false)
 }
 
-const fdSignature6 = 0x66646D64 // "fdmd" (§8.2)
+const fdSignature6 = 0x66646D64 // "fdmd" (vmfs.md: "File descriptors")
 
 // FDLocation is the volume offset where .fdc.sf places descriptor addr. A
 // descriptor found elsewhere that claims the same address is a stale copy

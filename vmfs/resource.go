@@ -7,7 +7,7 @@ import (
 
 // resFile is a resource file (.fdc.sf, .sbc.sf, .pbc.sf, .pb2.sf): a
 // header, then cluster groups, each holding cluster headers followed by
-// the clusters' resources (§7).
+// the clusters' resources (vmfs.md: "Resource files").
 type resFile struct {
 	name         string
 	perCluster   int64 // resources per cluster (rpc)
@@ -21,8 +21,9 @@ type resFile struct {
 	fd           *fileDesc
 }
 
-// parseResHeader decodes a resource-file header (FS3_ResFileMetadata,
-// §7.1). H is the cluster header size: 1024 before VMFS6, 2*md on VMFS6.
+// parseResHeader decodes a resource-file header (FS3_ResFileMetadata;
+// vmfs.md: "Resource files"). H is the cluster header size: 1024 before
+// VMFS6, 2*md on VMFS6.
 func parseResHeader(name string, buf []byte, h int64, at int64) (*resFile, error) {
 	le := binary.LittleEndian
 	rf := &resFile{
@@ -47,7 +48,7 @@ func parseResHeader(name string, buf []byte, h int64, at int64) (*resFile, error
 	return rf, nil
 }
 
-// resourceOffset is the file offset of resource r of cluster c (§7.2).
+// resourceOffset is the file offset of resource r of cluster c (vmfs.md: "Resource files").
 func (rf *resFile) resourceOffset(c, r uint64) (int64, error) {
 	if rf.perGroup == 0 || rf.perCluster == 0 || r >= uint64(rf.perCluster) || c >= 1<<40 {
 		return 0, fmt.Errorf("%w: %s has no resource %d of cluster %d (%d per cluster)", ErrCorrupt, rf.name, r, c, rf.perCluster)

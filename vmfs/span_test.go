@@ -43,7 +43,7 @@ func splitVolume(t *testing.T, version int) (want, lun1, lun2 string) {
 	if version == 6 {
 		md, bitmap = 0x1000, 0x1000
 	}
-	vd := 0x100000 + md                     // volume descriptor (§2.2)
+	vd := 0x100000 + md                     // volume descriptor (vmfs.md: "LVM device header")
 	table := vd + 0x7E000 + 0x2000 + bitmap // after the SD table and the PE bitmap
 	patch := func(img []byte, first, last uint64, logical int64, devID byte) {
 		le.PutUint32(img[vd+0x74:], 1)

@@ -7,7 +7,7 @@ import (
 )
 
 // UUID is a VMware 16-byte identifier: time low, time high, random (all
-// little-endian), then the creating host's MAC address (§11).
+// little-endian), then the creating host's MAC address (vmfs.md: "UUIDs and times").
 type UUID [16]byte
 
 // String prints the form ESXi shows: 61137dd5-df6bc2c8-f0e7-000c29801686.

@@ -34,7 +34,7 @@ type Volume struct {
 	dirCache *blockcache.LRU[uint32, []dirent]
 }
 
-// System file descriptor addresses: cluster 0, resources 0-8 (§10).
+// System file descriptor addresses: cluster 0, resources 0-8 (vmfs.md: "System files").
 var (
 	rootAddr = makeFDAddr(0, 0)
 	fbbAddr  = makeFDAddr(0, 1)
@@ -104,7 +104,7 @@ func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Optio
 	return v, nil
 }
 
-// clusterHeaderSize is H of §7.1.
+// clusterHeaderSize is H of vmfs.md: "Resource files".
 func (v *Volume) clusterHeaderSize() int64 {
 	if v.desc.Version() >= 6 {
 		return 2 * v.desc.MDAlignment
@@ -113,7 +113,8 @@ func (v *Volume) clusterHeaderSize() int64 {
 }
 
 // openSystemFiles bootstraps .fdc.sf from its fixed position, then finds
-// the other resource files through it (§7.2, §10). A volume opened from
+// the other resource files through it (vmfs.md: "Resource files", "System
+// files"). A volume opened from
 // scan findings goes on past a missing piece, recording it: what remains
 // readable is still worth recovering.
 func (v *Volume) openSystemFiles() error {
@@ -226,7 +227,7 @@ func (v *Volume) openResFile(name string, addr uint32) (*resFile, error) {
 
 // bootstrapFD reads a system descriptor of cluster 0 from where it must
 // be, without going through .fdc.sf's block map, which on a large VMFS6
-// volume is itself reached through .pb2.sf (§7.2 bootstrap). The
+// volume is itself reached through .pb2.sf (vmfs.md: "Resource files"). The
 // descriptor's own address must match.
 func (v *Volume) bootstrapFD(addr uint32) (*fileDesc, error) {
 	if fd, ok := v.fdCache.Get(addr); ok {
@@ -248,7 +249,7 @@ func (v *Volume) bootstrapFD(addr uint32) (*fileDesc, error) {
 	return fd, nil
 }
 
-// sfbClusterSize reads the SFB child header of .fbb.sf (§7.3) for the
+// sfbClusterSize reads the SFB child header of .fbb.sf (vmfs.md: "Cluster metadata") for the
 // number of small file blocks per cluster.
 func (v *Volume) sfbClusterSize() (int64, error) {
 	fd, err := v.readFD(fbbAddr)

@@ -1,8 +1,9 @@
 // Package vmdktest writes VMDK files for tests: the deterministic raw disk
 // content every fixture starts from, and the two sparse formats no
 // installed tool writes — ESX sparse (COWD, vmfsSparse) and SESparse — laid
-// out as vmdk-format.md §6 and §7 describe them. qemu-img reads both, so
-// tests check this writer against an independent reader.
+// out as docs/formats/vmdk.md describes them ("COWD (vmfsSparse)",
+// "SESparse"). qemu-img reads both, so tests check this writer against an
+// independent reader.
 package vmdktest
 
 import (

@@ -10,8 +10,8 @@
 // and, through Result.Expected, the listing in exactly the format of the
 // real samples' .expected files (../shared/testdata/real/README.md).
 //
-// The on-disk layout follows /work/shared/docs/vmfs-format.md (the
-// "synthesizer checklist", §13); the independent readers debugvmfs
+// The on-disk layout follows docs/formats/vmfs.md, whose section names
+// comments cite as (vmfs.md: "Section"); the independent readers debugvmfs
 // (vmfs-tools, VMFS5) and debugvmfs6 (vmfs6-tools, VMFS6) settle what that
 // document leaves open, and the tests of this package check every generated
 // volume with them.
@@ -83,10 +83,10 @@
 //
 // # What the independent readers decided
 //
-// Where vmfs-format.md is silent or UNCERTAIN, or where debugvmfs (vmfs-tools
+// Where the public descriptions are silent or uncertain, or where debugvmfs (vmfs-tools
 // 0.2.5) and debugvmfs6 (vmfs6-tools 0.2.1) disagree with it, the generator
-// does what both the tools and dissect.vmfs's rules (the format document's
-// "DN") accept, and the tests pin it:
+// does what both the tools and dissect.vmfs's rules accept, and the tests
+// pin it (vmfs.md: "What the tests settled" keeps the same list):
 //
 //   - debugvmfs6 decodes PB2 addresses with a 32-bit layout (cluster in
 //     bits 6–26, resource in bits 27–31), used by its zla-5 read path; the
@@ -101,7 +101,7 @@
 //     entry: thin VMFS6 files with holes go through PB2s, and all-null PB2s
 //     that precede live ones are allocated rather than left null.
 //   - debugvmfs6 honours only bit 5 of a VMFS6 small-file-block address as
-//     to-be-zeroed, not the TBZ bitmap (bits 7–14) that the document and DN
+//     to-be-zeroed, not the TBZ bitmap (bits 7–14) that vmfs.md and dissect.vmfs
 //     use; zeroed-thick VMFS6 files read stale bytes there, so the tests
 //     check those files with the doc-rules reader. debugvmfs honours VMFS5's
 //     bit 5.

@@ -28,7 +28,7 @@ func (w *writer) fbbLength() int64 {
 }
 
 // sfbClusterOff is the .fbb.sf offset of SFB cluster c's header: it is LFB
-// resource c (format doc §7.3, nesting observed on I6).
+// resource c (vmfs.md: "Cluster metadata"; nesting observed on I6).
 func (w *writer) sfbClusterOff(c int64) int64 { return w.lfb.itemOff(c) }
 
 func (w *writer) write() error {
@@ -62,7 +62,7 @@ func (w *writer) devWrite(off int64, p []byte) error {
 }
 
 // writeLVM writes the LVM device header, volume descriptor, device-name
-// table, PE bitmap and PE table (format doc §2).
+// table, PE bitmap and PE table (vmfs.md: "LVM device header").
 func (w *writer) makeUUIDs() {
 	t := uint32(w.s.Time.Unix())
 	w.lvmUUID = makeUUID(t, w.s.Seed, 2)
@@ -109,7 +109,7 @@ func (w *writer) writeLVM() error {
 	le64(h, 0x9A, us)
 	// An LVM5 PE map (a 1 KiB bitmap, then a table of 8192 entries of
 	// 256 MiB) covers 2 TiB; a device holds up to 8 maps, 1 MiB + 1 KiB
-	// apart, and numPEMaps says how many (format doc §2.2).
+	// apart, and numPEMaps says how many (vmfs.md: "LVM device header").
 	le32(h, 0xBE, uint32((units+peMapEntries-1)/peMapEntries))
 	if w.v6 {
 		le32(h, 0xBE, 0)
@@ -177,7 +177,7 @@ func (w *writer) writeLVM() error {
 	return nil
 }
 
-// PE maps of an LVM device (format doc §2.2).
+// PE maps of an LVM device (vmfs.md: "LVM device header").
 const (
 	peMapEntries = 8192
 	maxPEMaps    = 8
@@ -191,7 +191,7 @@ func le32r(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// writeFSDesc writes the file-system descriptor (format doc §4).
+// writeFSDesc writes the file-system descriptor (vmfs.md: "File-system descriptor").
 func (w *writer) writeFSDesc() error {
 	d := make([]byte, 0x200)
 	le32(d, 0x00, magicFS)
@@ -252,7 +252,7 @@ func (w *writer) writeHeartbeats() error {
 	return w.writeVol(hbOff, buf)
 }
 
-// resHeader renders a resource file header (format doc §7.1).
+// resHeader renders a resource file header (vmfs.md: "Resource files").
 func (w *writer) resHeader(r *resFile, b []byte) {
 	le32(b, 0x00, uint32(r.rpc))
 	le32(b, 0x04, uint32(r.cpg))
@@ -426,7 +426,7 @@ func (w *writer) mtime(n *node) uint32 {
 	return uint32(n.MTime.Unix())
 }
 
-// writeFDs writes every file descriptor (format doc §8).
+// writeFDs writes every file descriptor (vmfs.md: "File descriptors").
 func (w *writer) writeFDs() error {
 	for _, n := range w.nodes {
 		b := make([]byte, w.slot)
@@ -560,7 +560,7 @@ func (w *writer) writeData() error {
 }
 
 // dirData5 renders a VMFS5 directory: 140-byte entries, "." and ".."
-// first (format doc §9.1). Entries of deleted children are kept as slack.
+// first (vmfs.md: "Directories (VMFS3/5)"). Entries of deleted children are kept as slack.
 func (w *writer) dirData5(n *node) []byte {
 	ent := func(c *node, name string) []byte {
 		e := make([]byte, 140)

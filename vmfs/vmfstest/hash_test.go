@@ -10,7 +10,7 @@ import (
 )
 
 // TestNameHashSample checks the VMFS6 name hash against the value the
-// format document derived from the real VMFS6 sample.
+// value derived from the real VMFS6 sample (vmfs.md: "Name hash").
 func TestNameHashSample(t *testing.T) {
 	h := nameHash("directory")
 	if h != 0x5F1265850DBC9F66 {

@@ -434,7 +434,7 @@ const lfbBlocks = 512
 func roundUp(x, m int64) int64 { return (x + m - 1) / m * m }
 
 // tbzFlag marks a file-block address to-be-zeroed: bit 5 on VMFS5, the
-// 8-bit TBZ bitmap (bits 7–14, all sub-ranges) on VMFS6 (format doc §6).
+// 8-bit TBZ bitmap (bits 7–14, all sub-ranges) on VMFS6 (vmfs.md: "Addresses").
 func (w *writer) tbzFlag() uint64 {
 	if w.v6 {
 		return 0xFF << 7

@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// miniReader reads files of a generated volume by the rules of the format
-// document alone (§4, §6–§9): it is what the tests use where the
+// miniReader reads files of a generated volume by the rules of
+// docs/formats/vmfs.md alone ("File-system descriptor" to "Directories
+// (VMFS6)"): it is what the tests use where the
 // independent readers cannot go (vmfs-tools has no double-indirect
 // addressing; streaming 300 GiB through debugvmfs6 takes too long). It
 // shares no code with the writer's layout.
@@ -59,7 +60,7 @@ func openMini(image string, partition int64) (*miniReader, error) {
 	}
 	h := m.read(m.fdcStart, 0x20)
 	m.fdc = resHdr{int64(u32(h, 0)), int64(u32(h, 4)), int64(u32(h, 8)), int64(u32(h, 12)), int64(u32(h, 16))}
-	// Bootstrap (format doc §7.2): the system FDs (cluster 0) lie in the
+	// Bootstrap (vmfs.md: "Resource files"): the system FDs (cluster 0) lie in the
 	// FDC's first block; .fdc.sf itself may need .pb2.sf to be mapped.
 	for _, r := range []int{2, 3, 4, 6} {
 		m.sys[r] = m.parseFD(m.fdcStart + m.fdc.itemOff(0, int64(r)))
@@ -179,8 +180,8 @@ func (m *miniReader) ptr(pb []byte, i int64) uint64 {
 	return uint64(u32(pb, int(4*i)))
 }
 
-// readAt reads len(p) bytes at off of the file whose FD is fd (format
-// doc §8.4).
+// readAt reads len(p) bytes at off of the file whose FD is fd (vmfs.md:
+// "Mapping a file offset").
 func (m *miniReader) readAt(fd *fdInfo, p []byte, off int64) error {
 	shift := int64(fd.shift)
 	if shift == 0 {

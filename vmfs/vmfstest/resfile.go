@@ -2,8 +2,8 @@ package vmfstest
 
 import "fmt"
 
-// resFile is the layout of a resource file (.fdc.sf, .sbc.sf, .pbc.sf,
-// .pb2.sf, .fbb.sf, .jbc.sf; format doc §7): a header, then cluster groups
+// resFile is the layout of a resource file (vmfs.md: "Resource files"; .fdc.sf, .sbc.sf, .pbc.sf,
+// .pb2.sf, .fbb.sf, .jbc.sf): a header, then cluster groups
 // of cpg cluster headers followed by cpg × rpc resources of rs bytes.
 type resFile struct {
 	name     string

@@ -37,7 +37,7 @@ func (k Kind) String() string {
 // blocks, pointer blocks and (VMFS5 past 256 GiB) double-indirect pointers.
 type Addressing int
 
-// Addressing modes (the FD's zero-level address type, format doc §8.3).
+// Addressing modes (vmfs.md: "Addressing modes"; the FD's zero-level address type).
 const (
 	Auto      Addressing = iota
 	Resident             // zla 0x10D1: data inside the file descriptor

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// VMFS6 hashed directories (format doc §9.2).
+// VMFS6 hashed directories (vmfs.md: "Directories (VMFS6)").
 const (
 	dirHeaderSize   = 0x10000
 	dirVersion      = 0xF50001

@@ -11,7 +11,8 @@ import (
 	"strings"
 )
 
-// Fixed geometry shared by VMFS5 and VMFS6 (format doc §1–§3).
+// Fixed geometry shared by VMFS5 and VMFS6 (vmfs.md: "Where a volume starts",
+// "LVM device header", "Volume layout").
 const (
 	lvmHeaderOff = 0x100000  // LVM device header, from the partition start
 	dataOffset   = 0x1100000 // first physical extent, from the partition start
