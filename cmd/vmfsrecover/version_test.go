@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // Without a version set at link time, the build info's commit names the
@@ -40,9 +42,7 @@ func TestMakeBuildRecordsVersion(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	for _, tool := range []string{"make", "git"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
+		testenv.Tool(t, tool)
 	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -50,7 +50,7 @@ func TestMakeBuildRecordsVersion(t *testing.T) {
 	}
 	describe, err := exec.Command("git", "-C", root, "describe", "--tags", "--always", "--dirty").Output()
 	if err != nil {
-		t.Skipf("not a git checkout: %v", err)
+		testenv.Lacks(t, "not a git checkout: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "vmfsrecover")
 	if out, err := exec.Command("make", "-C", root, "build", "BIN="+bin).CombinedOutput(); err != nil {

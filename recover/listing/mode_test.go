@@ -8,15 +8,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // The mode of an Entry (ls -l, --json) is what GNU ls -l writes for real
 // files with the same modes: symlinks, sticky folders, setuid and setgid
 // files with and without execute, pipes, devices.
 func TestEntryModeMatchesLs(t *testing.T) {
-	if _, err := exec.LookPath("ls"); err != nil {
-		t.Skip("ls not installed")
-	}
+	testenv.Tool(t, "ls")
 	dir := t.TempDir()
 	modes := map[string]fs.FileMode{
 		"plain":         0o644,

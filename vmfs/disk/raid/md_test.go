@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid/raidtest"
 )
@@ -14,7 +15,7 @@ import (
 // TestMDSuper writes superblocks of every version and reads them back;
 // mdadm --examine, where installed, must read the same geometry.
 func TestMDSuper(t *testing.T) {
-	_, mdadmErr := exec.LookPath("mdadm")
+	_, haveMdadm := testenv.LookTool(t, "mdadm")
 	for _, v := range []string{"0.90", "1.0", "1.1", "1.2"} {
 		t.Run(v, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "m.img")
@@ -39,7 +40,7 @@ func TestMDSuper(t *testing.T) {
 				sb.Layout != raid.RightAsymmetric || sb.Chunk != 128<<10 || sb.Offset != off || sb.Size != 16<<20 {
 				t.Fatalf("read %+v", sb)
 			}
-			if mdadmErr != nil {
+			if !haveMdadm {
 				return
 			}
 			out, _ := exec.Command("mdadm", "--examine", p).CombinedOutput()
