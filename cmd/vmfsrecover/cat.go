@@ -45,6 +45,7 @@ func (b byteRange) within(size int64) (int64, error) {
 
 func newCatCmd(g *globalOptions) *cobra.Command {
 	var rng byteRange
+	var vol volumeFlags
 	cmd := &cobra.Command{
 		Use:   "cat SOURCE PATH [--offset N --length N]",
 		Short: "Write a file of a VMFS volume to standard output",
@@ -61,21 +62,21 @@ system of a -flat.vmdk, as 'stat --search' places them.
   vmfsrecover cat ds.img /vm1/vm1-flat.vmdk --offset 1048576 --length 1073741824 > part1.img`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCat(cmd.Context(), g, rng, argsWithDash(cmd, args), cmd.OutOrStdout())
+			return runCat(cmd.Context(), g, &vol, rng, argsWithDash(cmd, args), cmd.OutOrStdout())
 		},
 	}
 	rng.addFlags(cmd, "file")
-	addVolumeFlags(cmd, g)
+	addVolumeFlags(cmd, &vol)
 	return cmd
 }
 
-func runCat(ctx context.Context, g *globalOptions, rng byteRange, args []string, out io.Writer) (err error) {
+func runCat(ctx context.Context, g *globalOptions, vf *volumeFlags, rng byteRange, args []string, out io.Writer) (err error) {
 	a, err := splitSources("cat", args, 1, 1)
 	if err != nil {
 		return err
 	}
 	paths := a.paths
-	vol, closer, err := openFS(ctx, g, a.sources)
+	vol, closer, err := openFS(ctx, g, vf, a.sources)
 	if err != nil {
 		return a.explain(err)
 	}

@@ -42,20 +42,20 @@ func truncatedVMFS6(t *testing.T) string {
 // recovered nothing with exit 0).
 func TestDeepScanOfTruncatedVMFS6(t *testing.T) {
 	head := truncatedVMFS6(t)
-	g := &globalOptions{quiet: true, vol: volumeFlags{deep: true, scanDir: t.TempDir()}}
+	g, vf := &globalOptions{quiet: true}, volumeFlags{deep: true, scanDir: t.TempDir()}
 	var out bytes.Buffer
-	err := runScan(context.Background(), g, []string{head}, &out)
+	err := runScan(context.Background(), g, &vf, []string{head}, &out)
 	if exitCode(err) != exitPartial || !strings.Contains(out.String(), "version:    VMFS6") || !strings.Contains(out.String(), "missing:") ||
 		!strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("scan --deep: exit %d (%v)\n%s", exitCode(err), err, out.String())
 	}
 	out.Reset()
-	err = runLs(context.Background(), &lsOptions{globalOptions: g, recursive: true}, []string{head}, &out)
+	err = runLs(context.Background(), &lsOptions{globalOptions: g, vol: vf, recursive: true}, []string{head}, &out)
 	if exitCode(err) != exitPartial || !strings.Contains(err.Error(), "nothing recovered") || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("ls --deep: exit %d (%v)\n%s", exitCode(err), err, out.String())
 	}
 	dest := filepath.Join(t.TempDir(), "out")
-	err = runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, []string{head}, &out)
+	err = runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1, vol: vf}, []string{head}, &out)
 	if exitCode(err) != exitPartial || !strings.Contains(err.Error(), "nothing recovered") {
 		t.Fatalf("export --deep: exit %d (%v)", exitCode(err), err)
 	}
@@ -68,13 +68,13 @@ func TestDeepScanOfNothingExitsPartial(t *testing.T) {
 	if err := os.WriteFile(img, bytes.Repeat([]byte("not vmfs"), 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g := &globalOptions{quiet: true, vol: volumeFlags{deep: true, scanDir: t.TempDir()}}
+	g, vf := &globalOptions{quiet: true}, volumeFlags{deep: true, scanDir: t.TempDir()}
 	var out bytes.Buffer
 	for name, run := range map[string]func() error{
-		"scan": func() error { return runScan(context.Background(), g, []string{img}, &out) },
-		"ls":   func() error { return runLs(context.Background(), &lsOptions{globalOptions: g}, []string{img}, &out) },
+		"scan": func() error { return runScan(context.Background(), g, &vf, []string{img}, &out) },
+		"ls":   func() error { return runLs(context.Background(), &lsOptions{globalOptions: g, vol: vf}, []string{img}, &out) },
 		"export": func() error {
-			return runExport(context.Background(), g, &exportFlags{to: filepath.Join(t.TempDir(), "o"), jobs: 1, retries: 1}, []string{img}, &out)
+			return runExport(context.Background(), g, &exportFlags{to: filepath.Join(t.TempDir(), "o"), jobs: 1, retries: 1, vol: vf}, []string{img}, &out)
 		},
 	} {
 		if err := run(); exitCode(err) != exitPartial || !strings.Contains(err.Error(), "nothing recovered") {

@@ -33,6 +33,7 @@ type exportFlags struct {
 	unmapped    bool
 	system      bool
 	readBack    bool
+	vol         volumeFlags // how the volume is read
 }
 
 func addDestinationFlags(cmd *cobra.Command, f *exportFlags) {
@@ -110,7 +111,7 @@ reads from the parent (the older data) instead of as zeros.
 	fl.BoolVar(&f.system, "system-files", false, "also export the volume's own metadata files (/.fdc.sf, /.pbc.sf, ...) when exporting the root")
 	addDestinationFlags(cmd, f)
 	cmd.MarkFlagRequired("to")
-	addVolumeFlags(cmd, g)
+	addVolumeFlags(cmd, &f.vol)
 	return cmd
 }
 
@@ -166,7 +167,7 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 		return err
 	}
 	paths := a.paths
-	vol, closer, err := openFS(ctx, g, a.sources)
+	vol, closer, err := openFS(ctx, g, &f.vol, a.sources)
 	if err != nil {
 		return a.explain(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 type lsOptions struct {
 	*globalOptions
+	vol       volumeFlags
 	recursive bool
 	long      bool
 	hash      string
@@ -62,7 +63,7 @@ what is not intact.
 	f.BoolVarP(&o.long, "long", "l", false, "long format: mode, size, mtime, path")
 	f.StringVar(&o.hash, "hash", "", "compute a content hash of every file: sha256")
 	f.BoolVar(&o.deleted, "deleted", false, "list only what the deep scan recovered beyond the intact tree: deleted, orphaned and carved files (implies --deep)")
-	addVolumeFlags(cmd, g)
+	addVolumeFlags(cmd, &o.vol)
 	return cmd
 }
 
@@ -81,7 +82,7 @@ func runLs(ctx context.Context, o *lsOptions, args []string, out io.Writer) (err
 	if o.deleted {
 		o.vol.deep = true
 	}
-	fsys, closer, err := openFS(ctx, o.globalOptions, a.sources)
+	fsys, closer, err := openFS(ctx, o.globalOptions, &o.vol, a.sources)
 	if err != nil {
 		return a.explain(err)
 	}

@@ -14,6 +14,7 @@ import (
 type previewOptions struct {
 	maxBytes int64
 	offset   int64
+	vol      volumeFlags
 }
 
 func newPreviewCmd(g *globalOptions) *cobra.Command {
@@ -56,7 +57,7 @@ preview could be shown.
 	f := cmd.Flags()
 	f.Int64Var(&o.maxBytes, "max-bytes", 0, "bytes of content shown (default 65536 for text, 4096 for a hex dump)")
 	f.Int64Var(&o.offset, "offset", 0, "byte offset where the text or hex dump starts")
-	addVolumeFlags(cmd, g)
+	addVolumeFlags(cmd, &o.vol)
 	return cmd
 }
 
@@ -68,7 +69,7 @@ func runPreview(ctx context.Context, g *globalOptions, o *previewOptions, args [
 	if o.maxBytes < 0 || o.offset < 0 {
 		return withExitCode(exitUsage, fmt.Errorf("--max-bytes and --offset must not be negative"))
 	}
-	vol, closer, err := openFS(ctx, g, a.sources)
+	vol, closer, err := openFS(ctx, g, &o.vol, a.sources)
 	if err != nil {
 		return a.explain(err)
 	}
@@ -83,7 +84,7 @@ func runPreview(ctx context.Context, g *globalOptions, o *previewOptions, args [
 		}
 	}
 	r, err := preview.Preview(ctx, vol, a.paths[0], preview.Options{
-		MaxText: o.maxBytes, MaxHex: o.maxBytes, Offset: o.offset, Tolerant: g.vol.tolerant,
+		MaxText: o.maxBytes, MaxHex: o.maxBytes, Offset: o.offset, Tolerant: o.vol.tolerant,
 	})
 	if err != nil {
 		return a.explain(err)

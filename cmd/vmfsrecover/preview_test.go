@@ -128,8 +128,8 @@ func TestPreviewCmdDeep(t *testing.T) {
 	if err := runPreview(context.Background(), g, &previewOptions{}, []string{img, "/vm1/vm1.vmx"}, &out); err == nil {
 		t.Fatalf("the quick path found a volume without its LVM header")
 	}
-	g.vol.deep, g.vol.scanDir = true, t.TempDir()
-	if err := runPreview(context.Background(), g, &previewOptions{}, []string{img, "/vm1/vm1.vmx"}, &out); err != nil {
+	deep := &previewOptions{vol: volumeFlags{deep: true, scanDir: t.TempDir()}}
+	if err := runPreview(context.Background(), g, deep, []string{img, "/vm1/vm1.vmx"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), `Virtual machine "vm1"`) {

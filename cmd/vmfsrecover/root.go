@@ -10,10 +10,9 @@ import (
 
 // globalOptions are the flags every command accepts.
 type globalOptions struct {
-	json    bool        // JSON Lines for listings, JSON objects for reports
-	quiet   bool        // no progress, no warnings
-	verbose bool        // debug logging on stderr
-	vol     volumeFlags // set by commands that read a volume (addVolumeFlags)
+	json    bool // JSON Lines for listings, JSON objects for reports
+	quiet   bool // no progress, no warnings
+	verbose bool // debug logging on stderr
 }
 
 // logger returns a logger writing to w at the level the flags ask for.

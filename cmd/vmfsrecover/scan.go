@@ -10,10 +10,12 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 )
 
 func newScanCmd(g *globalOptions) *cobra.Command {
+	var vol volumeFlags
 	cmd := &cobra.Command{
 		Use:   "scan SOURCE...",
 		Short: "Find VMFS volumes on disks, partition images and VMDKs",
@@ -47,10 +49,10 @@ again.
   vmfsrecover scan --deep /dev/sdb              # damaged, reformatted, deleted`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runScan(cmd.Context(), g, args, cmd.OutOrStdout())
+			return runScan(cmd.Context(), g, &vol, args, cmd.OutOrStdout())
 		},
 	}
-	addVolumeFlags(cmd, g)
+	addVolumeFlags(cmd, &vol)
 	return cmd
 }
 
@@ -63,22 +65,16 @@ type scanReport struct {
 	Sources []string `json:"sources"`
 }
 
-func runScan(ctx context.Context, g *globalOptions, sources []string, out io.Writer) error {
-	if g.vol.deep {
-		return runDeepScan(ctx, g, sources, out)
-	}
-	srcs, opts, err := g.discoverSources(sources)
+func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, sources []string, out io.Writer) error {
+	sc, err := scanSources(ctx, g, vf, sources)
 	if err != nil {
 		return err
 	}
-	s, err := discover.Open(srcs, opts)
-	if err != nil {
-		return err
+	defer sc.Close()
+	if sc.Deep() {
+		return writeDeepScan(g, sc.Rebuilt(), sources, out)
 	}
-	defer s.Close()
-	for _, w := range s.Warnings {
-		g.warn(w)
-	}
+	s := sc.Discovered()
 	if !g.json {
 		for _, src := range s.Sources {
 			fmt.Fprintf(out, "source %s: %d bytes (%s)\n", src.Spec, src.Size, humanBytes(src.Size))
@@ -164,12 +160,8 @@ func countFiles(ctx context.Context, fsys fs.FS) (files, dirs int, err error) {
 	return files, dirs, err
 }
 
-func runDeepScan(ctx context.Context, g *globalOptions, sources []string, out io.Writer) error {
-	vols, closer, err := deepScan(ctx, g, sources)
-	if err != nil {
-		return err
-	}
-	defer closer()
+// writeDeepScan prints the volumes the deep scan of sources rebuilt.
+func writeDeepScan(g *globalOptions, vols []deepscan.Found, sources []string, out io.Writer) error {
 	enc := json.NewEncoder(out)
 	var damaged []string
 	for _, v := range vols {

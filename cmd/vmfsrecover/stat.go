@@ -53,7 +53,7 @@ a destroyed head in the copy and mount it.
 	}
 	cmd.Flags().BoolVar(&sf.damage, "damage", false, "read the data and report ranges that look encrypted by ransomware")
 	cmd.Flags().BoolVar(&sf.search, "search", false, "read the file (a -flat.vmdk) and find the guest's file systems by their superblocks and backups, without its partition table")
-	addVolumeFlags(cmd, g)
+	addVolumeFlags(cmd, &sf.vol)
 	return cmd
 }
 
@@ -67,7 +67,10 @@ type statReport struct {
 }
 
 // statFlags are the reads stat can add to the descriptor's attributes.
-type statFlags struct{ damage, search bool }
+type statFlags struct {
+	damage, search bool
+	vol            volumeFlags
+}
 
 func runStat(ctx context.Context, g *globalOptions, sf statFlags, args []string, out io.Writer) (err error) {
 	a, err := splitSources("stat", args, 1, 1)
@@ -75,7 +78,7 @@ func runStat(ctx context.Context, g *globalOptions, sf statFlags, args []string,
 		return err
 	}
 	paths := a.paths
-	vol, closer, err := openFS(ctx, g, a.sources)
+	vol, closer, err := openFS(ctx, g, &sf.vol, a.sources)
 	if err != nil {
 		return a.explain(err)
 	}

@@ -10,8 +10,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
-	"github.com/vmfsrecover/vmfsrecover/recover/source"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
@@ -26,40 +27,67 @@ type volumeFlags struct {
 	scanDir  string // where scan files are kept
 }
 
-func addVolumeFlags(cmd *cobra.Command, g *globalOptions) {
+func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
 	f := cmd.Flags()
-	f.StringVar(&g.vol.volume, "volume", "", "which volume when the sources hold several: label, UUID or number from scan")
-	f.BoolVar(&g.vol.tolerant, "tolerant", false, "read damaged volumes: missing extents and unreadable metadata read as zeros and are reported")
-	f.BoolVar(&g.vol.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
-	f.BoolVar(&g.vol.deep, "deep", false, "use the deep scan (run now, or reused from its scan file): damaged, reformatted and deleted files")
-	f.BoolVar(&g.vol.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
-	f.StringVar(&g.vol.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory, or the user's cache folder when it cannot be written)")
+	f.StringVar(&v.volume, "volume", "", "which volume when the sources hold several: label, UUID or number from scan")
+	f.BoolVar(&v.tolerant, "tolerant", false, "read damaged volumes: missing extents and unreadable metadata read as zeros and are reported")
+	f.BoolVar(&v.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
+	f.BoolVar(&v.deep, "deep", false, "use the deep scan (run now, or reused from its scan file): damaged, reformatted and deleted files")
+	f.BoolVar(&v.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
+	f.StringVar(&v.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory, or the user's cache folder when it cannot be written)")
 }
 
-// discoverSources opens the sources for package discover.
-func (g *globalOptions) discoverSources(sources []string) ([]discover.Source, discover.Options, error) {
-	srcs, err := source.ForDiscover(sources, source.Options{Tolerant: g.vol.tolerant})
-	return srcs, discover.Options{Tolerant: g.vol.tolerant, ProbeAll: g.vol.probeAll}, err
-}
-
-// openVolume finds the VMFS volume on sources (several sources for a
-// spanned volume) and opens it. The returned function closes the sources.
-func openVolume(ctx context.Context, g *globalOptions, sources []string) (*vmfs.Volume, func() error, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	srcs, opts, err := g.discoverSources(sources)
+// scanSources opens the sources and finds the volumes on them, as the
+// flags say (quick, or --deep), and prints the warnings met.
+func scanSources(ctx context.Context, g *globalOptions, v *volumeFlags, sources []string) (*session.Scan, error) {
+	sc, err := session.ScanSources(ctx, sources, session.Options{
+		Tolerant: v.tolerant, ProbeAll: v.probeAll, Deep: v.deep, Rescan: v.rescan, ScanDir: v.scanDir,
+		DeepProgress: g.deepProgress(),
+		Notify:       func(e deepscan.Event) { g.note(scanFileNote(e)) },
+	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	vol, s, err := discover.OpenVolume(srcs, g.vol.volume, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, w := range append(s.Warnings, vol.Anomalies()...) {
+	for _, w := range sc.Warnings() {
 		g.warn(w)
 	}
-	return vol, s.Close, nil
+	return sc, nil
+}
+
+// openFS opens what a listing or export reads: the volume --volume names
+// (the only one when there is one), as it is or, with --deep, as the deep
+// scan rebuilt it. The returned function closes the sources.
+func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []string) (fs.FS, func() error, error) {
+	sc, err := scanSources(ctx, g, v, sources)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sc.Deep() && len(sc.Volumes) == 0 {
+		sc.Close()
+		return nil, nil, nothingFound(sources)
+	}
+	n, err := sc.Select(v.volume)
+	if err != nil && sc.Deep() {
+		err = fmt.Errorf("%w (on %v; choose with --volume)", err, sources)
+	}
+	var vol *session.Volume
+	if err == nil {
+		vol, err = sc.Open(n, nil)
+	}
+	if err != nil {
+		sc.Close()
+		return nil, nil, err
+	}
+	for _, a := range vol.Anomalies() {
+		g.warn(a)
+	}
+	if sc.Deep() {
+		if f := &sc.Rebuilt()[n-1]; f.Empty() {
+			sc.Close()
+			return nil, nil, withExitCode(exitPartial, fmt.Errorf("nothing recovered: %s", emptyVolume(f)))
+		}
+	}
+	return vol.FS, sc.Close, nil
 }
 
 // warn prints a warning on stderr unless --quiet.

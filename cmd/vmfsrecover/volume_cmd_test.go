@@ -87,7 +87,7 @@ func TestCatAndStat(t *testing.T) {
 	res := genVolume(t, 5)
 	g := &globalOptions{quiet: true}
 	var out bytes.Buffer
-	if err := runCat(context.Background(), g, byteRange{}, []string{res.Image, "/vm1/link"}, &out); err != nil || out.String() != "displayName = \"vm1\"\n" {
+	if err := runCat(context.Background(), g, &volumeFlags{}, byteRange{}, []string{res.Image, "/vm1/link"}, &out); err != nil || out.String() != "displayName = \"vm1\"\n" {
 		t.Fatalf("cat link = %q, %v", out.String(), err)
 	}
 	out.Reset()
@@ -99,11 +99,11 @@ func TestCatAndStat(t *testing.T) {
 			t.Errorf("stat output lacks %q:\n%s", want, out.String())
 		}
 	}
-	err := runCat(context.Background(), g, byteRange{}, []string{res.Image, "/nope"}, &out)
+	err := runCat(context.Background(), g, &volumeFlags{}, byteRange{}, []string{res.Image, "/nope"}, &out)
 	if err == nil || exitCode(err) != exitFailure {
 		t.Fatalf("cat of a missing file: %v (exit %d)", err, exitCode(err))
 	}
-	if err := runCat(context.Background(), g, byteRange{}, []string{"/does/not/exist.img", "/x"}, &out); exitCode(err) != exitUsage {
+	if err := runCat(context.Background(), g, &volumeFlags{}, byteRange{}, []string{"/does/not/exist.img", "/x"}, &out); exitCode(err) != exitUsage {
 		t.Fatalf("missing source: %v (exit %d)", err, exitCode(err))
 	}
 }
@@ -112,7 +112,7 @@ func TestScanReportsVolumes(t *testing.T) {
 	a, b := genVolume(t, 5), genVolume(t, 6)
 	var out bytes.Buffer
 	g := &globalOptions{quiet: true, json: true}
-	if err := runScan(context.Background(), g, []string{a.Image, b.Image}, &out); err != nil {
+	if err := runScan(context.Background(), g, &volumeFlags{}, []string{a.Image, b.Image}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var reports []scanReport
@@ -127,7 +127,7 @@ func TestScanReportsVolumes(t *testing.T) {
 		t.Fatalf("reports: %+v", reports)
 	}
 	// Two volumes: a path command must be told which.
-	err := runCat(context.Background(), &globalOptions{quiet: true}, byteRange{}, []string{a.Image, b.Image, "--", "/vm1/vm1.vmx"}, &out)
+	err := runCat(context.Background(), &globalOptions{quiet: true}, &volumeFlags{}, byteRange{}, []string{a.Image, b.Image, "--", "/vm1/vm1.vmx"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "--volume") {
 		t.Fatalf("ambiguous volume: %v", err)
 	}
@@ -136,9 +136,9 @@ func TestScanReportsVolumes(t *testing.T) {
 func TestDeepScanListsDeleted(t *testing.T) {
 	res := genVolume(t, 5)
 	dir := t.TempDir()
-	g := &globalOptions{quiet: true, vol: volumeFlags{scanDir: dir}}
+	g := &globalOptions{quiet: true}
 	var out bytes.Buffer
-	if err := runScan(context.Background(), &globalOptions{quiet: true, vol: volumeFlags{deep: true, scanDir: dir}}, []string{res.Image}, &out); err != nil {
+	if err := runScan(context.Background(), g, &volumeFlags{deep: true, scanDir: dir}, []string{res.Image}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "1 deleted") {
@@ -150,7 +150,7 @@ func TestDeepScanListsDeleted(t *testing.T) {
 	}
 	stamp, _ := os.Stat(files[0])
 	out.Reset()
-	o := &lsOptions{globalOptions: g, recursive: true, long: true, deleted: true}
+	o := &lsOptions{globalOptions: g, vol: volumeFlags{scanDir: dir}, recursive: true, long: true, deleted: true}
 	if err := runLs(context.Background(), o, []string{res.Image}, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -165,9 +165,9 @@ func TestDeepScanListsDeleted(t *testing.T) {
 func TestExportDeepRecordsProvenance(t *testing.T) {
 	res := genVolume(t, 5)
 	dest := filepath.Join(t.TempDir(), "rescue")
-	g := &globalOptions{quiet: true, vol: volumeFlags{deep: true, scanDir: t.TempDir()}}
+	g := &globalOptions{quiet: true}
 	var out bytes.Buffer
-	if err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, []string{res.Image}, &out); err != nil {
+	if err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1, vol: volumeFlags{deep: true, scanDir: t.TempDir()}}, []string{res.Image}, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	manifest, err := os.ReadFile(filepath.Join(dest, export.ManifestName))
@@ -222,13 +222,13 @@ func TestStatSearchAndCatRange(t *testing.T) {
 		t.Fatalf("output lacks %q and the e2fsck line:\n%s", want, out.String())
 	}
 	out.Reset()
-	if err := runCat(context.Background(), g, byteRange{at, size}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out); err != nil {
+	if err := runCat(context.Background(), g, &volumeFlags{}, byteRange{at, size}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), guest[at:at+size]) {
 		t.Fatalf("cat --offset --length wrote %d bytes that differ from the file system's", out.Len())
 	}
-	if err := runCat(context.Background(), g, byteRange{at, int64(len(guest))}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, io.Discard); exitCode(err) != exitUsage {
+	if err := runCat(context.Background(), g, &volumeFlags{}, byteRange{at, int64(len(guest))}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, io.Discard); exitCode(err) != exitUsage {
 		t.Errorf("a range past the file: exit %d (%v), want %d", exitCode(err), err, exitUsage)
 	}
 }
@@ -286,10 +286,10 @@ func TestRansomwareDamageReported(t *testing.T) {
 func TestExportTolerantNamesLostBytes(t *testing.T) {
 	res := spannedVolume(t)
 	dest := filepath.Join(t.TempDir(), "rescue")
-	g := &globalOptions{quiet: true, vol: volumeFlags{tolerant: true}}
+	g := &globalOptions{quiet: true}
 	var out bytes.Buffer
 	sources := append(res.Images[:len(res.Images)-1:len(res.Images)-1], "--", "/span")
-	err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1}, sources, &out)
+	err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1, vol: volumeFlags{tolerant: true}}, sources, &out)
 	if exitCode(err) != exitPartial {
 		t.Fatalf("exit %d (%v), want %d\n%s", exitCode(err), err, exitPartial, out.String())
 	}
@@ -320,9 +320,9 @@ func TestExportTolerantNamesLostBytes(t *testing.T) {
 // and exits 3.
 func TestStatTolerantNamesLostBytes(t *testing.T) {
 	res := spannedVolume(t)
-	g := &globalOptions{quiet: true, vol: volumeFlags{tolerant: true}}
+	g := &globalOptions{quiet: true}
 	var out bytes.Buffer
-	err := runStat(context.Background(), g, statFlags{}, []string{res.Images[0], "/span/across-extents.bin"}, &out)
+	err := runStat(context.Background(), g, statFlags{vol: volumeFlags{tolerant: true}}, []string{res.Images[0], "/span/across-extents.bin"}, &out)
 	if exitCode(err) != exitPartial || !strings.Contains(out.String(), "warning:") || !strings.Contains(out.String(), "lie in a missing extent") {
 		t.Errorf("exit %d (%v), output:\n%s", exitCode(err), err, out.String())
 	}

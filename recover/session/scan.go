@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -25,11 +26,15 @@ type Options struct {
 	// Rescan ignores saved deep-scan files.
 	Rescan bool
 	// ScanDir is the folder whose .vmfsrecover/ keeps deep-scan files;
-	// empty means the working directory.
+	// empty means the working directory, or the user's cache folder when
+	// that cannot be written.
 	ScanDir string
 	// DeepProgress, when set, is asked for a progress display of the deep
 	// scan of each source.
 	DeepProgress deepscan.ProgressFunc
+	// Notify, when set, is told what happens to each deep-scan file
+	// (reused, saved, not saved).
+	Notify func(deepscan.Event)
 }
 
 // VolumeInfo is one volume a scan found, as front ends show it and the
@@ -104,18 +109,23 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 		}
 		return s, nil
 	}
-	dir := opts.ScanDir
+	dir, fallback := opts.ScanDir, ""
 	if dir == "" {
 		var err error
 		if dir, err = os.Getwd(); err != nil {
 			return nil, err
+		}
+		if cache, err := os.UserCacheDir(); err == nil {
+			fallback = filepath.Join(cache, "vmfsrecover")
 		}
 	}
 	srcs, err := source.ForDeepScan(sources)
 	if err != nil {
 		return nil, err
 	}
-	d, err := deepscan.ScanSources(ctx, srcs, deepscan.SourcesOptions{Dir: dir, Rescan: opts.Rescan, Progress: opts.DeepProgress})
+	d, err := deepscan.ScanSources(ctx, srcs, deepscan.SourcesOptions{
+		Dir: dir, Fallback: fallback, Rescan: opts.Rescan, Progress: opts.DeepProgress, Notify: opts.Notify,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +147,19 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 
 // Deep reports whether the volumes come from the deep scan.
 func (s *Scan) Deep() bool { return s.deep != nil }
+
+// Discovered is what the quick scan found, in the detail package discover
+// gives (partitions, LVM extents, block sizes); nil after a deep scan.
+func (s *Scan) Discovered() *discover.Session { return s.quick }
+
+// Rebuilt are the volumes the deep scan rebuilt, with their evidence and
+// scan files; nil after a quick scan.
+func (s *Scan) Rebuilt() []deepscan.Found {
+	if s.deep == nil {
+		return nil
+	}
+	return s.deep.Volumes
+}
 
 // Warnings are the anomalies met while opening and scanning the sources.
 func (s *Scan) Warnings() []string {
@@ -162,7 +185,12 @@ func (s *Scan) Select(sel string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		return f.Number, nil
+		for i := range s.deep.Volumes {
+			if &s.deep.Volumes[i] == f {
+				return i + 1, nil
+			}
+		}
+		return 0, fmt.Errorf("volume %q not among those found", sel)
 	}
 	v, err := s.quick.Select(sel)
 	if err != nil {
