@@ -41,7 +41,11 @@
 // uploads (session tickets left unread turn the close into a reset). A
 // dropped connection is resumed as above on a new connection (from the
 // start when the server has no REST), with bounded retries and
-// backoff; every read and write has a timeout.
+// backoff; every read and write has a timeout. Every level of the
+// destination folder is created (MKD) before the first upload: vsftpd,
+// pure-ftpd and proftpd create no missing folder for a STOR (553 or "550 No
+// such file or directory"). The conformance suite runs against the
+// embedded goftp server, vsftpd, pure-ftpd and proftpd.
 //
 // The manifest (ManifestName, JSON Lines, one Entry per line) lives at the
 // root of the destination and is rewritten atomically as the export

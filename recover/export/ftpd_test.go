@@ -1,0 +1,200 @@
+package export
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+)
+
+// FTPDRootEnv names a folder where the .deb packages of FTP servers that
+// cannot be installed beside vsftpd (pure-ftpd, proftpd-core: they all
+// conflict as Debian packages) were unpacked with dpkg-deb -x; .ci/run
+// sets it. Without it the servers are looked for where an installed
+// package puts them.
+const FTPDRootEnv = "VMFSRECOVER_FTPD_ROOT"
+
+// ftpdBinary finds a server program: under $VMFSRECOVER_FTPD_ROOT/rel, or
+// installed.
+func ftpdBinary(t *testing.T, rel, pkg string) string {
+	t.Helper()
+	if root := os.Getenv(FTPDRootEnv); root != "" {
+		p := filepath.Join(root, rel)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	for _, p := range []string{filepath.Join("/", rel), filepath.Join("/usr/sbin", path.Base(rel)), filepath.Join("/usr/bin", path.Base(rel))} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	testenv.Lacks(t, "%s not found: install Debian package %s, or unpack it with dpkg-deb -x into a folder named by %s (see .ci/run)", path.Base(rel), pkg, FTPDRootEnv)
+	return ""
+}
+
+// ftpdUser is the virtual user the servers below log in: its files belong
+// to nobody, whose uid the server switches to, so the server runs as root.
+const (
+	ftpdUser = "tester"
+	ftpdPass = "t3st-pass"
+	nobody   = 65534
+)
+
+// ftpdHome makes the user's home: a folder nobody can write.
+func ftpdHome(t *testing.T) (dir, home string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		testenv.Lacks(t, "pure-ftpd and proftpd log a virtual user in as another uid: the test needs root")
+	}
+	dir = t.TempDir()
+	// proftpd refuses a login whose home nobody cannot reach: t.TempDir's
+	// own parent is 0700.
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home = filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	return dir, home
+}
+
+// runServer starts a server in the foreground and waits for its port.
+func runServer(t *testing.T, addr string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if i > 500 { // 10 s: the machine may be busy
+			t.Fatalf("%s did not start: %v\n%s", filepath.Base(name), err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ftpdHarness is the conformance harness of a server started by start,
+// which returns its address and the user's home folder.
+func ftpdHarness(start func(t *testing.T) (addr, home string)) func(t *testing.T) *harness {
+	return func(t *testing.T) *harness {
+		addr, _ := start(t)
+		dest := func(dir string) *FTP {
+			d, err := ParseFTPURL("ftp://" + ftpdUser + "@" + addr + "/" + dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.SetPassword(ftpdPass)
+			d.DialTimeout, d.IOTimeout = 5*time.Second, 10*time.Second
+			return d
+		}
+		return &harness{dest: dest(""), at: func(t *testing.T, dir string) Destination { return dest(dir) }}
+	}
+}
+
+// startPureFTPd runs pure-ftpd (Debian package pure-ftpd) with a virtual
+// user from a PureDB made by its pure-pw. Options: -E no anonymous (whose
+// home would be the system's ftp user's), -A chroot, -H no DNS, passive
+// ports from a free one on loopback.
+func startPureFTPd(t *testing.T) (addr, home string) {
+	bin := ftpdBinary(t, "usr/sbin/pure-ftpd", "pure-ftpd")
+	pw := ftpdBinary(t, "usr/bin/pure-pw", "pure-ftpd")
+	dir, home := ftpdHome(t)
+	passwd, pdb := filepath.Join(dir, "passwd"), filepath.Join(dir, "pureftpd.pdb")
+	add := exec.Command(pw, "useradd", ftpdUser, "-u", strconv.Itoa(nobody), "-g", strconv.Itoa(nobody), "-d", home, "-f", passwd, "-m", "-F", pdb)
+	add.Stdin = strings.NewReader(ftpdPass + "\n" + ftpdPass + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("pure-pw useradd: %v\n%s", err, out)
+	}
+	port, pasv := freePort(t), freePort(t)
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	runServer(t, addr, bin, "-S", "127.0.0.1,"+strconv.Itoa(port), "-l", "puredb:"+pdb, "-E", "-A", "-H",
+		"-p", fmt.Sprintf("%d:%d", pasv, pasv+40), "-P", "127.0.0.1", "-c", "50", "-C", "50")
+	return addr, home
+}
+
+// startProFTPd runs proftpd (Debian package proftpd-core) standalone in
+// the foreground with a configuration of its own: a virtual user from an
+// AuthUserFile (bcrypt hash, which crypt(3) takes), no PAM, no system
+// files outside the test's folder.
+func startProFTPd(t *testing.T) (addr, home string) {
+	bin := ftpdBinary(t, "usr/sbin/proftpd", "proftpd-core")
+	dir, home := ftpdHome(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte(ftpdPass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"passwd": fmt.Sprintf("%s:%s:%d:%d::%s:/bin/false\n", ftpdUser, hash, nobody, nobody, home),
+		"group":  fmt.Sprintf("nogroup:x:%d:\n", nobody),
+	}
+	port, pasv := freePort(t), freePort(t)
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	files["proftpd.conf"] = fmt.Sprintf(`ServerType standalone
+DefaultServer on
+ServerName "vmfsrecover test"
+Port %d
+DefaultAddress 127.0.0.1
+SocketBindTight on
+UseIPv6 off
+User nobody
+Group nogroup
+MaxInstances 50
+PidFile %[2]s/proftpd.pid
+ScoreboardFile %[2]s/proftpd.scoreboard
+DelayEngine off
+ControlsEngine off
+WtmpLog off
+TransferLog none
+SystemLog %[2]s/proftpd.log
+UseReverseDNS off
+AuthPAM off
+AuthOrder mod_auth_file.c
+AuthUserFile %[2]s/passwd
+AuthGroupFile %[2]s/group
+RequireValidShell off
+DefaultRoot ~
+PassivePorts %[3]d %[4]d
+MasqueradeAddress 127.0.0.1
+AllowOverwrite on
+AllowStoreRestart on
+AllowRetrieveRestart on
+Umask 022
+`, port, dir, pasv, pasv+40)
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runServer(t, addr, bin, "-n", "-c", filepath.Join(dir, "proftpd.conf"))
+	return addr, home
+}
+
+func TestPureFTPdConformance(t *testing.T) { runConformance(t, ftpdHarness(startPureFTPd)) }
+
+func TestProFTPdConformance(t *testing.T) { runConformance(t, ftpdHarness(startProFTPd)) }
