@@ -29,28 +29,32 @@ type file struct {
 func openFile(fsys fs.FS, name, display string) (*file, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // its path is relative to fsys: "/" would be lost
+			return nil, &fs.PathError{Op: pe.Op, Path: display, Err: pe.Err}
+		}
 		return nil, err
 	}
 	ra, ok := f.(io.ReaderAt)
 	if !ok {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w: the file system gives no random access (io.ReaderAt)", name, ErrUnsupported)
+		return nil, fmt.Errorf("%s: %w: the file system gives no random access (io.ReaderAt)", display, ErrUnsupported)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", display, err)
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, fmt.Errorf("%s: is a directory", name)
+		return nil, fmt.Errorf("%s: is a directory", display)
 	}
 	size := fi.Size()
 	if fi.Mode()&fs.ModeDevice != 0 {
 		if s, ok := f.(io.Seeker); ok {
 			if size, err = s.Seek(0, io.SeekEnd); err != nil {
 				f.Close()
-				return nil, fmt.Errorf("%s: size of device: %w", name, err)
+				return nil, fmt.Errorf("%s: size of device: %w", display, err)
 			}
 		}
 	}

@@ -12,9 +12,15 @@ import (
 // its standard output, the error main would print and the exit status.
 func cli(t *testing.T, args ...string) (stdout string, err error, code int) {
 	t.Helper()
+	return execute(t, append([]string{"-q"}, args...)...)
+}
+
+// execute runs the command line args as main does.
+func execute(t *testing.T, args ...string) (stdout string, err error, code int) {
+	t.Helper()
 	var out bytes.Buffer
 	cmd := newRootCmd()
-	cmd.SetArgs(append([]string{"-q"}, args...))
+	cmd.SetArgs(args)
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	err = cmd.Execute()

@@ -17,9 +17,18 @@ func main() {
 	cmd := newRootCmd()
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmfsrecover:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 	}
 	os.Exit(exitCode(err))
+}
+
+// errorLine is what main prints for err: an interruption is said as such,
+// not as the "context canceled" that stopped the work.
+func errorLine(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "vmfsrecover: interrupted; what was done so far is kept"
+	}
+	return "vmfsrecover: " + err.Error()
 }
 
 // exitCode maps an error to the documented exit status (see exitCodesHelp).

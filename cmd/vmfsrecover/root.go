@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -13,11 +12,6 @@ type globalOptions struct {
 	json    bool // JSON Lines for listings, JSON objects for reports
 	quiet   bool // no progress, no warnings
 	verbose bool // debug logging on stderr
-}
-
-// logger returns a logger writing to w at the level the flags ask for.
-func (o *globalOptions) logger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: o.logLevel()}))
 }
 
 // logLevel is the level --quiet and --verbose ask for.

@@ -170,8 +170,8 @@ func (a volumeArgs) sourceArgs() string {
 }
 
 // checkSources fails with exitUsage, naming the SOURCE as typed, when a
-// local SOURCE does not exist or is given twice: the same status in every
-// command.
+// local SOURCE does not exist, is a folder or is given twice: the same
+// status in every command.
 func checkSources(sources []string) error {
 	seen := map[string]os.FileInfo{}
 	for _, s := range sources {
@@ -184,6 +184,9 @@ func checkSources(sources []string) error {
 		}
 		if err != nil {
 			continue // opening it says what is wrong
+		}
+		if fi.IsDir() {
+			return withExitCode(exitUsage, fmt.Errorf("SOURCE %s: is a folder, not a disk, image or VMDK", s))
 		}
 		for name, other := range seen {
 			if os.SameFile(fi, other) {

@@ -124,7 +124,7 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		}
 	}
 	wopts := wizard.Options{
-		StatePath: o.state, Workers: o.workers, Logger: g.logger(errOut),
+		StatePath: o.state, Workers: o.workers, Logger: plainLogger(g, errOut),
 		// Deep-scan files live beside the state, so that a resumed wizard
 		// reuses them wherever it is started from.
 		ScanDir:      filepath.Dir(o.state),
