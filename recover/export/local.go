@@ -90,7 +90,7 @@ func (c *localConn) MkdirAll(ctx context.Context, dir string) error {
 func (c *localConn) Size(ctx context.Context, name string) (int64, error) {
 	fi, err := c.root.Lstat(name)
 	if err != nil {
-		return 0, err
+		return 0, plainOSError(err)
 	}
 	if !fi.Mode().IsRegular() {
 		return 0, fmt.Errorf("%s: not a regular file", name)
@@ -157,7 +157,8 @@ func (c *localConn) Remove(ctx context.Context, name string) error {
 }
 
 func (c *localConn) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	return c.root.Open(name)
+	f, err := c.root.Open(name)
+	return f, plainOSError(err)
 }
 
 func (c *localConn) Symlink(ctx context.Context, target, name string) error {
@@ -190,6 +191,7 @@ func classifyLocal(err error) error {
 	if err == nil {
 		return nil
 	}
+	err = plainOSError(err)
 	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM} {
 		if errors.Is(err, e) {
 			return &fatalError{err: err}
@@ -197,6 +199,31 @@ func classifyLocal(err error) error {
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		return &fatalError{err: err}
+	}
+	return err
+}
+
+// rootOps are the names os.Root gives its operations in errors (the
+// system calls), and the names a user knows them by.
+var rootOps = map[string]string{
+	"openat": "open", "statat": "stat", "fstatat": "stat", "mkdirat": "mkdir",
+	"symlinkat": "symlink", "renameat": "rename", "unlinkat": "remove",
+	"readlinkat": "readlink", "fchmodat": "chmod", "fchownat": "chown",
+	"utimensat": "chtimes", "linkat": "link",
+}
+
+// plainOSError names an os.Root operation by what it does ("open", not
+// "openat"): messages never show system-call names.
+func plainOSError(err error) error {
+	switch e := err.(type) {
+	case *fs.PathError:
+		if op := rootOps[e.Op]; op != "" {
+			return &fs.PathError{Op: op, Path: e.Path, Err: e.Err}
+		}
+	case *os.LinkError:
+		if op := rootOps[e.Op]; op != "" {
+			return &os.LinkError{Op: op, Old: e.Old, New: e.New, Err: e.Err}
+		}
 	}
 	return err
 }
@@ -221,7 +248,7 @@ func (c *localConn) ResumeOffset(ctx context.Context, name string, src io.Reader
 func (c *localConn) matchPrefix(ctx context.Context, name string, src io.ReaderAt, n int64) (int64, error) {
 	f, err := c.root.Open(name)
 	if err != nil {
-		return 0, err
+		return 0, plainOSError(err)
 	}
 	defer f.Close()
 	a, b := make([]byte, chunkSize), make([]byte, chunkSize)
