@@ -20,13 +20,42 @@ const sysBlock = "/sys/dev/block"
 // loop device backed by a file on a device-mapper device on a partition).
 const maxStack = 8
 
-func footprintOf(path string, fi fs.FileInfo) footprint {
+func (g *Guard) footprintOf(path string, fi fs.FileInfo) footprint {
 	var fp footprint
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&fs.ModeDevice != 0 && fi.Mode()&fs.ModeCharDevice == 0 {
-		fp.addBlock(&fp.direct, uint64(st.Rdev), 0)
-	} else {
-		fp.addFile(&fp.direct, fileRange{path: path, fi: fi, end: math.MaxInt64, whole: true}, 0)
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if ok && fi.Mode()&fs.ModeDevice != 0 && fi.Mode()&fs.ModeCharDevice == 0 {
+		fp.merge(g.blockFootprint(uint64(st.Rdev), false))
+		return fp
 	}
+	fp.direct.files = append(fp.direct.files, fileRange{path: path, fi: fi, end: math.MaxInt64, whole: true})
+	if ok {
+		fp.merge(g.blockFootprint(uint64(st.Dev), true))
+	}
+	return fp
+}
+
+// blockKey names a cached block device expansion: an export checks every
+// file it writes, nearly all on one file system, and reading /sys for each
+// would cost more than the write of a small file.
+type blockKey struct {
+	dev   uint64
+	under bool // the device holds a file system (fp.under), rather than being written raw
+}
+
+// blockFootprint is what block device dev covers, in fp.under when under
+// is set, else in fp.direct.
+func (g *Guard) blockFootprint(dev uint64, under bool) footprint {
+	key := blockKey{dev, under}
+	if v, ok := g.blocks.Load(key); ok {
+		return v.(footprint)
+	}
+	var fp footprint
+	l := &fp.direct
+	if under {
+		l = &fp.under
+	}
+	fp.addBlock(l, dev, 0)
+	g.blocks.Store(key, fp)
 	return fp
 }
 

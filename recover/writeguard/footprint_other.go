@@ -9,6 +9,6 @@ import (
 
 // footprintOf knows only the file itself where the kernel does not
 // describe block devices in /sys.
-func footprintOf(path string, fi fs.FileInfo) footprint {
+func (g *Guard) footprintOf(path string, fi fs.FileInfo) footprint {
 	return footprint{direct: layer{files: []fileRange{{path: path, fi: fi, end: math.MaxInt64, whole: true}}}}
 }

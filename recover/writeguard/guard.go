@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
@@ -43,6 +44,7 @@ func (e *Error) Unwrap() error { return ErrSource }
 // A nil *Guard refuses nothing.
 type Guard struct {
 	sources []guarded
+	blocks  sync.Map // blockKey to footprint: what /sys said of each block device
 }
 
 type guarded struct {
@@ -61,6 +63,13 @@ type footprint struct {
 type layer struct {
 	files []fileRange
 	spans []span
+}
+
+func (fp *footprint) merge(o footprint) {
+	fp.direct.files = append(fp.direct.files, o.direct.files...)
+	fp.direct.spans = append(fp.direct.spans, o.direct.spans...)
+	fp.under.files = append(fp.under.files, o.under.files...)
+	fp.under.spans = append(fp.under.spans, o.under.spans...)
 }
 
 // fileRange is a byte range of a file: all of a file read or written as
@@ -108,7 +117,7 @@ func New() *Guard { return &Guard{} }
 // Add records a source file at path, with fi from the opened file's Stat
 // (or os.Stat of path).
 func (g *Guard) Add(path string, fi fs.FileInfo) {
-	g.sources = append(g.sources, guarded{path: path, fp: footprintOf(path, fi)})
+	g.sources = append(g.sources, guarded{path: path, fp: g.footprintOf(path, fi)})
 }
 
 // AddPath records the source at path, following symbolic links.
@@ -173,7 +182,7 @@ func (g *Guard) CheckInfo(path string, fi fs.FileInfo) error {
 	if g == nil || len(g.sources) == 0 {
 		return nil
 	}
-	t := footprintOf(path, fi)
+	t := g.footprintOf(path, fi)
 	for _, s := range g.sources {
 		for _, pair := range [][2]layer{
 			{t.direct, s.fp.direct},
