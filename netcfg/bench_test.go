@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/esxconf"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkBuild(b *testing.B) {
 
 func FuzzBuild(f *testing.F) {
 	for _, fx := range []string{"esx4x", "esx6x", "esx8x"} {
-		f.Add(readFile(f, "testdata/"+fx+"/esx.conf"), "nameserver 10.0.0.1\n", "esxcfg-route -a 10.0.0.0/8 10.1.1.1\n")
+		f.Add(readFile(f, testenv.Testdata(f, "esx", fx, "esx.conf")), "nameserver 10.0.0.1\n", "esxcfg-route -a 10.0.0.0/8 10.1.1.1\n")
 	}
 	f.Fuzz(func(t *testing.T, conf, resolv, localSh string) {
 		file, err := esxconf.ParseString(conf)

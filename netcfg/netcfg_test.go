@@ -10,16 +10,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/esxconf"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// loadFixture builds the model from testdata/<name>/, as local.tgz would hold it.
+// loadFixture builds the model from testdata/esx/<name>/ at the top, as
+// local.tgz would hold it.
 func loadFixture(t *testing.T, name string) *Host {
 	t.Helper()
-	dir := filepath.Join("testdata", name)
+	dir := testenv.Testdata(t, "esx", name)
 	read := func(f string) []byte {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
@@ -31,7 +33,7 @@ func loadFixture(t *testing.T, name string) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &Input{Origin: "testdata/" + name, EsxConf: conf, Hosts: read("hosts"), ResolvConf: read("resolv.conf"), LocalSh: read("local.sh")}
+	in := &Input{Origin: "testdata/esx/" + name, EsxConf: conf, Hosts: read("hosts"), ResolvConf: read("resolv.conf"), LocalSh: read("local.sh")}
 	if sql := read("configstore.sql"); sql != nil {
 		in.ConfigStore = "var/lib/vmware/configstore/backup/current-store-1"
 		in.ConfigStoreData = fixture.SQLite(t, string(sql))

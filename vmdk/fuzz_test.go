@@ -11,6 +11,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
 )
 
@@ -269,7 +270,7 @@ func FuzzSparseFile(f *testing.F) {
 		f.Add(b)
 	}
 	for _, n := range []string{"tiny/qemu-stream.vmdk", "tiny/vmdkstream.vmdk"} {
-		if b, err := os.ReadFile(filepath.Join("testdata", "samples", n)); err == nil {
+		if b, err := os.ReadFile(testenv.Testdata(f, "vmdk", "samples", n)); err == nil {
 			f.Add(b)
 		}
 	}

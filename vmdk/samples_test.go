@@ -7,18 +7,19 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // TestCommittedSamples reads every committed fixture (written by qemu-img
-// and VMDKstream, see testdata/generate.sh) and compares the sha256 of the
+// and VMDKstream, see testdata/vmdk/generate.sh at the top) and compares the sha256 of the
 // whole virtual disk with the one qemu-img computed when it was generated.
 // It needs no outside tool.
 func TestCommittedSamples(t *testing.T) {
-	f, err := os.Open(filepath.Join("testdata", "SHA256SUMS"))
+	f, err := os.Open(testenv.Testdata(t, "vmdk", "SHA256SUMS"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestCommittedSamples(t *testing.T) {
 		}
 		n++
 		t.Run(name, func(t *testing.T) {
-			d, err := Open(filepath.Join("testdata", "samples", name), nil)
+			d, err := Open(testenv.Testdata(t, "vmdk", "samples", name), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +60,7 @@ func TestCommittedSamples(t *testing.T) {
 func TestOpenFS(t *testing.T) {
 	fsys := fstest.MapFS{}
 	for _, n := range []string{"chain/base.vmdk", "chain/child.vmdk", "qemu/twoGbMaxExtentFlat.vmdk", "qemu/twoGbMaxExtentFlat-f001.vmdk"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "samples", n))
+		b, err := os.ReadFile(testenv.Testdata(t, "vmdk", "samples", n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +77,7 @@ func TestOpenFS(t *testing.T) {
 			t.Errorf("%s: info paths %+v", n, in.Extents)
 		}
 		d.Close()
-		local, err := Open(filepath.Join("testdata", "samples", n), nil)
+		local, err := Open(testenv.Testdata(t, "vmdk", "samples", n), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 func sampleSum(t *testing.T, name string) string {
-	b, err := os.ReadFile(filepath.Join("testdata", "SHA256SUMS"))
+	b, err := os.ReadFile(testenv.Testdata(t, "vmdk", "SHA256SUMS"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestStreamMarkerScan(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata", "samples", c.name))
+			b, err := os.ReadFile(testenv.Testdata(t, "vmdk", "samples", c.name))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
 )
 
@@ -33,7 +34,7 @@ func tgz(t *testing.T, pairs ...string) []byte {
 
 func netcfgFixture(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "netcfg", "testdata", name)
+	p := testenv.Testdata(t, "esx", name)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal(err)
 	}

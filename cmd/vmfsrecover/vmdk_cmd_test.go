@@ -37,7 +37,7 @@ func updating() bool {
 
 func vmdkSample(t *testing.T, name string) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "vmdk", "testdata", "samples", name))
+	p, err := filepath.Abs(testenv.Testdata(t, "vmdk", "samples", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestInfoRawAndWarnings(t *testing.T) {
 }
 
 func TestDump(t *testing.T) {
-	sums, err := os.ReadFile(filepath.Join("..", "..", "vmdk", "testdata", "SHA256SUMS"))
+	sums, err := os.ReadFile(testenv.Testdata(t, "vmdk", "SHA256SUMS"))
 	if err != nil {
 		t.Fatal(err)
 	}

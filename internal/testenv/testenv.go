@@ -144,3 +144,33 @@ func look(tb testing.TB, name string) (string, error) {
 	}
 	return "", fmt.Errorf("%s not installed (Debian package %s)", name, pkg)
 }
+
+// ModuleRoot returns the folder holding go.mod, found upward from the
+// test's working directory (a package folder); "" when there is none.
+func ModuleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// Testdata returns the path of elem under the top-level testdata folder,
+// which holds what the tests of several packages share (see its README).
+func Testdata(tb testing.TB, elem ...string) string {
+	tb.Helper()
+	root := ModuleRoot()
+	if root == "" {
+		tb.Fatal("testenv: no go.mod above the working directory")
+	}
+	return filepath.Join(append([]string{root, "testdata"}, elem...)...)
+}

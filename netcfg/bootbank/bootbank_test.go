@@ -20,7 +20,7 @@ import (
 )
 
 func readFixture(t testing.TB, name string) []byte {
-	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	b, err := os.ReadFile(testenv.Testdata(t, "esx", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -421,7 +421,7 @@ func FuzzHexDump(f *testing.F) {
 // TestVMDKChainSample previews the committed qemu-img snapshot chain (a
 // monolithicSparse child over its base), whole and with its base gone.
 func TestVMDKChainSample(t *testing.T) {
-	dir := filepath.Join("..", "..", "vmdk", "testdata", "samples", "chain")
+	dir := testenv.Testdata(t, "vmdk", "samples", "chain")
 	r, err := Preview(context.Background(), os.DirFS(dir), "child.vmdk", Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -25,24 +25,15 @@ var (
 // folder holding go.mod), from the test's working directory; "" when it is
 // not there.
 func RealDir() string {
-	dir, err := os.Getwd()
-	if err != nil {
+	root := testenv.ModuleRoot()
+	if root == "" {
 		return ""
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			real := filepath.Join(dir, "..", "shared", "testdata", "real")
-			if _, err := os.Stat(real); err == nil {
-				return real
-			}
-			return ""
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
+	real := filepath.Join(root, "..", "shared", "testdata", "real")
+	if _, err := os.Stat(real); err != nil {
+		return ""
 	}
+	return real
 }
 
 // RealFile returns the path of file name in the real samples' folder

@@ -6,7 +6,7 @@
 # raw disk each fixture must read as (computed by qemu-img convert -O raw,
 # and, for the conversions, equal to the pattern's own sha256).
 #
-# Run from the repository root:  bash vmdk/testdata/generate.sh
+# Run from the repository root:  bash testdata/vmdk/generate.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 out=samples
