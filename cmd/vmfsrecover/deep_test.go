@@ -72,7 +72,9 @@ func TestDeepScanOfNothingExitsPartial(t *testing.T) {
 	var out bytes.Buffer
 	for name, run := range map[string]func() error{
 		"scan": func() error { return runScan(context.Background(), g, &vf, []string{img}, &out) },
-		"ls":   func() error { return runLs(context.Background(), &lsOptions{globalOptions: g, vol: vf}, []string{img}, &out) },
+		"ls": func() error {
+			return runLs(context.Background(), &lsOptions{globalOptions: g, vol: vf}, []string{img}, &out)
+		},
 		"export": func() error {
 			return runExport(context.Background(), g, &exportFlags{to: filepath.Join(t.TempDir(), "o"), jobs: 1, retries: 1, vol: vf}, []string{img}, &out)
 		},
