@@ -145,11 +145,18 @@ func passwordPrompt() export.PasswordSources {
 // progressFor shows the progress of the work named by label on stderr
 // unless --quiet or --json.
 func progressFor(g *globalOptions, label string) export.Progress {
+	return progressTo(g, os.Stderr, label)
+}
+
+// progressTo is the one progress display of exports and verifications, the
+// commands' and the wizard's: bars on a terminal, plain lines otherwise,
+// nothing with --quiet or --json.
+func progressTo(g *globalOptions, w io.Writer, label string) export.Progress {
 	if g.quiet || g.json {
 		return nil
 	}
-	tty := term.IsTerminal(int(os.Stderr.Fd()))
-	return export.NewProgress(os.Stderr, label, tty, 10*time.Second)
+	f, ok := w.(*os.File)
+	return export.NewProgress(w, label, ok && term.IsTerminal(int(f.Fd())), 10*time.Second)
 }
 
 func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []string, out io.Writer) (err error) {

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 )
 
 func newVerifyCmd(g *globalOptions) *cobra.Command {
@@ -47,35 +45,15 @@ func runVerify(ctx context.Context, g *globalOptions, f *exportFlags, manifest s
 	}
 	// The destination root is the manifest's directory; entries are
 	// relative to it.
-	var root, name string
-	if strings.Contains(manifest, "://") {
-		i := strings.LastIndexByte(manifest, '/')
-		if i < strings.Index(manifest, "://")+3 {
-			return withExitCode(exitUsage, fmt.Errorf("--manifest %s: no file name in the URL", manifest))
-		}
-		root, name = manifest[:i], manifest[i+1:]
-	} else {
-		root, name = filepath.Dir(manifest), filepath.Base(manifest)
+	root, name, err := session.SplitManifest(manifest)
+	if err != nil {
+		return withExitCode(exitUsage, err)
 	}
 	dst, err := openDestination(root, f)
 	if err != nil {
 		return err
 	}
-	conn, err := dst.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	rc, err := conn.Open(ctx, path.Clean(name))
-	if err != nil {
-		return fmt.Errorf("opening manifest: %w", err)
-	}
-	entries, err := export.ReadManifest(rc)
-	rc.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", manifest, err)
-	}
-	res, err := export.Verify(ctx, conn, entries, progressFor(g, "verify"))
+	res, err := session.VerifyManifest(ctx, dst, name, manifest, progressFor(g, "verify"))
 	if res != nil {
 		if g.json {
 			if jerr := json.NewEncoder(out).Encode(res); jerr != nil && err == nil {

@@ -8,11 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 	xterm "golang.org/x/term"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"github.com/vmfsrecover/vmfsrecover/recover/wizard"
@@ -129,6 +129,7 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		// reuses them wherever it is started from.
 		ScanDir:      filepath.Dir(o.state),
 		DeepProgress: g.deepProgress(),
+		Notify:       func(e deepscan.Event) { g.note(e.String()) },
 		FTP:          session.DestinationOptions{ImplicitTLS: o.dest.implicitTLS, CAFile: o.dest.caFile, InsecureTLS: o.dest.insecureTLS, Timeout: o.dest.timeout},
 	}
 	var answers *wizard.Answers
@@ -160,13 +161,7 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 			return string(b), err
 		}
 	}
-	progress := func() export.Progress {
-		if g.quiet {
-			return nil
-		}
-		f, ok := errOut.(*os.File)
-		return export.NewProgress(errOut, "export", ok && isTerminal(f), 10*time.Second)
-	}
+	progress := func(label string) export.Progress { return progressTo(g, errOut, label) }
 	term.Progress = progress
 
 	w, err := openWizard(ctx, o, wopts, answers == nil && len(args) == 0, term, out)

@@ -73,8 +73,9 @@ func SplitManifest(manifest string) (root, name string, err error) {
 }
 
 // VerifyManifest reads the manifest at name in dst and verifies the
-// destination against it.
-func VerifyManifest(ctx context.Context, dst export.Destination, name string, prog export.Progress) (*export.VerifyResult, error) {
+// destination against it. label names the manifest in errors (the path or
+// URL the user gave).
+func VerifyManifest(ctx context.Context, dst export.Destination, name, label string, prog export.Progress) (*export.VerifyResult, error) {
 	conn, err := dst.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func VerifyManifest(ctx context.Context, dst export.Destination, name string, pr
 	entries, err := export.ReadManifest(rc)
 	rc.Close()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	return export.Verify(ctx, conn, entries, prog)
 }

@@ -135,7 +135,7 @@ func LoadAnswersFile(name string) (*Answers, error) {
 // RunAnswers drives w from its current step to the end with the answers,
 // telling out what each step did. A wizard resumed at a later step skips
 // the answers of the steps already done.
-func RunAnswers(ctx context.Context, w *Wizard, a *Answers, out io.Writer, progress func() export.Progress) (*Report, error) {
+func RunAnswers(ctx context.Context, w *Wizard, a *Answers, out io.Writer, progress func(label string) export.Progress) (*Report, error) {
 	for !w.Step().Final() {
 		if err := ctx.Err(); err != nil {
 			return w.Report(), err

@@ -7,9 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -148,5 +151,44 @@ func TestTerminalPagedPreview(t *testing.T) {
 	}
 	if strings.Contains(s, "line 200\n") {
 		t.Errorf("the whole text was shown although x stopped it:\n%s", s)
+	}
+}
+
+// TestExportProgressLabels: the export and the verification each get a
+// progress display named for what it does.
+func TestExportProgressLabels(t *testing.T) {
+	img, _ := testVolume(t)
+	w := walkTo(t, img, t.TempDir(), StepExport, Options{})
+	var labels []string
+	if _, err := w.Export(context.Background(), func(label string) export.Progress {
+		labels = append(labels, label)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(labels, []string{"export", "verify"}) {
+		t.Errorf("progress labels %q", labels)
+	}
+}
+
+// TestDeepScanReuseAnnounced: a second deep scan of the same source in
+// the wizard reuses the scan file and says so through Options.Notify.
+func TestDeepScanReuseAnnounced(t *testing.T) {
+	img := damagedVolume(t)
+	dir := t.TempDir()
+	var events []deepscan.Event
+	opts := Options{ScanDir: dir, Notify: func(e deepscan.Event) { events = append(events, e) }}
+	for range 2 {
+		w := New(opts)
+		if err := w.SetSources([]string{img}, false, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Scan(context.Background(), ScanDeep); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	if len(events) == 0 || events[len(events)-1].Kind != deepscan.Reused {
+		t.Errorf("events %+v, want the last one Reused", events)
 	}
 }

@@ -32,8 +32,9 @@ type Terminal struct {
 	// ReadPassword reads a line without echo (golang.org/x/term on a
 	// terminal); nil reads it as a visible line.
 	ReadPassword func() (string, error)
-	// Progress makes the progress display of an export; nil shows none.
-	Progress func() export.Progress
+	// Progress makes the progress display of the work a label names
+	// ("export", "verify"); nil shows none.
+	Progress func(label string) export.Progress
 	// Tolerant and ProbeAll are passed to SetSources.
 	Tolerant, ProbeAll bool
 	// Sources, when set, answer the sources step.

@@ -88,6 +88,9 @@ type Options struct {
 	// DeepProgress, when set, is asked for a progress display of the deep
 	// scan of each source.
 	DeepProgress deepscan.ProgressFunc
+	// Notify, when set, is told what happens to each deep-scan file
+	// (reused, saved, not saved).
+	Notify func(deepscan.Event)
 	// FTP are the defaults of an FTP destination's options (the command
 	// line's --ca-file, --implicit-tls, ...); Timeout is never saved and
 	// always comes from here.
@@ -255,7 +258,7 @@ func (w *Wizard) Scan(ctx context.Context, mode string) ([]VolumeInfo, error) {
 func (w *Wizard) openScan(ctx context.Context) (*session.Scan, error) {
 	return session.ScanSources(ctx, w.st.Sources, session.Options{
 		Tolerant: w.st.Tolerant, ProbeAll: w.st.ProbeAll, Deep: w.st.ScanMode == ScanDeep,
-		ScanDir: w.opts.ScanDir, DeepProgress: w.opts.DeepProgress,
+		ScanDir: w.opts.ScanDir, DeepProgress: w.opts.DeepProgress, Notify: w.opts.Notify,
 	})
 }
 
@@ -560,12 +563,12 @@ func (w *Wizard) Confirm(force bool) error {
 
 // Export copies the selection to the destination, then verifies it when
 // the destination asks for it, and moves to the report step. progress, when
-// not nil, makes a progress display for the export and another for the
-// verification. Per-file
+// not nil, makes the progress display of the work its label names:
+// "export", then "verify". Per-file
 // failures are in the report; an error that stops the export (a
 // cancelled context, a full destination) keeps the wizard at the export
 // step, and calling Export again resumes.
-func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*Report, error) {
+func (w *Wizard) Export(ctx context.Context, progress func(label string) export.Progress) (*Report, error) {
 	if err := w.at("Export", StepExport); err != nil {
 		return nil, err
 	}
@@ -578,14 +581,14 @@ func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*
 		return nil, err
 	}
 	d := w.st.Destination
-	newProgress := func() export.Progress {
+	newProgress := func(label string) export.Progress {
 		if progress == nil {
 			return nil
 		}
-		return progress()
+		return progress(label)
 	}
 	rep, err := session.Export(ctx, vol, w.st.Selected, dst, session.ExportOptions{Sources: w.st.Sources, Options: export.Options{
-		Overwrite: d.Overwrite, Workers: w.opts.Workers, Progress: newProgress(), Logger: w.opts.Logger,
+		Overwrite: d.Overwrite, Workers: w.opts.Workers, Progress: newProgress("export"), Logger: w.opts.Logger,
 	}})
 	r := newReport(rep, dst)
 	w.st.Report = r
@@ -596,7 +599,7 @@ func (w *Wizard) Export(ctx context.Context, progress func() export.Progress) (*
 		return r, err
 	}
 	if d.Verify {
-		r.verify(ctx, dst, rep.Entries, newProgress())
+		r.verify(ctx, dst, rep.Entries, newProgress("verify"))
 		if err := ctx.Err(); err != nil {
 			return r, errors.Join(err, w.save())
 		}
