@@ -11,8 +11,8 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
-// loopDisk attaches a 16 MiB image with two partitions (sectors 2048-10239
-// and 10240-18431) to a loop device and returns the image, the device and
+// loopDisk attaches a 140 MiB sparse image with two partitions (128 MiB
+// from sector 2048, enough for btrfs, and 4 MiB after it) to a loop device and returns the image, the device and
 // its partitions' devices. It skips when loop devices cannot be made.
 func loopDisk(t *testing.T) (img, disk, p1, p2 string) {
 	t.Helper()
@@ -26,9 +26,9 @@ func loopDisk(t *testing.T) (img, disk, p1, p2 string) {
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	os.Truncate(img, 16<<20)
+	os.Truncate(img, 140<<20)
 	sf := exec.Command("sfdisk", "-q", img)
-	sf.Stdin = strings.NewReader("label: dos\n2048,8192,83\n10240,8192,83\n")
+	sf.Stdin = strings.NewReader("label: dos\n2048,262144,83\n264192,8192,83\n")
 	if out, err := sf.CombinedOutput(); err != nil {
 		t.Fatalf("sfdisk: %v\n%s", err, out)
 	}
@@ -85,32 +85,37 @@ func TestPartitionAndWholeDisk(t *testing.T) {
 
 // A file lies on the sectors of the file system's device: writing that
 // device raw destroys the file, and writing a file into a file system
-// whose device is read raw changes the source.
+// whose device is read raw changes the source. btrfs gives its files an
+// anonymous device number: its device is found by the mount table.
 func TestFileSystemOnASource(t *testing.T) {
 	_, disk, p1, p2 := loopDisk(t)
-	mkfs := testenv.Tool(t, "mkfs.ext4")
-	if out, err := exec.Command(mkfs, "-q", "-F", p1).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	for _, mkfs := range [][]string{{"mkfs.ext4", "-q", "-F"}, {"mkfs.btrfs", "-q", "-f"}} {
+		t.Run(mkfs[0], func(t *testing.T) {
+			tool := testenv.Tool(t, mkfs[0])
+			if out, err := exec.Command(tool, append(mkfs[1:], p1)...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", mkfs[0], err, out)
+			}
+			mnt := t.TempDir()
+			if out, err := exec.Command("mount", p1, mnt).CombinedOutput(); err != nil {
+				testenv.Lacks(t, "mount not permitted here: %v %s", err, out)
+			}
+			t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+			src := writeFile(t, filepath.Join(mnt, "disk.img"), "data")
+			g := New()
+			g.AddPath(src)
+			wantRefused(t, g.Check(disk), disk, src)
+			wantRefused(t, g.Check(p1), p1, src)
+			if err := g.Check(p2); err != nil {
+				t.Errorf("the other partition: %v", err)
+			}
+			// A new file beside the source is fine.
+			beside := writeFile(t, filepath.Join(mnt, "out.raw"), "")
+			if err := g.Check(beside); err != nil {
+				t.Errorf("a file beside the source: %v", err)
+			}
+			raw := New()
+			raw.AddPath(disk)
+			wantRefused(t, raw.Check(beside), beside, disk)
+		})
 	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", p1, mnt).CombinedOutput(); err != nil {
-		testenv.Lacks(t, "mount not permitted here: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
-	src := writeFile(t, filepath.Join(mnt, "disk.img"), "data")
-	g := New()
-	g.AddPath(src)
-	wantRefused(t, g.Check(disk), disk, src)
-	wantRefused(t, g.Check(p1), p1, src)
-	if err := g.Check(p2); err != nil {
-		t.Errorf("the other partition: %v", err)
-	}
-	// A new file beside the source is fine.
-	beside := writeFile(t, filepath.Join(mnt, "out.raw"), "")
-	if err := g.Check(beside); err != nil {
-		t.Errorf("a file beside the source: %v", err)
-	}
-	raw := New()
-	raw.AddPath(disk)
-	wantRefused(t, raw.Check(beside), beside, disk)
 }

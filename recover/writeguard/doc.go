@@ -15,7 +15,9 @@
 // Linux the block ranges under it, found in /sys/dev/block: the sectors of
 // the whole disk a partition covers, the devices a device-mapper or md
 // device is made of, the file behind a loop device, and the block device
-// holding the file system a source file lies on. A write is refused when
+// holding the file system a source file lies on (for btrfs, whose files
+// carry an anonymous device number, the device it was mounted from, by
+// /proc/self/mountinfo). A write is refused when
 //   - the file written is a source file;
 //   - a block device written shares sectors with a block device a source
 //     is read from raw, or with the file system a source file lies on;

@@ -24,12 +24,12 @@ func (g *Guard) footprintOf(path string, fi fs.FileInfo) footprint {
 	var fp footprint
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if ok && fi.Mode()&fs.ModeDevice != 0 && fi.Mode()&fs.ModeCharDevice == 0 {
-		fp.merge(g.blockFootprint(uint64(st.Rdev), false))
+		fp.merge(g.blockFootprint(uint64(st.Rdev), "", false))
 		return fp
 	}
 	fp.direct.files = append(fp.direct.files, fileRange{path: path, fi: fi, end: math.MaxInt64, whole: true})
 	if ok {
-		fp.merge(g.blockFootprint(uint64(st.Dev), true))
+		fp.merge(g.blockFootprint(uint64(st.Dev), path, true))
 	}
 	return fp
 }
@@ -43,8 +43,9 @@ type blockKey struct {
 }
 
 // blockFootprint is what block device dev covers, in fp.under when under
-// is set, else in fp.direct.
-func (g *Guard) blockFootprint(dev uint64, under bool) footprint {
+// is set, else in fp.direct. path is a file on it, for the file systems
+// that give their files an anonymous device number.
+func (g *Guard) blockFootprint(dev uint64, path string, under bool) footprint {
 	key := blockKey{dev, under}
 	if v, ok := g.blocks.Load(key); ok {
 		return v.(footprint)
@@ -54,7 +55,7 @@ func (g *Guard) blockFootprint(dev uint64, under bool) footprint {
 	if under {
 		l = &fp.under
 	}
-	fp.addBlock(l, dev, 0)
+	fp.addBlock(l, dev, path, 0)
 	g.blocks.Store(key, fp)
 	return fp
 }
@@ -64,7 +65,7 @@ func (g *Guard) blockFootprint(dev uint64, under bool) footprint {
 func (fp *footprint) addFile(l *layer, f fileRange, depth int) {
 	l.files = append(l.files, f)
 	if st, ok := f.fi.Sys().(*syscall.Stat_t); ok {
-		fp.addBlock(&fp.under, uint64(st.Dev), depth+1)
+		fp.addBlock(&fp.under, uint64(st.Dev), f.path, depth+1)
 	}
 }
 
@@ -73,12 +74,17 @@ func (fp *footprint) addFile(l *layer, f fileRange, depth int) {
 // each), and the part of the file behind a loop device that dev covers. A
 // device the kernel does not list under /sys/dev/block (the anonymous
 // device of tmpfs, overlayfs, NFS) adds nothing.
-func (fp *footprint) addBlock(l *layer, dev uint64, depth int) {
+func (fp *footprint) addBlock(l *layer, dev uint64, path string, depth int) {
 	if depth > maxStack {
 		return
 	}
 	dir, err := filepath.EvalSymlinks(fmt.Sprintf("%s/%d:%d", sysBlock, unix.Major(dev), unix.Minor(dev)))
 	if err != nil {
+		// btrfs gives its files an anonymous device number: the block
+		// device is the one it was mounted from.
+		if src, ok := mountedFrom(dev, path); ok {
+			fp.addBlock(l, src, "", depth+1)
+		}
 		return
 	}
 	disk, start := dir, int64(0)
@@ -100,7 +106,7 @@ func (fp *footprint) addBlock(l *layer, dev uint64, depth int) {
 	slaves, _ := os.ReadDir(filepath.Join(disk, "slaves"))
 	for _, s := range slaves {
 		if d, err := readDev(filepath.Join(disk, "slaves", s.Name(), "dev")); err == nil {
-			fp.addBlock(l, d, depth+1)
+			fp.addBlock(l, d, "", depth+1)
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(disk, "loop", "backing_file")); err == nil {
@@ -111,6 +117,49 @@ func (fp *footprint) addBlock(l *layer, dev uint64, depth int) {
 		}
 	}
 }
+
+// mountedFrom returns the block device that the file system holding path,
+// whose device number dev is anonymous, was mounted from, by
+// /proc/self/mountinfo: the entry with that device number, else the one
+// whose mount point is the longest prefix of path (btrfs gives each
+// subvolume a number of its own, not the one mountinfo shows).
+func mountedFrom(dev uint64, path string) (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return 0, false
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		resolved = ""
+	}
+	id := fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))
+	var byDev, byPath, longest string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		_, after, ok := strings.Cut(line, " - ")
+		a := strings.Fields(after)
+		if !ok || len(f) < 5 || len(a) < 2 {
+			continue
+		}
+		src, mp := a[1], mountEscapes.Replace(f[4])
+		if f[2] == id {
+			byDev = src
+		}
+		if resolved != "" && len(mp) >= len(longest) && (mp == "/" || resolved == mp || strings.HasPrefix(resolved, mp+"/")) {
+			byPath, longest = src, mp
+		}
+	}
+	for _, src := range []string{byDev, byPath} {
+		var st unix.Stat_t
+		if strings.HasPrefix(src, "/dev/") && unix.Stat(src, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			return uint64(st.Rdev), true
+		}
+	}
+	return 0, false
+}
+
+// mountEscapes undoes the octal escapes of mountinfo's paths.
+var mountEscapes = strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
 
 func readInt(name string) (int64, error) {
 	b, err := os.ReadFile(name)
