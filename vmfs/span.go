@@ -50,48 +50,82 @@ func (lv *logicalVolume) segmentAt(vol int64) int {
 	return sort.Search(len(lv.segments), func(i int) bool { return lv.segments[i].logical+lv.segments[i].length > vol })
 }
 
-// missing says whether volume offset vol lies in an extent no device
-// holds.
-func (lv *logicalVolume) missing(vol int64) bool {
-	i := lv.segmentAt(vol)
-	return i < len(lv.segments) && lv.segments[i].dev == nil
+// badRanger is disk.BadRanger: a device that knows ranges it could not
+// read (declared here, as vmfs reads any io.ReaderAt).
+type badRanger interface{ BadRanges() allocmap.Map }
+
+// lostIn calls fn for each part of volume range [vol, vol+n) whose bytes
+// are lost: in an extent no device holds (missing), or in a range its
+// device knows it could not read (disk.BadRanger: a ddrescue map, a dead
+// RAID member).
+func (lv *logicalVolume) lostIn(vol, n int64, fn func(vol, n int64, missing bool)) {
+	for end := vol + n; vol < end; {
+		i := lv.segmentAt(vol)
+		if i == len(lv.segments) {
+			return
+		}
+		g := lv.segments[i]
+		stop := min(end, g.logical+g.length)
+		if g.dev == nil {
+			fn(vol, stop-vol, true)
+		} else if br, ok := g.dev.(badRanger); ok {
+			phys := g.physical + vol - g.logical
+			for _, r := range br.BadRanges().Window(phys, stop-vol) {
+				fn(vol+r.Off, r.Len, false)
+			}
+		}
+		vol = stop
+	}
 }
 
-func (lv *logicalVolume) anyMissing() bool {
+// anyLost says whether any byte of the volume is lost (see lostIn).
+func (lv *logicalVolume) anyLost() bool {
 	for _, s := range lv.segments {
 		if s.dev == nil {
+			return true
+		}
+		if br, ok := s.dev.(badRanger); ok && len(br.BadRanges().Window(s.physical, s.length)) > 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// Warnings names the bytes of the file that lie in an extent missing from
-// a volume opened with Options.Tolerant, which read as zeros; nil when
-// none do (export.Warner).
+// Warnings names the bytes of the file that are lost and read as zeros:
+// those in an extent missing from a volume opened with Options.Tolerant,
+// and those in ranges a device could not read (disk.BadRanger); nil when
+// none are (export.Warner).
 func (f *File) Warnings() []string {
 	lv, ok := f.v.lv.(*logicalVolume)
 	if s, isSpan := f.v.lv.(*Span); isSpan {
 		lv, ok = s.lv, true
 	}
-	if !ok || !lv.anyMissing() {
+	if !ok || !lv.anyLost() {
 		return nil
 	}
-	var lost allocmap.Map
+	var missing, bad allocmap.Map
 	whole, err := f.EachBlock(func(off, n, vol int64) {
-		if lv.missing(vol) {
-			lost = lost.Add(allocmap.Range{Off: off, Len: n})
-		}
+		lv.lostIn(vol, n, func(v, k int64, isMissing bool) {
+			r := allocmap.Range{Off: off + v - vol, Len: k}
+			if isMissing {
+				missing = missing.Add(r)
+			} else {
+				bad = bad.Add(r)
+			}
+		})
 	})
 	if err != nil {
-		return []string{fmt.Sprintf("block map unreadable (%v): bytes in the missing extent not known", err)}
+		return []string{fmt.Sprintf("block map unreadable (%v): which bytes are lost is not known", err)}
 	}
 	var out []string
-	for _, r := range lost {
+	for _, r := range missing {
 		out = append(out, fmt.Sprintf("bytes %d-%d lie in a missing extent of the volume and read as zeros", r.Off, r.End()))
 	}
+	for _, r := range bad {
+		out = append(out, fmt.Sprintf("bytes %d-%d lay in unreadable sectors of the source and read as zeros", r.Off, r.End()))
+	}
 	if !whole {
-		out = append(out, fmt.Sprintf("only the first %d blocks were checked for the missing extent", maxBlockWalk))
+		out = append(out, fmt.Sprintf("only the first %d blocks were checked for lost bytes", maxBlockWalk))
 	}
 	return out
 }

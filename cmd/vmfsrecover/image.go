@@ -209,10 +209,9 @@ func loadMap(path string, size int64) (m *mapfile.Map, resumed bool, err error) 
 	if len(m.Blocks) == 0 {
 		return mapfile.New(size), false, nil
 	}
-	if end := m.End(); end != size && end < 1<<62 {
-		return nil, false, fmt.Errorf("%s describes %d bytes, the source has %d: is it the map of another disk?", path, end, size)
+	if err := m.Fit(size); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
 	}
-	m.Resize(size)
 	return m, true, nil
 }
 

@@ -22,9 +22,10 @@ type volumeFlags struct {
 	volume   string
 	tolerant bool
 	probeAll bool
-	deep     bool   // read the deep scan's findings instead of the volume as it is
-	rescan   bool   // ignore a saved scan file
-	scanDir  string // where scan files are kept
+	deep     bool     // read the deep scan's findings instead of the volume as it is
+	rescan   bool     // ignore a saved scan file
+	scanDir  string   // where scan files are kept
+	maps     []string // --map: MAPFILE, or SOURCE=MAPFILE with several SOURCEs
 }
 
 func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
@@ -35,13 +36,38 @@ func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
 	f.BoolVar(&v.deep, "deep", false, "use the deep scan (run now, or reused from its scan file): damaged, reformatted and deleted files")
 	f.BoolVar(&v.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
 	f.StringVar(&v.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory, or the user's cache folder when it cannot be written)")
+	f.StringArrayVar(&v.maps, "map", nil, "GNU ddrescue mapfile of a SOURCE image (from image or ddrescue): bytes it does not mark rescued are reported lost, per file; with several SOURCEs, SOURCE=MAPFILE (repeat --map)")
+}
+
+// mapsBySource assigns each --map value to its SOURCE: SOURCE=MAPFILE, or a
+// plain MAPFILE when there is one SOURCE.
+func mapsBySource(sources, maps []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range maps {
+		src, path, ok := strings.Cut(m, "=")
+		if !ok || !slices.Contains(sources, src) {
+			if len(sources) != 1 {
+				return nil, withExitCode(exitUsage, fmt.Errorf("--map %s: with several SOURCEs, name the one it belongs to: --map SOURCE=MAPFILE", m))
+			}
+			src, path = sources[0], m
+		}
+		if prev, dup := out[src]; dup {
+			return nil, withExitCode(exitUsage, fmt.Errorf("--map: two mapfiles for %s: %s and %s", src, prev, path))
+		}
+		out[src] = path
+	}
+	return out, nil
 }
 
 // scanSources opens the sources and finds the volumes on them, as the
 // flags say (quick, or --deep), and prints the warnings met.
 func scanSources(ctx context.Context, g *globalOptions, v *volumeFlags, sources []string) (*session.Scan, error) {
+	maps, err := mapsBySource(sources, v.maps)
+	if err != nil {
+		return nil, err
+	}
 	sc, err := session.ScanSources(ctx, sources, session.Options{
-		Tolerant: v.tolerant, ProbeAll: v.probeAll, Deep: v.deep, Rescan: v.rescan, ScanDir: v.scanDir,
+		Tolerant: v.tolerant, ProbeAll: v.probeAll, Deep: v.deep, Rescan: v.rescan, ScanDir: v.scanDir, Maps: maps,
 		DeepProgress: g.deepProgress(),
 		Notify:       func(e deepscan.Event) { g.note(scanFileNote(e)) },
 	})

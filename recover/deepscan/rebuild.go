@@ -407,8 +407,11 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 		switch {
 		case !ok:
 			missing = missing.Add(part)
-		case src < len(b.bad) && overlapsAny(b.bad[src], disk, n):
-			lost = lost.Add(part)
+		case src < len(b.bad):
+			// Only the sectors that were unreadable, not the whole block.
+			for _, r := range b.bad[src].Window(disk, n) {
+				lost = lost.Add(allocmap.Range{Off: off + r.Off, Len: r.Len})
+			}
 		}
 	})
 	if err != nil || !whole {
@@ -425,12 +428,6 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 	if len(lost)+len(missing) > 0 {
 		n.finding.Confidence /= 2
 	}
-}
-
-// overlapsAny says whether [off, off+n) meets a range of m (sorted).
-func overlapsAny(m allocmap.Map, off, n int64) bool {
-	i := sort.Search(len(m), func(i int) bool { return m[i].End() > off })
-	return i < len(m) && m[i].Off < off+n
 }
 
 // addUnreached places every found descriptor of this volume that the

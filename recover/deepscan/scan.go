@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
@@ -63,6 +64,11 @@ func Scan(ctx context.Context, r io.ReaderAt, f *Findings, opts Options) error {
 		opts.CheckpointEvery = 256 << 20
 	}
 	s := &scanner{r: r, f: f, opts: opts, votes: map[int64]int{}}
+	// Ranges the source knows it could not read (a ddrescue map) are bad
+	// ranges from the start: they read as zeros, and what lay there is lost.
+	if br, ok := r.(disk.BadRanger); ok {
+		f.BadRanges = allocmap.Normalize(append(f.BadRanges, br.BadRanges()...))
+	}
 	for _, v := range f.Origins {
 		s.votes[v.Origin] = v.Votes
 	}

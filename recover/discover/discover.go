@@ -3,7 +3,6 @@ package discover
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -134,7 +133,7 @@ func (s *Session) OpenVolume(v *Volume) (*vmfs.Volume, error) {
 func (s *Session) openSet(set vmfs.VolumeSet, tolerant bool) (*vmfs.Volume, error) {
 	devs := make([]vmfs.Device, len(set.Extents))
 	for i, c := range set.Extents {
-		devs[i] = io.NewSectionReader(s.Sources[c.Disk].Disk, c.Offset, c.Size)
+		devs[i] = disk.NewSection(s.Sources[c.Disk].Disk, c.Offset, c.Size)
 	}
 	return vmfs.Open(devs, vmfs.Options{Tolerant: tolerant})
 }

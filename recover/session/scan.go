@@ -35,6 +35,9 @@ type Options struct {
 	// Notify, when set, is told what happens to each deep-scan file
 	// (reused, saved, not saved).
 	Notify func(deepscan.Event)
+	// Maps names, by SOURCE, the GNU ddrescue mapfile of an image (see
+	// source.Options.Maps).
+	Maps map[string]string
 }
 
 // VolumeInfo is one volume a scan found, as front ends show it and the
@@ -92,7 +95,7 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 	}
 	s := &Scan{Sources: slices.Clone(sources), opts: opts}
 	if !opts.Deep {
-		srcs, err := source.ForDiscover(sources, source.Options{Tolerant: opts.Tolerant})
+		srcs, err := source.ForDiscover(sources, source.Options{Tolerant: opts.Tolerant, Maps: opts.Maps})
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +122,7 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 			fallback = filepath.Join(cache, "vmfsrecover")
 		}
 	}
-	srcs, err := source.ForDeepScan(sources)
+	srcs, err := source.ForDeepScan(sources, source.Options{Maps: opts.Maps})
 	if err != nil {
 		return nil, err
 	}

@@ -3,11 +3,13 @@ package source
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
@@ -19,6 +21,10 @@ type Options struct {
 	// UnmappedFromParent reads the grains a guest unmapped in an SESparse
 	// snapshot from its parent (see vmdk.Options).
 	UnmappedFromParent bool
+	// Maps names, by SOURCE, the GNU ddrescue mapfile of an image made of
+	// a failing disk: what the map does not mark rescued reads as zeros
+	// and is reported lost (disk.WithBadRanges), never passed off as data.
+	Maps map[string]string
 }
 
 func (o Options) vmdkOptions() *vmdk.Options {
@@ -161,6 +167,9 @@ func OpenAll(specs []string, opts Options) ([]Disk, error) {
 	var disks []Disk
 	for _, spec := range specs {
 		d, err := Open(spec, opts)
+		if err == nil && opts.Maps[spec] != "" {
+			d, err = withMap(d, opts.Maps[spec])
+		}
 		if err != nil {
 			for _, d := range disks {
 				d.Close()
@@ -186,11 +195,39 @@ func ForDiscover(specs []string, opts Options) ([]discover.Source, error) {
 	return srcs, nil
 }
 
+// withMap reads the mapfile at path and returns d with the ranges it does
+// not mark rescued known lost; d is closed on error.
+func withMap(d Disk, path string) (Disk, error) {
+	m, err := readMap(path, d.Size())
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return disk.WithBadRanges(d, m.Lost()), nil
+}
+
+func readMap(path string, size int64) (*mapfile.Map, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--map: %w", err)
+	}
+	defer f.Close()
+	m, err := mapfile.Parse(f)
+	if err == nil {
+		err = m.Fit(size)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--map %s: %w", path, err)
+	}
+	return m, nil
+}
+
 // ForDeepScan opens every SOURCE for deepscan.ScanSources, which then owns
 // the disks. A deep scan reads damaged disks: a VMDK opens tolerantly, its
 // missing parts reading as zeros.
-func ForDeepScan(specs []string) ([]deepscan.Source, error) {
-	disks, err := OpenAll(specs, Options{Tolerant: true})
+func ForDeepScan(specs []string, opts Options) ([]deepscan.Source, error) {
+	opts.Tolerant = true
+	disks, err := OpenAll(specs, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -215,7 +215,7 @@ func TestRemoteReusesScanFileMadeOnTheHost(t *testing.T) {
 	t.Setenv(remote.EnvIdentity, srv.Identity)
 	var received func() int64
 	scanned := false
-	srcs, err := source.ForDeepScan([]string{srv.URL(res.Image)})
+	srcs, err := source.ForDeepScan([]string{srv.URL(res.Image)}, source.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -222,6 +222,18 @@ func (m *Map) Resize(size int64) {
 	m.merge(0, len(m.Blocks))
 }
 
+// Fit makes the map describe a source of size bytes, as Resize does, but
+// refuses a map that describes more bytes than the source has (the map of
+// another disk), unless its last block is the huge one GNU ddrescue
+// writes when it does not know the input's size.
+func (m *Map) Fit(size int64) error {
+	if end := m.End(); end > size && end < 1<<62 {
+		return fmt.Errorf("the mapfile describes %d bytes, the source has %d: is it the map of another disk?", end, size)
+	}
+	m.Resize(size)
+	return nil
+}
+
 // Set gives [pos, pos+size) the status st, inside what the map covers.
 func (m *Map) Set(pos, size int64, st Status) {
 	end := min(pos+size, m.End())

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
+)
+
+// mappedVolume writes a generated volume and a mapfile that marks two
+// sectors of /vm1/disk-flat.vmdk bad (bytes 4608-5632 of the file), found
+// by the file's content in the image. It returns the image, the mapfile
+// and the file's content.
+func mappedVolume(t *testing.T) (img, mapPath string, content []byte) {
+	t.Helper()
+	res := genVolume(t, 6)
+	var cat bytes.Buffer
+	if err := runCat(context.Background(), &globalOptions{quiet: true}, &volumeFlags{}, byteRange{}, []string{res.Image, "/vm1/disk-flat.vmdk"}, &cat); err != nil {
+		t.Fatal(err)
+	}
+	content = cat.Bytes()
+	image, err := os.ReadFile(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(image, content[:64<<10])
+	if at < 0 {
+		t.Fatal("the file's first 64 KiB are not contiguous in the image")
+	}
+	m := mapfile.New(int64(len(image)))
+	m.Set(0, int64(len(image)), mapfile.Finished)
+	m.Set(int64(at)+4608, 1024, mapfile.BadSector)
+	var buf bytes.Buffer
+	if err := m.Write(&buf, mapfile.Header{Program: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	mapPath = filepath.Join(t.TempDir(), "disk.map")
+	if err := os.WriteFile(mapPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return res.Image, mapPath, content
+}
+
+// TestMapMakesFilesNameTheirLostBytes: with --map, a file whose sectors the
+// mapfile marks bad is exported with those bytes as zeros (not the bytes
+// the image holds there), names them in the output and the manifest, and
+// the export exits 3; with the deep scan too.
+func TestMapMakesFilesNameTheirLostBytes(t *testing.T) {
+	img, mapPath, content := mappedVolume(t)
+	for _, deep := range []bool{false, true} {
+		dest := filepath.Join(t.TempDir(), "rescue")
+		g := &globalOptions{quiet: true}
+		var out bytes.Buffer
+		err := runExport(context.Background(), g, &exportFlags{to: dest, jobs: 1, retries: 1, vol: volumeFlags{maps: []string{mapPath}, deep: deep, scanDir: t.TempDir()}}, []string{img, "/vm1"}, &out)
+		if exitCode(err) != exitPartial {
+			t.Fatalf("deep=%v: exit %d (%v), want %d\n%s", deep, exitCode(err), err, exitPartial, out.String())
+		}
+		if !strings.Contains(out.String(), "bytes 4608-5632 lay in unreadable sectors") {
+			t.Errorf("deep=%v: output names no lost bytes:\n%s", deep, out.String())
+		}
+		got, err := os.ReadFile(filepath.Join(dest, "vm1", "disk-flat.vmdk"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Clone(content)
+		clear(want[4608:5632])
+		if !bytes.Equal(got, want) {
+			t.Errorf("deep=%v: the exported file is not the file with its lost bytes zeroed", deep)
+		}
+		manifest, _ := os.ReadFile(filepath.Join(dest, export.ManifestName))
+		found := false
+		for _, l := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+			var e export.Entry
+			json.Unmarshal([]byte(l), &e)
+			if strings.HasSuffix(e.Source, "disk-flat.vmdk") && strings.Contains(strings.Join(e.Warnings, ";"), "4608-5632") {
+				found = true
+			} else if len(e.Warnings) > 0 {
+				t.Errorf("deep=%v: %s has warnings %q, but lies outside the bad sectors", deep, e.Source, e.Warnings)
+			}
+		}
+		if !found {
+			t.Errorf("deep=%v: the manifest does not record the lost bytes:\n%s", deep, manifest)
+		}
+	}
+}
+
+func TestMapsBySource(t *testing.T) {
+	if m, err := mapsBySource([]string{"a.img"}, []string{"a.map"}); err != nil || m["a.img"] != "a.map" {
+		t.Errorf("one source: %v %v", m, err)
+	}
+	if m, err := mapsBySource([]string{"a.img", "b.img"}, []string{"b.img=b.map"}); err != nil || m["b.img"] != "b.map" || len(m) != 1 {
+		t.Errorf("SOURCE=MAPFILE: %v %v", m, err)
+	}
+	if _, err := mapsBySource([]string{"a.img", "b.img"}, []string{"x.map"}); exitCode(err) != exitUsage {
+		t.Errorf("an unassigned map with two sources: %v", err)
+	}
+	if _, err := mapsBySource([]string{"a.img"}, []string{"a.map", "b.map"}); exitCode(err) != exitUsage {
+		t.Errorf("two maps for one source: %v", err)
+	}
+}
