@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/fsread"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
@@ -64,7 +65,11 @@ func (ex *exporter) openSource(it item, e *Entry) (*sourceFile, error) {
 			f.Close()
 			return nil, &SourceError{Path: it.src, Err: err}
 		}
-		src = sourceFile{Closer: f, ra: readerAt(f, it.src), size: fi.Size(), mtime: fi.ModTime()}
+		ra := fsread.ReaderAt(ex.fsys, it.src, f)
+		src = sourceFile{Closer: f, ra: ra, size: fi.Size(), mtime: fi.ModTime()}
+		if c, ok := ra.(io.Closer); ok && any(ra) != any(f) {
+			src.Closer = closeBoth{c, f}
+		}
 		opened = f
 		if p, ok := f.(Provenancer); ok && e.Provenance == "" {
 			e.Provenance = p.Provenance()
@@ -80,6 +85,17 @@ func (ex *exporter) openSource(it item, e *Entry) (*sourceFile, error) {
 		}
 	}
 	return &src, nil
+}
+
+// closeBoth closes a reader's own file, then the file it reads.
+type closeBoth [2]io.Closer
+
+func (c closeBoth) Close() error {
+	err := c[0].Close()
+	if err2 := c[1].Close(); err == nil {
+		err = err2
+	}
+	return err
 }
 
 // mapAllocation takes the source's allocation map, clipped to its size; a
@@ -324,44 +340,4 @@ func (ex *exporter) finish(ctx context.Context, c Conn, it item, src *sourceFile
 		ex.opts.Logger.Debug(fmt.Sprintf("%s keeps the time it was written at: %v", it.dest, err), "dest", it.dest)
 	}
 	return nil
-}
-
-// readerAt gives random access to a source file: its own ReadAt, or a
-// sequential reader over Seek, or plain Read for files that only go forward.
-func readerAt(f fs.File, name string) io.ReaderAt {
-	if ra, ok := f.(io.ReaderAt); ok {
-		return ra
-	}
-	return &forwardReader{f: f, name: name}
-}
-
-// forwardReader serves ReadAt calls that only move forward, which is how a
-// Stream reads; it lets plain fs.File sources be exported.
-type forwardReader struct {
-	f    fs.File
-	name string
-	pos  int64
-}
-
-func (r *forwardReader) ReadAt(p []byte, off int64) (int, error) {
-	if off != r.pos {
-		sk, ok := r.f.(io.Seeker)
-		if !ok {
-			if off < r.pos {
-				return 0, fmt.Errorf("%s: cannot read backwards in a file without ReadAt or Seek", r.name)
-			}
-			if _, err := io.CopyN(io.Discard, r.f, off-r.pos); err != nil {
-				return 0, err
-			}
-		} else if _, err := sk.Seek(off, io.SeekStart); err != nil {
-			return 0, err
-		}
-		r.pos = off
-	}
-	n, err := io.ReadFull(r.f, p)
-	r.pos += int64(n)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
 }

@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/fsread"
 )
 
 // Kinds of preview.
@@ -121,7 +123,7 @@ func Preview(ctx context.Context, fsys fs.FS, name string, opts Options) (*Resul
 		return nil, err
 	}
 	defer f.Close()
-	ra := readerAt(fsys, name, f)
+	ra := fsread.ReaderAt(fsys, name, f)
 	if c, ok := ra.(io.Closer); ok {
 		defer c.Close()
 	}
@@ -290,53 +292,6 @@ func HexDump(b []byte, base int64) string {
 		fmt.Fprintf(&sb, "%08x\n", base+int64(len(b)))
 	}
 	return sb.String()
-}
-
-// readerAt gives random access to f: directly when it implements
-// io.ReaderAt (VMFS files, os.File, fstest.MapFS), otherwise by reading
-// forward, reopening the file to go back; slow but correct.
-func readerAt(fsys fs.FS, name string, f fs.File) io.ReaderAt {
-	if ra, ok := f.(io.ReaderAt); ok {
-		return ra
-	}
-	return &seqReaderAt{fsys: fsys, name: name}
-}
-
-type seqReaderAt struct {
-	fsys fs.FS
-	name string
-	f    fs.File
-	pos  int64
-}
-
-func (s *seqReaderAt) Close() error {
-	if s.f == nil {
-		return nil
-	}
-	return s.f.Close()
-}
-
-func (s *seqReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if s.f == nil || off < s.pos {
-		s.Close()
-		f, err := s.fsys.Open(s.name)
-		if err != nil {
-			s.f = nil
-			return 0, err
-		}
-		s.f, s.pos = f, 0
-	}
-	if _, err := io.CopyN(io.Discard, s.f, off-s.pos); err != nil {
-		s.Close()
-		s.f = nil
-		return 0, err
-	}
-	n, err := io.ReadFull(s.f, p)
-	s.pos = off + int64(n)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
 }
 
 func lstat(fsys fs.FS, p string) (fs.FileInfo, error) {

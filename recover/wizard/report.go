@@ -63,9 +63,6 @@ func newReport(rep *export.Report, dst export.Destination) *Report {
 }
 
 func (r *Report) verify(ctx context.Context, dst export.Destination, entries []export.Entry, prog export.Progress) {
-	if prog == nil {
-		prog = nopProgress{}
-	}
 	r.Verified = true
 	res, err := session.Verify(ctx, dst, entries, prog)
 	r.Verify = res
@@ -135,11 +132,3 @@ func (e *errWriter) printf(format string, a ...any) {
 		_, e.err = fmt.Fprintf(e.w, format, a...)
 	}
 }
-
-type nopProgress struct{}
-
-func (nopProgress) Start(int, int64)        {}
-func (nopProgress) FileStart(string, int64) {}
-func (nopProgress) Add(string, int64)       {}
-func (nopProgress) FileDone(string, string) {}
-func (nopProgress) Finish()                 {}
