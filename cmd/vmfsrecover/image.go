@@ -180,7 +180,9 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 	}
 	switch {
 	case errors.Is(runErr, context.Canceled):
-		return fmt.Errorf("interrupted; the mapfile %s is saved: run the same command again to resume: %w", o.mapPath, runErr)
+		// main says "interrupted"; how to go on is image's to say.
+		fmt.Fprintf(os.Stderr, "the mapfile %s is saved: run the same command again to resume\n", o.mapPath)
+		return runErr
 	case runErr != nil:
 		return fmt.Errorf("%w (the mapfile %s is saved: run the same command again to resume)", runErr, o.mapPath)
 	case res.Bad > 0:
