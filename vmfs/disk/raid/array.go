@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"sync/atomic"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // Member is one disk of an array: the member images, block devices or any
@@ -55,7 +58,8 @@ type Array struct {
 	members []Member // nil where a member is missing
 	perDisk int64    // bytes of each member in the array (whole chunks when striped)
 	size    int64
-	starts  []int64 // linear: array offset where each member begins
+	starts  []int64        // linear: array offset where each member begins
+	bad     []allocmap.Map // per member: ranges it reads as zeros because they are lost
 
 	reconstructed, readErrors, mismatches atomic.Int64
 }
@@ -63,8 +67,13 @@ type Array struct {
 // New assembles members (in slot order, nil for a missing member) with
 // geometry g.
 func New(g Geometry, members []Member) (*Array, error) {
-	a := &Array{g: g, members: members}
+	a := &Array{g: g, members: members, bad: make([]allocmap.Map, len(members))}
 	n := len(members)
+	for i, m := range members {
+		if br, ok := m.(badRanger); ok && m != nil {
+			a.bad[i] = br.BadRanges()
+		}
+	}
 	if g.Level == LevelUnknown {
 		return nil, fmt.Errorf("%w: no level", ErrGeometry)
 	}
@@ -204,6 +213,12 @@ func (a *Array) readMember(m int, p []byte, off int64) error {
 		return errMissing
 	}
 	pos := a.g.Offset + off
+	if bad := a.bad[m]; len(bad) > 0 {
+		i := sort.Search(len(bad), func(i int) bool { return bad[i].End() > pos })
+		if i < len(bad) && bad[i].Off < pos+int64(len(p)) {
+			return &MemberError{Member: m, Off: max(pos, bad[i].Off), Err: ErrBadRange}
+		}
+	}
 	n, err := a.members[m].ReadAt(p, pos)
 	if n == len(p) {
 		return nil
@@ -215,6 +230,17 @@ func (a *Array) readMember(m int, p []byte, off int64) error {
 }
 
 var errMissing = errors.New("member missing")
+
+// ErrBadRange is a member range that its disk lists as unreadable (a
+// ddrescue map's bad sectors): it reads as zeros there, so the array
+// takes it from the redundancy instead.
+var ErrBadRange = errors.New("range listed as unreadable")
+
+// badRanger is vmfs/disk's BadRanger: a disk that reads the ranges it
+// lists as zeros, without error.
+type badRanger interface {
+	BadRanges() allocmap.Map
+}
 
 // MemberError is a failed read of one member.
 type MemberError struct {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid/raidtest"
 )
@@ -227,6 +228,43 @@ func (f failing) ReadAt(p []byte, off int64) (int, error) {
 		return 0, errBadSector
 	}
 	return f.Member.ReadAt(p, off)
+}
+
+// mapped is a member whose disk lists bad ranges and reads them as zeros,
+// as vmfs/disk's BadRanger does.
+type mapped struct {
+	raid.Member
+	bad allocmap.Map
+}
+
+func (m mapped) BadRanges() allocmap.Map { return m.bad }
+
+func (m mapped) ReadAt(p []byte, off int64) (int, error) {
+	n, err := m.Member.ReadAt(p, off)
+	for _, r := range m.bad {
+		lo, hi := max(r.Off, off), min(r.End(), off+int64(n))
+		if lo < hi {
+			clear(p[lo-off : hi-off])
+		}
+	}
+	return n, err
+}
+
+// TestBadRanges: a member's listed bad ranges read as zeros on the member,
+// but the array takes those bytes from the redundancy.
+func TestBadRanges(t *testing.T) {
+	src := randomImage(5, 1<<20)
+	c := config{raid.RAID5, raid.RightSymmetric, 4 << 10, 3, 0}
+	ms := openMembers(t, buildBytes(t, c, src))
+	ms[2] = mapped{ms[2], allocmap.Map{{Off: 10000, Len: 5000}, {Off: 200 << 10, Len: 1}}}
+	a, err := raid.New(c.geometry(), ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, a, src)
+	if a.Stats().ReadErrors == 0 {
+		t.Error("no bad range counted")
+	}
 }
 
 // TestReadErrors makes ranges of members unreadable: each is read from the

@@ -8,7 +8,9 @@ import (
 
 // piece is the part of one data chunk of a row that a read covers.
 type piece struct {
+	s   int64  // row
 	j   int    // data index in the row
+	m   int    // member holding it
 	in  int64  // offset inside the chunk
 	buf []byte // destination, len = bytes wanted
 	err error  // nil when buf holds the member's bytes
@@ -19,31 +21,57 @@ func (a *Array) readParity(p []byte, off int64) error {
 	ch := a.g.Chunk
 	rowBytes := ch * int64(n-a.g.Level.parity())
 	var r row
-	pieces := make([]piece, 0, n)
-	for len(p) > 0 {
-		s := off / rowBytes
-		pos := off - s*rowBytes
-		k := min(int64(len(p)), rowBytes-pos)
+	var pieces []piece
+	for q, pos := p, off; len(q) > 0; {
+		s := pos / rowBytes
 		parityRow(a.g.Level, a.g.Layout, n, s, &r)
-		pieces = pieces[:0]
-		for q := p[:k]; len(q) > 0; {
-			j, in := int(pos/ch), pos%ch
-			l := min(int64(len(q)), ch-in)
-			pc := piece{j: j, in: in, buf: q[:l]}
-			pc.err = a.readMember(r.data[j], pc.buf, s*ch+in)
-			pieces = append(pieces, pc)
-			q, pos = q[l:], pos+l
+		in := pos - s*rowBytes
+		j := int(in / ch)
+		l := min(int64(len(q)), ch-in%ch)
+		pieces = append(pieces, piece{s: s, j: j, m: r.data[j], in: in % ch, buf: q[:l]})
+		q, pos = q[l:], pos+l
+	}
+	a.readPieces(pieces)
+	for i := 0; i < len(pieces); {
+		k := i
+		for k < len(pieces) && pieces[k].s == pieces[i].s {
+			k++
 		}
-		for i := range pieces {
-			if pieces[i].err != nil {
-				if err := a.rebuild(&r, s, pieces, i); err != nil {
-					return fmt.Errorf("array offset %#x: %w", s*rowBytes+int64(pieces[i].j)*ch+pieces[i].in, err)
-				}
+		row := pieces[i:k]
+		for t := range row {
+			if row[t].err == nil {
+				continue
+			}
+			parityRow(a.g.Level, a.g.Layout, n, row[t].s, &r)
+			if err := a.rebuild(&r, row[t].s, row, t); err != nil {
+				return fmt.Errorf("array offset %#x: %w", row[t].s*rowBytes+int64(row[t].j)*ch+row[t].in, err)
 			}
 		}
-		p, off = p[k:], off+k
+		i = k
 	}
 	return nil
+}
+
+// readPieces reads every piece from its member, the members in parallel
+// when a read spans several: they are separate disks (or files), and a
+// single reader waiting on each in turn would be slower than one disk.
+func (a *Array) readPieces(pieces []piece) {
+	read := func(m int) {
+		for i := range pieces {
+			if pc := &pieces[i]; pc.m == m || m < 0 {
+				pc.err = a.readMember(pc.m, pc.buf, pc.s*a.g.Chunk+pc.in)
+			}
+		}
+	}
+	if len(pieces) < 2*len(a.members) {
+		read(-1)
+		return
+	}
+	var wg sync.WaitGroup
+	for m := range a.members {
+		wg.Go(func() { read(m) })
+	}
+	wg.Wait()
 }
 
 // rebuild computes pieces[t] of row s from the row's other members. Data

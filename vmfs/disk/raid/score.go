@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
@@ -24,7 +25,7 @@ type ScorerFunc func(d io.ReaderAt, size int64) (int, string)
 func (f ScorerFunc) Score(d io.ReaderAt, size int64) (int, string) { return f(d, size) }
 
 // DefaultScorers look for a partition table and a VMFS volume.
-func DefaultScorers() []Scorer { return []Scorer{ScorerFunc(scoreTable), ScorerFunc(scoreVMFS)} }
+func DefaultScorers() []Scorer { return []Scorer{ScorerFunc(scoreDatastore)} }
 
 // Offsets and magic numbers of a VMFS volume, relative to its partition
 // (the layout package vmfs reads; see docs/formats).
@@ -42,37 +43,35 @@ const (
 	hbProbes       = 4 << 20 / hbProbeStride
 )
 
-// scoreTable gives 10 points for a partition table at the start and 10
-// more for a GPT (whose CRCs over the header and the 16 KiB entry array
-// only check out when the chunks are in order).
-func scoreTable(d io.ReaderAt, size int64) (int, string) {
-	t, err := partition.Read(head{d}, size)
-	if err != nil || len(t.Partitions) == 0 {
-		return 0, ""
-	}
-	if t.Scheme == partition.GPT && len(t.Warnings) == 0 {
-		return 20, "GPT"
-	}
-	return 10, string(t.Scheme)
-}
-
-// vmfsStarts lists where a VMFS partition may start: each VMFS partition
-// of the table, else the disk itself.
-func vmfsStarts(d io.ReaderAt, size int64) []int64 {
-	t, err := partition.Read(head{d}, size)
-	if err != nil {
-		return []int64{0}
-	}
-	var starts []int64
-	for _, p := range t.Partitions {
-		if p.IsVMFS() || p.TypeGUID == partition.GUIDVMFSL {
-			starts = append(starts, p.Start)
+// scoreDatastore gives 10 points for a partition table at the start and
+// 10 more for a GPT (whose CRCs over the header and the 16 KiB entry
+// array only check out when the chunks are in order), then looks for VMFS
+// on each VMFS partition (on the disk itself when there is no table).
+func scoreDatastore(d io.ReaderAt, size int64) (int, string) {
+	pts, why := 0, ""
+	starts := []int64{0}
+	if t, err := partition.Read(head{d}, size); err == nil && len(t.Partitions) > 0 {
+		pts, why = 10, string(t.Scheme)
+		if t.Scheme == partition.GPT && len(t.Warnings) == 0 {
+			pts += 10
+		}
+		starts = starts[:0]
+		for _, p := range t.Partitions {
+			if (p.IsVMFS() || p.TypeGUID == partition.GUIDVMFSL) && len(starts) < 4 {
+				starts = append(starts, p.Start)
+			}
 		}
 	}
-	if len(starts) == 0 {
-		return []int64{0}
+	best, vwhy := 0, ""
+	for _, ps := range starts {
+		if p, w := scoreVMFS(d, ps); p > best {
+			best, vwhy = p, w
+		}
 	}
-	return starts[:min(len(starts), 4)]
+	if best > 0 {
+		why = strings.TrimPrefix(why+"; "+vwhy, "; ")
+	}
+	return pts + best, why
 }
 
 func u32At(d io.ReaderAt, off int64) (uint32, bool) {
@@ -87,41 +86,38 @@ func u32At(d io.ReaderAt, off int64) (uint32, bool) {
 // 20 points for the LVM header, 20 for the FS descriptor, and one for each
 // probed heartbeat slot that holds its own volume address (every 16 KiB of
 // the region, so 64 to 256 probes that land on many chunks and members).
-func scoreVMFS(d io.ReaderAt, size int64) (int, string) {
-	best, why := 0, ""
-	for _, ps := range vmfsStarts(d, size) {
-		pts := 0
-		var found []string
-		if v, ok := u32At(d, ps+vmfsLVMHeader); ok && v == vmfsLVMMagic {
-			pts += 20
-			found = append(found, "LVM header")
+func scoreVMFS(d io.ReaderAt, ps int64) (int, string) {
+	pts := 0
+	var found []string
+	if v, ok := u32At(d, ps+vmfsLVMHeader); ok && v == vmfsLVMMagic {
+		pts += 20
+		found = append(found, "LVM header")
+	}
+	vol := ps + vmfsVolume
+	if v, ok := u32At(d, vol+vmfsFSDesc); ok && (v == vmfsFSMagic || v == vmfsFSMagicL) {
+		pts += 20
+		found = append(found, "FS descriptor")
+	}
+	if pts == 0 {
+		return 0, "" // no volume here: spare the heartbeat probes
+	}
+	hb := 0
+	var b [12]byte
+	for k := range int64(hbProbes) {
+		at := vmfsHeartbeats + k*hbProbeStride
+		if _, err := d.ReadAt(b[:], vol+at); err != nil {
+			continue
 		}
-		vol := ps + vmfsVolume
-		if v, ok := u32At(d, vol+vmfsFSDesc); ok && (v == vmfsFSMagic || v == vmfsFSMagicL) {
-			pts += 20
-			found = append(found, "FS descriptor")
-		}
-		hb := 0
-		var b [12]byte
-		for k := range int64(hbProbes) {
-			at := vmfsHeartbeats + k*hbProbeStride
-			if _, err := d.ReadAt(b[:], vol+at); err != nil {
-				continue
-			}
-			magic := binary.LittleEndian.Uint32(b[:])
-			if (magic == vmfsHBFree || magic == vmfsHBUsed) && int64(binary.LittleEndian.Uint64(b[4:])) == at {
-				hb++
-			}
-		}
-		if hb > 0 {
-			pts += hb
-			found = append(found, fmt.Sprintf("%d heartbeat slots at their addresses", hb))
-		}
-		if pts > best {
-			best, why = pts, fmt.Sprintf("VMFS at %#x: %v", ps, found)
+		magic := binary.LittleEndian.Uint32(b[:])
+		if (magic == vmfsHBFree || magic == vmfsHBUsed) && int64(binary.LittleEndian.Uint64(b[4:])) == at {
+			hb++
 		}
 	}
-	return best, why
+	if hb > 0 {
+		pts += hb
+		found = append(found, fmt.Sprintf("%d heartbeat slots at their addresses", hb))
+	}
+	return pts, fmt.Sprintf("VMFS at %#x: %s", ps, strings.Join(found, ", "))
 }
 
 // head lets the partition-table reader see the first 1 MiB of a candidate
