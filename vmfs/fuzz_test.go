@@ -14,41 +14,26 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
-var (
-	fuzzImagesOnce sync.Once
-	fuzzImages     []string
-	fuzzImagesErr  error
-)
-
 // fuzzBase writes one small VMFS5 and one VMFS6 volume for the fuzzers to
-// damage.
-func fuzzBase(t testing.TB) []string {
-	fuzzImagesOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vmfs-fuzz-")
+// damage, into the fuzz target's folder (it goes with the target).
+func fuzzBase(f *testing.F) []string {
+	dir := f.TempDir()
+	var imgs []string
+	for _, v := range []int{5, 6} {
+		res, err := vmfstest.Write(filepath.Join(dir, "v.img"+string(rune('0'+v))), vmfstest.Spec{Version: v, Files: []vmfstest.Entry{
+			{Path: "a/resident", Data: []byte("r")},
+			{Path: "a/sub", Size: 9000, Seed: 1},
+			{Path: "a/blocks", Size: 2<<20 + 5, Seed: 2, Fragmented: true},
+			{Path: "a/link", Kind: vmfstest.Symlink, Target: "resident"},
+			{Path: "b/c/d", Size: 70000, Seed: 3},
+			{Path: "gone", Size: 5000, Seed: 4, Deleted: true},
+		}})
 		if err != nil {
-			fuzzImagesErr = err
-			return
+			f.Fatal(err)
 		}
-		for _, v := range []int{5, 6} {
-			res, err := vmfstest.Write(filepath.Join(dir, "v.img"+string(rune('0'+v))), vmfstest.Spec{Version: v, Files: []vmfstest.Entry{
-				{Path: "a/resident", Data: []byte("r")},
-				{Path: "a/sub", Size: 9000, Seed: 1},
-				{Path: "a/blocks", Size: 2<<20 + 5, Seed: 2, Fragmented: true},
-				{Path: "a/link", Kind: vmfstest.Symlink, Target: "resident"},
-				{Path: "b/c/d", Size: 70000, Seed: 3},
-				{Path: "gone", Size: 5000, Seed: 4, Deleted: true},
-			}})
-			if err != nil {
-				fuzzImagesErr = err
-				return
-			}
-			fuzzImages = append(fuzzImages, res.Image)
-		}
-	})
-	if fuzzImagesErr != nil {
-		t.Fatal(fuzzImagesErr)
+		imgs = append(imgs, res.Image)
 	}
-	return fuzzImages
+	return imgs
 }
 
 // patched is a device whose bytes at off are replaced by patch.
@@ -79,8 +64,8 @@ func FuzzOpenDamaged(f *testing.F) {
 	f.Add(uint8(1), uint32(0x1500000+0x10200), []byte{0, 0, 0, 0, 9, 9, 9, 9}) // FDC cluster
 	f.Add(uint8(0), uint32(0x1520000+0x200+0x14), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
 	f.Add(uint8(1), uint32(0x1900000), []byte("\x01\x00\xf5\x00\xff\xff\xff\xff"))
+	imgs := fuzzBase(f)
 	f.Fuzz(func(t *testing.T, which uint8, at uint32, patch []byte) {
-		imgs := fuzzBase(t)
 		file, err := os.Open(imgs[int(which)%len(imgs)])
 		if err != nil {
 			t.Fatal(err)
@@ -233,12 +218,6 @@ func FuzzParseDescriptor(f *testing.F) {
 	})
 }
 
-var (
-	fuzzSpanOnce sync.Once
-	fuzzSpan     []string
-	fuzzSpanErr  error
-)
-
 // FuzzAssembleSpanned damages the LVM header or PE tables of one device of
 // a generated two-disk VMFS6 volume, or leaves a device out, then
 // assembles it (as a deep scan's rebuild does), opens it tolerantly, walks
@@ -247,15 +226,17 @@ func FuzzAssembleSpanned(f *testing.F) {
 	f.Add(uint8(0), uint32(0x100000+0x90), []byte{9, 0, 0, 0}, false) // numDevs
 	f.Add(uint8(1), uint32(0x100000+0x200), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, false)
 	f.Add(uint8(1), uint32(0x200000), []byte{0xff}, true)
+	// Written once per fuzz target into its own folder, which goes with it.
+	var (
+		fuzzSpanOnce sync.Once
+		fuzzSpan     []string
+		fuzzSpanErr  error
+	)
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, which uint8, at uint32, patch []byte, omit bool) {
 		fuzzSpanOnce.Do(func() {
 			for _, fx := range vmfstest.Fixtures(false) {
 				if fx.Spec.Version == 6 && fx.Spec.Extents == 2 {
-					dir, err := os.MkdirTemp("", "vmfs-fuzz-span-")
-					if err != nil {
-						fuzzSpanErr = err
-						return
-					}
 					res, err := vmfstest.Write(filepath.Join(dir, "span.img"), fx.Spec)
 					if err != nil {
 						fuzzSpanErr = err

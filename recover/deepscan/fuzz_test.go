@@ -71,13 +71,6 @@ func walkTree(t *Tree) {
 	walk(t.root, 0)
 }
 
-var (
-	spanScanOnce sync.Once
-	spanImages   []string
-	spanScans    []*Findings
-	spanScanErr  error
-)
-
 // patchedReader reads r with patch laid over it at off.
 type patchedReader struct {
 	r     io.ReaderAt
@@ -105,16 +98,19 @@ func FuzzRebuildSpanned(f *testing.F) {
 	f.Add(uint8(0), uint32(0x100000+0x90), []byte{9, 0, 0, 0})
 	f.Add(uint8(1), uint32(0x100000+0x200), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
 	f.Add(uint8(0), uint32(0x1100000+0x200000), []byte{0xff, 0xff, 0xff, 0xff})
+	// Written once per fuzz target into its own folder, which goes with it.
+	var (
+		spanScanOnce sync.Once
+		spanImages   []string
+		spanScans    []*Findings
+		spanScanErr  error
+	)
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, which uint8, at uint32, patch []byte) {
 		spanScanOnce.Do(func() {
 			for _, fx := range vmfstest.Fixtures(false) {
 				if fx.Spec.Version != 6 || fx.Spec.Extents != 2 {
 					continue
-				}
-				dir, err := os.MkdirTemp("", "deepscan-fuzz-span-")
-				if err != nil {
-					spanScanErr = err
-					return
 				}
 				res, err := vmfstest.Write(filepath.Join(dir, "span.img"), fx.Spec)
 				if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
 func goFTPHarness(tlsMode string) func(t *testing.T) *harness {
@@ -24,10 +26,12 @@ func goFTPHarness(tlsMode string) func(t *testing.T) *harness {
 	}
 }
 
+// TestMain also removes the real samples the tests unpacked
+// (vmfstest.RealSample).
 func TestMain(m *testing.M) {
 	// goftp's server logs every failed SIZE with the standard logger.
 	log.SetOutput(io.Discard)
-	os.Exit(m.Run())
+	os.Exit(vmfstest.RunTests(m))
 }
 
 func TestFTPConformance(t *testing.T) { runConformance(t, goFTPHarness("")) }

@@ -3,6 +3,7 @@ package vmfstest
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 
 var (
 	realMu   sync.Mutex
+	realTmp  string                // the folder RunTests made for this test binary
 	realDone = map[string]string{} // sample name -> unpacked image
 )
 
@@ -56,7 +58,9 @@ func RealFile(tb testing.TB, name string) string {
 // RealSample returns the path of the real sample NAME ("vmfs3", "vmfs5",
 // "vmfs6") unpacked once per test binary into a sparse temporary file
 // (all-zero 64 KiB blocks are skipped), and its expected listing. It skips
-// the test, as RealFile does, when the samples are not available.
+// the test, as RealFile does, when the samples are not available. The
+// package's TestMain must run its tests through RunTests, which removes the
+// unpacked files when they end.
 func RealSample(tb testing.TB, name string) (image, expected string) {
 	tb.Helper()
 	want, err := os.ReadFile(RealFile(tb, name+".expected"))
@@ -65,19 +69,34 @@ func RealSample(tb testing.TB, name string) (image, expected string) {
 	}
 	realMu.Lock()
 	defer realMu.Unlock()
+	if realTmp == "" {
+		tb.Fatal("vmfstest.RealSample needs the package's TestMain to call vmfstest.RunTests, which removes the unpacked samples")
+	}
 	if img, ok := realDone[name]; ok {
 		return img, string(want)
 	}
-	tmp, err := os.MkdirTemp("", "vmfsrecover-real-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	img := filepath.Join(tmp, name+".img")
+	img := filepath.Join(realTmp, name+".img")
 	if err := gunzipSparse(RealFile(tb, name+".img.gz"), img); err != nil {
 		tb.Fatalf("unpacking %s: %v", name, err)
 	}
 	realDone[name] = img
 	return img, string(want)
+}
+
+// RunTests runs m's tests with a folder for the real samples RealSample
+// unpacks, and removes it when they end: call it from TestMain, as
+// os.Exit(vmfstest.RunTests(m)).
+func RunTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "vmfsrecover-real-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmfstest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	realMu.Lock()
+	realTmp = dir
+	realMu.Unlock()
+	return m.Run()
 }
 
 func gunzipSparse(src, dst string) error {
