@@ -136,3 +136,30 @@ func TestForSources(t *testing.T) {
 	wantRefused(t, g.Check(desc), desc, desc)
 	wantRefused(t, g.Check(fifo), fifo, fifo)
 }
+
+// An export's workers check their files at once; the first checks fill
+// the Guard's cache of block devices together (go test -race).
+func TestConcurrentChecks(t *testing.T) {
+	dir := t.TempDir()
+	src := writeFile(t, filepath.Join(dir, "disk.img"), "data")
+	g := ForSources([]string{src})
+	errs := make(chan error, 16)
+	for i := 0; i < cap(errs); i++ {
+		go func() {
+			f, err := os.CreateTemp(dir, "out")
+			if err == nil {
+				err = g.CheckFile(f.Name(), f)
+				f.Close()
+			}
+			if err == nil && g.Check(src) == nil {
+				err = errors.New("the source passed")
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < cap(errs); i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
