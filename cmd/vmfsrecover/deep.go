@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
 // scanFileNote says what happened to a scan file, with the flag that
@@ -41,4 +43,28 @@ func emptyVolume(v *deepscan.Found) string {
 		return s + fmt.Sprintf(": the image is truncated, %d bytes (%s) of the volume's disk are missing", v.Missing, humanBytes(v.Missing))
 	}
 	return s + ": none of its directories or file descriptors survives"
+}
+
+// withRecoveryHint adds to an error that says the volume is damaged, or
+// was not found, the flags that read it anyway (those not given already).
+func withRecoveryHint(v *volumeFlags, err error) error {
+	var fe *vmfs.FormatError
+	var hints []string
+	switch {
+	case v.deep:
+		return err
+	case errors.Is(err, discover.ErrNoVolume):
+		if !v.probeAll {
+			hints = append(hints, "--probe-all looks for a volume at every 1 MiB")
+		}
+		hints = append(hints, "--deep finds volumes by what survives of their metadata anywhere on the disk")
+	case errors.Is(err, vmfs.ErrNotVMFS) || errors.Is(err, vmfs.ErrCorrupt) || errors.As(err, &fe):
+		if !v.tolerant {
+			hints = append(hints, "--tolerant reads what survives of the volume")
+		}
+		hints = append(hints, "--deep rebuilds it from a scan of the whole disk")
+	default:
+		return err
+	}
+	return fmt.Errorf("%w; %s", err, strings.Join(hints, ", "))
 }

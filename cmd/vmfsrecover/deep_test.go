@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -82,5 +84,53 @@ func TestDeepScanOfNothingExitsPartial(t *testing.T) {
 		if err := run(); exitCode(err) != exitPartial || !strings.Contains(err.Error(), "nothing recovered") {
 			t.Errorf("%s --deep: exit %d (%v)", name, exitCode(err), err)
 		}
+	}
+}
+
+// TestPlainLsOfDamagedVolumeSuggestsDeep: a plain ls of a volume whose
+// descriptor is gone names the flags that read it anyway, leaving out
+// those already given.
+func TestPlainLsOfDamagedVolumeSuggestsDeep(t *testing.T) {
+	res := genVolume(t, 6)
+	f, err := os.OpenFile(res.Image, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 512), res.PartitionOffset+0x1100000+0x200000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, tolerant := range []bool{false, true} {
+		o := &lsOptions{globalOptions: &globalOptions{quiet: true}, vol: volumeFlags{tolerant: tolerant}}
+		err := runLs(context.Background(), o, []string{res.Image}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--deep") || strings.Contains(err.Error(), "--tolerant") == tolerant {
+			t.Errorf("ls (tolerant %v): %v", tolerant, err)
+		}
+	}
+}
+
+// TestScanHintsOnlyFlagsNotGiven: "try --probe-all" only without it.
+func TestScanHintsOnlyFlagsNotGiven(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "blank.img")
+	if err := os.WriteFile(img, make([]byte, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, probeAll := range []bool{false, true} {
+		err := runScan(context.Background(), &globalOptions{quiet: true}, &volumeFlags{probeAll: probeAll}, []string{img}, io.Discard)
+		if err == nil || strings.Contains(err.Error(), "--probe-all") == probeAll || !strings.Contains(err.Error(), "--deep") {
+			t.Errorf("scan (probe-all %v): %v", probeAll, err)
+		}
+	}
+}
+
+// TestScanPrintsNoEmptyDeviceName: LVM3 headers record no device name;
+// scan printed `device ""` for the VMFS3 sample.
+func TestScanPrintsNoEmptyDeviceName(t *testing.T) {
+	var out bytes.Buffer
+	printScan(&out, scanReport{Sources: []string{"v3.img"}, Volume: discover.Volume{Set: vmfs.VolumeSet{Extents: []vmfs.Candidate{
+		{How: "bare partition image", Header: &vmfs.LVMHeader{Major: 3, Minor: 16}},
+	}}}})
+	if strings.Contains(out.String(), "device") || !strings.Contains(out.String(), "LVM 3.16") {
+		t.Fatalf("scan of an LVM3 extent:\n%s", out.String())
 	}
 }

@@ -110,9 +110,9 @@ func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, sources []s
 	}
 	switch {
 	case len(s.Volumes) == 0:
-		return fmt.Errorf("%w on %d source(s); try --probe-all, or the deep scan for damaged volumes", discover.ErrNoVolume, len(sources))
+		return withRecoveryHint(vf, fmt.Errorf("%w on %d source(s)", discover.ErrNoVolume, len(sources)))
 	case damaged > 0:
-		return withExitCode(exitPartial, fmt.Errorf("%d of %d volumes are damaged or incomplete", damaged, len(s.Volumes)))
+		return withExitCode(exitPartial, fmt.Errorf("%d of %d volumes are damaged or incomplete; --deep rebuilds damaged volumes", damaged, len(s.Volumes)))
 	}
 	return nil
 }
@@ -131,8 +131,12 @@ func printScan(out io.Writer, r scanReport) {
 	}
 	fmt.Fprintf(out, "  lvm uuid:   %s\n", r.Set.UUID)
 	for i, e := range r.Set.Extents {
-		fmt.Fprintf(out, "  extent %d:   %s at offset %d (%s), LVM %d.%d, PEs %d-%d, device %q\n",
-			i+1, r.Sources[i], e.Offset, e.How, e.Header.Major, e.Header.Minor, e.Header.FirstPE, e.Header.LastPE, e.Header.DeviceName)
+		device := "" // LVM3 headers record no device name
+		if e.Header.DeviceName != "" {
+			device = fmt.Sprintf(", device %q", e.Header.DeviceName)
+		}
+		fmt.Fprintf(out, "  extent %d:   %s at offset %d (%s), LVM %d.%d, PEs %d-%d%s\n",
+			i+1, r.Sources[i], e.Offset, e.How, e.Header.Major, e.Header.Minor, e.Header.FirstPE, e.Header.LastPE, device)
 	}
 	if r.Set.Missing > 0 {
 		fmt.Fprintf(out, "  MISSING:    %d extent(s): pass every device of the volume as a SOURCE\n", r.Set.Missing)

@@ -102,7 +102,7 @@ func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []str
 	}
 	if err != nil {
 		sc.Close()
-		return nil, nil, err
+		return nil, nil, withRecoveryHint(v, err)
 	}
 	for _, a := range vol.Anomalies() {
 		g.warn(a)

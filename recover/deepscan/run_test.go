@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/fingerprint"
 )
 
@@ -193,5 +194,37 @@ func scribble(t *testing.T, img string, off, n int64) {
 	defer f.Close()
 	if _, err := f.WriteAt([]byte(strings.Repeat("scribble", int(n/8+1))[:n]), off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSelectAmbiguousLabel: a label two found volumes share is an error
+// listing both (issue 12 item 9), not the first of them.
+func TestSelectAmbiguousLabel(t *testing.T) {
+	vols := []Found{
+		{Recovered: &Recovered{Label: "VMFS6 Test", UUID: "uuid-a"}, Number: 1, Source: "a.img"},
+		{Recovered: &Recovered{Label: "other", UUID: "uuid-b"}, Number: 2, Source: "a.img"},
+		{Recovered: &Recovered{Label: "VMFS6 Test", UUID: "uuid-c", Origin: 4096}, Number: 3, Source: "c.img"},
+	}
+	_, err := Select(vols, "VMFS6 Test")
+	if !errors.Is(err, discover.ErrAmbiguous) || !strings.Contains(err.Error(), "uuid-a") || !strings.Contains(err.Error(), "uuid-c on c.img") {
+		t.Fatalf("Select by a shared label: %v", err)
+	}
+	if v, err := Select(vols, "uuid-c"); err != nil || v.Number != 3 {
+		t.Fatalf("Select by UUID: %v", err)
+	}
+}
+
+// TestSameDiskScannedOnce: an image and its exact copy are scanned once.
+func TestSameDiskScannedOnce(t *testing.T) {
+	img, _ := image(t, 5)
+	cp := filepath.Join(t.TempDir(), "copy.img")
+	copyFile(t, img, cp)
+	s, err := ScanSources(context.Background(), openSources(t, img, cp), SourcesOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.Volumes) != 1 || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], cp+" is the same disk as "+img) {
+		t.Fatalf("%d volumes, warnings %q", len(s.Volumes), s.Warnings)
 	}
 }

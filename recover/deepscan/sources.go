@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/recover/fingerprint"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
@@ -75,6 +78,7 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 		finish func()
 	}
 	var shows []progress
+	sources = s.dropDuplicates(sources)
 	specs := make([]string, len(sources))
 	for i, src := range sources {
 		specs[i] = src.Spec
@@ -145,6 +149,27 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 		}
 	}
 	return s, nil
+}
+
+// dropDuplicates closes and leaves out the sources that are the same disk
+// as an earlier one, with a warning: scanning it twice would list every
+// volume twice.
+func (s *Sources) dropDuplicates(sources []Source) []Source {
+	disks := make([]io.ReaderAt, len(sources))
+	sizes := make([]int64, len(sources))
+	for i, src := range sources {
+		disks[i], sizes[i] = src.Disk, src.Disk.Size()
+	}
+	var kept []Source
+	for i, dup := range fingerprint.Duplicates(disks, sizes) {
+		if dup >= 0 {
+			s.Warnings = append(s.Warnings, fingerprint.SameDisk(sources[i].Spec, sources[dup].Spec))
+			sources[i].Disk.Close()
+			continue
+		}
+		kept = append(kept, sources[i])
+	}
+	return kept
 }
 
 // firstScanError is the error of the scans to report: the first that is
@@ -254,10 +279,19 @@ func Select(vols []Found, sel string) (*Found, error) {
 	if n, err := strconv.Atoi(sel); err == nil && n >= 1 && n <= len(vols) {
 		return &vols[n-1], nil
 	}
-	for i := range vols {
-		if vols[i].Label == sel || vols[i].UUID == sel {
-			return &vols[i], nil
+	var match []string
+	pick := -1
+	for i, v := range vols {
+		if v.Label == sel || v.UUID == sel {
+			match = append(match, fmt.Sprintf("%d: %q %s on %s at offset %d", v.Number, v.Label, v.UUID, v.Source, v.Origin))
+			pick = i
 		}
 	}
-	return nil, fmt.Errorf("no volume %q among the %d the deep scan found", sel, len(vols))
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("no volume %q among the %d the deep scan found", sel, len(vols))
+	case 1:
+		return &vols[pick], nil
+	}
+	return nil, fmt.Errorf("%w: %d volumes the deep scan found match %q; choose one by number or UUID: %s", discover.ErrAmbiguous, len(match), sel, strings.Join(match, "; "))
 }

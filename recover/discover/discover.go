@@ -3,9 +3,11 @@ package discover
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/fingerprint"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 )
@@ -18,6 +20,9 @@ type Options struct {
 
 // ErrNoVolume: no VMFS volume was found on the sources.
 var ErrNoVolume = errors.New("no VMFS volume found")
+
+// ErrAmbiguous: a volume selector names more than one volume.
+var ErrAmbiguous = errors.New("ambiguous volume")
 
 // Session holds the open sources and what was found on them.
 type Session struct {
@@ -52,8 +57,19 @@ type Volume struct {
 // owns: Close closes them, and so does Open when it fails.
 func Open(sources []Source, opts Options) (*Session, error) {
 	s := &Session{opts: opts}
-	for _, src := range sources {
-		src.Size = src.Disk.Size()
+	disks := make([]io.ReaderAt, len(sources))
+	sizes := make([]int64, len(sources))
+	for i, src := range sources {
+		disks[i], sizes[i] = src.Disk, src.Disk.Size()
+	}
+	for i, dup := range fingerprint.Duplicates(disks, sizes) {
+		src := sources[i]
+		if dup >= 0 {
+			s.Warnings = append(s.Warnings, fingerprint.SameDisk(src.Spec, sources[dup].Spec))
+			src.Disk.Close()
+			continue
+		}
+		src.Size = sizes[i]
 		s.Sources = append(s.Sources, src)
 	}
 	var cands []vmfs.Candidate
@@ -110,13 +126,19 @@ func (s *Session) Select(sel string) (*Volume, error) {
 	if n, err := strconv.Atoi(sel); err == nil && n >= 1 && n <= len(s.Volumes) {
 		return &s.Volumes[n-1], nil
 	}
-	for i := range s.Volumes {
-		v := &s.Volumes[i]
+	var match []int
+	for i, v := range s.Volumes {
 		if v.Label == sel || v.UUID == sel || v.Set.UUID.String() == sel {
-			return v, nil
+			match = append(match, i)
 		}
 	}
-	return nil, fmt.Errorf("no volume %q on %s; found: %s", sel, s.specs(), s.describe())
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("no volume %q on %s; found: %s", sel, s.specs(), s.describe())
+	case 1:
+		return &s.Volumes[match[0]], nil
+	}
+	return nil, fmt.Errorf("%w: %d volumes match %q; choose one with --volume by number or UUID: %s", ErrAmbiguous, len(match), sel, s.describe(match...))
 }
 
 // OpenVolume opens a found volume; strict unless the session is tolerant.
@@ -146,10 +168,22 @@ func (s *Session) specs() string {
 	return strings.Join(names, ", ")
 }
 
-func (s *Session) describe() string {
+// describe lists the volumes (those at the given indexes, or all) by
+// number, label, UUID and the sources they are on.
+func (s *Session) describe(which ...int) string {
+	if which == nil {
+		for i := range s.Volumes {
+			which = append(which, i)
+		}
+	}
 	var parts []string
-	for i, v := range s.Volumes {
-		parts = append(parts, fmt.Sprintf("%d: %q %s", i+1, v.Label, v.UUID))
+	for _, i := range which {
+		v := s.Volumes[i]
+		var on []string
+		for _, e := range v.Set.Extents {
+			on = append(on, s.Sources[e.Disk].Spec)
+		}
+		parts = append(parts, fmt.Sprintf("%d: %q %s on %s", i+1, v.Label, v.UUID, strings.Join(on, "+")))
 	}
 	return strings.Join(parts, "; ")
 }

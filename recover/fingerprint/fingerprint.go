@@ -108,3 +108,39 @@ func Take(r io.ReaderAt, size int64) (Print, error) {
 	}
 	return p, nil
 }
+
+// Duplicates says, for each disk, the index of an earlier one it is the
+// same as (the same disk given twice, or an exact copy: same size and
+// same print), or -1. Only disks of equal size are read.
+func Duplicates(disks []io.ReaderAt, sizes []int64) []int {
+	dup := make([]int, len(disks))
+	prints := make([]*Print, len(disks))
+	take := func(i int) *Print {
+		if prints[i] == nil {
+			p, err := Take(disks[i], sizes[i])
+			if err != nil {
+				p = Print{} // unreadable: the same as nothing
+			}
+			prints[i] = &p
+		}
+		return prints[i]
+	}
+	for i := range disks {
+		dup[i] = -1
+		for j := range i {
+			if dup[j] < 0 && sizes[j] == sizes[i] {
+				if a, b := take(i), take(j); a.Ends != "" && *a == *b {
+					dup[i] = j
+					break
+				}
+			}
+		}
+	}
+	return dup
+}
+
+// SameDisk says that disk b is left out because Duplicates found it the
+// same as a.
+func SameDisk(b, a string) string {
+	return fmt.Sprintf("%s is the same disk as %s, or an exact copy of it (same size, same content at every place sampled): read once, as %s", b, a, a)
+}

@@ -3,6 +3,8 @@ package fingerprint
 import (
 	"bytes"
 	"errors"
+	"io"
+	"slices"
 	"testing"
 )
 
@@ -49,5 +51,18 @@ func TestPrintCoversTheWholeDisk(t *testing.T) {
 	// A disk smaller than the ends.
 	if _, err := Take(bytes.NewReader(disk[:1000]), 1000); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	a := bytes.Repeat([]byte("disk a.."), 1<<18)
+	b := bytes.Clone(a)
+	b[len(b)/2] ^= 1
+	disks := []io.ReaderAt{bytes.NewReader(a), bytes.NewReader(b), bytes.NewReader(a), bytes.NewReader(a[:1<<20]), bytes.NewReader(bytes.Clone(a))}
+	sizes := []int64{int64(len(a)), int64(len(b)), int64(len(a)), 1 << 20, int64(len(a))}
+	got := Duplicates(disks, sizes)
+	want := []int{-1, -1, 0, -1, 0}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Duplicates = %v, want %v", got, want)
 	}
 }
