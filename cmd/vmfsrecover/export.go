@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -189,7 +190,14 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if err != nil {
 		return err
 	}
-	opts := session.ExportOptions{SystemFiles: f.system, Sources: a.sources, Options: export.Options{
+	// What the export reads, which it may never write: the SOURCEs and
+	// their mapfiles (openFS has checked the --map values).
+	reads := slices.Clone(a.sources)
+	maps, _ := mapsBySource(a.sources, f.vol.maps)
+	for _, p := range maps {
+		reads = append(reads, p)
+	}
+	opts := session.ExportOptions{SystemFiles: f.system, Sources: reads, Options: export.Options{
 		Overwrite: f.overwrite,
 		Workers:   f.jobs,
 		Retries:   f.retries,

@@ -219,3 +219,29 @@ func TestExportRefusesALUNOfASpan(t *testing.T) {
 	err := runExport(context.Background(), &globalOptions{quiet: true}, &exportFlags{to: out, jobs: 1, overwrite: true}, []string{lun1, lun2, "--", "/notes"}, new(bytes.Buffer))
 	checkRefused(t, err, target, lun2, want)
 }
+
+// A mapfile given with --map is read too: a volume file exported onto it
+// (here a hard link at the file's path) is refused.
+func TestExportRefusesItsMapfile(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "ds.img")
+	guardVolume(t, img)
+	fi, err := os.Stat(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapPath := filepath.Join(t.TempDir(), "ds.map")
+	if err := os.WriteFile(mapPath, fmt.Appendf(nil, "# Mapfile. Created by GNU ddrescue\n0x00000000     +\n0x00000000  0x%08X  +\n", fi.Size()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := fileSum(t, mapPath)
+	out := t.TempDir()
+	target := filepath.Join(out, "directory", "file5")
+	os.MkdirAll(filepath.Dir(target), 0o755)
+	if err := os.Link(mapPath, target); err != nil {
+		t.Fatal(err)
+	}
+	f := &exportFlags{to: out, jobs: 1, overwrite: true}
+	f.vol.maps = []string{mapPath}
+	err = runExport(context.Background(), &globalOptions{quiet: true}, f, []string{img}, new(bytes.Buffer))
+	checkRefused(t, err, target, mapPath, want)
+}

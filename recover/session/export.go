@@ -18,9 +18,9 @@ type ExportOptions struct {
 	// SystemFiles also exports the volume's own metadata files (see
 	// SystemFile) found in the selected folders.
 	SystemFiles bool
-	// Sources are the SOURCE arguments the volume is read from: a local
-	// destination refuses to write onto any file they read (package
-	// writeguard).
+	// Sources are the local paths the volume is read from (SOURCE
+	// arguments, their mapfiles): a local destination refuses to write
+	// onto any file they read (package writeguard).
 	Sources []string
 }
 
