@@ -19,6 +19,7 @@ type lsOptions struct {
 	long      bool
 	hash      string
 	deleted   bool
+	bodyfile  bool
 }
 
 func newLsCmd(g *globalOptions) *cobra.Command {
@@ -45,6 +46,12 @@ directory entry names any more, name_from: where its name came from (a
 descriptor naming it, its own text). --deleted lists only
 what is not intact.
 
+--bodyfile writes the tree below PATH (recursively) as a Sleuth Kit body file
+(MD5|name|inode|mode|UID|GID|size|atime|mtime|ctime|crtime), the input of
+mactime for a timeline: the inode is the VMFS descriptor address, times are
+the descriptor's, and with --deep deleted, orphaned and carved files are
+marked so in their names ("(deleted)", as TSK's fls -m marks them).
+
 ` + fmt.Sprintf(sourcesHelp, "ls lun1.img lun2.img -- /vm1") + `
 
 ` + exitCodesHelp,
@@ -52,7 +59,8 @@ what is not intact.
   vmfsrecover ls -rl datastore.img /vm1
   vmfsrecover ls -r --hash sha256 datastore.img > listing.txt
   vmfsrecover ls -r --json disk1.img disk2.img -- | jq -r 'select(.type=="file") | .path'
-  vmfsrecover ls -rl --deleted damaged.img`,
+  vmfsrecover ls -rl --deleted damaged.img
+  vmfsrecover ls --deep --bodyfile damaged.img > body.txt && mactime -b body.txt -z UTC`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(cmd.Context(), o, argsWithDash(cmd, args), cmd.OutOrStdout())
@@ -62,6 +70,7 @@ what is not intact.
 	f.BoolVarP(&o.recursive, "recursive", "r", false, "list subdirectories too")
 	f.BoolVarP(&o.long, "long", "l", false, "long format: mode, size, mtime, path")
 	f.StringVar(&o.hash, "hash", "", "compute a content hash of every file: sha256")
+	f.BoolVar(&o.bodyfile, "bodyfile", false, "write a Sleuth Kit body file (for mactime) of the whole tree below PATH")
 	f.BoolVar(&o.deleted, "deleted", false, "list only what the deep scan recovered beyond the intact tree: deleted, orphaned and carved files (implies --deep)")
 	addVolumeFlags(cmd, &o.vol)
 	return cmd
@@ -81,6 +90,9 @@ func runLs(ctx context.Context, o *lsOptions, args []string, out io.Writer) (err
 	}
 	if o.deleted {
 		o.vol.deep = true
+	}
+	if o.bodyfile {
+		o.recursive = true
 	}
 	fsys, closer, err := openFS(ctx, o.globalOptions, &o.vol, a.sources)
 	if err != nil {
@@ -106,6 +118,8 @@ func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.W
 				return nil
 			}
 			switch {
+			case o.bodyfile:
+				_, err = fmt.Fprintln(out, e.Bodyfile())
 			case o.json:
 				return enc.Encode(e)
 			case o.long:

@@ -27,6 +27,7 @@ var debianPackages = map[string]string{
 	"debugvmfs6":  "vmfs6-tools",
 	"dd":          "coreutils",
 	"ddrescue":    "gddrescue",
+	"mactime":     "sleuthkit",
 	"ddrescuelog": "gddrescue",
 	"e2fsck":      "e2fsprogs",
 	"gzip":        "gzip",

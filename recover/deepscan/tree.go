@@ -38,6 +38,10 @@ type Finding struct {
 // Provenance implements export.Provenancer.
 func (f *Finding) Provenance() string { return f.Kind }
 
+// VMFSAttributes are those of the descriptor the entry was rebuilt from;
+// nil for carved files.
+func (f *Finding) VMFSAttributes() *vmfs.Attributes { return f.VMFS }
+
 // Warnings implements export.Warner: the anomalies met rebuilding the
 // entry, such as the bytes that lay in unreadable sectors.
 func (f *Finding) Warnings() []string { return f.Anomalies }
