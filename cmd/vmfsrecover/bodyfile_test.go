@@ -37,10 +37,10 @@ func TestBodyfileReadByMactime(t *testing.T) {
 		}
 		// genVolume gives every descriptor 2024-01-02 03:04:05 UTC.
 		want := map[string]string{
-			`"/vm1/vm1.vmx"`:                 "2024-01-02T03:04:05Z,20,mac.,r/rrw-r--r--",
-			`"/vm1/link -> vm1.vmx"`:         "2024-01-02T03:04:05Z,7,mac.,l/lrwxrwxrwx",
-			`"/vm1/disk-flat.vmdk"`:          "2024-01-02T03:04:05Z,3145728,mac.",
-			`"/old.log (deleted)"`:           "2024-01-02T03:04:05Z,10000,mac.",
+			`"/vm1/vm1.vmx"`:                  "2024-01-02T03:04:05Z,20,mac.,r/rrw-r--r--",
+			`"/vm1/link -> vm1.vmx"`:          "2024-01-02T03:04:05Z,7,mac.,l/lrwxrwxrwx",
+			`"/vm1/disk-flat.vmdk"`:           "2024-01-02T03:04:05Z,3145728,mac.",
+			`"/old.log (deleted)"`:            "2024-01-02T03:04:05Z,10000,mac.",
 			`"/lost+found/old.log (deleted)"`: "",
 		}
 		rows := string(out)
