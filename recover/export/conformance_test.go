@@ -24,6 +24,8 @@ type harness struct {
 	// mtime returns a file's modification time, or false when the
 	// destination does not keep it.
 	mtime func(t *testing.T, name string) (time.Time, bool)
+	// dirTimes: directories get their source's modification time too.
+	dirTimes bool
 	// at returns the same server or folder with the destination in dir,
 	// a folder below the harness's own that does not exist yet.
 	at func(t *testing.T, dir string) Destination
@@ -177,6 +179,11 @@ func testTree(t *testing.T, h *harness) {
 	}
 	if e := es["emptydir"]; e.Status != StatusDir {
 		t.Errorf("emptydir: %+v", e)
+	}
+	if h.dirTimes {
+		if mt, _ := h.mtime(t, "emptydir"); !mt.Equal(testTime) {
+			t.Errorf("emptydir: mtime %v, want %v", mt, testTime)
+		}
 	}
 	if _, err := conn.Size(ctx, "emptydir/x"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Size of a missing file: %v, want fs.ErrNotExist", err)

@@ -252,14 +252,14 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 }
 
 // setTimes gives the links and directories created their source's
-// modification time, once nothing more is created in them: links first,
-// then directories deepest first. Where the destination cannot (most FTP
-// servers), they keep the time they were created at, without a word.
+// modification time (when the source knows one), once nothing more is
+// created in them. Where the destination cannot (vsftpd has no MFMT for a
+// directory), they keep the time they were created at, without a word.
 func (ex *exporter) setTimes(ctx context.Context, conn Conn, items []item) {
 	for i := len(items) - 1; i >= 0; i-- {
 		it := items[i]
 		e := ex.entries[it.index]
-		if e == nil || it.info == nil || it.dest == "." || (e.Status != StatusLinked && e.Status != StatusDir) {
+		if e == nil || it.info == nil || it.info.ModTime().IsZero() || it.dest == "." || (e.Status != StatusLinked && e.Status != StatusDir) {
 			continue
 		}
 		if err := conn.SetModTime(ctx, it.dest, it.info.ModTime()); err != nil && !errors.Is(err, errors.ErrUnsupported) {

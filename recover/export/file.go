@@ -336,6 +336,9 @@ func (ex *exporter) finish(ctx context.Context, c Conn, it item, src *sourceFile
 		return err
 	}
 	e.Status = StatusExported
+	if src.mtime.IsZero() {
+		return nil // the source does not know it
+	}
 	if err := c.SetModTime(ctx, it.dest, src.mtime); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		ex.opts.Logger.Debug(fmt.Sprintf("%s keeps the time it was written at: %v", it.dest, err), "dest", it.dest)
 	}

@@ -103,7 +103,7 @@ func runServer(t *testing.T, addr string, name string, args ...string) {
 // which returns its address and the user's home folder.
 func ftpdHarness(start func(t *testing.T) (addr, home string)) func(t *testing.T) *harness {
 	return func(t *testing.T) *harness {
-		addr, _ := start(t)
+		addr, home := start(t)
 		dest := func(dir string) *FTP {
 			d, err := ParseFTPURL("ftp://" + ftpdUser + "@" + addr + "/" + dir)
 			if err != nil {
@@ -113,7 +113,15 @@ func ftpdHarness(start func(t *testing.T) (addr, home string)) func(t *testing.T
 			d.DialTimeout, d.IOTimeout = 5*time.Second, 10*time.Second
 			return d
 		}
-		return &harness{dest: dest(""), at: func(t *testing.T, dir string) Destination { return dest(dir) }}
+		// Both set a directory's time with MFMT, as they do a file's.
+		return &harness{dest: dest(""), at: func(t *testing.T, dir string) Destination { return dest(dir) }, dirTimes: true,
+			mtime: func(t *testing.T, name string) (time.Time, bool) {
+				fi, err := os.Stat(filepath.Join(home, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fi.ModTime().UTC(), true
+			}}
 	}
 }
 

@@ -25,8 +25,9 @@ func localHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	return &harness{
-		dest:  d,
-		links: true,
+		dest:     d,
+		links:    true,
+		dirTimes: true,
 		mtime: func(t *testing.T, name string) (time.Time, bool) {
 			fi, err := os.Stat(filepath.Join(d.Dir, name))
 			if err != nil {
@@ -307,12 +308,17 @@ func TestLocalDirAndLinkTimes(t *testing.T) {
 	fsys.file("vm/sub/disk.vmdk", []byte("disk"))
 	fsys.file("vm/vm.vmx", []byte("config"))
 	fsys.MapFS["vm/current.vmx"] = &fstest.MapFile{Data: []byte("vm.vmx"), Mode: fs.ModeSymlink | 0o777, ModTime: linkTime}
+	fsys.file("untimed/a", []byte("a")) // fstest.MapFS makes untimed/ without a time
 	d, err := NewLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now().Add(-time.Minute)
 	if _, err := Export(context.Background(), fsys, nil, d, testOpts()); err != nil {
 		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(d.Dir, "untimed")); err != nil || fi.ModTime().Before(start) {
+		t.Errorf("a directory whose source has no time got one: %v, %v", fi.ModTime(), err)
 	}
 	for name, want := range map[string]time.Time{"vm": dirTime, "vm/sub": dirTime, "vm/current.vmx": linkTime, "vm/vm.vmx": testTime} {
 		fi, err := os.Lstat(filepath.Join(d.Dir, name))
