@@ -427,4 +427,9 @@ func TestTruncatedVolumeSaysSo(t *testing.T) {
 	if !strings.Contains(strings.Join(v.Anomalies, "\n"), "truncated") {
 		t.Errorf("anomalies do not say the image is truncated: %q", v.Anomalies)
 	}
+	for _, a := range v.Anomalies {
+		if strings.Contains(a, "\n") {
+			t.Errorf("an anomaly of several lines prints as one: %q", a)
+		}
+	}
 }

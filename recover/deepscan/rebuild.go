@@ -277,7 +277,7 @@ func rebuildOne(f *Findings, c *candidate, p *placement, bad []allocmap.Map) (*R
 	d := vol.Descriptor()
 	out := &Recovered{
 		Origin: c.origin, Evidence: c.evidence, Label: d.Label, UUID: d.UUID.String(),
-		Version: d.Version(), BlockSize: d.BlockSize, Anomalies: vol.Anomalies(), Tree: newTree(),
+		Version: d.Version(), BlockSize: d.BlockSize, Anomalies: lines(vol.Anomalies()), Tree: newTree(),
 		Missing: p.missing,
 	}
 	if p.span != nil {
@@ -589,6 +589,16 @@ func (z zeroFill) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// lines splits anomalies that hold several lines (joined errors) into
+// one per line, so that each prints as one.
+func lines(anomalies []string) []string {
+	var out []string
+	for _, a := range anomalies {
+		out = append(out, strings.Split(a, "\n")...)
+	}
+	return out
 }
 
 // Empty says whether nothing at all was recovered from the volume.
