@@ -149,10 +149,14 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 	if t, ok := src.(disk.Transferrer); ok {
 		received = t.Transferred
 	}
-	update, finish := o.byteProgress("image", size, received)
+	var last imaging.Stats // the display's detail reads it between updates
+	update, finish := o.byteProgressWith("image", size, received, func() string {
+		return fmt.Sprintf("%s: rescued %s, bad %s, %d read errors", last.Phase, humanBytes(last.Rescued), humanBytes(last.Bad), last.ReadErrors)
+	})
 	runErr := imaging.Run(ctx, src, size, out, m, save, imaging.Options{
 		Retries: o.retries,
 		Progress: func(s imaging.Stats) {
+			last = s
 			update(s.Size-s.NonTried-s.NonTrimmed-s.NonScraped, s.Size)
 		},
 	})

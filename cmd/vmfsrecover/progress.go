@@ -19,6 +19,13 @@ import (
 // counts the bytes a remote source delivered: the display adds them and
 // their rate, which is the link's, not the scan's.
 func (g *globalOptions) byteProgress(desc string, total int64, received func() int64) (update func(done, total int64), finish func()) {
+	return g.byteProgressWith(desc, total, received, nil)
+}
+
+// byteProgressWith is byteProgress whose description also carries what
+// detail says (such as a rescue's rescued and bad totals), refreshed with
+// the link rate, about once a second.
+func (g *globalOptions) byteProgressWith(desc string, total int64, received func() int64, detail func() string) (update func(done, total int64), finish func()) {
 	if g.quiet || g.json {
 		return func(int64, int64) {}, func() {}
 	}
@@ -31,7 +38,7 @@ func (g *globalOptions) byteProgress(desc string, total int64, received func() i
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionFullWidth(),
 		)
-		link := newLinkRate(received, time.Second)
+		link := newLinkRate(received, detail, time.Second)
 		return func(done, _ int64) {
 			if s, ok := link.sample(); ok {
 				bar.Describe(desc + s)
@@ -39,15 +46,15 @@ func (g *globalOptions) byteProgress(desc string, total int64, received func() i
 			bar.Set64(done)
 		}, func() { bar.Finish(); fmt.Fprintln(os.Stderr) }
 	}
-	return progressLines(os.Stderr, desc, received, 10*time.Second)
+	return progressLines(os.Stderr, desc, received, detail, 10*time.Second)
 }
 
 // progressLines writes a progress line at most every interval, and at the
 // end.
-func progressLines(w io.Writer, desc string, received func() int64, interval time.Duration) (update func(done, total int64), finish func()) {
+func progressLines(w io.Writer, desc string, received func() int64, detail func() string, interval time.Duration) (update func(done, total int64), finish func()) {
 	start, last := time.Now(), time.Now()
 	var first int64 = -1
-	link := newLinkRate(received, 0)
+	link := newLinkRate(received, detail, 0)
 	return func(done, total int64) {
 		if first < 0 {
 			first = done
@@ -63,26 +70,28 @@ func progressLines(w io.Writer, desc string, received func() int64, interval tim
 }
 
 // linkRate follows the bytes a remote source has received, for the rate
-// over the last sampling period.
+// over the last sampling period, and the detail text of the work.
 type linkRate struct {
 	received func() int64
+	detail   func() string
 	every    time.Duration
 	at       time.Time
 	bytes    int64
 }
 
-func newLinkRate(received func() int64, every time.Duration) *linkRate {
-	r := &linkRate{received: received, every: every, at: time.Now()}
+func newLinkRate(received func() int64, detail func() string, every time.Duration) *linkRate {
+	r := &linkRate{received: received, detail: detail, every: every, at: time.Now()}
 	if received != nil {
 		r.bytes = received()
 	}
 	return r
 }
 
-// sample returns ", received N at R/s" when a period has passed since the
-// last sample (every period when every is 0), else ok is false.
+// sample returns ", received N at R/s" and the detail when a period has
+// passed since the last sample (every period when every is 0), else ok is
+// false.
 func (r *linkRate) sample() (s string, ok bool) {
-	if r.received == nil {
+	if r.received == nil && r.detail == nil {
 		return "", false
 	}
 	now := time.Now()
@@ -90,10 +99,17 @@ func (r *linkRate) sample() (s string, ok bool) {
 	if el < r.every || el <= 0 {
 		return "", false
 	}
-	n := r.received()
-	rate := float64(n-r.bytes) / el.Seconds()
-	r.at, r.bytes = now, n
-	return fmt.Sprintf(", received %s at %s/s", humanBytes(n), humanBytes(int64(rate))), true
+	if r.detail != nil {
+		s = ", " + r.detail()
+	}
+	if r.received != nil {
+		n := r.received()
+		rate := float64(n-r.bytes) / el.Seconds()
+		r.bytes = n
+		s += fmt.Sprintf(", received %s at %s/s", humanBytes(n), humanBytes(int64(rate)))
+	}
+	r.at = now
+	return s, true
 }
 
 // deepProgress is the progress display of deep scans; see summedProgress.
