@@ -26,6 +26,7 @@ type volumeFlags struct {
 	rescan   bool     // ignore a saved scan file
 	scanDir  string   // where scan files are kept
 	maps     []string // --map: MAPFILE, or SOURCE=MAPFILE with several SOURCEs
+	raid     string   // --raid: the SOURCEs are the members of an array
 }
 
 func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
@@ -36,6 +37,7 @@ func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
 	f.BoolVar(&v.deep, "deep", false, "use the deep scan (run now, or reused from its scan file): damaged, reformatted and deleted files")
 	f.BoolVar(&v.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
 	f.StringVar(&v.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory, or the user's cache folder when it cannot be written)")
+	f.StringVar(&v.raid, "raid", "", `read the SOURCEs as the members of a RAID array: "auto" detects level, member order, chunk size, layout and data offset (md superblocks, else a search for a partition table and VMFS) and prints the spec it assumed; a spec such as raid5:left-symmetric:64k:offset=0:a.img,b.img,missing,d.img gives them (parts left out are detected); @FILE reads the spec from a file`)
 	f.StringArrayVar(&v.maps, "map", nil, "GNU ddrescue mapfile of a SOURCE image (from image or ddrescue): bytes it does not mark rescued are reported lost, per file; with several SOURCEs, SOURCE=MAPFILE (repeat --map)")
 }
 
@@ -67,7 +69,7 @@ func scanSources(ctx context.Context, g *globalOptions, v *volumeFlags, sources 
 		return nil, err
 	}
 	sc, err := session.ScanSources(ctx, sources, session.Options{
-		Tolerant: v.tolerant, ProbeAll: v.probeAll, Deep: v.deep, Rescan: v.rescan, ScanDir: v.scanDir, Maps: maps,
+		Tolerant: v.tolerant, ProbeAll: v.probeAll, Deep: v.deep, Rescan: v.rescan, ScanDir: v.scanDir, Maps: maps, RAID: v.raid,
 		DeepProgress: g.deepProgress(),
 		Notify:       func(e deepscan.Event) { g.note(scanFileNote(e)) },
 	})

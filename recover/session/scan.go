@@ -38,6 +38,9 @@ type Options struct {
 	// Maps names, by SOURCE, the GNU ddrescue mapfile of an image (see
 	// source.Options.Maps).
 	Maps map[string]string
+	// RAID, when set, reads the sources as the members of one RAID array:
+	// "auto", a spec or "@FILE" (see source.RAID).
+	RAID string
 }
 
 // VolumeInfo is one volume a scan found, as front ends show it and the
@@ -95,13 +98,26 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 	}
 	s := &Scan{Sources: slices.Clone(sources), opts: opts}
 	if !opts.Deep {
-		srcs, err := source.ForDiscover(sources, source.Options{Tolerant: opts.Tolerant, Maps: opts.Maps})
+		var srcs []discover.Source
+		var note string
+		var err error
+		if opts.RAID != "" {
+			var d source.Disk
+			var spec string
+			spec, d, note, err = raidSource(sources, opts, opts.Tolerant)
+			srcs = []discover.Source{{Spec: spec, Disk: d}}
+		} else {
+			srcs, err = source.ForDiscover(sources, source.Options{Tolerant: opts.Tolerant, Maps: opts.Maps})
+		}
 		if err != nil {
 			return nil, err
 		}
 		q, err := discover.Open(srcs, discover.Options{Tolerant: opts.Tolerant, ProbeAll: opts.ProbeAll})
 		if err != nil {
 			return nil, err
+		}
+		if note != "" {
+			q.Warnings = append([]string{note}, q.Warnings...)
 		}
 		s.quick = q
 		for i, v := range q.Volumes {
@@ -122,7 +138,17 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 			fallback = filepath.Join(cache, "vmfsrecover")
 		}
 	}
-	srcs, err := source.ForDeepScan(sources, source.Options{Maps: opts.Maps})
+	var srcs []deepscan.Source
+	var note string
+	var err error
+	if opts.RAID != "" {
+		var d source.Disk
+		var spec string
+		spec, d, note, err = raidSource(sources, opts, true)
+		srcs = []deepscan.Source{{Spec: spec, Disk: d}}
+	} else {
+		srcs, err = source.ForDeepScan(sources, source.Options{Maps: opts.Maps})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +157,9 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 	})
 	if err != nil {
 		return nil, err
+	}
+	if note != "" {
+		d.Warnings = append([]string{note}, d.Warnings...)
 	}
 	s.deep = d
 	for _, r := range d.Volumes {
