@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -152,18 +151,10 @@ func runNetcfg(ctx context.Context, o *netcfgOptions, args []string, out io.Writ
 // host, read over SFTP, such as /bootbank of a host that still answers),
 // or nbd://host/export (a whole boot disk).
 func loadNetcfg(spec string, opt bootbank.Options) (*netcfg.Input, error) {
-	loc, err := disk.Locate(spec, disk.Options{})
-	if errors.Is(err, disk.ErrNotPath) {
-		d, err := disk.Open(spec, disk.Options{})
-		if err != nil {
-			return nil, err
-		}
-		defer d.Close()
-		return bootbank.Load(d, d.Size(), spec, opt)
-	}
+	loc, err := disk.LocateOrOpen(spec, disk.Options{})
 	if err != nil {
 		return nil, err
 	}
 	defer loc.Close()
-	return bootbank.LoadFS(loc.FS, loc.Name, spec, opt)
+	return bootbank.LoadFrom(loc, opt)
 }

@@ -12,6 +12,16 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 )
 
+// LoadFrom loads the configuration from where a SOURCE is (see
+// disk.LocateOrOpen): the file system its path lives in, local or a
+// host's over SFTP (LoadFS), or a whole boot disk, an NBD export (Load).
+func LoadFrom(loc *disk.Location, opt Options) (*netcfg.Input, error) {
+	if loc.Disk != nil {
+		return Load(loc.Disk, loc.Disk.Size(), loc.Spec, opt)
+	}
+	return LoadFS(loc.FS, loc.Name, loc.Spec, opt)
+}
+
 // LoadFS loads the configuration from name in fsys (whose files implement
 // io.ReaderAt), called display in messages (the command line passes the
 // file system a SOURCE path lives in, local or a host's over SFTP, see

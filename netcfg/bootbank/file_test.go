@@ -17,24 +17,14 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
-// loadSource reads a SOURCE as the command line does (cmd/vmfsrecover,
-// loadNetcfg): the file system its path lives in, or an NBD export as a
-// whole disk.
+// loadSource reads a SOURCE as the command line does.
 func loadSource(spec string, opt Options) (*netcfg.Input, error) {
-	loc, err := disk.Locate(spec, disk.Options{})
-	if errors.Is(err, disk.ErrNotPath) {
-		d, err := disk.Open(spec, disk.Options{})
-		if err != nil {
-			return nil, err
-		}
-		defer d.Close()
-		return Load(d, d.Size(), spec, opt)
-	}
+	loc, err := disk.LocateOrOpen(spec, disk.Options{})
 	if err != nil {
 		return nil, err
 	}
 	defer loc.Close()
-	return LoadFS(loc.FS, loc.Name, spec, opt)
+	return LoadFrom(loc, opt)
 }
 
 func TestLoadSourceVMDK(t *testing.T) {

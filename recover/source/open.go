@@ -78,7 +78,7 @@ func Open(spec string, opts Options) (disk.Disk, error) {
 // located names the SOURCE of loc in an error, as Open's errors do.
 func located(loc *disk.Location, err error) error {
 	if loc.Remote() {
-		return fmt.Errorf("%s: %w", loc.Spec, err)
+		return fmt.Errorf("%s: %w", loc, err)
 	}
 	return fmt.Errorf("source %s: %s: %w", loc.Spec, loc.Spec, err)
 }
@@ -98,7 +98,7 @@ func openVMDK(loc *disk.Location, opts Options) (*vmdk.Disk, func() error, error
 	d, err := vmdk.OpenFS(loc.FS, loc.Name, opts.vmdkOptions())
 	if err != nil {
 		loc.Close()
-		return nil, nil, fmt.Errorf("%s: %w", loc.Spec, err)
+		return nil, nil, fmt.Errorf("%s: %w", loc, err)
 	}
 	rd := &remoteVMDK{Disk: d, loc: loc}
 	return d, rd.Close, nil

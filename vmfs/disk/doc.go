@@ -20,5 +20,13 @@
 // remote). It reads the file as raw bytes: a VMDK is a format on top of a
 // disk, and the layer above opens it (package vmdk reads it from the
 // fs.FS that Locate returns, so a descriptor on a host finds its extents
-// and parents on the same host).
+// and parents on the same host). LocateOrOpen serves the layers that take
+// either a path or a whole disk (netcfg reads a bootbank folder or a boot
+// disk).
+//
+// Below Disk sit the pieces any disk has: partition tables (package
+// partition), allocation maps (allocmap), the page cache that remote
+// links read through and any slow disk can (blockcache, with the one LRU
+// of decoded metadata that vmfs and vmdk share), and the remote transports
+// (remote).
 package disk

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -82,8 +83,21 @@ type Location struct {
 	Name string // the SOURCE's path in FS, slash-separated, unrooted
 	// Spec is the SOURCE as given, for messages.
 	Spec string
+	// Disk is set instead of FS for a SOURCE that is a whole disk and no
+	// path (an NBD export; see LocateOrOpen).
+	Disk Disk
 
-	conn *remote.FS // nil for a local path
+	conn   *remote.FS    // nil for a local path
+	target remote.Target // of a remote path
+}
+
+// String names the location in messages: the SOURCE as given for a
+// local one, the target URL as package remote writes it for a remote one.
+func (l *Location) String() string {
+	if l.conn != nil {
+		return l.target.String()
+	}
+	return l.Spec
 }
 
 // Locate finds the file system a SOURCE path lives in, connecting to the
@@ -108,7 +122,23 @@ func Locate(spec string, opts Options) (*Location, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Location{FS: conn, Name: unrooted(path.Clean(t.Path)), Spec: t.String(), conn: conn}, nil
+	return &Location{FS: conn, Name: unrooted(path.Clean(t.Path)), Spec: spec, conn: conn, target: t}, nil
+}
+
+// LocateOrOpen locates a SOURCE path (see Locate) or, for an NBD export,
+// which is a disk and no path, opens it (see Open) as a Location whose
+// Disk is set and FS nil. It is how the layers that read files or whole
+// disks (netcfg: a bootbank folder, or a boot disk) take any SOURCE.
+func LocateOrOpen(spec string, opts Options) (*Location, error) {
+	loc, err := Locate(spec, opts)
+	if errors.Is(err, ErrNotPath) {
+		d, err := Open(spec, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Location{Spec: spec, Disk: d}, nil
+	}
+	return loc, err
 }
 
 func unrooted(p string) string {
@@ -130,12 +160,15 @@ func (l *Location) Transferred() int64 {
 	return l.conn.Transferred()
 }
 
-// Close ends the connection to the host, if any.
+// Close ends the connection to the host, if any, or closes the Disk.
 func (l *Location) Close() error {
-	if l.conn == nil {
-		return nil
+	switch {
+	case l.Disk != nil:
+		return l.Disk.Close()
+	case l.conn != nil:
+		return l.conn.Close()
 	}
-	return l.conn.Close()
+	return nil
 }
 
 // Open opens the file at the location as a raw Disk. Errors name the
@@ -147,9 +180,9 @@ func (l *Location) Open() (Disk, error) {
 		return d, nil
 	}
 	if pe, ok := err.(*fs.PathError); ok {
-		err = &fs.PathError{Op: pe.Op, Path: l.Spec, Err: pe.Err}
+		err = &fs.PathError{Op: pe.Op, Path: l.String(), Err: pe.Err}
 		if pe.Op == "open" {
-			err = fmt.Errorf("%s: %w", l.Spec, pe.Err)
+			err = fmt.Errorf("%s: %w", l, pe.Err)
 		}
 	}
 	if l.conn != nil {
