@@ -36,6 +36,10 @@ lists, previews and exports their files, and rebuilds an ESXi host's VMkernel
 network layout from its recovered configuration.
 
 A SOURCE is a disk image, a partition image, a block device or a VMDK file.
+Commands that read a volume take the SOURCE first, then paths inside the
+volume; several SOURCEs (a spanned volume) come before --:
+  vmfsrecover ls datastore.img /vm1
+  vmfsrecover ls lun1.img lun2.img -- /vm1
 ` + remoteSourceHelp + `
 
 ` + exitCodesHelp,
