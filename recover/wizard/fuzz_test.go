@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -52,6 +53,28 @@ func FuzzLoadState(f *testing.F) {
 		if !w.Step().Final() {
 			if err := w.Cancel(); err != nil {
 				t.Errorf("cancel from %s: %v", w.Step(), err)
+			}
+		}
+	})
+}
+
+// FuzzWords: the sources shown after b (joinWords) read back as the same
+// words (splitWords), whatever characters the names hold; and a line that
+// splits joins and splits again to the same words.
+func FuzzWords(f *testing.F) {
+	f.Add("disk.img", `my disk.img`, `it's "quoted"\`)
+	f.Add("", "\t", `'a b' "c\"d"`)
+	f.Fuzz(func(t *testing.T, a, b, line string) {
+		for _, words := range [][]string{{a, b}, {a}} {
+			got, err := splitWords(joinWords(words))
+			if err != nil || !slices.Equal(got, words) {
+				t.Fatalf("%q joined as %q read back as %q (%v)", words, joinWords(words), got, err)
+			}
+		}
+		if words, err := splitWords(line); err == nil && len(words) > 0 {
+			again, err := splitWords(joinWords(words))
+			if err != nil || !slices.Equal(again, words) {
+				t.Fatalf("%q: %q, then %q (%v)", line, words, again, err)
 			}
 		}
 	})

@@ -773,18 +773,21 @@ func joinWords(words []string) string {
 func splitWords(s string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
-	in, quote, esc := false, rune(0), false
-	for _, r := range s {
+	// Byte by byte: every special character is ASCII, and a name that is
+	// not valid UTF-8 (a Linux file name may be anything) stays as it is.
+	in, quote, esc := false, byte(0), false
+	for i := 0; i < len(s); i++ {
+		r := s[i]
 		switch {
 		case esc:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 			esc, in = false, true
 		case r == '\\' && quote != '\'':
 			esc = true
 		case quote != 0 && r == quote:
 			quote = 0
 		case quote != 0:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 		case r == '"' || r == '\'':
 			quote, in = r, true
 		case r == ' ' || r == '\t':
@@ -794,7 +797,7 @@ func splitWords(s string) ([]string, error) {
 				in = false
 			}
 		default:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 			in = true
 		}
 	}
