@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
 )
 
@@ -102,5 +104,60 @@ func TestMapsBySource(t *testing.T) {
 	}
 	if _, err := mapsBySource([]string{"a.img"}, []string{"a.map", "b.map"}); exitCode(err) != exitUsage {
 		t.Errorf("two maps for one source: %v", err)
+	}
+}
+
+// TestMapNamesLostMetadata: with --map marking sectors of the volume's
+// file-descriptor area (.fdc.sf) bad, the deep scan says that the
+// descriptors that lay there are lost, not only which files lost bytes.
+func TestMapNamesLostMetadata(t *testing.T) {
+	res := genVolume(t, 6)
+	f, err := os.Open(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	found, _, err := vmfs.Find(f, st.Size(), vmfs.FindOptions{})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("Find: %v, %d volumes", err, len(found))
+	}
+	c := found[0]
+	dev := disk.NewSection(f, c.Offset, c.Size)
+	span, err := vmfs.Assemble([]vmfs.Device{dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, err := vmfs.Open([]vmfs.Device{dev}, vmfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdc, err := vol.Open(".fdc.sf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	volOff, _, err := fdc.(*vmfs.File).Locate(64 << 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, devOff, ok := span.Locate(volOff)
+	if !ok {
+		t.Fatal("the descriptor area is on no device")
+	}
+	m := mapfile.New(st.Size())
+	m.Set(0, st.Size(), mapfile.Finished)
+	m.Set(c.Offset+devOff, 4096, mapfile.BadSector)
+	var buf bytes.Buffer
+	m.Write(&buf, mapfile.Header{Program: "test"})
+	mapPath := filepath.Join(t.TempDir(), "map")
+	os.WriteFile(mapPath, buf.Bytes(), 0o644)
+
+	var out bytes.Buffer
+	vf := &volumeFlags{deep: true, scanDir: t.TempDir(), maps: []string{mapPath}}
+	if err := runScan(context.Background(), &globalOptions{quiet: true}, vf, []string{res.Image}, &out); err != nil && exitCode(err) != exitPartial {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "/.fdc.sf, file descriptors: files whose descriptors lay there are missing or orphaned: bytes 65536-69632 lay in unreadable sectors") {
+		t.Errorf("the deep scan does not say the descriptor area was lost:\n%s", out.String())
 	}
 }

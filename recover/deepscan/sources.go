@@ -145,6 +145,7 @@ func ScanSources(ctx context.Context, sources []Source, opts SourcesOptions) (*S
 	s.Warnings = append(s.Warnings, warnings...)
 	for i, f := range scans {
 		for _, r := range rebuild(s.disks[i], f, &layout{src: i, bad: bad, spans: spans[i]}) {
+			r.Anomalies = append(r.Anomalies, metadataLost(r.Tree)...)
 			s.Volumes = append(s.Volumes, Found{Recovered: r, Number: len(s.Volumes) + 1, Source: specs[i], ScanFile: paths[i]})
 		}
 	}
@@ -294,4 +295,43 @@ func Select(vols []Found, sel string) (*Found, error) {
 		return &vols[pick], nil
 	}
 	return nil, fmt.Errorf("%w: %d volumes the deep scan found match %q; choose one by number or UUID: %s", discover.ErrAmbiguous, len(match), sel, strings.Join(match, "; "))
+}
+
+// systemFiles are the VMFS metadata files at a volume's root and what they
+// hold, for saying what a lost range of one of them cost.
+var systemFiles = []struct{ name, holds string }{
+	{".fdc.sf", "file descriptors: files whose descriptors lay there are missing or orphaned"},
+	{".pbc.sf", "pointer blocks: files mapped through them read zeros there"},
+	{".pb2.sf", "secondary pointer blocks: large files mapped through them read zeros there"},
+	{".sbc.sf", "sub-blocks: small files and directories stored there read zeros"},
+	{".fbb.sf", "the file-block bitmap: which blocks were in use"},
+	{".vh.sf", "the volume header"},
+	{".sdd.sf", "system data"},
+	{".jbc.sf", "the journal"},
+}
+
+// metadataLost says which of the volume's metadata files lost bytes in
+// unreadable ranges of the source, and what that costs: the structures
+// that lay there, not only the user files that did.
+func metadataLost(t *Tree) []string {
+	if t == nil {
+		return nil
+	}
+	var out []string
+	for _, sf := range systemFiles {
+		info, err := t.Stat(sf.name)
+		if err != nil {
+			continue
+		}
+		f, ok := info.Sys().(*Finding)
+		if !ok {
+			continue
+		}
+		for _, a := range f.Anomalies {
+			if strings.Contains(a, "unreadable sectors") {
+				out = append(out, fmt.Sprintf("/%s, %s: %s", sf.name, sf.holds, a))
+			}
+		}
+	}
+	return out
 }
