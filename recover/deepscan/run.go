@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/fingerprint"
@@ -215,21 +216,19 @@ func saveTarget(found, id string, dirs []string, spec string, notify func(Event)
 	if found != "" && writable(filepath.Dir(filepath.Dir(found))) == nil {
 		return found, ""
 	}
-	var why error
+	var why []string
 	for i, dir := range dirs {
 		err := writable(dir)
 		if err == nil {
 			path = ScanFilePath(dir, id)
 			if i > 0 {
-				notify(Event{Kind: Moved, Source: spec, ScanFile: path, Reason: why.Error()})
+				notify(Event{Kind: Moved, Source: spec, ScanFile: path, Reason: strings.Join(why, "; ")})
 			}
 			return path, ""
 		}
-		if why == nil {
-			why = err
-		}
+		why = append(why, err.Error())
 	}
-	return "", why.Error()
+	return "", strings.Join(why, "; ")
 }
 
 // writable says why a scan file cannot be created in dir/.vmfsrecover,

@@ -164,6 +164,11 @@ func TestScanFileFallsBackWhenDirNotWritable(t *testing.T) {
 	if path != "" || len(events) != 1 || events[0].Kind != Unsaved {
 		t.Fatalf("no fallback: path %q, events %+v", path, events)
 	}
+	// A fallback that cannot be written either: both are named.
+	_, path, events = runImage(t, img, RunOptions{Dir: blocked, Fallback: filepath.Join(blocked, "cache"), Rescan: true})
+	if path != "" || len(events) != 1 || events[0].Kind != Unsaved || strings.Count(events[0].Reason, "cannot be written") != 2 {
+		t.Fatalf("fallback blocked too: path %q, events %+v", path, events)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
