@@ -14,7 +14,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
-// NBDDisk is a read-only NBD export: a source.Disk. It is safe for
+// NBDDisk is a read-only NBD export: a disk.Disk. It is safe for
 // concurrent ReadAt.
 type NBDDisk struct {
 	t     Target
