@@ -171,9 +171,13 @@ func (p *barProgress) Finish() {
 		fmt.Fprintln(p.w)
 		return
 	}
+	how := "stopped"
+	if p.done == p.files {
+		how = "ended" // every file tried, some failed
+	}
 	_ = p.total.Clear()
 	_ = p.total.Exit()
-	fmt.Fprintf(p.w, "\r%s stopped: %s, %d of %d bytes\n", p.label, p.tally.String(), p.got, p.tally.total)
+	fmt.Fprintf(p.w, "\r%s %s: %s, %d of %d bytes\n", p.label, how, p.tally.String(), p.got, p.tally.total)
 }
 
 func shorten(s string, n int) string {

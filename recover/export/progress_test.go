@@ -49,3 +49,21 @@ func TestBarProgress(t *testing.T) {
 		t.Fatalf("interrupted bar output %q", cut.String())
 	}
 }
+
+// TestBarProgressFailed: every file tried but one failed: not a full bar,
+// and not "stopped" either.
+func TestBarProgressFailed(t *testing.T) {
+	var out strings.Builder
+	p := NewProgress(&out, "export", true, 0)
+	p.Start(2, 200)
+	p.FileStart("a", 100)
+	p.Add("a", 100)
+	p.FileDone("a", StatusExported)
+	p.FileStart("b", 100)
+	p.Add("b", 40)
+	p.FileDone("b", StatusFailed)
+	p.Finish()
+	if strings.Contains(out.String(), "100% |") || !strings.Contains(out.String(), "export ended: 2/2 files (1 failed), 140 of 200 bytes") {
+		t.Fatalf("output %q", out.String())
+	}
+}
