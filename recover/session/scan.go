@@ -244,7 +244,6 @@ var ErrChanged = errors.New("the sources changed")
 // quick scan, a *deepscan.Tree after a deep one.
 type Volume struct {
 	FS        fs.FS
-	Info      VolumeInfo
 	anomalies func() []string
 }
 
@@ -266,13 +265,13 @@ func (s *Scan) Open(number int, want *VolumeInfo) (*Volume, error) {
 	if s.deep != nil {
 		r := s.deep.Volumes[number-1]
 		anomalies := slices.Clone(r.Anomalies)
-		return &Volume{FS: r.Tree, Info: info, anomalies: func() []string { return anomalies }}, nil
+		return &Volume{FS: r.Tree, anomalies: func() []string { return anomalies }}, nil
 	}
 	vol, err := s.quick.OpenVolume(&s.quick.Volumes[number-1])
 	if err != nil {
 		return nil, err
 	}
-	return &Volume{FS: vol, Info: info, anomalies: vol.Anomalies}, nil
+	return &Volume{FS: vol, anomalies: vol.Anomalies}, nil
 }
 
 // OpenVolume scans the sources and opens the volume sel names (see Select):
