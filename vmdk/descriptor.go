@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // MaxDescriptorSize bounds a descriptor's text (qemu reads at most 1 MiB).
@@ -63,7 +65,7 @@ var accessWords = map[string]bool{"RW": true, "RDONLY": true, "NOACCESS": true}
 // ParseDescriptor parses descriptor text (standalone, or the NUL-terminated
 // text embedded in a sparse file). It returns an error wrapping
 // ErrNotDescriptor when the text has no extent line or is not text, and a
-// *FormatError naming the line for a malformed extent line.
+// *ondisk.FormatError naming the line for a malformed extent line.
 func ParseDescriptor(b []byte) (*Descriptor, error) {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
@@ -85,7 +87,7 @@ func ParseDescriptor(b []byte) (*Descriptor, error) {
 				return nil, err
 			}
 			if total += e.Sectors; total > maxSectors {
-				return nil, &FormatError{File: "descriptor", Struct: fmt.Sprintf("line %d", lineNo), Off: -1, Msg: "total size overflows"}
+				return nil, &ondisk.FormatError{Path: "descriptor", Struct: fmt.Sprintf("line %d", lineNo), Off: -1, Msg: "total size overflows", Err: ErrCorrupt}
 			}
 			d.Extents = append(d.Extents, e)
 			continue
@@ -145,7 +147,7 @@ func unquote(s string) string {
 
 func parseExtentLine(line string, lineNo int) (ExtentLine, error) {
 	bad := func(format string, a ...any) error {
-		return &FormatError{File: "descriptor", Struct: fmt.Sprintf("extent line %d", lineNo), Off: -1, Msg: fmt.Sprintf(format, a...)}
+		return &ondisk.FormatError{Path: "descriptor", Struct: fmt.Sprintf("extent line %d", lineNo), Off: -1, Msg: fmt.Sprintf(format, a...), Err: ErrCorrupt}
 	}
 	e := ExtentLine{Line: lineNo}
 	fields := strings.Fields(line)

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // Options tune Open.
@@ -234,9 +235,9 @@ func (d *Disk) openLink(fsys fs.FS, name string) (*link, error) {
 		}
 		desc, err := ParseDescriptor(text)
 		if err != nil {
-			var fe *FormatError
+			var fe *ondisk.FormatError
 			if errors.As(err, &fe) {
-				fe.File = d.prefix + name
+				fe.Path = d.prefix + name
 			}
 			return nil, fmt.Errorf("%s: %w", d.prefix+name, err)
 		}

@@ -41,9 +41,10 @@
 // Every count and offset read from disk is checked against the size of the
 // file before it sizes an allocation or a loop; tables and decoded grains
 // live in bounded LRU caches, so memory stays flat whatever the disk size.
-// Damage gives a *FormatError with the file, structure and byte offset. In
-// tolerant mode (Options.Tolerant) a missing extent or parent and every
-// unreadable range read as zeros and are listed by Disk.Warnings.
+// Damage gives a *ondisk.FormatError with the file, structure and byte
+// offset, of class ErrCorrupt or ErrUnsupported. In tolerant mode
+// (Options.Tolerant) a missing extent or parent and every unreadable range
+// read as zeros and are listed by Disk.Warnings.
 //
 // CopySparse writes any io.ReaderAt with an allocation map to an
 // io.WriterAt, holes as holes, with one worker per CPU (vmfsrecover dump).

@@ -3,11 +3,14 @@ package vmdk
 import (
 	"errors"
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // Sentinel errors name classes of failure; test them with errors.Is.
 var (
-	// ErrCorrupt: a structure is inconsistent (every *FormatError matches it).
+	// ErrCorrupt: a structure is inconsistent (the class of most
+	// *ondisk.FormatErrors).
 	ErrCorrupt = errors.New("corrupt VMDK")
 	// ErrNotDescriptor: text that is not a VMDK descriptor.
 	ErrNotDescriptor = errors.New("not a VMDK descriptor")
@@ -26,34 +29,14 @@ var (
 	ErrDeviceBacked = errors.New("extent data lives on a LUN or device, not in the datastore")
 )
 
-// FormatError reports a bad on-disk structure: which file, which structure,
-// at which byte offset of that file.
-type FormatError struct {
-	File   string // path of the file (extent, descriptor) as opened
-	Struct string // "sparse header", "grain table", "descriptor line 7", ...
-	Off    int64  // byte offset in File; -1 when not applicable
-	Msg    string
-	Err    error // class: ErrCorrupt, ErrUnsupported, ...; nil means ErrCorrupt
-}
-
-func (e *FormatError) Error() string {
-	if e.Off < 0 {
-		return fmt.Sprintf("%s: %s: %s", e.File, e.Struct, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s at byte %d: %s", e.File, e.Struct, e.Off, e.Msg)
-}
-
-func (e *FormatError) Unwrap() error {
-	if e.Err == nil {
-		return ErrCorrupt
-	}
-	return e.Err
-}
+// A bad on-disk structure is a *ondisk.FormatError: the file, the structure,
+// its byte offset in the file (-1 for a descriptor line) and the class
+// (ErrCorrupt, ErrUnsupported), which errors.Is finds.
 
 func corrupt(file, structure string, off int64, format string, a ...any) error {
-	return &FormatError{File: file, Struct: structure, Off: off, Msg: fmt.Sprintf(format, a...)}
+	return &ondisk.FormatError{Path: file, Struct: structure, Off: off, Msg: fmt.Sprintf(format, a...), Err: ErrCorrupt}
 }
 
 func unsupported(file, structure string, off int64, format string, a ...any) error {
-	return &FormatError{File: file, Struct: structure, Off: off, Msg: fmt.Sprintf(format, a...), Err: ErrUnsupported}
+	return &ondisk.FormatError{Path: file, Struct: structure, Off: off, Msg: fmt.Sprintf(format, a...), Err: ErrUnsupported}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // compressedFile builds a small streamOptimized-style file by hand: grains
@@ -87,19 +89,11 @@ func TestCompressedHandMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fe *FormatError
-	if _, err := d.ReadAt(make([]byte, 10), 0); !asFormat(err, &fe) || fe.Struct != "grain marker" || fe.Off != 128*512 {
+	var fe *ondisk.FormatError
+	if _, err := d.ReadAt(make([]byte, 10), 0); !errors.As(err, &fe) || fe.Struct != "grain marker" || fe.Off != 128*512 || !errors.Is(err, ErrCorrupt) {
 		t.Errorf("bad LBA: %v", err)
 	}
 	d.Close()
-}
-
-func asFormat(err error, fe **FormatError) bool {
-	e, ok := err.(*FormatError)
-	if ok {
-		*fe = e
-	}
-	return ok
 }
 
 // exercise opens fsys/name, strict and tolerant, and checks what every

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/vmdk/vmdktest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // sparseFile builds a small valid monolithicSparse file by hand (no
@@ -151,12 +152,12 @@ func TestHostile(t *testing.T) {
 			if !errors.Is(err, c.is) {
 				t.Fatalf("err = %v, want %v", err, c.is)
 			}
-			var fe *FormatError
+			var fe *ondisk.FormatError
 			if !errors.As(err, &fe) {
-				t.Fatalf("err = %v is not a *FormatError", err)
+				t.Fatalf("err = %v is not a *ondisk.FormatError", err)
 			}
 			if fe.Struct != c.wantStruct || (c.off != -2 && fe.Off != c.off) {
-				t.Errorf("FormatError{Struct %q, Off %d}, want {%q, %d}: %v", fe.Struct, fe.Off, c.wantStruct, c.off, err)
+				t.Errorf("ondisk.FormatError{Struct %q, Off %d}, want {%q, %d}: %v", fe.Struct, fe.Off, c.wantStruct, c.off, err)
 			}
 		})
 	}
@@ -171,7 +172,7 @@ func TestHostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fe *FormatError
+	var fe *ondisk.FormatError
 	if _, err := d.ReadAt(make([]byte, 4096), 2*65536); !errors.As(err, &fe) || fe.Struct != "grain" || fe.Off != 0x00FFFFF0*512 {
 		t.Errorf("read of a grain past the end: %v", err)
 	}
@@ -217,7 +218,7 @@ func TestDescriptorHostile(t *testing.T) {
 	}
 	// A flat extent shorter than the descriptor says.
 	p := writeTemp(t, dir, "short.vmdk", []byte("RW 4096 FLAT \"data-flat.vmdk\" 0\n"))
-	var fe *FormatError
+	var fe *ondisk.FormatError
 	if _, err := Open(p, nil); !errors.As(err, &fe) || fe.Struct != "flat extent" {
 		t.Errorf("short flat: %v", err)
 	}
@@ -404,7 +405,7 @@ func TestWrongMagicAndMissing(t *testing.T) {
 	} {
 		p := writeTemp(t, dir, "d.vmdk", []byte("RW 2048 "+c.typ+" \""+c.file+"\"\n"))
 		_, err := Open(p, nil)
-		var fe *FormatError
+		var fe *ondisk.FormatError
 		if !errors.Is(err, c.is) || !errors.As(err, &fe) || fe.Struct != c.wantStruct {
 			t.Errorf("%s as %s: %v", c.file, c.typ, err)
 		}

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/klauspost/compress/flate"
 	"io"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )

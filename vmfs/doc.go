@@ -24,9 +24,9 @@
 // hostile image gives an error, never a panic or a huge allocation.
 //
 // Strict by default: the first inconsistency is an error that names the
-// structure and its offset (*FormatError). With Options.Tolerant, missing
-// extents and unreadable ranges read as zeros and are recorded as
-// anomalies instead.
+// structure and its offset (*ondisk.FormatError, of class ErrCorrupt). With
+// Options.Tolerant, missing extents and unreadable ranges read as zeros and
+// are recorded as anomalies instead.
 //
 // The on-disk layout is documented in docs/formats/vmfs.md; comments name
 // its sections as (vmfs.md: "Section").

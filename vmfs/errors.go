@@ -3,6 +3,8 @@ package vmfs
 import (
 	"errors"
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // Sentinel errors for classes of failure; test with errors.Is.
@@ -13,25 +15,14 @@ var (
 	ErrUnsupported = errors.New("unsupported VMFS feature")
 	// ErrExtentMissing: a spanned volume lacks one of its devices.
 	ErrExtentMissing = errors.New("VMFS extent missing")
-	// ErrCorrupt: a structure is inconsistent (wrapped by *FormatError).
+	// ErrCorrupt: a structure is inconsistent (the class of every
+	// *ondisk.FormatError this package returns).
 	ErrCorrupt = errors.New("corrupt VMFS metadata")
 )
 
-// FormatError reports a structure that failed to decode, with the byte
-// offset where it lives (a volume offset unless the name says otherwise).
-type FormatError struct {
-	Struct string // e.g. "LVM header", "file descriptor 0x00400004"
-	Offset int64
-	Msg    string
-}
-
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("vmfs: %s at offset %#x: %s", e.Struct, e.Offset, e.Msg)
-}
-
-// Is makes every FormatError match ErrCorrupt.
-func (e *FormatError) Is(target error) bool { return target == ErrCorrupt }
-
+// corrupt reports a structure that failed to decode as a
+// *ondisk.FormatError of class ErrCorrupt, its offset a volume offset unless
+// the structure's name says otherwise.
 func corrupt(structure string, off int64, format string, args ...any) error {
-	return &FormatError{Struct: structure, Offset: off, Msg: fmt.Sprintf(format, args...)}
+	return &ondisk.FormatError{Path: "vmfs", Struct: structure, Off: off, Msg: fmt.Sprintf(format, args...), Err: ErrCorrupt}
 }

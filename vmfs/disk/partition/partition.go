@@ -10,6 +10,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // Sentinel errors, for errors.Is.
@@ -20,19 +22,11 @@ var (
 	ErrCorrupt = errors.New("corrupt partition table")
 )
 
-// FormatError reports a bad structure at a byte offset of the disk.
-type FormatError struct {
-	Struct string // "MBR", "EBR", "GPT header", "GPT entries"
-	Off    int64  // byte offset of the structure on the disk
-	Msg    string
+// formatError reports a bad structure at byte offset off of the disk as a
+// *ondisk.FormatError of class ErrCorrupt.
+func formatError(structure string, off int64, msg string) error {
+	return &ondisk.FormatError{Struct: structure, Off: off, Msg: msg, Err: ErrCorrupt}
 }
-
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("%s at byte %d: %s", e.Struct, e.Off, e.Msg)
-}
-
-// Unwrap makes every FormatError match ErrCorrupt.
-func (e *FormatError) Unwrap() error { return ErrCorrupt }
 
 // Scheme names the kind of partition table.
 type Scheme string
@@ -184,7 +178,7 @@ func readMBR(r io.ReaderAt, size int64, mbr []byte) (*Table, error) {
 			continue
 		}
 		if e[0] != 0 && e[0] != 0x80 {
-			return nil, &FormatError{"MBR", 0x1BE + 16*int64(i), fmt.Sprintf("entry %d has status byte 0x%02X (not 0x00 or 0x80): not a partition table", i+1, e[0])}
+			return nil, formatError("MBR", 0x1BE+16*int64(i), fmt.Sprintf("entry %d has status byte 0x%02X (not 0x00 or 0x80): not a partition table", i+1, e[0]))
 		}
 		p := Partition{Index: i + 1, Start: start * 512, Size: count * 512, MBRType: typ, Type: TypeName(typ), Bootable: e[0] == 0x80}
 		t.Partitions = append(t.Partitions, p)
@@ -296,33 +290,33 @@ func readGPTAt(r io.ReaderAt, size, ss, off int64) (*Table, error) {
 	le := binary.LittleEndian
 	hsize := le.Uint32(hdr[12:])
 	if hsize < 92 || int64(hsize) > ss {
-		return nil, &FormatError{"GPT header", off, fmt.Sprintf("header size %d outside [92, %d]", hsize, ss)}
+		return nil, formatError("GPT header", off, fmt.Sprintf("header size %d outside [92, %d]", hsize, ss))
 	}
 	h := append([]byte(nil), hdr[:hsize]...)
 	want := le.Uint32(h[16:])
 	le.PutUint32(h[16:], 0)
 	if got := crc32.ChecksumIEEE(h); got != want {
-		return nil, &FormatError{"GPT header", off, fmt.Sprintf("header CRC32 0x%08X, computed 0x%08X", want, got)}
+		return nil, formatError("GPT header", off, fmt.Sprintf("header CRC32 0x%08X, computed 0x%08X", want, got))
 	}
 	lastLBA := size/ss - 1
 	firstUsable, lastUsable := int64(le.Uint64(hdr[40:])), int64(le.Uint64(hdr[48:]))
 	entLBA := int64(le.Uint64(hdr[72:]))
 	nEnt, entSize := int64(le.Uint32(hdr[80:])), int64(le.Uint32(hdr[84:]))
 	if entSize < 128 || entSize%8 != 0 || entSize > 4096 {
-		return nil, &FormatError{"GPT header", off, fmt.Sprintf("entry size %d not a multiple of 8 in [128, 4096]", entSize)}
+		return nil, formatError("GPT header", off, fmt.Sprintf("entry size %d not a multiple of 8 in [128, 4096]", entSize))
 	}
 	if nEnt*entSize > maxEntryBytes {
-		return nil, &FormatError{"GPT header", off, fmt.Sprintf("%d entries of %d bytes exceed %d bytes", nEnt, entSize, maxEntryBytes)}
+		return nil, formatError("GPT header", off, fmt.Sprintf("%d entries of %d bytes exceed %d bytes", nEnt, entSize, maxEntryBytes))
 	}
 	if entLBA < 2 || entLBA > lastLBA || (entLBA*ss+nEnt*entSize) > size {
-		return nil, &FormatError{"GPT header", off, fmt.Sprintf("entry array at LBA %d (%d bytes) outside the disk of %d bytes", entLBA, nEnt*entSize, size)}
+		return nil, formatError("GPT header", off, fmt.Sprintf("entry array at LBA %d (%d bytes) outside the disk of %d bytes", entLBA, nEnt*entSize, size))
 	}
 	ents := make([]byte, nEnt*entSize)
 	if _, err := r.ReadAt(ents, entLBA*ss); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("reading GPT entries at byte %d: %w", entLBA*ss, err)
 	}
 	if got, want := crc32.ChecksumIEEE(ents), le.Uint32(hdr[88:]); got != want {
-		return nil, &FormatError{"GPT entries", entLBA * ss, fmt.Sprintf("entry array CRC32 0x%08X, computed 0x%08X", want, got)}
+		return nil, formatError("GPT entries", entLBA*ss, fmt.Sprintf("entry array CRC32 0x%08X, computed 0x%08X", want, got))
 	}
 	t := &Table{Scheme: GPT, SectorSize: int(ss), DiskGUID: guidString(hdr[56:72])}
 	for i := int64(0); i < nEnt; i++ {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -100,7 +101,7 @@ func TestNoTable(t *testing.T) {
 	b[510], b[511] = 0x55, 0xAA
 	mbrEntry(b[0x1BE:], 0x33, 0x07, 1, 2)
 	_, err := Read(bytes.NewReader(b), int64(len(b)))
-	var fe *FormatError
+	var fe *ondisk.FormatError
 	if !errors.As(err, &fe) || fe.Off != 0x1BE || !errors.Is(err, ErrCorrupt) {
 		t.Errorf("err = %v, want FormatError at 0x1BE", err)
 	}
@@ -158,8 +159,8 @@ func TestGPTAndBackup(t *testing.T) {
 			{Index: 1, Start: 1 << 20, Size: 4 << 20, Type: "VMFS", TypeGUID: GUIDVMFS, GUID: "0A0B0C0D-0E0F-1011-1213-141516171819", Name: "datastore1"},
 			{Index: 2, Start: 5 << 20, Size: 2 << 20, Type: "Linux", TypeGUID: GUIDLinuxData, GUID: "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE", Name: "linux ñ"},
 		}
-		disk := makeGPT(16<<20, ss, parts)
-		tab, err := Read(bytes.NewReader(disk), int64(len(disk)))
+		img := makeGPT(16<<20, ss, parts)
+		tab, err := Read(bytes.NewReader(img), int64(len(img)))
 		if err != nil {
 			t.Fatalf("ss %d: %v", ss, err)
 		}
@@ -172,15 +173,15 @@ func TestGPTAndBackup(t *testing.T) {
 			}
 		}
 		// Damage the primary entry array: its CRC fails and the backup is used.
-		disk[2*ss+40] ^= 0xFF
-		tab, err = Read(bytes.NewReader(disk), int64(len(disk)))
+		img[2*ss+40] ^= 0xFF
+		tab, err = Read(bytes.NewReader(img), int64(len(img)))
 		if err != nil || len(tab.Partitions) != 2 || len(tab.Warnings) != 1 || !strings.Contains(tab.Warnings[0], "backup") {
 			t.Fatalf("ss %d: damaged primary: %v %+v", ss, err, tab)
 		}
 		// Damage the backup header too: a FormatError naming the primary entries.
-		disk[int64(len(disk))-ss+30] ^= 0xFF
-		_, err = Read(bytes.NewReader(disk), int64(len(disk)))
-		var fe *FormatError
+		img[int64(len(img))-ss+30] ^= 0xFF
+		_, err = Read(bytes.NewReader(img), int64(len(img)))
+		var fe *ondisk.FormatError
 		if !errors.As(err, &fe) || fe.Struct != "GPT entries" || fe.Off != 2*ss {
 			t.Fatalf("ss %d: both damaged: err = %v", ss, err)
 		}
@@ -188,16 +189,16 @@ func TestGPTAndBackup(t *testing.T) {
 }
 
 func TestGPTHostileHeader(t *testing.T) {
-	disk := makeGPT(4<<20, 512, nil)
+	img := makeGPT(4<<20, 512, nil)
 	le := binary.LittleEndian
-	h := disk[512:]
+	h := img[512:]
 	le.PutUint32(h[80:], 0xFFFFFFFF) // absurd entry count
 	le.PutUint32(h[16:], 0)
 	le.PutUint32(h[16:], crc32.ChecksumIEEE(h[:92]))
 	// Kill the backup so the primary's error surfaces.
-	copy(disk[len(disk)-512:], "XXXXXXXX")
-	_, err := Read(bytes.NewReader(disk), int64(len(disk)))
-	var fe *FormatError
+	copy(img[len(img)-512:], "XXXXXXXX")
+	_, err := Read(bytes.NewReader(img), int64(len(img)))
+	var fe *ondisk.FormatError
 	if !errors.As(err, &fe) || fe.Off != 512 || !strings.Contains(fe.Msg, "entries") {
 		t.Fatalf("err = %v", err)
 	}
