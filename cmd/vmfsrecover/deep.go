@@ -48,7 +48,6 @@ func emptyVolume(v *deepscan.Found) string {
 // withRecoveryHint adds to an error that says the volume is damaged, or
 // was not found, the flags that read it anyway (those not given already).
 func withRecoveryHint(v *volumeFlags, err error) error {
-	var fe *vmfs.FormatError
 	var hints []string
 	switch {
 	case v.deep:
@@ -58,7 +57,7 @@ func withRecoveryHint(v *volumeFlags, err error) error {
 			hints = append(hints, "--probe-all looks for a volume at every 1 MiB")
 		}
 		hints = append(hints, "--deep finds volumes by what survives of their metadata anywhere on the disk")
-	case errors.Is(err, vmfs.ErrNotVMFS) || errors.Is(err, vmfs.ErrCorrupt) || errors.As(err, &fe):
+	case errors.Is(err, vmfs.ErrNotVMFS) || errors.Is(err, vmfs.ErrCorrupt): // every vmfs format error is ErrCorrupt
 		if !v.tolerant {
 			hints = append(hints, "--tolerant reads what survives of the volume")
 		}
