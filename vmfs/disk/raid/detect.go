@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -72,7 +73,7 @@ func (d *Detection) Assemble(members []Member) (*Array, error) {
 }
 
 // Detect finds how members form an array: from md superblocks when they
-// have them, else by searching geometries and scoring each assembly.
+// have them, else from DDF records, else by searching geometries and scoring each assembly.
 func Detect(members []Member, opts DetectOptions) (*Detection, error) {
 	if len(members) == 0 {
 		return nil, fmt.Errorf("%w: no members", ErrNotDetected)
@@ -89,8 +90,10 @@ func Detect(members []Member, opts DetectOptions) (*Detection, error) {
 	if opts.Given == nil {
 		opts.Given = &Spec{Layout: LayoutUnknown, Offset: -1}
 	}
-	if d := fromMD(members, *opts.Given); d != nil {
-		return d, nil
+	for _, read := range []func(Member) (memberMeta, bool){mdMeta, ddfMeta} {
+		if d := fromMetadata(members, *opts.Given, read); d != nil {
+			return d, nil
+		}
 	}
 	s := &search{opts: opts}
 	for _, m := range members {
@@ -99,56 +102,78 @@ func Detect(members []Member, opts DetectOptions) (*Detection, error) {
 	return s.run()
 }
 
-// fromMD assembles from md superblocks: the set with the most members
-// (the newest by events among equals), each member in the slot its
-// superblock names. What Given sets overrides the superblock.
-func fromMD(members []Member, given Spec) *Detection {
-	type set struct {
-		sb    *MDSuper
-		order []int
+// memberMeta is what one member's metadata says: the array it belongs
+// to (key), its slot, and the array's geometry.
+type memberMeta struct {
+	key     string
+	slot    int
+	members int
+	events  uint64
+	g       Geometry
+	what    string // "md 1.2 superblock", "DDF"
+}
+
+// mdMeta reads a member's md superblock.
+func mdMeta(m Member) (memberMeta, bool) {
+	sb, err := ReadMDSuper(m, m.Size())
+	if err != nil || sb.Slot < 0 {
+		return memberMeta{}, false
 	}
-	sets := map[[16]byte]*set{}
+	return memberMeta{key: string(sb.UUID[:]), slot: sb.Slot, members: sb.Members, events: sb.Events, g: sb.Geometry(),
+		what: "md " + sb.Version + " superblock"}, true
+}
+
+// ddfMeta reads a member's DDF records.
+func ddfMeta(m Member) (memberMeta, bool) {
+	d, err := ReadDDF(m, m.Size())
+	if err != nil || d.Slot < 0 {
+		return memberMeta{}, false
+	}
+	return memberMeta{key: string(d.VDGUID[:]), slot: d.Slot, members: d.Members, g: d.Geometry(), what: "DDF"}, true
+}
+
+// fromMetadata assembles from what read says of each member: the array
+// with the most members (the newest by events among equals), each member
+// in the slot its metadata names. What Given sets overrides it.
+func fromMetadata(members []Member, given Spec, read func(Member) (memberMeta, bool)) *Detection {
+	type set struct {
+		meta  memberMeta
+		order []int
+		count int
+	}
+	var sets []*set
 	for i, m := range members {
-		sb, err := ReadMDSuper(m, m.Size())
-		if err != nil || sb.Slot < 0 {
+		mm, ok := read(m)
+		if !ok {
 			continue
 		}
-		st := sets[sb.UUID]
-		if st == nil {
-			st = &set{sb: sb, order: make([]int, sb.Members)}
-			for k := range st.order {
-				st.order[k] = -1
-			}
-			sets[sb.UUID] = st
+		k := slices.IndexFunc(sets, func(s *set) bool { return s.meta.key == mm.key })
+		if k < 0 {
+			st := &set{meta: mm, order: slices.Repeat([]int{-1}, mm.members)}
+			sets, k = append(sets, st), len(sets)
 		}
-		if sb.Slot < len(st.order) && st.order[sb.Slot] < 0 {
-			st.order[sb.Slot] = i
+		st := sets[k]
+		if mm.slot < len(st.order) && st.order[mm.slot] < 0 {
+			st.order[mm.slot] = i
+			st.count++
 		}
-		if sb.Events > st.sb.Events {
-			st.sb = sb
+		if mm.events > st.meta.events {
+			st.meta = mm
 		}
 	}
 	var best *set
-	count := func(s *set) (n int) {
-		for _, k := range s.order {
-			if k >= 0 {
-				n++
-			}
-		}
-		return n
-	}
 	for _, s := range sets {
-		if best == nil || count(s) > count(best) || count(s) == count(best) && s.sb.Events > best.sb.Events {
+		if best == nil || s.count > best.count || s.count == best.count && s.meta.events > best.meta.events {
 			best = s
 		}
 	}
 	if best == nil {
 		return nil
 	}
-	g := applyGiven(best.sb.Geometry(), given)
-	return &Detection{From: "md " + best.sb.Version + " superblock", Candidates: []Candidate{{
+	g := applyGiven(best.meta.g, given)
+	return &Detection{From: best.meta.what, Candidates: []Candidate{{
 		Geometry: g, Order: best.order, Score: 1000,
-		Reasons: []string{fmt.Sprintf("md %s superblock %q: %s, %d of %d members", best.sb.Version, best.sb.Name, g.Level, count(best), len(best.order))},
+		Reasons: []string{fmt.Sprintf("%s: %s, %d of %d members", best.meta.what, g.Level, best.count, len(best.order))},
 	}}}
 }
 
