@@ -274,6 +274,16 @@ type Attributes struct {
 	fileMode fs.FileMode
 }
 
+// Inode is the descriptor's address, which names the file on the volume
+// as an inode number does (listing.Metadata, for body files).
+func (a *Attributes) Inode() uint64 { return uint64(a.FD) }
+
+// Owner is the descriptor's user and group.
+func (a *Attributes) Owner() (uid, gid uint32) { return a.UID, a.GID }
+
+// Times are the descriptor's access, modification and change times.
+func (a *Attributes) Times() (atime, mtime, ctime time.Time) { return a.ATime, a.MTime, a.CTime }
+
 func (v *Volume) fileInfo(n node) *FileInfo {
 	fd := n.fd
 	a := &Attributes{

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
+	"github.com/vmfsrecover/vmfsrecover/recover/listing"
+	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
 // TestBodyfileReadByMactime: ls --bodyfile of a volume, and of its deep
@@ -63,3 +66,9 @@ func TestBodyfileReadByMactime(t *testing.T) {
 		}
 	}
 }
+
+// What ls --bodyfile reads the inode, owner and times from.
+var (
+	_ listing.Metadata = (*vmfs.Attributes)(nil)
+	_ listing.Metadata = (*deepscan.Finding)(nil)
+)

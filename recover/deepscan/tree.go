@@ -38,9 +38,28 @@ type Finding struct {
 // Provenance implements export.Provenancer.
 func (f *Finding) Provenance() string { return f.Kind }
 
-// VMFSAttributes are those of the descriptor the entry was rebuilt from;
-// nil for carved files.
-func (f *Finding) VMFSAttributes() *vmfs.Attributes { return f.VMFS }
+// Inode, Owner and Times implement listing.Metadata from the descriptor
+// the entry was rebuilt from; a carved file has none and gives zeros.
+func (f *Finding) Inode() uint64 {
+	if f.VMFS == nil {
+		return 0
+	}
+	return f.VMFS.Inode()
+}
+
+func (f *Finding) Owner() (uid, gid uint32) {
+	if f.VMFS == nil {
+		return 0, 0
+	}
+	return f.VMFS.Owner()
+}
+
+func (f *Finding) Times() (atime, mtime, ctime time.Time) {
+	if f.VMFS == nil {
+		return
+	}
+	return f.VMFS.Times()
+}
 
 // Warnings implements export.Warner: the anomalies met rebuilding the
 // entry, such as the bytes that lay in unreadable sectors.

@@ -5,8 +5,6 @@ import (
 	"io/fs"
 	"strings"
 	"time"
-
-	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
 // A body file (The Sleuth Kit, format 3.x) has one line per entry, the
@@ -27,20 +25,28 @@ import (
 // provenancer is implemented by deep-scan findings (deepscan.Finding).
 type provenancer interface{ Provenance() string }
 
-// vmfsAttributer is implemented by deep-scan findings that carry the
-// VMFS file descriptor they were rebuilt from.
-type vmfsAttributer interface{ VMFSAttributes() *vmfs.Attributes }
+// Metadata is what a file system records of an entry beyond fs.FileInfo:
+// *vmfs.Attributes implements it (the descriptor's address, owner and
+// times), and so does a deep-scan finding through the descriptor it was
+// rebuilt from (zeros for a carved file, which has none).
+type Metadata interface {
+	Inode() uint64
+	Owner() (uid, gid uint32)
+	Times() (atime, mtime, ctime time.Time)
+}
 
-// Bodyfile returns e as a body-file line, without the newline. The inode
-// is the VMFS file-descriptor address (0 for carved files, which have
-// none); the times and owner come from the descriptor.
+// Bodyfile returns e as a body-file line, without the newline.
 func (e Entry) Bodyfile() string {
-	var a *vmfs.Attributes
-	switch x := e.Attrs.(type) {
-	case *vmfs.Attributes:
-		a = x
-	case vmfsAttributer:
-		a = x.VMFSAttributes()
+	var inode uint64
+	var uid, gid uint32
+	var atime, ctime time.Time
+	mtime := e.MTime
+	if m, ok := e.Attrs.(Metadata); ok {
+		inode = m.Inode()
+		uid, gid = m.Owner()
+		if a, mt, c := m.Times(); !a.IsZero() || !mt.IsZero() || !c.IsZero() {
+			atime, mtime, ctime = a, mt, c
+		}
 	}
 	name := bodyName(e.Path)
 	if e.Target != "" {
@@ -52,15 +58,8 @@ func (e Entry) Bodyfile() string {
 			name += " (" + k + ")"
 		}
 	}
-	mode := bodyMode(e)
-	var inode, uid, gid uint32
-	var atime, ctime int64
-	mtime := unixOrZero(e.MTime)
-	if a != nil {
-		inode, uid, gid = a.FD, a.UID, a.GID
-		atime, mtime, ctime = unixOrZero(a.ATime), unixOrZero(a.MTime), unixOrZero(a.CTime)
-	}
-	return fmt.Sprintf("0|%s|%d|%s|%d|%d|%d|%d|%d|%d|0", name, inode, mode, uid, gid, e.Size, atime, mtime, ctime)
+	return fmt.Sprintf("0|%s|%d|%s|%d|%d|%d|%d|%d|%d|0", name, inode, bodyMode(e), uid, gid, e.Size,
+		unixOrZero(atime), unixOrZero(mtime), unixOrZero(ctime))
 }
 
 func bodyName(s string) string {

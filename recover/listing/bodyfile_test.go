@@ -5,14 +5,24 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-
-	"github.com/vmfsrecover/vmfsrecover/vmfs"
 )
 
-type deletedFinding struct{ a *vmfs.Attributes }
+// deletedFinding is a deep-scan finding of a deleted file (as
+// deepscan.Finding, which listing cannot import).
+type deletedFinding struct{ *attrs }
 
-func (deletedFinding) Provenance() string                 { return "deleted" }
-func (d deletedFinding) VMFSAttributes() *vmfs.Attributes { return d.a }
+func (deletedFinding) Provenance() string { return "deleted" }
+
+// attrs stands for *vmfs.Attributes, which listing cannot import either
+// (vmfs's tests import listing).
+type attrs struct {
+	fd, uid, gid     uint32
+	atime, mtime, ct time.Time
+}
+
+func (a *attrs) Inode() uint64                            { return uint64(a.fd) }
+func (a *attrs) Owner() (uint32, uint32)                  { return a.uid, a.gid }
+func (a *attrs) Times() (time.Time, time.Time, time.Time) { return a.atime, a.mtime, a.ct }
 
 func TestBodyfileLine(t *testing.T) {
 	mt := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -24,7 +34,7 @@ func TestBodyfileLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &vmfs.Attributes{FD: 0x400004, UID: 7, GID: 8, MTime: mt, ATime: mt.Add(time.Hour), CTime: mt.Add(2 * time.Hour)}
+	a := &attrs{fd: 0x400004, uid: 7, gid: 8, mtime: mt, atime: mt.Add(time.Hour), ct: mt.Add(2 * time.Hour)}
 	e.Attrs = a
 	if got, want := e.Bodyfile(), "0|/dir/a^b^c|4194308|r/rrw-r-----|7|8|5|1704168245|1704164645|1704171845|0"; got != want {
 		t.Errorf("file:\n got %s\nwant %s", got, want)
