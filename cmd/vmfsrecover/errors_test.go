@@ -73,13 +73,31 @@ func TestInterruptedSaysSo(t *testing.T) {
 	}
 }
 
-// A folder given as SOURCE is a usage error naming it as typed.
+// A folder given as SOURCE is a usage error naming it as typed, except
+// for netcfg, which reads an extracted support bundle's folder.
 func TestFolderSource(t *testing.T) {
-	dir := t.TempDir()
-	for _, cmd := range []string{"info", "ls", "scan"} {
-		_, err, code := cli(t, cmd, dir)
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	for _, args := range [][]string{
+		{"info", dir}, {"ls", dir}, {"scan", dir}, {"wizard", dir},
+		{"dump", dir, "-o", out}, {"image", dir, "-o", out, "--map", out + ".map"},
+	} {
+		_, err, code := cli(t, args...)
 		if code != exitUsage || !strings.Contains(err.Error(), "SOURCE "+dir+": is a folder") {
-			t.Errorf("%s %s: exit %d (%v)", cmd, dir, code, err)
+			t.Errorf("%v: exit %d (%v)", args, code, err)
 		}
+	}
+	bundle := t.TempDir()
+	conf, err := os.ReadFile(netcfgFixture(t, "esx4x/esx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(bundle, "etc", "vmware"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "etc", "vmware", "esx.conf"), conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err, _ := cli(t, "netcfg", "--json", bundle); err != nil || !strings.Contains(out, "vmk") {
+		t.Errorf("netcfg of a bundle's folder: %v\n%s", err, out)
 	}
 }

@@ -66,8 +66,8 @@ volume; several SOURCEs (a spanned volume) come before --:
 		if err := cmd.ValidateFlagGroups(); err != nil {
 			return withExitCode(exitUsage, err)
 		}
-		if allSources[cmd.Name()] {
-			return checkSources(args)
+		if folders, ok := allSources[cmd.Name()]; ok {
+			return checkSources(args, folders)
 		}
 		return nil
 	}
@@ -93,10 +93,11 @@ volume; several SOURCEs (a spanned volume) come before --:
 	return root
 }
 
-// allSources names the commands whose every argument is a SOURCE; the
+// allSources names the commands whose every argument is a SOURCE, and
+// whether a folder is one (netcfg reads an extracted support bundle); the
 // commands that read a volume check theirs in splitSources, and the wizard
 // its own (it also takes them from a saved state).
-var allSources = map[string]bool{"scan": true, "info": true, "dump": true, "netcfg": true, "image": true}
+var allSources = map[string]bool{"scan": false, "info": false, "dump": false, "netcfg": true, "image": false}
 
 // usageErrors makes argument-count errors of every command exit with
 // exitUsage, like flag errors.

@@ -179,7 +179,7 @@ func splitSources(cmd string, args []string, minPaths, maxPaths int) (volumeArgs
 	if len(a.typed) < minPaths {
 		return a, withExitCode(exitUsage, fmt.Errorf("%s needs a PATH inside the volume after the SOURCE", cmd))
 	}
-	if err := checkSources(a.sources); err != nil {
+	if err := checkSources(a.sources, false); err != nil {
 		return a, err
 	}
 	for _, p := range a.typed {
@@ -198,9 +198,9 @@ func (a volumeArgs) sourceArgs() string {
 }
 
 // checkSources fails with exitUsage, naming the SOURCE as typed, when a
-// local SOURCE does not exist, is a folder or is given twice: the same
-// status in every command.
-func checkSources(sources []string) error {
+// local SOURCE does not exist, is given twice, or is a folder where only
+// disks are read (folders false): the same status in every command.
+func checkSources(sources []string, folders bool) error {
 	seen := map[string]os.FileInfo{}
 	for _, s := range sources {
 		if remote.IsRemote(s) {
@@ -213,7 +213,7 @@ func checkSources(sources []string) error {
 		if err != nil {
 			continue // opening it says what is wrong
 		}
-		if fi.IsDir() {
+		if fi.IsDir() && !folders {
 			return withExitCode(exitUsage, fmt.Errorf("SOURCE %s: is a folder, not a disk, image or VMDK", s))
 		}
 		for name, other := range seen {

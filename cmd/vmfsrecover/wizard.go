@@ -109,7 +109,7 @@ func defaultStatePath() (string, error) {
 }
 
 func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []string, in io.Reader, out, errOut io.Writer) (err error) {
-	if err := checkSources(args); err != nil {
+	if err := checkSources(args, false); err != nil {
 		return err
 	}
 	if o.resume && len(args) > 0 {
