@@ -97,7 +97,7 @@ func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, sources []s
 				}
 			}
 		}
-		if r.OpenError != "" || v.Set.Missing > 0 {
+		if r.OpenError != "" || v.Set.Missing > 0 || v.Truncated > 0 {
 			damaged++
 		}
 		if g.json {
@@ -137,6 +137,9 @@ func printScan(out io.Writer, r scanReport) {
 		}
 		fmt.Fprintf(out, "  extent %d:   %s at offset %d (%s), LVM %d.%d, PEs %d-%d%s\n",
 			i+1, r.Sources[i], e.Offset, e.How, e.Header.Major, e.Header.Minor, e.Header.FirstPE, e.Header.LastPE, device)
+	}
+	if r.Truncated > 0 {
+		fmt.Fprintf(out, "  truncated:  %d bytes (%s) missing: the image ends before the volume does\n", r.Truncated, humanBytes(r.Truncated))
 	}
 	if r.Set.Missing > 0 {
 		fmt.Fprintf(out, "  MISSING:    %d extent(s): pass every device of the volume as a SOURCE\n", r.Set.Missing)

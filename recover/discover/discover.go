@@ -51,6 +51,9 @@ type Volume struct {
 	BlockSize int64          `json:"block_size"`
 	VMFSL     bool           `json:"vmfs_l,omitempty"`
 	OpenError string         `json:"open_error,omitempty"`
+	// Truncated is how many bytes the sources lack to hold the extents
+	// their LVM headers map (a truncated image); they read as zeros.
+	Truncated int64 `json:"truncated_bytes,omitempty"`
 }
 
 // Open finds the volumes on the opened sources, which the session then
@@ -89,6 +92,13 @@ func Open(sources []Source, opts Options) (*Session, error) {
 	}
 	for _, set := range vmfs.Group(cands) {
 		v := Volume{Set: set}
+		for _, c := range set.Extents {
+			if short := extentEnd(c) - c.Size; short > 0 {
+				v.Truncated += short
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: the LVM header at offset %d maps the volume up to byte %d of the extent, but the source holds %d bytes from there: the image is truncated, %d bytes are missing",
+					s.Sources[c.Disk].Spec, c.Offset, extentEnd(c), c.Size, short))
+			}
+		}
 		if vol, err := s.openSet(set, true); err != nil {
 			v.OpenError = err.Error()
 		} else {
@@ -99,6 +109,19 @@ func Open(sources []Source, opts Options) (*Session, error) {
 		s.Volumes = append(s.Volumes, v)
 	}
 	return s, nil
+}
+
+// extentEnd is how many bytes from its start an extent's LVM header maps
+// (the end of its last physical extent).
+func extentEnd(c vmfs.Candidate) int64 {
+	var end int64
+	if c.Header == nil {
+		return 0
+	}
+	for _, pe := range c.Header.PEs {
+		end = max(end, pe.Physical+pe.Length)
+	}
+	return end
 }
 
 // Close closes every source.

@@ -85,3 +85,27 @@ func TestSameDiskGivenTwice(t *testing.T) {
 		t.Fatalf("%d volumes, %d sources, warnings %q", len(s.Volumes), len(s.Sources), s.Warnings)
 	}
 }
+
+// TestTruncatedImageSaysSo: the first 64 MiB of a volume's image open
+// with an error about an unexpected end, and said nothing of the bytes
+// the image lacks (issue 12 item 8, without --deep).
+func TestTruncatedImageSaysSo(t *testing.T) {
+	img := volume(t, "cut", 1)
+	const keep = 64 << 20
+	if err := os.Truncate(img, keep); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, img)
+	if len(s.Volumes) != 1 {
+		t.Fatalf("%d volumes", len(s.Volumes))
+	}
+	v := s.Volumes[0]
+	end := extentEnd(v.Set.Extents[0])
+	if end <= keep || v.Truncated != end-keep || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "truncated") {
+		t.Fatalf("truncated %d (extent ends at %d), warnings %q", v.Truncated, end, s.Warnings)
+	}
+	whole := open(t, volume(t, "whole", 2))
+	if whole.Volumes[0].Truncated != 0 || len(whole.Warnings) != 0 {
+		t.Fatalf("an intact image: truncated %d, warnings %q", whole.Volumes[0].Truncated, whole.Warnings)
+	}
+}
