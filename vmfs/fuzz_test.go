@@ -16,8 +16,8 @@ import (
 
 // fuzzBase writes one small VMFS5 and one VMFS6 volume for the fuzzers to
 // damage, into the fuzz target's folder (it goes with the target).
-func fuzzBase(f *testing.F) []string {
-	dir := f.TempDir()
+func fuzzBase(tb testing.TB) []string {
+	dir := tb.TempDir()
 	var imgs []string
 	for _, v := range []int{5, 6} {
 		res, err := vmfstest.Write(filepath.Join(dir, "v.img"+string(rune('0'+v))), vmfstest.Spec{Version: v, Files: []vmfstest.Entry{
@@ -29,7 +29,7 @@ func fuzzBase(f *testing.F) []string {
 			{Path: "gone", Size: 5000, Seed: 4, Deleted: true},
 		}})
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
 		imgs = append(imgs, res.Image)
 	}
