@@ -183,3 +183,28 @@ func TestReportWarnings(t *testing.T) {
 		}
 	}
 }
+
+// The report names the manifest only when the export wrote it (issue 12
+// item 13: it named one after the destination refused every write).
+func TestReportManifestNotWritten(t *testing.T) {
+	dst, err := export.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rep  *export.Report
+		want string
+	}{
+		{&export.Report{Manifest: export.ManifestName}, "Manifest:    " + filepath.Join(dst.Dir, export.ManifestName) + "\n"},
+		{&export.Report{ManifestError: errors.New("no space left on device")}, "Manifest:    not written: no space left on device\n"},
+		{nil, "Manifest:    not written\n"},
+	} {
+		var out strings.Builder
+		if err := newReport(tc.rep, dst).WriteText(&out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("report lacks %q:\n%s", tc.want, out.String())
+		}
+	}
+}

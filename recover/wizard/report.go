@@ -12,15 +12,18 @@ import (
 
 // Report is the outcome of the export step.
 type Report struct {
-	Destination string    `json:"destination"`
-	Manifest    string    `json:"manifest"`
-	Exported    int       `json:"exported"` // files written by this run
-	Complete    int       `json:"complete"` // files already there from an earlier run
-	Failed      int       `json:"failed"`
-	Skipped     int       `json:"skipped"`
-	Linked      int       `json:"linked"` // symbolic links recreated
-	Bytes       int64     `json:"bytes"`
-	Failures    []Failure `json:"failures,omitempty"`
+	Destination string `json:"destination"`
+	// Manifest is the manifest's path, "" when it was not written
+	// (ManifestError says why, when known).
+	Manifest      string    `json:"manifest"`
+	ManifestError string    `json:"manifest_error,omitempty"`
+	Exported      int       `json:"exported"` // files written by this run
+	Complete      int       `json:"complete"` // files already there from an earlier run
+	Failed        int       `json:"failed"`
+	Skipped       int       `json:"skipped"`
+	Linked        int       `json:"linked"` // symbolic links recreated
+	Bytes         int64     `json:"bytes"`
+	Failures      []Failure `json:"failures,omitempty"`
 	// Warned counts exported files known to be incomplete; Warnings
 	// lists them (Error is the warning), as the manifest does.
 	Warned   int       `json:"warned,omitempty"`
@@ -41,9 +44,14 @@ type Failure struct {
 const maxFailures = 1000
 
 func newReport(rep *export.Report, dst export.Destination) *Report {
-	r := &Report{Destination: dst.String(), Manifest: session.ManifestPath(dst)}
+	r := &Report{Destination: dst.String()}
 	if rep == nil {
 		return r
+	}
+	if rep.Manifest != "" {
+		r.Manifest = session.ManifestPath(dst)
+	} else if rep.ManifestError != nil {
+		r.ManifestError = rep.ManifestError.Error()
 	}
 	r.Exported, r.Complete, r.Failed, r.Skipped, r.Warned, r.Bytes = rep.Exported, rep.Complete, rep.Failed, rep.Skipped, rep.Warned, rep.Bytes
 	for _, e := range rep.Entries {
@@ -102,7 +110,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, w := range r.Warnings {
 		ew.printf("  WARNING %s: %s\n", w.Path, w.Error)
 	}
-	ew.printf("Manifest:    %s\n", r.Manifest)
+	switch {
+	case r.Manifest != "":
+		ew.printf("Manifest:    %s\n", r.Manifest)
+	case r.ManifestError != "":
+		ew.printf("Manifest:    not written: %s\n", r.ManifestError)
+	default:
+		ew.printf("Manifest:    not written\n")
+	}
 	switch {
 	case !r.Verified:
 		ew.printf("Verify:      not done\n")
