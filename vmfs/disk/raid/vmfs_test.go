@@ -114,7 +114,7 @@ func TestDatastoreThroughArray(t *testing.T) {
 		{config{raid.RAID5, raid.LeftAsymmetric, 256 << 10, 5, 1 << 20}, 6, "mbr", nil},
 	}
 	if testing.Short() {
-		cases = cases[1:2] // a complete array: the members XOR to zero, so only RAID 5 is searched
+		t.Skip("heavy: stripes and searches 270 MiB datastores; make test runs it in its second, race-free pass")
 	}
 	detected := 0
 	for i, k := range cases {
