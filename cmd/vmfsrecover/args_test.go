@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -191,4 +192,48 @@ func TestInfoOfEmptySource(t *testing.T) {
 			t.Errorf("info %s: exit %d (%v)\n%s", src, code, err, out)
 		}
 	}
+}
+
+// FuzzSplitSources: whatever the arguments, the SOURCEs are the arguments
+// before the first "--" (or the first argument), never empty on success,
+// and every other argument is one path.
+func FuzzSplitSources(f *testing.F) {
+	f.Add("/dev/null\x00/", 1)
+	f.Add("/dev/null\x00/dev/zero\x00--\x00/a\x00--", -1)
+	f.Add("--\x00/", 1)
+	f.Add("nbd://h/x\x00a/b/", 0)
+	f.Fuzz(func(t *testing.T, joined string, maxPaths int) {
+		args := strings.Split(joined, "\x00")
+		if joined == "" {
+			args = nil
+		}
+		maxPaths = maxPaths%4 - 1
+		a, err := splitSources("ls", args, 0, maxPaths)
+		if err != nil {
+			if exitCode(err) != exitUsage {
+				t.Fatalf("%q: exit %d (%v)", args, exitCode(err), err)
+			}
+			return
+		}
+		dash := slices.Index(args, "--")
+		switch {
+		case len(a.sources) == 0:
+			t.Fatalf("%q: no SOURCE and no error", args)
+		case dash < 0 && (len(a.sources) != 1 || a.sources[0] != args[0]):
+			t.Fatalf("%q: sources %q", args, a.sources)
+		case dash >= 0 && !slices.Equal(a.sources, args[:dash]):
+			t.Fatalf("%q: sources %q", args, a.sources)
+		case len(a.paths) != len(a.typed) || len(a.sources)+len(a.paths)+btoi(dash >= 0) != len(args):
+			t.Fatalf("%q: sources %q paths %q", args, a.sources, a.paths)
+		case maxPaths >= 0 && len(a.paths) > maxPaths:
+			t.Fatalf("%q: %d paths, at most %d allowed", args, len(a.paths), maxPaths)
+		}
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
