@@ -73,8 +73,9 @@ func ftpdHome(t *testing.T) (dir, home string) {
 	return dir, home
 }
 
-// runServer starts a server in the foreground and waits for its port.
-func runServer(t *testing.T, addr string, name string, args ...string) {
+// runServer starts a server in the foreground, stopped when the test ends,
+// and waits for its port.
+func runServer(t testing.TB, addr string, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	var out strings.Builder
