@@ -76,6 +76,7 @@ volume; several SOURCEs (a spanned volume) come before --:
 		newVersionCmd(opts),
 		newScanCmd(opts),
 		newLsCmd(opts),
+		newMountCmd(opts),
 		newCatCmd(opts),
 		newStatCmd(opts),
 		newInfoCmd(opts),

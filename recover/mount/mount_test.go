@@ -1,0 +1,204 @@
+package mount
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+)
+
+// serveEnv makes the test binary a mount server that never unmounts (see
+// TestMain), so a test can kill it and leave a stale mount behind.
+const serveEnv = "VMFSRECOVER_MOUNT_TEST_SERVE"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(serveEnv); dir != "" {
+		if _, err := Mount(dir, fstest.MapFS{"f": {Data: []byte("x")}}, Options{}); err != nil {
+			os.Exit(1)
+		}
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+func needFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		testenv.Lacks(t, "FUSE unavailable: %v", err)
+	}
+}
+
+// waitMounted returns once dir is mounted, or fails when ended says the
+// server is gone.
+func waitMounted(t *testing.T, dir string, ended <-chan error) {
+	t.Helper()
+	for {
+		ok, err := IsMounted(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		select {
+		case err := <-ended:
+			t.Fatalf("the server ended before mounting: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func mountForTest(t *testing.T, fsys fs.FS, o Options) *Server {
+	t.Helper()
+	needFUSE(t)
+	srv, err := Mount(t.TempDir(), fsys, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if ok, _ := IsMounted(srv.Dir); ok {
+			if err := srv.Unmount(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	return srv
+}
+
+func TestClearStaleAfterACrash(t *testing.T) {
+	needFUSE(t)
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), serveEnv+"="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	waitMounted(t, dir, ended)
+	if stale, err := ClearStale(dir); stale || err != nil {
+		t.Fatalf("a live mount taken for stale: %v, %v", stale, err)
+	}
+	cmd.Process.Kill()
+	<-ended
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("statfs of the crashed server's mount: %v, want ENOTCONN", err)
+	}
+	if stale, err := ClearStale(dir); !stale || err != nil {
+		t.Fatalf("ClearStale: %v, %v; want the stale mount cleared", stale, err)
+	}
+	if ok, _ := IsMounted(dir); ok {
+		t.Error("still mounted after ClearStale")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the mountpoint after ClearStale: %v", err)
+	}
+}
+
+// plainFS hides every method of its files but Read, Stat and Close, as a
+// file system whose files cannot be read at an offset.
+type plainFS struct{ fstest.MapFS }
+
+func (p plainFS) Open(name string) (fs.File, error) {
+	f, err := p.MapFS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ fs.File }{f}, nil
+}
+
+func TestReadsFilesWithoutReaderAt(t *testing.T) {
+	data := make([]byte, 3<<20+77)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	srv := mountForTest(t, plainFS{fstest.MapFS{"d/big": {Data: data}}}, Options{})
+	f, err := os.Open(filepath.Join(srv.Dir, "d/big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Backwards, so that each read goes behind the last one.
+	buf := make([]byte, 100000)
+	for off := int64(len(data)) - 1000; off >= 0; off -= 700000 {
+		n, err := f.ReadAt(buf, off)
+		if err != nil && err != io.EOF {
+			t.Fatalf("at %d: %v", off, err)
+		}
+		if !bytes.Equal(buf[:n], data[off:min(off+int64(len(buf)), int64(len(data)))]) {
+			t.Fatalf("at %d: the bytes differ", off)
+		}
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("whole file: %d bytes, %v; want the %d written", len(got), err, len(data))
+	}
+}
+
+// lostFS gives files that say some of their bytes are lost.
+type lostFS struct{ fstest.MapFS }
+
+type lostFile struct{ fs.File }
+
+func (lostFile) Warnings() []string { return []string{"bytes 0-511 lost"} }
+
+func (l lostFS) Open(name string) (fs.File, error) {
+	f, err := l.MapFS.Open(name)
+	if err != nil || name == "." {
+		return f, err
+	}
+	return lostFile{f}, nil
+}
+
+func TestLostBytesAreReportedOncePerFile(t *testing.T) {
+	var heard []string
+	srv := mountForTest(t, lostFS{fstest.MapFS{"a": {Data: []byte("aaa")}, "b": {Data: []byte("b")}}},
+		Options{Warn: func(name string, ws []string) { heard = append(heard, name+": "+ws[0]) }})
+	for _, name := range []string{"a", "a", "b", "a"} {
+		if _, err := os.ReadFile(filepath.Join(srv.Dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(heard)
+	if want := []string{"a: bytes 0-511 lost", "b: bytes 0-511 lost"}; !slices.Equal(heard, want) {
+		t.Errorf("warnings heard: %q, want %q", heard, want)
+	}
+}
+
+func TestUnmountWhileBusy(t *testing.T) {
+	srv := mountForTest(t, fstest.MapFS{"f": {Data: []byte("x")}}, Options{})
+	f, err := os.Open(filepath.Join(srv.Dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Unmount(); !errors.Is(err, ErrBusy) {
+		t.Errorf("Unmount with a file open: %v, want ErrBusy", err)
+	}
+	f.Close()
+	if err := srv.Unmount(); err != nil {
+		t.Errorf("Unmount once the file is closed: %v", err)
+	}
+	if ok, _ := IsMounted(srv.Dir); ok {
+		t.Error("still mounted")
+	}
+}
+
+func TestIsMountedUnescapes(t *testing.T) {
+	if got := unescapeOctal(`/tmp/a\040b\134c`); got != `/tmp/a b\c` {
+		t.Errorf("unescapeOctal = %q", got)
+	}
+}
