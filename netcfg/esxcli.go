@@ -3,6 +3,8 @@ package netcfg
 import (
 	"io"
 	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 )
 
 // teamingPolicies maps esx.conf teamPolicy/team values to esxcli
@@ -27,8 +29,8 @@ var builtinStacks = map[string]bool{"defaultTcpipStack": true, "vmotion": true, 
 // on a fresh install (vSwitch0, its vmnic0 uplink, "Management Network",
 // "VM Network", vmk0) are not re-added, only reconfigured.
 func WriteESXCLI(w io.Writer, h *Host) error {
-	ew := &errWriter{w: w}
-	p := ew.printf
+	ew := &textout.ErrWriter{W: w}
+	p := ew.Printf
 	p("#!/bin/sh\n")
 	p("# Recreates the VMkernel network layout of %s (ESXi %s).\n", h.Hostname, h.Version)
 	p("# Recovered from: %s\n", strings.ReplaceAll(h.Origin, "\n", " "))
@@ -259,7 +261,7 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 		}
 	}
 	p("\n# 9. Persist the configuration now instead of at the next hourly backup\n/sbin/auto-backup.sh\n")
-	return ew.err
+	return ew.Err
 }
 
 // created reports whether step 4 of the script creates (or finds) the vmk;
@@ -282,7 +284,7 @@ func comment(yes bool) string {
 	return ""
 }
 
-func failover(ew *errWriter, prefix string, t *Teaming) {
+func failover(ew *textout.ErrWriter, prefix string, t *Teaming) {
 	if t == nil {
 		return
 	}
@@ -295,7 +297,7 @@ func failover(ew *errWriter, prefix string, t *Teaming) {
 		}
 		if err != nil || n >= len(names) || n < 1 {
 			if err != nil {
-				ew.printf("# maxActive unknown: every uplink of the failover order is listed as active\n")
+				ew.Printf("# maxActive unknown: every uplink of the failover order is listed as active\n")
 			}
 			flags += " -a " + sh(strings.Join(names, ","))
 		} else {
@@ -306,7 +308,7 @@ func failover(ew *errWriter, prefix string, t *Teaming) {
 		if lb, ok := teamingPolicies[t.Policy.V]; ok {
 			flags += " --load-balancing=" + lb
 		} else {
-			ew.printf("# load-balancing policy %q has no known esxcli name; set it by hand\n", t.Policy.V)
+			ew.Printf("# load-balancing policy %q has no known esxcli name; set it by hand\n", t.Policy.V)
 		}
 	}
 	if t.RollingRestoration.V == "true" || t.RollingRestoration.V == "false" {
@@ -316,7 +318,7 @@ func failover(ew *errWriter, prefix string, t *Teaming) {
 		flags += " --notify-switches=" + t.NotifySwitch.V
 	}
 	if flags != "" {
-		ew.printf("%s%s\n", prefix, flags)
+		ew.Printf("%s%s\n", prefix, flags)
 	}
 }
 
@@ -335,12 +337,7 @@ func securityFlags(s *Security) string {
 }
 
 // sh quotes a word for the ESXi shell (busybox ash) when it needs it.
-func sh(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:,=@%+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+var sh = textout.ShellQuote
 
 func orPlaceholder(v Value) string {
 	if v.Known() {

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 )
 
 // UplinkRole tells how a vSwitch uses one of its uplinks under teaming t:
@@ -52,14 +54,14 @@ func WriteJSON(w io.Writer, h *Host) error {
 
 // WriteFindings writes the inspection report alone.
 func WriteFindings(w io.Writer, h *Host) error {
-	ew := &errWriter{w: w}
+	ew := &textout.ErrWriter{W: w}
 	if len(h.Findings) == 0 {
-		ew.printf("no findings\n")
+		ew.Printf("no findings\n")
 	}
 	for _, f := range h.Findings {
-		ew.printf("%-7s %-28s %s: %s\n", f.Severity, f.Check, f.Subject, f.Message)
+		ew.Printf("%-7s %-28s %s: %s\n", f.Severity, f.Check, f.Subject, f.Message)
 	}
-	return ew.err
+	return ew.Err
 }
 
 // WriteFindingsJSON writes the inspection report as a JSON array.
@@ -77,17 +79,17 @@ func WriteFindingsJSON(w io.Writer, h *Host) error {
 // found, then the ConfigStore network rows, each as a comment line naming
 // its address and column followed by its JSON value.
 func WriteRaw(w io.Writer, h *Host) error {
-	ew := &errWriter{w: w}
+	ew := &textout.ErrWriter{W: w}
 	for _, e := range h.Unknown {
-		ew.printf("%s = \"%s\"\n", e.Key, e.Value)
+		ew.Printf("%s = \"%s\"\n", e.Key, e.Value)
 	}
 	for _, r := range h.ConfigStore {
-		ew.printf("# ConfigStore %s (%s)\n%s\n", r.Address, r.Column, r.Value)
+		ew.Printf("# ConfigStore %s (%s)\n%s\n", r.Address, r.Column, r.Value)
 		if r.Desired != "" {
-			ew.printf("# ConfigStore %s (DesiredValue)\n%s\n", r.Address, r.Desired)
+			ew.Printf("# ConfigStore %s (DesiredValue)\n%s\n", r.Address, r.Desired)
 		}
 	}
-	return ew.err
+	return ew.Err
 }
 
 func ipv4(v *VMK) string {
@@ -155,8 +157,8 @@ func dvsLabel(v *VMK) string {
 // WriteText writes the human report: summary, vmk table, layout diagram,
 // physical NICs, routes, storage, inspection and notes.
 func WriteText(w io.Writer, h *Host) error {
-	ew := &errWriter{w: w}
-	p := ew.printf
+	ew := &textout.ErrWriter{W: w}
+	p := ew.Printf
 	p("Host:        %s\n", h.Hostname)
 	p("Version:     %s\n", h.Version)
 	p("UUID:        %s\n", h.UUID)
@@ -167,8 +169,8 @@ func WriteText(w io.Writer, h *Host) error {
 	p("\nVMkernel ports\n")
 	if len(h.VMKs) == 0 {
 		p("  (none found)\n")
-	} else if ew.err == nil {
-		ew.err = WriteTable(w, h)
+	} else if ew.Err == nil {
+		ew.Err = WriteTable(w, h)
 	}
 	p("\nLayout\n")
 	writeDiagram(ew, h)
@@ -235,11 +237,11 @@ func WriteText(w io.Writer, h *Host) error {
 		}
 	}
 	p("\n%d esx.conf keys not interpreted and %d ConfigStore rows kept as found (print them with --raw)\n", len(h.Unknown), len(h.ConfigStore))
-	return ew.err
+	return ew.Err
 }
 
-func writeDiagram(ew *errWriter, h *Host) {
-	p := ew.printf
+func writeDiagram(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	x := h.index()
 	placed := map[*VMK]bool{}
 	placedPG := map[[2]string]bool{}
@@ -324,22 +326,11 @@ func joinValues(vs []Value) string {
 	return strings.Join(out, ", ")
 }
 
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
-}
-
 // WriteDOT writes the layout as a Graphviz digraph: pnic -> vSwitch ->
 // port group -> vmk, plus vmks on distributed switches.
 func WriteDOT(w io.Writer, h *Host) error {
-	ew := &errWriter{w: w}
-	p := ew.printf
+	ew := &textout.ErrWriter{W: w}
+	p := ew.Printf
 	name := h.Hostname.V
 	if !h.Hostname.Known() {
 		name = "esxi"
@@ -373,7 +364,7 @@ func WriteDOT(w io.Writer, h *Host) error {
 		}
 	}
 	p("}\n")
-	return ew.err
+	return ew.Err
 }
 
 func dotQuote(s string) string {

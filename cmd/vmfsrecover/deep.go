@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
@@ -40,7 +41,7 @@ func nothingFound(sources []string) error {
 func emptyVolume(v *deepscan.Found) string {
 	s := fmt.Sprintf("the deep scan found volume %d (VMFS%d at offset %d of %s) but no file in it", v.Number, v.Version, v.Origin, v.Source)
 	if v.Missing > 0 {
-		return s + fmt.Sprintf(": the image is truncated, %d bytes (%s) of the volume's disk are missing", v.Missing, humanBytes(v.Missing))
+		return s + fmt.Sprintf(": the image is truncated, %d bytes (%s) of the volume's disk are missing", v.Missing, textout.Bytes(v.Missing))
 	}
 	return s + ": none of its directories or file descriptors survives"
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/imaging"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
@@ -133,7 +134,7 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 	}
 	if resumed && !o.quiet {
 		fmt.Fprintf(os.Stderr, "resuming from %s: %s rescued, %s bad, %s not tried yet\n", o.mapPath,
-			humanBytes(m.Total(mapfile.Finished)), humanBytes(m.Total(mapfile.BadSector)), humanBytes(m.Total(mapfile.NonTried)))
+			textout.Bytes(m.Total(mapfile.Finished)), textout.Bytes(m.Total(mapfile.BadSector)), textout.Bytes(m.Total(mapfile.NonTried)))
 	}
 
 	started := time.Now().Format(time.DateTime)
@@ -151,7 +152,7 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 	}
 	var last imaging.Stats // the display's detail reads it between updates
 	update, finish := o.byteProgressWith("image", size, received, func() string {
-		return fmt.Sprintf("%s: rescued %s, bad %s, %d read errors", last.Phase, humanBytes(last.Rescued), humanBytes(last.Bad), last.ReadErrors)
+		return fmt.Sprintf("%s: rescued %s, bad %s, %d read errors", last.Phase, textout.Bytes(last.Rescued), textout.Bytes(last.Bad), last.ReadErrors)
 	})
 	runErr := imaging.Run(ctx, src, size, out, m, save, imaging.Options{
 		Retries: o.retries,

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
@@ -89,7 +90,7 @@ func runInfo(ctx context.Context, o *infoOptions, spec string, out io.Writer) er
 		return err
 	} else if o.search {
 		printFound(out, r.Found, func(f partition.Found, img string) string {
-			return fmt.Sprintf("vmfsrecover dump %s --offset %d --length %d -o %s", shellQuote(spec), f.Start, f.Size, img)
+			return fmt.Sprintf("vmfsrecover dump %s --offset %d --length %d -o %s", textout.ShellQuote(spec), f.Start, f.Size, img)
 		})
 	}
 	if o.search && len(r.Found) == 0 {
@@ -108,8 +109,8 @@ func printInfo(w io.Writer, r infoReport) error {
 	if r.CreateType != "" {
 		fmt.Fprintf(tw, "createType:\t%s\n", r.CreateType)
 	}
-	fmt.Fprintf(tw, "capacity:\t%d bytes (%s)\n", r.Capacity, humanBytes(r.Capacity))
-	fmt.Fprintf(tw, "allocated:\t%d bytes (%s)\n", r.Allocated, humanBytes(r.Allocated))
+	fmt.Fprintf(tw, "capacity:\t%d bytes (%s)\n", r.Capacity, textout.Bytes(r.Capacity))
+	fmt.Fprintf(tw, "allocated:\t%d bytes (%s)\n", r.Allocated, textout.Bytes(r.Allocated))
 	if r.AdapterType != "" {
 		fmt.Fprintf(tw, "adapter:\t%s\n", r.AdapterType)
 	}
@@ -168,7 +169,7 @@ func printFound(w io.Writer, found []partition.Found, copyOut func(f partition.F
 		if !f.HeadIntact {
 			head = "DESTROYED"
 		}
-		fmt.Fprintf(tw, "  %d\t%d (%s)\t%s\t%s\t%s\n", f.Start, f.Size, humanBytes(f.Size), f.FS, head, strings.Join(f.Evidence, "; "))
+		fmt.Fprintf(tw, "  %d\t%d (%s)\t%s\t%s\t%s\n", f.Start, f.Size, textout.Bytes(f.Size), f.FS, head, strings.Join(f.Evidence, "; "))
 	}
 	tw.Flush()
 	if len(found) == 0 {
@@ -186,39 +187,9 @@ func printFound(w io.Writer, found []partition.Found, copyOut func(f partition.F
 	}
 }
 
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// shellQuoteAll quotes each of args and joins them with spaces.
-func shellQuoteAll(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = shellQuote(a)
-	}
-	return strings.Join(q, " ")
-}
-
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"golang.org/x/term"
 )
@@ -65,7 +66,7 @@ func progressLines(w io.Writer, desc string, received func() int64, detail func(
 		last = time.Now()
 		rate := float64(done-first) / max(time.Since(start).Seconds(), 0.001)
 		s, _ := link.sample()
-		fmt.Fprintf(w, "%s: %d/%d bytes (%.0f%%), %s/s%s\n", desc, done, total, 100*float64(done)/float64(max(total, 1)), humanBytes(int64(rate)), s)
+		fmt.Fprintf(w, "%s: %d/%d bytes (%.0f%%), %s/s%s\n", desc, done, total, 100*float64(done)/float64(max(total, 1)), textout.Bytes(int64(rate)), s)
 	}, func() {}
 }
 
@@ -106,7 +107,7 @@ func (r *linkRate) sample() (s string, ok bool) {
 		n := r.received()
 		rate := float64(n-r.bytes) / el.Seconds()
 		r.bytes = n
-		s += fmt.Sprintf(", received %s at %s/s", humanBytes(n), humanBytes(int64(rate)))
+		s += fmt.Sprintf(", received %s at %s/s", textout.Bytes(n), textout.Bytes(int64(rate)))
 	}
 	r.at = now
 	return s, true

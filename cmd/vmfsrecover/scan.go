@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 )
@@ -77,7 +78,7 @@ func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, sources []s
 	s := sc.Discovered()
 	if !g.json {
 		for _, src := range s.Sources {
-			fmt.Fprintf(out, "source %s: %d bytes (%s)\n", src.Spec, src.Size, humanBytes(src.Size))
+			fmt.Fprintf(out, "source %s: %d bytes (%s)\n", src.Spec, src.Size, textout.Bytes(src.Size))
 		}
 	}
 	damaged := 0
@@ -127,7 +128,7 @@ func printScan(out io.Writer, r scanReport) {
 			kind += " VMFS-L (ESXi OSDATA)"
 		}
 		fmt.Fprintf(out, "  version:    %s\n  uuid:       %s\n  size:       %d bytes (%s)\n  block size: %s\n  contents:   %d files, %d directories\n",
-			kind, r.UUID, r.Size, humanBytes(r.Size), humanBytes(r.BlockSize), r.Files, r.Dirs)
+			kind, r.UUID, r.Size, textout.Bytes(r.Size), textout.Bytes(r.BlockSize), r.Files, r.Dirs)
 	}
 	fmt.Fprintf(out, "  lvm uuid:   %s\n", r.Set.UUID)
 	for i, e := range r.Set.Extents {
@@ -139,7 +140,7 @@ func printScan(out io.Writer, r scanReport) {
 			i+1, r.Sources[i], e.Offset, e.How, e.Header.Major, e.Header.Minor, e.Header.FirstPE, e.Header.LastPE, device)
 	}
 	if r.Truncated > 0 {
-		fmt.Fprintf(out, "  truncated:  %d bytes (%s) missing: the image ends before the volume does\n", r.Truncated, humanBytes(r.Truncated))
+		fmt.Fprintf(out, "  truncated:  %d bytes (%s) missing: the image ends before the volume does\n", r.Truncated, textout.Bytes(r.Truncated))
 	}
 	if r.Set.Missing > 0 {
 		fmt.Fprintf(out, "  MISSING:    %d extent(s): pass every device of the volume as a SOURCE\n", r.Set.Missing)
@@ -176,7 +177,7 @@ func writeDeepScan(g *globalOptions, vols []deepscan.Found, sources []string, ou
 		case v.Empty():
 			damaged = append(damaged, emptyVolume(&v))
 		case v.Missing > 0:
-			damaged = append(damaged, fmt.Sprintf("volume %d: the image is truncated, %d bytes (%s) of its disk are missing", v.Number, v.Missing, humanBytes(v.Missing)))
+			damaged = append(damaged, fmt.Sprintf("volume %d: the image is truncated, %d bytes (%s) of its disk are missing", v.Number, v.Missing, textout.Bytes(v.Missing)))
 		}
 		if g.json {
 			if err := enc.Encode(v); err != nil {
@@ -185,14 +186,14 @@ func writeDeepScan(g *globalOptions, vols []deepscan.Found, sources []string, ou
 			continue
 		}
 		fmt.Fprintf(out, "\nvolume %d: %q on %s at offset %d\n", v.Number, v.Label, v.Source, v.Origin)
-		fmt.Fprintf(out, "  version:    VMFS%d, uuid %s, block size %s\n", v.Version, v.UUID, humanBytes(v.BlockSize))
+		fmt.Fprintf(out, "  version:    VMFS%d, uuid %s, block size %s\n", v.Version, v.UUID, textout.Bytes(v.BlockSize))
 		fmt.Fprintf(out, "  found:      %d intact, %d deleted, %d orphaned, %d carved entries\n",
 			v.Counts["intact"], v.Counts["deleted"], v.Counts["orphan"], v.Counts["carved"])
 		for _, e := range v.Evidence {
 			fmt.Fprintf(out, "  evidence:   %s\n", e)
 		}
 		if v.Missing > 0 {
-			fmt.Fprintf(out, "  missing:    %d bytes (%s): the image ends before the volume does\n", v.Missing, humanBytes(v.Missing))
+			fmt.Fprintf(out, "  missing:    %d bytes (%s): the image ends before the volume does\n", v.Missing, textout.Bytes(v.Missing))
 		}
 		for _, a := range v.Anomalies {
 			fmt.Fprintf(out, "  anomaly:    %s\n", a)

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/damage"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
@@ -135,7 +136,7 @@ func runStat(ctx context.Context, g *globalOptions, sf statFlags, args []string,
 	}
 	if sf.search && !g.json {
 		printFound(out, r.Found, func(f partition.Found, img string) string {
-			return fmt.Sprintf("vmfsrecover cat %s %s --offset %d --length %d > %s", a.sourceArgs(), shellQuote(e.Path), f.Start, f.Size, img)
+			return fmt.Sprintf("vmfsrecover cat %s %s --offset %d --length %d > %s", a.sourceArgs(), textout.ShellQuote(e.Path), f.Start, f.Size, img)
 		})
 	}
 	if sf.search && len(r.Found) == 0 {
@@ -166,7 +167,7 @@ func printStat(out io.Writer, r statReport) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "path:\t%s\n", e.Path)
 	fmt.Fprintf(tw, "type:\t%s\n", e.Type)
-	fmt.Fprintf(tw, "size:\t%d bytes (%s)\n", e.Size, humanBytes(e.Size))
+	fmt.Fprintf(tw, "size:\t%d bytes (%s)\n", e.Size, textout.Bytes(e.Size))
 	if e.Target != "" {
 		fmt.Fprintf(tw, "target:\t%s\n", e.Target)
 	}
@@ -177,13 +178,13 @@ func printStat(out io.Writer, r statReport) error {
 		fmt.Fprintf(tw, "changed:\t%s\n", a.CTime.Format("2006-01-02 15:04:05 UTC"))
 		fmt.Fprintf(tw, "accessed:\t%s\n", a.ATime.Format("2006-01-02 15:04:05 UTC"))
 		fmt.Fprintf(tw, "descriptor:\t%#08x (%s) at volume offset %#x, generation %d, %d links\n", a.FD, a.Type, a.VolumeOff, a.Generation, a.Links)
-		fmt.Fprintf(tw, "addressing:\t%s, block size %s, %d blocks recorded\n", a.Addressing, humanBytes(a.BlockSize), a.Blocks)
+		fmt.Fprintf(tw, "addressing:\t%s, block size %s, %d blocks recorded\n", a.Addressing, textout.Bytes(a.BlockSize), a.Blocks)
 		if a.Provisioned != "" {
 			fmt.Fprintf(tw, "provisioning:\t%s (%d blocks to be zeroed)\n", a.Provisioned, a.TBZBlocks)
 		}
 	}
 	if e.Type == "file" {
-		fmt.Fprintf(tw, "allocated:\t%d bytes (%s)\n", r.Allocated, humanBytes(r.Allocated))
+		fmt.Fprintf(tw, "allocated:\t%d bytes (%s)\n", r.Allocated, textout.Bytes(r.Allocated))
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(tw, "warning:\t%s\n", w)
@@ -194,7 +195,7 @@ func printStat(out io.Writer, r statReport) error {
 			fmt.Fprintf(tw, "head:\tthe first sector holds random bytes, not a partition table: encrypted or overwritten; export the file and run 'vmfsrecover info --search' on it to find the guest's file systems by their backups\n")
 		}
 		for _, s := range d.Suspect {
-			fmt.Fprintf(tw, "suspect:\tbytes %d-%d (%s): %s\n", s.Off, s.Off+s.Len, humanBytes(s.Len), s.Reason)
+			fmt.Fprintf(tw, "suspect:\tbytes %d-%d (%s): %s\n", s.Off, s.Off+s.Len, textout.Bytes(s.Len), s.Reason)
 		}
 	}
 	return tw.Flush()

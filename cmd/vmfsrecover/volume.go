@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
@@ -192,9 +193,9 @@ func splitSources(cmd string, args []string, minPaths, maxPaths int) (volumeArgs
 // by a path inside the volume.
 func (a volumeArgs) sourceArgs() string {
 	if len(a.sources) == 1 {
-		return shellQuote(a.sources[0])
+		return textout.ShellQuote(a.sources[0])
 	}
-	return shellQuoteAll(a.sources) + " --"
+	return textout.ShellQuoteAll(a.sources) + " --"
 }
 
 // checkSources fails with exitUsage, naming the SOURCE as typed, when a
@@ -250,7 +251,7 @@ func (a volumeArgs) hint(err error) error {
 		example = append(example, "PATH")
 	}
 	return fmt.Errorf("%w\n  %s was read as a path inside the volume: the first argument is the SOURCE; to give several SOURCEs, write them before --: %s",
-		err, strings.Join(disks, " "), shellQuoteAll(example))
+		err, strings.Join(disks, " "), textout.ShellQuoteAll(example))
 }
 
 // explain adds the hint of a.hint to an error that several SOURCEs would

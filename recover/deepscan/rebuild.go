@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
@@ -98,7 +99,7 @@ func truncated(src int, r io.ReaderAt, origin, size, end int64) *placement {
 	p := &placement{src: src, origin: origin, dev: io.NewSectionReader(padded{r, end}, origin, size)}
 	p.missing = origin + size - end
 	p.notes = append(p.notes, fmt.Sprintf("the source ends at byte %d, but the %d-byte volume from disk offset %d ends at byte %d: the image is truncated, %d bytes (%s) are missing and read as zeros",
-		end, size, origin, origin+size, p.missing, sizeWords(p.missing)))
+		end, size, origin, origin+size, p.missing, textout.Bytes(p.missing)))
 	return p
 }
 
@@ -119,19 +120,6 @@ func (p padded) ReadAt(b []byte, off int64) (int, error) {
 	}
 	clear(b[n:])
 	return len(b), nil
-}
-
-// sizeWords writes n bytes in binary units (3.0 MiB).
-func sizeWords(n int64) string {
-	const units = "KMGTPE"
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, u := float64(n)/1024, 0
-	for v >= 1024 && u < len(units)-1 {
-		v, u = v/1024, u+1
-	}
-	return fmt.Sprintf("%.1f %ciB", v, units[u])
 }
 
 // member is a device of a spanned volume: a source from a partition offset.

@@ -5,16 +5,18 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 )
 
 // WriteText renders r for a person: the summary first, then the text or
 // hex dump.
 func (r *Result) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
-	ew.printf("%s  (%s, %s)\n", r.Path, r.Kind, Size(r.Size))
+	ew := &textout.ErrWriter{W: w}
+	ew.Printf("%s  (%s, %s)\n", r.Path, r.Kind, Size(r.Size))
 	switch r.Kind {
 	case KindSymlink:
-		ew.printf("-> %s\n", r.Target)
+		ew.Printf("-> %s\n", r.Target)
 	case KindDir:
 		tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 		for _, e := range r.Entries {
@@ -26,7 +28,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		tw.Flush()
 		if r.Truncated {
-			ew.printf("  ... (first %d entries)\n", len(r.Entries))
+			ew.Printf("  ... (first %d entries)\n", len(r.Entries))
 		}
 	}
 	if r.VMX != nil {
@@ -37,41 +39,41 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	switch {
 	case r.Text != "" || (r.Kind == KindText && r.Shown == 0):
-		ew.printf("--- text, bytes %d-%d of %d ---\n", r.Offset, r.Offset+r.Shown, r.Size)
-		ew.printf("%s", r.Text)
+		ew.Printf("--- text, bytes %d-%d of %d ---\n", r.Offset, r.Offset+r.Shown, r.Size)
+		ew.Printf("%s", r.Text)
 		if !strings.HasSuffix(r.Text, "\n") && r.Text != "" {
-			ew.printf("\n")
+			ew.Printf("\n")
 		}
 	case r.Hex != "" || r.Kind == KindBinary:
-		ew.printf("--- hex, bytes %d-%d of %d ---\n", r.Offset, r.Offset+r.Shown, r.Size)
-		ew.printf("%s", r.Hex)
+		ew.Printf("--- hex, bytes %d-%d of %d ---\n", r.Offset, r.Offset+r.Shown, r.Size)
+		ew.Printf("%s", r.Hex)
 	}
 	if r.Truncated && r.Kind != KindDir {
-		ew.printf("--- %d more bytes not shown ---\n", r.Size-r.Offset-r.Shown)
+		ew.Printf("--- %d more bytes not shown ---\n", r.Size-r.Offset-r.Shown)
 	}
-	return ew.err
+	return ew.Err
 }
 
-func (v *VMX) write(ew *errWriter) {
-	ew.printf("Virtual machine %q\n", v.Name)
-	ew.printf("  guest OS:  %s\n", orDash(v.GuestOS))
+func (v *VMX) write(ew *textout.ErrWriter) {
+	ew.Printf("Virtual machine %q\n", v.Name)
+	ew.Printf("  guest OS:  %s\n", orDash(v.GuestOS))
 	cpus := fmt.Sprint(v.CPUs)
 	if v.CoresPerSocket > 0 {
 		cpus += fmt.Sprintf(" (%d per socket)", v.CoresPerSocket)
 	}
-	ew.printf("  CPUs:      %s\n", cpus)
+	ew.Printf("  CPUs:      %s\n", cpus)
 	if v.MemoryMB > 0 {
-		ew.printf("  memory:    %d MiB\n", v.MemoryMB)
+		ew.Printf("  memory:    %d MiB\n", v.MemoryMB)
 	} else {
-		ew.printf("  memory:    -\n")
+		ew.Printf("  memory:    -\n")
 	}
 	if v.HardwareVersion != "" {
-		ew.printf("  hardware:  version %s\n", v.HardwareVersion)
+		ew.Printf("  hardware:  version %s\n", v.HardwareVersion)
 	}
 	if v.Firmware != "" {
-		ew.printf("  firmware:  %s\n", v.Firmware)
+		ew.Printf("  firmware:  %s\n", v.Firmware)
 	}
-	ew.printf("  disks:     %d\n", len(v.Disks))
+	ew.Printf("  disks:     %d\n", len(v.Disks))
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 	for _, d := range v.Disks {
 		state := "MISSING"
@@ -96,7 +98,7 @@ func (v *VMX) write(ew *errWriter) {
 		}
 	}
 	tw.Flush()
-	ew.printf("  network adapters: %d\n", len(v.NICs))
+	ew.Printf("  network adapters: %d\n", len(v.NICs))
 	for _, n := range v.NICs {
 		conn := "connected at power on"
 		switch {
@@ -109,101 +111,68 @@ func (v *VMX) write(ew *errWriter) {
 	}
 	tw.Flush()
 	for _, w := range v.Warnings {
-		ew.printf("  warning: %s\n", w)
+		ew.Printf("  warning: %s\n", w)
 	}
 }
 
-func (s *VMDK) write(ew *errWriter) {
+func (s *VMDK) write(ew *textout.ErrWriter) {
 	if s.Error != "" {
-		ew.printf("Virtual disk: cannot open: %s\n", s.Error)
+		ew.Printf("Virtual disk: cannot open: %s\n", s.Error)
 		return
 	}
 	kind := s.Kind
 	if s.CreateType != "" {
 		kind += ", createType " + s.CreateType
 	}
-	ew.printf("Virtual disk (%s)\n", kind)
-	ew.printf("  capacity:  %s (%d bytes)\n", Size(s.Capacity), s.Capacity)
-	ew.printf("  allocated: %s (%d bytes)\n", Size(s.Allocated), s.Allocated)
+	ew.Printf("Virtual disk (%s)\n", kind)
+	ew.Printf("  capacity:  %s (%d bytes)\n", Size(s.Capacity), s.Capacity)
+	ew.Printf("  allocated: %s (%d bytes)\n", Size(s.Allocated), s.Allocated)
 	if s.Thin {
-		ew.printf("  thin provisioned\n")
+		ew.Printf("  thin provisioned\n")
 	}
 	if s.AdapterType != "" {
-		ew.printf("  adapter:   %s\n", s.AdapterType)
+		ew.Printf("  adapter:   %s\n", s.AdapterType)
 	}
-	ew.printf("  chain:     %d link(s)\n", len(s.Chain))
+	ew.Printf("  chain:     %d link(s)\n", len(s.Chain))
 	for i, l := range s.Chain {
-		ew.printf("    %d. %s (%s) CID %s", i, l.Path, l.Kind, orDash(l.CID))
+		ew.Printf("    %d. %s (%s) CID %s", i, l.Path, l.Kind, orDash(l.CID))
 		if l.ParentHint != "" {
-			ew.printf(", parent %s", l.ParentHint)
+			ew.Printf(", parent %s", l.ParentHint)
 		}
-		ew.printf("\n")
+		ew.Printf("\n")
 	}
-	ew.printf("  extents:   %d\n", len(s.Extents))
+	ew.Printf("  extents:   %d\n", len(s.Extents))
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 	for _, e := range s.Extents {
 		fmt.Fprintf(tw, "    link %d\t%s\t%s\t%s\t%s\t%s\n", e.Link, e.Type, e.Format, Size(e.Size), orDash(e.File), e.Note)
 	}
 	tw.Flush()
 	if len(s.Missing) > 0 {
-		ew.printf("  MISSING (read as zeros): %s\n", strings.Join(s.Missing, ", "))
+		ew.Printf("  MISSING (read as zeros): %s\n", strings.Join(s.Missing, ", "))
 	}
 	switch {
 	case s.Table != nil:
-		ew.printf("  partition table: %s, %d-byte sectors, %d partition(s)\n", strings.ToUpper(s.Table.Scheme), s.Table.SectorSize, len(s.Table.Partitions))
+		ew.Printf("  partition table: %s, %d-byte sectors, %d partition(s)\n", strings.ToUpper(s.Table.Scheme), s.Table.SectorSize, len(s.Table.Partitions))
 		for _, p := range s.Table.Partitions {
 			fmt.Fprintf(tw, "    %d\t%s\t%s\tat %d\t%s\t%s\n", p.Index, Size(p.Size), p.Type, p.Start, orDash(p.FS), p.Name)
 		}
 		tw.Flush()
 	case s.WholeDiskFS != "":
-		ew.printf("  no partition table; the whole disk holds %s\n", s.WholeDiskFS)
+		ew.Printf("  no partition table; the whole disk holds %s\n", s.WholeDiskFS)
 	default:
-		ew.printf("  no partition table, no known file system at sector 0\n")
+		ew.Printf("  no partition table, no known file system at sector 0\n")
 	}
 	for _, w := range s.Warnings {
-		ew.printf("  warning: %s\n", w)
+		ew.Printf("  warning: %s\n", w)
 	}
 }
 
 // Size renders a byte count for people: "0 B", "512 B", "1.5 KiB", "200 MiB".
-func Size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f := float64(n)
-	i := -1
-	for f >= unit && i < 5 {
-		f /= unit
-		i++
-	}
-	s := fmt.Sprintf("%.1f", f)
-	s = strings.TrimSuffix(s, ".0")
-	return s + " " + string("KMGTPE"[i]) + "iB"
-}
+func Size(n int64) string { return textout.BytesShort(n) }
 
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return s
-}
-
-// errWriter keeps the first write error so that rendering code stays flat.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
-}
-
-func (e *errWriter) printf(format string, a ...any) {
-	fmt.Fprintf(e, format, a...)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
@@ -274,21 +275,21 @@ func answerDestination(a *Answers) Destination {
 
 // WriteText renders the plan for the confirm step.
 func (p *Plan) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
-	ew.printf("Destination: %s\n", p.Destination)
-	ew.printf("To export:   %d file(s), %d folder(s), %d link(s), %s (%s of data, the rest holes)\n",
+	ew := &textout.ErrWriter{W: w}
+	ew.Printf("Destination: %s\n", p.Destination)
+	ew.Printf("To export:   %d file(s), %d folder(s), %d link(s), %s (%s of data, the rest holes)\n",
 		p.Files, p.Dirs, p.Links, preview.Size(p.Bytes), preview.Size(p.Allocated))
 	if p.Unreadable > 0 {
-		ew.printf("Unreadable:  %d entries (they will be reported as failures)\n", p.Unreadable)
+		ew.Printf("Unreadable:  %d entries (they will be reported as failures)\n", p.Unreadable)
 	}
 	if p.Free >= 0 {
 		verdict := "enough"
 		if p.Free < p.Needed {
 			verdict = "NOT ENOUGH"
 		}
-		ew.printf("Space:       %s needed, %s free: %s\n", preview.Size(p.Needed), preview.Size(p.Free), verdict)
+		ew.Printf("Space:       %s needed, %s free: %s\n", preview.Size(p.Needed), preview.Size(p.Free), verdict)
 	} else {
-		ew.printf("Space:       %s needed; free space unknown at this destination\n", preview.Size(p.Needed))
+		ew.Printf("Space:       %s needed; free space unknown at this destination\n", preview.Size(p.Needed))
 	}
-	return ew.err
+	return ew.Err
 }

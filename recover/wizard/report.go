@@ -2,9 +2,9 @@ package wizard
 
 import (
 	"context"
-	"fmt"
 	"io"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
@@ -91,59 +91,48 @@ func (r *Report) Mismatched() bool {
 
 // WriteText renders the report for a person.
 func (r *Report) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
-	ew.printf("Destination: %s\n", r.Destination)
-	ew.printf("Exported:    %d file(s) now, %d already complete, %s\n", r.Exported, r.Complete, preview.Size(r.Bytes))
+	ew := &textout.ErrWriter{W: w}
+	ew.Printf("Destination: %s\n", r.Destination)
+	ew.Printf("Exported:    %d file(s) now, %d already complete, %s\n", r.Exported, r.Complete, preview.Size(r.Bytes))
 	if r.Linked > 0 {
-		ew.printf("Links:       %d recreated\n", r.Linked)
+		ew.Printf("Links:       %d recreated\n", r.Linked)
 	}
-	ew.printf("Failed:      %d\n", r.Failed)
+	ew.Printf("Failed:      %d\n", r.Failed)
 	if r.Skipped > 0 {
-		ew.printf("Skipped:     %d (links leading outside, special files)\n", r.Skipped)
+		ew.Printf("Skipped:     %d (links leading outside, special files)\n", r.Skipped)
 	}
 	for _, f := range r.Failures {
-		ew.printf("  FAILED %s: %s\n", f.Path, f.Error)
+		ew.Printf("  FAILED %s: %s\n", f.Path, f.Error)
 	}
 	if r.Warned > 0 {
-		ew.printf("Incomplete:  %d file(s) with bytes read as zeros\n", r.Warned)
+		ew.Printf("Incomplete:  %d file(s) with bytes read as zeros\n", r.Warned)
 	}
 	for _, w := range r.Warnings {
-		ew.printf("  WARNING %s: %s\n", w.Path, w.Error)
+		ew.Printf("  WARNING %s: %s\n", w.Path, w.Error)
 	}
 	switch {
 	case r.Manifest != "":
-		ew.printf("Manifest:    %s\n", r.Manifest)
+		ew.Printf("Manifest:    %s\n", r.Manifest)
 	case r.ManifestError != "":
-		ew.printf("Manifest:    not written: %s\n", r.ManifestError)
+		ew.Printf("Manifest:    not written: %s\n", r.ManifestError)
 	default:
-		ew.printf("Manifest:    not written\n")
+		ew.Printf("Manifest:    not written\n")
 	}
 	switch {
 	case !r.Verified:
-		ew.printf("Verify:      not done\n")
+		ew.Printf("Verify:      not done\n")
 	case r.Verify != nil && len(r.Verify.Mismatches) == 0 && r.VerifyError == "":
-		ew.printf("Verify:      OK, %d file(s), %s read back and matched\n", r.Verify.Checked, preview.Size(r.Verify.Bytes))
+		ew.Printf("Verify:      OK, %d file(s), %s read back and matched\n", r.Verify.Checked, preview.Size(r.Verify.Bytes))
 	default:
 		if r.Verify != nil {
-			ew.printf("Verify:      %d file(s) checked, %d MISMATCH(ES)\n", r.Verify.Checked, len(r.Verify.Mismatches))
+			ew.Printf("Verify:      %d file(s) checked, %d MISMATCH(ES)\n", r.Verify.Checked, len(r.Verify.Mismatches))
 			for _, m := range r.Verify.Mismatches {
-				ew.printf("  MISMATCH %s\n", m)
+				ew.Printf("  MISMATCH %s\n", m)
 			}
 		}
 		if r.VerifyError != "" {
-			ew.printf("Verify:      %s\n", r.VerifyError)
+			ew.Printf("Verify:      %s\n", r.VerifyError)
 		}
 	}
-	return ew.err
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, a ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, a...)
-	}
+	return ew.Err
 }
