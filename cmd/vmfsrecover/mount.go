@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/mount"
 )
 
@@ -119,7 +120,7 @@ func unmountPatiently(g *globalOptions, srv *mount.Server, done <-chan struct{})
 		}
 		if !said {
 			g.warn(fmt.Sprintf("%s is busy: a program has a file open or its working directory in it (fuser -vm %s names it); close it: retrying until %s",
-				srv.Dir, shellQuote(srv.Dir), deadline.Format("15:04:05")))
+				srv.Dir, textout.ShellQuote(srv.Dir), deadline.Format("15:04:05")))
 		}
 		select {
 		case <-done:
