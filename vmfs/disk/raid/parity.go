@@ -166,6 +166,19 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 		xorInto(out, qbuf)
 		mulXorInto(out, pxy, gb)
 		mulInto(out, gfInv(ga^gb))
+		// The other lost chunk is Dy = Pxy ^ Dx: when the read wants it
+		// too over the same bytes, fill it now rather than solving again.
+		for i := range pieces {
+			if pc := &pieces[i]; pc.j == other && pc.err != nil && pc.in == target.in && len(pc.buf) == len(out) {
+				copy(pc.buf, pxy)
+				xorInto(pc.buf, out)
+				if !errors.Is(pc.err, errMissing) {
+					a.readErrors.Add(1)
+				}
+				pc.err = nil
+				a.reconstructed.Add(l)
+			}
+		}
 	default:
 		return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w", ErrUnrecoverable, s, target.j, r.data[target.j], target.err)
 	}
