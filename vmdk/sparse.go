@@ -126,20 +126,17 @@ func decodeSparseHeader(f *file, off int64) (sparseHeader, error) {
 }
 
 // openSparse opens a KDMV extent of size bytes (from the descriptor, or the
-// header capacity when zero).
+// header capacity when zero), in any of its layouts (vmdk.md: "Compressed
+// grains and markers"): tables up front (hosted sparse, open-vmdk, qemu),
+// tables found through the footer (VMware's streamOptimized), or, in
+// tolerant mode when both are lost, tables rebuilt from the grain markers.
 func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseExtent, error) {
 	h, err := decodeSparseHeader(f, 0)
 	if err != nil {
 		return nil, err
 	}
 	if h.GDOffset == gdAtEnd {
-		// streamOptimized (VMware layout): the footer, one sector before the
-		// end-of-stream marker, has the real GD offset.
-		end := f.size &^ 511
-		fh, err := decodeSparseHeader(f, end-1024)
-		if err == nil && fh.GDOffset == gdAtEnd {
-			err = corrupt(f.name, "footer", end-1024, "footer also says GD_AT_END")
-		}
+		fh, err := footerHeader(f, warn)
 		if err != nil {
 			err = fmt.Errorf("header says GD_AT_END and the footer is unusable: %w", err)
 			if !tolerant || h.Flags&flagMarkers == 0 {
@@ -147,13 +144,50 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 			}
 			return scanStream(f, h, size, warn, err)
 		}
-		if marker := make([]byte, 16); f.readFull(marker, end-1536, "footer marker") == nil {
-			if binary.LittleEndian.Uint32(marker[12:]) != markerFooter {
-				warn(fmt.Sprintf("%s: no footer marker at byte %d", f.name, end-1536))
-			}
-		}
 		h = fh
 	}
+	e, err := newSparseExtent(f, h, size, tolerant, warn)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.loadDirectories(); err != nil {
+		if tolerant && e.markers {
+			return scanStream(f, h, e.size, warn, err)
+		}
+		return nil, err
+	}
+	// 64 MiB of tables at most, whatever the GT size: 32768 KDMV GTs.
+	e.gts = blockcache.NewLRU[int64, []uint32](int(max(16, (64<<20)/8/e.gtBytes)))
+	if e.compressed {
+		e.grains = blockcache.NewLRU[int64, []byte](int(max(1, (4<<20)/e.grainBytes)))
+	}
+	return e, nil
+}
+
+// footerHeader reads the header copy of VMware's streamOptimized layout:
+// the footer, one sector before the end-of-stream marker, holds the real
+// grain directory offset.
+func footerHeader(f *file, warn func(string)) (sparseHeader, error) {
+	end := f.size &^ 511
+	fh, err := decodeSparseHeader(f, end-1024)
+	if err == nil && fh.GDOffset == gdAtEnd {
+		err = corrupt(f.name, "footer", end-1024, "footer also says GD_AT_END")
+	}
+	if err != nil {
+		return fh, err
+	}
+	if marker := make([]byte, 16); f.readFull(marker, end-1536, "footer marker") == nil {
+		if binary.LittleEndian.Uint32(marker[12:]) != markerFooter {
+			warn(fmt.Sprintf("%s: no footer marker at byte %d", f.name, end-1536))
+		}
+	}
+	return fh, nil
+}
+
+// newSparseExtent checks the geometry header h gives (overhead, grain
+// size, table size, capacity) against the file, bounding what later
+// allocations may take.
+func newSparseExtent(f *file, h sparseHeader, size int64, tolerant bool, warn func(string)) (*sparseExtent, error) {
 	if over := int64(min(h.OverHead, maxSectors)) * 512; over > f.size {
 		err := corrupt(f.name, "sparse header", 64, "file truncated: metadata (overHead) needs %d bytes, the file has %d", over, f.size)
 		if !tolerant {
@@ -188,10 +222,22 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 	if h.UncleanShutdown != 0 {
 		warn(fmt.Sprintf("%s: not closed cleanly (uncleanShutdown set); recent writes may be missing", f.name))
 	}
-	nGD := (capBytes + e.cover - 1) / e.cover
 	// Every GD entry takes 4 bytes of the file: a count the file cannot hold is a lie.
-	if nGD*4 > f.size {
+	if nGD := (capBytes + e.cover - 1) / e.cover; nGD*4 > f.size {
 		return nil, corrupt(f.name, "sparse header", 12, "capacity %d sectors needs %d grain directory entries; the %d-byte file cannot hold them", h.Capacity, nGD, f.size)
+	}
+	return e, nil
+}
+
+// loadDirectories reads the grain directory and, when the header says
+// there is one, its redundant copy, which stands in for a damaged primary.
+// The error is the primary's when no copy can stand in.
+func (e *sparseExtent) loadDirectories() error {
+	f, h := e.f, e.h
+	capBytes := int64(h.Capacity) * 512
+	nGD := (capBytes + e.cover - 1) / e.cover
+	if nGD == 0 {
+		return nil
 	}
 	load := func(sector uint64, what string) ([]uint32, error) {
 		off, err := sectorsToBytes(sector)
@@ -208,32 +254,22 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 		}
 		return gd, nil
 	}
-	gdErr := error(nil)
-	if nGD > 0 {
-		e.gd, gdErr = load(h.GDOffset, "grain directory")
-		if h.Flags&flagRedundantGD != 0 && h.RGDOffset != 0 {
-			var rerr error
-			if e.rgd, rerr = load(h.RGDOffset, "redundant grain directory"); rerr != nil {
-				warn(fmt.Sprintf("%s: redundant grain directory unusable: %v", f.name, rerr))
-			}
-		}
-		if gdErr != nil {
-			if e.rgd == nil {
-				if tolerant && e.markers {
-					return scanStream(f, h, size, warn, gdErr)
-				}
-				return nil, gdErr
-			}
-			warn(fmt.Sprintf("%s: grain directory unusable (%v); using the redundant copy", f.name, gdErr))
-			e.gd, e.rgd = e.rgd, nil
+	var gdErr error
+	e.gd, gdErr = load(h.GDOffset, "grain directory")
+	if h.Flags&flagRedundantGD != 0 && h.RGDOffset != 0 {
+		var rerr error
+		if e.rgd, rerr = load(h.RGDOffset, "redundant grain directory"); rerr != nil {
+			e.warn(fmt.Sprintf("%s: redundant grain directory unusable: %v", f.name, rerr))
 		}
 	}
-	// 64 MiB of tables at most, whatever the GT size: 32768 KDMV GTs.
-	e.gts = blockcache.NewLRU[int64, []uint32](int(max(16, (64<<20)/8/e.gtBytes)))
-	if e.compressed {
-		e.grains = blockcache.NewLRU[int64, []byte](int(max(1, (4<<20)/e.grainBytes)))
+	if gdErr != nil {
+		if e.rgd == nil {
+			return gdErr
+		}
+		e.warn(fmt.Sprintf("%s: grain directory unusable (%v); using the redundant copy", f.name, gdErr))
+		e.gd, e.rgd = e.rgd, nil
 	}
-	return e, nil
+	return nil
 }
 
 // gt returns grain table gdIndex, falling back to the redundant copy when the
