@@ -12,11 +12,15 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/faultfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
 
 // cancelAfter is an image that cancels a context once it has served n
@@ -134,5 +138,48 @@ func TestImageRefusesToWriteOverItsSource(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(src); !bytes.Equal(b, bytes.Repeat([]byte{7}, 1<<20)) {
 		t.Fatal("the source was written")
+	}
+}
+
+// TestImageOverNBDResumesAfterTheLinkDrops images an nbd:// source whose
+// server goes away in the middle: image stops with the link down (not with
+// sectors marked bad), and the same command, once the server is back,
+// finishes the image exactly.
+func TestImageOverNBDResumesAfterTheLinkDrops(t *testing.T) {
+	data := make([]byte, 8<<20)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(rnd.Uint32())
+	}
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(raw, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Every read takes 100 ms, so the rescue is still running when the
+	// server stops.
+	srv := remotetest.StartNBDKitWith(t, raw, []string{"--filter=delay"}, []string{"delay-read=100ms"})
+	t.Setenv(remote.EnvRetryFor, "1s")
+	img, mapPath := filepath.Join(dir, "disk.img"), filepath.Join(dir, "disk.map")
+	o := &imageOptions{globalOptions: &globalOptions{quiet: true}, output: img, mapPath: mapPath}
+	stopped := make(chan struct{})
+	go func() { time.Sleep(300 * time.Millisecond); srv.Stop(); close(stopped) }()
+	err := runImage(context.Background(), o, srv.URL(""), io.Discard)
+	<-stopped
+	if err == nil {
+		t.Fatal("the image finished although the server stopped")
+	}
+	if !errors.Is(err, remote.ErrLinkDown) || !strings.Contains(err.Error(), "run the same command again to resume") {
+		t.Fatalf("image with the server gone: %v", err)
+	}
+	if m, _, lerr := loadMap(mapPath, int64(len(data))); lerr == nil && m.Total(mapfile.BadSector) > 0 {
+		t.Fatalf("the dropped link marked %d bytes bad", m.Total(mapfile.BadSector))
+	}
+	srv.Start()
+	if err := runImage(context.Background(), o, srv.URL(""), io.Discard); err != nil {
+		t.Fatalf("resumed image: %v", err)
+	}
+	if got, _ := os.ReadFile(img); !bytes.Equal(got, data) {
+		t.Error("the resumed image differs from the disk")
 	}
 }

@@ -87,10 +87,17 @@ func StartQemuNBD(t testing.TB, image, format, name string) *NBD {
 // for a server without structured replies, "-o" for oldstyle).
 func StartNBDKit(t testing.TB, image string, flags ...string) *NBD {
 	t.Helper()
+	return StartNBDKitWith(t, image, flags, nil)
+}
+
+// StartNBDKitWith is StartNBDKit with parameters after the plugin's, for
+// filters: flags {"--filter=delay"}, params {"delay-read=100ms"}.
+func StartNBDKitWith(t testing.TB, image string, flags, params []string) *NBD {
+	t.Helper()
 	bin := testenv.Tool(t, "nbdkit")
 	s := &NBD{t: t, Port: FreePort(t)}
 	s.args = append([]string{bin, "-r", "-f", "-i", "127.0.0.1", "-p", strconv.Itoa(s.Port)}, flags...)
-	s.args = append(s.args, "file", "file="+image)
+	s.args = append(append(s.args, "file", "file="+image), params...)
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
