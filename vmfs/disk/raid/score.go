@@ -39,8 +39,7 @@ const (
 	vmfsHeartbeats = 0x300000   // heartbeat region, volume offset: 1 MiB (VMFS5) to 4 MiB (VMFS6)
 	vmfsHBFree     = 0xABCDEF01
 	vmfsHBUsed     = 0xABCDEF02
-	hbProbeStride  = 16 << 10
-	hbProbes       = 4 << 20 / hbProbeStride
+	hbProbes       = 256 // of the 1024 4 KiB slots of the region
 )
 
 // scoreDatastore gives 10 points for a partition table at the start and
@@ -84,8 +83,8 @@ func u32At(d io.ReaderAt, off int64) (uint32, bool) {
 
 // scoreVMFS looks for a VMFS volume where the partition table puts it:
 // 20 points for the LVM header, 20 for the FS descriptor, and one for each
-// probed heartbeat slot that holds its own volume address (every 16 KiB of
-// the region, so 64 to 256 probes that land on many chunks and members).
+// probed heartbeat slot that holds its own volume address (256 probes,
+// about 64 in a VMFS5 region, that land on many chunks and members).
 func scoreVMFS(d io.ReaderAt, ps int64) (int, string) {
 	pts := 0
 	var found []string
@@ -104,7 +103,10 @@ func scoreVMFS(d io.ReaderAt, ps int64) (int, string) {
 	hb := 0
 	var b [12]byte
 	for k := range int64(hbProbes) {
-		at := vmfsHeartbeats + k*hbProbeStride
+		// Probe 4 KiB slots in a scrambled order (619 is odd, so k·619
+		// mod 1024 visits distinct slots): an even stride would alias
+		// with the chunk rotation and probe one member only.
+		at := vmfsHeartbeats + (k*619%1024)*4096
 		if _, err := d.ReadAt(b[:], vol+at); err != nil {
 			continue
 		}
