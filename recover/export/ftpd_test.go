@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,15 +78,41 @@ func ftpdHome(t *testing.T) (dir, home string) {
 // and waits for its port.
 func runServer(t testing.TB, addr string, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	startServer(t, addr, name, exec.Command(name, args...))
+}
+
+// runServerPrivateRun is runServer for a server that keeps files in /run
+// where no option moves them (pure-ftpd: a file per session in
+// /run/pure-ftpd, left behind by sessions the tests cut): it runs in a
+// mount namespace of its own with an empty tmpfs on /run.
+func runServerPrivateRun(t testing.TB, addr string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `mount -t tmpfs vmfsrecover-test /run && exec "$0" "$@"`, name}, args...)...)
+	// Go makes the new namespace's mounts private, so the tmpfs is seen
+	// by the server alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	startServer(t, addr, name, cmd)
+}
+
+func startServer(t testing.TB, addr, name string, cmd *exec.Cmd) {
+	t.Helper()
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// SIGTERM lets a server remove what it keeps of its sessions (pure-ftpd
+	// keeps a file per client in /run/pure-ftpd); SIGKILL if it lingers.
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 	})
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", addr)
@@ -142,8 +169,8 @@ func startPureFTPd(t *testing.T) (addr, home string) {
 	}
 	port, pasv := freePort(t), freePort(t)
 	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	runServer(t, addr, bin, "-S", "127.0.0.1,"+strconv.Itoa(port), "-l", "puredb:"+pdb, "-E", "-A", "-H",
-		"-p", fmt.Sprintf("%d:%d", pasv, pasv+40), "-P", "127.0.0.1", "-c", "50", "-C", "50")
+	runServerPrivateRun(t, addr, bin, "-S", "127.0.0.1,"+strconv.Itoa(port), "-l", "puredb:"+pdb, "-E", "-A", "-H", "-g", filepath.Join(dir, "pure-ftpd.pid"),
+		"-p", fmt.Sprintf("%d:%d", pasv, pasv+40), "-P", "127.0.0.1", "-c", "50")
 	return addr, home
 }
 
