@@ -125,69 +125,94 @@ type nbdExport struct {
 // connection under rw; the rest goes over TLS.
 func negotiate(rw io.ReadWriter, name string, upgrade func() error) (nbdExport, error) {
 	var ex nbdExport
+	noZeroes, err := greet(rw)
+	if err != nil {
+		return ex, err
+	}
+	if upgrade != nil {
+		if err := startTLS(rw, upgrade); err != nil {
+			return ex, err
+		}
+	}
+	if err := askStructured(rw, name, &ex); err != nil {
+		return ex, err
+	}
+	return goExport(rw, name, noZeroes, ex)
+}
+
+// greet reads the server's greeting and answers with the client flags. It
+// reports whether the server leaves out the 124 zero bytes that end an
+// NBD_OPT_EXPORT_NAME reply.
+func greet(rw io.ReadWriter) (noZeroes bool, err error) {
 	var hello [18]byte
 	if _, err := io.ReadFull(rw, hello[:]); err != nil {
-		return ex, fmt.Errorf("reading server greeting: %w", err)
+		return false, fmt.Errorf("reading server greeting: %w", err)
 	}
 	if binary.BigEndian.Uint64(hello[0:]) != nbdMagic {
-		return ex, protoErr("greeting does not start with NBDMAGIC (got %x): not an NBD server", hello[0:8])
+		return false, protoErr("greeting does not start with NBDMAGIC (got %x): not an NBD server", hello[0:8])
 	}
 	switch binary.BigEndian.Uint64(hello[8:]) {
 	case nbdOptMagic:
 	case nbdOldMagic:
-		return ex, fmt.Errorf("oldstyle NBD negotiation: %w (run the server in newstyle mode, e.g. qemu-nbd without --old or nbdkit without -o)", ErrUnsupported)
+		return false, fmt.Errorf("oldstyle NBD negotiation: %w (run the server in newstyle mode, e.g. qemu-nbd without --old or nbdkit without -o)", ErrUnsupported)
 	default:
-		return ex, protoErr("unknown negotiation magic %x", hello[8:16])
+		return false, protoErr("unknown negotiation magic %x", hello[8:16])
 	}
 	hflags := binary.BigEndian.Uint16(hello[16:])
 	if hflags&nbdFlagFixedNewstyle == 0 {
-		return ex, fmt.Errorf("server does not offer fixed newstyle negotiation: %w", ErrUnsupported)
+		return false, fmt.Errorf("server does not offer fixed newstyle negotiation: %w", ErrUnsupported)
 	}
 	cflags := uint32(nbdFlagFixedNewstyle)
-	noZeroes := hflags&nbdFlagNoZeroes != 0
+	noZeroes = hflags&nbdFlagNoZeroes != 0
 	if noZeroes {
 		cflags |= nbdFlagNoZeroes
 	}
-	if err := binary.Write(rw, binary.BigEndian, cflags); err != nil {
-		return ex, err
-	}
-	if upgrade != nil {
-		if err := sendOpt(rw, nbdOptStartTLS, nil); err != nil {
-			return ex, err
-		}
-		rep, data, err := readOptReply(rw, nbdOptStartTLS)
-		if err != nil {
-			return ex, err
-		}
-		if rep != nbdRepAck {
-			return ex, fmt.Errorf("%w: the server does not offer TLS (%s%s); nbd:// reads it without, if the link is trusted", ErrUnsupported, repErrName(rep), optMsg(data))
-		}
-		if err := upgrade(); err != nil {
-			return ex, err
-		}
-	}
+	return noZeroes, binary.Write(rw, binary.BigEndian, cflags)
+}
 
-	// Structured replies first: they let the server answer reads with holes
-	// and report errors with a message.
-	if err := sendOpt(rw, nbdOptStructuredReply, nil); err != nil {
-		return ex, err
+// startTLS asks for TLS and calls upgrade to start it on the connection
+// under rw once the server agrees.
+func startTLS(rw io.ReadWriter, upgrade func() error) error {
+	if err := sendOpt(rw, nbdOptStartTLS, nil); err != nil {
+		return err
 	}
-	rep, data, err := readOptReply(rw, nbdOptStructuredReply)
+	rep, data, err := readOptReply(rw, nbdOptStartTLS)
 	if err != nil {
-		return ex, err
+		return err
+	}
+	if rep != nbdRepAck {
+		return fmt.Errorf("%w: the server does not offer TLS (%s%s); nbd:// reads it without, if the link is trusted", ErrUnsupported, repErrName(rep), optMsg(data))
+	}
+	return upgrade()
+}
+
+// askStructured asks for structured replies, which let the server answer
+// reads with holes and report errors with a message, and then for the
+// base:allocation context that NBD_CMD_BLOCK_STATUS answers in.
+func askStructured(rw io.ReadWriter, name string, ex *nbdExport) error {
+	if err := sendOpt(rw, nbdOptStructuredReply, nil); err != nil {
+		return err
+	}
+	rep, _, err := readOptReply(rw, nbdOptStructuredReply)
+	if err != nil {
+		return err
 	}
 	ex.structured = rep == nbdRepAck
 	if rep != nbdRepAck && rep&nbdRepErrBit == 0 {
-		return ex, protoErr("reply %#x to NBD_OPT_STRUCTURED_REPLY", rep)
+		return protoErr("reply %#x to NBD_OPT_STRUCTURED_REPLY", rep)
 	}
-	_ = data
 	if ex.structured {
 		if ex.allocCtx, ex.hasAlloc, err = setAllocContext(rw, name); err != nil {
-			return ex, err
+			return err
 		}
 	}
+	return nil
+}
 
-	// NBD_OPT_GO: export name, then the info types we ask for.
+// goExport sends NBD_OPT_GO for export name with the information types we
+// ask for, and reads the replies up to the acknowledgement; a server that
+// does not know NBD_OPT_GO gets NBD_OPT_EXPORT_NAME instead.
+func goExport(rw io.ReadWriter, name string, noZeroes bool, ex nbdExport) (nbdExport, error) {
 	payload := make([]byte, 0, 4+len(name)+4)
 	payload = binary.BigEndian.AppendUint32(payload, uint32(len(name)))
 	payload = append(payload, name...)
@@ -204,25 +229,11 @@ func negotiate(rw io.ReadWriter, name string, upgrade func() error) (nbdExport, 
 		}
 		switch {
 		case rep == nbdRepInfo:
-			if len(data) < 2 {
-				return ex, protoErr("NBD_REP_INFO of %d bytes", len(data))
+			isExport, err := ex.info(data)
+			if err != nil {
+				return ex, err
 			}
-			switch binary.BigEndian.Uint16(data) {
-			case nbdInfoExport:
-				if len(data) != 12 {
-					return ex, protoErr("NBD_INFO_EXPORT of %d bytes, want 12", len(data))
-				}
-				ex.size = int64(binary.BigEndian.Uint64(data[2:]))
-				ex.flags = binary.BigEndian.Uint16(data[10:])
-				haveExport = true
-			case nbdInfoBlockSize:
-				if len(data) != 14 {
-					return ex, protoErr("NBD_INFO_BLOCK_SIZE of %d bytes, want 14", len(data))
-				}
-				ex.minBlock = binary.BigEndian.Uint32(data[2:])
-				ex.prefBlock = binary.BigEndian.Uint32(data[6:])
-				ex.maxRequest = binary.BigEndian.Uint32(data[10:])
-			}
+			haveExport = haveExport || isExport
 		case rep == nbdRepAck:
 			if !haveExport {
 				return ex, protoErr("NBD_OPT_GO acknowledged without NBD_INFO_EXPORT")
@@ -238,6 +249,31 @@ func negotiate(rw io.ReadWriter, name string, upgrade func() error) (nbdExport, 
 			return ex, protoErr("unexpected reply %#x to NBD_OPT_GO", rep)
 		}
 	}
+}
+
+// info decodes one NBD_REP_INFO reply into ex; isExport says it was
+// NBD_INFO_EXPORT (size and transmission flags). Unknown types are skipped.
+func (ex *nbdExport) info(data []byte) (isExport bool, err error) {
+	if len(data) < 2 {
+		return false, protoErr("NBD_REP_INFO of %d bytes", len(data))
+	}
+	switch binary.BigEndian.Uint16(data) {
+	case nbdInfoExport:
+		if len(data) != 12 {
+			return false, protoErr("NBD_INFO_EXPORT of %d bytes, want 12", len(data))
+		}
+		ex.size = int64(binary.BigEndian.Uint64(data[2:]))
+		ex.flags = binary.BigEndian.Uint16(data[10:])
+		return true, nil
+	case nbdInfoBlockSize:
+		if len(data) != 14 {
+			return false, protoErr("NBD_INFO_BLOCK_SIZE of %d bytes, want 14", len(data))
+		}
+		ex.minBlock = binary.BigEndian.Uint32(data[2:])
+		ex.prefBlock = binary.BigEndian.Uint32(data[6:])
+		ex.maxRequest = binary.BigEndian.Uint32(data[10:])
+	}
+	return false, nil
 }
 
 // nbdAllocContext is the meta context that says which ranges of an export
