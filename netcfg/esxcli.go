@@ -30,6 +30,17 @@ var builtinStacks = map[string]bool{"defaultTcpipStack": true, "vmotion": true, 
 // "VM Network", vmk0) are not re-added, only reconfigured.
 func WriteESXCLI(w io.Writer, h *Host) error {
 	ew := &textout.ErrWriter{W: w}
+	for _, section := range []func(*textout.ErrWriter, *Host){
+		esxcliIntro, esxcliNetstacks, esxcliVSwitches, esxcliPortGroups, esxcliVMKs,
+		esxcliAddresses, esxcliServices, esxcliRoutes, esxcliNFS, esxcliDNS, esxcliPersist,
+	} {
+		section(ew, h)
+	}
+	return ew.Err
+}
+
+// esxcliIntro says where the script comes from and what a fresh host already has.
+func esxcliIntro(ew *textout.ErrWriter, h *Host) {
 	p := ew.Printf
 	p("#!/bin/sh\n")
 	p("# Recreates the VMkernel network layout of %s (ESXi %s).\n", h.Hostname, h.Version)
@@ -38,7 +49,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 	p("# settings that were not in the recovered configuration are left at the new host's defaults.\n")
 	p("# A fresh install already has vSwitch0 with uplink vmnic0, port groups \"Management Network\" and\n# \"VM Network\", and vmk0;")
 	p(" those lines are commented out and the objects only reconfigured.\n")
+}
 
+// esxcliNetstacks creates the custom TCP/IP stacks, before any vmk that needs one.
+func esxcliNetstacks(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 1. TCP/IP stacks (a vmk's stack can only be chosen when the vmk is created)\n")
 	for _, n := range h.Netstacks {
 		if n.Name == "unknown" || builtinStacks[n.Name] {
@@ -46,7 +61,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 		}
 		p("esxcli network ip netstack add -N %s\n", sh(n.Name))
 	}
+}
 
+// esxcliVSwitches creates the standard vSwitches with their MTU, uplinks, teaming and security.
+func esxcliVSwitches(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 2. Standard vSwitches, MTU, uplinks and teaming\n")
 	for _, s := range h.VSwitches {
 		if !s.Name.Known() {
@@ -80,7 +99,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			p("esxcli network vswitch standard policy security set -v %s%s\n", name, securityFlags(sec))
 		}
 	}
+}
 
+// esxcliPortGroups creates the port groups with their VLAN, teaming and security.
+func esxcliPortGroups(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 3. Port groups and VLANs\n")
 	for _, s := range h.VSwitches {
 		for _, g := range s.PortGroups {
@@ -103,7 +126,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			}
 		}
 	}
+}
 
+// esxcliVMKs creates the vmks, each on its port group and stack, or says why it cannot.
+func esxcliVMKs(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 4. VMkernel interfaces (stack and MTU at creation)\n")
 	for _, v := range h.VMKs {
 		if !v.Name.Known() {
@@ -146,7 +173,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			p("#   %s: setting %s = %q (%s/%s) has no command here; set it by hand if it matters\n", v.Name.V, rel, v.Extra[rel], v.Key, rel)
 		}
 	}
+}
 
+// esxcliAddresses sets each vmk's IPv4 and IPv6 addresses.
+func esxcliAddresses(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 5. Addresses\n")
 	for _, v := range h.VMKs {
 		if !v.Name.Known() {
@@ -176,7 +207,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			p("%sesxcli network ip interface set -i %s -e false\n", c, name)
 		}
 	}
+}
 
+// esxcliServices tags each vmk with its services and binds iSCSI vmks.
+func esxcliServices(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 6. Services\n")
 	for _, v := range h.VMKs {
 		if !v.Name.Known() {
@@ -209,7 +244,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			p("# %s is an iSCSI vmk; bind it to the software iSCSI adapter: esxcli iscsi networkportal add -A vmhbaNN -n %s\n", b.VMK, b.VMK)
 		}
 	}
+}
 
+// esxcliRoutes adds the static routes.
+func esxcliRoutes(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 7. Routes\n")
 	for _, r := range h.Routes {
 		cmd := "esxcli network ip route ipv4 add -n " + sh(r.Network) + " -g " + sh(r.Gateway)
@@ -221,7 +260,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 		}
 		p("%s\n", cmd)
 	}
+}
 
+// esxcliNFS mounts the NFS datastores, after the routes they may need.
+func esxcliNFS(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	if len(h.NFS) > 0 {
 		p("\n# 7b. NFS datastores (after the routes they may need)\n")
 		for _, m := range h.NFS {
@@ -236,7 +279,11 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			p("%s\n", cmd)
 		}
 	}
+}
 
+// esxcliDNS sets the DNS servers, search domains and host name.
+func esxcliDNS(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 8. DNS and hostname\n")
 	if len(h.DNSServers) == 0 {
 		p("# DNS servers: none found in the recovered configuration; add them by hand: esxcli network ip dns server add --server=<address>\n")
@@ -260,8 +307,12 @@ func WriteESXCLI(w io.Writer, h *Host) error {
 			p("esxcli system hostname set --host=%s\n", sh(h.Hostname.V))
 		}
 	}
+}
+
+// esxcliPersist saves the configuration at once.
+func esxcliPersist(ew *textout.ErrWriter, h *Host) {
+	p := ew.Printf
 	p("\n# 9. Persist the configuration now instead of at the next hourly backup\n/sbin/auto-backup.sh\n")
-	return ew.Err
 }
 
 // created reports whether step 4 of the script creates (or finds) the vmk;
