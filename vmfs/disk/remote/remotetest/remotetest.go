@@ -40,7 +40,9 @@ func FreePort(t testing.TB) int {
 // waitPort waits until something accepts connections on port.
 func waitPort(t testing.TB, port int, cmd *exec.Cmd, exited <-chan struct{}, stderr *bytes.Buffer) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: on a loaded 2-core machine qemu-nbd with TLS has taken
+	// over 10 s to listen.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
 		if err == nil {
@@ -54,6 +56,10 @@ func waitPort(t testing.TB, port int, cmd *exec.Cmd, exited <-chan struct{}, std
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// stderr is written by exec's copying goroutine until the process is
+	// gone: end it before reading what it said.
+	cmd.Process.Kill()
+	<-exited
 	t.Fatalf("%s did not start listening on port %d: %s", cmd.Path, port, stderr)
 }
 
