@@ -25,6 +25,32 @@ var sysNames5 = []string{".fbb.sf", ".fdc.sf", ".pbc.sf", ".sbc.sf", ".vh.sf", "
 var sysNames6 = append(append([]string{}, sysNames5...), ".jbc.sf")
 
 func plan(s Spec) (*writer, error) {
+	w, err := newWriter(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.planTree(); err != nil {
+		return nil, err
+	}
+	plans, needSB, needPB, needBlk, err := w.planStorage()
+	if err != nil {
+		return nil, err
+	}
+	sysLen, vhBlocks, err := w.sizeVolume(needSB, needPB, needBlk)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.placeSystemFiles(plans, sysLen, vhBlocks); err != nil {
+		return nil, err
+	}
+	if err := w.placeUserData(plans); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// newWriter checks the spec's geometry and fills in its defaults.
+func newWriter(s Spec) (*writer, error) {
 	if s.BlockSize == 0 {
 		s.BlockSize = mib
 	}
@@ -67,13 +93,20 @@ func plan(s Spec) (*writer, error) {
 	default:
 		return nil, fmt.Errorf("vmfstest: unknown partition scheme %q", s.Partition)
 	}
+	return w, nil
+}
+
+// planTree adds the system files to the tree, orders the file descriptors
+// (root, system files, then the tree in pre-order), gives each its FD slot
+// and link count, and renders the directories.
+func (w *writer) planTree() error {
 	maxName := 128 // VMFS5 dirent name field
 	if w.v6 {
 		maxName = 255 // VMFS6 field (ESXi itself stops at 127)
 	}
 	root, err := buildTree(&w.s)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	w.root = root
 	names := sysNames5
@@ -106,7 +139,7 @@ func plan(s Spec) (*writer, error) {
 	walk(root)
 	for _, n := range w.nodes {
 		if len(n.name) > maxName {
-			return nil, fmt.Errorf("%w: name %q is longer than %d bytes", ErrTooBig, n.name, maxName)
+			return fmt.Errorf("%w: name %q is longer than %d bytes", ErrTooBig, n.name, maxName)
 		}
 	}
 	if w.v6 {
@@ -117,7 +150,7 @@ func plan(s Spec) (*writer, error) {
 	for _, n := range w.nodes {
 		idx, err := w.fdc.alloc()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		w.gen++
 		n.gen = w.gen
@@ -142,20 +175,25 @@ func plan(s Spec) (*writer, error) {
 				n.data = w.dirData5(n)
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+// planStorage picks each file's addressing mode and counts the sub-blocks,
+// pointer blocks and file blocks the files need.
+func (w *writer) planStorage() (plans map[*node]*dataPlan, needSB, needPB, needBlk int64, err error) {
 	// Storage modes and resource counts.
-	var needSB, needPB, needBlk int64
-	plans := map[*node]*dataPlan{}
+	plans = map[*node]*dataPlan{}
 	for _, n := range w.nodes {
-		if n.sys && n != root && n.name != ".sdd.sf" {
+		if n.sys && n != w.root && n.name != ".sdd.sf" {
 			continue // sized below
 		}
 		p, err := w.choose(n)
 		if err != nil {
-			return nil, err
+			return nil, 0, 0, 0, err
 		}
 		plans[n] = p
 		units := int64(len(p.vol))
@@ -182,11 +220,17 @@ func plan(s Spec) (*writer, error) {
 			}
 		}
 	}
+	return plans, needSB, needPB, needBlk, nil
+}
+
+// sizeVolume sizes the resource files and the volume, which must hold them
+// all; it returns the system files' lengths and the blocks of .vh.sf.
+func (w *writer) sizeVolume(needSB, needPB, needBlk int64) (sysLen map[string]int64, vhBlocks int64, err error) {
 	if w.v6 {
 		w.sbc = newResFile(".sbc.sf", 256, 8, w.sbs, 2*w.md, lockSBC, needSB)
 		w.jbc = newResFile(".jbc.sf", 8, 4, 2*mib, 2*w.md, lockJBC, 8)
 		if w.sbc.clusters > 256 {
-			return nil, fmt.Errorf("%w: %d sub-blocks need more than 256 clusters (vmfs6-tools limit)", ErrTooBig, needSB)
+			return nil, 0, fmt.Errorf("%w: %d sub-blocks need more than 256 clusters (vmfs6-tools limit)", ErrTooBig, needSB)
 		}
 	} else {
 		w.sbc = newResFile(".sbc.sf", 16, 64, w.sbs, 1024, lockSBC, needSB)
@@ -196,7 +240,7 @@ func plan(s Spec) (*writer, error) {
 	for _, l := range []int64{roundUp(w.fdc.length(), w.bs), w.sbc.length()} {
 		needPB += w.sysPBs(l)
 	}
-	sysLen := map[string]int64{
+	sysLen = map[string]int64{
 		".fdc.sf": roundUp(w.fdc.length(), w.bs),
 		".sbc.sf": w.sbc.length(),
 	}
@@ -206,23 +250,22 @@ func plan(s Spec) (*writer, error) {
 	} else {
 		sysLen[".vh.sf"] = roundUp(4*mib, w.bs)
 	}
-	vhBlocks := sysLen[".vh.sf"] / w.bs
-	fdcBase := vhBlocks
+	vhBlocks = sysLen[".vh.sf"] / w.bs
 	need := vhBlocks + needBlk + 2*int64(len(w.nodes))/1000 + 8
 	for _, name := range []string{".fdc.sf", ".sbc.sf", ".jbc.sf"} {
 		need += (sysLen[name] + w.bs - 1) / w.bs
 	}
-	need += (int64(len(root.data)) + w.bs - 1) / w.bs
+	need += (int64(len(w.root.data)) + w.bs - 1) / w.bs
 	need += (int64(len(w.sys[".sdd.sf"].data)) + w.bs - 1) / w.bs
-	if s.Extents < 0 || s.Extents > 32 {
-		return nil, fmt.Errorf("vmfstest: %d extents (want 1 to 32)", s.Extents)
+	if w.s.Extents < 0 || w.s.Extents > 32 {
+		return nil, 0, fmt.Errorf("vmfstest: %d extents (want 1 to 32)", w.s.Extents)
 	}
 	// Volume size: grow until the block bitmap and the pointer-block files
 	// fit too. .fbb.sf grows with the volume (VMFS6: 17 bytes per block,
 	// past nptr blocks from about 19 TiB; VMFS5: 5 bytes per block, from
 	// about 50 TiB), and then its FD maps it through pointer blocks, which
 	// .pbc.sf / .pb2.sf must hold: their size depends on the volume's.
-	w.volSize = max(s.Size, int64(max(s.Extents, 1))*peSize)
+	w.volSize = max(w.s.Size, int64(max(w.s.Extents, 1))*peSize)
 	for {
 		w.volSize = roundUp(max(w.volSize, 1), peSize)
 		w.nblocks = w.volSize / w.bs
@@ -235,8 +278,8 @@ func plan(s Spec) (*writer, error) {
 		}
 		w.volSize = total * w.bs
 	}
-	if units := (w.volSize/peSize + int64(max(s.Extents, 1)) - 1) / int64(max(s.Extents, 1)); !w.v6 && units > maxPEMaps*peMapEntries {
-		return nil, fmt.Errorf("%w: a device of %d physical extents needs more than %d LVM5 PE maps (16 TiB); the generator writes no extended LVM regions: use more Extents", ErrTooBig, units, maxPEMaps)
+	if units := (w.volSize/peSize + int64(max(w.s.Extents, 1)) - 1) / int64(max(w.s.Extents, 1)); !w.v6 && units > maxPEMaps*peMapEntries {
+		return nil, 0, fmt.Errorf("%w: a device of %d physical extents needs more than %d LVM5 PE maps (16 TiB); the generator writes no extended LVM regions: use more Extents", ErrTooBig, units, maxPEMaps)
 	}
 	sysLen[".fbb.sf"] = w.fbbLength()
 	sysLen[".pbc.sf"] = w.pbcLength()
@@ -244,18 +287,25 @@ func plan(s Spec) (*writer, error) {
 	w.blkUsed = make([]bool, w.nblocks)
 	w.endBlk = w.nblocks
 
+	return sysLen, vhBlocks, nil
+}
+
+// placeSystemFiles puts .vh.sf at the volume's start, then the other system
+// files, each a contiguous run of blocks, mapped through pointer blocks
+// when their FD's array is too short.
+func (w *writer) placeSystemFiles(plans map[*node]*dataPlan, sysLen map[string]int64, vhBlocks int64) error {
 	// Fixed-place blocks: .vh.sf, then .fdc.sf right after (both readers
 	// bootstrap the FDC from this position).
 	for i := int64(0); i < vhBlocks; i++ {
 		w.blkUsed[i] = true
 	}
-	w.nextBlk = fdcBase
+	w.nextBlk = vhBlocks
 	order := []string{".fdc.sf", "/", ".fbb.sf", ".pbc.sf", ".sbc.sf", ".pb2.sf", ".sdd.sf", ".jbc.sf"}
 	res := map[string]*resFile{".fdc.sf": w.fdc, ".fbb.sf": w.fbb, ".pbc.sf": w.pbc, ".sbc.sf": w.sbc, ".pb2.sf": w.pb2, ".jbc.sf": w.jbc}
 	for _, name := range order {
 		n := w.sys[name]
 		if name == "/" {
-			n = root
+			n = w.root
 		}
 		if n == nil {
 			continue
@@ -270,13 +320,13 @@ func plan(s Spec) (*writer, error) {
 		nb := (length + w.bs - 1) / w.bs
 		if w.lfbMapped(name, nb) {
 			if err := w.placeLFBSys(n, res[name], length); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		start, err := w.allocBlocks(nb)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if r := res[name]; r != nil {
 			r.start, r.node = start, n
@@ -304,20 +354,20 @@ func plan(s Spec) (*writer, error) {
 			if pbRes == res[name] {
 				// No reader could bootstrap it: the blocks that map the
 				// file would lie in the file itself.
-				return nil, fmt.Errorf("%w: %s needs %d blocks, more than its FD maps without pointer blocks of its own", ErrTooBig, name, nb)
+				return fmt.Errorf("%w: %s needs %d blocks, more than its FD maps without pointer blocks of its own", ErrTooBig, name, nb)
 			}
 			p := &dataPlan{unit: w.bs}
 			var top []uint64
 			for k := int64(0); k < nb; k += w.ppb {
 				idx, err := pbRes.alloc()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				p.pbs = append(p.pbs, pbPlan{res: pbRes, idx: idx, ptrs: n.ptrs[k:min(nb, k+w.ppb)]})
 				top = append(top, w.resAddr(pbRes, idx, pbType))
 			}
 			if int64(len(top)) > w.nptr {
-				return nil, fmt.Errorf("%w: %s needs %d blocks", ErrTooBig, name, nb)
+				return fmt.Errorf("%w: %s needs %d blocks", ErrTooBig, name, nb)
 			}
 			n.ptrs = top
 			plans[n] = p
@@ -333,6 +383,12 @@ func plan(s Spec) (*writer, error) {
 		n.fdSlot = w.resVol(w.fdc, n.fdSlot)
 	}
 
+	return nil
+}
+
+// placeUserData places the files' data; deleted entries then give their
+// resources back, their bytes staying.
+func (w *writer) placeUserData(plans map[*node]*dataPlan) error {
 	// User data.
 	for _, n := range w.nodes {
 		p := plans[n]
@@ -340,7 +396,7 @@ func plan(s Spec) (*writer, error) {
 			continue
 		}
 		if err := w.place(n, p); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	w.plans = plans
@@ -350,7 +406,7 @@ func plan(s Spec) (*writer, error) {
 			w.free(n, plans[n])
 		}
 	}
-	return w, nil
+	return nil
 }
 
 // sysPBs is the number of pointer blocks that map a resource file of
