@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // Device is one disk or partition that may carry a VMFS extent: the LVM
@@ -19,7 +21,7 @@ const (
 	lvmHeaderOffset = 0x100000
 	lvmMagic        = 0xC001D00D
 	peUnit          = 256 << 20 // VMFS3/5 PE granularity
-	peEntrySize     = 128
+	peEntrySize     = layout.PEEntrySize
 	peTableEntries  = 8192
 	maxPEMaps       = 8  // bitmap/table pairs per metadata region (dissect.vmfs)
 	maxExtRegions   = 64 // chained extended metadata regions we follow
@@ -90,24 +92,24 @@ func readLVMHeaderAt(r io.ReaderAt, base int64) (*LVMHeader, error) {
 	if _, err := r.ReadAt(buf, base+lvmHeaderOffset); err != nil {
 		return nil, fmt.Errorf("vmfs: reading %s at %#x: %w", where, base+lvmHeaderOffset, err)
 	}
-	le := binary.LittleEndian
-	if le.Uint32(buf) != lvmMagic {
+	l := layout.LVM
+	if l.Magic.Get32(buf) != lvmMagic {
 		return nil, fmt.Errorf("%w: no LVM magic at %#x", ErrNotVMFS, base+lvmHeaderOffset)
 	}
 	h := &LVMHeader{
-		Major:         le.Uint32(buf[0x04:]),
-		Minor:         le.Uint32(buf[0x08:]),
-		DiskBlockSize: le.Uint32(buf[0x5A:]),
-		TotalBytes:    le.Uint64(buf[0x5E:]),
-		NumVolumes:    le.Uint32(buf[0x66:]),
-		NumPEs:        le.Uint32(buf[0x6A:]),
-		DataOffset:    le.Uint64(buf[0x7A:]),
-		NumPEMaps:     le.Uint32(buf[0xBE:]),
-		ExtMetaOffset: le.Uint64(buf[0xC2:]),
-		MDAlignment:   le.Uint32(buf[0xCA:]),
-		Flags:         le.Uint32(buf[0xD2:]),
+		Major:         l.Major.Get32(buf),
+		Minor:         l.Minor.Get32(buf),
+		DiskBlockSize: l.SectorSize.Get32(buf),
+		TotalBytes:    l.DeviceBytes.Get(buf),
+		NumVolumes:    l.Volumes.Get32(buf),
+		NumPEs:        l.PEs.Get32(buf),
+		DataOffset:    l.DataOffset.Get(buf),
+		NumPEMaps:     l.PEMaps.Get32(buf),
+		ExtMetaOffset: l.ExtMeta.Get(buf),
+		MDAlignment:   l.MDAlignment.Get32(buf),
+		Flags:         l.Flags.Get32(buf),
 	}
-	copy(h.DeviceUUID[:], buf[0x82:])
+	copy(h.DeviceUUID[:], l.DeviceUUID.Bytes(buf))
 	if h.Major < 3 || h.Major > 6 {
 		return nil, corrupt(where, base+lvmHeaderOffset, "LVM version %d.%d: %v", h.Major, h.Minor, ErrUnsupported)
 	}
@@ -121,13 +123,14 @@ func readLVMHeaderAt(r io.ReaderAt, base int64) (*LVMHeader, error) {
 	if _, err := r.ReadAt(vd, vdOff); err != nil {
 		return nil, fmt.Errorf("vmfs: reading LVM volume descriptor at %#x: %w", vdOff, err)
 	}
-	h.LogicalSize = le.Uint64(vd[0x00:])
-	h.State = le.Uint32(vd[0x10:])
-	copy(h.VolumeUUID[:], vd[0x54:])
-	h.SnapID = le.Uint32(vd[0x64:])
-	h.FirstPE = le.Uint64(vd[0x78:])
-	h.LastPE = le.Uint64(vd[0x80:])
-	h.NumDevs = le.Uint32(vd[0x90:])
+	d := layout.VolumeDesc
+	h.LogicalSize = d.Size.Get(vd)
+	h.State = d.State.Get32(vd)
+	copy(h.VolumeUUID[:], d.UUID.Bytes(vd))
+	h.SnapID = d.SnapID.Get32(vd)
+	h.FirstPE = d.FirstPE.Get(vd)
+	h.LastPE = d.LastPE.Get(vd)
+	h.NumDevs = d.Devices.Get32(vd)
 	if h.LogicalSize == 0 || h.LogicalSize > 1<<50 {
 		return nil, corrupt("LVM volume descriptor", vdOff, "logical size %d out of range", h.LogicalSize)
 	}
@@ -179,15 +182,15 @@ func readPETables(r io.ReaderAt, base int64, h *LVMHeader, firstBitmap int64) ([
 				return fmt.Errorf("vmfs: reading PE table at %#x: %w", tableOff, err)
 			}
 			for k := 0; k < peTableEntries; k++ {
-				e := table[k*peEntrySize:]
-				if e[0] == 0 {
+				e, f := table[k*peEntrySize:], layout.PEEntry
+				if f.Used.Get(e) == 0 {
 					continue
 				}
 				pe := PE{
-					ID:       le.Uint32(e[0x01:]),
-					Physical: int64(le.Uint64(e[0x09:])),
-					Logical:  int64(le.Uint64(e[0x11:])),
-					Length:   int64(le.Uint64(e[0x19:])),
+					ID:       f.ID.Get32(e),
+					Physical: int64(f.Physical.Get(e)),
+					Logical:  int64(f.Logical.Get(e)),
+					Length:   int64(f.Length.Get(e)),
 				}
 				if pe.Physical < 0 || pe.Logical < 0 || pe.Length <= 0 || pe.Logical+pe.Length < 0 || pe.Physical+pe.Length < 0 {
 					return corrupt("PE table entry", tableOff+int64(k*peEntrySize), "offsets out of range")

@@ -2,6 +2,8 @@ package vmfstest
 
 import (
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // newFBB sizes the file-block bitmap for w.nblocks blocks. VMFS5: 200
@@ -76,16 +78,16 @@ func (w *writer) writeLVM() error {
 	x := w.exts[w.cur]
 	us := uint64(w.s.Time.UnixMicro())
 	units := x.count
-	h := make([]byte, 0x200)
-	le32(h, 0x00, magicLVM)
+	h, l := make([]byte, 0x200), layout.LVM
+	l.Magic.Put(h, magicLVM)
 	major, mdAlign := uint32(5), uint32(0)
 	volOff, sdOff, bmOff, peOff := int64(0x200), int64(0x7E200), int64(0x80200), int64(0x80600)
 	if w.v6 {
 		major, mdAlign = 6, uint32(w.md)
 		volOff, sdOff, bmOff, peOff = 0x1000, 0x7F000, 0x81000, 0x82000
 	}
-	le32(h, 0x04, major)
-	le32(h, 0x08, 21)
+	l.Major.Put(h, uint64(major))
+	l.Minor.Put(h, 21)
 	h[0x0C] = 0 // SCSI id: type
 	id := "vmfstest:0:0"
 	h[0x0D] = byte(len(id))
@@ -93,47 +95,47 @@ func (w *writer) writeLVM() error {
 	copy(h[0x1A:], "Virtual disk    ")
 	copy(h[0x2A:], "1.0 ")
 	copy(h[0x2E:], id)
-	le32(h, 0x5A, 512)
-	le64(h, 0x5E, uint64(dataOffset+x.count*peSize))
-	le32(h, 0x66, 1)
+	l.SectorSize.Put(h, 512)
+	l.DeviceBytes.Put(h, uint64(dataOffset+x.count*peSize))
+	l.Volumes.Put(h, 1)
 	nPE := units
 	if w.v6 {
 		nPE = 1 // one run covering every unit, as on I6
 	}
-	le32(h, 0x6A, uint32(nPE))
-	le32(h, 0x6E, uint32(nPE-1))
-	le64(h, 0x72, 3)
-	le64(h, 0x7A, dataOffset)
-	copy(h[0x82:], w.devUUID[:])
-	le64(h, 0x92, us)
-	le64(h, 0x9A, us)
+	l.PEs.Put(h, uint64(nPE))
+	l.LastPE.Put(h, uint64(nPE-1))
+	l.Generation.Put(h, 3)
+	l.DataOffset.Put(h, dataOffset)
+	copy(l.DeviceUUID.Bytes(h), w.devUUID[:])
+	l.InitTime.Put(h, us)
+	l.ModTime.Put(h, us)
 	// An LVM5 PE map (a 1 KiB bitmap, then a table of 8192 entries of
 	// 256 MiB) covers 2 TiB; a device holds up to 8 maps, 1 MiB + 1 KiB
 	// apart, and numPEMaps says how many (vmfs.md: "LVM device header").
-	le32(h, 0xBE, uint32((units+peMapEntries-1)/peMapEntries))
+	l.PEMaps.Put(h, uint64((units+peMapEntries-1)/peMapEntries))
 	if w.v6 {
-		le32(h, 0xBE, 0)
-		le32(h, 0xCA, mdAlign)
-		le32(h, 0xCE, uint32(units))
+		l.PEMaps.Put(h, 0)
+		l.MDAlignment.Put(h, uint64(mdAlign))
+		l.Units6.Put(h, uint64(units))
 	}
 	if err := w.devWrite(lvmHeaderOff, h); err != nil {
 		return err
 	}
-	v := make([]byte, 0x200)
-	le64(v, 0x00, uint64(w.volSize))
-	le64(v, 0x08, 2)
-	le32(v, 0x10, 1)
-	copy(v[0x14:], uuidString(w.lvmUUID))
-	copy(v[0x54:], w.lvmUUID[:])
-	le32(v, 0x64, 1)
-	le64(v, 0x68, us)
-	le32(v, 0x74, uint32(units))
-	le64(v, 0x78, uint64(x.first))
-	le64(v, 0x80, uint64(x.first+units-1))
-	le64(v, 0x88, us)
-	le32(v, 0x90, uint32(len(w.exts)))
+	v, d := make([]byte, 0x200), layout.VolumeDesc
+	d.Size.Put(v, uint64(w.volSize))
+	d.Generation.Put(v, 2)
+	d.State.Put(v, 1)
+	copy(d.Name.Bytes(v), uuidString(w.lvmUUID))
+	copy(d.UUID.Bytes(v), w.lvmUUID[:])
+	d.SnapID.Put(v, 1)
+	d.CreateTime.Put(v, us)
+	d.Units.Put(v, uint64(units))
+	d.FirstPE.Put(v, uint64(x.first))
+	d.LastPE.Put(v, uint64(x.first+units-1))
+	d.ModTime.Put(v, us)
+	d.Devices.Put(v, uint64(len(w.exts)))
 	if w.v6 {
-		le32(v, 0x110, 1)
+		d.ConsumedPEs.Put(v, 1)
 	}
 	if err := w.devWrite(lvmHeaderOff+volOff, v); err != nil {
 		return err
@@ -150,21 +152,21 @@ func (w *writer) writeLVM() error {
 	for m := int64(0); m*peMapEntries < nPE; m++ {
 		k := min(nPE-m*peMapEntries, peMapEntries) // entries of map m
 		bm := make([]byte, (k+7)/8)
-		pe := make([]byte, 128*k)
+		pe, f := make([]byte, layout.PEEntrySize*k), layout.PEEntry
 		for j := range k {
 			bm[j/8] |= 1 << (j % 8)
 			i := m*peMapEntries + j
-			e := pe[j*128:]
-			e[0] = 1
-			le32(e, 0x01, uint32(x.first+i))
+			e := pe[j*layout.PEEntrySize:]
+			f.Used.Put(e, 1)
+			f.ID.Put(e, uint64(x.first+i))
 			length := uint64(peSize)
 			if w.v6 {
 				length = uint64(x.count * peSize)
 			}
-			le64(e, 0x09, uint64(dataOffset+i*peSize))
-			le64(e, 0x11, uint64((x.first+i)*peSize))
-			le64(e, 0x19, length)
-			le32(e, 0x21, 1)
+			f.Physical.Put(e, uint64(dataOffset+i*peSize))
+			f.Logical.Put(e, uint64((x.first+i)*peSize))
+			f.Length.Put(e, length)
+			f.Version.Put(e, 1)
 		}
 		step := m * (peOff - bmOff + 0x100000)
 		if err := w.devWrite(lvmHeaderOff+bmOff+step, bm); err != nil {
