@@ -81,11 +81,7 @@ func DebianPackage(name string) string { return debianPackages[filepath.Base(nam
 // failure under VMFSRECOVER_REQUIRE_TOOLS=1.
 func Lacks(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if Required() {
-		tb.Fatalf("%s (%s=1: every tool and environment must be present)", msg, RequireEnv)
-	}
-	tb.Skip(msg)
+	lacking(tb, tb.Skip, format, args...)
 }
 
 // Partly says that the test leaves out one of its comparisons because the
@@ -93,11 +89,18 @@ func Lacks(tb testing.TB, format string, args ...any) {
 // VMFSRECOVER_REQUIRE_TOOLS=1.
 func Partly(tb testing.TB, format string, args ...any) {
 	tb.Helper()
+	lacking(tb, tb.Log, format, args...)
+}
+
+// lacking fails tb when every tool must be present, and otherwise says
+// what is missing through then (Skip or Log).
+func lacking(tb testing.TB, then func(...any), format string, args ...any) {
+	tb.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if Required() {
 		tb.Fatalf("%s (%s=1: every tool and environment must be present)", msg, RequireEnv)
 	}
-	tb.Log(msg)
+	then(msg)
 }
 
 // Tool returns the path of the outside program name, found on PATH or in
