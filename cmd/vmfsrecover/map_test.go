@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/wizard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
@@ -159,5 +160,32 @@ func TestMapNamesLostMetadata(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "/.fdc.sf, file descriptors: files whose descriptors lay there are missing or orphaned: bytes 65536-69632 lay in unreadable sectors") {
 		t.Errorf("the deep scan does not say the descriptor area was lost:\n%s", out.String())
+	}
+}
+
+// TestWizardMap: the wizard takes --map too, keeps it in its state for
+// --resume, and the file whose sectors the map marks bad names its lost
+// bytes in the export's manifest.
+func TestWizardMap(t *testing.T) {
+	img, mapPath, _ := mappedVolume(t)
+	dir := t.TempDir()
+	answers := filepath.Join(dir, "answers.json")
+	body := `{"filter": "all", "select": ["/vm1"], "destination": {"local": "` + filepath.Join(dir, "out") + `"}}`
+	if err := os.WriteFile(answers, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := &wizardOptions{answers: answers, state: filepath.Join(dir, "state.json"), workers: 1, maps: []string{mapPath}}
+	var out, errOut bytes.Buffer
+	err := runWizard(context.Background(), &globalOptions{json: true, quiet: true}, o, []string{img}, strings.NewReader(""), &out, &errOut)
+	if err != nil && exitCode(err) != exitPartial {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	st, lerr := wizard.LoadState(o.state)
+	if lerr != nil || len(st.Maps) != 1 {
+		t.Fatalf("the state keeps no mapfile: %v %+v", lerr, st)
+	}
+	manifest, _ := os.ReadFile(filepath.Join(dir, "out", export.ManifestName))
+	if !strings.Contains(string(manifest), "bytes 4608-5632 lay in unreadable sectors") {
+		t.Errorf("the wizard's manifest does not name the lost bytes:\n%s", manifest)
 	}
 }

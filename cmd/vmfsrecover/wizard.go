@@ -25,6 +25,7 @@ type wizardOptions struct {
 	restart  bool
 	tolerant bool
 	probeAll bool
+	maps     []string // --map, as volumeFlags.maps
 	workers  int
 	dest     exportFlags // the FTP options of a destination
 }
@@ -89,6 +90,7 @@ With --json the report is printed as JSON and the steps go to stderr.
 	f.BoolVar(&o.restart, "restart", false, "start afresh even when a saved wizard could be resumed")
 	f.BoolVar(&o.tolerant, "tolerant", false, "read damaged volumes: missing extents and unreadable metadata read as zeros and are reported")
 	f.BoolVar(&o.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
+	f.StringArrayVar(&o.maps, "map", nil, "GNU ddrescue mapfile of a SOURCE image (from image or ddrescue): bytes it does not mark rescued are reported lost; with several SOURCEs, SOURCE=MAPFILE (repeat --map); saved for --resume")
 	f.IntVar(&o.workers, "workers", 1, "files exported in parallel")
 	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
 	addDestinationFlags(cmd, &o.dest)
@@ -123,7 +125,14 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 			return err
 		}
 	}
+	var maps map[string]string
+	if len(o.maps) > 0 {
+		if maps, err = mapsBySource(args, o.maps); err != nil {
+			return err
+		}
+	}
 	wopts := wizard.Options{
+		Maps:      maps,
 		StatePath: o.state, Workers: o.workers, Logger: plainLogger(g, errOut),
 		// Deep-scan files live beside the state, so that a resumed wizard
 		// reuses them wherever it is started from.

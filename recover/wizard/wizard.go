@@ -34,13 +34,16 @@ const (
 // State is what a wizard remembers between steps and between runs. It holds
 // no password.
 type State struct {
-	Format   int       `json:"format"`
-	Step     Step      `json:"step"`
-	Updated  time.Time `json:"updated"`
-	Sources  []string  `json:"sources,omitempty"`
-	Tolerant bool      `json:"tolerant,omitempty"`
-	ProbeAll bool      `json:"probe_all,omitempty"`
-	ScanMode string    `json:"scan_mode,omitempty"`
+	Format  int       `json:"format"`
+	Step    Step      `json:"step"`
+	Updated time.Time `json:"updated"`
+	Sources []string  `json:"sources,omitempty"`
+	// Maps are the GNU ddrescue mapfiles of imaged sources, by source
+	// (both absolute): what they do not mark rescued is lost.
+	Maps     map[string]string `json:"maps,omitempty"`
+	Tolerant bool              `json:"tolerant,omitempty"`
+	ProbeAll bool              `json:"probe_all,omitempty"`
+	ScanMode string            `json:"scan_mode,omitempty"`
 	// Volumes are those the last scan found; Volume is the 1-based number
 	// of the one chosen.
 	Volumes []VolumeInfo `json:"volumes,omitempty"`
@@ -91,6 +94,9 @@ type Options struct {
 	// Notify, when set, is told what happens to each deep-scan file
 	// (reused, saved, not saved).
 	Notify func(deepscan.Event)
+	// Maps name, by SOURCE as given to SetSources, the GNU ddrescue
+	// mapfile of an imaged source (the command line's --map).
+	Maps map[string]string
 	// FTP are the defaults of an FTP destination's options (the command
 	// line's --ca-file, --implicit-tls, ...); Timeout is never saved and
 	// always comes from here.
@@ -201,15 +207,25 @@ func (w *Wizard) SetSources(sources []string, tolerant, probeAll bool) error {
 		return fmt.Errorf("no source given")
 	}
 	abs := make([]string, len(sources))
+	var maps map[string]string
 	for i, s := range sources {
 		a, err := absSource(s)
 		if err != nil {
 			return err
 		}
 		abs[i] = a
+		if m := w.opts.Maps[s]; m != "" {
+			if m, err = absSource(m); err != nil {
+				return err
+			}
+			if maps == nil {
+				maps = map[string]string{}
+			}
+			maps[a] = m
+		}
 	}
 	w.Close()
-	w.st.Sources, w.st.Tolerant, w.st.ProbeAll = abs, tolerant, probeAll
+	w.st.Sources, w.st.Maps, w.st.Tolerant, w.st.ProbeAll = abs, maps, tolerant, probeAll
 	w.st.Volumes, w.st.Volume, w.st.Selected = nil, 0, nil
 	return w.move("SetSources", StepScan)
 }
@@ -259,6 +275,7 @@ func (w *Wizard) openScan(ctx context.Context) (*session.Scan, error) {
 	return session.ScanSources(ctx, w.st.Sources, session.Options{
 		Tolerant: w.st.Tolerant, ProbeAll: w.st.ProbeAll, Deep: w.st.ScanMode == ScanDeep,
 		ScanDir: w.opts.ScanDir, DeepProgress: w.opts.DeepProgress, Notify: w.opts.Notify,
+		Maps: w.st.Maps,
 	})
 }
 
