@@ -3,6 +3,7 @@ package mount
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -10,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // serveEnv makes the test binary a mount server that never unmounts (see
@@ -200,5 +203,30 @@ func TestUnmountWhileBusy(t *testing.T) {
 func TestIsMountedUnescapes(t *testing.T) {
 	if got := unescapeOctal(`/tmp/a\040b\134c`); got != `/tmp/a b\c` {
 		t.Errorf("unescapeOctal = %q", got)
+	}
+}
+
+func TestReadAheadRaisedAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Lacks(t, "only root may raise a mount's read-ahead")
+	}
+	srv := mountForTest(t, fstest.MapFS{"f": {Data: []byte("x")}}, Options{})
+	var st syscall.Stat_t
+	if err := syscall.Stat(srv.Dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != fmt.Sprint(maxRead>>10) {
+		t.Errorf("read_ahead_kb = %s, want %d", got, maxRead>>10)
+	}
+	fi, err := os.Stat(filepath.Join(srv.Dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs := fi.Sys().(*syscall.Stat_t).Blksize; bs != maxRead {
+		t.Errorf("st_blksize = %d, want %d: cat and cp read that much at a time", bs, maxRead)
 	}
 }
