@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -168,14 +169,21 @@ func (l lostFS) Open(name string) (fs.File, error) {
 }
 
 func TestLostBytesAreReportedOncePerFile(t *testing.T) {
+	var mu sync.Mutex // Warn runs on the FUSE server's goroutines
 	var heard []string
 	srv := mountForTest(t, lostFS{fstest.MapFS{"a": {Data: []byte("aaa")}, "b": {Data: []byte("b")}}},
-		Options{Warn: func(name string, ws []string) { heard = append(heard, name+": "+ws[0]) }})
+		Options{Warn: func(name string, ws []string) {
+			mu.Lock()
+			defer mu.Unlock()
+			heard = append(heard, name+": "+ws[0])
+		}})
 	for _, name := range []string{"a", "a", "b", "a"} {
 		if _, err := os.ReadFile(filepath.Join(srv.Dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	slices.Sort(heard)
 	if want := []string{"a: bytes 0-511 lost", "b: bytes 0-511 lost"}; !slices.Equal(heard, want) {
 		t.Errorf("warnings heard: %q, want %q", heard, want)
