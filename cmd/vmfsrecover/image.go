@@ -18,6 +18,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
 type imageOptions struct {
@@ -83,7 +84,7 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 		return withExitCode(exitUsage, fmt.Errorf("--retries %d: must be 0 or more", o.retries))
 	}
 	guard := writeguard.New()
-	if !strings.Contains(spec, "://") {
+	if !remote.IsRemote(spec) {
 		if err := guard.AddPath(spec); err != nil {
 			return withExitCode(exitUsage, fmt.Errorf("SOURCE %s: %w", spec, err))
 		}

@@ -17,7 +17,8 @@ type Options struct {
 	SectorSize int64         // trim, scrape and retry read size; default 512
 	Retries    int           // passes over the bad sectors after scraping
 	SaveEvery  time.Duration // mapfile save interval; default 30 s
-	// Progress, when set, is called after every read with the totals.
+	// Progress, when set, is called with the totals at most every 100 ms
+	// while reading, and when the mapfile is saved.
 	Progress func(Stats)
 }
 
@@ -80,6 +81,7 @@ type rescue struct {
 	buf      []byte
 	errs     int
 	lastSave time.Time
+	lastShow time.Time
 }
 
 func newRescue(ctx context.Context, src io.ReaderAt, size int64, out Output, m *mapfile.Map, save Saver, opts Options) *rescue {
@@ -148,8 +150,10 @@ func allZero(p []byte) bool {
 // step records the outcome of a read and saves the mapfile when due.
 func (r *rescue) step(pos int64) error {
 	r.m.Pos = pos
-	if r.opts.Progress != nil {
-		r.opts.Progress(r.stats())
+	// The totals walk the whole map: a scrape of a badly damaged disk
+	// reads millions of sectors into a map of thousands of blocks.
+	if r.opts.Progress != nil && time.Since(r.lastShow) >= 100*time.Millisecond {
+		r.show()
 	}
 	if time.Since(r.lastSave) >= r.opts.SaveEvery {
 		return r.save()
@@ -157,8 +161,16 @@ func (r *rescue) step(pos int64) error {
 	return nil
 }
 
+func (r *rescue) show() {
+	r.lastShow = time.Now()
+	r.opts.Progress(r.stats())
+}
+
 func (r *rescue) save() error {
 	r.lastSave = time.Now()
+	if r.opts.Progress != nil {
+		r.show()
+	}
 	if err := r.out.Sync(); err != nil {
 		return fmt.Errorf("syncing the image: %w", err)
 	}

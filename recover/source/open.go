@@ -3,7 +3,6 @@ package source
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
@@ -198,28 +197,12 @@ func ForDiscover(specs []string, opts Options) ([]discover.Source, error) {
 // withMap reads the mapfile at path and returns d with the ranges it does
 // not mark rescued known lost; d is closed on error.
 func withMap(d Disk, path string) (Disk, error) {
-	m, err := readMap(path, d.Size())
+	m, err := mapfile.ReadFile(path, d.Size())
 	if err != nil {
 		d.Close()
-		return nil, err
-	}
-	return disk.WithBadRanges(d, m.Lost()), nil
-}
-
-func readMap(path string, size int64) (*mapfile.Map, error) {
-	f, err := os.Open(path)
-	if err != nil {
 		return nil, fmt.Errorf("--map: %w", err)
 	}
-	defer f.Close()
-	m, err := mapfile.Parse(f)
-	if err == nil {
-		err = m.Fit(size)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("--map %s: %w", path, err)
-	}
-	return m, nil
+	return disk.WithBadRanges(d, m.Lost()), nil
 }
 
 // ForDeepScan opens every SOURCE for deepscan.ScanSources, which then owns

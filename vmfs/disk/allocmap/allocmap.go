@@ -103,7 +103,15 @@ func (m Map) Validate(size int64) error {
 // the map of a section of the disk.
 func (m Map) Window(off, n int64) Map {
 	var out Map
-	for _, r := range m {
+	// m is sorted: start at the first range that ends past off, stop at
+	// the first that starts past the window. Callers ask per block or per
+	// read, so a long map (a ddrescue map of a failing disk) costs a
+	// search, not a walk.
+	i := sort.Search(len(m), func(i int) bool { return m[i].End() > off })
+	for _, r := range m[i:] {
+		if r.Off >= off+n {
+			break
+		}
 		start, end := max(r.Off, off), min(r.End(), off+n)
 		if start < end {
 			out = out.Add(Range{Off: start - off, Len: end - start})

@@ -2,10 +2,12 @@ package mapfile
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -232,6 +234,24 @@ func (m *Map) Fit(size int64) error {
 	}
 	m.Resize(size)
 	return nil
+}
+
+// ReadFile reads the mapfile at path and fits it to a source of size bytes
+// (see Fit; an empty mapfile describes a rescue not started). Errors name
+// path.
+func ReadFile(path string, size int64) (*Map, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Parse(bytes.NewReader(data))
+	if err == nil {
+		err = m.Fit(size)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
 }
 
 // Set gives [pos, pos+size) the status st, inside what the map covers.

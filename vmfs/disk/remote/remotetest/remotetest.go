@@ -37,9 +37,17 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// waitPort waits until something accepts connections on port.
-func waitPort(t testing.TB, port int, cmd *exec.Cmd, exited <-chan struct{}, stderr *bytes.Buffer) {
+// serve starts cmd, a server, and waits until it accepts connections on
+// port; the buffer collects what it writes on stderr.
+func serve(t testing.TB, cmd *exec.Cmd, port int) *bytes.Buffer {
 	t.Helper()
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	// Generous: on a loaded 2-core machine qemu-nbd with TLS has taken
 	// over 10 s to listen.
 	deadline := time.Now().Add(60 * time.Second)
@@ -47,7 +55,7 @@ func waitPort(t testing.TB, port int, cmd *exec.Cmd, exited <-chan struct{}, std
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return stderr
 		}
 		select {
 		case <-exited:
@@ -61,6 +69,7 @@ func waitPort(t testing.TB, port int, cmd *exec.Cmd, exited <-chan struct{}, std
 	cmd.Process.Kill()
 	<-exited
 	t.Fatalf("%s did not start listening on port %d: %s", cmd.Path, port, stderr)
+	return nil
 }
 
 // NBD is a qemu-nbd process exporting one image read-only.
@@ -112,17 +121,9 @@ func StartNBDKitWith(t testing.TB, image string, flags, params []string) *NBD {
 // Start (re)starts the server on its port.
 func (s *NBD) Start() {
 	s.t.Helper()
-	s.stderr = &bytes.Buffer{}
 	s.cmd = exec.Command(s.args[0], s.args[1:]...)
-	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	cmd := s.cmd
-	go func() { cmd.Wait(); close(exited) }()
-	waitPort(s.t, s.Port, cmd, exited, s.stderr)
+	s.stderr = serve(s.t, s.cmd, s.Port)
 }
 
 // Stop kills the server and every connection it serves.
@@ -234,16 +235,8 @@ func newUserKey(t testing.TB) ([]byte, []byte) {
 // Start (re)starts sshd on its port.
 func (s *SSHD) Start() {
 	s.t.Helper()
-	s.stderr = &bytes.Buffer{}
 	s.cmd = exec.Command(s.bin, "-D", "-e", "-f", filepath.Join(s.dir, "sshd_config"))
-	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	cmd := s.cmd
-	go func() { cmd.Wait(); close(exited) }()
-	waitPort(s.t, s.Port, cmd, exited, s.stderr)
+	s.stderr = serve(s.t, s.cmd, s.Port)
 }
 
 // Stop kills sshd and the per-connection processes it forked (which leave
