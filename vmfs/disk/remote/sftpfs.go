@@ -169,8 +169,12 @@ func lost(err error, dead chan struct{}) bool {
 		return true
 	default:
 	}
+	// A send on a connection the server just closed fails with a wrapped
+	// io.EOF ("failed to send packet: EOF") before dead is closed; a bare
+	// io.EOF is the end of the file.
 	var ne net.Error
 	return errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) && err != io.EOF ||
 		errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
 }
 
