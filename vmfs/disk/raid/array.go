@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -184,6 +186,69 @@ func (a *Array) ReadAt(p []byte, off int64) (int, error) {
 	if int64(len(p)) > a.size-off {
 		p = p[:a.size-off]
 	}
+	if err := a.readSplit(p, off); err != nil {
+		return 0, err
+	}
+	if len(p) < want {
+		return len(p), io.EOF
+	}
+	return len(p), nil
+}
+
+// parallelMin is the smallest read that readSplit shares among
+// goroutines: below it, starting them costs more than it saves.
+const parallelMin = 256 << 10
+
+// readSplit cuts a large read into as many parts as there are CPUs, at
+// stripe boundaries so that no row's parity is read twice, and reads them
+// at once: the members are separate disks, a rebuild from parity is
+// computation, and one goroutine waiting on each in turn is slower than
+// one disk.
+func (a *Array) readSplit(p []byte, off int64) error {
+	unit := a.stripe()
+	workers := min(runtime.GOMAXPROCS(0), 8, len(p)/parallelMin*2)
+	if workers < 2 || int64(len(p)) < 2*unit {
+		return a.readRange(p, off)
+	}
+	part := (int64(len(p))/int64(workers) + unit - 1) / unit * unit
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		from := int64(w) * part
+		if w > 0 {
+			from -= (off + from) % unit // start on a stripe boundary
+		}
+		to := min(int64(w+1)*part, int64(len(p)))
+		if w+1 < workers {
+			to -= (off + to) % unit
+		}
+		if from >= to {
+			continue
+		}
+		wg.Go(func() { errs[w] = a.readRange(p[from:to], off+from) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// stripe is the unit readSplit cuts at: one row of chunks across the
+// members (the array bytes one parity computation covers), or 1 MiB for
+// arrays without chunks.
+func (a *Array) stripe() int64 {
+	n := int64(len(a.members))
+	switch a.g.Level {
+	case RAID0:
+		return a.g.Chunk * n
+	case RAID10:
+		return a.g.Chunk * max(n/2, 1)
+	case RAID5, RAID6:
+		return a.g.Chunk * (n - int64(a.g.Level.parity()))
+	}
+	return 1 << 20
+}
+
+// readRange reads p at off, within the array, on the calling goroutine.
+func (a *Array) readRange(p []byte, off int64) error {
 	var err error
 	switch a.g.Level {
 	case Linear:
@@ -197,13 +262,7 @@ func (a *Array) ReadAt(p []byte, off int64) (int, error) {
 	case RAID5, RAID6:
 		err = a.readParity(p, off)
 	}
-	if err != nil {
-		return 0, err
-	}
-	if len(p) < want {
-		return len(p), io.EOF
-	}
-	return len(p), nil
+	return err
 }
 
 // readMember reads exactly len(p) bytes at member offset off (past

@@ -61,7 +61,7 @@ func (a *Array) checkParity(off, n, width int64) ([]Mismatch, error) {
 		mm := Mismatch{Row: s, Off: s * rowBytes, Len: rowBytes, PMember: r.p, QMember: r.q}
 		mm.P = !bytes.Equal(p, bufs[r.p])
 		if r.q >= 0 {
-			a.syndrome(&r, data, q)
+			a.syndrome(&r, data, q, nil, 0)
 			mm.Q = !bytes.Equal(q, bufs[r.q])
 		}
 		if mm.P || mm.Q {

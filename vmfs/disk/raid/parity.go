@@ -52,26 +52,12 @@ func (a *Array) readParity(p []byte, off int64) error {
 	return nil
 }
 
-// readPieces reads every piece from its member, the members in parallel
-// when a read spans several: they are separate disks (or files), and a
-// single reader waiting on each in turn would be slower than one disk.
+// readPieces reads every piece from its member.
 func (a *Array) readPieces(pieces []piece) {
-	read := func(m int) {
-		for i := range pieces {
-			if pc := &pieces[i]; pc.m == m || m < 0 {
-				pc.err = a.readMember(pc.m, pc.buf, pc.s*a.g.Chunk+pc.in)
-			}
-		}
+	for i := range pieces {
+		pc := &pieces[i]
+		pc.err = a.readMember(pc.m, pc.buf, pc.s*a.g.Chunk+pc.in)
 	}
-	if len(pieces) < 2*len(a.members) {
-		read(-1)
-		return
-	}
-	var wg sync.WaitGroup
-	for m := range a.members {
-		wg.Go(func() { read(m) })
-	}
-	wg.Wait()
 }
 
 // rebuild computes pieces[t] of row s from the row's other members. Data
@@ -144,7 +130,7 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 			}
 		}
 	case len(unknown) == 1 && qbuf != nil:
-		a.syndrome(r, data, out)
+		a.syndrome(r, data, out, nil, 0)
 		xorInto(out, qbuf)
 		mulInto(out, gfInv(gfPow(r.coef[r.data[target.j]])))
 	case len(unknown) == 2 && pbuf != nil && qbuf != nil:
@@ -162,9 +148,8 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 				xorInto(pxy, data[j])
 			}
 		}
-		a.syndrome(r, data, out)
+		a.syndrome(r, data, out, pxy, r.coef[r.data[other]])
 		xorInto(out, qbuf)
-		mulXorInto(out, pxy, gb)
 		mulInto(out, gfInv(ga^gb))
 		// The other lost chunk is Dy = Pxy ^ Dx: when the read wants it
 		// too over the same bytes, fill it now rather than solving again.
@@ -193,23 +178,38 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 var scratchPool sync.Pool
 
 // syndrome sets q to Σ g^coef·D over the known data chunks (nil ones count
-// as zeros), by Horner's rule from the highest coefficient down.
-func (a *Array) syndrome(r *row, data [][]byte, q []byte) {
-	top := -1
+// as zeros), by Horner's rule from the highest coefficient down, one pass
+// over q per known chunk: the doublings for the unknown chunks between two
+// known ones are done in the same pass. extra, when not nil, is added as
+// if it were the data chunk at coefficient extraCoef (a lost chunk's
+// place): a rebuild of two lost chunks needs g^b·Pxy beside the syndrome.
+func (a *Array) syndrome(r *row, data [][]byte, q []byte, extra []byte, extraCoef int) {
 	bySlot := make([][]byte, len(r.coef))
 	for j, m := range r.data {
-		c := r.coef[m]
 		if data[j] != nil {
-			bySlot[c] = data[j]
+			bySlot[r.coef[m]] = data[j]
 		}
-		top = max(top, c)
 	}
-	clear(q)
-	for c := top; c >= 0; c-- {
-		if bySlot[c] != nil {
-			mul2Into(q, bySlot[c][:len(q)])
-		} else {
-			mul2Zero(q)
+	if extra != nil {
+		bySlot[extraCoef] = extra
+	}
+	last := -1 // coefficient of the last chunk added to q
+	for c := len(bySlot) - 1; c >= 0; c-- {
+		d := bySlot[c]
+		if d == nil {
+			continue
 		}
+		if last < 0 {
+			copy(q, d)
+		} else {
+			mulPow2Xor(q, d[:len(q)], last-c)
+		}
+		last = c
+	}
+	switch {
+	case last < 0:
+		clear(q)
+	case last > 0:
+		mulPow2Xor(q, nil, last)
 	}
 }
