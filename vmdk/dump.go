@@ -1,7 +1,6 @@
 package vmdk
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -78,7 +77,7 @@ func CopySparse(ctx context.Context, dst io.WriterAt, src io.ReaderAt, m allocma
 				}
 				for i := 0; i < len(b); i += zeroBlock {
 					blk := b[i:min(i+zeroBlock, len(b))]
-					if isZero(blk) {
+					if allocmap.IsZero(blk) {
 						continue
 					}
 					if _, err := dst.WriteAt(blk, j.off+int64(i)); err != nil {
@@ -132,7 +131,3 @@ func windows(m allocmap.Map, size int64) []struct{ off, n, mapped int64 } {
 	}
 	return out
 }
-
-var zeros = make([]byte, zeroBlock)
-
-func isZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
@@ -80,7 +81,7 @@ func openSESparse(f *file, size int64, warn func(string)) (*seSparseExtent, erro
 	case h.Capacity > maxSectors:
 		return nil, bad(16, "capacity %d sectors is absurd", h.Capacity)
 	}
-	if h.Reserved != [4]uint64{} || !isZero(buf[208:]) {
+	if h.Reserved != [4]uint64{} || !allocmap.IsZero(buf[208:]) {
 		warn(fmt.Sprintf("%s: SESparse header has non-zero reserved fields or padding (qemu refuses such files); reading it anyway", f.name))
 	}
 	for i, r := range []region{h.GrainDirectory, h.GrainTables, h.Grains} {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	listingpkg "github.com/vmfsrecover/vmfsrecover/recover/listing"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -288,18 +289,9 @@ func checkFarExtentMissing(t *testing.T, res *vmfstest.Result) {
 		t.Fatalf("small.bin without the fourth extent: %d bytes, %v", len(small), err)
 	}
 	far, err := fs.ReadFile(vol, "vm1/far.bin")
-	if err != nil || int64(len(far)) != res.Lookup("/vm1/far.bin").Size || !allZeros(far) {
+	if err != nil || int64(len(far)) != res.Lookup("/vm1/far.bin").Size || !allocmap.IsZero(far) {
 		t.Errorf("far.bin without the fourth extent: %d bytes, %v; want its size in zeros", len(far), err)
 	}
-}
-
-func allZeros(p []byte) bool {
-	for _, b := range p {
-		if b != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // entryLine renders a listing entry as an .expected line.

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,21 +18,6 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
-// fileSum is the sha256 of a file's content.
-func fileSum(t *testing.T, name string) [32]byte {
-	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return [32]byte(h.Sum(nil))
-}
-
 // checkRefused fails unless err is the guard's refusal to write target,
 // exit status 1, naming target and source, suggesting no flag, and the
 // source's content still has the sha256 want.
@@ -45,7 +28,7 @@ func checkRefused(t *testing.T, err error, target, source string, want [32]byte)
 	} else if msg := err.Error(); !strings.Contains(msg, target) || !strings.Contains(msg, source) || strings.Contains(msg, "--") {
 		t.Errorf("refusal %q: want both %s and %s named and no flag suggested", msg, target, source)
 	}
-	if fileSum(t, source) != want {
+	if testenv.FileSHA256(t, source) != want {
 		t.Fatalf("writing %s changed the source %s", target, source)
 	}
 }
@@ -87,7 +70,7 @@ func TestDumpRefusesItsExtent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, file := range []string{extent, desc} {
-		want := fileSum(t, file)
+		want := testenv.FileSHA256(t, file)
 		for how, target := range aliases(t, file) {
 			for _, force := range []bool{false, true} {
 				o := &dumpOptions{globalOptions: &globalOptions{quiet: true}, output: target, force: force}
@@ -105,7 +88,7 @@ func TestDumpRefusesParentExtent(t *testing.T) {
 	dir := t.TempDir()
 	parent := filepath.Join(dir, "b-flat.vmdk")
 	os.WriteFile(parent, vmdktest.Pattern(64<<10, 2), 0o644)
-	base := fileSum(t, parent)
+	base := testenv.FileSHA256(t, parent)
 	os.WriteFile(filepath.Join(dir, "b.vmdk"), []byte(vmdktest.Descriptor("vmfs", "VMFS", "b-flat.vmdk", 128, 1, 0xFFFFFFFF, "")), 0o644)
 	if err := vmdktest.WriteSESparse(filepath.Join(dir, "s-sesparse.vmdk"), make([]byte, 64<<10), func(int64) vmdktest.Kind { return vmdktest.Unmapped }); err != nil {
 		t.Fatal(err)
@@ -145,7 +128,7 @@ func guardVolume(t *testing.T, path string) [32]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fileSum(t, path)
+	return testenv.FileSHA256(t, path)
 }
 
 // The repro of issue 12 item 2: the image saved as OUT/directory/file5,
@@ -209,7 +192,7 @@ func TestExportRefusesALUNOfASpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	lun2 := filepath.Join(filepath.Dir(lun1), "span-ext1.img")
-	want := fileSum(t, lun2)
+	want := testenv.FileSHA256(t, lun2)
 	out := t.TempDir()
 	target := filepath.Join(out, "notes", "readme.txt")
 	os.MkdirAll(filepath.Dir(target), 0o755)
@@ -233,7 +216,7 @@ func TestExportRefusesItsMapfile(t *testing.T) {
 	if err := os.WriteFile(mapPath, fmt.Appendf(nil, "# Mapfile. Created by GNU ddrescue\n0x00000000     +\n0x00000000  0x%08X  +\n", fi.Size()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := fileSum(t, mapPath)
+	want := testenv.FileSHA256(t, mapPath)
 	out := t.TempDir()
 	target := filepath.Join(out, "directory", "file5")
 	os.MkdirAll(filepath.Dir(target), 0o755)

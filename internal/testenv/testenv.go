@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,4 +179,20 @@ func Testdata(tb testing.TB, elem ...string) string {
 		tb.Fatal("testenv: no go.mod above the working directory")
 	}
 	return filepath.Join(append([]string{root, "testdata"}, elem...)...)
+}
+
+// FileSHA256 is the sha256 of a file's content, for tests that check a
+// source was left untouched.
+func FileSHA256(tb testing.TB, name string) [32]byte {
+	tb.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		tb.Fatal(err)
+	}
+	return [32]byte(h.Sum(nil))
 }

@@ -405,9 +405,9 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 	if err != nil || !whole {
 		n.finding.Anomalies = append(n.finding.Anomalies, "not every block was checked against unreadable or missing ranges")
 	}
+	n.finding.lost = lost
 	for _, r := range lost {
-		n.finding.Anomalies = append(n.finding.Anomalies,
-			fmt.Sprintf("bytes %d-%d lay in unreadable sectors of the source and read as zeros", r.Off, r.End()))
+		n.finding.Anomalies = append(n.finding.Anomalies, unreadable(r))
 	}
 	for _, r := range missing {
 		n.finding.Anomalies = append(n.finding.Anomalies,
@@ -416,6 +416,12 @@ func (b *builder) attach(n *tnode, f *vmfs.File) {
 	if len(lost)+len(missing) > 0 {
 		n.finding.Confidence /= 2
 	}
+}
+
+// unreadable is the anomaly of a file's range r that lay in unreadable
+// sectors of the source.
+func unreadable(r allocmap.Range) string {
+	return fmt.Sprintf("bytes %d-%d lay in unreadable sectors of the source and read as zeros", r.Off, r.End())
 }
 
 // addUnreached places every found descriptor of this volume that the

@@ -327,10 +327,8 @@ func metadataLost(t *Tree) []string {
 		if !ok {
 			continue
 		}
-		for _, a := range f.Anomalies {
-			if strings.Contains(a, "unreadable sectors") {
-				out = append(out, fmt.Sprintf("/%s, %s: %s", sf.name, sf.holds, a))
-			}
+		for _, r := range f.lost {
+			out = append(out, fmt.Sprintf("/%s, %s: %s", sf.name, sf.holds, unreadable(r)))
 		}
 	}
 	return out

@@ -33,6 +33,9 @@ type Finding struct {
 	// content or a descriptor naming it (names.go).
 	NameFrom string           `json:"name_from,omitempty"`
 	VMFS     *vmfs.Attributes `json:"vmfs,omitempty"`
+	// lost are the file's byte ranges that lay in unreadable sectors of
+	// the source (each also named in Anomalies).
+	lost allocmap.Map
 }
 
 // Provenance implements export.Provenancer.

@@ -89,7 +89,7 @@ func sameImage(t *testing.T, img string, data []byte, bad allocmap.Map) {
 		clear(want[r.Off:r.End()])
 	}
 	// GNU ddrescue does not extend its image over bad sectors at the end.
-	if len(got) < len(want) && allZero(want[len(got):]) {
+	if len(got) < len(want) && allocmap.IsZero(want[len(got):]) {
 		want = want[:len(got)]
 	}
 	if !bytes.Equal(got, want) {

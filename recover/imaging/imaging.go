@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
@@ -115,7 +116,7 @@ func (r *rescue) read(off, n int64) (bool, error) {
 	p := r.buf[:n]
 	got, err := r.src.ReadAt(p, off)
 	if got == len(p) && (err == nil || err == io.EOF) {
-		if !allZero(p) {
+		if !allocmap.IsZero(p) {
 			if _, werr := r.out.WriteAt(p, off); werr != nil {
 				return false, fmt.Errorf("writing the image at byte %d: %w", off, werr)
 			}
@@ -130,21 +131,6 @@ func (r *rescue) read(off, n int64) (bool, error) {
 	}
 	r.errs++
 	return false, nil
-}
-
-func allZero(p []byte) bool {
-	for len(p) >= 8 {
-		if p[0]|p[1]|p[2]|p[3]|p[4]|p[5]|p[6]|p[7] != 0 {
-			return false
-		}
-		p = p[8:]
-	}
-	for _, b := range p {
-		if b != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // step records the outcome of a read and saves the mapfile when due.

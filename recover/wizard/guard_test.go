@@ -3,14 +3,13 @@ package wizard
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 )
 
@@ -38,26 +37,12 @@ func TestStateNeverOverwritesASource(t *testing.T) {
 	}
 }
 
-func sum(t *testing.T, name string) [32]byte {
-	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return [32]byte(h.Sum(nil))
-}
-
 // The wizard's export goes through the same guard as the CLI's: with
 // overwrite on, a destination file that is the source image (a hard link
 // at the path of a file of the volume) stops the export, naming both.
 func TestWizardExportNeverOverwritesASource(t *testing.T) {
 	img, _ := testVolume(t)
-	want := sum(t, img)
+	want := testenv.FileSHA256(t, img)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	target := filepath.Join(out, "vm1", "vmware.log")
@@ -78,7 +63,7 @@ func TestWizardExportNeverOverwritesASource(t *testing.T) {
 	if !errors.As(err, &e) || e.Target != target || e.Source != img {
 		t.Errorf("wizard export onto its source: %v, want the guard's refusal naming %s and %s\n%s", err, target, img, report.String())
 	}
-	if sum(t, img) != want {
+	if testenv.FileSHA256(t, img) != want {
 		t.Fatal("the wizard's export changed its source")
 	}
 }

@@ -42,3 +42,22 @@ func TestWindow(t *testing.T) {
 		t.Fatalf("Window over a hole = %v, want nothing", got)
 	}
 }
+
+func TestIsZero(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 64 << 10, 64<<10 + 3, 200 << 10} {
+		p := make([]byte, n)
+		if !IsZero(p) {
+			t.Errorf("%d zero bytes: IsZero false", n)
+		}
+		for _, at := range []int{0, n / 2, n - 1} {
+			if n == 0 {
+				continue
+			}
+			p[at] = 1
+			if IsZero(p) {
+				t.Errorf("%d bytes with byte %d set: IsZero true", n, at)
+			}
+			p[at] = 0
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
 // DetectOptions steer Detect.
@@ -343,7 +345,7 @@ func mirrorScore(a *Array) (int, string) {
 	x, y := make([]byte, 4096), make([]byte, 4096)
 	for c := int64(0); c < 256 && ok+bad < 8; c++ {
 		p, q := 2*c, 2*c+1
-		if a.readMember(int(p%n), x, p/n*a.g.Chunk) != nil || a.readMember(int(q%n), y, q/n*a.g.Chunk) != nil || allZero(x) {
+		if a.readMember(int(p%n), x, p/n*a.g.Chunk) != nil || a.readMember(int(q%n), y, q/n*a.g.Chunk) != nil || allocmap.IsZero(x) {
 			continue
 		}
 		if bytes.Equal(x, y) {
@@ -366,16 +368,7 @@ func (a *Array) rowIsZero(r int64) bool {
 		if a.readMember(m, b, r*a.g.Chunk) != nil {
 			continue
 		}
-		if !allZero(b) {
-			return false
-		}
-	}
-	return true
-}
-
-func allZero(b []byte) bool {
-	for _, v := range b {
-		if v != 0 {
+		if !allocmap.IsZero(b) {
 			return false
 		}
 	}
@@ -405,7 +398,7 @@ func (s *search) levels() []Level {
 			if _, err := m.ReadAt(bufs[i], off); err != nil {
 				clear(bufs[i])
 			}
-			nonzero = nonzero || !allZero(bufs[i])
+			nonzero = nonzero || !allocmap.IsZero(bufs[i])
 		}
 		if !nonzero {
 			continue
@@ -432,7 +425,7 @@ func (s *search) levels() []Level {
 		if twins > 0 {
 			someTwins++
 		}
-		if allZero(x) {
+		if allocmap.IsZero(x) {
 			xorZero++
 		}
 	}
