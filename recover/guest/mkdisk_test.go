@@ -1,0 +1,88 @@
+package guest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+)
+
+// run runs an outside program and returns its standard output; it fails
+// the test with its output when the program fails.
+func run(t testing.TB, stdin string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(testenv.Tool(t, name), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// sparseImage creates an empty image of size bytes.
+func sparseImage(t testing.TB, name string, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return p
+}
+
+// guestFile is a file the tests put into a guest file system and expect
+// back: its path there and the sha256 its file system's own tool reads.
+type guestFile struct {
+	path   string
+	size   int
+	sha256 string
+}
+
+// fatFiles formats the bytes of img from byte start, size bytes, as FAT
+// (bits 12, 16 or 32) with mkfs.fat, writes files there with mtools, and
+// returns them with the sha256 mcopy reads back.
+func fatFiles(t testing.TB, img string, start, size int64, bits int, sizes map[string]int) []guestFile {
+	t.Helper()
+	run(t, "", "mkfs.fat", "-F", fmt.Sprint(bits), "--offset", fmt.Sprint(start/512), img, fmt.Sprint(size/1024))
+	at := fmt.Sprintf("%s@@%d", img, start)
+	src := t.TempDir()
+	made := map[string]bool{}
+	var files []guestFile
+	for name, n := range sizes {
+		if dir := filepath.Dir(name); dir != "." && !made[dir] {
+			parts := strings.Split(dir, "/")
+			for i := range parts {
+				d := strings.Join(parts[:i+1], "/")
+				if !made[d] {
+					made[d] = true
+					run(t, "", "mmd", "-i", at, "::/"+d)
+				}
+			}
+		}
+		local := filepath.Join(src, strings.ReplaceAll(name, "/", "_"))
+		b := make([]byte, n)
+		rand.Read(b)
+		if err := os.WriteFile(local, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, "", "mcopy", "-i", at, local, "::/"+name)
+		back := run(t, "", "mcopy", "-n", "-i", at, "::/"+name, "-")
+		sum := sha256.Sum256([]byte(back))
+		files = append(files, guestFile{path: name, size: n, sha256: hex.EncodeToString(sum[:])})
+	}
+	return files
+}

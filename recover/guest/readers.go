@@ -1,0 +1,76 @@
+package guest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/vmfsrecover/vmfsrecover/netcfg/fat"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
+)
+
+// opener opens one guest file system (see package guestfs).
+type opener func(r io.ReaderAt, size int64, opts guestfs.Options) (guestfs.FS, error)
+
+// readers is the one table from a file system's name, as partition.DetectFS
+// gives it, to the reader that opens it. A name not here is listed but
+// cannot be read (ErrNotReadable).
+var readers = map[string]opener{
+	partition.FSFAT12: openFAT,
+	partition.FSFAT16: openFAT,
+	partition.FSFAT32: openFAT,
+}
+
+// ErrNotReadable: the file system was recognised but no reader of this
+// tool reads it (Btrfs, ReFS, swap, VMFS inside a guest), or none was
+// recognised.
+var ErrNotReadable = errors.New("cannot be read yet")
+
+// notReadable says what a volume holds that cannot be read, and how to copy
+// it out for the file system's own tools: the byte range on its disk.
+type notReadable struct {
+	fsName      string // "" when no file system was recognised
+	start, size int64  // on the disk; -1 for a logical volume
+}
+
+func (e *notReadable) Error() string {
+	what := "no file system recognised"
+	if e.fsName != "" {
+		what = e.fsName + " " + ErrNotReadable.Error()
+	}
+	if e.start < 0 {
+		return what
+	}
+	return fmt.Sprintf("%s; copy it out with: vmfsrecover dump DISK --offset %d --length %d -o part.img (or cat FILE --offset %d --length %d on a datastore), then use the file system's own tools",
+		what, e.start, e.size, e.start, e.size)
+}
+
+func (e *notReadable) Unwrap() error { return ErrNotReadable }
+
+// fatFS gives netcfg/fat, written for ESXi's boot banks, the guestfs face.
+type fatFS struct{ *fat.FS }
+
+func openFAT(r io.ReaderAt, size int64, _ guestfs.Options) (guestfs.FS, error) {
+	f, err := fat.Open(r, size)
+	if err != nil {
+		return nil, err
+	}
+	return fatFS{f}, nil
+}
+
+func (f fatFS) Type() string {
+	return fmt.Sprintf("FAT%d", f.FS.Type)
+}
+
+func (f fatFS) Warnings() []string { return nil }
+
+func (f fatFS) Lstat(name string) (fs.FileInfo, error) { return f.FS.Stat(name) }
+
+func (f fatFS) ReadLink(name string) (string, error) {
+	if _, err := f.FS.Stat(name); err != nil {
+		return "", err
+	}
+	return "", &fs.PathError{Op: "readlink", Path: name, Err: errors.New("not a symbolic link (FAT has none)")}
+}

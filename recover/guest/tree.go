@@ -1,0 +1,525 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
+)
+
+// Disk is one disk whose inside the tree shows.
+type Disk struct {
+	// Name is the SOURCE's base name; among several disks it names the
+	// disk's directory at the root (Name + "@").
+	Name string
+	R    io.ReaderAt
+	Size int64
+}
+
+// Options tune Open.
+type Options struct {
+	// Deleted lists deleted files beside the live ones (see
+	// guestfs.Options).
+	Deleted bool
+}
+
+// Tree is the inside of one or several disks as an fs.FS: partitions,
+// logical volumes and the file systems on them (see the package comment).
+// Its files are the readers' files: they implement io.ReaderAt and
+// io.Seeker. It is safe for concurrent use.
+type Tree struct {
+	root     *node
+	opts     Options
+	warnings []string
+}
+
+// node is a directory of the tree: a virtual one (the root, a disk's
+// directory, lvm/VG) listing children, or the root of a volume's file
+// system.
+type node struct {
+	name     string
+	children []*node // sorted by name; a virtual directory
+	vol      *volume // a file system's root
+	layer    string  // of a virtual directory
+}
+
+// volume is a partition, a logical volume or a whole disk, and the file
+// system on it, opened on first use.
+type volume struct {
+	layer  string // "partition p2 (Linux)", "disk", "LV vg0/root"
+	fsName string // as partition.DetectFS names it
+	r      io.ReaderAt
+	size   int64
+	start  int64 // byte offset on its disk, -1 for a logical volume
+	// empty: the volume holds no file system of its own but is known (an
+	// LVM2 physical volume, whose logical volumes are under /lvm): it
+	// reads as an empty directory.
+	empty bool
+
+	once sync.Once
+	fsys guestfs.FS
+	err  error
+}
+
+// Open reads the partition tables of disks and recognises the file system
+// of every partition; the file systems themselves are opened on first
+// use. A disk whose table is lost and which holds no file system at its
+// start is searched for file systems by their backups (partition.Search,
+// which reads the whole disk): ctx stops that.
+func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
+	if len(disks) == 0 {
+		return nil, errors.New("guest: no disk")
+	}
+	t := &Tree{opts: opts}
+	var tops []*node
+	names := map[string]bool{}
+	for _, d := range disks {
+		n, err := t.disk(ctx, d, len(disks) > 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(disks) == 1 {
+			t.root = n
+			break
+		}
+		n.name = d.Name + "@"
+		for i := 2; names[n.name]; i++ {
+			n.name = fmt.Sprintf("%s@%d", d.Name, i)
+		}
+		names[n.name] = true
+		tops = append(tops, n)
+	}
+	if t.root == nil {
+		t.root = &node{name: ".", children: sorted(tops), layer: "disks"}
+	}
+	t.root.name = "."
+	return t, nil
+}
+
+// disk builds the node of one disk: its partitions, or the file system on
+// the whole disk.
+func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, error) {
+	prefix := ""
+	if several {
+		prefix = "disk " + d.Name + " "
+	}
+	warn := func(format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		if several {
+			msg = d.Name + ": " + msg
+		}
+		t.warnings = append(t.warnings, msg)
+	}
+	table, err := partition.Read(d.R, d.Size)
+	if table != nil {
+		for _, w := range table.Warnings {
+			warn("partition table: %s", w)
+		}
+	}
+	if table != nil && len(table.Partitions) > 0 {
+		dir := &node{layer: prefix + string(table.Scheme) + " partition table"}
+		for _, p := range table.Partitions {
+			if isExtended(p.MBRType) {
+				continue
+			}
+			sec := p.Section(d.R)
+			dir.children = append(dir.children, t.volumeNode(fmt.Sprintf("p%d", p.Index),
+				prefix+partitionLayer(p), sec, p.Size, p.Start))
+		}
+		dir.children = sorted(dir.children)
+		return dir, nil
+	}
+	// No table (or an empty MBR, as the boot sector of a file system on
+	// the whole disk reads): a file system at sector 0.
+	if name := partition.DetectFS(d.R, d.Size); name != "" {
+		return t.volumeNode(".", prefix+"disk", d.R, d.Size, 0), nil
+	}
+	if err != nil && !errors.Is(err, partition.ErrNoTable) {
+		warn("partition table: %v", err)
+	}
+	var m allocmap.Map
+	if mp, ok := d.R.(allocmap.Mapper); ok {
+		if m, err = mp.AllocationMap(); err != nil {
+			m = nil
+		}
+	}
+	found, err := partition.Search(ctx, d.R, d.Size, m, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%ssearching for file systems: %w", prefix, err)
+	}
+	dir := &node{layer: prefix + "partitions found by search"}
+	if len(found) == 0 {
+		warn("no partition table and no file system found")
+		return dir, nil
+	}
+	var placed []string
+	for i, f := range found {
+		name := fmt.Sprintf("p%d", i+1)
+		size := min(f.Size, d.Size-f.Start)
+		dir.children = append(dir.children, t.volumeNode(name, fmt.Sprintf("%sfound %s at byte %d", prefix, f.FS, f.Start),
+			io.NewSectionReader(d.R, f.Start, size), size, f.Start))
+		placed = append(placed, fmt.Sprintf("%s = %s at byte %d", name, f.FS, f.Start))
+	}
+	warn("no partition table: the file systems were found by their signatures and backups, numbered by position: %s", strings.Join(placed, ", "))
+	dir.children = sorted(dir.children)
+	return dir, nil
+}
+
+// volumeNode is the node of a volume of r, recognising its file system.
+func (t *Tree) volumeNode(name, layer string, r io.ReaderAt, size, start int64) *node {
+	v := &volume{layer: layer, fsName: partition.DetectFS(r, size), r: r, size: size, start: start}
+	v.empty = v.fsName == partition.FSLVM2
+	return &node{name: name, vol: v}
+}
+
+func isExtended(t byte) bool { return t == 0x05 || t == 0x0F || t == 0x85 }
+
+// partitionLayer describes a partition for Info.Layer: its Linux name,
+// its type and its GPT name.
+func partitionLayer(p partition.Partition) string {
+	s := fmt.Sprintf("partition p%d (%s", p.Index, p.Type)
+	if p.Name != "" {
+		s += fmt.Sprintf(", %q", p.Name)
+	}
+	return s + ")"
+}
+
+func sorted(l []*node) []*node {
+	slices.SortFunc(l, func(a, b *node) int { return strings.Compare(a.name, b.name) })
+	return l
+}
+
+// open opens the volume's file system once.
+func (v *volume) open(opts Options) (guestfs.FS, error) {
+	v.once.Do(func() {
+		if v.empty {
+			return
+		}
+		open, ok := readers[v.fsName]
+		if !ok {
+			v.err = &notReadable{fsName: v.fsName, start: v.start, size: v.size}
+			return
+		}
+		v.fsys, v.err = open(v.r, v.size, guestfs.Options{Deleted: opts.Deleted})
+		if v.err != nil {
+			v.err = fmt.Errorf("%s: %s: %w", v.layer, v.fsName, v.err)
+		}
+	})
+	return v.fsys, v.err
+}
+
+// Warnings are what was met while reading the partition tables and
+// opening the file systems so far: a table read from its backup, a lost
+// table replaced by a search, a file system opened from its backup head.
+func (t *Tree) Warnings() []string {
+	w := slices.Clone(t.warnings)
+	t.walkVolumes(t.root, func(v *volume) {
+		if v.fsys != nil {
+			for _, m := range v.fsys.Warnings() {
+				w = append(w, v.layer+": "+m)
+			}
+		}
+	})
+	return w
+}
+
+func (t *Tree) walkVolumes(n *node, fn func(*volume)) {
+	if n.vol != nil {
+		fn(n.vol)
+	}
+	for _, c := range n.children {
+		t.walkVolumes(c, fn)
+	}
+}
+
+// resolve finds the node name lies in and the rest of name inside the
+// node's file system ("." for its root).
+func (t *Tree) resolve(op, name string) (*node, string, error) {
+	if !fs.ValidPath(name) {
+		return nil, "", &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	n := t.root
+	rest := name
+	for n.vol == nil && rest != "." {
+		first, after, _ := strings.Cut(rest, "/")
+		i, ok := slices.BinarySearchFunc(n.children, first, func(c *node, s string) int { return strings.Compare(c.name, s) })
+		if !ok {
+			return nil, "", &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		n = n.children[i]
+		rest = after
+		if rest == "" {
+			rest = "."
+		}
+	}
+	return n, rest, nil
+}
+
+// inside resolves name to a volume's file system, opened; fsys is nil for
+// a virtual directory or an empty volume, whose root rest then is.
+func (t *Tree) inside(op, name string) (n *node, fsys guestfs.FS, rest string, err error) {
+	n, rest, err = t.resolve(op, name)
+	if err != nil || n.vol == nil {
+		return n, nil, rest, err
+	}
+	fsys, err = n.vol.open(t.opts)
+	if err != nil {
+		return n, nil, rest, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	if fsys == nil && rest != "." {
+		return n, nil, rest, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	return n, fsys, rest, nil
+}
+
+// rebase names the whole path of the tree in an error of a file system,
+// which names its own path.
+func rebase(err error, op, name string) error {
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe == err {
+		return &fs.PathError{Op: pe.Op, Path: name, Err: pe.Err}
+	}
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+// Open opens a file or directory of the tree. Files are those of the guest
+// file system's reader (io.ReaderAt, io.Seeker, and allocmap.Mapper where
+// the reader knows where a file's data lies).
+func (t *Tree) Open(name string) (fs.File, error) {
+	n, fsys, rest, err := t.inside("open", name)
+	if err != nil {
+		return nil, err
+	}
+	if fsys == nil {
+		return &virtualDir{t: t, n: n}, nil
+	}
+	f, err := fsys.Open(rest)
+	if err != nil {
+		return nil, rebase(err, "open", name)
+	}
+	if _, ok := f.(fs.ReadDirFile); ok {
+		if info, err := f.Stat(); err == nil && info.IsDir() {
+			return &volumeDir{File: f, t: t, n: n, name: name, rest: rest}, nil
+		}
+	}
+	return f, nil
+}
+
+// ReadDir lists a directory of the tree.
+func (t *Tree) ReadDir(name string) ([]fs.DirEntry, error) {
+	n, fsys, rest, err := t.inside("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if fsys == nil {
+		return t.virtualEntries(n), nil
+	}
+	list, err := fsys.ReadDir(rest)
+	if err != nil {
+		return nil, rebase(err, "readdir", name)
+	}
+	out := make([]fs.DirEntry, len(list))
+	for i, e := range list {
+		out[i] = dirEntry{DirEntry: e, v: n.vol}
+	}
+	return out, nil
+}
+
+// Stat describes a path of the tree; the roots of the volumes and the
+// virtual directories are described without opening a file system.
+func (t *Tree) Stat(name string) (fs.FileInfo, error) { return t.stat("stat", name) }
+
+// Lstat describes a path of the tree without following a final link.
+func (t *Tree) Lstat(name string) (fs.FileInfo, error) { return t.stat("lstat", name) }
+
+func (t *Tree) stat(op, name string) (fs.FileInfo, error) {
+	n, rest, err := t.resolve(op, name)
+	if err != nil {
+		return nil, err
+	}
+	if rest == "." {
+		return nodeInfo{n}, nil
+	}
+	_, fsys, rest, err := t.inside(op, name)
+	if err != nil {
+		return nil, err
+	}
+	var info fs.FileInfo
+	if op == "lstat" {
+		info, err = fsys.Lstat(rest)
+	} else {
+		info, err = fsys.Stat(rest)
+	}
+	if err != nil {
+		return nil, rebase(err, op, name)
+	}
+	return wrapInfo(info, n.vol), nil
+}
+
+// ReadLink returns the target of a symbolic link inside a guest file
+// system, as the guest wrote it.
+func (t *Tree) ReadLink(name string) (string, error) {
+	_, fsys, rest, err := t.inside("readlink", name)
+	if err != nil {
+		return "", err
+	}
+	if fsys == nil || rest == "." {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	target, err := fsys.ReadLink(rest)
+	return target, rebase(err, "readlink", name)
+}
+
+func (t *Tree) virtualEntries(n *node) []fs.DirEntry {
+	out := make([]fs.DirEntry, len(n.children))
+	for i, c := range n.children {
+		out[i] = fs.FileInfoToDirEntry(nodeInfo{c})
+	}
+	return out
+}
+
+// virtualDir is an opened virtual directory, or the root of an empty
+// volume.
+type virtualDir struct {
+	t   *Tree
+	n   *node
+	pos int
+}
+
+func (d *virtualDir) Stat() (fs.FileInfo, error) { return nodeInfo{d.n}, nil }
+func (d *virtualDir) Close() error               { return nil }
+func (d *virtualDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.n.name, Err: errors.New("is a directory")}
+}
+
+func (d *virtualDir) ReadDir(count int) ([]fs.DirEntry, error) {
+	all := d.t.virtualEntries(d.n)[d.pos:]
+	if count <= 0 {
+		d.pos += len(all)
+		return all, nil
+	}
+	if len(all) == 0 {
+		return nil, io.EOF
+	}
+	all = all[:min(count, len(all))]
+	d.pos += len(all)
+	return all, nil
+}
+
+// volumeDir is an opened directory of a guest file system, whose entries
+// carry the layer.
+type volumeDir struct {
+	fs.File
+	t          *Tree
+	n          *node
+	name, rest string
+}
+
+func (d *volumeDir) Stat() (fs.FileInfo, error) {
+	if d.rest == "." {
+		return nodeInfo{d.n}, nil
+	}
+	info, err := d.File.Stat()
+	if err != nil {
+		return nil, rebase(err, "stat", d.name)
+	}
+	return wrapInfo(info, d.n.vol), nil
+}
+
+func (d *volumeDir) ReadDir(count int) ([]fs.DirEntry, error) {
+	list, err := d.File.(fs.ReadDirFile).ReadDir(count)
+	for i, e := range list {
+		list[i] = dirEntry{DirEntry: e, v: d.n.vol}
+	}
+	return list, err
+}
+
+// Info is FileInfo.Sys() of every entry of the tree.
+type Info struct {
+	// Layer is where the entry lies: "partition p2 (Linux, "root")",
+	// "disk", "LV vg0/root", with the file system: "..., ext4".
+	Layer string `json:"layer"`
+	// FS names the file system (as partition.DetectFS does); empty for a
+	// virtual directory.
+	FS string `json:"fs,omitempty"`
+	// State is guestfs.Live or guestfs.Deleted inside a file system.
+	State string `json:"state,omitempty"`
+	// Entry is what the reader says of the entry (inode, links, stream).
+	Entry *guestfs.Info `json:"entry,omitempty"`
+}
+
+// LayerState returns Layer and State, for listings.
+func (i *Info) LayerState() (layer, state string) { return i.Layer, i.State }
+
+func volumeLayer(v *volume) string {
+	if v.fsName == "" {
+		return v.layer
+	}
+	return v.layer + ", " + v.fsName
+}
+
+// nodeInfo describes a virtual directory or a volume's root.
+type nodeInfo struct{ n *node }
+
+func (i nodeInfo) Name() string       { return i.n.name }
+func (i nodeInfo) Size() int64        { return 0 }
+func (i nodeInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
+func (i nodeInfo) ModTime() time.Time { return time.Time{} }
+func (i nodeInfo) IsDir() bool        { return true }
+func (i nodeInfo) Sys() any {
+	if v := i.n.vol; v != nil {
+		return &Info{Layer: volumeLayer(v), FS: v.fsName}
+	}
+	return &Info{Layer: i.n.layer}
+}
+
+// fileInfo is a reader's FileInfo with the layer in Sys().
+type fileInfo struct {
+	fs.FileInfo
+	v *volume
+}
+
+func wrapInfo(info fs.FileInfo, v *volume) fs.FileInfo { return fileInfo{info, v} }
+
+func (i fileInfo) Sys() any {
+	out := &Info{Layer: volumeLayer(i.v), FS: i.v.fsName, State: guestfs.Live}
+	if g, ok := i.FileInfo.Sys().(*guestfs.Info); ok && g != nil {
+		out.Entry = g
+		if g.State != "" {
+			out.State = g.State
+		}
+	}
+	return out
+}
+
+// dirEntry is a reader's DirEntry with the layer in its Info's Sys().
+type dirEntry struct {
+	fs.DirEntry
+	v *volume
+}
+
+func (e dirEntry) Info() (fs.FileInfo, error) {
+	info, err := e.DirEntry.Info()
+	if err != nil {
+		return nil, err
+	}
+	return wrapInfo(info, e.v), nil
+}
+
+var _ interface {
+	fs.ReadDirFS
+	fs.StatFS
+	fs.ReadLinkFS
+} = (*Tree)(nil)
