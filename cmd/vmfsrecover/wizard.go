@@ -26,6 +26,7 @@ type wizardOptions struct {
 	tolerant bool
 	probeAll bool
 	maps     []string // --map, as volumeFlags.maps
+	raid     string   // --raid, as volumeFlags.raid
 	workers  int
 	dest     exportFlags // the FTP options of a destination
 }
@@ -91,6 +92,7 @@ With --json the report is printed as JSON and the steps go to stderr.
 	f.BoolVar(&o.tolerant, "tolerant", false, "read damaged volumes: missing extents and unreadable metadata read as zeros and are reported")
 	f.BoolVar(&o.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
 	f.StringArrayVar(&o.maps, "map", nil, "GNU ddrescue mapfile of a SOURCE image (from image or ddrescue): bytes it does not mark rescued are reported lost; with several SOURCEs, SOURCE=MAPFILE (repeat --map); saved for --resume")
+	f.StringVar(&o.raid, "raid", "", `read the SOURCEs as the members of a RAID array: "auto" or a spec, as ls --raid takes it (the wizard's scan step also offers it); the spec assembled is saved for --resume`)
 	f.IntVar(&o.workers, "workers", 1, "files exported in parallel")
 	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
 	addDestinationFlags(cmd, &o.dest)
@@ -116,6 +118,9 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 	}
 	if o.resume && len(args) > 0 {
 		return withExitCode(exitUsage, fmt.Errorf("--resume continues the saved sources; give no SOURCE"))
+	}
+	if o.resume && o.raid != "" {
+		return withExitCode(exitUsage, fmt.Errorf("--resume reads the RAID array the saved wizard assembled; give no --raid"))
 	}
 	if o.workers < 1 {
 		return withExitCode(exitUsage, fmt.Errorf("--workers must be at least 1"))
@@ -156,9 +161,12 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		}
 		answers.Tolerant = answers.Tolerant || o.tolerant
 		answers.ProbeAll = answers.ProbeAll || o.probeAll
+		if o.raid != "" {
+			answers.RAID = o.raid
+		}
 	}
 
-	term := &wizard.Terminal{In: in, Out: out, Sources: args, Tolerant: o.tolerant, ProbeAll: o.probeAll}
+	term := &wizard.Terminal{In: in, Out: out, Sources: args, Tolerant: o.tolerant, ProbeAll: o.probeAll, RAID: o.raid}
 	if f, ok := out.(*os.File); ok && isTerminal(f) {
 		if _, h, err := xterm.GetSize(int(f.Fd())); err == nil {
 			term.ScreenLines = h

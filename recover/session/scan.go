@@ -83,6 +83,11 @@ func (v VolumeInfo) String() string {
 // them.
 type Scan struct {
 	Sources []string
+	// RAID is the spec the sources were assembled with as the members of
+	// one array (what detection assumed, written out in full), when
+	// Options.RAID asked for it: passing it back as Options.RAID assembles
+	// the same array without detecting again.
+	RAID    string
 	Volumes []VolumeInfo
 	opts    Options
 	quick   *discover.Session
@@ -105,7 +110,7 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 			var d source.Disk
 			var spec string
 			spec, d, note, err = raidSource(sources, opts, opts.Tolerant)
-			srcs = []discover.Source{{Spec: spec, Disk: d}}
+			srcs, s.RAID = []discover.Source{{Spec: spec, Disk: d}}, spec
 		} else {
 			srcs, err = source.ForDiscover(sources, source.Options{Tolerant: opts.Tolerant, Maps: opts.Maps})
 		}
@@ -145,7 +150,7 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 		var d source.Disk
 		var spec string
 		spec, d, note, err = raidSource(sources, opts, true)
-		srcs = []deepscan.Source{{Spec: spec, Disk: d}}
+		srcs, s.RAID = []deepscan.Source{{Spec: spec, Disk: d}}, spec
 	} else {
 		srcs, err = source.ForDeepScan(sources, source.Options{Maps: opts.Maps})
 	}

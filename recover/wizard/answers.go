@@ -28,6 +28,9 @@ type Answers struct {
 	// Scan is quick (the default), deep, or auto: quick, then deep when
 	// the quick scan finds nothing.
 	Scan string `json:"scan"`
+	// RAID reads the sources as the members of one RAID array: "auto"
+	// detects it, a spec (as --raid takes it) gives it.
+	RAID string `json:"raid"`
 	// Volume is the 1-based number of the volume, or its label or UUID (as
 	// scan shows them); empty picks the only one.
 	Volume VolumeChoice `json:"volume"`
@@ -191,6 +194,11 @@ func RunAnswers(ctx context.Context, w *Wizard, a *Answers, out io.Writer, progr
 }
 
 func answerScan(ctx context.Context, w *Wizard, a *Answers, out io.Writer) error {
+	if a.RAID != "" && w.State().RAID == "" {
+		if err := w.SetRAID(a.RAID); err != nil {
+			return err
+		}
+	}
 	mode := a.Scan
 	if mode == "auto" || mode == "" {
 		mode = ScanQuick
@@ -205,6 +213,9 @@ func answerScan(ctx context.Context, w *Wizard, a *Answers, out io.Writer) error
 	}
 	if err != nil {
 		return err
+	}
+	if spec := w.State().RAID; spec != "" {
+		fmt.Fprintf(out, "RAID %s\n", spec)
 	}
 	for _, v := range vols {
 		fmt.Fprintf(out, "found %s\n", v)

@@ -39,6 +39,9 @@ type Terminal struct {
 	Tolerant, ProbeAll bool
 	// Sources, when set, answer the sources step.
 	Sources []string
+	// RAID, when set, reads the sources as the members of one RAID array
+	// (Wizard.SetRAID).
+	RAID string
 	// PageSize is the number of items listed at once (default 20).
 	PageSize int
 	// ScreenLines, when set, is the terminal's height: a longer preview is
@@ -203,7 +206,7 @@ func (t *Terminal) sources(ctx context.Context, w *Wizard) error {
 		srcs := t.Sources
 		t.Sources = nil
 		t.printf("Sources: %s\n", strings.Join(srcs, " "))
-		return w.SetSources(srcs, t.Tolerant, t.ProbeAll)
+		return t.setSources(w, srcs)
 	}
 	if disks := localDisks("/sys/block"); len(disks) > 0 {
 		t.printf("Disks on this machine (read-only access is enough):\n")
@@ -244,7 +247,15 @@ func (t *Terminal) sources(ctx context.Context, w *Wizard) error {
 			return err
 		}
 	}
-	return w.SetSources(srcs, t.Tolerant, t.ProbeAll)
+	return t.setSources(w, srcs)
+}
+
+// setSources completes the sources step with the terminal's choices.
+func (t *Terminal) setSources(w *Wizard, srcs []string) error {
+	if err := w.SetSources(srcs, t.Tolerant, t.ProbeAll); err != nil || t.RAID == "" {
+		return err
+	}
+	return w.SetRAID(t.RAID)
 }
 
 func (t *Terminal) scan(ctx context.Context, w *Wizard) error {
@@ -252,21 +263,71 @@ func (t *Terminal) scan(ctx context.Context, w *Wizard) error {
 	def := "1"
 	if st.ScanMode != "" && len(st.Volumes) == 0 {
 		def = "2" // the last scan found nothing, or a deep scan was interrupted
+		if len(st.Sources) > 1 && st.RAID == "" && st.ScanMode == ScanQuick {
+			def = "3" // several disks and nothing on any: RAID members, most likely
+		}
 	}
-	t.printf("Sources: %s\n  1) quick scan: partition tables, bare images, the usual offsets (seconds)\n  2) deep scan: every byte, for lost tables, reformatted or damaged volumes (slow)\n", strings.Join(st.Sources, " "))
-	line, err := t.ask(ctx, "Scan ["+def+"]: ", "The quick scan finds intact volumes; the deep scan reads every byte.\n")
+	t.printf("Sources: %s\n", strings.Join(st.Sources, " "))
+	if st.RAID != "" {
+		t.printf("Read as one RAID array: %s\n", st.RAID)
+	}
+	t.printf("  1) quick scan: partition tables, bare images, the usual offsets (seconds)\n  2) deep scan: every byte, for lost tables, reformatted or damaged volumes (slow)\n")
+	answers := "1 or 2"
+	if len(st.Sources) > 1 {
+		answers = "1, 2 or 3"
+		if st.RAID == "" {
+			t.printf("  3) the sources are the members of one RAID array: assemble it, then a quick scan\n")
+		} else {
+			t.printf("  3) read the sources as separate disks again\n")
+		}
+	}
+	line, err := t.ask(ctx, "Scan ["+def+"]: ", "The quick scan finds intact volumes; the deep scan reads every byte. A RAID array's members\n"+
+		"(a failed controller's disks) are read as one disk: its level, member order, chunk size and layout\n"+
+		"are detected from md or DDF metadata or from what the data must look like, or given as a spec\n"+
+		"such as raid5:left-symmetric:64k:offset=0:a.img,b.img,missing,d.img.\n")
 	if err != nil {
 		return err
 	}
 	if line == "" {
 		line = def
 	}
+	if line == "3" && len(st.Sources) > 1 {
+		return t.raid(ctx, w)
+	}
 	mode := map[string]string{"1": ScanQuick, "2": ScanDeep, "quick": ScanQuick, "deep": ScanDeep}[strings.ToLower(line)]
 	if mode == "" {
-		return fmt.Errorf("answer 1 or 2")
+		return fmt.Errorf("answer %s", answers)
 	}
 	t.printf("Scanning...\n")
 	_, err = w.Scan(ctx, mode)
+	for _, warn := range w.Warnings() {
+		t.printf("warning: %s\n", warn)
+	}
+	if errors.Is(err, ErrNothingFound) {
+		t.printf("%v\n", err)
+		return nil
+	}
+	return err
+}
+
+// raid turns reading the sources as one RAID array on (asking for a spec,
+// auto by default, and scanning) or off.
+func (t *Terminal) raid(ctx context.Context, w *Wizard) error {
+	if w.State().RAID != "" {
+		return w.SetRAID("")
+	}
+	line, err := t.ask(ctx, "RAID spec [auto]: ", "auto detects the array; or give level:layout:chunk:offset=N:members, parts left out detected.\n")
+	if err != nil {
+		return err
+	}
+	if line == "" {
+		line = "auto"
+	}
+	if err := w.SetRAID(line); err != nil {
+		return err
+	}
+	t.printf("Assembling and scanning...\n")
+	_, err = w.Scan(ctx, ScanQuick)
 	for _, warn := range w.Warnings() {
 		t.printf("warning: %s\n", warn)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 )
 
 // Scan modes.
@@ -44,6 +45,11 @@ type State struct {
 	Tolerant bool              `json:"tolerant,omitempty"`
 	ProbeAll bool              `json:"probe_all,omitempty"`
 	ScanMode string            `json:"scan_mode,omitempty"`
+	// RAID, when set, reads the sources as the members of one RAID array:
+	// "auto" until a scan has assembled it, then the spec it was assembled
+	// with (level, layout, chunk, offset, members in order), so that a
+	// resumed wizard reads the same array without detecting it again.
+	RAID string `json:"raid,omitempty"`
 	// Volumes are those the last scan found; Volume is the 1-based number
 	// of the one chosen.
 	Volumes []VolumeInfo `json:"volumes,omitempty"`
@@ -226,7 +232,7 @@ func (w *Wizard) SetSources(sources []string, tolerant, probeAll bool) error {
 	}
 	w.Close()
 	w.st.Sources, w.st.Maps, w.st.Tolerant, w.st.ProbeAll = abs, maps, tolerant, probeAll
-	w.st.Volumes, w.st.Volume, w.st.Selected = nil, 0, nil
+	w.st.Volumes, w.st.Volume, w.st.Selected, w.st.RAID = nil, 0, nil, ""
 	return w.move("SetSources", StepScan)
 }
 
@@ -257,6 +263,9 @@ func (w *Wizard) Scan(ctx context.Context, mode string) ([]VolumeInfo, error) {
 		return nil, err
 	}
 	w.scan = sc
+	if sc.RAID != "" {
+		w.st.RAID = sc.RAID
+	}
 	w.st.Volumes = slices.Clone(sc.Volumes)
 	if len(w.st.Volumes) == 0 {
 		if err := w.move("Scan", StepScan); err != nil {
@@ -265,9 +274,38 @@ func (w *Wizard) Scan(ctx context.Context, mode string) ([]VolumeInfo, error) {
 		if mode == ScanDeep {
 			return nil, fmt.Errorf("%w: the deep scan of %s found no VMFS metadata", ErrNothingFound, strings.Join(w.st.Sources, ", "))
 		}
-		return nil, fmt.Errorf("%w on %s: try a deep scan, --probe-all, or other sources", ErrNothingFound, strings.Join(w.st.Sources, ", "))
+		hint := "try a deep scan, --probe-all, or other sources"
+		if len(w.st.Sources) > 1 && w.st.RAID == "" {
+			hint = "if the sources are the members of a RAID array, read them as one; or try a deep scan, --probe-all, or other sources"
+		}
+		return nil, fmt.Errorf("%w on %s: %s", ErrNothingFound, strings.Join(w.st.Sources, ", "), hint)
 	}
 	return slices.Clone(w.st.Volumes), w.move("Scan", StepVolume)
+}
+
+// SetRAID decides, at the scan step, whether the sources are read as the
+// members of one RAID array: "" reads them as separate disks, "auto"
+// detects the array at the next scan, and a spec (as --raid takes it,
+// members named as the sources are) gives it. Nothing is opened yet; the
+// next Scan assembles the array and keeps the spec it used.
+func (w *Wizard) SetRAID(spec string) error {
+	if err := w.at("SetRAID", StepScan); err != nil {
+		return err
+	}
+	spec = strings.TrimSpace(spec)
+	switch {
+	case spec == "" || spec == "auto":
+	case len(w.st.Sources) < 2:
+		return fmt.Errorf("a RAID array needs two or more member sources, have %d", len(w.st.Sources))
+	default:
+		if _, err := raid.Parse(spec); err != nil {
+			return err
+		}
+	}
+	w.Close()
+	w.st.RAID = spec
+	w.st.Volumes, w.st.Volume, w.st.Selected = nil, 0, nil
+	return w.save()
 }
 
 // openScan opens the sources with the saved choices.
@@ -275,7 +313,7 @@ func (w *Wizard) openScan(ctx context.Context) (*session.Scan, error) {
 	return session.ScanSources(ctx, w.st.Sources, session.Options{
 		Tolerant: w.st.Tolerant, ProbeAll: w.st.ProbeAll, Deep: w.st.ScanMode == ScanDeep,
 		ScanDir: w.opts.ScanDir, DeepProgress: w.opts.DeepProgress, Notify: w.opts.Notify,
-		Maps: w.st.Maps,
+		Maps: w.st.Maps, RAID: w.st.RAID,
 	})
 }
 

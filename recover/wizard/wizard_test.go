@@ -154,6 +154,7 @@ var actions = map[string]struct {
 }{
 	"SetSources":     {[]Step{StepSources}, func(ctx context.Context, w *Wizard) error { return w.SetSources(nil, false, false) }},
 	"Scan":           {[]Step{StepScan}, func(ctx context.Context, w *Wizard) error { _, err := w.Scan(ctx, "bogus"); return err }},
+	"SetRAID":        {[]Step{StepScan}, func(ctx context.Context, w *Wizard) error { return w.SetRAID("raid5:64k:a,b") }},
 	"ChooseVolume":   {[]Step{StepVolume}, func(ctx context.Context, w *Wizard) error { return w.ChooseVolume(ctx, 99) }},
 	"List":           {[]Step{StepBrowse, StepPreview}, func(ctx context.Context, w *Wizard) error { _, err := w.List(ctx, "bogus", ""); return err }},
 	"Select":         {[]Step{StepBrowse, StepPreview}, func(ctx context.Context, w *Wizard) error { return w.Select(ctx, "/no/such") }},
