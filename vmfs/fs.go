@@ -353,6 +353,7 @@ type File struct {
 var (
 	_ io.ReaderAt     = (*File)(nil)
 	_ io.Seeker       = (*File)(nil)
+	_ io.WriterTo     = (*File)(nil)
 	_ fs.ReadDirFile  = (*File)(nil)
 	_ allocmap.Mapper = (*File)(nil)
 )
@@ -373,6 +374,39 @@ func (f *File) Read(p []byte) (int, error) {
 		err = nil
 	}
 	return n, err
+}
+
+// copyChunk is the most WriteTo reads at once: as much as dd bs=1M, and a
+// buffer that stays in the CPU's cache between a read and its write.
+const copyChunk = 1 << 20
+
+// WriteTo writes the file from the current offset to its end to w (io.Copy
+// calls it), in reads of up to copyChunk bytes into one buffer: a run of
+// blocks that follow each other on the volume is one read.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	if isDirFD(f.node.fd) {
+		return 0, &fs.PathError{Op: "read", Path: f.node.name, Err: errors.New("is a directory")}
+	}
+	buf := make([]byte, min(copyChunk, max(0, f.node.fd.length-f.off)))
+	var total int64
+	for f.off < f.node.fd.length {
+		n, err := f.v.readFileAt(f.node.fd, buf, f.off)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			f.off += int64(m)
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if m < n {
+				return total, io.ErrShortWrite
+			}
+		}
+		if err != nil && err != io.EOF {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // ReadAt reads the file's bytes at off; it is safe for concurrent use.

@@ -3,6 +3,7 @@ package vmfs
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -148,6 +149,15 @@ func checkFile(t *testing.T, p string, f *File) {
 	if err == nil && !bytes.Equal(byRead, byReadAt) {
 		t.Fatalf("%s: Read and ReadAt disagree on the first %d bytes", p, want)
 	}
+	// WriteTo from an odd offset: what io.Copy moves agrees with ReadAt.
+	from := min(want, 4097)
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	w := &capWriter{limit: int(want - from)}
+	if _, err := f.WriteTo(w); (err == nil || err == errCapped) && !bytes.Equal(w.buf, byReadAt[from:]) {
+		t.Fatalf("%s: WriteTo from %d and ReadAt disagree (%d bytes, want %d)", p, from, len(w.buf), want-from)
+	}
 	m, err := f.AllocationMap()
 	if err != nil {
 		return
@@ -285,4 +295,23 @@ func FuzzAssembleSpanned(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+var errCapped = errors.New("capWriter: limit reached")
+
+// capWriter keeps the first limit bytes written to it, then fails: WriteTo
+// of a huge sparse file stops there.
+type capWriter struct {
+	buf   []byte
+	limit int
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	room := c.limit - len(c.buf)
+	if len(p) > room {
+		c.buf = append(c.buf, p[:room]...)
+		return room, errCapped
+	}
+	c.buf = append(c.buf, p...)
+	return len(p), nil
 }

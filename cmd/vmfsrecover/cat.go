@@ -103,19 +103,22 @@ func runCat(ctx context.Context, g *globalOptions, vf *volumeFlags, rng byteRang
 			return err
 		}
 	}
-	_, err = io.CopyBuffer(out, ctxReader{ctx, r}, make([]byte, 1<<20))
+	// A file's WriteTo (a VMFS file's) moves whole runs of blocks; any
+	// other reader is copied 1 MiB at a time. ctxWriter hides out's
+	// ReadFrom (an *os.File's reads 32 KiB at a time).
+	_, err = io.CopyBuffer(ctxWriter{ctx, out}, r, make([]byte, 1<<20))
 	return err
 }
 
-// ctxReader stops a long copy when the context is cancelled.
-type ctxReader struct {
+// ctxWriter stops a long copy when the context is cancelled.
+type ctxWriter struct {
 	ctx context.Context
-	r   io.Reader
+	w   io.Writer
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
+func (c ctxWriter) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	return c.w.Write(p)
 }
