@@ -70,6 +70,7 @@ var debianPackages = map[string]string{
 	"sshd":        "openssh-server",
 	"testdisk":    "testdisk",
 	"tmux":        "tmux",
+	"umount":      "mount",
 	"vsftpd":      "vsftpd",
 	"xfs_repair":  "xfsprogs",
 }

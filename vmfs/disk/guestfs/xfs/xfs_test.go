@@ -1,0 +1,297 @@
+package xfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
+)
+
+func openImage(t testing.TB, im *image) (*FS, *os.File) {
+	t.Helper()
+	f, err := os.Open(im.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	x, err := Open(f, imageSize, guestfs.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return x, f
+}
+
+func TestReadsWhatMkfsAndTheKernelWrote(t *testing.T) {
+	for _, variant := range []string{"v5", "v5-1k-dir8k", "v4", "v4-ftype"} {
+		t.Run(variant, func(t *testing.T) {
+			im := testImage(t, variant)
+			x, _ := openImage(t, im)
+			if w := x.Warnings(); len(w) != 0 {
+				t.Errorf("warnings on an intact file system: %q", w)
+			}
+			compareTree(t, x, im.wants)
+		})
+	}
+}
+
+// compareTree checks that x lists exactly the paths of wants and reads
+// each as the kernel (or the prototype's source) does.
+func compareTree(t *testing.T, x *FS, wants map[string]want) {
+	t.Helper()
+	seen := map[string]bool{}
+	err := fs.WalkDir(x, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Errorf("walk %s: %v", p, err)
+			return nil
+		}
+		if p == "." {
+			return nil
+		}
+		seen[p] = true
+		w, ok := wants[p]
+		if !ok {
+			t.Errorf("%s: listed, but not on the file system", p)
+			return nil
+		}
+		if d.Type() != w.typ {
+			t.Errorf("%s: type %v, want %v", p, d.Type(), w.typ)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			t.Errorf("%s: Info: %v", p, err)
+			return nil
+		}
+		info := fi.Sys().(*guestfs.Info)
+		if info.FS != "XFS" || info.State != guestfs.Live {
+			t.Errorf("%s: Sys() = %+v", p, info)
+		}
+		if w.ino != 0 && info.ID != w.ino {
+			t.Errorf("%s: inode %d, want %d", p, info.ID, w.ino)
+		}
+		if w.nlink != 0 && info.Links != w.nlink {
+			t.Errorf("%s: %d links, want %d", p, info.Links, w.nlink)
+		}
+		if !w.mtime.IsZero() && !fi.ModTime().Equal(w.mtime) {
+			t.Errorf("%s: mtime %v, want %v", p, fi.ModTime(), w.mtime)
+		}
+		switch {
+		case w.typ == 0:
+			if fi.Size() != w.size {
+				t.Errorf("%s: size %d, want %d", p, fi.Size(), w.size)
+			}
+			if sum := readSum(t, x, p); sum != w.sum {
+				t.Errorf("%s: sha256 %s, want %s", p, sum, w.sum)
+			}
+		case w.typ == fs.ModeSymlink:
+			if got, err := x.ReadLink(p); err != nil || got != w.target {
+				t.Errorf("%s: ReadLink = %q, %v; want %q", p, got, err, w.target)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for p := range wants {
+		if !seen[p] {
+			missing = append(missing, p)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("%d paths not listed: %q", len(missing), missing[:min(10, len(missing))])
+	}
+}
+
+// readSum reads a file twice: sequentially, and backwards in odd-sized
+// pieces through ReadAt; both must agree.
+func readSum(t *testing.T, x *FS, p string) string {
+	f, err := x.Open(p)
+	if err != nil {
+		t.Errorf("open %s: %v", p, err)
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	var whole bytes.Buffer
+	if _, err := io.Copy(io.MultiWriter(h, &whole), f); err != nil {
+		t.Errorf("read %s: %v", p, err)
+	}
+	ra := f.(io.ReaderAt)
+	const piece = 40961
+	buf := make([]byte, piece)
+	for off := int64(whole.Len()) / piece * piece; off >= 0; off -= piece {
+		n, err := ra.ReadAt(buf, off)
+		if err != nil && err != io.EOF {
+			t.Errorf("%s: ReadAt(%d): %v", p, off, err)
+			break
+		}
+		if !bytes.Equal(buf[:n], whole.Bytes()[off:off+int64(n)]) {
+			t.Errorf("%s: ReadAt(%d) differs from a sequential read", p, off)
+			break
+		}
+	}
+	if m, ok := f.(allocmap.Mapper); ok {
+		am, err := m.AllocationMap()
+		if err != nil {
+			t.Errorf("%s: AllocationMap: %v", p, err)
+		}
+		if err := am.Validate(int64(whole.Len())); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		// Outside the map the file reads as zeros.
+		pos := int64(0)
+		for _, r := range append(am, allocmap.Range{Off: int64(whole.Len())}) {
+			if bytes.ContainsFunc(whole.Bytes()[pos:r.Off], func(c rune) bool { return c != 0 }) {
+				t.Errorf("%s: data in [%d, %d), outside the allocation map", p, pos, r.Off)
+			}
+			pos = r.End()
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestBtreeAndSparseShapes(t *testing.T) {
+	im := testImage(t, "v5")
+	x, _ := openImage(t, im)
+	for _, c := range []struct {
+		path     string
+		format   uint8
+		minLevel int
+	}{
+		{"frag-160", fmtBtree, 1},
+		{"frag-6000", fmtBtree, 2},
+		{"node", fmtBtree, 0},
+		{"leaf", fmtExtents, 0},
+		{"sf", fmtLocal, 0},
+	} {
+		n, err := x.resolve("test", c.path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.in.format != c.format && !(c.path == "node" && n.in.format == fmtExtents) {
+			t.Errorf("%s: data fork format %d, want %d: the image no longer tests it", c.path, n.in.format, c.format)
+		}
+		if c.minLevel > 0 {
+			if lvl := int(n.in.fork[0])<<8 | int(n.in.fork[1]); lvl < c.minLevel {
+				t.Errorf("%s: btree of level %d, want at least %d", c.path, lvl, c.minLevel)
+			}
+		}
+	}
+	f, err := x.Open("sparse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, _ := f.(allocmap.Mapper).AllocationMap()
+	if total := am.Total(); total > 1<<20 {
+		t.Errorf("sparse: %d bytes allocated, want the few written blocks", total)
+	}
+	f, _ = x.Open("prealloc")
+	am, _ = f.(allocmap.Mapper).AllocationMap()
+	if total := am.Total(); total != 2*x.sb.blockSize {
+		t.Errorf("prealloc: %d bytes allocated, want the 2 written blocks (unwritten extents are not data)", total)
+	}
+}
+
+func TestSymlinksAndLinks(t *testing.T) {
+	x, _ := openImage(t, testImage(t, "v5"))
+	fi, err := x.Stat("sym-dir/block-entry-007")
+	if err != nil || fi.Size() != int64(len("file 7\n")) {
+		t.Errorf("Stat through a link to a directory: %v, %v", fi, err)
+	}
+	if fi, err := x.Stat("sym-abs"); err != nil || fi.Mode().Type() != 0 {
+		t.Errorf("Stat of an absolute link: %v, %v", fi, err)
+	}
+	if fi, err := x.Lstat("sym-abs"); err != nil || fi.Mode().Type() != fs.ModeSymlink {
+		t.Errorf("Lstat of a link: %v, %v", fi, err)
+	}
+	if _, err := x.Stat("sym-long"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a dangling link: %v, want ErrNotExist", err)
+	}
+	a, _ := x.Stat("small.txt")
+	b, _ := x.Stat("sf/hard-link")
+	ia, ib := a.Sys().(*guestfs.Info), b.Sys().(*guestfs.Info)
+	if ia.ID != ib.ID || ia.Links != 2 || ib.Links != 2 {
+		t.Errorf("hard links: %+v and %+v, want one inode with 2 links", ia, ib)
+	}
+	if a.ModTime().Year() != 2200 {
+		t.Errorf("bigtime mtime %v, want in 2200", a.ModTime())
+	}
+	if _, err := x.ReadLink("small.txt"); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("ReadLink of a file: %v", err)
+	}
+}
+
+// patched is a reader with some bytes replaced.
+type patched struct {
+	r       io.ReaderAt
+	off     int64
+	replace []byte
+}
+
+func (p patched) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.r.ReadAt(b, off)
+	for i := range b[:n] {
+		if o := off + int64(i); o >= p.off && o < p.off+int64(len(p.replace)) {
+			b[i] = p.replace[o-p.off]
+		}
+	}
+	return n, err
+}
+
+func TestOpensFromSecondarySuperblock(t *testing.T) {
+	for _, variant := range []string{"v5", "v4"} {
+		t.Run(variant, func(t *testing.T) {
+			im := testImage(t, variant)
+			f, err := os.Open(im.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			intact, _ := openImage(t, im)
+			// Ransomware zeroed the head: superblock, AGF, AGI, AGFL.
+			r := patched{r: f, off: 0, replace: make([]byte, 4*intact.sb.sectSize)}
+			x, err := Open(r, imageSize, guestfs.Options{})
+			if err != nil {
+				t.Fatalf("Open with AG 0 zeroed: %v", err)
+			}
+			if w := x.Warnings(); len(w) == 0 || !strings.Contains(w[0], "opened from the copy of allocation group") {
+				t.Errorf("warnings %q, want one naming the secondary superblock", w)
+			} else {
+				t.Log(w)
+			}
+			compareTree(t, x, im.wants)
+		})
+	}
+}
+
+func TestCorruptInodeIsFormatError(t *testing.T) {
+	im := testImage(t, "v5")
+	x, f := openImage(t, im)
+	n, err := x.resolve("test", "random.bin", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := patched{r: f, off: n.in.off + 60, replace: []byte{0xff}}
+	y, err := Open(r, imageSize, guestfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = y.Stat("random.bin")
+	var fe *ondisk.FormatError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrCorrupt) || fe.Off != n.in.off {
+		t.Fatalf("Stat of an inode with a bad checksum: %v, want a FormatError at %#x", err, n.in.off)
+	}
+	t.Log(err)
+}
