@@ -79,4 +79,3 @@ func BenchmarkCatVsDebugvmfs(b *testing.B) {
 	}
 	p.Report(b, catBenchSize)
 }
-
