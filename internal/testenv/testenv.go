@@ -25,6 +25,7 @@ var debianPackages = map[string]string{
 	"cat":         "coreutils",
 	"cp":          "coreutils",
 	"curl":        "curl",
+	"debugfs":     "e2fsprogs",
 	"debugvmfs":   "vmfs-tools",
 	"debugvmfs6":  "vmfs6-tools",
 	"dd":          "coreutils",

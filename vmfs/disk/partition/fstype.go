@@ -75,7 +75,7 @@ func DetectFS(r io.ReaderAt, size int64) string {
 	}
 	// ext2/3/4: superblock at 1024, magic 0xEF53 at +56.
 	if sb := at(1024, 104); sb != nil && binary.LittleEndian.Uint16(sb[56:]) == 0xEF53 {
-		return extVariant(sb)
+		return ExtVariant(sb)
 	}
 	// VMFS: the LVM header sits 1 MiB into the partition.
 	if b := at(0x100000, 4); b != nil && binary.LittleEndian.Uint32(b) == 0xC001D00D {
@@ -98,9 +98,9 @@ func DetectFS(r io.ReaderAt, size int64) string {
 	return ""
 }
 
-// extVariant tells ext2, ext3 and ext4 apart by the feature flags of a
+// ExtVariant tells ext2, ext3 and ext4 apart by the feature flags of a
 // superblock (at least 104 bytes).
-func extVariant(sb []byte) string {
+func ExtVariant(sb []byte) string {
 	compat, incompat := binary.LittleEndian.Uint32(sb[92:]), binary.LittleEndian.Uint32(sb[96:])
 	const (
 		hasJournal = 0x4

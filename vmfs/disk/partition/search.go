@@ -306,7 +306,7 @@ func (s *searcher) confirmed() []Found {
 			// one: a copy alone must carry a right checksum.
 			ok = ok || c.HeadIntact || s.extChecksum(c)
 			if sb := s.read(c.CopyAt, 1024); sb != nil {
-				c.FS = extVariant(sb)
+				c.FS = ExtVariant(sb)
 			}
 		case FSBtrfs:
 			ok = ok || c.HeadIntact || s.btrfsChecksum(c)
