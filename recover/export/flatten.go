@@ -39,7 +39,7 @@ func VMDKFlattener(opts *vmdk.Options) func(fsys fs.FS, name string) (*Flat, err
 func flattenVMDK(fsys fs.FS, name string, opts *vmdk.Options) (*Flat, error) {
 	d, err := vmdk.OpenFS(fsys, name, opts)
 	if err != nil {
-		if isExtentName(name) {
+		if vmdk.IsExtentName(name) {
 			return nil, nil // an extent on its own: export it as it is
 		}
 		return nil, err
@@ -81,15 +81,4 @@ func flattenVMDK(fsys fs.FS, name string, opts *vmdk.Options) (*Flat, error) {
 			return vmdk.OpenFS(fsys, name, opts)
 		},
 	}, nil
-}
-
-// isExtentName reports names ESXi and Workstation give to extent files.
-func isExtentName(name string) bool {
-	n := strings.ToLower(path.Base(name))
-	for _, s := range []string{"-flat.vmdk", "-delta.vmdk", "-sesparse.vmdk", "-ctk.vmdk", "-rdm.vmdk", "-rdmp.vmdk"} {
-		if strings.HasSuffix(n, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,295 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
+)
+
+// DiskSuffix ends the name of the directory that holds a VMDK's tree
+// beside the VMDK: vm1.vmdk@.
+const DiskSuffix = "@"
+
+// DatastoreOptions tune Datastore.
+type DatastoreOptions struct {
+	Options
+	// VMDK opens the disks (nil: the defaults; Tolerant reads missing
+	// extents and parents as zeros).
+	VMDK *vmdk.Options
+}
+
+// Datastore is a datastore's file system (a VMFS volume, a deep scan's
+// tree, a folder) with a directory NAME.vmdk@ beside every VMDK disk
+// (vmdk.IsDiskName: descriptors and single-file sparse disks, not their
+// extents), whose inside is the disk's Tree; everything else is the
+// datastore's own, unchanged. A disk is opened, through its snapshot
+// chain, the first time a path enters its directory.
+type Datastore struct {
+	fsys fs.FS
+	ctx  context.Context
+	opts DatastoreOptions
+
+	mu    sync.Mutex
+	disks map[string]*datastoreDisk // by the VMDK's path
+}
+
+type datastoreDisk struct {
+	once sync.Once
+	disk *vmdk.Disk
+	tree *Tree
+	err  error
+}
+
+// NewDatastore puts the disks' trees into fsys. ctx stops the search of a
+// disk whose partition table is lost (see Open).
+func NewDatastore(ctx context.Context, fsys fs.FS, opts DatastoreOptions) *Datastore {
+	return &Datastore{fsys: fsys, ctx: ctx, opts: opts, disks: map[string]*datastoreDisk{}}
+}
+
+// IsDiskDir reports whether an entry of a Datastore is a disk's
+// directory (NAME.vmdk@): recursive walks leave them out unless asked, or
+// everything inside the VMs would be listed and exported twice.
+func IsDiskDir(info fs.FileInfo) bool {
+	_, ok := info.(diskDirInfo)
+	return ok
+}
+
+// split finds the disk directory a path enters: the VMDK's path, and the
+// rest of the path inside the disk's tree ("." for its root).
+func split(name string) (vmdkPath, rest string, ok bool) {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		if d, found := strings.CutSuffix(p, DiskSuffix); found && vmdk.IsDiskName(d) {
+			rest = path.Join(parts[i+1:]...)
+			if rest == "" {
+				rest = "."
+			}
+			return path.Join(append(slices.Clone(parts[:i]), d)...), rest, true
+		}
+	}
+	return "", "", false
+}
+
+// tree opens the disk at vmdkPath once and returns its tree.
+func (d *Datastore) tree(op, name, vmdkPath string) (*Tree, error) {
+	d.mu.Lock()
+	dd := d.disks[vmdkPath]
+	if dd == nil {
+		dd = &datastoreDisk{}
+		d.disks[vmdkPath] = dd
+	}
+	d.mu.Unlock()
+	dd.once.Do(func() {
+		dd.disk, dd.err = vmdk.OpenFS(d.fsys, vmdkPath, d.opts.VMDK)
+		if dd.err != nil {
+			return
+		}
+		dd.tree, dd.err = Open(d.ctx, []Disk{{Name: path.Base(vmdkPath), R: dd.disk, Size: dd.disk.Size()}}, d.opts.Options)
+	})
+	if dd.err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: dd.err}
+	}
+	return dd.tree, nil
+}
+
+// diskRoot checks that the VMDK a disk directory stands beside is a file,
+// without opening it.
+func (d *Datastore) diskRoot(op, name, vmdkPath string) (fs.FileInfo, error) {
+	info, err := fs.Stat(d.fsys, vmdkPath)
+	if err == nil && !info.Mode().IsRegular() {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	return diskDirInfo{name: path.Base(name), vmdk: info}, nil
+}
+
+// Open opens a file or directory.
+func (d *Datastore) Open(name string) (fs.File, error) {
+	v, rest, ok := split(name)
+	if !ok {
+		f, err := d.fsys.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		if info, err := f.Stat(); err != nil || !info.IsDir() {
+			return f, nil
+		}
+		list, err := d.ReadDir(name)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &listedDir{File: f, entries: list}, nil
+	}
+	t, err := d.tree("open", name, v)
+	if err != nil {
+		return nil, err
+	}
+	f, err := t.Open(rest)
+	return f, rebase(err, "open", name)
+}
+
+// ReadDir lists a directory; beside each VMDK disk it lists the disk's
+// directory.
+func (d *Datastore) ReadDir(name string) ([]fs.DirEntry, error) {
+	v, rest, ok := split(name)
+	if ok {
+		t, err := d.tree("readdir", name, v)
+		if err != nil {
+			return nil, err
+		}
+		list, err := t.ReadDir(rest)
+		return list, rebase(err, "readdir", name)
+	}
+	list, err := fs.ReadDir(d.fsys, name)
+	if err != nil {
+		return list, err
+	}
+	have := map[string]bool{}
+	for _, e := range list {
+		have[e.Name()] = true
+	}
+	out := list
+	for _, e := range list {
+		if !e.Type().IsRegular() || !vmdk.IsDiskName(e.Name()) || have[e.Name()+DiskSuffix] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, fs.FileInfoToDirEntry(diskDirInfo{name: e.Name() + DiskSuffix, vmdk: info}))
+	}
+	if len(out) > len(list) {
+		slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	}
+	return out, nil
+}
+
+// Stat describes a path; a disk's directory is described without opening
+// the disk.
+func (d *Datastore) Stat(name string) (fs.FileInfo, error) {
+	return d.stat("stat", name, func(t *Tree, rest string) (fs.FileInfo, error) { return t.Stat(rest) }, fs.Stat)
+}
+
+// Lstat describes a path without following a final link.
+func (d *Datastore) Lstat(name string) (fs.FileInfo, error) {
+	return d.stat("lstat", name, func(t *Tree, rest string) (fs.FileInfo, error) { return t.Lstat(rest) }, lstat)
+}
+
+func (d *Datastore) stat(op, name string, inTree func(*Tree, string) (fs.FileInfo, error), outside func(fs.FS, string) (fs.FileInfo, error)) (fs.FileInfo, error) {
+	v, rest, ok := split(name)
+	if !ok {
+		return outside(d.fsys, name)
+	}
+	if rest == "." {
+		return d.diskRoot(op, name, v)
+	}
+	t, err := d.tree(op, name, v)
+	if err != nil {
+		return nil, err
+	}
+	info, err := inTree(t, rest)
+	return info, rebase(err, op, name)
+}
+
+// ReadLink returns a symbolic link's target.
+func (d *Datastore) ReadLink(name string) (string, error) {
+	v, rest, ok := split(name)
+	if !ok {
+		return fs.ReadLink(d.fsys, name)
+	}
+	t, err := d.tree("readlink", name, v)
+	if err != nil {
+		return "", err
+	}
+	target, err := t.ReadLink(rest)
+	return target, rebase(err, "readlink", name)
+}
+
+func lstat(fsys fs.FS, name string) (fs.FileInfo, error) {
+	if l, ok := fsys.(fs.ReadLinkFS); ok {
+		return l.Lstat(name)
+	}
+	return fs.Stat(fsys, name)
+}
+
+// Warnings are what the disks opened so far met (see Tree.Warnings), each
+// after the VMDK's path.
+func (d *Datastore) Warnings() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, p := range slices.Sorted(maps.Keys(d.disks)) {
+		dd := d.disks[p]
+		if dd.tree == nil {
+			continue
+		}
+		for _, w := range append(dd.disk.Warnings(), dd.tree.Warnings()...) {
+			out = append(out, "/"+p+": "+w)
+		}
+	}
+	return out
+}
+
+// Close closes the disks opened so far; the datastore's file system stays
+// open.
+func (d *Datastore) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for _, dd := range d.disks {
+		if dd.disk != nil {
+			errs = append(errs, dd.disk.Close())
+		}
+	}
+	d.disks = map[string]*datastoreDisk{}
+	return errors.Join(errs...)
+}
+
+// diskDirInfo describes a disk's directory: named NAME.vmdk@, with the
+// VMDK's time.
+type diskDirInfo struct {
+	name string
+	vmdk fs.FileInfo
+}
+
+func (i diskDirInfo) Name() string       { return i.name }
+func (i diskDirInfo) Size() int64        { return 0 }
+func (i diskDirInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
+func (i diskDirInfo) ModTime() time.Time { return i.vmdk.ModTime() }
+func (i diskDirInfo) IsDir() bool        { return true }
+func (i diskDirInfo) Sys() any           { return &Info{Layer: "VMDK disk"} }
+
+// listedDir is an opened directory of the datastore, listing the disks'
+// directories too.
+type listedDir struct {
+	fs.File
+	entries []fs.DirEntry
+}
+
+func (l *listedDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if n <= 0 {
+		out := l.entries
+		l.entries = nil
+		return out, nil
+	}
+	if len(l.entries) == 0 {
+		return nil, io.EOF
+	}
+	n = min(n, len(l.entries))
+	out := l.entries[:n]
+	l.entries = l.entries[n:]
+	return out, nil
+}
