@@ -105,9 +105,7 @@ func New(g Geometry, members []Member) (*Array, error) {
 		}
 		for _, m := range members {
 			a.starts = append(a.starts, a.size)
-			if m.Size() > g.Offset {
-				a.size += m.Size() - g.Offset
-			}
+			a.size += linearData(m, g.Offset)
 		}
 		return a, nil
 	}
@@ -145,6 +143,23 @@ func New(g Geometry, members []Member) (*Array, error) {
 		a.size -= a.size % g.Chunk
 	}
 	return a, nil
+}
+
+// linearData is how many bytes of member m, past offset, a linear array
+// holds: what its md superblock says when it has one (0.90 and 1.0 keep
+// the superblock after the data, and 1.x names the data size; counting
+// those bytes would shift every later member), else all of them.
+func linearData(m Member, offset int64) int64 {
+	n := m.Size() - offset
+	if sb, err := ReadMDSuper(m, m.Size()); err == nil && sb.Level == Linear {
+		switch {
+		case sb.Version == "0.90":
+			n = min(n, sb.At-offset)
+		case sb.Size > 0:
+			n = min(n, sb.Size)
+		}
+	}
+	return max(n, 0)
 }
 
 // Size is the array's size in bytes.
