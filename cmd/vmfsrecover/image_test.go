@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,23 +21,6 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote/remotetest"
 )
-
-// cancelAfter is an image that cancels a context once it has served n
-// reads: the user pressing Ctrl-C in the middle of a rescue.
-type cancelAfter struct {
-	io.ReaderAt
-	n      atomic.Int64
-	cancel atomic.Pointer[context.CancelFunc]
-}
-
-func (c *cancelAfter) ReadAt(p []byte, off int64) (int, error) {
-	if c.n.Add(-1) == 0 {
-		if f := c.cancel.Load(); f != nil {
-			(*f)()
-		}
-	}
-	return c.ReaderAt.ReadAt(p, off)
-}
 
 // TestImageInterruptedAndResumed images a disk with unreadable sectors
 // (real EIO through FUSE), interrupts it, resumes it with the same
@@ -58,19 +40,31 @@ func TestImageInterruptedAndResumed(t *testing.T) {
 	for _, s := range []int64{10, 4096, 4097, 9000} {
 		bad = bad.Add(allocmap.Range{Off: s * 512, Len: 512})
 	}
-	src := &cancelAfter{ReaderAt: bytes.NewReader(data)}
-	d, err := faultfs.Mount(t.TempDir(), src, int64(len(data)), bad)
+	// The disk's server (a child process) signals after its third read
+	// and holds that read while the rescue is cancelled: the user
+	// pressing Ctrl-C in the middle of it.
+	d, err := faultfs.Start(t.TempDir(), data, bad, faultfs.Options{SignalAfter: 3})
 	if err != nil {
 		testenv.Lacks(t, "%v", err)
 	}
-	defer d.Close()
+	defer func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	dir := t.TempDir()
 	img, mapPath := filepath.Join(dir, "disk.img"), filepath.Join(dir, "disk.map")
 	o := &imageOptions{globalOptions: &globalOptions{quiet: true}, output: img, mapPath: mapPath}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	src.n.Store(3)
-	src.cancel.Store(&cancel)
+	defer cancel()
+	go func() {
+		select {
+		case <-d.Signalled:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	err = runImage(ctx, o, d.Path, io.Discard)
 	if !errors.Is(err, context.Canceled) || exitCode(err) != exitInterrupted {
 		t.Fatalf("interrupted image: %v (exit %d)", err, exitCode(err))
@@ -90,7 +84,6 @@ func TestImageInterruptedAndResumed(t *testing.T) {
 		t.Errorf("image over an existing FILE without its map: %v", err)
 	}
 
-	src.cancel.Store(nil)
 	var out bytes.Buffer
 	err = runImage(context.Background(), o, d.Path, &out)
 	if exitCode(err) != exitPartial {

@@ -4,8 +4,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/faultfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
-// TestMain gives vmfstest.RealSample a folder for the unpacked samples.
-func TestMain(m *testing.M) { os.Exit(vmfstest.RunTests(m)) }
+// TestMain gives vmfstest.RealSample a folder for the unpacked samples;
+// run again as a child, the test binary serves faultfs's disks.
+func TestMain(m *testing.M) {
+	faultfs.ServeIfAsked()
+	os.Exit(vmfstest.RunTests(m))
+}

@@ -16,7 +16,14 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/mapfile"
 )
 
-// faultyDisk mounts an 8 MiB random disk with bad sectors through FUSE.
+// TestMain lets the test binary serve faultfs's disks as a child.
+func TestMain(m *testing.M) {
+	faultfs.ServeIfAsked()
+	os.Exit(m.Run())
+}
+
+// faultyDisk mounts an 8 MiB random disk with bad sectors through FUSE,
+// served by a child process.
 func faultyDisk(t *testing.T) (path string, data []byte, bad allocmap.Map) {
 	t.Helper()
 	if err := faultfs.Available(); err != nil {
@@ -28,11 +35,15 @@ func faultyDisk(t *testing.T) (path string, data []byte, bad allocmap.Map) {
 		bad = bad.Add(allocmap.Range{Off: s * 512, Len: 512})
 	}
 	bad = allocmap.Normalize(append(bad, allocmap.Range{Off: 12000 * 512, Len: 40 * 512}))
-	d, err := faultfs.Mount(t.TempDir(), bytes.NewReader(data), int64(len(data)), bad)
+	d, err := faultfs.Start(t.TempDir(), data, bad, faultfs.Options{})
 	if err != nil {
 		testenv.Lacks(t, "%v", err)
 	}
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return d.Path, data, bad
 }
 

@@ -8,6 +8,11 @@
 // reads ahead: every read the reader makes reaches ReadAt with its own
 // offset and length (split into pieces of at most 128 KiB), and fails
 // exactly when it touches a bad range.
+//
+// The disk is served by a child process, the test binary run again
+// (Start; the package's TestMain calls ServeIfAsked first): a process that
+// reads a FUSE mount it serves itself can hang (the kernel waits on a
+// request only that process can answer while it is busy with the read).
 package faultfs
 
 import (
@@ -15,7 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -26,12 +31,6 @@ import (
 // Name is the file's name in the mount.
 const Name = "disk"
 
-// Disk is a mounted faulty disk.
-type Disk struct {
-	Path   string // the file: mountpoint/disk
-	server *fuse.Server
-}
-
 // Available reports whether this machine can mount FUSE file systems
 // (/dev/fuse exists); the error says why not.
 func Available() error {
@@ -41,11 +40,10 @@ func Available() error {
 	return nil
 }
 
-// Mount serves image (size bytes) at dir/disk; reads touching bad fail
-// with EIO. Close unmounts it.
-func Mount(dir string, image io.ReaderAt, size int64, bad allocmap.Map) (*Disk, error) {
+// mount serves image (size bytes) at dir/disk; reads touching bad fail
+// with EIO.
+func mount(dir string, file *faultyFile) (*fuse.Server, error) {
 	root := &fs.Inode{}
-	file := &faultyFile{image: image, size: size, bad: bad}
 	server, err := fs.Mount(dir, root, &fs.Options{
 		OnAdd: func(ctx context.Context) {
 			root.AddChild(Name, root.NewPersistentInode(ctx, file, fs.StableAttr{Mode: syscall.S_IFREG}), true)
@@ -57,16 +55,7 @@ func Mount(dir string, image io.ReaderAt, size int64, bad allocmap.Map) (*Disk, 
 	if err != nil {
 		return nil, fmt.Errorf("mounting the faulty disk at %s: %w", dir, err)
 	}
-	return &Disk{Path: filepath.Join(dir, Name), server: server}, nil
-}
-
-// Close unmounts the disk.
-func (d *Disk) Close() error {
-	if err := d.server.Unmount(); err != nil {
-		return err
-	}
-	d.server.Wait()
-	return nil
+	return server, nil
 }
 
 type faultyFile struct {
@@ -74,6 +63,10 @@ type faultyFile struct {
 	image io.ReaderAt
 	size  int64
 	bad   allocmap.Map
+
+	reads    atomic.Int64
+	signalAt int64  // the read after which signal runs (0: never)
+	signal   func() // tells the parent, then holds the read a while
 }
 
 var (
@@ -96,6 +89,9 @@ func (f *faultyFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uin
 }
 
 func (f *faultyFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if f.reads.Add(1) == f.signalAt {
+		f.signal()
+	}
 	end := min(off+int64(len(dest)), f.size)
 	if off >= end {
 		return fuse.ReadResultData(nil), 0
