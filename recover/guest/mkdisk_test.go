@@ -86,3 +86,44 @@ func fatFiles(t testing.TB, img string, start, size int64, bits int, sizes map[s
 	}
 	return files
 }
+
+// hostFiles writes files of the given sizes (random bytes) under a new
+// folder and returns it.
+func hostFiles(t testing.TB, sizes map[string]int) string {
+	t.Helper()
+	src := t.TempDir()
+	for name, n := range sizes {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, n)
+		rand.Read(b)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return src
+}
+
+// extFiles formats size bytes of img from byte start as ext4 holding the
+// files of src (mkfs.ext4 -d), and returns them with the sha256 debugfs
+// reads back.
+func extFiles(t testing.TB, img string, start, size int64, src string, names []string) []guestFile {
+	t.Helper()
+	run(t, "", "mkfs.ext4", "-q", "-E", fmt.Sprintf("offset=%d", start), "-d", src, img, fmt.Sprintf("%dk", size/1024))
+	var files []guestFile
+	for _, name := range names {
+		back := run(t, "", "debugfs", "-R", "cat /"+name, fmt.Sprintf("%s?offset=%d", img, start))
+		sum := sha256.Sum256([]byte(back))
+		files = append(files, guestFile{path: name, size: len(back), sha256: hex.EncodeToString(sum[:])})
+	}
+	return files
+}
+
+// placeImage copies the file system image fsimg into img at byte start,
+// leaving holes as holes.
+func placeImage(t testing.TB, img string, start int64, fsimg string) {
+	t.Helper()
+	run(t, "", "dd", "if="+fsimg, "of="+img, "bs=1M", fmt.Sprintf("seek=%d", start>>20), "conv=notrunc,sparse", "status=none")
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/netcfg/fat"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/ext"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/xfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
@@ -21,6 +23,22 @@ var readers = map[string]opener{
 	partition.FSFAT12: openFAT,
 	partition.FSFAT16: openFAT,
 	partition.FSFAT32: openFAT,
+	partition.FSExt2:  asOpener(ext.Open),
+	partition.FSExt3:  asOpener(ext.Open),
+	partition.FSExt4:  asOpener(ext.Open),
+	partition.FSXFS:   asOpener(xfs.Open),
+}
+
+// asOpener turns a reader's Open, which returns its own type, into an
+// opener.
+func asOpener[F guestfs.FS](open func(io.ReaderAt, int64, guestfs.Options) (F, error)) opener {
+	return func(r io.ReaderAt, size int64, opts guestfs.Options) (guestfs.FS, error) {
+		f, err := open(r, size, opts)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
 }
 
 // ErrNotReadable: the file system was recognised but no reader of this

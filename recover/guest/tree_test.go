@@ -244,3 +244,50 @@ func mustStat(t *testing.T, fsys fs.FS, name string) fs.FileInfo {
 	}
 	return info
 }
+
+// A Linux disk partitioned by sfdisk (GPT): ext4 made by mkfs.ext4 -d,
+// XFS made by mkfs.xfs -p, and swap, which is listed but not read.
+func TestLinuxDisk(t *testing.T) {
+	img := sparseImage(t, "linux.img", 400<<20)
+	run(t, "label: gpt\nstart=2048, size=64MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root\n"+
+		"size=300MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=data\nsize=16MiB, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F\n", "sfdisk", "-q", img)
+	src := hostFiles(t, map[string]int{"etc/hostname": 7, "var/lib/db.bin": 200<<10 + 5, "home/u/empty": 0})
+	if err := os.Symlink("../etc/hostname", src+"/home/name"); err != nil {
+		t.Fatal(err)
+	}
+	p1 := extFiles(t, img, 1<<20, 64<<20, src, []string{"etc/hostname", "var/lib/db.bin", "home/u/empty"})
+
+	xsrc := hostFiles(t, map[string]int{"report.txt": 4000})
+	xfsImg := sparseImage(t, "xfs.img", 300<<20)
+	proto := xfsImg + ".proto"
+	os.WriteFile(proto, []byte("boot\n0 0\nd--755 0 0\nreport.txt ---644 0 0 "+xsrc+"/report.txt\n$\n"), 0o644)
+	run(t, "", "mkfs.xfs", "-q", "-f", "-p", proto, xfsImg)
+	placeImage(t, img, 65<<20, xfsImg)
+	want, _ := os.ReadFile(xsrc + "/report.txt")
+	sum := sha256.Sum256(want)
+	p2 := []guestFile{{path: "report.txt", size: len(want), sha256: hex.EncodeToString(sum[:])}}
+
+	swap := sparseImage(t, "swap.img", 16<<20)
+	run(t, "", "mkswap", swap)
+	placeImage(t, img, 365<<20, swap)
+
+	tree := openImages(t, img)
+	if got := rootNames(t, tree, "."); !slices.Equal(got, []string{"p1", "p2", "p3"}) {
+		t.Fatalf("root lists %v", got)
+	}
+	checkFiles(t, tree, "p1", p1)
+	checkFiles(t, tree, "p2", p2)
+	if target, err := fs.ReadLink(tree, "p1/home/name"); err != nil || target != "../etc/hostname" {
+		t.Errorf("p1/home/name -> %q, %v", target, err)
+	}
+	if gi := mustStat(t, tree, "p1/etc/hostname").Sys().(*Info); gi.FS != "ext4" || gi.Entry == nil || gi.Entry.ID == 0 {
+		t.Errorf("p1/etc/hostname Info %+v", gi)
+	}
+	if _, err := fs.ReadDir(tree, "p3"); !errors.Is(err, ErrNotReadable) || !strings.Contains(err.Error(), "swap") {
+		t.Errorf("p3 (swap): %v", err)
+	}
+	sub, _ := fs.Sub(tree, "p1")
+	if err := fstest.TestFS(sub, "etc/hostname", "home/name"); err != nil {
+		t.Error(err)
+	}
+}
