@@ -53,12 +53,12 @@ func populate(t testing.TB, dir string) {
 	for i := 0; i < 300; i++ {
 		write(filepath.Join("many", "entry-with-a-longish-name-"+strings.Repeat("x", i%20)+"-"+strconv.Itoa(i)), []byte(strconv.Itoa(i)))
 	}
-	// Sparse: 20 MiB with data at 0, in the middle and in the last block.
+	// Sparse: 6 MiB with data at 0, in the middle and in the last block.
 	sp, err := os.Create(filepath.Join(dir, "sparse.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, off := range []int64{0, 7<<20 + 1234, 20<<20 - 100} {
+	for _, off := range []int64{0, 3<<20 + 1234, 6<<20 - 100} {
 		if _, err := sp.WriteAt(random(100), off); err != nil {
 			t.Fatal(err)
 		}
@@ -253,14 +253,14 @@ var variants = []struct {
 	{"ext2-1k", "ext2", []string{"-b", "1024"}},
 	{"ext2-4k", "ext2", []string{"-b", "4096"}},
 	{"ext3-1k", "ext3", []string{"-b", "1024"}},
-	{"ext3-4k", "ext3", nil},
-	{"ext4-4k", "ext4", nil},
+	{"ext3-4k", "ext3", []string{"-b", "4096"}},
+	{"ext4-4k", "ext4", []string{"-b", "4096"}},
 	{"ext4-1k", "ext4", []string{"-b", "1024"}},
-	{"ext4-noextents", "ext4", []string{"-O", "^extents,^64bit"}},
-	{"ext4-32bit", "ext4", []string{"-O", "^64bit"}},
+	{"ext4-noextents", "ext4", []string{"-b", "4096", "-O", "^extents,^64bit"}},
+	{"ext4-32bit", "ext4", []string{"-b", "4096", "-O", "^64bit"}},
 	{"ext4-metabg", "ext4", []string{"-b", "1024", "-O", "meta_bg,^resize_inode"}},
-	{"ext4-inline", "ext4", []string{"-O", "inline_data"}},
-	{"ext4-128inode", "ext4", []string{"-I", "128"}},
+	{"ext4-inline", "ext4", []string{"-b", "4096", "-O", "inline_data"}},
+	{"ext4-128inode", "ext4", []string{"-b", "4096", "-I", "128"}},
 }
 
 func TestTreeMatchesDebugfs(t *testing.T) {
@@ -301,7 +301,7 @@ func TestFSConformance(t *testing.T) {
 func TestInfo(t *testing.T) {
 	src := t.TempDir()
 	populate(t, src)
-	img := mkfs(t, "ext4", 64<<20, src)
+	img := mkfs(t, "ext4", 64<<20, src, "-b", "4096")
 	fsys := openImage(t, img, guestfs.Options{})
 	fi, err := fsys.Stat("hello.txt")
 	if err != nil {
@@ -340,7 +340,7 @@ func TestInfo(t *testing.T) {
 		t.Errorf("sparse.bin map %v, want its three data blocks", m)
 	}
 	b := make([]byte, 100)
-	if _, err := f.(io.ReaderAt).ReadAt(b, 7<<20+1234); err != nil || bytes.Equal(b, make([]byte, 100)) {
+	if _, err := f.(io.ReaderAt).ReadAt(b, 3<<20+1234); err != nil || bytes.Equal(b, make([]byte, 100)) {
 		t.Errorf("ReadAt in the middle of sparse.bin: %v", err)
 	}
 }
