@@ -57,7 +57,9 @@ fixtures:
 # generator (every addressing mode, thin and fragmented files, symlinks and
 # deleted files), then runs the main job on it: find the volume, list it,
 # deep-scan it for deleted files, export everything with a hash manifest and
-# verify the copy; then preview a file and run the wizard from an answers file.
+# verify the copy; then preview a file and run the wizard from an answers file;
+# then stripe the datastore over a 4-member RAID 5, lose a member, and list it
+# from the other three, shuffled, with --raid auto.
 demo: build
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(GO) run ./vmfs/vmfstest/cmd/mkvmfs -out $(DEMO) -run '^vmfs6-tree$$'
@@ -70,6 +72,9 @@ demo: build
 	$(BIN) preview $(DEMO)/vmfs6-tree.img /directory/file4
 	printf '{"filter": "all", "search": "directory", "select": ["*"], "destination": {"local": "%s"}}\n' $(DEMO)/wizard > $(DEMO)/answers.json
 	$(BIN) wizard --state $(DEMO)/wizard.json --answers $(DEMO)/answers.json $(DEMO)/vmfs6-tree.img
+	$(GO) run ./vmfs/disk/raid/raidtest/cmd/mkraid -level raid5 -layout left-symmetric -chunk 64k -members 4 -out $(DEMO)/raid $(DEMO)/vmfs6-tree.img
+	rm $(DEMO)/raid/m1.img
+	$(BIN) ls -l --raid auto $(DEMO)/raid/m3.img $(DEMO)/raid/m0.img $(DEMO)/raid/m2.img -- /directory
 	@echo "demo: recovered files are in $(DEMO)/recovered"
 
 clean:
