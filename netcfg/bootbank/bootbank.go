@@ -18,7 +18,8 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/esxconf"
-	"github.com/vmfsrecover/vmfsrecover/netcfg/fat"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/fat"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
@@ -141,7 +142,7 @@ func Load(src io.ReaderAt, size int64, name string, opt Options) (*netcfg.Input,
 		return loadEnvelope(src, size, opt.EncryptionInfo, name, &netcfg.Input{Origin: name})
 	}
 	var bankErr error
-	if v, err := fat.Open(src, size); err == nil {
+	if v, err := fat.Open(src, size, guestfs.Options{}); err == nil {
 		in, err := loadBank(v, name)
 		if err == nil {
 			return in, nil
@@ -386,7 +387,7 @@ func (b *bank) updated() int {
 func loadBank(v *fat.FS, name string) (*netcfg.Input, error) {
 	cfgData, err := fs.ReadFile(v, "boot.cfg")
 	if err != nil {
-		return nil, fmt.Errorf("%s: FAT%d volume without a readable boot.cfg, so not a bootbank: %w", name, v.Type, err)
+		return nil, fmt.Errorf("%s: %s volume without a readable boot.cfg, so not a bootbank: %w", name, v.Type(), err)
 	}
 	b := &bank{label: name, fs: v, cfg: ParseBootCfg(cfgData)}
 	return readBank(b)
@@ -417,11 +418,11 @@ func loadDisk(src io.ReaderAt, t *partition.Table, name string, opt Options) (*n
 			continue
 		}
 		sec := p.Section(src)
-		v, err := fat.Open(sec, p.Size)
+		v, err := fat.Open(sec, p.Size, guestfs.Options{})
 		if err != nil {
 			continue
 		}
-		label := fmt.Sprintf("%s partition %d (FAT%d %s)", name, p.Index, v.Type, v.Label)
+		label := fmt.Sprintf("%s partition %d (%s %s)", name, p.Index, v.Type(), v.Label)
 		otherIdx[label] = p.Index
 		cfg, err := fs.ReadFile(v, "boot.cfg")
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/netcfg"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/envelope"
 	"github.com/vmfsrecover/vmfsrecover/netcfg/internal/fixture"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/fat/fattest"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -154,7 +155,7 @@ func bankImage(t testing.TB, bootcfg string, state []byte) []byte {
 	if state != nil {
 		files["state.tgz"] = state
 	}
-	img, err := fixture.FAT16(8<<20, "BOOTBANK1", files)
+	img, err := fattest.FAT16(8<<20, "BOOTBANK1", files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestBootDiskChoosesActiveBank(t *testing.T) {
 
 	// The other bank's state.tgz is newer than the chosen one's: warn.
 	when := func(day int) []byte {
-		img, err := fixture.FAT16At(8<<20, "BOOTBANK", map[string][]byte{"boot.cfg": []byte(fmt.Sprintf("bootstate=0\nupdated=%d\n", 10-day)), "state.tgz": stateTgz(t, "x.example")},
+		img, err := fattest.FAT16At(8<<20, "BOOTBANK", map[string][]byte{"boot.cfg": []byte(fmt.Sprintf("bootstate=0\nupdated=%d\n", 10-day)), "state.tgz": stateTgz(t, "x.example")},
 			time.Date(2024, 3, day, 12, 0, 0, 0, time.UTC))
 		if err != nil {
 			t.Fatal(err)
@@ -293,7 +294,7 @@ func TestBootDiskChoosesActiveBank(t *testing.T) {
 	}
 
 	// No bank at all.
-	noBank, _ := fixture.FAT16(4<<20, "DATA", map[string][]byte{"x.txt": []byte("x")})
+	noBank, _ := fattest.FAT16(4<<20, "DATA", map[string][]byte{"x.txt": []byte("x")})
 	if _, err := load(t, mbrDisk(noBank), Options{}); !errors.Is(err, ErrNoConfig) {
 		t.Errorf("disk without a bank: %v", err)
 	}

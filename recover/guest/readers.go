@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 
-	"github.com/vmfsrecover/vmfsrecover/netcfg/fat"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/ext"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/fat"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/xfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
@@ -20,9 +19,9 @@ type opener func(r io.ReaderAt, size int64, opts guestfs.Options) (guestfs.FS, e
 // gives it, to the reader that opens it. A name not here is listed but
 // cannot be read (ErrNotReadable).
 var readers = map[string]opener{
-	partition.FSFAT12: openFAT,
-	partition.FSFAT16: openFAT,
-	partition.FSFAT32: openFAT,
+	partition.FSFAT12: asOpener(fat.Open),
+	partition.FSFAT16: asOpener(fat.Open),
+	partition.FSFAT32: asOpener(fat.Open),
 	partition.FSExt2:  asOpener(ext.Open),
 	partition.FSExt3:  asOpener(ext.Open),
 	partition.FSExt4:  asOpener(ext.Open),
@@ -66,29 +65,3 @@ func (e *notReadable) Error() string {
 }
 
 func (e *notReadable) Unwrap() error { return ErrNotReadable }
-
-// fatFS gives netcfg/fat, written for ESXi's boot banks, the guestfs face.
-type fatFS struct{ *fat.FS }
-
-func openFAT(r io.ReaderAt, size int64, _ guestfs.Options) (guestfs.FS, error) {
-	f, err := fat.Open(r, size)
-	if err != nil {
-		return nil, err
-	}
-	return fatFS{f}, nil
-}
-
-func (f fatFS) Type() string {
-	return fmt.Sprintf("FAT%d", f.FS.Type)
-}
-
-func (f fatFS) Warnings() []string { return nil }
-
-func (f fatFS) Lstat(name string) (fs.FileInfo, error) { return f.FS.Stat(name) }
-
-func (f fatFS) ReadLink(name string) (string, error) {
-	if _, err := f.FS.Stat(name); err != nil {
-		return "", err
-	}
-	return "", &fs.PathError{Op: "readlink", Path: name, Err: errors.New("not a symbolic link (FAT has none)")}
-}
