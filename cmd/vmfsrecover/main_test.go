@@ -4,13 +4,16 @@ import (
 	"os"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/mount/mounttest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/faultfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
 // TestMain gives vmfstest.RealSample a folder for the unpacked samples;
-// run again as a child, the test binary serves faultfs's disks.
+// run again as a child, the test binary serves faultfs's disks or reads a
+// mount (mounttest).
 func TestMain(m *testing.M) {
 	faultfs.ServeIfAsked()
+	mounttest.RunIfAsked()
 	os.Exit(vmfstest.RunTests(m))
 }

@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +17,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/recover/mount"
+	"github.com/vmfsrecover/vmfsrecover/recover/mount/mounttest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -86,45 +84,19 @@ func isMountPoint(t *testing.T, dir string) bool {
 
 // expectedOf lists the tree below dir in the format of ls -r --hash
 // sha256 (and the test volumes' expected listings), read through the
-// mount with the ordinary file calls.
+// mount by a child process with the ordinary file calls.
 func expectedOf(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		name := "/" + filepath.ToSlash(strings.TrimPrefix(p, dir+"/"))
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
+	for _, e := range mounttest.Walk(t, dir) {
 		switch {
-		case fi.IsDir():
-			fmt.Fprintf(&b, "d %d - %s\n", fi.Size(), name)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, "l %d %s %s\n", fi.Size(), target, name)
+		case e.Mode.IsDir():
+			fmt.Fprintf(&b, "d %d - %s\n", e.Size, e.Path)
+		case e.Mode&fs.ModeSymlink != 0:
+			fmt.Fprintf(&b, "l %d %s %s\n", e.Size, e.Target, e.Path)
 		default:
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			fmt.Fprintf(&b, "f %d %s %s\n", fi.Size(), hex.EncodeToString(h.Sum(nil)), name)
+			fmt.Fprintf(&b, "f %d %s %s\n", e.Size, e.SHA256, e.Path)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return b.String()
 }
@@ -137,6 +109,10 @@ func checkAgainstLs(t *testing.T, m *mounted, vol volumeFlags, sources ...string
 	o := &lsOptions{globalOptions: &globalOptions{quiet: true, json: true}, recursive: true, vol: vol}
 	if err := runLs(context.Background(), o, sources, &out); err != nil {
 		t.Fatal(err)
+	}
+	seen := map[string]mounttest.Entry{}
+	for _, e := range mounttest.Walk(t, m.dir) {
+		seen[e.Path] = e
 	}
 	dec := json.NewDecoder(&out)
 	n := 0
@@ -151,24 +127,19 @@ func checkAgainstLs(t *testing.T, m *mounted, vol volumeFlags, sources ...string
 			t.Fatal(err)
 		}
 		n++
-		p := filepath.Join(m.dir, e.Path)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			t.Errorf("%s: %v", e.Path, err)
+		fi, ok := seen[e.Path]
+		if !ok {
+			t.Errorf("%s: not seen through the mount", e.Path)
 			continue
 		}
-		if listing.ModeString(fi.Mode()) != e.Mode || fi.Size() != e.Size || !fi.ModTime().Equal(e.MTime) {
-			t.Errorf("%s through the mount: %s %d %s; ls: %s %d %s", e.Path, fi.Mode(), fi.Size(), fi.ModTime().UTC(), e.Mode, e.Size, e.MTime)
+		if listing.ModeString(fi.Mode) != e.Mode || fi.Size != e.Size || !fi.MTime.Equal(e.MTime) {
+			t.Errorf("%s through the mount: %s %d %s; ls: %s %d %s", e.Path, fi.Mode, fi.Size, fi.MTime.UTC(), e.Mode, e.Size, e.MTime)
 		}
-		if e.Target != "" {
-			if target, err := os.Readlink(p); err != nil || target != e.Target {
-				t.Errorf("%s through the mount links to %q (%v); ls: %q", e.Path, target, err, e.Target)
-			}
+		if e.Target != "" && fi.Target != e.Target {
+			t.Errorf("%s through the mount links to %q; ls: %q", e.Path, fi.Target, e.Target)
 		}
-		if e.VMFS != nil && e.VMFS.Links > 0 {
-			if links := fi.Sys().(*syscall.Stat_t).Nlink; links != uint64(e.VMFS.Links) {
-				t.Errorf("%s through the mount has %d links; the descriptor says %d", e.Path, links, e.VMFS.Links)
-			}
+		if e.VMFS != nil && e.VMFS.Links > 0 && fi.Links != uint64(e.VMFS.Links) {
+			t.Errorf("%s through the mount has %d links; the descriptor says %d", e.Path, fi.Links, e.VMFS.Links)
 		}
 	}
 	if n == 0 {
@@ -230,24 +201,29 @@ func TestMountRefusesWrites(t *testing.T) {
 	res := genVolume(t, 6)
 	m := mountForTest(t, &mountOptions{globalOptions: &globalOptions{quiet: true}}, res.Image)
 	vmx := filepath.Join(m.dir, "vm1/vm1.vmx")
-	writes := map[string]func() error{
-		"open for writing": func() error { return closeIfOpened(os.OpenFile(vmx, os.O_WRONLY, 0)) },
-		"open to append":   func() error { return closeIfOpened(os.OpenFile(vmx, os.O_RDWR|os.O_APPEND, 0)) },
-		"create":           func() error { return closeIfOpened(os.Create(filepath.Join(m.dir, "new"))) },
-		"truncate":         func() error { return os.Truncate(vmx, 0) },
-		"mkdir":            func() error { return os.Mkdir(filepath.Join(m.dir, "dir"), 0o755) },
-		"unlink":           func() error { return os.Remove(vmx) },
-		"rmdir":            func() error { return syscall.Rmdir(filepath.Join(m.dir, "vm1")) },
-		"rename":           func() error { return os.Rename(vmx, vmx+".old") },
-		"chmod":            func() error { return os.Chmod(vmx, 0o777) },
-		"utimes":           func() error { return os.Chtimes(vmx, time.Now(), time.Now()) },
-		"symlink":          func() error { return os.Symlink("vm1.vmx", filepath.Join(m.dir, "vm1/l2")) },
-		"link":             func() error { return os.Link(vmx, filepath.Join(m.dir, "vm1/h2")) },
-		"setxattr":         func() error { return syscall.Setxattr(vmx, "user.x", []byte("y"), 0) },
+	writes := map[string]mounttest.Op{
+		"open for writing": {Call: "open-write", Path: vmx},
+		"open to append":   {Call: "open-append", Path: vmx},
+		"create":           {Call: "create", Path: filepath.Join(m.dir, "new")},
+		"truncate":         {Call: "truncate", Path: vmx},
+		"mkdir":            {Call: "mkdir", Path: filepath.Join(m.dir, "dir")},
+		"unlink":           {Call: "remove", Path: vmx},
+		"rmdir":            {Call: "rmdir", Path: filepath.Join(m.dir, "vm1")},
+		"rename":           {Call: "rename", Path: vmx, To: vmx + ".old"},
+		"chmod":            {Call: "chmod", Path: vmx},
+		"utimes":           {Call: "chtimes", Path: vmx},
+		"symlink":          {Call: "symlink", Path: "vm1.vmx", To: filepath.Join(m.dir, "vm1/l2")},
+		"link":             {Call: "link", Path: vmx, To: filepath.Join(m.dir, "vm1/h2")},
+		"setxattr":         {Call: "setxattr", Path: vmx},
 	}
-	for what, write := range writes {
-		if err := write(); !errors.Is(err, syscall.EROFS) {
-			t.Errorf("%s: %v, want EROFS", what, err)
+	var names []string
+	var ops []mounttest.Op
+	for what, op := range writes {
+		names, ops = append(names, what), append(ops, op)
+	}
+	for i, err := range mounttest.Try(t, ops) {
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s: %v, want EROFS", names[i], err)
 		}
 	}
 	want, _ := res.Expected()
@@ -257,29 +233,18 @@ func TestMountRefusesWrites(t *testing.T) {
 	m.stop(t)
 }
 
-func closeIfOpened(f *os.File, err error) error {
-	if err == nil {
-		f.Close()
-	}
-	return err
-}
-
 func TestMountWaitsForABusyMountpoint(t *testing.T) {
 	res := genVolume(t, 5)
 	m := mountForTest(t, &mountOptions{globalOptions: &globalOptions{quiet: true}}, res.Image)
-	f, err := os.Open(filepath.Join(m.dir, "vm1/vm1.vmx"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mounttest.Hold(t, filepath.Join(m.dir, "vm1/vm1.vmx"))
 	m.cancel()
 	time.Sleep(300 * time.Millisecond)
 	if !isMountPoint(t, m.dir) {
 		t.Error("unmounted while a file in it was open")
 	}
-	if b, err := io.ReadAll(f); err != nil || !strings.HasPrefix(string(b), "displayName") {
+	if b, err := held.Release(); err != nil || !strings.HasPrefix(string(b), "displayName") {
 		t.Errorf("the open file, while the mount waits to unmount: %q, %v", b, err)
 	}
-	f.Close()
 	m.stop(t)
 }
 

@@ -16,7 +16,6 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
-	"golang.org/x/sys/unix"
 )
 
 // ErrBusy is returned by Unmount while programs still use the mount.
@@ -85,12 +84,9 @@ func Mount(dir string, fsys fs.FS, o Options) (*Server, error) {
 // asks: a sequential read then costs a quarter of the round trips. Only
 // root may; others keep the default.
 func raiseReadAhead(dir string) {
-	var st syscall.Stat_t
-	if syscall.Stat(dir, &st) != nil {
-		return
+	if dev, err := deviceOf(dir); err == nil && dev != "" {
+		os.WriteFile("/sys/class/bdi/"+dev+"/read_ahead_kb", []byte(fmt.Sprint(maxRead>>10)), 0)
 	}
-	bdi := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
-	os.WriteFile(bdi, []byte(fmt.Sprint(maxRead>>10)), 0)
 }
 
 // Wait returns when the file system is unmounted.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -19,7 +18,7 @@ import (
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
-	"golang.org/x/sys/unix"
+	"github.com/vmfsrecover/vmfsrecover/recover/mount/mounttest"
 )
 
 // serveEnv makes the test binary a mount server that never unmounts (see
@@ -27,6 +26,7 @@ import (
 const serveEnv = "VMFSRECOVER_MOUNT_TEST_SERVE"
 
 func TestMain(m *testing.M) {
+	mounttest.RunIfAsked() // the tests read their mounts from a child
 	if dir := os.Getenv(serveEnv); dir != "" {
 		if _, err := Mount(dir, fstest.MapFS{"f": {Data: []byte("x")}}, Options{}); err != nil {
 			os.Exit(1)
@@ -131,25 +131,19 @@ func TestReadsFilesWithoutReaderAt(t *testing.T) {
 		data[i] = byte(rng.Uint32())
 	}
 	srv := mountForTest(t, plainFS{fstest.MapFS{"d/big": {Data: data}}}, Options{})
-	f, err := os.Open(filepath.Join(srv.Dir, "d/big"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	// Backwards, so that each read goes behind the last one.
-	buf := make([]byte, 100000)
+	var ranges [][2]int64
 	for off := int64(len(data)) - 1000; off >= 0; off -= 700000 {
-		n, err := f.ReadAt(buf, off)
-		if err != nil && err != io.EOF {
-			t.Fatalf("at %d: %v", off, err)
-		}
-		if !bytes.Equal(buf[:n], data[off:min(off+int64(len(buf)), int64(len(data)))]) {
-			t.Fatalf("at %d: the bytes differ", off)
+		ranges = append(ranges, [2]int64{off, 100000})
+	}
+	got := mounttest.ReadRanges(t, filepath.Join(srv.Dir, "d/big"), ranges)
+	for i, r := range ranges {
+		if !bytes.Equal(got[i], data[r[0]:min(r[0]+r[1], int64(len(data)))]) {
+			t.Fatalf("at %d: the bytes differ", r[0])
 		}
 	}
-	got, err := os.ReadFile(f.Name())
-	if err != nil || !bytes.Equal(got, data) {
-		t.Errorf("whole file: %d bytes, %v; want the %d written", len(got), err, len(data))
+	if whole := got[len(ranges)]; !bytes.Equal(whole, data) {
+		t.Errorf("whole file: %d bytes; want the %d written", len(whole), len(data))
 	}
 }
 
@@ -178,9 +172,7 @@ func TestLostBytesAreReportedOncePerFile(t *testing.T) {
 			heard = append(heard, name+": "+ws[0])
 		}})
 	for _, name := range []string{"a", "a", "b", "a"} {
-		if _, err := os.ReadFile(filepath.Join(srv.Dir, name)); err != nil {
-			t.Fatal(err)
-		}
+		mounttest.ReadFile(t, filepath.Join(srv.Dir, name))
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -192,14 +184,13 @@ func TestLostBytesAreReportedOncePerFile(t *testing.T) {
 
 func TestUnmountWhileBusy(t *testing.T) {
 	srv := mountForTest(t, fstest.MapFS{"f": {Data: []byte("x")}}, Options{})
-	f, err := os.Open(filepath.Join(srv.Dir, "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mounttest.Hold(t, filepath.Join(srv.Dir, "f"))
 	if err := srv.Unmount(); !errors.Is(err, ErrBusy) {
 		t.Errorf("Unmount with a file open: %v, want ErrBusy", err)
 	}
-	f.Close()
+	if b, err := held.Release(); string(b) != "x" || err != nil {
+		t.Errorf("the file held open while unmounting: %q, %v", b, err)
+	}
 	if err := srv.Unmount(); err != nil {
 		t.Errorf("Unmount once the file is closed: %v", err)
 	}
@@ -219,22 +210,18 @@ func TestReadAheadRaisedAsRoot(t *testing.T) {
 		testenv.Lacks(t, "only root may raise a mount's read-ahead")
 	}
 	srv := mountForTest(t, fstest.MapFS{"f": {Data: []byte("x")}}, Options{})
-	var st syscall.Stat_t
-	if err := syscall.Stat(srv.Dir, &st); err != nil {
+	dev, err := deviceOf(srv.Dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	b, err := os.ReadFile("/sys/class/bdi/" + dev + "/read_ahead_kb")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.TrimSpace(string(b)); got != fmt.Sprint(maxRead>>10) {
 		t.Errorf("read_ahead_kb = %s, want %d", got, maxRead>>10)
 	}
-	fi, err := os.Stat(filepath.Join(srv.Dir, "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bs := fi.Sys().(*syscall.Stat_t).Blksize; bs != maxRead {
+	if bs := mounttest.Walk(t, srv.Dir)[0].Blksize; bs != maxRead {
 		t.Errorf("st_blksize = %d, want %d: cat and cp read that much at a time", bs, maxRead)
 	}
 }

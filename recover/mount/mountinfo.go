@@ -9,20 +9,31 @@ import (
 // IsMounted reports whether a file system is mounted at dir (an absolute,
 // clean path), as /proc/self/mountinfo lists them.
 func IsMounted(dir string) (bool, error) {
+	dev, err := deviceOf(dir)
+	return dev != "", err
+}
+
+// deviceOf is the device ("major:minor") of the file system mounted at
+// dir, or "" when none is. It reads /proc/self/mountinfo, not stat(dir):
+// a stat of the mount would be a request to the server, which may be this
+// very process.
+func deviceOf(dir string) (string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer f.Close()
+	dev := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// The fifth field is the mount point, with spaces and the like
-		// escaped as octal (\040).
+		// The third field is the device, the fifth the mount point, with
+		// spaces and the like escaped as octal (\040). The last mount at
+		// dir is the one on top.
 		if fields := strings.Fields(sc.Text()); len(fields) > 4 && unescapeOctal(fields[4]) == dir {
-			return true, nil
+			dev = fields[2]
 		}
 	}
-	return false, sc.Err()
+	return dev, sc.Err()
 }
 
 func unescapeOctal(s string) string {
