@@ -1,0 +1,290 @@
+package ntfs
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+)
+
+func openImage(t *testing.T, img string, opts guestfs.Options) *FS {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Open(f, st.Size(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// walk lists every entry of the tree with its info, streams included.
+func walk(t *testing.T, fsys fs.FS) map[string]fs.FileInfo {
+	t.Helper()
+	got := map[string]fs.FileInfo{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		got[p] = fi
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func fileSum(t *testing.T, fsys fs.FS, name string) string {
+	t.Helper()
+	f, err := fsys.Open(name)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestAgainstNTFS3G: every live file and stream ntfs-3g showed reads
+// through the reader with the same sha256, size, mtime, MFT record, link
+// count and link target, and nothing else is listed.
+func TestAgainstNTFS3G(t *testing.T) {
+	fx := ntfs3gImage(t)
+	v := openImage(t, fx.img, guestfs.Options{})
+	if w := v.Warnings(); len(w) > 0 {
+		t.Errorf("warnings on a clean volume: %q", w)
+	}
+	got := walk(t, v)
+	for p, want := range fx.files {
+		fi, ok := got[p]
+		if !ok {
+			t.Errorf("%s: not listed", p)
+			continue
+		}
+		if want.unstat {
+			continue
+		}
+		in := fi.Sys().(*guestfs.Info)
+		if in.ID != want.ino || in.State != guestfs.Live || in.FS != "NTFS" {
+			t.Errorf("%s: info %+v, want ID %d, live", p, in, want.ino)
+		}
+		if strings.Contains(path.Base(p), ":") != (in.Stream != "") {
+			t.Errorf("%s: stream %q", p, in.Stream)
+		}
+		if fi.IsDir() != want.mode.IsDir() || (fi.Mode()&fs.ModeSymlink != 0) != (want.mode&fs.ModeSymlink != 0) {
+			t.Errorf("%s: mode %v, ntfs-3g %v", p, fi.Mode(), want.mode)
+		}
+		if in.Stream == "" && !fi.IsDir() && in.Links != want.links {
+			t.Errorf("%s: %d links, ntfs-3g %d", p, in.Links, want.links)
+		}
+		if in.Stream == "" && !want.mtime.Equal(fi.ModTime()) {
+			t.Errorf("%s: mtime %v, ntfs-3g %v", p, fi.ModTime(), want.mtime)
+		}
+		switch {
+		case want.target != "":
+			target, err := v.ReadLink(p)
+			if err != nil || target != want.target {
+				t.Errorf("%s: link to %q (%v), ntfs-3g %q", p, target, err, want.target)
+			}
+		case want.sha != "":
+			if fi.Size() != want.size {
+				t.Errorf("%s: size %d, ntfs-3g %d", p, fi.Size(), want.size)
+			}
+			if s := fileSum(t, v, p); s != want.sha {
+				t.Errorf("%s: sha256 %s, ntfs-3g %s", p, s, want.sha)
+			}
+		}
+	}
+	for p := range got {
+		if _, ok := fx.files[p]; !ok {
+			t.Errorf("%s: listed, but not by ntfs-3g", p)
+		}
+	}
+}
+
+// TestLinksAndModes checks what the mount cannot show: reparse-point
+// links ntfs-3g cannot resolve, and the read-only attribute.
+func TestLinksAndModes(t *testing.T) {
+	fx := ntfs3gImage(t)
+	v := openImage(t, fx.img, guestfs.Options{})
+	for name, want := range map[string]string{"rsl": "target.txt", "junc": `C:\Windows`, "sym": "hello.txt", "docs/up": "../hello.txt"} {
+		if got, err := v.ReadLink(name); err != nil || got != want {
+			t.Errorf("ReadLink(%s) = %q, %v; want %q", name, got, err, want)
+		}
+		fi, err := v.Lstat(name)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			t.Errorf("Lstat(%s) = %v, %v; want a symlink", name, fi, err)
+		}
+	}
+	// Relative links are followed; a junction to C:\ stands for itself.
+	for name, want := range map[string]string{"rsl": "target\n", "sym": "hello world\n", "docs/up": "hello world\n"} {
+		if b, err := fs.ReadFile(v, name); err != nil || string(b) != want {
+			t.Errorf("ReadFile(%s) = %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if fi, err := v.Stat("junc"); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("Stat(junc) = %v, %v", fi, err)
+	}
+	if fi, err := v.Stat("readonly.txt"); err != nil || fi.Mode().Perm() != 0o444 {
+		t.Errorf("Stat(readonly.txt) = %v, %v; want mode 0444", fi, err)
+	}
+	if fi, err := v.Stat("HELLO.TXT"); err != nil || fi.Name() != "hello.txt" {
+		t.Errorf("case-insensitive Stat(HELLO.TXT) = %v, %v", fi, err)
+	}
+	if _, err := v.Stat("docs/report.doc:nosuch"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a missing stream: %v", err)
+	}
+}
+
+// TestAgainstNTFSCat: the files the library reads wrong (fragmented
+// across extension records, compressed, sparse) read as ntfscat reads
+// them, streams included.
+func TestAgainstNTFSCat(t *testing.T) {
+	fx := ntfs3gImage(t)
+	ntfscat := testenv.Tool(t, "ntfscat")
+	v := openImage(t, fx.img, guestfs.Options{})
+	for _, name := range []string{"frag.bin", "holes.bin", "sparse.bin", "comp/text.txt", "comp/rand.bin", "comp/mixed.bin", "comp/odd.txt", "docs/report.doc:big"} {
+		file, stream, _ := strings.Cut(name, ":")
+		args := []string{fx.img, "/" + file}
+		if stream != "" {
+			args = []string{"-n", stream, fx.img, "/" + file}
+		}
+		out, err := exec.Command(ntfscat, args...).Output()
+		if err != nil {
+			t.Fatalf("ntfscat %s: %v", name, err)
+		}
+		if got, want := fileSum(t, v, name), sum(out); got != want {
+			t.Errorf("%s: sha256 %s, ntfscat %s", name, got, want)
+		}
+	}
+}
+
+// TestAgainstNTFSLs: the names and MFT records of every directory equal
+// ntfsls's.
+func TestAgainstNTFSLs(t *testing.T) {
+	fx := ntfs3gImage(t)
+	ntfsls := testenv.Tool(t, "ntfsls")
+	out, err := exec.Command(ntfsls, "-R", "-i", fx.img).Output()
+	if err != nil {
+		t.Fatalf("ntfsls: %v", err)
+	}
+	var want []string
+	dir := ""
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+		case strings.HasSuffix(line, ":") && strings.HasPrefix(line, "/"):
+			dir = strings.TrimSuffix(strings.TrimPrefix(line, "/"), ":")
+		default:
+			ino, name, _ := strings.Cut(strings.TrimSpace(line), " ")
+			if name != "." && name != ".." {
+				want = append(want, path.Join(dir, name)+" "+ino)
+			}
+		}
+	}
+	v := openImage(t, fx.img, guestfs.Options{})
+	var got []string
+	for p, fi := range walk(t, v) {
+		if in := fi.Sys().(*guestfs.Info); in.Stream == "" {
+			got = append(got, p+" "+strconv.FormatUint(in.ID, 10))
+		}
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("listing differs from ntfsls's: ours only %q, ntfsls's only %q", minus(got, want), minus(want, got))
+	}
+}
+
+// minus returns the elements of a that b lacks.
+func minus(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestDeleted: with Options.Deleted the deleted files are listed at their
+// old path, a taken name as NAME~deleted-ID, and read back as they were.
+func TestDeleted(t *testing.T) {
+	fx := ntfs3gImage(t)
+	v := openImage(t, fx.img, guestfs.Options{Deleted: true})
+	got := walk(t, v)
+	found := map[string]bool{}
+	for p, fi := range got {
+		in := fi.Sys().(*guestfs.Info)
+		if in.State != guestfs.Deleted {
+			if _, ok := fx.files[p]; !ok {
+				t.Errorf("%s: live, but not listed by ntfs-3g", p)
+			}
+			continue
+		}
+		old := p
+		if i := strings.Index(p, "~deleted-"); i >= 0 {
+			old = p[:i]
+		}
+		want, ok := fx.deleted[old]
+		if !ok {
+			if !fi.IsDir() {
+				t.Logf("%s: deleted file not of the fixture (ntfs-3g's own?)", p)
+			}
+			continue
+		}
+		found[old] = true
+		if in.Lost != 0 {
+			t.Logf("%s: %d bytes overwritten", p, in.Lost)
+			continue
+		}
+		if s := fileSum(t, v, p); s != want {
+			t.Errorf("%s: sha256 %s, was %s", p, s, want)
+		}
+	}
+	for p := range fx.deleted {
+		if !found[p] {
+			t.Errorf("%s: deleted, not listed", p)
+		}
+	}
+	if fi, ok := got["dup.txt"]; !ok || fi.Sys().(*guestfs.Info).State != guestfs.Live {
+		t.Errorf("dup.txt: the live file lost its name to the deleted one")
+	}
+	if _, ok := got["olddir"]; !ok {
+		t.Errorf("olddir: the deleted directory is not listed")
+	}
+}
