@@ -8,18 +8,23 @@
 // attribute lists, run lists) and LZNT1 decompression are decoded by
 // Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser). The
 // rest is ours, because the library's own readers are wrong where a
-// recovery tool must be right (each case is kept as a test):
+// recovery tool must be right:
 //
 //   - the boot sector, so that a destroyed one is replaced by its backup
 //     at the end of the volume, and the bootstrap of $MFT, so that a
 //     destroyed first record is replaced by $MFTMirr;
-//   - the data of a stream: the library drops a compression unit that
-//     is fragmented or shares a sparse run with the next one (so later
-//     bytes shift), stops joining attribute-list pieces after 20, and
-//     does not zero-fill short LZNT1 chunks;
+//   - the data of a stream: on the ntfs-3g images of the tests the
+//     library's OpenStream reads wrong a compressed file whose unit is
+//     stored uncompressed in two fragments (comp/rand.bin), a compressed
+//     file with holes (comp/mixed.bin) and a file whose run list spans 29
+//     records (holes.bin: it joins at most 21), which ntfscat reads right;
 //   - the $I30 walk: the library reads every 4096 bytes of the index
-//     allocation whether in use or not, and misses pieces after the first
-//     of a directory whose index spans several records.
+//     allocation as an index block, in use or not, whatever the block
+//     size, and only the first piece of an allocation that spans records.
+//
+// It also reads on past the end marker of a record's attributes (into
+// the slack, where a reused record keeps old attributes): the reader
+// stops there.
 //
 // Nothing on disk is trusted: run lists are checked against the volume's
 // cluster count and the attribute's VCN range, sizes against the runs,
