@@ -33,6 +33,7 @@ type exportFlags struct {
 	flatten     bool
 	unmapped    bool
 	system      bool
+	guests      bool
 	readBack    bool
 	vol         volumeFlags // how the volume is read
 }
@@ -109,6 +110,7 @@ reads from the parent (the older data) instead of as zeros.
 	fl.BoolVar(&f.flatten, "flatten", false, "write each VMDK as one raw image (descriptor, extents and snapshots resolved)")
 	fl.BoolVar(&f.unmapped, "unmapped-from-parent", false, "with --flatten: read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
 	fl.BoolVar(&f.readBack, "verify", false, "read every file back from DEST after writing it and compare hashes (a second transfer); on a rerun, also re-read the files already complete and copy again any that differ")
+	fl.BoolVar(&f.guests, "guests", false, "also export inside every VMDK's NAME.vmdk@ directory found in a folder being exported (the files inside the VMs' disks; a NAME.vmdk@ path given is always exported)")
 	fl.BoolVar(&f.system, "system-files", false, "also export the volume's own metadata files (/.fdc.sf, /.pbc.sf, ...) when exporting the root")
 	addDestinationFlags(cmd, f)
 	cmd.MarkFlagRequired("to")
@@ -197,7 +199,7 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	for _, p := range maps {
 		reads = append(reads, p)
 	}
-	opts := session.ExportOptions{SystemFiles: f.system, Sources: reads, Options: export.Options{
+	opts := session.ExportOptions{SystemFiles: f.system, Guests: f.guests, Sources: reads, Options: export.Options{
 		Overwrite: f.overwrite,
 		Workers:   f.jobs,
 		Retries:   f.retries,

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
 type lsOptions struct {
@@ -20,6 +22,7 @@ type lsOptions struct {
 	hash      string
 	deleted   bool
 	bodyfile  bool
+	guests    bool
 }
 
 func newLsCmd(g *globalOptions) *cobra.Command {
@@ -71,7 +74,8 @@ marked so in their names ("(deleted)", as TSK's fls -m marks them).
 	f.BoolVarP(&o.long, "long", "l", false, "long format: mode, size, mtime, path")
 	f.StringVar(&o.hash, "hash", "", "compute a content hash of every file: sha256")
 	f.BoolVar(&o.bodyfile, "bodyfile", false, "write a Sleuth Kit body file (for mactime) of the whole tree below PATH")
-	f.BoolVar(&o.deleted, "deleted", false, "list only what the deep scan recovered beyond the intact tree: deleted, orphaned and carved files (implies --deep)")
+	f.BoolVar(&o.deleted, "deleted", false, "list only what the deep scan recovered beyond the intact tree: deleted, orphaned and carved files (implies --deep); inside a virtual disk, the deleted files its file systems still describe")
+	f.BoolVar(&o.guests, "guests", false, "with -r: also list inside every VMDK's NAME.vmdk@ directory (the files inside the VMs' disks)")
 	addVolumeFlags(cmd, &o.vol)
 	return cmd
 }
@@ -90,6 +94,7 @@ func runLs(ctx context.Context, o *lsOptions, args []string, out io.Writer) (err
 	}
 	if o.deleted {
 		o.vol.deep = true
+		o.vol.guestDeleted = true
 	}
 	if o.bodyfile {
 		o.recursive = true
@@ -114,18 +119,25 @@ func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.W
 				return nil
 			}
 			finding, _ := e.Attrs.(*deepscan.Finding)
-			if o.deleted && (finding == nil || finding.Kind == deepscan.Intact) {
-				return nil
+			// A disk's directory is listed; its inside only with --guests.
+			descend := error(nil)
+			if o.recursive && !o.guests && session.GuestDiskDir(e.Info) {
+				descend = fs.SkipDir
+			}
+			if o.deleted && e.State != guestfs.Deleted && (finding == nil || finding.Kind == deepscan.Intact) {
+				return descend
 			}
 			switch {
 			case o.bodyfile:
 				_, err = fmt.Fprintln(out, e.Bodyfile())
 			case o.json:
-				return enc.Encode(e)
+				err = enc.Encode(e)
 			case o.long:
 				line := fmt.Sprintf("%s %12d %s %s", e.Mode, e.Size, e.MTime.Format("2006-01-02 15:04:05"), e.Path)
 				if finding != nil {
 					line = fmt.Sprintf("%-7s %s", finding.Kind, line)
+				} else if e.State == guestfs.Deleted {
+					line = "deleted " + line
 				}
 				if e.SHA256 != "" {
 					line += "  sha256:" + e.SHA256
@@ -139,7 +151,10 @@ func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.W
 			default:
 				_, err = fmt.Fprintln(out, e.Path)
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return descend
 		})
 	if err != nil {
 		return err

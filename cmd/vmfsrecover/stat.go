@@ -12,6 +12,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/damage"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest"
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -172,6 +173,16 @@ func printStat(out io.Writer, r statReport) error {
 		fmt.Fprintf(tw, "target:\t%s\n", e.Target)
 	}
 	fmt.Fprintf(tw, "mode:\t%s\n", e.Mode)
+	if e.Layer != "" {
+		fmt.Fprintf(tw, "layer:\t%s\n", e.Layer)
+		if e.State != "" {
+			fmt.Fprintf(tw, "state:\t%s\n", e.State)
+		}
+		if gi, ok := e.Guest.(*guest.Info); ok && gi.Entry != nil {
+			fmt.Fprintf(tw, "modified:\t%s\n", e.MTime.UTC().Format("2006-01-02 15:04:05 UTC"))
+			fmt.Fprintf(tw, "id:\t%d (inode, MFT record or first cluster), %d links\n", gi.Entry.ID, max(gi.Entry.Links, 1))
+		}
+	}
 	if a != nil {
 		fmt.Fprintf(tw, "owner:\tuid %d, gid %d\n", a.UID, a.GID)
 		fmt.Fprintf(tw, "modified:\t%s\n", a.MTime.Format("2006-01-02 15:04:05 UTC"))

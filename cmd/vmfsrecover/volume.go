@@ -28,6 +28,9 @@ type volumeFlags struct {
 	scanDir  string   // where scan files are kept
 	maps     []string // --map: MAPFILE, or SOURCE=MAPFILE with several SOURCEs
 	raid     string   // --raid: the SOURCEs are the members of an array
+	// guestDeleted lists deleted files inside the guest file systems
+	// (ls --deleted).
+	guestDeleted bool
 }
 
 func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
@@ -85,16 +88,47 @@ func scanSources(ctx context.Context, g *globalOptions, v *volumeFlags, sources 
 
 // openFS opens what a listing or export reads: the volume --volume names
 // (the only one when there is one), as it is or, with --deep, as the deep
-// scan rebuilt it. The returned function closes the sources.
+// scan rebuilt it, with a NAME.vmdk@ directory beside each VMDK disk on
+// it; or, when the sources hold no VMFS volume, the inside of the sources
+// as virtual disks (partitions, file systems). The returned function
+// prints the warnings the guest disks met and closes the sources.
 func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []string) (fs.FS, func() error, error) {
 	sc, err := scanSources(ctx, g, v, sources)
 	if err != nil {
 		return nil, nil, err
 	}
-	if sc.Deep() && len(sc.Volumes) == 0 {
-		sc.Close()
-		return nil, nil, nothingFound(sources)
+	guests := session.GuestOptions{Deleted: v.guestDeleted}
+	var vol *session.Volume
+	if len(sc.Volumes) == 0 && v.volume == "" {
+		// No VMFS: the sources may be a VM's disks.
+		vol, err = sc.OpenGuests(ctx, guests)
+		if err != nil && !errors.Is(err, session.ErrNoGuestFS) {
+			sc.Close()
+			return nil, nil, err
+		}
 	}
+	if vol == nil {
+		if sc.Deep() && len(sc.Volumes) == 0 {
+			sc.Close()
+			return nil, nil, nothingFound(sources)
+		}
+		if vol, err = openVolume(ctx, g, v, sc, sources); err != nil {
+			return nil, nil, err
+		}
+		vol.EnterDisks(ctx, guests, v.tolerant)
+	}
+	closer := func() error {
+		for _, w := range vol.Warnings() {
+			g.warn(w)
+		}
+		return errors.Join(vol.Close(), sc.Close())
+	}
+	return vol.FS, closer, nil
+}
+
+// openVolume opens the volume of a scan --volume names; on error the scan
+// is closed.
+func openVolume(ctx context.Context, g *globalOptions, v *volumeFlags, sc *session.Scan, sources []string) (*session.Volume, error) {
 	n, err := sc.Select(v.volume)
 	if err != nil && sc.Deep() {
 		err = fmt.Errorf("%w (on %v; choose with --volume)", err, sources)
@@ -105,7 +139,7 @@ func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []str
 	}
 	if err != nil {
 		sc.Close()
-		return nil, nil, withRecoveryHint(v, err)
+		return nil, withRecoveryHint(v, err)
 	}
 	for _, a := range vol.Anomalies() {
 		g.warn(a)
@@ -113,10 +147,10 @@ func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []str
 	if sc.Deep() {
 		if f := &sc.Rebuilt()[n-1]; f.Empty() {
 			sc.Close()
-			return nil, nil, withExitCode(exitPartial, fmt.Errorf("nothing recovered: %s", emptyVolume(f)))
+			return nil, withExitCode(exitPartial, fmt.Errorf("nothing recovered: %s", emptyVolume(f)))
 		}
 	}
-	return vol.FS, sc.Close, nil
+	return vol, nil
 }
 
 // warn prints a warning on stderr unless --quiet.
@@ -147,7 +181,16 @@ type volumeArgs struct {
 const sourcesHelp = `The first argument is the SOURCE, the others are paths inside the volume.
 Several SOURCEs (the disks of a spanned volume, or several disks to look
 for the volume on) are written before --:
-  vmfsrecover %s`
+  vmfsrecover %s
+
+Files inside the VMs: beside every VMDK disk of the volume is a folder
+NAME.vmdk@ holding the disk's partitions (p1, p2, ... as Linux numbers
+them) and the files of their file systems (FAT, ext2/3/4, XFS):
+  /vm1/vm1.vmdk@/p2/etc/hostname
+Recursive listings and exports of a folder enter them only with --guests.
+A SOURCE that holds no VMFS volume but is a virtual disk (a VMDK, a raw
+disk image) is read the same way from its root: /p1/..., or several
+such SOURCEs (one VM's disks) as /NAME@/p1/...`
 
 // argsWithDash returns a command's positional arguments with the "--" that
 // cobra removed put back, so that splitSources sees the command line as typed.

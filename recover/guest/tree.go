@@ -232,6 +232,18 @@ func (t *Tree) Warnings() []string {
 	return w
 }
 
+// Readable counts the partitions, logical volumes and whole disks of the
+// tree whose file system a reader of this package reads.
+func (t *Tree) Readable() int {
+	n := 0
+	t.walkVolumes(t.root, func(v *volume) {
+		if _, ok := readers[v.fsName]; ok {
+			n++
+		}
+	})
+	return n
+}
+
 func (t *Tree) walkVolumes(n *node, fn func(*volume)) {
 	if n.vol != nil {
 		fn(n.vol)

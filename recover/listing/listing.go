@@ -16,15 +16,26 @@ import (
 
 // Entry describes one file, directory or link.
 type Entry struct {
-	Path   string      `json:"path"` // absolute inside the volume: "/dir/file"
-	Type   string      `json:"type"` // file, dir, symlink, other
-	Size   int64       `json:"size"`
-	Mode   string      `json:"mode"`
-	MTime  time.Time   `json:"mtime"`
-	Target string      `json:"target,omitempty"` // symlinks
-	SHA256 string      `json:"sha256,omitempty"` // files, when asked
-	Attrs  any         `json:"vmfs,omitempty"`   // FileInfo.Sys(), e.g. *vmfs.Attributes
-	Info   fs.FileInfo `json:"-"`
+	Path   string    `json:"path"` // absolute inside the volume: "/dir/file"
+	Type   string    `json:"type"` // file, dir, symlink, other
+	Size   int64     `json:"size"`
+	Mode   string    `json:"mode"`
+	MTime  time.Time `json:"mtime"`
+	Target string    `json:"target,omitempty"` // symlinks
+	SHA256 string    `json:"sha256,omitempty"` // files, when asked
+	Attrs  any       `json:"vmfs,omitempty"`   // FileInfo.Sys(), e.g. *vmfs.Attributes
+	// Inside a virtual disk (package guest): the layer the entry lies in
+	// (partition, logical volume, file system), its state (live or
+	// deleted), and what the file system's reader says of it.
+	Layer string      `json:"layer,omitempty"`
+	State string      `json:"state,omitempty"`
+	Guest any         `json:"guest,omitempty"`
+	Info  fs.FileInfo `json:"-"`
+}
+
+// Layered is the FileInfo.Sys() of an entry inside a virtual disk.
+type Layered interface {
+	LayerState() (layer, state string)
 }
 
 // Options tune Walk.
@@ -73,6 +84,10 @@ func Describe(fsys fs.FS, p string, hash bool) (Entry, error) {
 		return Entry{Path: abs(p)}, err
 	}
 	e := Entry{Path: abs(p), Size: info.Size(), Mode: ModeString(info.Mode()), MTime: info.ModTime(), Attrs: info.Sys(), Info: info}
+	if l, ok := e.Attrs.(Layered); ok {
+		e.Layer, e.State = l.LayerState()
+		e.Guest, e.Attrs = e.Attrs, nil
+	}
 	switch {
 	case info.Mode()&fs.ModeSymlink != 0:
 		e.Type = "symlink"

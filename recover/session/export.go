@@ -18,6 +18,9 @@ type ExportOptions struct {
 	// SystemFiles also exports the volume's own metadata files (see
 	// SystemFile) found in the selected folders.
 	SystemFiles bool
+	// Guests also exports, in a folder, the disks' directories
+	// (NAME.vmdk@, see Volume.EnterDisks): the files inside the VMs.
+	Guests bool
 	// Sources are the local paths the volume is read from (SOURCE
 	// arguments, their mapfiles): a local destination refuses to write
 	// onto any file they read (package writeguard).
@@ -25,11 +28,12 @@ type ExportOptions struct {
 }
 
 // Export copies paths of fsys (files or folders; none means the whole
-// volume) to dst, leaving out system files unless asked for. A local
+// volume) to dst, leaving out system files and the disks' directories
+// unless asked for. A local
 // destination folder is created here, and only here.
 func Export(ctx context.Context, fsys fs.FS, paths []string, dst export.Destination, o ExportOptions) (*export.Report, error) {
-	if !o.SystemFiles {
-		o.Exclude = SystemFile
+	o.Exclude = func(name string, info fs.FileInfo) bool {
+		return (!o.SystemFiles && SystemFile(name, info)) || (!o.Guests && GuestDiskDir(info))
 	}
 	if l, ok := dst.(*export.Local); ok {
 		if _, err := export.NewLocal(l.Dir); err != nil {

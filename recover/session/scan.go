@@ -246,10 +246,14 @@ func (s *Scan) Select(sel string) (int, error) {
 var ErrChanged = errors.New("the sources changed")
 
 // Volume is an opened volume as a file system: a *vmfs.Volume after a
-// quick scan, a *deepscan.Tree after a deep one.
+// quick scan, a *deepscan.Tree after a deep one, a *guest.Tree when the
+// sources are virtual disks (OpenGuests), or one of the first two through
+// a guest.Datastore (EnterDisks).
 type Volume struct {
 	FS        fs.FS
 	anomalies func() []string
+	warnings  func() []string // of the guest disks (EnterDisks, OpenGuests)
+	close     func() error
 }
 
 // Anomalies are the damage met so far while reading the volume.

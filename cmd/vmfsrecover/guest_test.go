@@ -1,0 +1,137 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
+)
+
+// guestDisk writes a raw disk partitioned by sfdisk (MBR) with an ext4
+// partition made by mkfs.ext4 -d, and returns it with the sha256 debugfs
+// reads of each file.
+func guestDisk(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files := map[string]string{"etc/hostname": "vm1-guest\n", "home/u/notes.txt": strings.Repeat("guest notes\n", 2000)}
+	for name, data := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(data), 0o644)
+	}
+	img := filepath.Join(dir, "guest.raw")
+	os.WriteFile(img, nil, 0o644)
+	os.Truncate(img, 24<<20)
+	tool := func(stdin, name string, args ...string) string {
+		cmd := exec.Command(testenv.Tool(t, name), args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s %v: %v", name, args, err)
+		}
+		return string(out)
+	}
+	tool("label: dos\nstart=2048, type=83\n", "sfdisk", "-q", img)
+	tool("", "mkfs.ext4", "-q", "-E", "offset=1048576", "-d", src, img, "23M")
+	sums := map[string]string{}
+	for name := range files {
+		sum := sha256.Sum256([]byte(tool("", "debugfs", "-R", "cat /"+name, img+"?offset=1048576")))
+		sums["/p1/"+name] = hex.EncodeToString(sum[:])
+	}
+	return img, sums
+}
+
+// A raw guest disk as SOURCE, and the same disk as a VMDK (descriptor and
+// -flat extent made by qemu-img) inside a VMFS6 datastore: ls, cat, stat,
+// export and verify at every depth, each file's sha256 equal to debugfs's.
+func TestGuestFilesThroughCommands(t *testing.T) {
+	raw, sums := guestDisk(t)
+	out, err, _ := cli(t, "ls", "-r", "--hash", "sha256", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, sum := range sums {
+		if !strings.Contains(out, sum+" "+p+"\n") {
+			t.Errorf("ls -r --hash of the raw disk lacks %s %s:\n%s", sum, p, out)
+		}
+	}
+
+	vmdkDir := t.TempDir()
+	desc := filepath.Join(vmdkDir, "vm1.vmdk")
+	cmd := exec.Command(testenv.Tool(t, "qemu-img"), "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, desc)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v\n%s", err, b)
+	}
+	descBytes, _ := os.ReadFile(desc)
+	flat, _ := os.ReadFile(filepath.Join(vmdkDir, "vm1-flat.vmdk"))
+	ds := filepath.Join(t.TempDir(), "ds.img")
+	if _, err := vmfstest.Write(ds, vmfstest.Spec{Version: 6, Label: "ds1", Files: []vmfstest.Entry{
+		{Path: "vm1/vm1.vmdk", Data: descBytes},
+		{Path: "vm1/vm1-flat.vmdk", Data: flat, Thin: true},
+		{Path: "vm1/vm1.vmx", Data: []byte("displayName = \"vm1\"\nscsi0:0.fileName = \"vm1.vmdk\"\n")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err, _ = cli(t, "ls", ds, "/vm1"); err != nil || out != "/vm1/vm1-flat.vmdk\n/vm1/vm1.vmdk\n/vm1/vm1.vmdk@\n/vm1/vm1.vmx\n" {
+		t.Errorf("ls /vm1: %v\n%s", err, out)
+	}
+	if out, err, _ = cli(t, "ls", "-r", ds); err != nil || strings.Contains(out, "@/") {
+		t.Errorf("ls -r without --guests enters the disk: %v\n%s", err, out)
+	}
+	if out, err, _ = cli(t, "ls", "-r", "--guests", "--hash", "sha256", ds); err != nil {
+		t.Fatal(err)
+	}
+	for p, sum := range sums {
+		if !strings.Contains(out, sum+" /vm1/vm1.vmdk@"+p+"\n") {
+			t.Errorf("ls -r --guests lacks %s:\n%s", p, out)
+		}
+	}
+	if out, err, _ = cli(t, "cat", ds, "/vm1/vm1.vmdk@/p1/etc/hostname"); err != nil || out != "vm1-guest\n" {
+		t.Errorf("cat: %v %q", err, out)
+	}
+	if out, err, _ = cli(t, "--json", "ls", ds, "/vm1/vm1.vmdk@/p1/etc/hostname"); err != nil {
+		t.Fatal(err)
+	}
+	var e struct{ Path, Layer, State string }
+	if err := json.Unmarshal([]byte(out), &e); err != nil || e.Path != "/vm1/vm1.vmdk@/p1/etc/hostname" || e.Layer != "partition p1 (Linux), ext4" || e.State != "live" {
+		t.Errorf("ls --json: %v %+v", err, e)
+	}
+	if out, err, _ = cli(t, "stat", ds, "/vm1/vm1.vmdk@/p1/home/u/notes.txt"); err != nil || !strings.Contains(out, "layer:      partition p1 (Linux), ext4\nstate:      live\n") {
+		t.Errorf("stat: %v\n%s", err, out)
+	}
+
+	// Export of the VM folder with --guests, and of one path inside.
+	dest := filepath.Join(t.TempDir(), "rescue")
+	if out, err, _ = cli(t, "export", ds, "/vm1", "--guests", "--to", dest); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	for p, sum := range sums {
+		b, err := os.ReadFile(filepath.Join(dest, "vm1/vm1.vmdk@", p))
+		got := sha256.Sum256(b)
+		if err != nil || hex.EncodeToString(got[:]) != sum {
+			t.Errorf("exported %s: %v, or other bytes", p, err)
+		}
+	}
+	man, _ := os.ReadFile(filepath.Join(dest, "vmfsrecover-manifest.jsonl"))
+	if !strings.Contains(string(man), `"source":"vm1/vm1.vmdk@/p1/etc/hostname"`) {
+		t.Errorf("manifest lacks the path through the layers:\n%s", man)
+	}
+	if out, err, _ = cli(t, "verify", "--manifest", filepath.Join(dest, "vmfsrecover-manifest.jsonl")); err != nil {
+		t.Errorf("verify: %v\n%s", err, out)
+	}
+	dest2 := filepath.Join(t.TempDir(), "rescue2")
+	if out, err, _ = cli(t, "export", ds, "/vm1", "--to", dest2); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dest2, "vm1/vm1.vmdk@")); err == nil {
+		t.Error("export without --guests entered the disk")
+	}
+}

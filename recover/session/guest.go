@@ -1,0 +1,108 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/guest"
+	"github.com/vmfsrecover/vmfsrecover/recover/source"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
+)
+
+// GuestOptions say how the inside of virtual disks is read (package
+// guest).
+type GuestOptions struct {
+	// Deleted lists deleted files inside the guests' file systems.
+	Deleted bool
+}
+
+// EnterDisks gives the volume a NAME.vmdk@ directory beside every VMDK
+// disk on it, whose inside is the disk's partitions and file systems
+// (guest.Datastore), each disk opened on first entry.
+func (v *Volume) EnterDisks(ctx context.Context, o GuestOptions, tolerant bool) {
+	ds := guest.NewDatastore(ctx, v.FS, guest.DatastoreOptions{
+		Options: guest.Options{Deleted: o.Deleted},
+		VMDK:    &vmdk.Options{Tolerant: tolerant},
+	})
+	v.FS = ds
+	v.warnings = ds.Warnings
+	v.close = ds.Close
+}
+
+// Warnings are what reading the guest disks met so far: a partition table
+// read from its backup or replaced by a search, a file system opened from
+// a backup of its head.
+func (v *Volume) Warnings() []string {
+	if v.warnings == nil {
+		return nil
+	}
+	return v.warnings()
+}
+
+// Close closes what the volume opened of its own (the guest disks); the
+// sources stay open until Scan.Close.
+func (v *Volume) Close() error {
+	if v.close == nil {
+		return nil
+	}
+	return v.close()
+}
+
+// OpenGuests opens the sources as virtual disks of a VM whose inside is
+// read (guest.Tree): the path of a disk SOURCE (a VMDK, a raw disk image)
+// on which no VMFS volume is found. One source's tree is its partitions;
+// several sources (the disks of one VM) get one directory each, named
+// after the source with "@", and logical volumes spanning them. Sources
+// with no file system it can read are ErrNoGuestFS.
+func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) {
+	var disks []guest.Disk
+	var closers []func() error
+	if s.quick != nil {
+		for _, src := range s.quick.Sources {
+			disks = append(disks, guest.Disk{Name: sourceName(src.Spec), R: src.Disk, Size: src.Size})
+		}
+	} else {
+		// The deep scan keeps its disks to itself: open the sources again.
+		opened, err := source.OpenAll(s.Sources, source.Options{Tolerant: true, Maps: s.opts.Maps})
+		if err != nil {
+			return nil, err
+		}
+		for i, d := range opened {
+			disks = append(disks, guest.Disk{Name: sourceName(s.Sources[i]), R: d, Size: d.Size()})
+			closers = append(closers, d.Close)
+		}
+	}
+	closeAll := func() error {
+		var errs []error
+		for _, c := range closers {
+			errs = append(errs, c())
+		}
+		return errors.Join(errs...)
+	}
+	t, err := guest.Open(ctx, disks, guest.Options{Deleted: o.Deleted})
+	if err == nil && t.Readable() == 0 {
+		err = ErrNoGuestFS
+	}
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return &Volume{FS: t, anomalies: func() []string { return nil }, warnings: t.Warnings, close: closeAll}, nil
+}
+
+// ErrNoGuestFS: the sources hold no file system a guest reader reads
+// (they are not a VM's disks, or their file systems are unknown).
+var ErrNoGuestFS = errors.New("no guest file system found")
+
+// sourceName is the base name of a SOURCE, local or a URL.
+func sourceName(spec string) string {
+	return path.Base(strings.TrimRight(spec, "/"))
+}
+
+// GuestDiskDir reports a disk's directory (NAME.vmdk@) of a volume that
+// EnterDisks gave them: recursive listings and exports leave them out
+// unless asked, or what is inside the VMs would be read twice.
+func GuestDiskDir(info fs.FileInfo) bool { return info != nil && guest.IsDiskDir(info) }
