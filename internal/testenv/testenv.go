@@ -52,6 +52,7 @@ var debianPackages = map[string]string{
 	"mkntfs":      "ntfs-3g",
 	"ntfs-3g":     "ntfs-3g",
 	"ntfscat":     "ntfs-3g",
+	"ntfscp":      "ntfs-3g",
 	"ntfsls":      "ntfs-3g",
 	"mkswap":      "util-linux",
 	"mcopy":       "mtools",

@@ -8,6 +8,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/ext"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/fat"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/ntfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/xfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
@@ -26,6 +27,7 @@ var readers = map[string]opener{
 	partition.FSExt3:  asOpener(ext.Open),
 	partition.FSExt4:  asOpener(ext.Open),
 	partition.FSXFS:   asOpener(xfs.Open),
+	partition.FSNTFS:  asOpener(ntfs.Open),
 }
 
 // asOpener turns a reader's Open, which returns its own type, into an

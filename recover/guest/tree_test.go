@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -289,5 +290,35 @@ func TestLinuxDisk(t *testing.T) {
 	sub, _ := fs.Sub(tree, "p1")
 	if err := fstest.TestFS(sub, "etc/hostname", "home/name"); err != nil {
 		t.Error(err)
+	}
+}
+
+// A Windows disk partitioned by sfdisk (GPT): an EFI system partition
+// (FAT16 by mkfs.fat) and NTFS made by mkntfs, filled by ntfscp; every
+// file's sha256 equal to what ntfscat reads.
+func TestWindowsDisk(t *testing.T) {
+	img := sparseImage(t, "win.img", 80<<20)
+	run(t, "label: gpt\nstart=2048, size=20MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=EFI\n"+
+		"size=50MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=Windows\n", "sfdisk", "-q", img)
+	p1 := fatFiles(t, img, 1<<20, 20<<20, 16, map[string]int{"EFI/BOOT/BOOTX64.EFI": 30000})
+	ntfsImg := sparseImage(t, "ntfs.img", 50<<20)
+	run(t, "", "mkntfs", "-q", "-F", "-Q", ntfsImg)
+	src := hostFiles(t, map[string]int{"report.docx": 70000, "hello.txt": 12})
+	var p2 []guestFile
+	for _, name := range []string{"report.docx", "hello.txt"} {
+		run(t, "", "ntfscp", "-f", ntfsImg, filepath.Join(src, name), name)
+		back := run(t, "", "ntfscat", ntfsImg, name)
+		sum := sha256.Sum256([]byte(back))
+		p2 = append(p2, guestFile{path: name, size: len(back), sha256: hex.EncodeToString(sum[:])})
+	}
+	placeImage(t, img, 21<<20, ntfsImg)
+	tree := openImages(t, img)
+	if got := rootNames(t, tree, "."); !slices.Equal(got, []string{"p1", "p2"}) {
+		t.Fatalf("root lists %v", got)
+	}
+	checkFiles(t, tree, "p1", p1)
+	checkFiles(t, tree, "p2", p2)
+	if gi := mustStat(t, tree, "p2/HELLO.TXT").Sys().(*Info); gi.FS != "NTFS" || gi.Layer != `partition p2 (Basic data, "Windows"), NTFS` {
+		t.Errorf("p2/HELLO.TXT (looked up case-insensitively): %+v", gi)
 	}
 }
