@@ -1,18 +1,18 @@
 package vmfs
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math/bits"
 	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 const (
-	fsDescriptorOffset = 0x200000 // volume offset (vmfs.md: "Volume layout")
-	fsMagicVMFS        = 0x2FABF15E
-	fsMagicVMFSL       = 0x2FABF15F // ESXi 7+ OSDATA
-	heartbeatOffset    = 0x300000
+	fsDescriptorOffset = layout.FSDescOffset
+	fsMagicVMFS        = layout.FSMagic
+	fsMagicVMFSL       = layout.FSMagicL
 )
 
 // Descriptor is the file-system descriptor (vmfs.md: "File-system descriptor"; FS3_Descriptor).
@@ -74,7 +74,7 @@ func isPow2(x int64) bool { return x > 0 && x&(x-1) == 0 }
 // readDescriptor decodes the descriptor at volume offset 2 MiB.
 func readDescriptor(r io.ReaderAt) (*Descriptor, error) {
 	const where = "file-system descriptor"
-	buf := make([]byte, 0x200)
+	buf := make([]byte, layout.FSDescSize)
 	if _, err := readFull(r, buf, fsDescriptorOffset); err != nil {
 		return nil, fmt.Errorf("vmfs: reading %s at volume offset %#x: %w", where, fsDescriptorOffset, err)
 	}
@@ -82,29 +82,31 @@ func readDescriptor(r io.ReaderAt) (*Descriptor, error) {
 }
 
 // ParseDescriptor decodes a file-system descriptor from its first 0x200
-// bytes (as a deep scan finds it anywhere on a disk).
+// bytes (as a deep scan finds it anywhere on a disk), through
+// layout.FSDesc.
 func ParseDescriptor(buf []byte) (*Descriptor, error) {
 	const where = "file-system descriptor"
-	le := binary.LittleEndian
+	f := layout.FSDesc
+	label := f.Label.Bytes(buf)
 	d := &Descriptor{
-		Magic:         le.Uint32(buf[0x00:]),
-		Major:         le.Uint32(buf[0x04:]),
-		Minor:         buf[0x08],
-		Config:        le.Uint32(buf[0x19:]),
-		Label:         string(buf[0x1D : 0x1D+clen(buf[0x1D:0x9D])]),
-		DiskBlockSize: le.Uint32(buf[0x9D:]),
-		BlockSize:     int64(le.Uint64(buf[0xA1:])),
-		CreationTime:  le.Uint32(buf[0xA9:]),
-		FDCGroupOff:   le.Uint32(buf[0xD1:]),
-		FDCPerGroup:   le.Uint32(buf[0xD5:]),
-		SubBlockSize:  int64(le.Uint32(buf[0xD9:])),
-		PB2VolAddr:    le.Uint64(buf[0xE1:]),
-		SDDVolAddr:    le.Uint64(buf[0x105:]),
-		MDAlignment:   int64(le.Uint32(buf[0x134:])),
-		LFBShift:      le.Uint16(buf[0x138:]),
+		Magic:         f.Magic.Get32(buf),
+		Major:         f.Major.Get32(buf),
+		Minor:         uint8(f.Minor.Get(buf)),
+		Config:        f.Config.Get32(buf),
+		Label:         string(label[:clen(label)]),
+		DiskBlockSize: f.DiskBlockSize.Get32(buf),
+		BlockSize:     int64(f.BlockSize.Get(buf)),
+		CreationTime:  f.CreationTime.Get32(buf),
+		FDCGroupOff:   f.FDCGroupOffset.Get32(buf),
+		FDCPerGroup:   f.FDCPerGroup.Get32(buf),
+		SubBlockSize:  int64(f.SubBlockSize.Get(buf)),
+		PB2VolAddr:    f.PB2VolAddr.Get(buf),
+		SDDVolAddr:    f.SDDVolAddr.Get(buf),
+		MDAlignment:   int64(f.MDAlignment.Get(buf)),
+		LFBShift:      uint16(f.LFBShift.Get(buf)),
 	}
-	copy(d.UUID[:], buf[0x09:])
-	copy(d.VolumeUUID[:], buf[0xB1:])
+	copy(d.UUID[:], f.UUID.Bytes(buf))
+	copy(d.VolumeUUID[:], f.LVMUUID.Bytes(buf))
 	d.Label = strings.ToValidUTF8(d.Label, "?")
 	if d.Magic != fsMagicVMFS && d.Magic != fsMagicVMFSL {
 		return nil, fmt.Errorf("%w: no file-system descriptor magic at volume offset %#x", ErrNotVMFS, fsDescriptorOffset)

@@ -1,9 +1,10 @@
 package vmfs
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // dirent is one directory entry (vmfs.md: "Directories (VMFS3/5)").
@@ -15,11 +16,9 @@ type dirent struct {
 }
 
 const (
-	dirent5Size    = 140
-	dirent6Size    = 0x120
-	dir6HeaderSize = 0x10000
-	dir6Version    = 0xF50001
-	dir6DebugVer   = 0xFDC001
+	dirent5Size    = layout.Dirent5Size
+	dirent6Size    = layout.Dirent6Size
+	dir6HeaderSize = layout.Dir6HeaderSize
 	maxDirBytes    = 256 << 20 // bounds what one directory read may allocate
 )
 
@@ -51,11 +50,11 @@ func (v *Volume) readDir(fd *fileDesc) ([]dirent, error) {
 
 // parseDir5 decodes a VMFS3/5 directory: a flat array of 140-byte entries.
 func parseDir5(data []byte) []dirent {
-	le := binary.LittleEndian
+	f := layout.Dirent5
 	var ents []dirent
 	for off := 0; off+dirent5Size <= len(data); off += dirent5Size {
 		e := data[off : off+dirent5Size]
-		d := dirent{typ: le.Uint32(e), addr: le.Uint32(e[4:]), generation: le.Uint32(e[8:]), name: cstring(e[12:140])}
+		d := dirent{typ: f.Type.Get32(e), addr: f.Addr.Get32(e), generation: f.Generation.Get32(e), name: cstring(f.Name.Bytes(e))}
 		if d.addr == 0 || d.name == "." || d.name == ".." || d.name == "" {
 			continue
 		}
@@ -69,30 +68,31 @@ func parseDir5(data []byte) []dirent {
 // dirent blocks. The hash table only speeds up lookups, so listing walks
 // the blocks, which also works when the allocation map is damaged.
 func (v *Volume) parseDir6(fd *fileDesc, data []byte) ([]dirent, error) {
-	le := binary.LittleEndian
 	where := fmt.Sprintf("directory %#08x", fd.addr)
 	if len(data) < dir6HeaderSize {
 		return nil, corrupt(where, fd.vol, "%d bytes, shorter than the directory header", len(data))
 	}
-	if ver := le.Uint32(data); ver != dir6Version && ver != dir6DebugVer {
+	if ver := layout.Dir6Header.Version.Get32(data); ver != layout.Dir6Version && ver != layout.Dir6DebugVersion {
 		return nil, corrupt(where, fd.vol, "directory version %#x", ver)
 	}
 	md := int(v.desc.MDAlignment)
-	maxSlots := (md - 64) / dirent6Size
+	const hdr = layout.DirBlockHdrSize
+	maxSlots := (md - hdr) / dirent6Size
+	bh, f := layout.DirBlock, layout.Dirent6
 	var ents []dirent
 	for blk := dir6HeaderSize; blk+md <= len(data); blk += md {
 		b := data[blk : blk+md]
-		if le.Uint16(b[2:]) != 1 { // not a dirent block
+		if bh.Type.Get(b) != layout.DirBlockEntries {
 			continue
 		}
-		total := min(int(le.Uint16(b[4:])), maxSlots)
-		bitmap := b[8:64]
+		total := min(int(bh.Total.Get(b)), maxSlots)
+		bitmap := bh.Bitmap.Bytes(b)
 		for s := 0; s < total; s++ {
 			if bitmap[s/8]&(1<<(s%8)) != 0 { // 1 = free
 				continue
 			}
-			e := b[64+s*dirent6Size : 64+(s+1)*dirent6Size]
-			d := dirent{typ: le.Uint32(e), addr: le.Uint32(e[4:]), generation: le.Uint32(e[8:]), name: cstring(e[0x18:0x118])}
+			e := b[hdr+s*dirent6Size : hdr+(s+1)*dirent6Size]
+			d := dirent{typ: f.Type.Get32(e), addr: f.Addr.Get32(e), generation: f.Generation.Get32(e), name: cstring(f.Name.Bytes(e))}
 			if d.addr == 0 || d.name == "" || d.name == "." || d.name == ".." {
 				continue
 			}

@@ -29,5 +29,7 @@
 // are recorded as anomalies instead.
 //
 // The on-disk layout is documented in docs/formats/vmfs.md; comments name
-// its sections as (vmfs.md: "Section").
+// its sections as (vmfs.md: "Section"). The offsets of every structure's
+// fields are in package vmfs/layout, which the test-volume writer
+// (vmfs/vmfstest) uses too; this package decodes through it.
 package vmfs

@@ -5,30 +5,30 @@ import (
 	"fmt"
 	"math/bits"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
-// File descriptor types (vmfs.md: "File descriptors").
+// File descriptor types and addressing modes, named for the reader
+// (layout: vmfs.md "File descriptors", "Addressing modes").
 const (
-	typeVolume    = 1
-	typeDirectory = 2
-	typeRegular   = 3
-	typeSymlink   = 4
-	typeSystem    = 5
-	typeRDM       = 6
+	typeVolume    = layout.TypeVolume
+	typeDirectory = layout.TypeDirectory
+	typeRegular   = layout.TypeRegular
+	typeSymlink   = layout.TypeSymlink
+	typeSystem    = layout.TypeSystem
+	typeRDM       = layout.TypeRDM
+
+	zlaFileBlock      = layout.ZLAFileBlock
+	zlaSubBlock       = layout.ZLASubBlock
+	zlaPointerBlock   = layout.ZLAPointerBlock
+	zlaPointerBlock2  = layout.ZLAPointerBlock2
+	zlaDoubleIndirect = layout.ZLADoubleIndirect
+	zlaResident       = layout.ZLAResident
 )
 
-// Zero-level addressing modes (vmfs.md: "Addressing modes").
 const (
-	zlaFileBlock      = 1
-	zlaSubBlock       = 2
-	zlaPointerBlock   = 3
-	zlaPointerBlock2  = 5
-	zlaDoubleIndirect = 0x10D0
-	zlaResident       = 0x10D1
-)
-
-const (
-	lockMagicFD  = 0x10C00001
+	lockMagicFD  = layout.LockFD
 	sIFMT        = 0o170000
 	sIFDIR       = 0o040000
 	maxFileBytes = 1 << 56 // no VMFS file can be larger (64 TiB volumes)
@@ -59,55 +59,41 @@ type fileDesc struct {
 	ptrs       []uint64
 }
 
-// fdLayout gives where the parts of a descriptor slot are (vmfs.md: "File descriptors").
-type fdLayout struct {
-	slot, meta, data, dataCap, ptrOff, ptrCount, ptrSize int64
-}
-
-func (v *Volume) fdLayout() fdLayout {
-	if v.desc.Version() >= 6 {
-		md := v.desc.MDAlignment
-		count := md / 16
-		if md == 4096 {
-			count = 320
-		}
-		return fdLayout{slot: 2 * md, meta: md, data: md + 0x200, dataCap: md - 0x200,
-			ptrOff: 2*md - count*8, ptrCount: count, ptrSize: 8}
-	}
-	return fdLayout{slot: 2048, meta: 0x200, data: 0x400, dataCap: 1024, ptrOff: 0x400, ptrCount: 256, ptrSize: 4}
+// fdLayout gives where the parts of a descriptor slot are.
+func (v *Volume) fdLayout() layout.FDSlot {
+	return layout.FDSlotOf(v.desc.Version() >= 6, v.desc.MDAlignment)
 }
 
 // parseFD decodes a descriptor slot read from volume offset vol. addr is
 // the address it was reached by (0 when carving).
 func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error) {
-	le := binary.LittleEndian
-	lay := v.fdLayout()
+	lay, f := v.fdLayout(), layout.FDMeta
 	where := fmt.Sprintf("file descriptor %#08x", addr)
-	if got := le.Uint32(slot); got != lockMagicFD {
+	if got := layout.Lock.Magic.Get32(slot); got != lockMagicFD {
 		return nil, corrupt(where, vol, "lock magic %#x, want %#x", got, lockMagicFD)
 	}
-	m := slot[lay.meta:]
+	m := slot[lay.Meta:]
 	fd := &fileDesc{
-		addr:       le.Uint32(m[0x00:]),
+		addr:       f.Addr.Get32(m),
 		vol:        vol,
-		generation: le.Uint32(m[0x04:]),
-		linkCount:  le.Uint32(m[0x08:]),
-		typ:        le.Uint32(m[0x0C:]),
-		flags:      le.Uint32(m[0x10:]),
-		length:     int64(le.Uint64(m[0x14:])),
-		blockSize:  int64(le.Uint64(m[0x1C:])),
-		numBlocks:  int64(le.Uint64(m[0x24:])),
-		mtime:      le.Uint32(m[0x2C:]),
-		ctime:      le.Uint32(m[0x30:]),
-		atime:      le.Uint32(m[0x34:]),
-		uid:        le.Uint32(m[0x38:]),
-		gid:        le.Uint32(m[0x3C:]),
-		mode:       le.Uint32(m[0x40:]),
-		zla:        le.Uint32(m[0x44:]),
-		numTBZ:     le.Uint32(m[0x48:]),
+		generation: f.Generation.Get32(m),
+		linkCount:  f.Links.Get32(m),
+		typ:        f.Type.Get32(m),
+		flags:      f.Flags.Get32(m),
+		length:     int64(f.Length.Get(m)),
+		blockSize:  int64(f.BlockSize.Get(m)),
+		numBlocks:  int64(f.Blocks.Get(m)),
+		mtime:      f.MTime.Get32(m),
+		ctime:      f.CTime.Get32(m),
+		atime:      f.ATime.Get32(m),
+		uid:        f.UID.Get32(m),
+		gid:        f.GID.Get32(m),
+		mode:       f.Mode.Get32(m),
+		zla:        f.ZLA.Get32(m),
+		numTBZ:     f.TBZLo.Get32(m),
 	}
 	if v.desc.Version() >= 6 {
-		fd.parentFD = le.Uint32(m[0x70:])
+		fd.parentFD = f.ParentFD.Get32(m)
 	}
 	if addr != 0 && fd.addr != addr {
 		return nil, corrupt(where, vol, "descriptor records its own address as %#08x", fd.addr)
@@ -118,7 +104,7 @@ func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error)
 	if fd.length < 0 || fd.length > maxFileBytes {
 		return nil, corrupt(where, vol, "length %d out of range", fd.length)
 	}
-	shift := uint(m[0x89])
+	shift := uint(f.BlockShift.Get(m))
 	if shift == 0 { // VMFS3 leaves it 0: index by the block size (vmfs.md: "File descriptors")
 		if !isPow2(fd.blockSize) {
 			if fd.zla != zlaResident {
@@ -134,20 +120,12 @@ func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error)
 	fd.shift = shift
 	switch fd.zla {
 	case zlaResident:
-		if fd.length > lay.dataCap {
-			return nil, corrupt(where, vol, "resident file of %d bytes exceeds the %d-byte data area", fd.length, lay.dataCap)
+		if fd.length > lay.DataCap {
+			return nil, corrupt(where, vol, "resident file of %d bytes exceeds the %d-byte data area", fd.length, lay.DataCap)
 		}
-		fd.resident = append([]byte(nil), slot[lay.data:lay.data+fd.length]...)
+		fd.resident = append([]byte(nil), slot[lay.Data:lay.Data+fd.length]...)
 	case zlaFileBlock, zlaSubBlock, zlaPointerBlock, zlaPointerBlock2, zlaDoubleIndirect:
-		fd.ptrs = make([]uint64, lay.ptrCount)
-		for i := range fd.ptrs {
-			p := slot[lay.ptrOff+int64(i)*lay.ptrSize:]
-			if lay.ptrSize == 8 {
-				fd.ptrs[i] = le.Uint64(p)
-			} else {
-				fd.ptrs[i] = uint64(le.Uint32(p))
-			}
-		}
+		fd.ptrs = pointers(slot[lay.Ptrs:], lay.PtrCount, lay.PtrSize)
 	default:
 		if fd.typ != typeRDM {
 			return nil, corrupt(where, vol, "addressing mode %#x: %v", fd.zla, ErrUnsupported)
@@ -196,7 +174,7 @@ func (v *Volume) readFDThroughFDC(addr uint32) (*fileDesc, error) {
 }
 
 func (v *Volume) readFDAt(vol int64, addr uint32) (*fileDesc, error) {
-	slot := make([]byte, v.fdLayout().slot)
+	slot := make([]byte, v.fdLayout().Size)
 	if _, err := readFull(v.lv, slot, vol); err != nil {
 		return nil, fmt.Errorf("vmfs: reading file descriptor %#08x at volume offset %#x: %w", addr, vol, err)
 	}
@@ -205,10 +183,8 @@ func (v *Volume) readFDAt(vol int64, addr uint32) (*fileDesc, error) {
 
 // ptrsPerBlock is the number of pointers in one pointer block (vmfs.md: "Mapping a file offset").
 func (v *Volume) ptrsPerBlock() int64 {
-	if v.desc.Version() >= 6 {
-		return max(8192, v.desc.MDAlignment/8)
-	}
-	return 1024
+	n, _ := layout.PointerBlock(v.desc.Version() >= 6, v.desc.MDAlignment)
+	return n
 }
 
 // pointerBlock returns the pointers of the pointer block at address a.
@@ -220,25 +196,28 @@ func (v *Volume) pointerBlock(a uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pointer block %#x: %w", a, err)
 	}
-	n := v.ptrsPerBlock()
-	size := int64(4)
-	if v.desc.Version() >= 6 {
-		size = 8
-	}
+	n, size := layout.PointerBlock(v.desc.Version() >= 6, v.desc.MDAlignment)
 	buf := make([]byte, n*size)
 	if _, err := readFull(v.lv, buf, vol); err != nil {
 		return nil, fmt.Errorf("vmfs: reading pointer block %#x at volume offset %#x: %w", a, vol, err)
 	}
-	pb := make([]uint64, n)
-	for i := range pb {
-		if size == 8 {
-			pb[i] = binary.LittleEndian.Uint64(buf[i*8:])
-		} else {
-			pb[i] = uint64(binary.LittleEndian.Uint32(buf[i*4:]))
-		}
-	}
+	pb := pointers(buf, n, size)
 	v.pbCache.Put(a, pb)
 	return pb, nil
+}
+
+// pointers decodes n little-endian pointers of size bytes (4 or 8) from
+// b: an FD's pointer array or a pointer block.
+func pointers(b []byte, n, size int64) []uint64 {
+	p := make([]uint64, n)
+	for i := range p {
+		if size == 8 {
+			p[i] = binary.LittleEndian.Uint64(b[int64(i)*8:])
+		} else {
+			p[i] = uint64(binary.LittleEndian.Uint32(b[int64(i)*4:]))
+		}
+	}
+	return p
 }
 
 // entry returns the data pointer for block n of fd (vmfs.md: "Mapping a file

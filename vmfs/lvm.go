@@ -18,8 +18,8 @@ type Device interface {
 }
 
 const (
-	lvmHeaderOffset = 0x100000
-	lvmMagic        = 0xC001D00D
+	lvmHeaderOffset = layout.LVMHeaderOffset
+	lvmMagic        = layout.LVMMagic
 	peUnit          = 256 << 20 // VMFS3/5 PE granularity
 	peEntrySize     = layout.PEEntrySize
 	peTableEntries  = 8192

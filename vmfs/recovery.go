@@ -1,9 +1,10 @@
 package vmfs
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io/fs"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // Recovery carries what a deep scan found, to open a volume whose LVM
@@ -59,9 +60,10 @@ func (v *Volume) FDAllocated(addr uint32) (bool, error) {
 	}
 	g, k := int64(c)/v.fdc.perGroup, int64(c)%v.fdc.perGroup
 	hdr := v.fdc.groupOffset + g*v.fdc.groupSize + k*v.fdc.clusterHdr
-	meta, bitmap := int64(512), int64(0x10)
-	if v.desc.Version() >= 6 {
-		meta, bitmap = v.desc.MDAlignment, 0x80
+	v6 := v.desc.Version() >= 6
+	meta, bitmap := layout.ClusterMetaOffset(v6, v.desc.MDAlignment), int64(layout.ClusterMeta5.Bitmap.Off)
+	if v6 {
+		bitmap = int64(layout.ClusterMeta6.Bitmap.Off)
 	}
 	vol, err := v.fileVolOffset(v.fdc.fd, hdr+meta+bitmap+int64(r/8))
 	if err != nil {
@@ -144,43 +146,42 @@ type FDInfo struct {
 // FD address, a known type and a power-of-two block size. VMFS6 metadata
 // sits one metadata block after the lock and carries the "fdmd" signature.
 func CarveFD(b []byte) (FDInfo, bool) {
-	le := binary.LittleEndian
-	if len(b) < 0x400 || le.Uint32(b) != lockMagicFD {
+	f := layout.FDMeta
+	if len(b) < 0x400 || layout.Lock.Magic.Get32(b) != lockMagicFD {
 		return FDInfo{}, false
 	}
-	self := int64(le.Uint64(b[4:]))
+	self := int64(layout.Lock.Self.Get(b))
 	try := func(meta int64, v6 bool) (FDInfo, bool) {
-		if int64(len(b)) < meta+0x100 {
+		if int64(len(b)) < meta+layout.FDMetaSize {
 			return FDInfo{}, false
 		}
 		m := b[meta:]
+		typ := f.Type.Get32(m)
 		info := FDInfo{
-			Addr: le.Uint32(m), SelfOffset: self, Type: typeName(min(le.Uint32(m[0x0C:]), typeRDM)),
-			Length: int64(le.Uint64(m[0x14:])), Generation: le.Uint32(m[4:]), MTime: le.Uint32(m[0x2C:]),
-			BlockSize: int64(le.Uint64(m[0x1C:])), VMFS6: v6,
+			Addr: f.Addr.Get32(m), SelfOffset: self, Type: typeName(min(typ, typeRDM)),
+			Length: int64(f.Length.Get(m)), Generation: f.Generation.Get32(m), MTime: f.MTime.Get32(m),
+			BlockSize: int64(f.BlockSize.Get(m)), VMFS6: v6,
 		}
-		typ := le.Uint32(m[0x0C:])
 		if info.Addr&7 != addrFD || typ < typeVolume || typ > typeRDM || info.Length < 0 || info.Length > maxFileBytes {
 			return FDInfo{}, false
 		}
-		if !isPow2(info.BlockSize) && le.Uint32(m[0x44:]) != zlaResident {
+		if !isPow2(info.BlockSize) && f.ZLA.Get32(m) != zlaResident {
 			return FDInfo{}, false
 		}
 		if v6 {
-			info.ParentFD = le.Uint32(m[0x70:])
+			info.ParentFD = f.ParentFD.Get32(m)
 			info.MDAlign = meta
 		}
 		return info, true
 	}
+	sig := int64(f.Signature.Off)
 	for meta := int64(0x1000); meta <= 0x10000; meta *= 2 {
-		if int64(len(b)) >= meta+0x68 && le.Uint32(b[meta+0x64:]) == fdSignature6 {
+		if int64(len(b)) >= meta+sig+4 && f.Signature.Get32(b[meta:]) == layout.FDSignature {
 			return try(meta, true)
 		}
 	}
-	return try(0x200, false)
+	return try(layout.FDSlotOf(false, 0).Meta, false)
 }
-
-const fdSignature6 = 0x66646D64 // "fdmd" (vmfs.md: "File descriptors")
 
 // FDLocation is the volume offset where .fdc.sf places descriptor addr. A
 // descriptor found elsewhere that claims the same address is a stale copy
@@ -208,7 +209,7 @@ func (f *File) Locate(off int64) (vol int64, hole bool, err error) {
 		return 0, false, fmt.Errorf("vmfs: offset %d outside a file of %d bytes", off, fd.length)
 	}
 	if fd.zla == zlaResident {
-		return fd.vol + f.v.fdLayout().data + off, false, nil
+		return fd.vol + f.v.fdLayout().Data + off, false, nil
 	}
 	s, err := f.v.locate(fd, off)
 	return s.vol, s.zero, err

@@ -1,8 +1,9 @@
 package vmfs
 
 import (
-	"encoding/binary"
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // resFile is a resource file (.fdc.sf, .sbc.sf, .pbc.sf, .pb2.sf): a
@@ -21,20 +22,20 @@ type resFile struct {
 	fd           *fileDesc
 }
 
-// parseResHeader decodes a resource-file header (FS3_ResFileMetadata;
+// parseResHeader decodes a resource-file header (layout.ResHeader;
 // vmfs.md: "Resource files"). H is the cluster header size: 1024 before
 // VMFS6, 2*md on VMFS6.
 func parseResHeader(name string, buf []byte, h int64, at int64) (*resFile, error) {
-	le := binary.LittleEndian
+	f := layout.ResHeader
 	rf := &resFile{
 		name:         name,
-		perCluster:   int64(le.Uint32(buf[0x00:])),
-		perGroup:     int64(le.Uint32(buf[0x04:])),
-		groupOffset:  int64(le.Uint32(buf[0x08:])),
-		resSize:      int64(le.Uint32(buf[0x0C:])),
-		groupSize:    int64(le.Uint32(buf[0x10:])),
-		numResources: int64(le.Uint32(buf[0x14:])) | int64(le.Uint32(buf[0x1C:]))<<32,
-		numGroups:    int64(le.Uint32(buf[0x18:])),
+		perCluster:   int64(f.PerCluster.Get(buf)),
+		perGroup:     int64(f.PerGroup.Get(buf)),
+		groupOffset:  int64(f.GroupOffset.Get(buf)),
+		resSize:      int64(f.ResSize.Get(buf)),
+		groupSize:    int64(f.GroupSize.Get(buf)),
+		numResources: int64(f.ResourcesLo.Get(buf)) | int64(f.ResourcesHi.Get(buf))<<32,
+		numGroups:    int64(f.Groups.Get(buf)),
 		clusterHdr:   h,
 	}
 	where := name + " header"

@@ -1,11 +1,11 @@
 package vmfs
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // Options control how strictly a volume is read.
@@ -106,10 +106,7 @@ func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Optio
 
 // clusterHeaderSize is H of vmfs.md: "Resource files".
 func (v *Volume) clusterHeaderSize() int64 {
-	if v.desc.Version() >= 6 {
-		return 2 * v.desc.MDAlignment
-	}
-	return 1024
+	return layout.ClusterHeaderSize(v.desc.Version() >= 6, v.desc.MDAlignment)
 }
 
 // openSystemFiles bootstraps .fdc.sf from its fixed position, then finds
@@ -179,7 +176,7 @@ func (v *Volume) openSystemFiles() error {
 // file's own descriptor (resource 2 of cluster 0).
 func (v *Volume) openFDC() (*resFile, error) {
 	start := v.desc.fdcStart()
-	hdr := make([]byte, 0x200)
+	hdr := make([]byte, layout.ResHeaderSize)
 	if _, err := readFull(v.lv, hdr, start); err != nil {
 		return nil, fmt.Errorf("vmfs: reading .fdc.sf header at volume offset %#x: %w", start, err)
 	}
@@ -188,8 +185,8 @@ func (v *Volume) openFDC() (*resFile, error) {
 		return nil, err
 	}
 	lay := v.fdLayout()
-	if fdc.resSize != lay.slot || fdc.perCluster == 0 || fdc.perGroup == 0 {
-		return nil, corrupt(".fdc.sf header", start, "descriptor size %d, want %d", fdc.resSize, lay.slot)
+	if fdc.resSize != lay.Size || fdc.perCluster == 0 || fdc.perGroup == 0 {
+		return nil, corrupt(".fdc.sf header", start, "descriptor size %d, want %d", fdc.resSize, lay.Size)
 	}
 	_, r := fdAddr(fdcAddr)
 	fdc.fd, err = v.readFDAt(start+fdc.groupOffset+fdc.perGroup*fdc.clusterHdr+int64(r)*fdc.resSize, fdcAddr)
@@ -213,7 +210,7 @@ func (v *Volume) openResFile(name string, addr uint32) (*resFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	hdr := make([]byte, 0x200)
+	hdr := make([]byte, layout.ResHeaderSize)
 	if _, err := readFull(v.lv, hdr, vol); err != nil {
 		return nil, fmt.Errorf("vmfs: reading %s header at volume offset %#x: %w", name, vol, err)
 	}
@@ -264,7 +261,7 @@ func (v *Volume) sfbClusterSize() (int64, error) {
 	if _, err := readFull(v.lv, hdr, vol); err != nil {
 		return 0, err
 	}
-	child := int64(binary.LittleEndian.Uint32(hdr[0x34:]))
+	child := int64(layout.ResHeader.ChildOffset.Get(hdr))
 	if child == 0 || child >= fd.length {
 		return 0, nil
 	}
@@ -275,7 +272,7 @@ func (v *Volume) sfbClusterSize() (int64, error) {
 	if _, err := readFull(v.lv, hdr, cvol); err != nil {
 		return 0, err
 	}
-	n := int64(binary.LittleEndian.Uint32(hdr))
+	n := int64(layout.ResHeader.PerCluster.Get(hdr))
 	if n <= 0 || n > 1<<16 {
 		return 0, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	vmfslayout "github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 const (
@@ -23,15 +24,15 @@ const (
 	overlap     = 40 << 10 // a structure starting in a chunk may reach this far past it (32 KiB text, VMFS6 descriptor metadata up to +32 KiB)
 	sector      = 512
 	maxTextSize = 32 << 10
-	lvmMagic    = 0xC001D00D
-	fsMagic     = 0x2FABF15E
-	fsMagicL    = 0x2FABF15F
-	hbFree      = 0xABCDEF01
-	hbUsed      = 0xABCDEF02
-	lockFD      = 0x10C00001
-	lockLast    = 0x10C00008
-	maxVolume   = 1 << 46 // 64 TiB: no volume offset can be larger
-	maxNames    = 1 << 20 // bounds the findings a hostile disk can make us keep
+	lvmMagic    = vmfslayout.LVMMagic
+	fsMagic     = vmfslayout.FSMagic
+	fsMagicL    = vmfslayout.FSMagicL
+	hbFree      = vmfslayout.HeartbeatFree
+	hbUsed      = vmfslayout.HeartbeatUsed
+	lockFD      = vmfslayout.LockFD
+	lockLast    = vmfslayout.LockLFB // the last lock magic
+	maxVolume   = 1 << 46            // 64 TiB: no volume offset can be larger
+	maxNames    = 1 << 20            // bounds the findings a hostile disk can make us keep
 	maxFDs      = 1 << 20
 )
 
@@ -202,24 +203,25 @@ func (s *scanner) examine(buf []byte, base, limit int64) {
 			return
 		}
 		at := base + o
-		switch m := le.Uint32(b); {
+		switch m := le.Uint32(b); { // every structure sought starts with its magic word
 		case m == lvmMagic:
 			if s.lvm(at) {
 				s.anchor("LVM header", at, b)
 			}
 		case m == fsMagic || m == fsMagicL:
-			if len(b) >= 0x200 && at >= 0x200000 {
-				if d, err := vmfs.ParseDescriptor(b[:0x200]); err == nil {
+			if len(b) >= vmfslayout.FSDescSize && at >= vmfslayout.FSDescOffset {
+				if d, err := vmfs.ParseDescriptor(b[:vmfslayout.FSDescSize]); err == nil {
 					s.f.Descriptors = append(s.f.Descriptors, DescHit{Offset: at, Desc: *d})
 					s.anchor("file-system descriptor", at, b)
 				}
 			}
 		case m == hbFree || m == hbUsed:
-			s.vote(at, int64(le.Uint64(b[4:])))
+			s.vote(at, int64(vmfslayout.Heartbeat.Self.Get(b)))
 		case m >= lockFD && m <= lockLast:
-			s.vote(at, int64(le.Uint64(b[4:])))
+			self := int64(vmfslayout.Lock.Self.Get(b))
+			s.vote(at, self)
 			if m == lockFD && len(s.f.FDs) < maxFDs {
-				if info, ok := vmfs.CarveFD(b); ok && info.SelfOffset == int64(uint64(le.Uint64(b[4:]))) {
+				if info, ok := vmfs.CarveFD(b); ok && info.SelfOffset == self {
 					s.f.FDs = append(s.f.FDs, FDHit{Offset: at, FDInfo: info})
 					s.anchor("file descriptor", at, b)
 				}
@@ -268,7 +270,7 @@ func anchorSum(b []byte) string {
 // lvm records the LVM header whose magic is at disk offset at, and says
 // whether it was one.
 func (s *scanner) lvm(at int64) bool {
-	part := at - 0x100000
+	part := at - vmfslayout.LVMHeaderOffset
 	if part < 0 {
 		return false
 	}
@@ -293,17 +295,17 @@ func (s *scanner) lvm(at int64) bool {
 // entries are "." and "..", and any that follow while they look valid
 // (including stale ones past the directory's end: deleted files' names).
 func (s *scanner) direntRun(b []byte, at int64) {
-	le := binary.LittleEndian
-	const size = 140
+	const size = vmfslayout.Dirent5Size
+	f := vmfslayout.Dirent5
 	entry := func(i int) (typ, addr, gen uint32, name string, ok bool) {
 		if (i+1)*size > len(b) {
 			return 0, 0, 0, "", false
 		}
 		e := b[i*size:]
-		typ, addr, gen = le.Uint32(e), le.Uint32(e[4:]), le.Uint32(e[8:])
-		raw := e[12:size]
+		typ, addr, gen = f.Type.Get32(e), f.Addr.Get32(e), f.Generation.Get32(e)
+		raw := f.Name.Bytes(e)
 		n := bytes.IndexByte(raw, 0)
-		if n <= 0 || typ < 1 || typ > 6 || addr&7 != 4 || !printable(raw[:n]) {
+		if n <= 0 || typ < vmfslayout.TypeVolume || typ > vmfslayout.TypeRDM || addr&7 != 4 || !printable(raw[:n]) {
 			return 0, 0, 0, "", false
 		}
 		return typ, addr, gen, string(raw[:n]), true

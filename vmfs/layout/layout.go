@@ -45,6 +45,13 @@ func (f Field) Put(b []byte, v uint64) {
 // Bytes is the byte-array field of the structure in b.
 func (f Field) Bytes(b []byte) []byte { return b[f.Off : f.Off+f.Size] }
 
+// LVMHeaderOffset is where the LVM device header lies, from the start of
+// its partition; LVMMagic is its first word (vmfs.md: "LVM device header").
+const (
+	LVMHeaderOffset = 0x100000
+	LVMMagic        = 0xC001D00D
+)
+
 // LVM is the LVM device header at +1 MiB of every extent (vmfs.md: "LVM
 // device header").
 var LVM = struct {

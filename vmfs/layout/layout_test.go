@@ -11,7 +11,15 @@ func TestTablesFit(t *testing.T) {
 	for name, c := range map[string]struct {
 		table any
 		size  int
-	}{"LVM": {LVM, 0x200}, "VolumeDesc": {VolumeDesc, 0x200}, "PEEntry": {PEEntry, PEEntrySize}} {
+	}{
+		"LVM": {LVM, 0x200}, "VolumeDesc": {VolumeDesc, 0x200}, "PEEntry": {PEEntry, PEEntrySize},
+		"FSDesc": {FSDesc, FSDescSize}, "Heartbeat": {Heartbeat, 512}, "Lock": {Lock, 512},
+		"ResHeader": {ResHeader, ResHeaderSize}, "ClusterMeta5": {ClusterMeta5, 512},
+		"ClusterMeta6": {ClusterMeta6, 0x940}, "FDMeta": {FDMeta, FDMetaSize},
+		"Dirent5": {Dirent5, Dirent5Size}, "Dirent6": {Dirent6, Dirent6Size},
+		"Dir6Header": {Dir6Header, Dir6HeaderSize}, "DirBlock": {DirBlock, DirBlockHdrSize},
+		"LinkGroup": {LinkGroup, LinkGroupSize}, "Link": {Link, LinkSize},
+	} {
 		v := reflect.ValueOf(c.table)
 		used := make([]string, c.size)
 		for i := range v.NumField() {
@@ -43,5 +51,22 @@ func TestFieldRoundTrip(t *testing.T) {
 	}
 	if LVM.Magic.Put(b, 0xC001D00D); b[0] != 0x0D || b[3] != 0xC0 {
 		t.Errorf("magic bytes % x, want little-endian 0D D0 01 C0", b[:4])
+	}
+}
+
+// TestFDSlotFits: the resident area and the pointer array of a slot lie
+// after the metadata and inside the slot, for every metadata block size.
+func TestFDSlotFits(t *testing.T) {
+	for _, c := range []struct {
+		v6 bool
+		md int64
+	}{{false, 512}, {true, 4096}, {true, 8192}, {true, 64 << 10}} {
+		s := FDSlotOf(c.v6, c.md)
+		switch {
+		case s.Meta+FDMetaSize > s.Data, s.Data+s.DataCap > s.Size:
+			t.Errorf("v6 %v md %d: data area %+v overlaps the metadata or leaves the slot", c.v6, c.md, s)
+		case s.Ptrs < s.Meta+FDMetaSize, s.Ptrs+s.PtrCount*s.PtrSize != s.Size:
+			t.Errorf("v6 %v md %d: pointers %+v do not run from the data area to the slot's end", c.v6, c.md, s)
+		}
 	}
 }

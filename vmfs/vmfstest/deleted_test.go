@@ -63,8 +63,8 @@ func TestDeletedEntries(t *testing.T) {
 					t.Fatalf("%s: %v", e.Path, err)
 				}
 				lock := m.read(fd.slot, 4)
-				if binary.LittleEndian.Uint32(lock) != lockFD || fd.size != e.Size {
-					t.Errorf("%s: FD lock %#x length %d, want %#x %d", e.Path, binary.LittleEndian.Uint32(lock), fd.size, lockFD, e.Size)
+				if binary.LittleEndian.Uint32(lock) != docLockFD || fd.size != e.Size {
+					t.Errorf("%s: FD lock %#x length %d, want %#x %d", e.Path, binary.LittleEndian.Uint32(lock), fd.size, docLockFD, e.Size)
 				}
 				if e.Kind == File {
 					got, want := make([]byte, e.Size), make([]byte, e.Size)

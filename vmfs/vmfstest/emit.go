@@ -1,6 +1,7 @@
 package vmfstest
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
@@ -79,7 +80,7 @@ func (w *writer) writeLVM() error {
 	us := uint64(w.s.Time.UnixMicro())
 	units := x.count
 	h, l := make([]byte, 0x200), layout.LVM
-	l.Magic.Put(h, magicLVM)
+	l.Magic.Put(h, layout.LVMMagic)
 	major, mdAlign := uint32(5), uint32(0)
 	volOff, sdOff, bmOff, peOff := int64(0x200), int64(0x7E200), int64(0x80200), int64(0x80600)
 	if w.v6 {
@@ -193,48 +194,49 @@ func le32r(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// writeFSDesc writes the file-system descriptor (vmfs.md: "File-system descriptor").
+// writeFSDesc writes the file-system descriptor (vmfs.md: "File-system
+// descriptor"), with what the samples hold in the fields no reader uses.
 func (w *writer) writeFSDesc() error {
-	d := make([]byte, 0x200)
-	le32(d, 0x00, magicFS)
+	d, f := make([]byte, layout.FSDescSize), layout.FSDesc
+	f.Magic.Put(d, layout.FSMagic)
 	if w.v6 {
-		le32(d, 0x04, 24)
-		d[0x08] = 82
+		f.Major.Put(d, 24)
+		f.Minor.Put(d, 82)
 	} else {
-		le32(d, 0x04, 14)
-		d[0x08] = 81
+		f.Major.Put(d, 14)
+		f.Minor.Put(d, 81)
 	}
-	copy(d[0x09:], w.fsUUID[:])
-	le32(d, 0x19, 6)
-	copy(d[0x1D:0x9D], w.s.Label)
-	le32(d, 0x9D, 512)
-	le64(d, 0xA1, uint64(w.bs))
-	le32(d, 0xA9, uint32(w.s.Time.Unix()))
-	le32(d, 0xAD, 1)
-	copy(d[0xB1:], w.lvmUUID[:])
-	le32(d, 0xC1, 1)
-	le32(d, 0xD1, uint32(w.fdc.cgo))
-	le32(d, 0xD5, uint32(w.fdc.cpg))
-	le32(d, 0xD9, uint32(w.sbs))
-	le32(d, 0xDD, 8)
+	copy(f.UUID.Bytes(d), w.fsUUID[:])
+	f.Config.Put(d, 6)
+	copy(f.Label.Bytes(d), w.s.Label)
+	f.DiskBlockSize.Put(d, 512)
+	f.BlockSize.Put(d, uint64(w.bs))
+	f.CreationTime.Put(d, uint64(w.s.Time.Unix()))
+	f.SnapID.Put(d, 1)
+	copy(f.LVMUUID.Bytes(d), w.lvmUUID[:])
+	f.VolInfoWord.Put(d, 1)
+	f.FDCGroupOffset.Put(d, uint64(w.fdc.cgo))
+	f.FDCPerGroup.Put(d, uint64(w.fdc.cpg))
+	f.SubBlockSize.Put(d, uint64(w.sbs))
+	f.JournalSlots.Put(d, 8)
 	pb2, sdd := w.sys[".pb2.sf"], w.sys[".sdd.sf"]
-	le64(d, 0xE1, uint64(pb2.fdSlot))
-	le32(d, 0xE9, pb2.fd)
-	le64(d, 0xFD, 1)
-	le64(d, 0x105, uint64(sdd.fdSlot))
-	le32(d, 0x10D, sdd.fd)
+	f.PB2VolAddr.Put(d, uint64(pb2.fdSlot))
+	f.PB2FD.Put(d, uint64(pb2.fd))
+	f.Generation.Put(d, 1)
+	f.SDDVolAddr.Put(d, uint64(sdd.fdSlot))
+	f.SDDFD.Put(d, uint64(sdd.fd))
 	if w.v6 {
-		le16(d, 0x112, 1)
-		le32(d, 0x130, 512)
-		le32(d, 0xDD, 64)
-		le32(d, 0x134, uint32(w.md))
-		le16(d, 0x138, 9)
-		le16(d, 0x13E, 16)
-		le16(d, 0x140, 44)
-		le32(d, 0x144, uint32(mib))
-		le32(d, 0x148, uint32(2*mib))
-		le32(d, 0x14C, 16000)
-		le32(d, 0x150, 4000)
+		f.UnmapPriority.Put(d, 1)
+		f.PhysBlockSize.Put(d, 512)
+		f.JournalSlots.Put(d, 64)
+		f.MDAlignment.Put(d, uint64(w.md))
+		f.LFBShift.Put(d, 9)
+		f.PtrBlockShift.Put(d, 16)
+		f.SFBAddrBits.Put(d, 44)
+		f.TBZGranularity.Put(d, uint64(mib))
+		f.JournalBlockSize.Put(d, uint64(2*mib))
+		f.LeaseMillis.Put(d, 16000)
+		f.ReclaimMillis.Put(d, 4000)
 	}
 	return w.writeVol(fsDescOff, d)
 }
@@ -242,48 +244,49 @@ func (w *writer) writeFSDesc() error {
 // writeHeartbeats fills the heartbeat region with free slots, each naming
 // its own volume offset.
 func (w *writer) writeHeartbeats() error {
-	n, size := int64(2048), int64(512)
-	if w.v6 {
-		n, size = 1024, w.md
-	}
-	buf := make([]byte, n*size)
+	n, size := layout.HeartbeatSlots(w.v6, w.md)
+	buf, f := make([]byte, n*size), layout.Heartbeat
 	for i := range n {
-		le32(buf, int(i*size), hbFree)
-		le64(buf, int(i*size+4), uint64(hbOff+i*size))
+		slot := buf[i*size:]
+		f.State.Put(slot, layout.HeartbeatFree)
+		f.Self.Put(slot, uint64(hbOff+i*size))
 	}
 	return w.writeVol(hbOff, buf)
 }
 
 // resHeader renders a resource file header (vmfs.md: "Resource files").
 func (w *writer) resHeader(r *resFile, b []byte) {
-	le32(b, 0x00, uint32(r.rpc))
-	le32(b, 0x04, uint32(r.cpg))
-	le32(b, 0x08, uint32(r.cgo))
-	le32(b, 0x0C, uint32(r.rs))
-	le32(b, 0x10, uint32(r.cgs()))
-	le32(b, 0x14, uint32(r.total))
-	le32(b, 0x18, uint32(r.groups()))
-	le32(b, 0x1C, uint32(r.total>>32))
+	f := layout.ResHeader
+	f.PerCluster.Put(b, uint64(r.rpc))
+	f.PerGroup.Put(b, uint64(r.cpg))
+	f.GroupOffset.Put(b, uint64(r.cgo))
+	f.ResSize.Put(b, uint64(r.rs))
+	f.GroupSize.Put(b, uint64(r.cgs()))
+	f.ResourcesLo.Put(b, uint64(r.total))
+	f.Groups.Put(b, uint64(r.groups()))
+	f.ResourcesHi.Put(b, uint64(r.total>>32))
 	if w.v6 {
-		le32(b, 0x20, 0x72666D64)
-		le32(b, 0x24, 1)
-		le32(b, 0x30, 1)
+		f.Signature.Put(b, layout.ResSignature)
+		f.Version.Put(b, 1)
+		f.BitsPerResource.Put(b, 1)
 	}
 }
 
-// clusterHeader renders cluster c's lock and metadata.
+// clusterHeader renders cluster c's lock and metadata (vmfs.md: "Cluster
+// metadata").
 func (w *writer) clusterHeader(r *resFile, c int64, volOff int64) []byte {
 	b := make([]byte, r.hdr)
-	le32(b, 0, r.lock)
-	le64(b, 4, uint64(volOff))
+	layout.Lock.Magic.Put(b, uint64(r.lock))
+	layout.Lock.Self.Put(b, uint64(volOff))
 	bm, total, free := r.bitmap(c)
-	m := b[w.md:]
+	m := b[layout.ClusterMetaOffset(w.v6, w.md):]
 	if w.v6 {
-		le32(m, 0x10, 0x72636D64)
-		le64(m, 0x18, uint64(c))
-		le16(m, 0x20, uint16(total))
-		le16(m, 0x22, uint16(free))
-		copy(m[0x80:], bm)
+		f := layout.ClusterMeta6
+		f.Signature.Put(m, layout.ClusterSig)
+		f.Cluster.Put(m, uint64(c))
+		f.Total.Put(m, uint64(total))
+		f.Free.Put(m, uint64(free))
+		copy(f.Bitmap.Bytes(m), bm)
 		return b
 	}
 	next := uint32(0)
@@ -293,11 +296,12 @@ func (w *writer) clusterHeader(r *resFile, c int64, volOff int64) []byte {
 			break
 		}
 	}
-	le32(m, 0x00, uint32(c))
-	le32(m, 0x04, uint32(total))
-	le32(m, 0x08, uint32(free))
-	le32(m, 0x0C, next)
-	copy(m[0x10:], bm)
+	f := layout.ClusterMeta5
+	f.Cluster.Put(m, uint64(c))
+	f.Total.Put(m, uint64(total))
+	f.Free.Put(m, uint64(free))
+	f.NextFree.Put(m, uint64(next))
+	copy(f.Bitmap.Bytes(m), bm)
 	return b
 }
 
@@ -309,23 +313,24 @@ func (w *writer) writeResFiles() error {
 		files = append(files, w.jbc)
 	}
 	for _, r := range files {
-		hdr := make([]byte, 0x200)
+		hdr := make([]byte, layout.ResHeaderSize)
 		w.resHeader(r, hdr)
 		if w.v6 && r == w.fbb {
 			// LFB header at 0, SFB header as its child at 0x1000.
-			lh := make([]byte, 0x200)
+			f := layout.ResHeader
+			lh := make([]byte, layout.ResHeaderSize)
 			w.resHeader(w.lfb, lh)
-			le32(lh, 0x28, 0x35)
-			le32(lh, 0x30, 3)
-			le32(lh, 0x34, 0x1000)
+			f.Flags.Put(lh, 0x35)
+			f.BitsPerResource.Put(lh, 3)
+			f.ChildOffset.Put(lh, 0x1000)
 			if err := w.writeVol(w.resVol(r, 0), lh); err != nil {
 				return err
 			}
-			le32(hdr, 0x28, 0x2A)
-			le32(hdr, 0x30, 2)
-			le32(hdr, 0x38, uint32(w.lfb.rpc))
-			le32(hdr, 0x3C, uint32(w.lfb.cpg))
-			le32(hdr, 0x40, uint32(w.lfb.cgs()))
+			f.Flags.Put(hdr, 0x2A) // 0x2: a child header
+			f.BitsPerResource.Put(hdr, 2)
+			f.ParentPerCluster.Put(hdr, uint64(w.lfb.rpc))
+			f.ParentPerGroup.Put(hdr, uint64(w.lfb.cpg))
+			f.ParentGroupSize.Put(hdr, uint64(w.lfb.cgs()))
 			if err := w.writeVol(w.resVol(r, 0x1000), hdr); err != nil {
 				return err
 			}
@@ -360,7 +365,7 @@ func (w *writer) writeResFiles() error {
 			continue
 		}
 		if w.v6 && r == w.fdc {
-			le32(hdr, 0x28, 4)
+			layout.ResHeader.Flags.Put(hdr, 4)
 		}
 		if err := w.writeVol(w.resVol(r, 0), hdr); err != nil {
 			return err
@@ -430,41 +435,42 @@ func (w *writer) mtime(n *node) uint32 {
 
 // writeFDs writes every file descriptor (vmfs.md: "File descriptors").
 func (w *writer) writeFDs() error {
+	lay, f := w.fdSlot, layout.FDMeta
 	for _, n := range w.nodes {
-		b := make([]byte, w.slot)
-		le32(b, 0, lockFD)
-		le64(b, 4, uint64(n.fdSlot))
-		m := b[w.md:]
-		le32(m, 0x00, n.fd)
-		le32(m, 0x04, n.gen)
-		le32(m, 0x08, n.nlink)
-		le32(m, 0x0C, n.fdType())
-		le64(m, 0x14, uint64(n.size()))
-		le64(m, 0x1C, uint64(n.bsize))
-		le64(m, 0x24, uint64(n.nblk))
-		t := w.mtime(n)
-		le32(m, 0x2C, t)
-		le32(m, 0x30, t)
-		le32(m, 0x34, t)
-		le32(m, 0x40, n.mode())
-		le32(m, 0x44, n.zla)
-		le32(m, 0x48, uint32(n.numTBZ))
-		le32(m, 0x54, uint32(n.numTBZ>>32))
-		le32(m, 0x50, 1)
+		b := make([]byte, lay.Size)
+		layout.Lock.Magic.Put(b, lockFD)
+		layout.Lock.Self.Put(b, uint64(n.fdSlot))
+		m := b[lay.Meta:]
+		f.Addr.Put(m, uint64(n.fd))
+		f.Generation.Put(m, uint64(n.gen))
+		f.Links.Put(m, uint64(n.nlink))
+		f.Type.Put(m, uint64(n.fdType()))
+		f.Length.Put(m, uint64(n.size()))
+		f.BlockSize.Put(m, uint64(n.bsize))
+		f.Blocks.Put(m, uint64(n.nblk))
+		t := uint64(w.mtime(n))
+		f.MTime.Put(m, t)
+		f.CTime.Put(m, t)
+		f.ATime.Put(m, t)
+		f.Mode.Put(m, uint64(n.mode()))
+		f.ZLA.Put(m, uint64(n.zla))
+		f.TBZLo.Put(m, uint64(uint32(n.numTBZ)))
+		f.TBZHi.Put(m, uint64(n.numTBZ)>>32)
+		f.NewSinceEpoch.Put(m, 1)
 		if p := w.plans[n]; p != nil {
-			le32(m, 0x5C, uint32(len(p.pbs)))
+			f.PointerBlocks.Put(m, uint64(len(p.pbs)))
 		}
-		le32(m, 0x68, n.fd)
-		le32(m, 0x6C, 20)
-		m[0x89] = log2(n.bsize)
+		f.AffinityFD.Put(m, uint64(n.fd))
+		f.TBZShift.Put(m, 20)
+		f.BlockShift.Put(m, uint64(log2(n.bsize)))
 		if w.v6 {
-			le32(m, 0x64, 0x66646D64)
+			f.Signature.Put(m, layout.FDSignature)
 			if n.parent != nil {
-				le32(m, 0x70, n.parent.fd)
+				f.ParentFD.Put(m, uint64(n.parent.fd))
 			}
 		}
 		if n.Deleted {
-			le32(m, 0x08, 0)
+			f.Links.Put(m, 0)
 		}
 		if n.zla == zlaInline {
 			var data []byte
@@ -472,21 +478,27 @@ func (w *writer) writeFDs() error {
 				data = make([]byte, n.size())
 				n.ReadAt(data, 0)
 			}
-			copy(m[0x200:], data)
-		} else if w.v6 {
-			for i, a := range n.ptrs {
-				le64(m, 0x600+8*i, a)
-			}
+			copy(b[lay.Data:], data)
 		} else {
-			for i, a := range n.ptrs {
-				le32(m, 0x200+4*i, uint32(a))
-			}
+			putPointers(b[lay.Ptrs:], n.ptrs, lay.PtrSize)
 		}
 		if err := w.writeVol(n.fdSlot, b); err != nil {
 			return fmt.Errorf("FD %#x of %s: %w", n.fd, n.fullPath(), err)
 		}
 	}
 	return nil
+}
+
+// putPointers writes the pointers p, size bytes each (4 or 8), into b:
+// an FD's pointer array or a pointer block.
+func putPointers(b []byte, p []uint64, size int64) {
+	for i, a := range p {
+		if size == 8 {
+			binary.LittleEndian.PutUint64(b[8*i:], a)
+		} else {
+			binary.LittleEndian.PutUint32(b[4*i:], uint32(a))
+		}
+	}
 }
 
 // writeData writes the content of every non-resident node and its pointer
@@ -546,13 +558,7 @@ func (w *writer) writeData() error {
 		}
 		for _, pb := range p.pbs {
 			b := make([]byte, w.pbSize)
-			for i, a := range pb.ptrs {
-				if w.v6 {
-					le64(b, 8*i, a)
-				} else {
-					le32(b, 4*i, uint32(a))
-				}
-			}
+			putPointers(b, pb.ptrs, w.pbSize/w.ppb)
 			if err := w.writeVol(w.resVol(pb.res, pb.res.itemOff(pb.idx)), b); err != nil {
 				return err
 			}
@@ -565,11 +571,11 @@ func (w *writer) writeData() error {
 // first (vmfs.md: "Directories (VMFS3/5)"). Entries of deleted children are kept as slack.
 func (w *writer) dirData5(n *node) []byte {
 	ent := func(c *node, name string) []byte {
-		e := make([]byte, 140)
-		le32(e, 0, c.fdType())
-		le32(e, 4, c.fd)
-		le32(e, 8, c.gen)
-		copy(e[12:], name)
+		e, f := make([]byte, layout.Dirent5Size), layout.Dirent5
+		f.Type.Put(e, uint64(c.fdType()))
+		f.Addr.Put(e, uint64(c.fd))
+		f.Generation.Put(e, uint64(c.gen))
+		copy(f.Name.Bytes(e), name)
 		return e
 	}
 	parent := n.parent

@@ -70,7 +70,7 @@ func TestNameHashRealDirents(t *testing.T) {
 					t.Errorf("%s: dirent hash %#x/%#x, ours %#x/%#x", name, lo, link, uint16(h), uint16(h>>16))
 				}
 			}
-			loc := binary.LittleEndian.Uint32(dir[hashTableOff+4*idx:])
+			loc := binary.LittleEndian.Uint32(dir[docHashTableOff+4*idx:])
 			if want := dirLocation(1, blk, s); loc != want {
 				t.Errorf("%s: hash slot %#x holds %#x, want %#x", name, idx, loc, want)
 			}
@@ -104,7 +104,7 @@ func TestHashedLookup(t *testing.T) {
 	if err := m.readAt(fd, data, 0); err != nil {
 		t.Fatal(err)
 	}
-	if v := binary.LittleEndian.Uint32(data); v != dirVersion {
+	if v := binary.LittleEndian.Uint32(data); v != docDirVersion {
 		t.Fatalf("directory version %#x", v)
 	}
 	if n := binary.LittleEndian.Uint32(data[4:]); n != 10242 {
@@ -118,7 +118,7 @@ func TestHashedLookup(t *testing.T) {
 		name := e.Path[6:]
 		h := nameHash(name)
 		idx, lh := int(h%hashEntries), uint16(h>>16)
-		loc := binary.LittleEndian.Uint32(data[hashTableOff+4*idx:])
+		loc := binary.LittleEndian.Uint32(data[docHashTableOff+4*idx:])
 		for hops := 0; loc&3 == 2; hops++ {
 			links++
 			if hops > 1000 {

@@ -2,6 +2,8 @@ package vmfstest
 
 import (
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // unit plan of one node's data.
@@ -71,16 +73,21 @@ func newWriter(s Spec) (*writer, error) {
 		default:
 			return nil, fmt.Errorf("vmfstest: VMFS5 block size %d is not 1, 2, 4 or 8 MiB", s.BlockSize)
 		}
-		w.sbs, w.md, w.slot, w.nptr, w.ppb, w.pbSize, w.resMax = 8*kib, 512, 2048, 256, 1024, 4096, 1024
+		w.sbs, w.md = 8*kib, 512
 	case 6:
 		if s.BlockSize != mib {
 			return nil, fmt.Errorf("vmfstest: VMFS6 block size must be 1 MiB (vmfs6-tools hard-codes it)")
 		}
 		w.v6 = true
-		w.sbs, w.md, w.slot, w.nptr, w.ppb, w.pbSize, w.resMax = 64*kib, 4096, 8192, 320, 8192, 64*kib, 3584
+		w.sbs, w.md = 64*kib, 4096
 	default:
 		return nil, fmt.Errorf("vmfstest: unsupported VMFS version %d (want 5 or 6)", s.Version)
 	}
+	w.fdSlot = layout.FDSlotOf(w.v6, w.md)
+	w.slot, w.nptr, w.resMax = w.fdSlot.Size, w.fdSlot.PtrCount, w.fdSlot.DataCap
+	var ptrSize int64
+	w.ppb, ptrSize = layout.PointerBlock(w.v6, w.md)
+	w.pbSize = w.ppb * ptrSize
 	w.bs = s.BlockSize
 	switch s.Partition {
 	case "":

@@ -26,6 +26,21 @@ type miniReader struct {
 	sys      map[int]*fdInfo // resource index in FDC cluster 0 -> system FD
 }
 
+// The format's constants as docs/formats/vmfs.md gives them, kept here
+// rather than taken from vmfs/layout, which the writer uses: a wrong
+// value there must not pass because both sides share it.
+const (
+	docZLAFB        = 1
+	docZLASB        = 2
+	docZLAPB        = 3
+	docZLAPB2       = 5
+	docZLADouble    = 0x10D0
+	docZLAInline    = 0x10D1
+	docLockFD       = 0x10C00001
+	docDirVersion   = 0xF50001
+	docHashTableOff = 0x5F8
+)
+
 type resHdr struct{ rpc, cpg, cgo, rs, cgs int64 }
 
 type fdInfo struct {
@@ -127,7 +142,7 @@ func (m *miniReader) blockVol(a uint64) int64 {
 func (m *miniReader) fileVol(fd *fdInfo, off int64) (int64, error) {
 	i := off / fd.bsize
 	e := uint64(0)
-	if fd.zla == zlaPB || fd.zla == zlaPB2 {
+	if fd.zla == docZLAPB || fd.zla == docZLAPB2 {
 		per := int64(1024)
 		if m.v6 {
 			per = 8192
@@ -197,14 +212,14 @@ func (m *miniReader) readAt(fd *fdInfo, p []byte, off int64) error {
 		k := min(int64(len(p)), unit-off%unit)
 		var e uint64
 		switch fd.zla {
-		case zlaInline:
+		case docZLAInline:
 			b := m.read(fd.slot+m.md+0x200, fd.size)
 			copy(p[:k], b[off:])
 			p, off = p[k:], off+k
 			continue
-		case zlaFB, zlaSB:
+		case docZLAFB, docZLASB:
 			e = fd.ptrs[n]
-		case zlaPB, zlaPB2:
+		case docZLAPB, docZLAPB2:
 			if pb := fd.ptrs[n/per]; pb != 0 {
 				b, err := m.resource(pb)
 				if err != nil {
@@ -212,7 +227,7 @@ func (m *miniReader) readAt(fd *fdInfo, p []byte, off int64) error {
 				}
 				e = m.ptr(b, n%per)
 			}
-		case zlaDouble:
+		case docZLADouble:
 			if p1 := fd.ptrs[n/(per*per)]; p1 != 0 {
 				b, err := m.resource(p1)
 				if err != nil {

@@ -3,19 +3,19 @@ package vmfstest
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // VMFS6 hashed directories (vmfs.md: "Directories (VMFS6)").
 const (
-	dirHeaderSize   = 0x10000
-	dirVersion      = 0xF50001
-	direntSize      = 0x120
-	linkGroupSize   = 0x54
-	linksPerGroup   = 12
-	hashTableOff    = 0x5F8
-	hashEntries     = 16001
-	hashEntriesRoot = 15973 // 28 slots are reserved for system files
-	dirBlockHdr     = 64
+	dirHeaderSize   = layout.Dir6HeaderSize
+	direntSize      = layout.Dirent6Size
+	linkGroupSize   = layout.LinkGroupSize
+	linksPerGroup   = layout.LinksPerGroup
+	hashEntries     = layout.DirHashEntries
+	hashEntriesRoot = layout.DirHashRoot
+	dirBlockHdr     = layout.DirBlockHdrSize
 	vmfs6Ready      = true
 )
 
@@ -63,6 +63,11 @@ func mix64(a, b, c uint64) (uint64, uint64, uint64) {
 	b = (b - c - a) ^ (a << 18)
 	c = (c - a - b) ^ (b >> 22)
 	return a, b, c
+}
+
+// putWord writes the hash-table word of index idx.
+func putWord(table []byte, idx int, loc uint32) {
+	binary.LittleEndian.PutUint32(table[4*idx:], loc)
 }
 
 func dirLocation(typ, block, slot int) uint32 {
@@ -131,31 +136,32 @@ func (w *writer) dirData6(n *node) ([]byte, error) {
 			live++
 		}
 	}
-	le32(buf, 0x00, dirVersion)
-	le32(buf, 0x04, uint32(live))
-	le32(buf, 0x08, uint32(live))
-	le32(buf, 0x0C, 1) // one allocation map block: block 0
+	dh, bh := layout.Dir6Header, layout.DirBlock
+	dh.Version.Put(buf, layout.Dir6Version)
+	dh.Entries.Put(buf, uint64(live))
+	dh.Allocated.Put(buf, uint64(live))
+	dh.MapBlocks.Put(buf, 1) // one allocation map block: block 0
 	parent := n.parent
 	if parent == nil {
 		parent = n
 	}
 	dirent := func(off int, c *node, name string, h uint64, linked bool) {
-		e := buf[off : off+direntSize]
-		le32(e, 0x00, c.fdType())
-		le32(e, 0x04, c.fd)
-		le32(e, 0x08, c.gen)
+		e, f := buf[off:off+direntSize], layout.Dirent6
+		f.Type.Put(e, uint64(c.fdType()))
+		f.Addr.Put(e, uint64(c.fd))
+		f.Generation.Put(e, uint64(c.gen))
 		if linked {
-			le16(e, 0x0C, uint16(h))
-			le16(e, 0x0E, uint16(h>>16))
+			f.HashLow.Put(e, h)
+			f.HashHigh.Put(e, h>>16)
 		}
-		le64(e, 0x10, uint64(off))
-		copy(e[0x18:0x118], name)
+		f.Self.Put(e, uint64(off))
+		copy(f.Name.Bytes(e), name)
 	}
-	dirent(0x3B8, n, ".", 0, false)
-	dirent(0x4D8, parent, "..", 0, false)
+	dirent(dh.Dot.Off, n, ".", 0, false)
+	dirent(dh.DotDot.Off, parent, "..", 0, false)
 	// Allocation map.
 	amap := buf[dirHeaderSize:]
-	le16(amap, 2, 3)
+	bh.Type.Put(amap, layout.DirBlockMap)
 	nib := func(block int, v byte) {
 		p := &amap[dirBlockHdr+block/2]
 		if block%2 == 0 {
@@ -173,20 +179,20 @@ func (w *writer) dirData6(n *node) ([]byte, error) {
 		blk := buf[dirHeaderSize+(1+b)*md:]
 		total := perBlock
 		free := 0
-		le16(blk, 0, 1)
-		le16(blk, 2, 1)
+		bh.Version.Put(blk, 1)
+		bh.Type.Put(blk, layout.DirBlockEntries)
 		for s := 0; s < total; s++ {
 			i := b*perBlock + s
 			if i >= len(slots) || slots[i].Deleted {
 				free++
-				blk[8+s/8] |= 1 << (s % 8)
+				bh.Bitmap.Bytes(blk)[s/8] |= 1 << (s % 8)
 				continue
 			}
 			c := slots[i]
 			dirent(dirHeaderSize+(1+b)*md+dirBlockHdr+s*direntSize, c, c.name, hashes[i], !c.sys)
 		}
-		le16(blk, 4, uint16(total))
-		le16(blk, 6, uint16(free))
+		bh.Total.Put(blk, uint64(total))
+		bh.Free.Put(blk, uint64(free))
 		v := byte(1)
 		if free > 0 {
 			v = 5
@@ -194,42 +200,45 @@ func (w *writer) dirData6(n *node) ([]byte, error) {
 		nib(1+b, v)
 	}
 	// Hash table and link groups.
-	g := 0
+	table, g := dh.HashTable.Bytes(buf), 0
 	for _, idx := range order {
 		links := buckets[idx]
 		if len(links) == 1 {
-			le32(buf, hashTableOff+4*idx, links[0].loc)
+			putWord(table, idx, links[0].loc)
 			continue
 		}
 		loc := func(g int) uint32 { return dirLocation(2, 1+nDirent+g/groupsPerBlock, g%groupsPerBlock) }
-		le32(buf, hashTableOff+4*idx, loc(g))
+		putWord(table, idx, loc(g))
 		for len(links) > 0 {
 			k := min(len(links), linksPerGroup)
 			off := dirHeaderSize + (1+nDirent+g/groupsPerBlock)*md + dirBlockHdr + (g%groupsPerBlock)*linkGroupSize
-			grp := buf[off : off+linkGroupSize]
-			le16(grp, 0, uint16(idx))
-			grp[2], grp[3], grp[4] = linksPerGroup, byte(linksPerGroup-k), byte(k%linksPerGroup)
+			grp, f := buf[off:off+linkGroupSize], layout.LinkGroup
+			f.Index.Put(grp, uint64(idx))
+			f.Capacity.Put(grp, linksPerGroup)
+			f.Free.Put(grp, uint64(linksPerGroup-k))
+			f.Count.Put(grp, uint64(k%linksPerGroup))
 			for j, l := range links[:k] {
-				le32(grp, 6+6*j, l.loc)
-				le16(grp, 10+6*j, l.hash)
+				link := f.Links.Bytes(grp)[j*layout.LinkSize:]
+				layout.Link.Location.Put(link, uint64(l.loc))
+				layout.Link.Hash.Put(link, uint64(l.hash))
 			}
 			links = links[k:]
 			g++
 			if len(links) > 0 {
-				le32(grp, 0x4E, loc(g))
+				f.Next.Put(grp, uint64(loc(g)))
 			}
 		}
 	}
 	for b := 0; b < nLink; b++ {
 		blk := buf[dirHeaderSize+(1+nDirent+b)*md:]
-		le16(blk, 0, 1)
-		le16(blk, 2, 2)
+		bh.Version.Put(blk, 1)
+		bh.Type.Put(blk, layout.DirBlockLinks)
 		used := min(groupsPerBlock, nGroups-b*groupsPerBlock)
 		for s := used; s < groupsPerBlock; s++ {
-			blk[8+s/8] |= 1 << (s % 8)
+			bh.Bitmap.Bytes(blk)[s/8] |= 1 << (s % 8)
 		}
-		le16(blk, 4, uint16(groupsPerBlock))
-		le16(blk, 6, uint16(groupsPerBlock-used))
+		bh.Total.Put(blk, uint64(groupsPerBlock))
+		bh.Free.Put(blk, uint64(groupsPerBlock-used))
 		v := byte(2)
 		if used < groupsPerBlock {
 			v = 6

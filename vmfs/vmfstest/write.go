@@ -9,38 +9,41 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
 
 // Fixed geometry shared by VMFS5 and VMFS6 (vmfs.md: "Where a volume starts",
 // "LVM device header", "Volume layout").
 const (
-	lvmHeaderOff = 0x100000  // LVM device header, from the partition start
-	dataOffset   = 0x1100000 // first physical extent, from the partition start
-	peSize       = 256 * mib // physical-extent unit
-	fsDescOff    = 0x200000  // FS descriptor, volume offset
-	hbOff        = 0x300000  // heartbeat region, volume offset
+	lvmHeaderOff = layout.LVMHeaderOffset // from the partition start
+	dataOffset   = 0x1100000              // first physical extent, from the partition start
+	peSize       = 256 * mib              // physical-extent unit
+	fsDescOff    = layout.FSDescOffset    // volume offset
+	hbOff        = layout.HeartbeatOffset // volume offset
+)
 
-	magicLVM   = 0xC001D00D
-	magicFS    = 0x2FABF15E
-	lockFD     = 0x10C00001
-	lockFBB    = 0x10C00002
-	lockSBC    = 0x10C00003
-	lockPBC    = 0x10C00004
-	lockFDC    = 0x10C00005
-	lockPB2    = 0x10C00006
-	lockJBC    = 0x10C00007
-	lockLFB    = 0x10C00008
-	hbFree     = 0xABCDEF01
-	zlaFB      = 1
-	zlaSB      = 2
-	zlaPB      = 3
-	zlaPB2     = 5
-	zlaDouble  = 0x10D0
-	zlaInline  = 0x10D1
-	typeDir    = 2
-	typeFile   = 3
-	typeLink   = 4
-	typeSystem = 5
+// The format's magic numbers, addressing modes and FD types, named short
+// for the writer; vmfs/layout defines them for the reader and the writer.
+const (
+	lockFD     = layout.LockFD
+	lockFBB    = layout.LockFBB
+	lockSBC    = layout.LockSBC
+	lockPBC    = layout.LockPBC
+	lockFDC    = layout.LockFDC
+	lockPB2    = layout.LockPB2
+	lockJBC    = layout.LockJBC
+	lockLFB    = layout.LockLFB
+	zlaFB      = layout.ZLAFileBlock
+	zlaSB      = layout.ZLASubBlock
+	zlaPB      = layout.ZLAPointerBlock
+	zlaPB2     = layout.ZLAPointerBlock2
+	zlaDouble  = layout.ZLADoubleIndirect
+	zlaInline  = layout.ZLAResident
+	typeDir    = layout.TypeDirectory
+	typeFile   = layout.TypeRegular
+	typeLink   = layout.TypeSymlink
+	typeSystem = layout.TypeSystem
 )
 
 // ErrTooBig reports a tree that does not fit the format's limits.
@@ -58,6 +61,7 @@ type writer struct {
 	bs      int64 // file block size
 	sbs     int64 // sub-block size
 	md      int64 // metadata block: lock size; 512 on VMFS5
+	fdSlot  layout.FDSlot
 	slot    int64 // FD slot
 	nptr    int64 // pointers in an FD
 	ppb     int64 // pointers per pointer block
@@ -109,10 +113,6 @@ func makeUUID(t uint32, seed uint64, k uint64) [16]byte {
 	copy(u[10:], []byte{0x00, 0x0c, 0x29, byte(seed), byte(seed >> 8), 0x86})
 	return u
 }
-
-func le16(b []byte, off int, v uint16) { binary.LittleEndian.PutUint16(b[off:], v) }
-func le32(b []byte, off int, v uint32) { binary.LittleEndian.PutUint32(b[off:], v) }
-func le64(b []byte, off int, v uint64) { binary.LittleEndian.PutUint64(b[off:], v) }
 
 // writeVol writes p at volume offset off, skipping runs of zeros so the
 // image stays sparse.
