@@ -29,15 +29,16 @@ const (
 )
 
 // mapper builds the layout of one inode, bounding the work by the file
-// system: no more tree nodes or runs than it has blocks, runs in order
-// without overlap, nothing past the file's last block.
+// system: no more tree nodes, runs or mapped blocks than it has blocks,
+// runs in order without overlap, nothing past the file's last block.
 type mapper struct {
-	fsys  *FS
-	in    *inode
-	nblk  int64 // blocks the file's size covers
-	runs  []run
-	nodes int64
-	next  int64 // logical block the next run must start at or after
+	fsys   *FS
+	in     *inode
+	nblk   int64 // blocks the file's size covers
+	runs   []run
+	nodes  int64
+	next   int64 // logical block the next run must start at or after
+	mapped int64 // blocks the runs map
 }
 
 // layoutOf maps inode in.
@@ -86,6 +87,9 @@ func (m *mapper) add(r run, at int64) error {
 		return m.errf(at, "blocks %d+%d outside the file system (%d blocks)", r.pblk, r.n, m.fsys.sb.blocks)
 	}
 	m.next = r.lblk + r.n
+	if m.mapped += r.n; m.mapped > m.fsys.sb.blocks {
+		return m.errf(at, "maps more blocks than the file system has")
+	}
 	if k := len(m.runs); k > 0 {
 		l := &m.runs[k-1]
 		if l.lblk+l.n == r.lblk && l.pblk+l.n == r.pblk && l.unwritten == r.unwritten {

@@ -1,6 +1,11 @@
 package ext
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // dirent is one directory entry:
 //
@@ -35,7 +40,7 @@ func (f *FS) parseDirBlock(b []byte, off int64, owner uint32, gaps bool) ([]dire
 			return out, corrupt(inodeName(owner)+" directory entry", off+int64(p), "rec_len %d, name_len %d at byte %d of a %d-byte block", recLen, nameLen, p, len(b))
 		}
 		if ino != 0 && nameLen > 0 {
-			out = append(out, dirent{name: string(b[p+8 : p+8+nameLen]), ino: ino, typ: f.fileType(b[p+7])})
+			out = append(out, dirent{name: displayName(b[p+8 : p+8+nameLen]), ino: ino, typ: f.fileType(b[p+7])})
 		}
 		if gaps {
 			used := 0
@@ -63,10 +68,46 @@ func (f *FS) gapEntries(gap []byte) []dirent {
 			p += 4
 			continue
 		}
-		out = append(out, dirent{name: string(gap[p+8 : p+8+nameLen]), ino: ino, typ: f.fileType(gap[p+7]), deleted: true})
+		out = append(out, dirent{name: displayName(gap[p+8 : p+8+nameLen]), ino: ino, typ: f.fileType(gap[p+7]), deleted: true})
 		p += (8 + nameLen + 3) &^ 3
 	}
 	return out
+}
+
+// displayName is a name as the tree shows it: io/fs paths are UTF-8
+// without NUL or '/', so a byte that is not (a name in Latin-1, a damaged
+// entry) is written \xNN, and so is a backslash that would read as such.
+func displayName(n []byte) string {
+	clean := utf8.Valid(n)
+	for _, c := range n {
+		if c == 0 || c == '/' || c == '\\' {
+			clean = false
+		}
+	}
+	if clean {
+		return string(n)
+	}
+	var b strings.Builder
+	for len(n) > 0 {
+		r, size := utf8.DecodeRune(n)
+		if (r == utf8.RuneError && size == 1) || r == 0 || r == '/' || (r == '\\' && escapeLike(n)) {
+			fmt.Fprintf(&b, "\\x%02x", n[0])
+		} else {
+			b.Write(n[:size])
+		}
+		n = n[size:]
+	}
+	return b.String()
+}
+
+// escapeLike reports whether n, starting with a backslash, reads as an
+// escape \xNN, which must then be escaped itself to stay unambiguous.
+func escapeLike(n []byte) bool {
+	return len(n) >= 4 && n[1] == 'x' && isHex(n[2]) && isHex(n[3])
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func validName(n []byte) bool {

@@ -1,0 +1,187 @@
+package ext
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
+)
+
+// seeds are the images testdata/gen.sh made, unpacked (dir "testdata"),
+// or the inputs that once failed FuzzOpen ("testdata/crashers": the fuzz
+// corpus's text form of a 256 KiB image is 1 MiB, so they are kept
+// gzipped here).
+func seeds(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.img.gz"))
+	if len(paths) == 0 {
+		t.Fatalf("no images in %s", dir)
+	}
+	out := map[string][]byte{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(p)] = b
+	}
+	return out
+}
+
+// TestSeedsMatchDebugfs: the seeds' trees are debugfs's.
+func TestSeedsMatchDebugfs(t *testing.T) {
+	for name, b := range seeds(t, "testdata") {
+		t.Run(name, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "seed.img")
+			if err := os.WriteFile(img, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fsys := openImage(t, img, guestfs.Options{})
+			got := ourTree(t, fsys)
+			compareTrees(t, "debugfs rdump", got, debugfsTree(t, img, got))
+			if len(got) < 5 {
+				t.Errorf("seed tree %v: too small", got)
+			}
+		})
+	}
+}
+
+// isFormatError: the errors a damaged image may give.
+func isFormatError(err error) bool {
+	var fe *ondisk.FormatError
+	return errors.As(err, &fe)
+}
+
+// maxFuzzRead bounds what the fuzz target reads of one file.
+const maxFuzzRead = 1 << 20
+
+// FuzzOpen: any image opens or fails with a FormatError; every file of
+// one that opens reads its size (up to maxFuzzRead) or fails with a
+// FormatError; reading in one ReadAt and in small Reads agree, and what
+// the allocation map leaves out reads as zeros.
+func FuzzOpen(f *testing.F) {
+	for _, dir := range []string{"testdata", "testdata/crashers"} {
+		for _, b := range seeds(f, dir) {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, deleted := range []bool{false, true} {
+			fsys, err := Open(bytes.NewReader(b), int64(len(b)), guestfs.Options{Deleted: deleted})
+			if err != nil {
+				if !isFormatError(err) {
+					t.Fatalf("Open: %v is not a FormatError", err)
+				}
+				return
+			}
+			seen := 0
+			fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					if !isFormatError(err) && !errors.Is(err, errNotDir) {
+						t.Fatalf("%s: %v is not a FormatError", p, err)
+					}
+					return nil
+				}
+				if seen++; seen > 10000 {
+					return fs.SkipAll
+				}
+				if d.Type()&fs.ModeSymlink != 0 {
+					if _, err := fsys.ReadLink(p); err != nil && !isFormatError(err) {
+						t.Fatalf("readlink %s: %v", p, err)
+					}
+					return nil
+				}
+				if d.IsDir() {
+					return nil
+				}
+				checkFile(t, fsys, p)
+				return nil
+			})
+		}
+	})
+}
+
+func checkFile(t *testing.T, fsys *FS, p string) {
+	fl, err := fsys.Open(p)
+	if err != nil {
+		if !isFormatError(err) && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("open %s: %v", p, err)
+		}
+		return
+	}
+	defer fl.Close()
+	fi, _ := fl.Stat()
+	if fi.IsDir() {
+		return // a symbolic link to a directory, followed
+	}
+	n := min(fi.Size(), maxFuzzRead)
+	whole := make([]byte, n)
+	got, err := fl.(io.ReaderAt).ReadAt(whole, 0)
+	if err != nil && err != io.EOF {
+		if !isFormatError(err) {
+			t.Fatalf("%s: ReadAt: %v", p, err)
+		}
+		return
+	}
+	if int64(got) != n {
+		t.Fatalf("%s: ReadAt read %d of %d bytes", p, got, n)
+	}
+	var chunks []byte
+	buf := make([]byte, 777)
+	for int64(len(chunks)) < n {
+		k, err := fl.Read(buf[:min(int64(len(buf)), n-int64(len(chunks)))])
+		chunks = append(chunks, buf[:k]...)
+		if err != nil {
+			break
+		}
+	}
+	if !bytes.Equal(chunks, whole) {
+		t.Fatalf("%s: Read in chunks and ReadAt differ", p)
+	}
+	m, err := fl.(allocmap.Mapper).AllocationMap()
+	if err != nil {
+		t.Fatalf("%s: AllocationMap: %v", p, err)
+	}
+	if err := m.Validate(fi.Size()); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	var at int64
+	for _, r := range append(m.Clip(n), allocmap.Range{Off: n}) {
+		if r.Off > at && !bytes.Equal(whole[at:r.Off], make([]byte, r.Off-at)) {
+			t.Fatalf("%s: bytes %d-%d outside the allocation map are not zeros", p, at, r.Off)
+		}
+		at = r.End()
+	}
+}
+
+func TestDisplayName(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain.txt":     "plain.txt",
+		"caf\xe9":       `caf\xe9`,
+		"é ok":          "é ok",
+		`back\slash`:    `back\slash`,
+		`looks\x41like`: `looks\x5cx41like`,
+		"a/b":           `a\x2fb`,
+	} {
+		if got := displayName([]byte(in)); got != want {
+			t.Errorf("displayName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
