@@ -59,7 +59,10 @@ fixtures:
 # deep-scan it for deleted files, export everything with a hash manifest and
 # verify the copy; then preview a file and run the wizard from an answers file;
 # then stripe the datastore over a 4-member RAID 5, lose a member, and list it
-# from the other three, shuffled, with --raid auto.
+# from the other three, shuffled, with --raid auto; then put a VM's disk
+# (an ext4 partition made by sfdisk and mkfs.ext4 -d) as a VMDK into a
+# second datastore and recover a file from inside it, through the
+# NAME.vmdk@ folder beside the VMDK.
 demo: build
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(GO) run ./vmfs/vmfstest/cmd/mkvmfs -out $(DEMO) -run '^vmfs6-tree$$'
@@ -75,7 +78,21 @@ demo: build
 	$(GO) run ./vmfs/disk/raid/raidtest/cmd/mkraid -level raid5 -layout left-symmetric -chunk 64k -members 4 -out $(DEMO)/raid $(DEMO)/vmfs6-tree.img
 	rm $(DEMO)/raid/m1.img
 	$(BIN) ls -l --raid auto $(DEMO)/raid/m3.img $(DEMO)/raid/m0.img $(DEMO)/raid/m2.img -- /directory
-	@echo "demo: recovered files are in $(DEMO)/recovered"
+	mkdir -p $(DEMO)/guest/etc $(DEMO)/guest/home/alice
+	echo demo-vm > $(DEMO)/guest/etc/hostname && echo 'quarterly numbers' > $(DEMO)/guest/home/alice/report.txt
+	truncate -s 8M $(DEMO)/vm2-flat.vmdk && echo 'start=2048, type=83' | sfdisk -q $(DEMO)/vm2-flat.vmdk
+	mkfs.ext4 -q -E offset=1048576 -d $(DEMO)/guest $(DEMO)/vm2-flat.vmdk 7M
+	printf '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="vmfs"\nRW 16384 VMFS "vm2-flat.vmdk"\n' > $(DEMO)/vm2.vmdk
+	printf '{"Version":6,"Label":"guests","Files":[{"Path":"vm2/vm2.vmdk","Data":"%s"},{"Path":"vm2/vm2-flat.vmdk","Data":"%s","Thin":true}]}' \
+	  "$$(base64 -w0 $(DEMO)/vm2.vmdk)" "$$(base64 -w0 $(DEMO)/vm2-flat.vmdk)" > $(DEMO)/guests.json
+	$(GO) run ./vmfs/vmfstest/cmd/mkvmfs -spec $(DEMO)/guests.json -out $(DEMO)/guests.img
+	$(BIN) ls -l $(DEMO)/guests.img /vm2
+	$(BIN) ls -rl $(DEMO)/guests.img /vm2/vm2.vmdk@
+	$(BIN) cat $(DEMO)/guests.img /vm2/vm2.vmdk@/p1/home/alice/report.txt
+	$(BIN) export $(DEMO)/guests.img /vm2 --guests --to $(DEMO)/recovered-guest
+	$(BIN) verify --manifest $(DEMO)/recovered-guest/vmfsrecover-manifest.jsonl
+	$(BIN) ls -r $(DEMO)/vm2.vmdk
+	@echo "demo: recovered files are in $(DEMO)/recovered and $(DEMO)/recovered-guest"
 
 clean:
 	rm -rf bin testdata/generated $(DEMO)
