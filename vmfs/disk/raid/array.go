@@ -90,7 +90,11 @@ func New(g Geometry, members []Member) (*Array, error) {
 			return nil, fmt.Errorf("%w: chunk size %d is not a power of two from 512 bytes to 1 GiB", ErrGeometry, g.Chunk)
 		}
 	}
-	if g.Level.parity() > 0 && !g.Layout.validFor(g.Level) {
+	if g.Level == RAID10 && g.Layout == LayoutUnknown {
+		g.Layout = Near2
+		a.g.Layout = Near2
+	}
+	if (g.Level.parity() > 0 || g.Level == RAID10) && !g.Layout.validFor(g.Level) {
 		return nil, fmt.Errorf("%w: layout %s is not a %s layout", ErrGeometry, g.Layout, g.Level)
 	}
 	missing := 0
@@ -139,8 +143,12 @@ func New(g Geometry, members []Member) (*Array, error) {
 	case RAID5, RAID6:
 		a.size = per * int64(n-g.Level.parity())
 	case RAID10:
-		a.size = per * int64(n) / 2
-		a.size -= a.size % g.Chunk
+		if g.Layout == Near2 {
+			a.size = per * int64(n) / 2
+			a.size -= a.size % g.Chunk
+		} else { // each half of a member holds one copy
+			a.size = per / g.Chunk / 2 * g.Chunk * int64(n)
+		}
 	}
 	return a, nil
 }
@@ -255,7 +263,10 @@ func (a *Array) stripe() int64 {
 	case RAID0:
 		return a.g.Chunk * n
 	case RAID10:
-		return a.g.Chunk * max(n/2, 1)
+		if a.g.Layout == Near2 {
+			return a.g.Chunk * max(n/2, 1)
+		}
+		return a.g.Chunk * n
 	case RAID5, RAID6:
 		return a.g.Chunk * (n - int64(a.g.Level.parity()))
 	}
@@ -268,10 +279,8 @@ func (a *Array) readRange(p []byte, off int64) error {
 	switch a.g.Level {
 	case Linear:
 		err = a.readLinear(p, off)
-	case RAID0:
-		err = a.readStriped(p, off, 1)
-	case RAID10:
-		err = a.readStriped(p, off, 2)
+	case RAID0, RAID10:
+		err = a.readStriped(p, off)
 	case RAID1:
 		err = a.readMirror(p, off)
 	case RAID5, RAID6:
@@ -366,19 +375,22 @@ func (a *Array) readMirror(p []byte, off int64) error {
 	return fmt.Errorf("%w: array offset %#x: %w", ErrUnrecoverable, off, first)
 }
 
-// readStriped reads RAID 0 (copies 1) and RAID 10 near-2 (copies 2): chunk
-// c's copies are the device chunks c·copies+i, numbered row by row.
-func (a *Array) readStriped(p []byte, off int64, copies int) error {
-	n := int64(len(a.members))
+// readStriped reads RAID 0 and RAID 10, from the first copy of each chunk
+// that reads (copyOf).
+func (a *Array) readStriped(p []byte, off int64) error {
 	ch := a.g.Chunk
+	copies := 1
+	if a.g.Level == RAID10 {
+		copies = 2
+	}
 	for len(p) > 0 {
 		c, in := off/ch, off%ch
 		k := min(int64(len(p)), ch-in)
 		var first error
 		ok := false
-		for i := range int64(copies) {
-			pos := c*int64(copies) + i
-			err := a.readMember(int(pos%n), p[:k], pos/n*ch+in)
+		for i := range copies {
+			m, pos := a.copyOf(c, i)
+			err := a.readMember(m, p[:k], pos+in)
 			if err == nil {
 				if first != nil && !errors.Is(first, errMissing) {
 					a.readErrors.Add(1)
@@ -402,4 +414,27 @@ func (a *Array) readStriped(p []byte, off int64, copies int) error {
 		p, off = p[k:], off+k
 	}
 	return nil
+}
+
+// copyOf is where copy i of array chunk c lies: the member and the byte
+// offset of the chunk on it (past Geometry.Offset). RAID 0 has one copy.
+// RAID 10 as md(4) lays it out: near 2 numbers the members' chunks row by
+// row and puts chunk c at c·2 and c·2+1; far 2 stripes the first copies
+// over the first half of the members (chunk c on member c mod n, row
+// c div n) and the second copies over the second half, one member on;
+// offset 2 does the same row by row, each row followed by its copy.
+func (a *Array) copyOf(c int64, i int) (member int, off int64) {
+	n, ch := int64(len(a.members)), a.g.Chunk
+	if a.g.Level == RAID0 {
+		return int(c % n), c / n * ch
+	}
+	row, m := c/n, (c+int64(i))%n
+	switch a.g.Layout {
+	case Far2:
+		return int(m), int64(i)*(a.perDisk/ch/2*ch) + row*ch
+	case Offset2:
+		return int(m), (2*row + int64(i)) * ch
+	}
+	pos := c*2 + int64(i)
+	return int(pos % n), pos / n * ch
 }

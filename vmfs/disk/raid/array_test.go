@@ -77,6 +77,9 @@ func (c config) striper() raidtest.Geometry {
 	if g.Level == "jbod" {
 		g.Level = "linear"
 	}
+	if c.level == raid.RAID10 {
+		g.Layout = map[raid.Layout]string{raid.Near2: "n2", raid.Far2: "f2", raid.Offset2: "o2"}[c.layout]
+	}
 	if c.level == raid.RAID5 || c.level == raid.RAID6 {
 		g.Layout = map[raid.Layout]string{raid.LeftAsymmetric: "left-asymmetric", raid.RightAsymmetric: "right-asymmetric",
 			raid.LeftSymmetric: "left-symmetric", raid.RightSymmetric: "right-symmetric", raid.ParityFirst: "parity-first",
@@ -143,6 +146,9 @@ func matrix(short bool) []config {
 		}
 		cs = append(cs, config{raid.RAID0, raid.LayoutUnknown, ch, 3, 0}, config{raid.RAID10, raid.LayoutUnknown, ch, 4, 4096},
 			config{raid.RAID10, raid.LayoutUnknown, ch, 3, 0})
+		for _, lay := range []raid.Layout{raid.Far2, raid.Offset2} {
+			cs = append(cs, config{raid.RAID10, lay, ch, 4, 4096}, config{raid.RAID10, lay, ch, 3, 0})
+		}
 	}
 	return append(cs, config{raid.RAID1, raid.LayoutUnknown, 0, 2, 0}, config{raid.Linear, raid.LayoutUnknown, 0, 3, 4096})
 }

@@ -215,7 +215,7 @@ func (s *search) run() (*Detection, error) {
 	}
 	for _, level := range levels {
 		layouts := []Layout{LayoutUnknown}
-		if level.parity() > 0 {
+		if level.parity() > 0 || level == RAID10 {
 			layouts = Layouts(level)
 			if given.Layout != LayoutUnknown {
 				layouts = []Layout{given.Layout}
@@ -341,11 +341,11 @@ func parityScore(a *Array) (int, string) {
 // without this any pairing of twins would read the same.
 func mirrorScore(a *Array) (int, string) {
 	ok, bad := 0, 0
-	n := int64(len(a.members))
 	x, y := make([]byte, 4096), make([]byte, 4096)
 	for c := int64(0); c < 256 && ok+bad < 8; c++ {
-		p, q := 2*c, 2*c+1
-		if a.readMember(int(p%n), x, p/n*a.g.Chunk) != nil || a.readMember(int(q%n), y, q/n*a.g.Chunk) != nil || allocmap.IsZero(x) {
+		m0, off0 := a.copyOf(c, 0)
+		m1, off1 := a.copyOf(c, 1)
+		if a.readMember(m0, x, off0) != nil || a.readMember(m1, y, off1) != nil || allocmap.IsZero(x) {
 			continue
 		}
 		if bytes.Equal(x, y) {

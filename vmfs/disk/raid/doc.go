@@ -14,9 +14,14 @@
 //   - jbod (linear): the members one after the other.
 //   - raid0: chunk c on member c mod n, row c div n.
 //   - raid1: every member holds the whole array.
-//   - raid10, md's "near 2": chunk c's two copies are device chunks 2c and
-//     2c+1, counting device chunks row by row (adjacent members, same
-//     offset; with an odd n a pair wraps to the next row).
+//   - raid10 "near 2" (n2, md's default and hardware RAID 10): chunk c's
+//     two copies are device chunks 2c and 2c+1, counting device chunks row
+//     by row (adjacent members, same offset; with an odd n a pair wraps to
+//     the next row). "far 2" (f2): a raid0 over the first half of every
+//     member, and again over the second half with chunk c one member
+//     further on. "offset 2" (o2): the same row by row, each row of chunks
+//     followed at once by its copy, one member further on. md's layout
+//     field encodes them (near | far<<8 | offset<<16); a spec names them.
 //   - raid5: each row holds n-1 data chunks and their XOR, P. The layout
 //     says where P goes in row s and where the data resumes after it, as
 //     Linux md's raid5_compute_sector computes it: left (P on member

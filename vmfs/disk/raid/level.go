@@ -98,6 +98,12 @@ const (
 	DDFZeroRestart Layout = 8
 	DDFNRestart    Layout = 9
 	DDFNContinue   Layout = 10
+	// RAID 10 layouts, as md's layout field encodes them (near copies,
+	// far copies << 8, offset << 16). LayoutUnknown reads as Near2, the
+	// layout of md's default and of hardware RAID 10.
+	Near2   Layout = 0x102   // the two copies of a chunk on adjacent members, same offset
+	Far2    Layout = 0x201   // a RAID 0 over the first half of every member, the copy over the second half, one member on
+	Offset2 Layout = 0x10201 // every row of chunks followed by its copy, one member on
 )
 
 var layoutNames = []struct {
@@ -113,6 +119,9 @@ var layoutNames = []struct {
 	{DDFZeroRestart, []string{"ddf-zero-restart"}},
 	{DDFNRestart, []string{"ddf-n-restart"}},
 	{DDFNContinue, []string{"ddf-n-continue"}},
+	{Near2, []string{"n2", "near2"}},
+	{Far2, []string{"f2", "far2"}},
+	{Offset2, []string{"o2", "offset2"}},
 }
 
 func (l Layout) String() string {
@@ -146,6 +155,8 @@ func (l Layout) validFor(level Level) bool {
 		return level == RAID5 || level == RAID6
 	case DDFZeroRestart, DDFNRestart, DDFNContinue:
 		return level == RAID6
+	case Near2, Far2, Offset2:
+		return level == RAID10
 	}
 	return false
 }
@@ -159,6 +170,8 @@ func Layouts(level Level) []Layout {
 	case RAID6:
 		return []Layout{LeftSymmetric, LeftAsymmetric, RightSymmetric, RightAsymmetric, ParityFirst, ParityLast,
 			DDFZeroRestart, DDFNRestart, DDFNContinue}
+	case RAID10:
+		return []Layout{Near2, Far2, Offset2}
 	}
 	return nil
 }

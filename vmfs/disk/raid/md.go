@@ -41,7 +41,6 @@ type MDSuper struct {
 	Name       string // 1.x set name
 	Level      Level
 	Layout     Layout // RAID 5/6
-	Near       int    // RAID 10 near copies
 	Chunk      int64  // bytes
 	Members    int    // raid_disks
 	Slot       int    // this member's slot, -1 for a spare or faulty one
@@ -133,11 +132,11 @@ func mdLevel(level int32, layout uint32, sb *MDSuper) error {
 			return fmt.Errorf("%w: md layout %d of raid%d", ErrUnsupported, layout, level)
 		}
 	case 10:
-		near, far, offset := layout&0xff, layout>>8&0xff, layout>>16&1
-		if near != 2 || far != 1 || offset != 0 {
-			return fmt.Errorf("%w: raid10 layout %#x (near %d, far %d, offset %d); only near 2 is read", ErrUnsupported, layout, near, far, offset)
+		sb.Level, sb.Layout = RAID10, Layout(layout)
+		if !sb.Layout.validFor(RAID10) {
+			near, far, offset := layout&0xff, layout>>8&0xff, layout>>16&1
+			return fmt.Errorf("%w: raid10 layout %#x (near %d, far %d, offset %d); near 2, far 2 and offset 2 are read", ErrUnsupported, layout, near, far, offset)
 		}
-		sb.Level, sb.Near = RAID10, 2
 	default:
 		return fmt.Errorf("%w: md level %d", ErrUnsupported, level)
 	}

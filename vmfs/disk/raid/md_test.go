@@ -124,3 +124,47 @@ func TestLinearMDSuperAtEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestRAID10LayoutsFromMD reads md 1.2 RAID 10 members in the near, far
+// and offset layouts, with one member gone: the superblock's layout field
+// says which, and the bytes come back from the surviving copies.
+func TestRAID10LayoutsFromMD(t *testing.T) {
+	src := randomImage(31, 3<<20)
+	for _, c := range []struct {
+		layout raid.Layout
+		name   string
+	}{{raid.Near2, "n2"}, {raid.Far2, "f2"}, {raid.Offset2, "o2"}} {
+		t.Run(c.name, func(t *testing.T) {
+			const off = 1 << 20
+			g := raidtest.Geometry{Level: "raid10", Layout: c.name, Chunk: 64 << 10, Members: 4, Offset: off}
+			paths, err := raidtest.Stripe(bytes.NewReader(src), int64(len(src)), g, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := os.Stat(paths[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for slot, p := range paths {
+				sb := raidtest.MDSuper{Version: "1.2", Level: 10, Layout: int(c.layout), Chunk: 64 << 10, Members: 4, Slot: slot,
+					DataOffset: off, DataSize: st.Size() - off, UUID: [16]byte{10}}
+				if err := raidtest.WriteMDSuper(p, sb); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ms := openMembers(t, []string{paths[3], paths[0], paths[2]}) // member 1 is gone
+			d, err := raid.Detect(ms, raid.DetectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.Candidates[0].Geometry.Layout; got != c.layout {
+				t.Errorf("layout %s from the superblock, want %s", got, c.layout)
+			}
+			a, err := d.Assemble(ms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, a, src)
+		})
+	}
+}

@@ -59,7 +59,7 @@ func (s Spec) Geometry() Geometry {
 // SpecOf writes a geometry with member names as a spec.
 func SpecOf(g Geometry, members []string) Spec {
 	s := Spec{Level: g.Level, Layout: LayoutUnknown, Offset: g.Offset, Size: g.Size, Members: members}
-	if g.Level.parity() > 0 {
+	if g.Level.parity() > 0 || g.Level == RAID10 {
 		s.Layout = g.Layout
 	}
 	if g.Level.striped() {
@@ -99,12 +99,6 @@ func parseGeometry(fields []string) (Spec, []string, error) {
 		f := strings.ToLower(strings.TrimSpace(fields[i]))
 		if lay, ok := parseLayout(f); ok && s.Layout == LayoutUnknown {
 			s.Layout = lay
-			continue
-		}
-		if f == "n2" || f == "near2" {
-			if s.Level != RAID10 {
-				return s, nil, fmt.Errorf("%w: %q is a raid10 layout", ErrSpec, f)
-			}
 			continue
 		}
 		if k, v, ok := strings.Cut(f, "="); ok && (k == "offset" || k == "size") {
@@ -200,9 +194,6 @@ func formatBytes(n int64) string {
 // geometryString is the spec's fields before the members.
 func (s Spec) geometryString() string {
 	f := []string{s.Level.String()}
-	if s.Level == RAID10 {
-		f = append(f, "n2")
-	}
 	if s.Layout != LayoutUnknown {
 		f = append(f, s.Layout.String())
 	}

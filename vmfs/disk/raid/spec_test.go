@@ -19,7 +19,11 @@ func TestParseSpec(t *testing.T) {
 			raid.Spec{Level: raid.RAID6, Layout: raid.LeftSymmetric, Chunk: 1 << 20, Offset: 1 << 20, Size: 1 << 30, Members: []string{"x", "y", "z", "w"}}},
 		{"raid5", "", raid.Spec{Level: raid.RAID5, Layout: raid.LayoutUnknown, Offset: -1}},
 		{"raid10:n2:4k:offset=4608:a,b,c", "raid10:n2:4k:offset=4608:a,b,c",
-			raid.Spec{Level: raid.RAID10, Layout: raid.LayoutUnknown, Chunk: 4096, Offset: 4608, Members: []string{"a", "b", "c"}}},
+			raid.Spec{Level: raid.RAID10, Layout: raid.Near2, Chunk: 4096, Offset: 4608, Members: []string{"a", "b", "c"}}},
+		{"raid10:64k:a,b", "", raid.Spec{Level: raid.RAID10, Layout: raid.LayoutUnknown, Chunk: 64 << 10, Offset: -1, Members: []string{"a", "b"}}},
+		{"raid10:far2:64k:offset=0:a,b,c", "raid10:f2:64k:offset=0:a,b,c",
+			raid.Spec{Level: raid.RAID10, Layout: raid.Far2, Chunk: 64 << 10, Offset: 0, Members: []string{"a", "b", "c"}}},
+		{"raid10:o2:1m:offset=0:a,b", "", raid.Spec{Level: raid.RAID10, Layout: raid.Offset2, Chunk: 1 << 20, Offset: 0, Members: []string{"a", "b"}}},
 		{"jbod:offset=0:ssh://h:22/d1,nbd://h/x", "",
 			raid.Spec{Level: raid.Linear, Layout: raid.LayoutUnknown, Members: []string{"ssh://h:22/d1", "nbd://h/x"}}},
 	} {

@@ -118,7 +118,9 @@ func TestDatastoreThroughArray(t *testing.T) {
 		{config{raid.RAID5, raid.RightAsymmetric, 4 << 10, 3, 0}, 5, "mbr", nil},
 		{config{raid.RAID6, raid.LeftAsymmetric, 128 << 10, 5, 0}, 6, "gpt", []int{0, 3}},
 		{config{raid.RAID0, raid.LayoutUnknown, 1 << 20, 3, 0}, 6, "gpt", nil},
-		{config{raid.RAID10, raid.LayoutUnknown, 64 << 10, 4, 0}, 5, "gpt", []int{1}},
+		{config{raid.RAID10, raid.Near2, 64 << 10, 4, 0}, 5, "gpt", []int{1}},
+		{config{raid.RAID10, raid.Far2, 64 << 10, 4, 0}, 6, "gpt", []int{3}},
+		{config{raid.RAID10, raid.Offset2, 32 << 10, 3, 0}, 6, "mbr", nil},
 		{config{raid.RAID5, raid.LeftAsymmetric, 256 << 10, 5, 1 << 20}, 6, "mbr", nil},
 	}
 	if testing.Short() {

@@ -18,8 +18,8 @@ import (
 )
 
 // Geometry names an array as mdadm does: Level is "linear", "raid0",
-// "raid1", "raid5", "raid6" or "raid10" (near 2); Layout is an mdadm
-// layout name for raid5 and raid6.
+// "raid1", "raid5", "raid6" or "raid10"; Layout is an mdadm layout name
+// for raid5 and raid6, and for raid10 "n2" (or empty), "f2" or "o2".
 type Geometry struct {
 	Level   string
 	Layout  string
@@ -155,6 +155,12 @@ func (w *writer) stripes() error {
 	copies := int64(1)
 	if w.g.Level == "raid10" {
 		copies = 2
+		switch w.g.Layout {
+		case "f2":
+			return w.far(false)
+		case "o2":
+			return w.far(true)
+		}
 	}
 	n, ch := int64(w.g.Members), w.g.Chunk
 	chunks := (w.size + ch - 1) / ch
@@ -163,6 +169,33 @@ func (w *writer) stripes() error {
 	for dev := int64(0); dev < rows*n; dev++ { // device chunk number, row by row
 		c := dev / copies
 		if err := w.put(int(dev%n), w.chunkAt(c*ch, ch), dev/n*ch); err != nil {
+			return err
+		}
+	}
+	return w.finish()
+}
+
+// far writes raid10 "far 2" and "offset 2" (md(4)): far stripes the data
+// as RAID 0 over the first half of every device and writes it again over
+// the second half, each chunk one device further on, so that its copies
+// are never on one device; offset does the same one row at a time, each
+// row of chunks followed at once by its copy, one device further on.
+func (w *writer) far(offset bool) error {
+	n, ch := int64(w.g.Members), w.g.Chunk
+	chunks := (w.size + ch - 1) / ch
+	rows := (chunks + n - 1) / n
+	w.perMember = 2 * rows * ch
+	for c := range chunks {
+		data := w.chunkAt(c*ch, ch)
+		row, dev := c/n, c%n
+		first, second := row*ch, (rows+row)*ch
+		if offset {
+			first, second = 2*row*ch, (2*row+1)*ch
+		}
+		if err := w.put(int(dev), data, first); err != nil {
+			return err
+		}
+		if err := w.put(int((dev+1)%n), data, second); err != nil {
 			return err
 		}
 	}
