@@ -1,0 +1,92 @@
+package ntfs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"slices"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
+)
+
+// listing walks v and reads every file: the names with their sizes, and
+// the first error that is not a FormatError (a property violation).
+func listing(v *FS) (names []string, bad error) {
+	fs.WalkDir(v, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if !isFormatError(err) {
+				bad = errors.Join(bad, err)
+			}
+			return nil
+		}
+		names = append(names, p)
+		if d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, _ := d.Info()
+		f, err := v.Open(p)
+		if err != nil {
+			if !isFormatError(err) {
+				bad = errors.Join(bad, err)
+			}
+			return nil
+		}
+		defer f.Close()
+		n, err := io.Copy(io.Discard, io.LimitReader(f, 64<<20))
+		switch {
+		case err != nil && !isFormatError(err):
+			bad = errors.Join(bad, err)
+		case err == nil && n != min(info.Size(), 64<<20):
+			bad = errors.Join(bad, &fs.PathError{Op: "read", Path: p, Err: errors.New("short read without an error")})
+		}
+		return nil
+	})
+	return names, bad
+}
+
+func isFormatError(err error) bool {
+	var fe *ondisk.FormatError
+	return errors.As(err, &fe)
+}
+
+// FuzzOpen patches the small image anywhere in its first 512 KiB (boot
+// sector, $MFT, index blocks, file data) and checks the property every
+// reader keeps: it opens or fails with a FormatError, and every file it
+// lists reads its Size bytes or fails with a FormatError; unpatched, it
+// lists what it lists on the clean image.
+func FuzzOpen(f *testing.F) {
+	base := loadSmall(f)
+	clean, err := Open(bytes.NewReader(base), int64(len(base)), guestfs.Options{Deleted: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	want, bad := listing(clean)
+	if bad != nil || len(want) < 40 {
+		f.Fatalf("clean image: %d names, %v", len(want), bad)
+	}
+	f.Add(uint32(0), []byte{})
+	f.Add(uint32(0x10), []byte{0xFF})      // a boot sector field
+	f.Add(uint32(16*1024+0x48), []byte{9}) // $MFT's record 0
+	f.Add(uint32(16*1024+5*1024+0x100), []byte{0xFF, 0xFF, 0xFF, 0x7F})
+	f.Fuzz(func(t *testing.T, off uint32, patch []byte) {
+		img := slices.Clone(base)
+		copy(img[int(off)%(512<<10):], patch)
+		v, err := Open(bytes.NewReader(img), int64(len(img)), guestfs.Options{Deleted: true})
+		if err != nil {
+			if !isFormatError(err) {
+				t.Fatalf("Open: %v is not a FormatError", err)
+			}
+			return
+		}
+		got, bad := listing(v)
+		if bad != nil {
+			t.Fatal(bad)
+		}
+		if len(patch) == 0 && !slices.Equal(got, want) {
+			t.Fatalf("unpatched image lists %q, want %q", got, want)
+		}
+	})
+}
