@@ -38,6 +38,7 @@ var debianPackages = map[string]string{
 	"git":         "git",
 	"losetup":     "mount",
 	"ls":          "coreutils",
+	"lvm":         "lvm2",
 	"make":        "make",
 	"mdadm":       "mdadm",
 	"mkfs.btrfs":  "btrfs-progs",
