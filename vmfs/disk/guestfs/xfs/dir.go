@@ -1,10 +1,13 @@
 package xfs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"sort"
+	"strings"
+	"unicode/utf8"
 )
 
 // dirent is one name of a directory.
@@ -98,7 +101,9 @@ func (x *FS) shortformDir(in *inode) ([]dirent, error) {
 		} else {
 			ino = uint64(binary.BigEndian.Uint32(b[e:]))
 		}
-		out = append(out, dirent{name: string(b[p+3 : p+3+nl]), ino: ino, ftype: ft})
+		if name := b[p+3 : p+3+nl]; !isDots(name) {
+			out = append(out, dirent{name: listedName(name), ino: ino, ftype: ft})
+		}
 		p = e + inoLen
 	}
 	parent := uint64(binary.BigEndian.Uint32(b[2:]))
@@ -245,13 +250,36 @@ func (x *FS) dataBlockEntries(b []byte, off int64, in *inode, out []dirent, pare
 		}
 		name := b[p+9 : p+9+nl]
 		switch {
-		case nl == 1 && name[0] == '.':
-		case nl == 2 && name[0] == '.' && name[1] == '.':
+		case string(name) == "..":
 			parent.ino = be.Uint64(b[p:])
+		case string(name) == ".":
 		default:
-			out = append(out, dirent{name: string(name), ino: be.Uint64(b[p:]), ftype: ft})
+			out = append(out, dirent{name: listedName(name), ino: be.Uint64(b[p:]), ftype: ft})
 		}
 		p += size
 	}
 	return out, nil
+}
+
+func isDots(name []byte) bool { return string(name) == "." || string(name) == ".." }
+
+// listedName is how a name on disk is listed: Linux names are any bytes
+// but '/' and NUL, io/fs paths valid UTF-8, so a byte that is not part of
+// valid UTF-8, a '/' and a NUL (which only damage puts in a name) are
+// written \xNN.
+func listedName(name []byte) string {
+	if utf8.Valid(name) && !bytes.ContainsAny(name, "/\x00") {
+		return string(name)
+	}
+	var sb strings.Builder
+	for len(name) > 0 {
+		r, n := utf8.DecodeRune(name)
+		if (r == utf8.RuneError && n == 1) || r == '/' || r == 0 {
+			fmt.Fprintf(&sb, "\\x%02x", name[0])
+		} else {
+			sb.Write(name[:n])
+		}
+		name = name[n:]
+	}
+	return sb.String()
 }

@@ -29,6 +29,10 @@
 // the root directory, the root is then found by a scan of AG 0, and
 // Warnings says both.
 //
+// Names are listed as they are on disk, except that a byte that is not
+// part of valid UTF-8 (a name in a legacy encoding), and a '/' or NUL that
+// only damage puts there, are written \xNN: io/fs paths are UTF-8.
+//
 // What is not: files on a realtime device (refused with ErrUnsupported),
 // extended attributes, quota and the log (a file system not cleanly
 // unmounted is read as its blocks are, without replaying the log), and

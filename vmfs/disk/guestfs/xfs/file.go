@@ -68,7 +68,7 @@ func (de *dirEntry) Info() (fs.FileInfo, error) {
 	in := de.in
 	if in == nil {
 		var err error
-		if in, err = de.x.readInode(de.d.ino); err != nil {
+		if in, err = de.x.entryInode(de.d); err != nil {
 			return nil, err
 		}
 	}
@@ -129,16 +129,16 @@ func (x *FS) cachedDir(in *inode) (*cachedDir, error) {
 }
 
 // lookup finds name in directory in.
-func (x *FS) lookup(in *inode, name string) (uint64, bool, error) {
+func (x *FS) lookup(in *inode, name string) (dirent, bool, error) {
 	d, err := x.cachedDir(in)
 	if err != nil {
-		return 0, false, err
+		return dirent{}, false, err
 	}
 	i, ok := slices.BinarySearchFunc(d.ents, name, func(e dirent, n string) int { return strings.Compare(e.name, n) })
 	if !ok {
-		return 0, false, nil
+		return dirent{}, false, nil
 	}
-	return d.ents[i].ino, true, nil
+	return d.ents[i], true, nil
 }
 
 // dir is an open directory.

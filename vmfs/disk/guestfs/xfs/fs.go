@@ -148,14 +148,14 @@ func (x *FS) resolve(op, name string, follow bool) (node, error) {
 		if !cur.isDir() {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: errors.New("not a directory")}
 		}
-		ino, ok, err := x.lookup(cur, elem)
+		d, ok, err := x.lookup(cur, elem)
 		if err != nil {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		if !ok || ino == cur.ino || x.onStack(stack, ino) {
+		if !ok || d.ino == cur.ino || x.onStack(stack, d.ino) {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		in, err := x.readInode(ino)
+		in, err := x.entryInode(d)
 		if err != nil {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}
@@ -180,6 +180,19 @@ func (x *FS) resolve(op, name string, follow bool) (node, error) {
 		n.ancestors = append(n.ancestors, a.ino)
 	}
 	return n, nil
+}
+
+// entryInode reads the inode of directory entry d, and checks that it is
+// of the type the entry says.
+func (x *FS) entryInode(d dirent) (*inode, error) {
+	in, err := x.readInode(d.ino)
+	if err != nil {
+		return nil, err
+	}
+	if d.ftype != ftUnknown && d.ftype != in.ftype() {
+		return nil, corrupt(in.structName(), in.off, "of mode %#o under a directory entry %q of file type %d", in.mode, d.name, d.ftype)
+	}
+	return in, nil
 }
 
 func (x *FS) onStack(stack []*inode, ino uint64) bool {

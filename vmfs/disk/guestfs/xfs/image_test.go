@@ -85,6 +85,20 @@ func testImage(t testing.TB, variant string) *image {
 		im.wants, im.err = mountedImage(t, mkfs, im.path, nil, populate)
 	case "v5-1k-dir8k":
 		im.wants, im.err = mountedImage(t, mkfs, im.path, []string{"-b", "size=1024", "-n", "size=8192"}, populate)
+	case "bench":
+		im.wants, im.err = mountedImage(t, mkfs, im.path, nil, func(root string) error {
+			f, err := os.Create(filepath.Join(root, "big.bin"))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			for i := range uint64(benchFileSize >> 20) {
+				if _, err := f.Write(randomBytes(i, 1<<20)); err != nil {
+					return err
+				}
+			}
+			return f.Sync()
+		})
 	case "v4":
 		im.wants, im.err = protoImage(t, mkfs, im.path, []string{"-m", "crc=0", "-n", "ftype=0"})
 	case "v4-ftype":

@@ -62,6 +62,27 @@ func (in *inode) isDir() bool     { return in.mode&sIFMT == sIFDIR }
 func (in *inode) isSymlink() bool { return in.mode&sIFMT == sIFLNK }
 func (in *inode) isRegular() bool { return in.mode&sIFMT == sIFREG }
 
+// ftype is the directory entry file type of the inode's mode.
+func (in *inode) ftype() uint8 {
+	switch in.mode & sIFMT {
+	case sIFREG:
+		return ftReg
+	case sIFDIR:
+		return ftDir
+	case sIFCHR:
+		return ftChr
+	case sIFBLK:
+		return ftBlk
+	case sIFIFO:
+		return ftFifo
+	case sIFSOCK:
+		return ftSock
+	case sIFLNK:
+		return ftSymlink
+	}
+	return ftUnknown
+}
+
 func (in *inode) structName() string { return fmt.Sprintf("XFS inode %d", in.ino) }
 
 // fileMode is the io/fs mode of the inode.
