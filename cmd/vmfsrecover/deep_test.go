@@ -46,7 +46,7 @@ func TestDeepScanOfTruncatedVMFS6(t *testing.T) {
 	head := truncatedVMFS6(t)
 	g, vf := &globalOptions{quiet: true}, volumeFlags{deep: true, scanDir: t.TempDir()}
 	var out bytes.Buffer
-	err := runScan(context.Background(), g, &vf, []string{head}, &out)
+	err := runScan(context.Background(), g, &vf, false, []string{head}, &out)
 	if exitCode(err) != exitPartial || !strings.Contains(out.String(), "version:    VMFS6") || !strings.Contains(out.String(), "missing:") ||
 		!strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("scan --deep: exit %d (%v)\n%s", exitCode(err), err, out.String())
@@ -73,7 +73,7 @@ func TestDeepScanOfNothingExitsPartial(t *testing.T) {
 	g, vf := &globalOptions{quiet: true}, volumeFlags{deep: true, scanDir: t.TempDir()}
 	var out bytes.Buffer
 	for name, run := range map[string]func() error{
-		"scan": func() error { return runScan(context.Background(), g, &vf, []string{img}, &out) },
+		"scan": func() error { return runScan(context.Background(), g, &vf, false, []string{img}, &out) },
 		"ls": func() error {
 			return runLs(context.Background(), &lsOptions{globalOptions: g, vol: vf}, []string{img}, &out)
 		},
@@ -116,7 +116,7 @@ func TestScanHintsOnlyFlagsNotGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, probeAll := range []bool{false, true} {
-		err := runScan(context.Background(), &globalOptions{quiet: true}, &volumeFlags{probeAll: probeAll}, []string{img}, io.Discard)
+		err := runScan(context.Background(), &globalOptions{quiet: true}, &volumeFlags{probeAll: probeAll}, false, []string{img}, io.Discard)
 		if err == nil || strings.Contains(err.Error(), "--probe-all") == probeAll || !strings.Contains(err.Error(), "--deep") {
 			t.Errorf("scan (probe-all %v): %v", probeAll, err)
 		}

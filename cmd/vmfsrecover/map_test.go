@@ -155,7 +155,7 @@ func TestMapNamesLostMetadata(t *testing.T) {
 
 	var out bytes.Buffer
 	vf := &volumeFlags{deep: true, scanDir: t.TempDir(), maps: []string{mapPath}}
-	if err := runScan(context.Background(), &globalOptions{quiet: true}, vf, []string{res.Image}, &out); err != nil && exitCode(err) != exitPartial {
+	if err := runScan(context.Background(), &globalOptions{quiet: true}, vf, false, []string{res.Image}, &out); err != nil && exitCode(err) != exitPartial {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "/.fdc.sf, file descriptors: files whose descriptors lay there are missing or orphaned: bytes 65536-69632 lay in unreadable sectors") {

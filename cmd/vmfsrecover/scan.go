@@ -13,10 +13,13 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 )
 
 func newScanCmd(g *globalOptions) *cobra.Command {
 	var vol volumeFlags
+	var parity bool
 	cmd := &cobra.Command{
 		Use:   "scan SOURCE...",
 		Short: "Find VMFS volumes on disks, partition images and VMDKs",
@@ -43,17 +46,25 @@ and samples of its start, end and 64 places between) and is used only while
 the structures it records still read the same; a changed disk is scanned
 again.
 
+With --raid and --check-parity it also recomputes the parity of every row of a
+RAID 5 or 6 array (every member must be there) and prints the ranges of array
+bytes whose P or Q disagrees with the data, and on which member that parity
+lies: a member that returned wrong bytes (bit rot, a stale member) or a wrong
+geometry. Disagreeing rows make the exit code 3.
+
 ` + exitCodesHelp,
 		Example: `  vmfsrecover scan /dev/sdb
   vmfsrecover scan disk1.img disk2.img          # a volume spanned over two disks
   vmfsrecover scan --probe-all --json wiped.img
-  vmfsrecover scan --deep /dev/sdb              # damaged, reformatted, deleted`,
+  vmfsrecover scan --deep /dev/sdb              # damaged, reformatted, deleted
+  vmfsrecover scan --raid auto --check-parity d1.img d2.img d3.img d4.img`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runScan(cmd.Context(), g, &vol, args, cmd.OutOrStdout())
+			return runScan(cmd.Context(), g, &vol, parity, args, cmd.OutOrStdout())
 		},
 	}
 	addVolumeFlags(cmd, &vol)
+	cmd.Flags().BoolVar(&parity, "check-parity", false, "with --raid: recompute the parity of every row of a RAID 5 or 6 array and print where it disagrees")
 	return cmd
 }
 
@@ -66,7 +77,10 @@ type scanReport struct {
 	Sources []string `json:"sources"`
 }
 
-func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, sources []string, out io.Writer) error {
+func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, parity bool, sources []string, out io.Writer) error {
+	if parity && (vf.raid == "" || vf.deep) {
+		return withExitCode(exitUsage, fmt.Errorf("--check-parity checks a RAID array: give --raid, without --deep"))
+	}
 	sc, err := scanSources(ctx, g, vf, sources)
 	if err != nil {
 		return err
@@ -108,6 +122,19 @@ func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, sources []s
 			continue
 		}
 		printScan(out, r)
+	}
+	if parity {
+		a := sc.Array()
+		if a == nil || a.Geometry().Level != raid.RAID5 && a.Geometry().Level != raid.RAID6 {
+			return withExitCode(exitUsage, fmt.Errorf("--check-parity: the sources are not a RAID 5 or 6 array"))
+		}
+		bad, err := checkParity(ctx, g, a, out)
+		if err != nil {
+			return err
+		}
+		if bad > 0 {
+			return withExitCode(exitPartial, fmt.Errorf("parity disagrees with the data in %d row(s) of the array", bad))
+		}
 	}
 	switch {
 	case len(s.Volumes) == 0:

@@ -112,7 +112,7 @@ func TestScanReportsVolumes(t *testing.T) {
 	a, b := genVolume(t, 5), genVolume(t, 6)
 	var out bytes.Buffer
 	g := &globalOptions{quiet: true, json: true}
-	if err := runScan(context.Background(), g, &volumeFlags{}, []string{a.Image, b.Image}, &out); err != nil {
+	if err := runScan(context.Background(), g, &volumeFlags{}, false, []string{a.Image, b.Image}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var reports []scanReport
@@ -138,7 +138,7 @@ func TestDeepScanListsDeleted(t *testing.T) {
 	dir := t.TempDir()
 	g := &globalOptions{quiet: true}
 	var out bytes.Buffer
-	if err := runScan(context.Background(), g, &volumeFlags{deep: true, scanDir: dir}, []string{res.Image}, &out); err != nil {
+	if err := runScan(context.Background(), g, &volumeFlags{deep: true, scanDir: dir}, false, []string{res.Image}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "1 deleted") {

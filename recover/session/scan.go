@@ -14,6 +14,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 )
 
 // Options say how sources are read.
@@ -180,6 +181,16 @@ func ScanSources(ctx context.Context, sources []string, opts Options) (*Scan, er
 		})
 	}
 	return s, nil
+}
+
+// Array is the RAID array the quick scan read the sources as (Options.RAID),
+// or nil.
+func (s *Scan) Array() *raid.Array {
+	if s.quick == nil || len(s.quick.Sources) != 1 {
+		return nil
+	}
+	a, _ := s.quick.Sources[0].Disk.(*raid.Array)
+	return a
 }
 
 // Deep reports whether the volumes come from the deep scan.
