@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/mount"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
 type mountOptions struct {
@@ -32,7 +33,11 @@ func newMountCmd(g *globalOptions) *cobra.Command {
 the recovered tree with deleted and orphaned files) at MOUNTPOINT through
 FUSE, strictly read-only, so that any program reads the files in place:
 sizes, modes, times, owners, link counts and symbolic links as on the
-volume. Every change (write, create, rename, chmod, ...) fails with EROFS.
+volume. Beside every VMDK disk NAME.vmdk (a descriptor or a single-file
+sparse disk, not its extents) lies NAME.raw, the disk flattened: its
+extents and snapshot chain read as the guest sees the disk, sized as the
+disk (--tolerant: missing extents and parents read as zeros). Every change
+(write, create, rename, chmod, ...) fails with EROFS.
 Bytes known to be lost (a missing extent, an unreadable sector) read as
 zeros, and each file that has some is named once on stderr.
 
@@ -85,6 +90,7 @@ func runMount(ctx context.Context, o *mountOptions, args []string) (err error) {
 		return a.explain(err)
 	}
 	defer closeWith(&err, closer)
+	fsys = mount.WithRawImages(fsys, &vmdk.Options{Tolerant: o.vol.tolerant})
 	srv, err := mount.Mount(dir, fsys, mount.Options{
 		AllowOther: o.allowOther,
 		Source:     strings.Join(a.sources, ","),

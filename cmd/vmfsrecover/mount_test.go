@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/recover/mount"
 	"github.com/vmfsrecover/vmfsrecover/recover/mount/mounttest"
+	"github.com/vmfsrecover/vmfsrecover/vmdk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -82,13 +84,35 @@ func isMountPoint(t *testing.T, dir string) bool {
 	return ok
 }
 
+// volumeEntries are the entries below dir, read through the mount by a
+// child process with the ordinary file calls, without those the mount
+// adds to the volume's own: a VMDK disk's flattened image NAME.raw (see
+// TestMountShowsRawImages) and its guest directory NAME.vmdk@.
+func volumeEntries(t *testing.T, dir string) []mounttest.Entry {
+	t.Helper()
+	all := mounttest.Walk(t, dir, ".raw", ".vmdk@")
+	disks := map[string]bool{}
+	for _, e := range all {
+		if vmdk.IsDiskName(e.Path) {
+			disks[path.Join(path.Dir(e.Path), vmdk.RawName(e.Path))] = true
+		}
+	}
+	var out []mounttest.Entry
+	for _, e := range all {
+		if !disks[e.Path] && !strings.HasSuffix(e.Path, ".vmdk@") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // expectedOf lists the tree below dir in the format of ls -r --hash
 // sha256 (and the test volumes' expected listings), read through the
-// mount by a child process with the ordinary file calls.
+// mount (see volumeEntries).
 func expectedOf(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
-	for _, e := range mounttest.Walk(t, dir) {
+	for _, e := range volumeEntries(t, dir) {
 		switch {
 		case e.Mode.IsDir():
 			fmt.Fprintf(&b, "d %d - %s\n", e.Size, e.Path)
@@ -111,7 +135,7 @@ func checkAgainstLs(t *testing.T, m *mounted, vol volumeFlags, sources ...string
 		t.Fatal(err)
 	}
 	seen := map[string]mounttest.Entry{}
-	for _, e := range mounttest.Walk(t, m.dir) {
+	for _, e := range volumeEntries(t, m.dir) {
 		seen[e.Path] = e
 	}
 	dec := json.NewDecoder(&out)
@@ -171,6 +195,13 @@ func TestMountReadsLikeCatAndLs(t *testing.T) {
 				t.Errorf("through the mount:\n%s\nexpected (what cat gives):\n%s", got, want)
 			}
 			checkAgainstLs(t, m, volumeFlags{}, img)
+			if name == "vmfs3" {
+				// The flat disk thin.vmdk reads as its extent, thin-flat.vmdk.
+				extent := mounttest.SHA256(t, filepath.Join(m.dir, "thin-flat.vmdk"))
+				if raw := mounttest.SHA256(t, filepath.Join(m.dir, "thin.raw")); raw != extent {
+					t.Errorf("thin.raw: sha256 %s; its extent thin-flat.vmdk: %s", raw, extent)
+				}
+			}
 			m.stop(t)
 		})
 	}

@@ -3,8 +3,6 @@ package export
 import (
 	"io"
 	"io/fs"
-	"path"
-	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
@@ -37,46 +35,14 @@ func VMDKFlattener(opts *vmdk.Options) func(fsys fs.FS, name string) (*Flat, err
 }
 
 func flattenVMDK(fsys fs.FS, name string, opts *vmdk.Options) (*Flat, error) {
-	d, err := vmdk.OpenFS(fsys, name, opts)
-	if err != nil {
-		if vmdk.IsExtentName(name) {
-			return nil, nil // an extent on its own: export it as it is
-		}
+	f, err := vmdk.FlattenedOf(fsys, name, opts)
+	if f == nil || err != nil {
 		return nil, err
 	}
-	info := d.Info()
-	d.Close()
-	if info.Kind == "raw" || (len(info.Chain) > 0 && info.Chain[0].Kind == "raw") {
-		return nil, nil
-	}
-	dir := path.Dir(name)
-	var parts []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		if p == "" {
-			return
-		}
-		if !path.IsAbs(p) && !strings.Contains(p, "/") && dir != "." {
-			p = path.Join(dir, p)
-		}
-		p = strings.TrimPrefix(path.Clean(p), "/")
-		if !seen[p] && p != name {
-			seen[p] = true
-			parts = append(parts, p)
-		}
-	}
-	for _, l := range info.Chain {
-		add(l.Path)
-	}
-	for _, e := range info.Extents {
-		add(e.File)
-	}
-	base := path.Base(name)
-	base = base[:len(base)-len(".vmdk")] + ".raw"
 	return &Flat{
-		Name:  base,
-		Size:  info.Capacity,
-		Parts: parts,
+		Name:  f.Name,
+		Size:  f.Size,
+		Parts: f.Parts,
 		Open: func() (FlatImage, error) {
 			return vmdk.OpenFS(fsys, name, opts)
 		},

@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +34,7 @@ type job struct {
 	Kind   string     `json:"kind"` // walk, ranges, hold, try
 	Path   string     `json:"path"`
 	Ranges [][2]int64 `json:"ranges,omitempty"`
+	Skip   []string   `json:"skip,omitempty"`
 	Ops    []Op       `json:"ops,omitempty"`
 }
 
@@ -112,11 +115,12 @@ func run(t testing.TB, j job, v any) {
 }
 
 // Walk lists the tree below dir (dir itself left out) in lexical order,
-// read by a child.
-func Walk(t testing.TB, dir string) []Entry {
+// read by a child. Entries whose name ends in one of skip are listed but
+// neither read nor entered.
+func Walk(t testing.TB, dir string, skip ...string) []Entry {
 	t.Helper()
 	var out []Entry
-	run(t, job{Kind: "walk", Path: dir}, &out)
+	run(t, job{Kind: "walk", Path: dir, Skip: skip}, &out)
 	return out
 }
 
@@ -127,6 +131,14 @@ func ReadRanges(t testing.TB, file string, ranges [][2]int64) [][]byte {
 	var out [][]byte
 	run(t, job{Kind: "ranges", Path: file, Ranges: ranges}, &out)
 	return out
+}
+
+// SHA256 reads file whole in a child and returns its sha256 in hex.
+func SHA256(t testing.TB, file string) string {
+	t.Helper()
+	var sum string
+	run(t, job{Kind: "sha256", Path: file}, &sum)
+	return sum
 }
 
 // ReadFile reads file whole in a child.
@@ -204,7 +216,7 @@ func (h *Held) Release() ([]byte, error) {
 func (j job) run(out io.Writer, in io.Reader) error {
 	switch j.Kind {
 	case "walk":
-		ents, err := walk(j.Path)
+		ents, err := walk(j.Path, j.Skip)
 		if err != nil {
 			return err
 		}
@@ -215,6 +227,12 @@ func (j job) run(out io.Writer, in io.Reader) error {
 			return err
 		}
 		return json.NewEncoder(out).Encode(got)
+	case "sha256":
+		sum, err := hashFile(j.Path)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(out).Encode(sum)
 	case "try":
 		codes := make([]int, len(j.Ops))
 		for i, op := range j.Ops {
@@ -240,7 +258,7 @@ func (j job) run(out io.Writer, in io.Reader) error {
 	return fmt.Errorf("unknown job %q", j.Kind)
 }
 
-func walk(dir string) ([]Entry, error) {
+func walk(dir string, skip []string) ([]Entry, error) {
 	var ents []Entry
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == dir {
@@ -255,28 +273,39 @@ func walk(dir string) ([]Entry, error) {
 			Path: "/" + filepath.ToSlash(p[len(dir)+1:]), Mode: fi.Mode(), Size: fi.Size(),
 			MTime: fi.ModTime(), Links: uint64(st.Nlink), Blksize: int64(st.Blksize),
 		}
+		skipped := slices.ContainsFunc(skip, func(s string) bool { return strings.HasSuffix(p, s) })
 		switch {
+		case skipped:
+			if fi.IsDir() {
+				ents = append(ents, e)
+				return fs.SkipDir
+			}
 		case fi.Mode()&fs.ModeSymlink != 0:
 			if e.Target, err = os.Readlink(p); err != nil {
 				return err
 			}
 		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
+			if e.SHA256, err = hashFile(p); err != nil {
 				return fmt.Errorf("%s: %w", e.Path, err)
 			}
-			e.SHA256 = hex.EncodeToString(h.Sum(nil))
 		}
 		ents = append(ents, e)
 		return nil
 	})
 	return ents, err
+}
+
+func hashFile(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func readRanges(name string, ranges [][2]int64) ([][]byte, error) {
