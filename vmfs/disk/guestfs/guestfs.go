@@ -42,4 +42,13 @@ type Info struct {
 	// Lost counts the bytes of the file that cannot be what they were: the
 	// blocks of a deleted file that were reused or freed without a map.
 	Lost int64 `json:"lost,omitempty"`
+	// Owner is the numeric owner where the file system keeps one (ext,
+	// XFS); nil where it keeps none (FAT, exFAT) or another kind (NTFS).
+	Owner *Owner `json:"owner,omitempty"`
+}
+
+// Owner is a Unix owner: user and group IDs.
+type Owner struct {
+	UID uint32 `json:"uid"`
+	GID uint32 `json:"gid"`
 }

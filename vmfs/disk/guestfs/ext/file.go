@@ -38,7 +38,8 @@ func (f *FS) infoOf(n *node) *fileInfo {
 	}
 	in := n.in
 	info := &fileInfo{name: name, size: in.size, mode: in.fileMode(), mtime: in.mtime,
-		sys: &guestfs.Info{FS: f.Type(), State: guestfs.Live, ID: uint64(in.num), Links: int(in.links)}}
+		sys: &guestfs.Info{FS: f.Type(), State: guestfs.Live, ID: uint64(in.num), Links: int(in.links),
+			Owner: &guestfs.Owner{UID: in.uid, GID: in.gid}}}
 	if n.deleted || in.deleted() {
 		info.sys.State = guestfs.Deleted
 		info.sys.Lost = f.lostBytes(in)

@@ -107,7 +107,8 @@ func kernelFill(t *testing.T, root string) *kernelWant {
 	must(syscall.Mknod(filepath.Join(root, "null"), syscall.S_IFCHR|0o666, 1<<8|3))
 	w.mtime = time.Unix(1700000000, 123456789)
 	must(os.Chtimes(filepath.Join(root, "medium"), w.mtime, w.mtime))
-	w.future = time.Unix(4200000000, 987654321) // 2103: epoch bits
+	must(os.Chown(filepath.Join(root, "medium"), 70000, 1234)) // a UID past 16 bits
+	w.future = time.Unix(4200000000, 987654321)                // 2103: epoch bits
 	must(os.Chtimes(filepath.Join(root, "htree", w.names[0]), w.future, w.future))
 	// Unwritten extents where fallocate has them (ext4).
 	if pf, err := os.Create(filepath.Join(root, "prealloc")); err == nil {
@@ -201,6 +202,9 @@ func TestKernelMade(t *testing.T) {
 			}
 			if st.Mode() != 0o600 {
 				t.Errorf("medium: mode %v", st.Mode())
+			}
+			if o := st.Sys().(*guestfs.Info).Owner; o == nil || *o != (guestfs.Owner{UID: 70000, GID: 1234}) {
+				t.Errorf("medium: owner %+v, want 70000:1234", o)
 			}
 			if v.typ != "ext2" && v.name != "ext3-1k" { // 128-byte inodes keep no extra times
 				st, _ = fsys.Stat("htree/" + w.names[0])
