@@ -3,9 +3,11 @@ package xfs
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -252,6 +254,95 @@ func (p patched) ReadAt(b []byte, off int64) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// patchInode returns a reader in which inode n's bytes are what edit makes
+// of them, with the checksum made anew: damage a checksum does not catch.
+func patchInode(t *testing.T, x *FS, r io.ReaderAt, path string, edit func(b []byte)) (io.ReaderAt, *inode) {
+	t.Helper()
+	n, err := x.resolve("test", path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, x.sb.inodeSize)
+	if _, err := r.ReadAt(b, n.in.off); err != nil {
+		t.Fatal(err)
+	}
+	edit(b)
+	binary.LittleEndian.PutUint32(b[100:], 0)
+	binary.LittleEndian.PutUint32(b[100:], crc32.Checksum(b, castagnoli))
+	return patched{r: r, off: n.in.off, replace: b}, n.in
+}
+
+func formatErrorAt(t *testing.T, what string, err error, off int64, msg string) {
+	t.Helper()
+	var fe *ondisk.FormatError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrCorrupt) || fe.Off != off || !strings.Contains(fe.Msg, msg) {
+		t.Errorf("%s: %v, want a FormatError at %#x saying %q", what, err, off, msg)
+	} else {
+		t.Logf("%s: %v", what, err)
+	}
+}
+
+func TestHostileInodes(t *testing.T) {
+	x, f := openImage(t, testImage(t, "v5"))
+	be := binary.BigEndian
+
+	// Two pointers of a btree node to one block: the walk ends.
+	n, _ := x.resolve("test", "frag-6000", false)
+	fork := n.in.fork
+	maxrecs := (len(fork) - 4) / 16
+	node, _ := x.sb.fsbOffset(be.Uint64(fork[4+maxrecs*8:]))
+	blk := make([]byte, x.sb.blockSize)
+	f.ReadAt(blk, node)
+	if be.Uint16(blk[4:]) != 1 || be.Uint16(blk[6:]) < 2 {
+		t.Fatalf("frag-6000: the btree node below the root is of level %d with %d records", be.Uint16(blk[4:]), be.Uint16(blk[6:]))
+	}
+	ptrs := blk[72+(len(blk)-72)/16*8:]
+	copy(ptrs[8:16], ptrs[:8])
+	binary.LittleEndian.PutUint32(blk[64:], 0)
+	binary.LittleEndian.PutUint32(blk[64:], crc32.Checksum(blk, castagnoli))
+	y, _ := Open(patched{r: f, off: node, replace: blk}, imageSize, guestfs.Options{})
+	_, err := y.Open("frag-6000")
+	var fe *ondisk.FormatError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "the btree loops") {
+		t.Errorf("btree loop: %v", err)
+	} else {
+		t.Log(err)
+	}
+
+	// An absurd extent count costs nothing: the records on disk are read.
+	r, in := patchInode(t, x, f, "frag-6000", func(b []byte) { be.PutUint32(b[76:], 0xffffffff) })
+	y, _ = Open(r, imageSize, guestfs.Options{})
+	_, err = y.Open("frag-6000")
+	formatErrorAt(t, "nextents 2^32-1", err, in.off, "6000 extents found, the inode counts 4294967295")
+	r, in = patchInode(t, x, f, "frag-160", func(b []byte) { be.PutUint32(b[76:], 3) })
+	y, _ = Open(r, imageSize, guestfs.Options{})
+	_, err = y.Open("frag-160")
+	leaf, _ := x.sb.fsbOffset(be.Uint64(in.fork[4+(len(in.fork)-4)/16*8:]))
+	formatErrorAt(t, "nextents 3", err, leaf+72+3*16, "more extents than the 3 the inode counts") // the 4th record
+
+	// A short-form directory whose first entry names the root: a loop,
+	// left out of the listing.
+	r, _ = patchInode(t, x, f, "sf", func(b []byte) {
+		fork := b[176:]
+		nl := int(fork[6])
+		be.PutUint32(fork[6+3+nl+1:], uint32(x.sb.rootIno))
+	})
+	y, _ = Open(r, imageSize, guestfs.Options{})
+	ents, err := y.ReadDir("sf")
+	if err != nil || len(ents) != 3 {
+		t.Errorf("sf with an entry naming the root: %d entries, %v; want the 3 others", len(ents), err)
+	}
+	if err := fs.WalkDir(y, ".", func(string, fs.DirEntry, error) error { return nil }); err != nil {
+		t.Error(err)
+	}
+
+	// An extent past the end of the file system.
+	r, in = patchInode(t, x, f, "random.bin", func(b []byte) { b[176+8] = 0xff })
+	y, _ = Open(r, imageSize, guestfs.Options{})
+	_, err = y.Open("random.bin")
+	formatErrorAt(t, "extent outside", err, in.off, "lies outside the file system")
 }
 
 func TestOpensFromSecondarySuperblock(t *testing.T) {
