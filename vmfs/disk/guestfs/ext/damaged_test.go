@@ -104,3 +104,19 @@ func TestCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestJournalNotReplayed: a file system left with needs_recovery opens as
+// it stands, saying the journal was not replayed.
+func TestJournalNotReplayed(t *testing.T) {
+	src := t.TempDir()
+	populate(t, src)
+	img := mkfs(t, "ext4", 64<<20, src, "-b", "4096")
+	debugfsW(t, img, "feature needs_recovery")
+	fsys := openImage(t, img, guestfs.Options{})
+	if w := fsys.Warnings(); len(w) != 1 || !strings.Contains(w[0], "journal was not replayed") {
+		t.Errorf("warnings %q, want the journal's", w)
+	}
+	if _, err := fsys.Stat("hello.txt"); err != nil {
+		t.Error(err)
+	}
+}

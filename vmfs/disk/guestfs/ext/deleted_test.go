@@ -111,3 +111,28 @@ func TestDeleted(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedDirectory: a directory removed with what it held is listed
+// at its old path, deleted, with its deleted file below it.
+func TestDeletedDirectory(t *testing.T) {
+	src := t.TempDir()
+	populate(t, src)
+	want := osTree(t, src, nil)
+	img := mkfs(t, "ext2", 64<<20, src, "-b", "1024")
+	debugfsW(t, img, "rm /a/b/c/d/deep.txt", "rmdir /a/b/c/d")
+	fsys := openImage(t, img, guestfs.Options{Deleted: true})
+	fi, err := fsys.Stat("a/b/c/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := fi.Sys().(*guestfs.Info); !fi.IsDir() || info.State != guestfs.Deleted {
+		t.Errorf("a/b/c/d: %v %+v, want a deleted directory", fi.Mode(), info)
+	}
+	got := ourTree(t, fsys)
+	if g := got["a/b/c/d/deep.txt"]; g != want["a/b/c/d/deep.txt"] {
+		t.Errorf("a/b/c/d/deep.txt: %+v, want %+v", g, want["a/b/c/d/deep.txt"])
+	}
+	if _, ok := got[guestfs.OrphanDir]; ok {
+		t.Errorf("orphans listed where every deleted inode has its name: %v", got)
+	}
+}

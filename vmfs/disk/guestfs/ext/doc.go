@@ -50,8 +50,9 @@
 // equal to it, and reads as zeros. Finding the deleted inodes reads every
 // inode table and directory once, on the first listing that needs them.
 //
-// Not read: journals (the file system is read as it stands on disk, a
-// journal not replayed), extended attributes other than inline data,
+// Not read: journals (the file system is read as it stands on disk; when
+// the superblock says the journal holds changes not yet replayed,
+// Warnings says so), extended attributes other than inline data,
 // encrypted names and contents (read as stored), compressed ext2 (never
 // in the kernel), bigalloc clusters (blocks are read as blocks).
 package ext

@@ -45,7 +45,6 @@ type inode struct {
 const (
 	flagIndex      = 0x1000     // htree directory
 	flagExtents    = 0x80000    // i_block holds an extent tree
-	flagEncrypt    = 0x800      // names or data encrypted
 	flagInlineData = 0x10000000 // data in i_block and the system.data xattr
 )
 

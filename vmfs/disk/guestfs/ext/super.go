@@ -43,6 +43,7 @@ type superblock struct {
 // Feature flags the reader acts on.
 const (
 	incompatFiletype   = 0x2
+	incompatRecover    = 0x4 // the journal holds changes not yet written in place
 	incompatJournalDev = 0x8
 	incompatMetaBG     = 0x10
 	incompatExtents    = 0x40
