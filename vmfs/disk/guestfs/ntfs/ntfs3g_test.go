@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
@@ -293,5 +295,46 @@ func TestDeleted(t *testing.T) {
 	}
 	if _, ok := got["olddir"]; !ok {
 		t.Errorf("olddir: the deleted directory is not listed")
+	}
+}
+
+// TestConcurrentReads: goroutines reading one compressed file and one
+// fragmented file at random offsets (the compressed stream keeps one
+// decompressed unit, under a mutex) read what a sequential read does.
+func TestConcurrentReads(t *testing.T) {
+	fx := ntfs3gImage(t)
+	v := openImage(t, fx.img, guestfs.Options{})
+	for _, name := range []string{"comp/text.txt", "comp/mixed.bin", "frag.bin"} {
+		want, err := fs.ReadFile(v, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := v.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := f.(io.ReaderAt)
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewSource(int64(g)))
+				buf := make([]byte, 70000)
+				for range 50 {
+					off := rng.Int63n(int64(len(want)))
+					n, err := r.ReadAt(buf[:rng.Intn(len(buf))+1], off)
+					if err != nil && err != io.EOF {
+						t.Error(err)
+						return
+					}
+					if !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
+						t.Errorf("%s: %d bytes at %d differ from a sequential read", name, n, off)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }

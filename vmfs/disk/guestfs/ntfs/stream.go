@@ -143,11 +143,7 @@ func (s *stream) readMapped(buf []byte, pos int64) (int, error) {
 	if s.cu > 0 {
 		unitBytes := s.cu * s.cs
 		u := pos / unitBytes
-		unit, err := s.readUnit(u)
-		if err != nil {
-			return 0, err
-		}
-		return copy(buf, unit[pos-u*unitBytes:]), nil
+		return s.readUnit(buf, u, pos-u*unitBytes)
 	}
 	vcn := pos / s.cs
 	i := s.find(vcn)
@@ -176,14 +172,17 @@ func (s *stream) readClusters(buf []byte, off int64) error {
 	return fmt.Errorf("%s: reading %d bytes at offset %#x: %w", s.what, len(buf), off, err)
 }
 
-// readUnit returns compression unit u, decompressed. A unit whose
-// clusters are all allocated is stored as is; one with sparse clusters
-// at its end holds LZNT1 data; one without clusters is zeros.
-func (s *stream) readUnit(u int64) ([]byte, error) {
+// readUnit copies to buf the bytes of compression unit u from within,
+// decompressed. A unit whose clusters are all allocated is stored as is;
+// one with sparse clusters at its end holds LZNT1 data; one without
+// clusters is zeros. The unit decompressed last is kept for the next read,
+// and copied out under the lock (TestConcurrentReads caught a copy after
+// it, racing with the next unit's decompression).
+func (s *stream) readUnit(buf []byte, u, within int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.unitNo == u {
-		return s.unit, nil
+		return copy(buf, s.unit[within:]), nil
 	}
 	unitBytes := s.cu * s.cs
 	if s.unit == nil {
@@ -215,7 +214,7 @@ func (s *stream) readUnit(u int64) ([]byte, error) {
 	case !holes:
 		for _, e := range data {
 			if err := s.readClusters(s.unit[(e.vcn-u*s.cu)*s.cs:][:e.n*s.cs], e.lcn*s.cs); err != nil {
-				return nil, err
+				return 0, err
 			}
 		}
 	default:
@@ -223,16 +222,16 @@ func (s *stream) readUnit(u int64) ([]byte, error) {
 		for _, e := range data {
 			b := comp[len(comp) : len(comp)+int(e.n*s.cs)]
 			if err := s.readClusters(b, e.lcn*s.cs); err != nil {
-				return nil, err
+				return 0, err
 			}
 			comp = comp[:len(comp)+len(b)]
 		}
 		if err := decompressUnit(s.unit, comp); err != nil {
-			return nil, corrupt(s.what, data[0].lcn*s.cs, "compression unit %d: %v", u, err)
+			return 0, corrupt(s.what, data[0].lcn*s.cs, "compression unit %d: %v", u, err)
 		}
 	}
 	s.unitNo = u
-	return s.unit, nil
+	return copy(buf, s.unit[within:]), nil
 }
 
 // decompressUnit decodes the LZNT1 chunks of a compression unit into dst.

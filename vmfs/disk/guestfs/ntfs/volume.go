@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"www.velocidex.com/golang/go-ntfs/parser"
 )
@@ -125,10 +126,17 @@ func (v *FS) bootstrapMFT() error {
 	return nil
 }
 
+// setMFT makes s the stream records are read from. The library reads a
+// record's header fields one by one before the record itself, each a read
+// of the disk: 4 MiB of 64 KiB pages in front of $MFT make a listing of
+// 5000 files read $MFT once instead of 30,000 times.
 func (v *FS) setMFT(s *stream) {
 	v.mft = s
 	v.n = s.size / v.boot.recordSize
-	v.ctx.MFTReader = s
+	if old, ok := v.ctx.MFTReader.(*blockcache.Reader); ok {
+		old.Close()
+	}
+	v.ctx.MFTReader = blockcache.New(s, s.size, 64<<10, 4<<20, blockcache.Options{Name: "$MFT"})
 	v.ctx.Purge()
 }
 
