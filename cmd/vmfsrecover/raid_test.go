@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid/raidtest"
 )
 
@@ -125,5 +129,55 @@ func TestScanCheckParity(t *testing.T) {
 	}
 	if err := runScan(context.Background(), g, &volumeFlags{}, true, paths, &out); exitCode(err) != exitUsage {
 		t.Errorf("--check-parity without --raid: %v", err)
+	}
+}
+
+// TestRaidSave writes the spec detection assumed to a file that --raid
+// @FILE reads back, and refuses to write it over a member.
+func TestRaidSave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("searches a RAID geometry; make test runs it in its second, race-free pass")
+	}
+	res := genVolume(t, 6)
+	img, err := os.Open(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	st, _ := img.Stat()
+	paths, err := raidtest.Stripe(img, st.Size(), raidtest.Geometry{Level: "raid5", Layout: "right-symmetric", Chunk: 16 << 10, Members: 3}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := []string{paths[1], paths[2], paths[0]}
+	saved := filepath.Join(t.TempDir(), "array.spec")
+	g := &globalOptions{quiet: true}
+	var out bytes.Buffer
+	if err := runCat(context.Background(), g, &volumeFlags{raid: "auto", raidSave: saved}, byteRange{}, append(append([]string(nil), sources...), "--", "/vm1/vm1.vmx"), &out); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := raid.ParseFile(string(text))
+	if err != nil || spec.String() != "raid5:right-symmetric:16k:offset=0:"+strings.Join(paths, ",") {
+		t.Fatalf("saved spec %q (%v):\n%s", spec, err, text)
+	}
+	if !strings.Contains(string(text), "# RAID spec written by vmfsrecover") {
+		t.Errorf("saved spec has no comment saying what it is:\n%s", text)
+	}
+	want := out.String()
+	out.Reset()
+	if err := runCat(context.Background(), g, &volumeFlags{raid: "@" + saved}, byteRange{}, append(append([]string(nil), sources...), "--", "/vm1/vm1.vmx"), &out); err != nil || out.String() != want {
+		t.Fatalf("cat --raid @%s: %q, %v; want %q", saved, out.String(), err, want)
+	}
+	before, _ := os.ReadFile(paths[0])
+	err = runCat(context.Background(), g, &volumeFlags{raid: "@" + saved, raidSave: paths[0]}, byteRange{}, append(append([]string(nil), sources...), "--", "/vm1/vm1.vmx"), io.Discard)
+	if !errors.Is(err, writeguard.ErrSource) {
+		t.Errorf("--raid-save over a member: %v, want the write guard's refusal", err)
+	}
+	if after, _ := os.ReadFile(paths[0]); !bytes.Equal(before, after) {
+		t.Fatal("--raid-save changed a member")
 	}
 }

@@ -8,13 +8,16 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
+	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 )
 
@@ -28,6 +31,7 @@ type volumeFlags struct {
 	scanDir  string   // where scan files are kept
 	maps     []string // --map: MAPFILE, or SOURCE=MAPFILE with several SOURCEs
 	raid     string   // --raid: the SOURCEs are the members of an array
+	raidSave string   // --raid-save: where to write the spec assembled
 	// guestDeleted lists deleted files inside the guest file systems
 	// (ls --deleted).
 	guestDeleted bool
@@ -42,6 +46,7 @@ func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
 	f.BoolVar(&v.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
 	f.StringVar(&v.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory, or the user's cache folder when it cannot be written)")
 	f.StringVar(&v.raid, "raid", "", `read the SOURCEs as the members of a RAID array: "auto" detects level, member order, chunk size, layout and data offset (md superblocks, else a search for a partition table and VMFS) and prints the spec it assumed; a spec such as raid5:left-symmetric:64k:offset=0:a.img,b.img,missing,d.img gives them (parts left out are detected); @FILE reads the spec from a file`)
+	f.StringVar(&v.raidSave, "raid-save", "", "with --raid: write the spec the array was assembled with to this file (with what it rests on as comments), to edit and give back as --raid @FILE")
 	f.StringArrayVar(&v.maps, "map", nil, "GNU ddrescue mapfile of a SOURCE image (from image or ddrescue): bytes it does not mark rescued are reported lost, per file; with several SOURCEs, SOURCE=MAPFILE (repeat --map)")
 }
 
@@ -83,7 +88,35 @@ func scanSources(ctx context.Context, g *globalOptions, v *volumeFlags, sources 
 	for _, w := range sc.Warnings() {
 		g.warn(w)
 	}
+	if v.raidSave != "" {
+		if err := saveRAIDSpec(v.raidSave, sc, sources); err != nil {
+			sc.Close()
+			return nil, err
+		}
+	}
 	return sc, nil
+}
+
+// saveRAIDSpec writes the spec the sources were assembled with as a spec
+// file (raid.ParseFile reads it back), never over a source.
+func saveRAIDSpec(name string, sc *session.Scan, sources []string) error {
+	if sc.RAID == "" {
+		return withExitCode(exitUsage, fmt.Errorf("--raid-save writes the spec of a RAID array: give --raid"))
+	}
+	spec, err := raid.Parse(sc.RAID)
+	if err != nil {
+		return err
+	}
+	comments := append([]string{"RAID spec written by vmfsrecover " + time.Now().UTC().Format(time.RFC3339) + "; edit it and give it back as --raid @FILE"}, sc.Warnings()...)
+	f, err := createOutput(name, true, writeguard.ForSources(sources))
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(spec.FileText(comments...)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // openFS opens what a listing or export reads: the volume --volume names
