@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
 // inode is what the reader needs of an on-disk inode (s_inode_size bytes,
@@ -118,33 +120,7 @@ func (in *inode) isSymlink() bool { return in.mode&sIFMT == sIFLNK }
 func (in *inode) deleted() bool { return in.links == 0 && in.dtime != 0 }
 
 // fileMode is i_mode as io/fs says it.
-func (in *inode) fileMode() fs.FileMode {
-	m := fs.FileMode(in.mode & 0o777)
-	if in.mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if in.mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if in.mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch in.mode & sIFMT {
-	case sIFDIR:
-		m |= fs.ModeDir
-	case sIFLNK:
-		m |= fs.ModeSymlink
-	case sIFIFO:
-		m |= fs.ModeNamedPipe
-	case sIFSOCK:
-		m |= fs.ModeSocket
-	case sIFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
-		m |= fs.ModeDevice
-	}
-	return m
-}
+func (in *inode) fileMode() fs.FileMode { return guestfs.UnixMode(in.mode) }
 
 // inlineXattr returns the value of the in-inode extended attribute
 // system.data (index 7, name "data"), where inline data past the 60
