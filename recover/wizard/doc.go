@@ -16,7 +16,11 @@
 // tests walk all of it.
 //
 // A scan that finds nothing stays at the scan step, so that the person can
-// ask for a deep scan (package deepscan) or go back and add sources.
+// ask for a deep scan (package deepscan) or go back and add sources. There,
+// SetRAID reads several sources as the members of one RAID array (detected,
+// or as a spec says); the scan that assembles it keeps the spec it used in
+// the state, so that a resumed wizard reads the same array without
+// detecting it again.
 //
 // State is the part that outlives a process: sources, choices, selection,
 // destination (never a password), the plan and the report. It is saved as
