@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/benchpeer"
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
@@ -58,9 +59,10 @@ func BenchmarkCatVsDd(b *testing.B) {
 	p := benchpeer.Pairs{Peer: "dd"}
 	b.SetBytes(catBenchSize)
 	for b.Loop() {
-		ours := benchpeer.Time(func() { catToNull(b, img) })
-		peer, _ := benchpeer.Cmd(b, "", dd, "if="+plain, "of=/dev/null", "bs=1M")
-		p.Add(ours, peer)
+		p.Run(func() { catToNull(b, img) }, func() time.Duration {
+			_, cpu := benchpeer.Cmd(b, "", dd, "if="+plain, "of=/dev/null", "bs=1M")
+			return cpu
+		})
 	}
 	p.Report(b, catBenchSize)
 }
@@ -73,9 +75,10 @@ func BenchmarkCatVsDebugvmfs(b *testing.B) {
 	p := benchpeer.Pairs{Peer: "debugvmfs"}
 	b.SetBytes(catBenchSize)
 	for b.Loop() {
-		ours := benchpeer.Time(func() { catToNull(b, img) })
-		peer, _ := benchpeer.Cmd(b, "", debugvmfs, img, "cat", "/vm/disk-flat.vmdk")
-		p.Add(ours, peer)
+		p.Run(func() { catToNull(b, img) }, func() time.Duration {
+			_, cpu := benchpeer.Cmd(b, "", debugvmfs, img, "cat", "/vm/disk-flat.vmdk")
+			return cpu
+		})
 	}
 	p.Report(b, catBenchSize)
 }

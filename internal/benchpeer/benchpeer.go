@@ -14,31 +14,77 @@ import (
 )
 
 // Pairs holds the timings of our work and the peer's, one pair per
-// iteration of a benchmark.
+// iteration of a benchmark: wall time, and CPU time when the peer's is
+// known.
 type Pairs struct {
-	Peer        string // the peer's name in metrics: x-PEER, PEER-MB/s
-	ours, peers []time.Duration
+	Peer              string // the peer's name in metrics: x-PEER, PEER-MB/s
+	ours, peers       []time.Duration
+	oursCPU, peersCPU []time.Duration
 }
 
-// Add records one iteration.
+// Add records one iteration's wall times.
 func (p *Pairs) Add(ours, peer time.Duration) {
 	p.ours = append(p.ours, ours)
 	p.peers = append(p.peers, peer)
 }
 
+// Last returns the latest pair of wall times recorded.
+func (p *Pairs) Last() (ours, peer time.Duration) {
+	return p.ours[len(p.ours)-1], p.peers[len(p.peers)-1]
+}
+
+// Run times ours and peer once each and records the pair; peer returns
+// the CPU time it used (Cmd's), or 0 when unknown. Every other call runs
+// the peer first, so that neither side always inherits the other's
+// leftovers (dirty pages being written back, a cold cache).
+func (p *Pairs) Run(ours func(), peer func() (cpu time.Duration)) {
+	var o, q, oc, qc time.Duration
+	runOurs := func() {
+		c := CPU()
+		o = Time(ours)
+		oc = CPU() - c
+	}
+	runPeer := func() {
+		start := time.Now()
+		qc = peer()
+		q = time.Since(start)
+	}
+	if len(p.ours)%2 == 0 {
+		runOurs()
+		runPeer()
+	} else {
+		runPeer()
+		runOurs()
+	}
+	p.Add(o, q)
+	if qc > 0 {
+		p.oursCPU = append(p.oursCPU, oc)
+		p.peersCPU = append(p.peersCPU, qc)
+	}
+}
+
 // Report reports the medians for bytes moved per run: ours-MB/s,
-// PEER-MB/s and x-PEER, the median ratio of the peer's time to ours.
+// PEER-MB/s and x-PEER, the median ratio of the peer's wall time to ours;
+// with CPU times for every pair, cpu-x-PEER, the median ratio of CPU
+// times (what a loaded machine measures best: the work each side does).
 func (p *Pairs) Report(b *testing.B, bytes int64) {
 	if len(p.ours) == 0 {
 		return
 	}
-	ratios := make([]float64, len(p.ours))
-	for i := range p.ours {
-		ratios[i] = p.peers[i].Seconds() / p.ours[i].Seconds()
-	}
 	b.ReportMetric(float64(bytes)/1e6/median(p.ours).Seconds(), "ours-MB/s")
 	b.ReportMetric(float64(bytes)/1e6/median(p.peers).Seconds(), p.Peer+"-MB/s")
-	b.ReportMetric(medianF(ratios), "x-"+p.Peer)
+	b.ReportMetric(medianRatio(p.peers, p.ours), "x-"+p.Peer)
+	if len(p.oursCPU) == len(p.ours) {
+		b.ReportMetric(medianRatio(p.peersCPU, p.oursCPU), "cpu-x-"+p.Peer)
+	}
+}
+
+func medianRatio(num, den []time.Duration) float64 {
+	r := make([]float64, len(num))
+	for i := range num {
+		r[i] = num[i].Seconds() / den[i].Seconds()
+	}
+	return medianF(r)
 }
 
 func median(d []time.Duration) time.Duration {
@@ -144,24 +190,28 @@ func Warm(b testing.TB, path string) {
 	}
 }
 
-// SHA256 reports this machine's single-core SHA-256 rate now (sha256-MB/s,
-// the ceiling of any work that hashes every byte) and whether the CPU has
-// SHA instructions (sha-ni, 1 or 0), and returns the rate.
-func SHA256(b *testing.B) float64 {
+// SHA256 measures this machine's single-core SHA-256 rate now in MB/s:
+// the ceiling of any work that hashes every byte.
+func SHA256() float64 {
 	buf := make([]byte, 1<<20)
 	h := sha256.New()
 	start := time.Now()
 	for range 256 {
 		h.Write(buf)
 	}
-	rate := 256 * float64(len(buf)) / 1e6 / time.Since(start).Seconds()
+	return 256 * float64(len(buf)) / 1e6 / time.Since(start).Seconds()
+}
+
+// ReportSHA256 reports the SHA-256 rate (sha256-MB/s) and whether the
+// CPU has SHA instructions (sha-ni, 1 or 0). Call it after the benchmark's
+// loop, which clears the metrics reported before it.
+func ReportSHA256(b *testing.B, rate float64) {
 	b.ReportMetric(rate, "sha256-MB/s")
 	ni := 0.0
 	if HasSHANI() {
 		ni = 1
 	}
 	b.ReportMetric(ni, "sha-ni")
-	return rate
 }
 
 // HasSHANI reports whether the CPU advertises the SHA extensions (the

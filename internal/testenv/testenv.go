@@ -72,6 +72,7 @@ var debianPackages = map[string]string{
 	"sfdisk":      "fdisk",
 	"sgdisk":      "gdisk",
 	"sqlite3":     "sqlite3",
+	"sync":        "coreutils",
 	"ssh":         "openssh-client",
 	"ssh-add":     "openssh-client",
 	"ssh-agent":   "openssh-client",

@@ -2,16 +2,15 @@ package export
 
 import (
 	"context"
-	"crypto/sha256"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/benchpeer"
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
@@ -96,103 +95,78 @@ func exportOnce(b *testing.B, vol fs.FS, dst Destination) {
 	}
 }
 
-func timeIt(f func()) time.Duration {
-	t := time.Now()
-	f()
-	return time.Since(t)
-}
-
 // BenchmarkLocalExportVsCp: export of a file of a generated volume to a
-// local directory (sha256 and manifest included, fsync off as cp's is)
-// against cp of the same bytes from a plain file.
+// local directory, as the command runs it (sha256, manifest and fsync),
+// against cp of the same bytes from a plain file then sync of the copy
+// (x-cp-sync), and against the slower of that and SHA-256 alone over the
+// bytes (x-ceiling, issue 14: >= 0.9), paired in each iteration.
 func BenchmarkLocalExportVsCp(b *testing.B) {
-	testenv.Tool(b, "cp")
+	cp := testenv.Tool(b, "cp")
+	syncTool := testenv.Tool(b, "sync")
 	size := benchSize(b)
 	img, plain := benchVolume(b, size)
 	vol := openBenchVolume(b, img)
+	benchpeer.Warm(b, img)
+	benchpeer.Warm(b, plain)
 	out := b.TempDir()
-	var tExport, tCp time.Duration
+	shaRate := benchpeer.SHA256()
+	shaTime := time.Duration(float64(size) / 1e6 / shaRate * float64(time.Second))
+	cpSync := benchpeer.Pairs{Peer: "cp-sync"}
+	ceiling := benchpeer.Pairs{Peer: "ceiling"}
 	b.SetBytes(size)
-	b.ResetTimer()
-	for range b.N {
-		b.StopTimer()
+	for b.Loop() {
 		os.RemoveAll(filepath.Join(out, "x"))
 		os.RemoveAll(filepath.Join(out, "cp"))
 		os.MkdirAll(filepath.Join(out, "cp"), 0o755)
-		b.StartTimer()
-		tExport += timeIt(func() {
+		cpSync.Run(func() {
 			d, err := NewLocal(filepath.Join(out, "x"))
 			if err != nil {
 				b.Fatal(err)
 			}
-			d.NoSync = true
 			exportOnce(b, vol, d)
+		}, func() time.Duration {
+			dst := filepath.Join(out, "cp", "disk-flat.vmdk")
+			_, c1 := benchpeer.Cmd(b, "", cp, plain, dst)
+			_, c2 := benchpeer.Cmd(b, "", syncTool, dst)
+			return c1 + c2
 		})
-		b.StopTimer()
-		tCp += timeIt(func() {
-			if o, err := exec.Command("cp", plain, filepath.Join(out, "cp")).CombinedOutput(); err != nil {
-				b.Fatalf("cp: %v %s", err, o)
-			}
-		})
-		b.StartTimer()
+		ours, peer := cpSync.Last()
+		ceiling.Add(ours, max(peer, shaTime))
 	}
-	b.StopTimer()
-	mb := float64(size) * float64(b.N) / 1e6
-	b.ReportMetric(mb/tExport.Seconds(), "export-MB/s")
-	b.ReportMetric(mb/tCp.Seconds(), "cp-MB/s")
-	b.ReportMetric(tCp.Seconds()/tExport.Seconds(), "x-cp")
-	b.ReportMetric(sha256Rate(), "sha256-MB/s")
-}
-
-// sha256Rate measures this machine's sha256 throughput on one core, now:
-// the ceiling of any export, which hashes every byte it copies. Without
-// SHA-NI it is a few hundred MB/s, below what cp reaches.
-func sha256Rate() float64 {
-	buf := randBytes(1, chunkSize)
-	h := sha256.New()
-	t := time.Now()
-	for range 256 {
-		h.Write(buf)
-	}
-	return 256 * float64(chunkSize) / 1e6 / time.Since(t).Seconds()
+	cpSync.Report(b, size)
+	ceiling.Report(b, size)
+	benchpeer.ReportSHA256(b, shaRate)
 }
 
 // BenchmarkFTPExportVsCurl: upload to vsftpd on loopback against curl -T
-// of the same bytes to the same server.
+// of the same bytes to the same server, paired in each iteration (issue
+// 14: x-curl >= 0.9).
 func BenchmarkFTPExportVsCurl(b *testing.B) {
-	testenv.Tool(b, "curl")
+	curl := testenv.Tool(b, "curl")
 	size := benchSize(b)
 	img, plain := benchVolume(b, size)
 	vol := openBenchVolume(b, img)
+	benchpeer.Warm(b, img)
+	benchpeer.Warm(b, plain)
 	v := startVsftpd(b, vsftpdOpts{})
-	var tExport, tCurl time.Duration
+	shaRate := benchpeer.SHA256()
+	p := benchpeer.Pairs{Peer: "curl"}
 	b.SetBytes(size)
-	b.ResetTimer()
-	for range b.N {
-		b.StopTimer()
+	for b.Loop() {
 		os.RemoveAll(filepath.Join(v.pub, "vm"))
 		os.Remove(filepath.Join(v.pub, ManifestName))
 		os.Remove(filepath.Join(v.pub, "curl.bin"))
-		b.StartTimer()
-		tExport += timeIt(func() {
+		p.Run(func() {
 			d, err := ParseFTPURL("ftp://" + v.addr + "/pub")
 			if err != nil {
 				b.Fatal(err)
 			}
 			exportOnce(b, vol, d)
+		}, func() time.Duration {
+			_, cpu := benchpeer.Cmd(b, "", curl, "-sS", "-T", plain, "ftp://"+v.addr+"/pub/curl.bin")
+			return cpu
 		})
-		b.StopTimer()
-		tCurl += timeIt(func() {
-			if o, err := exec.Command("curl", "-sS", "-T", plain, "ftp://"+v.addr+"/pub/curl.bin").CombinedOutput(); err != nil {
-				b.Fatalf("curl: %v %s", err, o)
-			}
-		})
-		b.StartTimer()
 	}
-	b.StopTimer()
-	mb := float64(size) * float64(b.N) / 1e6
-	b.ReportMetric(mb/tExport.Seconds(), "export-MB/s")
-	b.ReportMetric(mb/tCurl.Seconds(), "curl-MB/s")
-	b.ReportMetric(tCurl.Seconds()/tExport.Seconds(), "x-curl")
-	b.ReportMetric(sha256Rate(), "sha256-MB/s")
+	p.Report(b, size)
+	benchpeer.ReportSHA256(b, shaRate)
 }

@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"sync/atomic"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
@@ -97,16 +97,17 @@ func (s *Stream) Sum() string {
 // holds bytes to write at off, or is nil when hole bytes of zeros start at
 // off (holes come from the allocation map and from all-zero blocks). data is
 // only valid during the call.
+//
+// Reading, hashing and writing overlap: a goroutine reads ahead while fn
+// writes the chunk before and another goroutine hashes it, with
+// hashBuffers chunks of chunkSize bytes in flight at most.
 func (s *Stream) Each(ctx context.Context, fn func(off int64, data []byte, hole int64) error) error {
-	hs := newHasher()
-	defer hs.close()
-	err := s.each(ctx, hs, fn)
-	sum, herr := hs.finish()
+	p := newPipeline()
+	go p.read(ctx, s)
+	err := s.each(p, fn)
+	sum := p.finish()
 	if err != nil {
 		return err
-	}
-	if herr != nil {
-		return herr
 	}
 	s.sum = sum
 	return nil
@@ -131,62 +132,42 @@ func (s *Stream) WriteTo(ctx context.Context, w io.Writer) error {
 	})
 }
 
-func (s *Stream) each(ctx context.Context, hs *hasher, fn func(off int64, data []byte, hole int64) error) error {
-	alloc := s.alloc
-	if alloc == nil {
-		alloc = allocmap.Map{{Off: 0, Len: s.size}}
-	}
-	var off int64
-	emitHole := func(end int64) error {
-		if end <= off {
-			return nil
+// each hands what the pipeline read to the hasher and to fn, in order.
+func (s *Stream) each(p *pipeline, fn func(off int64, data []byte, hole int64) error) error {
+	for c := range p.chunks {
+		if c.err != nil {
+			return c.err
 		}
-		hs.zeros(end - off)
+		if c.data == nil {
+			p.hashZeros(c.hole)
+		} else {
+			p.hash(c)
+		}
+		n := c.hole
+		if c.data != nil {
+			n = int64(len(c.data))
+		}
 		if s.read != nil {
-			s.read(end - off)
+			s.read(n)
 		}
-		if end > s.from {
-			start := max(off, s.from)
-			if err := fn(start, nil, end-start); err != nil {
-				return err
-			}
+		var err error
+		switch end := c.off + n; {
+		case end <= s.from:
+		case c.data == nil:
+			start := max(c.off, s.from)
+			err = fn(start, nil, end-start)
+		default:
+			skip := max(0, s.from-c.off)
+			err = emitRuns(c.off+skip, c.data[skip:], fn)
 		}
-		off = end
-		return nil
-	}
-	for _, r := range alloc {
-		if r.Off >= s.size {
-			break
+		if c.data != nil {
+			p.release(c)
 		}
-		if err := emitHole(r.Off); err != nil {
+		if err != nil {
 			return err
 		}
-		end := min(r.End(), s.size)
-		for off < end {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			buf := hs.buffer()
-			n := int(min(int64(len(buf)), end-off))
-			buf = buf[:n]
-			if _, err := (sourceReader{s.r, s.path}).ReadAt(buf, off); err != nil {
-				hs.release(buf)
-				return err
-			}
-			hs.data(buf)
-			if s.read != nil {
-				s.read(int64(n))
-			}
-			if off+int64(n) > s.from {
-				skip := max(0, s.from-off)
-				if err := emitRuns(off+skip, buf[skip:], fn); err != nil {
-					return err
-				}
-			}
-			off += int64(n)
-		}
 	}
-	return emitHole(s.size)
+	return nil
 }
 
 // emitRuns splits buf into runs of data and of all-zero blocks.
@@ -222,71 +203,144 @@ func emitRuns(off int64, buf []byte, fn func(off int64, data []byte, hole int64)
 	return nil
 }
 
-// hasher computes sha256 in its own goroutine, so that reading and writing
-// one chunk overlaps with hashing the previous one; sha256 without SHA-NI
-// runs at about the speed of a disk.
-type hasher struct {
-	jobs chan hashJob
-	free chan []byte
-	done chan struct{}
-	h    hash.Hash
+// pipeline moves one file's bytes from the source through sha256 to the
+// destination: read (its own goroutine, ahead of the writer), hashed (its
+// own goroutine) and written (the caller's), so that on a machine with
+// two cores copying costs about the time of its slowest stage.
+type pipeline struct {
+	chunks chan *chunk   // read, in file order
+	jobs   chan hashJob  // to hash, in file order
+	free   chan []byte   // buffers neither read into, hashed nor written
+	stop   chan struct{} // closed when the consumer gives up
+	read0  chan struct{} // closed when the reader has returned
+	hashed chan struct{} // closed when the hasher has returned
+	h      hash.Hash
+}
+
+// chunk is a run of the file: bytes read at off, or hole zeros from off
+// (data nil), or the error that ended reading.
+type chunk struct {
+	off  int64
+	data []byte
+	hole int64
+	err  error
+	refs atomic.Int32 // of data: the hasher and the writer
 }
 
 type hashJob struct {
-	data  []byte
+	c     *chunk
 	zeros int64
 }
 
 const hashBuffers = 4
 
-func newHasher() *hasher {
-	hs := &hasher{
-		jobs: make(chan hashJob, hashBuffers),
-		free: make(chan []byte, hashBuffers),
-		done: make(chan struct{}),
-		h:    sha256.New(),
+func newPipeline() *pipeline {
+	p := &pipeline{
+		chunks: make(chan *chunk, hashBuffers),
+		jobs:   make(chan hashJob, hashBuffers),
+		free:   make(chan []byte, hashBuffers),
+		stop:   make(chan struct{}),
+		read0:  make(chan struct{}),
+		hashed: make(chan struct{}),
+		h:      sha256.New(),
 	}
 	for range hashBuffers {
-		hs.free <- make([]byte, chunkSize)
+		p.free <- make([]byte, chunkSize)
 	}
-	jobs := hs.jobs // finish sets the field to nil, maybe before this runs
 	go func() {
-		defer close(hs.done)
-		for j := range jobs {
-			if j.data != nil {
-				hs.h.Write(j.data)
-				hs.free <- j.data[:cap(j.data)]
+		defer close(p.hashed)
+		for j := range p.jobs {
+			if j.c != nil {
+				p.h.Write(j.c.data)
+				p.release(j.c)
 				continue
 			}
 			for j.zeros > 0 {
 				n := min(j.zeros, int64(len(zeros)))
-				hs.h.Write(zeros[:n])
+				p.h.Write(zeros[:n])
 				j.zeros -= n
 			}
 		}
 	}()
-	return hs
+	return p
 }
 
-func (hs *hasher) buffer() []byte     { return <-hs.free }
-func (hs *hasher) release(buf []byte) { hs.free <- buf[:cap(buf)] }
-func (hs *hasher) data(buf []byte)    { hs.jobs <- hashJob{data: buf} }
-func (hs *hasher) zeros(n int64)      { hs.jobs <- hashJob{zeros: n} }
-func (hs *hasher) finish() ([]byte, error) {
-	if hs.jobs == nil {
-		return nil, errors.New("hasher finished twice")
+// read sends s's runs to p.chunks in order, reading data ranges in chunks
+// of up to chunkSize, until the end, an error or p.stop.
+func (p *pipeline) read(ctx context.Context, s *Stream) {
+	defer close(p.read0)
+	defer close(p.chunks)
+	send := func(c *chunk) bool {
+		select {
+		case p.chunks <- c:
+			return c.err == nil
+		case <-p.stop:
+			return false
+		}
 	}
-	close(hs.jobs)
-	hs.jobs = nil
-	<-hs.done
-	return hs.h.Sum(nil), nil
+	alloc := s.alloc
+	if alloc == nil {
+		alloc = allocmap.Map{{Off: 0, Len: s.size}}
+	}
+	var off int64
+	hole := func(end int64) bool {
+		if end <= off {
+			return true
+		}
+		c := &chunk{off: off, hole: end - off}
+		off = end
+		return send(c)
+	}
+	for _, r := range alloc {
+		if r.Off >= s.size {
+			break
+		}
+		if !hole(r.Off) {
+			return
+		}
+		for end := min(r.End(), s.size); off < end; {
+			if err := ctx.Err(); err != nil {
+				send(&chunk{err: err})
+				return
+			}
+			var buf []byte
+			select {
+			case buf = <-p.free:
+			case <-p.stop:
+				return
+			}
+			buf = buf[:min(int64(len(buf)), end-off)]
+			c := &chunk{off: off, data: buf}
+			if _, err := (sourceReader{s.r, s.path}).ReadAt(buf, off); err != nil {
+				c = &chunk{err: err}
+			}
+			c.refs.Store(2)
+			if !send(c) {
+				return
+			}
+			off += int64(len(buf))
+		}
+	}
+	hole(s.size)
 }
 
-// close stops the goroutine if finish was not called.
-func (hs *hasher) close() {
-	if hs.jobs != nil {
-		close(hs.jobs)
-		hs.jobs = nil
-		<-hs.done
+func (p *pipeline) hash(c *chunk)     { p.jobs <- hashJob{c: c} }
+func (p *pipeline) hashZeros(n int64) { p.jobs <- hashJob{zeros: n} }
+
+// release gives c's buffer back once both the hasher and the writer are
+// done with it.
+func (p *pipeline) release(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		p.free <- c.data[:cap(c.data)]
 	}
+}
+
+// finish stops the reader, waits for it and for the hasher, and returns
+// the sum of what was hashed.
+func (p *pipeline) finish() []byte {
+	close(p.stop)
+	<-p.read0
+	close(p.jobs)
+	<-p.hashed
+	return p.h.Sum(nil)
 }
