@@ -47,9 +47,13 @@ func decodeBoot(b []byte, off int64) (bootSector, error) {
 	if bs.sectorSize < 256 || bs.sectorSize > 4096 || bits.OnesCount64(uint64(bs.sectorSize)) != 1 {
 		return bootSector{}, bad("sector size %d", bs.sectorSize)
 	}
+	// Above 0x80 the count is a power of two: up to 2^12 sectors, for
+	// clusters of 2 MiB (FuzzOpen found 0x81, whose 2^127 overflows).
 	spc := int64(b[0x0D])
-	if spc > 0x80 {
+	if spc > 0x80 && spc >= 256-12 {
 		spc = 1 << (256 - spc)
+	} else if spc > 0x80 {
+		spc = 0
 	}
 	bs.clusterSize = spc * bs.sectorSize
 	if spc == 0 || bits.OnesCount64(uint64(spc)) != 1 || bs.clusterSize > 2<<20 {

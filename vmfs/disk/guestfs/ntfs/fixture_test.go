@@ -206,10 +206,10 @@ func populate(mnt string) (map[string]string, error) {
 	write("readonly.txt", []byte("read only\n"))
 	check(unix.Setxattr(p("readonly.txt"), "system.ntfs_attrib_be", []byte{0, 0, 0, 0x21}, 0))
 
+	deleted := map[string]string{}
 	// Fragmented: 1500 one-cluster files, a filler taking every free
 	// cluster, the odd files deleted, then frag.bin can only go into the
 	// 750 holes they leave; the filler goes too.
-	deleted := map[string]string{}
 	mkdir("fill")
 	for i := range 1500 {
 		write(fmt.Sprintf("fill/s%04d", i), random(4096))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -336,5 +337,86 @@ func TestConcurrentReads(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+	}
+}
+
+// TestAttributeListBound: an attribute list claiming more than any file
+// needs is an error naming the record, and the file is left out of its
+// directory with a warning, rather than read entry by entry.
+func TestAttributeListBound(t *testing.T) {
+	fx := ntfs3gImage(t)
+	img, err := os.ReadFile(fx.img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, list := attrOffset(t, img, "holes.bin", attrAttributeList)
+	if img[list+8] == 0 {
+		t.Fatal("holes.bin's attribute list is resident; the test patches a non-resident one")
+	}
+	binary.LittleEndian.PutUint64(img[list+0x30:], 1<<30)
+	v := openBytes(t, img)
+	if _, err := v.Stat("holes.bin"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat(holes.bin): %v", err)
+	}
+	id := binary.LittleEndian.Uint32(img[rec+0x2C:])
+	if w := strings.Join(v.Warnings(), "\n"); !strings.Contains(w, "MFT record "+strconv.Itoa(int(id))) || !strings.Contains(w, "attribute list of 1073741824 bytes") {
+		t.Errorf("warnings %q do not name record %d's attribute list", w, id)
+	}
+}
+
+// TestOrphans: a deleted file whose parent's record was reused since (its
+// reference's sequence number no longer matches) is listed in the orphan
+// directory as ID-NAME; a deleted directory that names itself as parent is
+// listed there once, with its files below, and the walk ends.
+func TestOrphans(t *testing.T) {
+	fx := ntfs3gImage(t)
+	img, err := os.ReadFile(fx.img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := openBytes(t, img)
+	ids := map[string]int64{}
+	for _, name := range []string{"gone.txt", "olddir"} {
+		fi, err := v.Lstat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = int64(fi.Sys().(*guestfs.Info).ID)
+	}
+	fileName := func(id int64) int64 {
+		rec := v.recordOffset(id)
+		for a := rec + int64(binary.LittleEndian.Uint16(img[rec+0x14:])); ; a += int64(binary.LittleEndian.Uint32(img[a+4:])) {
+			if binary.LittleEndian.Uint32(img[a:]) == attrFileName {
+				return a + int64(binary.LittleEndian.Uint16(img[a+0x14:]))
+			}
+		}
+	}
+	binary.LittleEndian.PutUint16(img[fileName(ids["gone.txt"])+6:], 0x7777)
+	binary.LittleEndian.PutUint64(img[fileName(ids["olddir"]):], uint64(ids["olddir"]))
+	damaged := openBytes(t, img)
+	got := walk(t, damaged)
+	orphan := func(name string) string {
+		return guestfs.OrphanDir + "/" + strconv.FormatInt(ids[name], 10) + "-" + name
+	}
+	for p, want := range map[string]string{
+		orphan("gone.txt"):              fx.deleted["gone.txt"],
+		orphan("olddir") + "/inner.txt": fx.deleted["olddir/inner.txt"],
+	} {
+		fi, ok := got[p]
+		if !ok {
+			t.Errorf("%s: not listed", p)
+			continue
+		}
+		if fi.Sys().(*guestfs.Info).State != guestfs.Deleted {
+			t.Errorf("%s: not deleted", p)
+		}
+		if s := fileSum(t, damaged, p); s != want {
+			t.Errorf("%s: sha256 %s, was %s", p, s, want)
+		}
+	}
+	for _, p := range []string{"gone.txt", "olddir"} {
+		if _, ok := got[p]; ok {
+			t.Errorf("%s: still at its old path", p)
+		}
 	}
 }
