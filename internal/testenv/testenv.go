@@ -82,6 +82,7 @@ var debianPackages = map[string]string{
 	"tmux":        "tmux",
 	"umount":      "mount",
 	"vsftpd":      "vsftpd",
+	"xfs_db":      "xfsprogs",
 	"xfs_repair":  "xfsprogs",
 }
 

@@ -21,8 +21,9 @@ type FS struct {
 	sb       *superblock
 	warnings []string
 
-	mu   sync.Mutex
-	dirs dirCache
+	mu      sync.Mutex
+	dirs    dirCache
+	iblocks blockCache
 }
 
 var _ guestfs.FS = (*FS)(nil)

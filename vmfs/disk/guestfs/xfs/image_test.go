@@ -40,6 +40,7 @@ type want struct {
 
 type image struct {
 	path  string
+	size  int64
 	wants map[string]want
 	err   error
 }
@@ -79,14 +80,17 @@ func testImage(t testing.TB, variant string) *image {
 			t.Fatal(err)
 		}
 	})
-	im := &image{path: filepath.Join(imagesDir, variant+".img")}
+	im := &image{path: filepath.Join(imagesDir, variant+".img"), size: imageSize}
+	if variant == "bench" {
+		im.size = benchImageSize
+	}
 	switch variant {
 	case "v5":
-		im.wants, im.err = mountedImage(t, mkfs, im.path, nil, populate)
+		im.wants, im.err = mountedImage(t, mkfs, im.path, im.size, nil, populate)
 	case "v5-1k-dir8k":
-		im.wants, im.err = mountedImage(t, mkfs, im.path, []string{"-b", "size=1024", "-n", "size=8192"}, populate)
+		im.wants, im.err = mountedImage(t, mkfs, im.path, im.size, []string{"-b", "size=1024", "-n", "size=8192"}, populate)
 	case "bench":
-		im.wants, im.err = mountedImage(t, mkfs, im.path, nil, func(root string) error {
+		im.wants, im.err = mountedImage(t, mkfs, im.path, im.size, nil, func(root string) error {
 			f, err := os.Create(filepath.Join(root, "big.bin"))
 			if err != nil {
 				return err
@@ -97,7 +101,10 @@ func testImage(t testing.TB, variant string) *image {
 					return err
 				}
 			}
-			return f.Sync()
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			return emptyFiles(filepath.Join(root, "many"), benchFiles)
 		})
 	case "v4":
 		im.wants, im.err = protoImage(t, mkfs, im.path, []string{"-m", "crc=0", "-n", "ftype=0"})
@@ -132,13 +139,13 @@ func sparseFile(path string, size int64) error {
 
 // mountedImage makes an XFS image, mounts it through a loop device, fills
 // it with fill and returns what the kernel reads back.
-func mountedImage(t testing.TB, mkfs, img string, args []string, fill func(root string) error) (map[string]want, error) {
+func mountedImage(t testing.TB, mkfs, img string, size int64, args []string, fill func(root string) error) (map[string]want, error) {
 	if os.Geteuid() != 0 {
 		testenv.Lacks(t, "filling an XFS image through the kernel needs root")
 	}
 	losetup := testenv.Tool(t, "losetup")
 	mount := testenv.Tool(t, "mount")
-	if err := sparseFile(img, imageSize); err != nil {
+	if err := sparseFile(img, size); err != nil {
 		return nil, err
 	}
 	if err := run(mkfs, append(append([]string{"-q", "-f"}, args...), img)...); err != nil {
@@ -244,6 +251,21 @@ func writeFiles(dir string, n int, format string) error {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf(format, i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// emptyFiles makes n empty files in a new directory.
+func emptyFiles(dir string, n int) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	for i := range n {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("file-%06d.txt", i)))
+		if err != nil {
+			return err
+		}
+		f.Close()
 	}
 	return nil
 }

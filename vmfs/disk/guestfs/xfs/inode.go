@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 	"time"
 )
 
@@ -55,7 +56,7 @@ type inode struct {
 	atime    time.Time
 	mtime    time.Time
 	ctime    time.Time
-	fork     []byte // the data fork, a copy
+	fork     []byte // the data fork, read-only (it lies in a cached block)
 }
 
 func (in *inode) isDir() bool     { return in.mode&sIFMT == sIFDIR }
@@ -133,14 +134,61 @@ func (x *FS) readInode(ino uint64) (*inode, error) {
 	if !ok {
 		return nil, corrupt(what, -1, "inode number outside the file system")
 	}
-	b := make([]byte, sb.inodeSize)
+	blk, err := x.inodeBlock(off &^ (sb.blockSize - 1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %#x: %w", what, off, err)
+	}
+	start := off & (sb.blockSize - 1)
+	return x.decodeInode(blk[start:start+int64(sb.inodeSize)], ino, off)
+}
+
+// inodeBlocks is how many blocks of inodes FS keeps: listing a directory
+// reads the inodes of its files, which lie together in their chunks.
+const inodeBlocks = 256
+
+// blockCache keeps the blocks read last, first in first out. Its blocks
+// are never written to once cached, so inodes point into them.
+type blockCache struct {
+	mu     sync.Mutex
+	index  map[int64]int
+	blocks [][]byte
+	offs   []int64
+	next   int
+}
+
+// inodeBlock returns the block at byte off, from the cache or read.
+func (x *FS) inodeBlock(off int64) ([]byte, error) {
+	c := &x.iblocks
+	c.mu.Lock()
+	if i, ok := c.index[off]; ok {
+		b := c.blocks[i]
+		c.mu.Unlock()
+		return b, nil
+	}
+	c.mu.Unlock()
+	b := make([]byte, x.sb.blockSize)
 	if n, err := x.r.ReadAt(b, off); n < len(b) {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, fmt.Errorf("reading %s at %#x: %w", what, off, err)
+		return nil, err
 	}
-	return x.decodeInode(b, ino, off)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.index == nil {
+		c.index = map[int64]int{}
+		c.blocks = make([][]byte, inodeBlocks)
+		c.offs = make([]int64, inodeBlocks)
+	}
+	if _, ok := c.index[off]; !ok {
+		if c.blocks[c.next] != nil {
+			delete(c.index, c.offs[c.next])
+		}
+		c.blocks[c.next], c.offs[c.next] = b, off
+		c.index[off] = c.next
+		c.next = (c.next + 1) % inodeBlocks
+	}
+	return b, nil
 }
 
 func (x *FS) decodeInode(b []byte, ino uint64, off int64) (*inode, error) {
@@ -201,6 +249,6 @@ func (x *FS) decodeInode(b []byte, ino uint64, off int64) (*inode, error) {
 			return nil, corrupt(what, off, "attribute fork at %d of a %d-byte inode", fo*8, len(b))
 		}
 	}
-	in.fork = append([]byte(nil), b[core:forkEnd]...)
+	in.fork = b[core:forkEnd:forkEnd]
 	return in, nil
 }

@@ -27,7 +27,7 @@ func openImage(t testing.TB, im *image) (*FS, *os.File) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	x, err := Open(f, imageSize, guestfs.Options{})
+	x, err := Open(f, im.size, guestfs.Options{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
