@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/exfat"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/ext"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/fat"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/ntfs"
@@ -28,6 +29,7 @@ var readers = map[string]opener{
 	partition.FSExt4:  asOpener(ext.Open),
 	partition.FSXFS:   asOpener(xfs.Open),
 	partition.FSNTFS:  asOpener(ntfs.Open),
+	partition.FSExFAT: asOpener(exfat.Open),
 }
 
 // asOpener turns a reader's Open, which returns its own type, into an

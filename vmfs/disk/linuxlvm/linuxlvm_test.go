@@ -298,7 +298,7 @@ func FuzzFind(f *testing.F) {
 	f.Add(head[:16384])
 	f.Add(bytes.Join([][]byte{head[:4096+7168], []byte(thinAndRaid)}, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) > 1<<20 {
+		if len(b) > 16<<10 { // the label, the area header and the text
 			return
 		}
 		d := bytes.Clone(head)

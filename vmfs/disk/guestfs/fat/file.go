@@ -24,14 +24,14 @@ func (f *FS) Open(name string) (fs.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &dir{info: f.info(e, path.Base(name)), entries: list}, nil
+		return guestfs.NewDir(f.info(e, path.Base(name)), list), nil
 	}
 	cl, err := f.fileClusters(e)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	info := f.info(e, path.Base(name))
-	return &File{fs: f, info: info, clusters: cl, deleted: e.deleted}, nil
+	r := &clusterReader{fs: f, name: name, clusters: cl, size: e.size, deleted: e.deleted}
+	return &File{SectionReader: io.NewSectionReader(r, 0, e.size), info: f.info(e, path.Base(name))}, nil
 }
 
 // fileClusters returns the clusters of a file. A deleted file has no
@@ -129,138 +129,68 @@ func (f *FS) ReadLink(name string) (string, error) {
 	return "", &fs.PathError{Op: "readlink", Path: name, Err: fmt.Errorf("%w: FAT has no symbolic links", fs.ErrInvalid)}
 }
 
-type fileInfo struct {
-	name string
-	size int64
-	dir  bool
-	mod  time.Time
-	sys  guestfs.Info
-}
-
-func (i *fileInfo) Name() string { return i.name }
-func (i *fileInfo) Size() int64  { return i.size }
-func (i *fileInfo) Mode() fs.FileMode {
-	if i.dir {
-		return fs.ModeDir | 0o555
-	}
-	return 0o444
-}
-func (i *fileInfo) ModTime() time.Time { return i.mod }
-func (i *fileInfo) IsDir() bool        { return i.dir }
-
-// Sys returns the entry's *guestfs.Info; ID is its first cluster.
-func (i *fileInfo) Sys() any { return &i.sys }
-
-func (f *FS) info(e *entry, name string) *fileInfo {
+func (f *FS) info(e *entry, name string) fs.FileInfo {
 	if e == nil {
-		return &fileInfo{name: ".", dir: true, sys: guestfs.Info{FS: f.Type(), State: guestfs.Live, ID: uint64(f.rootCluster)}}
+		return guestfs.NewFileInfo(".", 0, true, time.Time{}, &guestfs.Info{FS: f.Type(), State: guestfs.Live, ID: uint64(f.rootCluster)})
 	}
-	i := &fileInfo{name: name, size: e.size, dir: e.isDir(), mod: e.mod,
-		sys: guestfs.Info{FS: f.Type(), State: guestfs.Live, ID: uint64(e.cluster)}}
+	info := &guestfs.Info{FS: f.Type(), State: guestfs.Live, ID: uint64(e.cluster)}
 	if e.deleted {
-		i.sys.State = guestfs.Deleted
-		if !i.dir {
-			i.sys.Lost = f.lost(e)
+		info.State = guestfs.Deleted
+		if !e.isDir() {
+			info.Lost = f.lost(e)
 		}
 	}
-	return i
-}
-
-type dir struct {
-	info    *fileInfo
-	entries []fs.DirEntry
-	pos     int
-}
-
-func (d *dir) Stat() (fs.FileInfo, error) { return d.info, nil }
-func (d *dir) Read([]byte) (int, error) {
-	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: errors.New("is a directory")}
-}
-func (d *dir) Close() error { return nil }
-func (d *dir) ReadDir(n int) ([]fs.DirEntry, error) {
-	rest := d.entries[d.pos:]
-	if n <= 0 {
-		d.pos = len(d.entries)
-		return rest, nil
-	}
-	if len(rest) == 0 {
-		return nil, io.EOF
-	}
-	if n > len(rest) {
-		n = len(rest)
-	}
-	d.pos += n
-	return rest[:n], nil
+	return guestfs.NewFileInfo(name, e.size, e.isDir(), e.mod, info)
 }
 
 // File is an open regular file; it also implements io.ReaderAt and
 // io.Seeker.
 type File struct {
-	fs       *FS
-	info     *fileInfo
-	clusters []uint32
-	deleted  bool
-	pos      int64
+	*io.SectionReader
+	info fs.FileInfo
 }
 
 func (f *File) Stat() (fs.FileInfo, error) { return f.info, nil }
 func (f *File) Close() error               { return nil }
 
-// ReadAt reads from the file's clusters. The part of a deleted file that
-// lies past the end of the volume reads as zeros.
-func (f *File) ReadAt(p []byte, off int64) (int, error) {
+// clusterReader reads a file from its clusters. The part of a deleted
+// file that lies past the end of the volume reads as zeros.
+type clusterReader struct {
+	fs       *FS
+	name     string
+	clusters []uint32
+	size     int64
+	deleted  bool
+}
+
+func (c *clusterReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("fat: negative offset")
 	}
-	cs, size := f.fs.clusterSize, f.info.size
+	cs := c.fs.clusterSize
 	n := 0
 	for n < len(p) {
 		at := off + int64(n)
-		if at >= size {
+		if at >= c.size {
 			return n, io.EOF
 		}
 		ci := at / cs
 		in := at % cs
-		chunk := min(int64(len(p)-n), cs-in, size-at)
-		if ci >= int64(len(f.clusters)) {
-			if !f.deleted {
-				return n, formatErr("cluster chain", f.fs.fatOff, ErrCorrupt, "%s: chain ends before byte %d", f.info.name, at)
+		chunk := min(int64(len(p)-n), cs-in, c.size-at)
+		if ci >= int64(len(c.clusters)) {
+			if !c.deleted {
+				return n, formatErr("cluster chain", c.fs.fatOff, ErrCorrupt, "%s: chain ends before byte %d", c.name, at)
 			}
 			clear(p[n : n+int(chunk)])
 			n += int(chunk)
 			continue
 		}
-		m, err := f.fs.r.ReadAt(p[n:n+int(chunk)], f.fs.clusterOff(f.clusters[ci])+in)
+		dev := c.fs.clusterOff(c.clusters[ci]) + in
+		m, err := c.fs.r.ReadAt(p[n:n+int(chunk)], dev)
 		n += m
 		if err != nil && !(err == io.EOF && int64(m) == chunk) {
-			return n, formatErr("cluster", f.fs.clusterOff(f.clusters[ci]), ErrCorrupt, "%v", err)
+			return n, formatErr("cluster", dev, ErrCorrupt, "%v", err)
 		}
 	}
 	return n, nil
-}
-
-func (f *File) Read(p []byte) (int, error) {
-	if f.pos >= f.info.size {
-		return 0, io.EOF
-	}
-	n, err := f.ReadAt(p, f.pos)
-	f.pos += int64(n)
-	if err == io.EOF && n > 0 {
-		err = nil
-	}
-	return n, err
-}
-
-func (f *File) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		off += f.pos
-	case io.SeekEnd:
-		off += f.info.size
-	}
-	if off < 0 {
-		return 0, errors.New("fat: seek before start")
-	}
-	f.pos = off
-	return off, nil
 }

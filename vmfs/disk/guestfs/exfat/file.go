@@ -1,0 +1,137 @@
+package exfat
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+)
+
+var _ guestfs.FS = (*FS)(nil)
+
+// deletedStream is the content a deleted file can still be given: its
+// FAT chain when it is whole and free (the FAT is not cleared on delete),
+// otherwise contiguous clusters from the first, as undelete tools do
+// (and as a NoFatChain file was).
+func (f *FS) deletedStream(n *node) *stream {
+	if !n.noFatChain {
+		if s, err := f.chainStream(n.cluster, n.size, false); err == nil && f.lost(s) == 0 {
+			s.valid = n.valid
+			return s
+		}
+	}
+	s := &stream{f: f, size: n.size, valid: n.valid}
+	want := (n.size + f.clusterSize - 1) / f.clusterSize
+	if f.valid(n.cluster) && want > 0 {
+		s.runs = []run{{n.cluster, min(want, int64(f.clusters)-int64(n.cluster-2)), 0}}
+	}
+	return s
+}
+
+// lost counts the bytes of a stream in clusters that the allocation
+// bitmap gives to another file, and past the clusters it has.
+func (f *FS) lost(s *stream) int64 {
+	var lost, have int64
+	for _, r := range s.runs {
+		for i := int64(0); i < r.n; i++ {
+			bytes := min(f.clusterSize, s.size-(r.at+i*f.clusterSize))
+			if f.allocated(r.first + uint32(i)) {
+				lost += bytes
+			}
+			have += bytes
+		}
+	}
+	return lost + s.size - have
+}
+
+// Open opens a file or directory.
+func (f *FS) Open(name string) (fs.File, error) {
+	n, err := f.lookup("open", name)
+	if err != nil {
+		return nil, err
+	}
+	info := f.info(n, path.Base(name))
+	if n.dir {
+		list, err := f.ReadDir(name)
+		if err != nil {
+			return nil, err
+		}
+		return guestfs.NewDir(info, list), nil
+	}
+	var s *stream
+	if n.deleted {
+		s = f.deletedStream(n)
+	} else if s, err = f.chainStream(n.cluster, n.size, n.noFatChain); err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	s.valid = n.valid
+	return &File{SectionReader: io.NewSectionReader(s, 0, n.size), info: info}, nil
+}
+
+// ReadDir lists a directory.
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	n, err := f.lookup("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if !n.dir {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
+	}
+	list, err := f.list(n)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+	}
+	out := make([]fs.DirEntry, len(list))
+	for i, x := range list {
+		out[i] = fs.FileInfoToDirEntry(f.info(x, x.name))
+	}
+	return out, nil
+}
+
+// Stat describes a file or directory.
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	n, err := f.lookup("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	return f.info(n, path.Base(name)), nil
+}
+
+// Lstat is Stat: exFAT has no symbolic links.
+func (f *FS) Lstat(name string) (fs.FileInfo, error) { return f.Stat(name) }
+
+// ReadLink fails: exFAT has no symbolic links.
+func (f *FS) ReadLink(name string) (string, error) {
+	if _, err := f.lookup("readlink", name); err != nil {
+		return "", err
+	}
+	return "", &fs.PathError{Op: "readlink", Path: name, Err: fmt.Errorf("%w: exFAT has no symbolic links", fs.ErrInvalid)}
+}
+
+func (f *FS) info(n *node, name string) fs.FileInfo {
+	info := &guestfs.Info{FS: f.Type(), State: guestfs.Live, ID: uint64(n.cluster)}
+	var size int64
+	if !n.dir {
+		size = n.size
+	}
+	if n.deleted {
+		info.State = guestfs.Deleted
+		if !n.dir {
+			info.Lost = f.lost(f.deletedStream(n))
+		}
+	}
+	return guestfs.NewFileInfo(name, size, n.dir, n.mod, info)
+}
+
+// File is an open regular file; it also implements io.ReaderAt and
+// io.Seeker.
+type File struct {
+	*io.SectionReader
+	info fs.FileInfo
+}
+
+func (f *File) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *File) Close() error               { return nil }
