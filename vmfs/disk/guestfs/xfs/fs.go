@@ -41,7 +41,10 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 		x.warnings = append(x.warnings, warn)
 	}
 	if need := int64(sb.dblocks) << sb.blockLog; need > size {
-		return nil, corrupt("XFS superblock", 0, "file system of %d bytes in a reader of %d", need, size)
+		// A truncated image: what it holds is read, blocks past its end
+		// are outside the file system.
+		sb.dblocks = uint64(size >> sb.blockLog)
+		x.warnings = append(x.warnings, fmt.Sprintf("XFS file system of %d bytes truncated to %d: files in the %d bytes missing cannot be read", need, size, need-size))
 	}
 	err = x.checkRoot(sb.rootIno)
 	if err != nil && warn != "" {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -413,7 +414,56 @@ func protoImage(t testing.TB, mkfs, img string, args []string) (map[string]want,
 	if err := run(mkfs, append(append([]string{"-q", "-f", "-p", protoPath}, args...), img)...); err != nil {
 		return nil, err
 	}
-	return walkHost(src, false)
+	wants, err := walkHost(src, false)
+	if err != nil {
+		return nil, err
+	}
+	return wants, inodesByXFSDB(t, img, wants)
+}
+
+// inodesByXFSDB sets the inode number of every path of wants as xfs_db
+// lists it: "ls /DIR" prints a line an entry,
+// "OFFSET INODE TYPE HASH NAMELEN NAME (good)".
+func inodesByXFSDB(t testing.TB, img string, wants map[string]want) error {
+	xfsDB, ok := testenv.LookTool(t, "xfs_db")
+	if !ok {
+		return nil
+	}
+	args := []string{"-r", "-c", "ls /"}
+	for p, w := range wants {
+		if w.typ == fs.ModeDir {
+			args = append(args, "-c", "ls /"+p)
+		}
+	}
+	out, err := exec.Command(xfsDB, append(args, img)...).Output()
+	if err != nil {
+		return fmt.Errorf("xfs_db: %v", err)
+	}
+	dir, found := "", 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "/") && strings.HasSuffix(line, ":") {
+			dir = strings.Trim(strings.TrimSuffix(line, ":"), "/")
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 7 || f[6] != "(good)" || f[5] == "." || f[5] == ".." {
+			continue
+		}
+		p := path.Join(dir, f[5])
+		w, ok := wants[p]
+		if !ok {
+			return fmt.Errorf("xfs_db lists %s, not in the prototype", p)
+		}
+		if _, err := fmt.Sscan(f[1], &w.ino); err != nil {
+			return fmt.Errorf("xfs_db line %q: %v", line, err)
+		}
+		wants[p] = w
+		found++
+	}
+	if found != len(wants) {
+		return fmt.Errorf("xfs_db lists %d of the prototype's %d paths", found, len(wants))
+	}
+	return nil
 }
 
 // writeProto writes the prototype lines of directory dir's entries.

@@ -443,3 +443,42 @@ func TestListedName(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncatedImage opens an image cut short: the files in what is left
+// read, the others fail with a FormatError.
+func TestTruncatedImage(t *testing.T) {
+	im := testImage(t, "v5")
+	f, err := os.Open(im.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 100 << 20
+	x, err := Open(io.NewSectionReader(f, 0, size), size, guestfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := x.Warnings(); len(w) != 1 || !strings.Contains(w[0], "truncated") {
+		t.Errorf("warnings %q", w)
+	}
+	read, failed := 0, 0
+	for p, w := range im.wants {
+		if w.typ != 0 {
+			continue
+		}
+		b, err := fs.ReadFile(x, p)
+		var fe *ondisk.FormatError
+		switch {
+		case err == nil && int64(len(b)) == w.size:
+			read++
+		case errors.As(err, &fe):
+			failed++
+		default:
+			t.Errorf("%s: %d bytes, %v", p, len(b), err)
+		}
+	}
+	t.Logf("%d files read, %d past the end", read, failed)
+	if read == 0 {
+		t.Error("no file read")
+	}
+}
