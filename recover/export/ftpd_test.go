@@ -138,7 +138,8 @@ func ftpdHarness(start func(t *testing.T) (addr, home string)) func(t *testing.T
 				t.Fatal(err)
 			}
 			d.SetPassword(ftpdPass)
-			d.DialTimeout, d.IOTimeout = 5*time.Second, 10*time.Second
+			// Generous: a loaded CI machine (or -race) has taken over 5 s to log in.
+			d.DialTimeout, d.IOTimeout = 30*time.Second, 30*time.Second
 			return d
 		}
 		// Both set a directory's time with MFMT, as they do a file's.

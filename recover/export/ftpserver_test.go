@@ -151,7 +151,7 @@ func (g *goFTP) dest(t *testing.T, tlsMode string) *FTP {
 		t.Fatal(err)
 	}
 	d.SetPassword(testFTPPass)
-	d.DialTimeout, d.IOTimeout = 5*time.Second, 5*time.Second
+	d.DialTimeout, d.IOTimeout = 30*time.Second, 30*time.Second // generous: CI machines are loaded
 	if g.cert != nil {
 		pool := x509.NewCertPool()
 		pool.AddCert(g.cert)
