@@ -94,20 +94,89 @@ func runCat(ctx context.Context, g *globalOptions, vf *volumeFlags, rng byteRang
 		return &fs.PathError{Op: "cat", Path: "/" + paths[0], Err: fmt.Errorf("is a directory")}
 	}
 	var r io.Reader = f
+	size := info.Size()
 	if rng != (byteRange{}) {
 		ra, ok := f.(io.ReaderAt)
 		if !ok {
 			return withExitCode(exitUsage, fmt.Errorf("/%s: --offset and --length need a file read at offsets", paths[0]))
 		}
-		if r, err = rng.section(ra, info.Size()); err != nil {
+		sec, err := rng.section(ra, size)
+		if err != nil {
+			return err
+		}
+		r, size = sec, sec.Size()
+	}
+	// A file's WriteTo (a VMFS file's) moves whole runs of blocks; a file
+	// read at offsets (a guest file's) is read a MiB ahead of the writes;
+	// any other reader is copied 1 MiB at a time. ctxWriter hides out's
+	// ReadFrom (an *os.File's reads 32 KiB at a time).
+	if _, ok := r.(io.WriterTo); !ok {
+		if ra, ok := r.(io.ReaderAt); ok {
+			_, err = copyAhead(ctxWriter{ctx, out}, ra, size)
 			return err
 		}
 	}
-	// A file's WriteTo (a VMFS file's) moves whole runs of blocks; any
-	// other reader is copied 1 MiB at a time. ctxWriter hides out's
-	// ReadFrom (an *os.File's reads 32 KiB at a time).
 	_, err = io.CopyBuffer(ctxWriter{ctx, out}, r, make([]byte, 1<<20))
 	return err
+}
+
+// copyAhead writes the n bytes of r to w, reading the next MiB while the
+// last one is written, so that a file read through several layers (a
+// guest file system in a VMDK on a volume) costs what the slower of
+// reading and writing does, not their sum.
+func copyAhead(w io.Writer, r io.ReaderAt, n int64) (int64, error) {
+	const chunk, depth = 1 << 20, 3
+	type piece struct {
+		b   []byte
+		err error
+	}
+	free := make(chan []byte, depth)
+	for range depth {
+		free <- make([]byte, chunk)
+	}
+	full := make(chan piece, depth)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(full)
+		for off := int64(0); off < n; {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
+			b = b[:min(chunk, n-off)]
+			k, err := r.ReadAt(b, off)
+			if k == len(b) {
+				err = nil
+			} else if err == nil || err == io.EOF {
+				err = fmt.Errorf("short read at byte %d: %w", off+int64(k), io.ErrUnexpectedEOF)
+			}
+			select {
+			case full <- piece{b[:k], err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+			off += int64(k)
+		}
+	}()
+	var written int64
+	for p := range full {
+		m, err := w.Write(p.b)
+		written += int64(m)
+		if err == nil {
+			err = p.err
+		}
+		if err != nil {
+			return written, err
+		}
+		free <- p.b[:cap(p.b)]
+	}
+	return written, nil
 }
 
 // ctxWriter stops a long copy when the context is cancelled.

@@ -18,6 +18,7 @@ type mountOptions struct {
 	*globalOptions
 	vol        volumeFlags
 	allowOther bool
+	guests     bool
 }
 
 // busyPatience is how long an interrupted mount waits for the programs
@@ -64,6 +65,7 @@ on) are written before --:
 		},
 	}
 	cmd.Flags().BoolVar(&o.allowOther, "allow-other", false, "let users other than the one mounting read the mount")
+	cmd.Flags().BoolVar(&o.guests, "guests", false, "show a NAME.vmdk@ folder beside every VMDK disk, holding the files inside it (left out by default: a copy of the mount would read every VM twice)")
 	addVolumeFlags(cmd, &o.vol)
 	return cmd
 }
@@ -75,6 +77,7 @@ func runMount(ctx context.Context, o *mountOptions, args []string) (err error) {
 		return err
 	}
 	dir := a.typed[0]
+	o.vol.keepDisksClosed = !o.guests
 	stale, err := mount.ClearStale(dir)
 	if err != nil {
 		return err

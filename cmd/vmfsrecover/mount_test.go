@@ -151,6 +151,9 @@ func checkAgainstLs(t *testing.T, m *mounted, vol volumeFlags, sources ...string
 			t.Fatal(err)
 		}
 		n++
+		if e.Type == "dir" && strings.HasSuffix(e.Path, ".vmdk@") {
+			continue // a disk's folder: the mount shows them with --guests
+		}
 		fi, ok := seen[e.Path]
 		if !ok {
 			t.Errorf("%s: not seen through the mount", e.Path)

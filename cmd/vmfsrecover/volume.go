@@ -35,6 +35,9 @@ type volumeFlags struct {
 	// guestDeleted lists deleted files inside the guest file systems
 	// (ls --deleted).
 	guestDeleted bool
+	// keepDisksClosed leaves out the NAME.vmdk@ folders (mount without
+	// --guests).
+	keepDisksClosed bool
 }
 
 func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
@@ -148,7 +151,9 @@ func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []str
 		if vol, err = openVolume(ctx, g, v, sc, sources); err != nil {
 			return nil, nil, err
 		}
-		vol.EnterDisks(ctx, guests, v.tolerant)
+		if !v.keepDisksClosed {
+			vol.EnterDisks(ctx, guests, v.tolerant)
+		}
 	}
 	closer := func() error {
 		for _, w := range vol.Warnings() {

@@ -31,6 +31,7 @@ var debianPackages = map[string]string{
 	"dd":               "coreutils",
 	"ddrescue":         "gddrescue",
 	"mactime":          "sleuthkit",
+	"fls":              "sleuthkit",
 	"ddrescuelog":      "gddrescue",
 	"e2fsck":           "e2fsprogs",
 	"gzip":             "gzip",
