@@ -152,6 +152,13 @@ func TestRAID10LayoutsFromMD(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if _, ok := testenv.LookTool(t, "mdadm"); ok {
+				out, _ := exec.Command("mdadm", "--examine", paths[0]).CombinedOutput()
+				want := map[string]string{"n2": "Layout : near=2", "f2": "Layout : far=2", "o2": "Layout : offset=2"}[c.name]
+				if !strings.Contains(string(out), want) {
+					t.Errorf("mdadm --examine does not say %q:\n%s", want, out)
+				}
+			}
 			ms := openMembers(t, []string{paths[3], paths[0], paths[2]}) // member 1 is gone
 			d, err := raid.Detect(ms, raid.DetectOptions{})
 			if err != nil {
