@@ -11,10 +11,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
@@ -481,4 +484,120 @@ func TestTruncatedImage(t *testing.T) {
 	if read == 0 {
 		t.Error("no file read")
 	}
+}
+
+// TestV4Btree reads a v4 file whose extents lie in a btree. This kernel
+// no longer writes v4 and mkfs.xfs -p lays every file out in few extents,
+// so the test makes the btree by hand, by the format: the extent records
+// of random.bin moved into a BMAP leaf block in free space, the inode's
+// fork made a btree root pointing at it. xfs_db then maps the file the
+// same way through that btree.
+func TestV4Btree(t *testing.T) {
+	im := testImage(t, "v4")
+	x, f := openImage(t, im)
+	be := binary.BigEndian
+	n, err := x.resolve("test", "random.bin", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := n.in
+	if in.format != fmtExtents || in.nextents < 1 {
+		t.Fatalf("random.bin: format %d with %d extents", in.format, in.nextents)
+	}
+	// The last block of the last AG: free on a file system this empty.
+	fsb := uint64(x.sb.agCount-1)<<x.sb.agBlkLog | uint64(x.sb.dblocks-1-uint64(x.sb.agCount-1)*uint64(x.sb.agBlocks))
+	blkOff, ok := x.sb.fsbOffset(fsb)
+	if !ok {
+		t.Fatal("no last block")
+	}
+	// libxfs wants more extents in a btree than the inode holds: each
+	// extent of the file is cut in 12 (a map that is still right).
+	ext, err := x.extentMap(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []byte
+	for _, e := range ext {
+		start := (uint64(e.phys) / uint64(x.sb.blockSize)) // AG 0: block number = fsb
+		for i, piece := uint64(0), e.count/12+1; i < e.count; i += piece {
+			c := min(piece, e.count-i)
+			recs = be.AppendUint64(recs, (e.off+i)<<9|(start+i)>>43)
+			recs = be.AppendUint64(recs, (start+i)<<21|c)
+		}
+	}
+	if ext[len(ext)-1].phys >= x.sb.agSize() || len(recs)/16 <= (x.sb.inodeSize-100)/16 {
+		t.Fatalf("random.bin: %d extents, the last at %#x: not what the test cuts", len(ext), ext[len(ext)-1].phys)
+	}
+	blk := make([]byte, x.sb.blockSize)
+	copy(blk, "BMAP")
+	be.PutUint16(blk[4:], 0)                    // level
+	be.PutUint16(blk[6:], uint16(len(recs)/16)) // records
+	be.PutUint64(blk[8:], ^uint64(0))           // no left sibling
+	be.PutUint64(blk[16:], ^uint64(0))          // no right sibling
+	copy(blk[24:], recs)
+	ino := make([]byte, x.sb.inodeSize)
+	if _, err := f.ReadAt(ino, in.off); err != nil {
+		t.Fatal(err)
+	}
+	ino[5] = fmtBtree
+	be.PutUint32(ino[76:], uint32(len(recs)/16))  // extents
+	be.PutUint64(ino[64:], be.Uint64(ino[64:])+1) // blocks, with the btree's
+	fork := ino[100:]
+	clear(fork)
+	maxrecs := (len(fork) - 4) / 16
+	be.PutUint16(fork, 1)                 // level
+	be.PutUint16(fork[2:], 1)             // records
+	be.PutUint64(fork[4:], 0)             // key: file block 0
+	be.PutUint64(fork[4+maxrecs*8:], fsb) // pointer
+	r := multiPatched{f, []patched{{off: in.off, replace: ino}, {off: blkOff, replace: blk}}}
+	y, err := Open(r, imageSize, guestfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.ReadFile(y, "random.bin")
+	sum := sha256.Sum256(b)
+	if err != nil || hex.EncodeToString(sum[:]) != im.wants["random.bin"].sum {
+		t.Fatalf("random.bin through a hand-made v4 btree: %d bytes, %v; sha256 differs", len(b), err)
+	}
+
+	// xfs_db on a copy with the same two changes maps the file alike.
+	xfsDB, ok := testenv.LookTool(t, "xfs_db")
+	if !ok {
+		return
+	}
+	cp := filepath.Join(t.TempDir(), "v4-btree.img")
+	if err := run(testenv.Tool(t, "cp"), "--sparse=always", im.path, cp); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(cp, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteAt(ino, in.off)
+	w.WriteAt(blk, blkOff)
+	w.Close()
+	out, err := exec.Command(xfsDB, "-r", "-c", "path /random.bin", "-c", "p core.format", "-c", "bmap", cp).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "core.format = 3 (btree)") || !strings.Contains(string(out), "data offset 0") {
+		t.Errorf("xfs_db on the hand-made btree: %v\n%s", err, out)
+	}
+	t.Logf("xfs_db:\n%s", out)
+}
+
+// multiPatched is a reader with several ranges replaced.
+type multiPatched struct {
+	r  io.ReaderAt
+	ps []patched
+}
+
+func (m multiPatched) ReadAt(b []byte, off int64) (int, error) {
+	n, err := m.r.ReadAt(b, off)
+	for _, p := range m.ps {
+		p.r = nil
+		for i := range b[:n] {
+			if o := off + int64(i); o >= p.off && o < p.off+int64(len(p.replace)) {
+				b[i] = p.replace[o-p.off]
+			}
+		}
+	}
+	return n, err
 }
