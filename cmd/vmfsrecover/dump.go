@@ -8,12 +8,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
 	"github.com/vmfsrecover/vmfsrecover/recover/writeguard"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
-	"golang.org/x/term"
 )
 
 type dumpOptions struct {
@@ -125,20 +123,9 @@ func runDump(ctx context.Context, o *dumpOptions, spec string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	var bar *progressbar.ProgressBar
-	if f, ok := stderr.(*os.File); ok && !o.quiet && term.IsTerminal(int(f.Fd())) {
-		bar = progressbar.DefaultBytes(m.Total(), "dump")
-	}
-	var last int64
-	written, err := vmdk.CopySparse(ctx, out, r, m, func(done int64) {
-		if bar != nil {
-			bar.Add64(done - last)
-			last = done
-		}
-	})
-	if bar != nil {
-		bar.Finish()
-	}
+	update, finish := o.byteProgressTo(stderr, "dump", m.Total(), nil, nil)
+	written, err := vmdk.CopySparse(ctx, out, r, m, func(done int64) { update(done, m.Total()) })
+	finish()
 	if err == nil {
 		err = out.Truncate(length)
 	}

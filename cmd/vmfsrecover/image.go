@@ -152,7 +152,7 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 		received = t.Transferred
 	}
 	var last imaging.Stats // the display's detail reads it between updates
-	update, finish := o.byteProgressWith("image", size, received, func() string {
+	update, finish := o.byteProgressTo(os.Stderr, "image", size, received, func() string {
 		return fmt.Sprintf("%s: rescued %s, bad %s, %d read errors", last.Phase, textout.Bytes(last.Rescued), textout.Bytes(last.Bad), last.ReadErrors)
 	})
 	runErr := imaging.Run(ctx, src, size, out, m, save, imaging.Options{

@@ -5,69 +5,53 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/vmfsrecover/vmfsrecover/internal/progress"
 	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"golang.org/x/term"
 )
 
-// byteProgress reports long byte-counting work on stderr: a bar with
-// throughput and ETA on a terminal, a plain line every 10 seconds
-// otherwise, nothing with --quiet or --json. received, when not nil,
-// counts the bytes a remote source delivered: the display adds them and
-// their rate, which is the link's, not the scan's.
+// byteProgress reports long byte-counting work on stderr through the
+// tool's one display (internal/progress): a bar with throughput and ETA on
+// a terminal, a plain line every 10 seconds otherwise, nothing with
+// --quiet or --json. received, when not nil, counts the bytes a remote
+// source delivered: the display adds them and their rate, which is the
+// link's, not the scan's.
 func (g *globalOptions) byteProgress(desc string, total int64, received func() int64) (update func(done, total int64), finish func()) {
-	return g.byteProgressWith(desc, total, received, nil)
+	return g.byteProgressTo(os.Stderr, desc, total, received, nil)
 }
 
-// byteProgressWith is byteProgress whose description also carries what
+// byteProgressTo is byteProgress on w, whose status also carries what
 // detail says (such as a rescue's rescued and bad totals), refreshed with
-// the link rate, about once a second.
-func (g *globalOptions) byteProgressWith(desc string, total int64, received func() int64, detail func() string) (update func(done, total int64), finish func()) {
+// the link rate.
+func (g *globalOptions) byteProgressTo(w io.Writer, desc string, total int64, received func() int64, detail func() string) (update func(done, total int64), finish func()) {
 	if g.quiet || g.json {
 		return func(int64, int64) {}, func() {}
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		bar := progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(os.Stderr),
-			progressbar.OptionSetDescription(desc),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionFullWidth(),
-		)
-		link := newLinkRate(received, detail, time.Second)
-		return func(done, _ int64) {
-			if s, ok := link.sample(); ok {
-				bar.Describe(desc + s)
-			}
-			bar.Set64(done)
-		}, func() { bar.Finish(); fmt.Fprintln(os.Stderr) }
-	}
-	return progressLines(os.Stderr, desc, received, detail, 10*time.Second)
+	f, ok := w.(*os.File)
+	return progressOn(w, ok && term.IsTerminal(int(f.Fd())), 10*time.Second, desc, total, received, detail)
 }
 
-// progressLines writes a progress line at most every interval, and at the
-// end.
-func progressLines(w io.Writer, desc string, received func() int64, detail func() string, interval time.Duration) (update func(done, total int64), finish func()) {
-	start, last := time.Now(), time.Now()
-	var first int64 = -1
-	link := newLinkRate(received, detail, 0)
-	return func(done, total int64) {
-		if first < 0 {
-			first = done
+// progressOn shows the work on a progress.Display whose status is the
+// link's rate and the detail, sampled about once a second on a terminal
+// and once a line otherwise.
+func progressOn(w io.Writer, terminal bool, interval time.Duration, desc string, total int64, received func() int64, detail func() string) (update func(done, total int64), finish func()) {
+	d := progress.New(w, terminal, interval, desc, total)
+	every := interval
+	if terminal {
+		every = time.Second
+	}
+	link := newLinkRate(received, detail, every)
+	return func(done, _ int64) {
+		if s, ok := link.sample(); ok {
+			d.Status(s)
 		}
-		if time.Since(last) < interval && done < total {
-			return
-		}
-		last = time.Now()
-		rate := float64(done-first) / max(time.Since(start).Seconds(), 0.001)
-		s, _ := link.sample()
-		fmt.Fprintf(w, "%s: %d/%d bytes (%.0f%%), %s/s%s\n", desc, done, total, 100*float64(done)/float64(max(total, 1)), textout.Bytes(int64(rate)), s)
-	}, func() {}
+		d.Set(done)
+	}, d.Finish
 }
 
 // linkRate follows the bytes a remote source has received, for the rate
@@ -88,7 +72,7 @@ func newLinkRate(received func() int64, detail func() string, every time.Duratio
 	return r
 }
 
-// sample returns ", received N at R/s" and the detail when a period has
+// sample returns the detail and "received N at R/s" when a period has
 // passed since the last sample (every period when every is 0), else ok is
 // false.
 func (r *linkRate) sample() (s string, ok bool) {
@@ -100,17 +84,18 @@ func (r *linkRate) sample() (s string, ok bool) {
 	if el < r.every || el <= 0 {
 		return "", false
 	}
+	var parts []string
 	if r.detail != nil {
-		s = ", " + r.detail()
+		parts = append(parts, r.detail())
 	}
 	if r.received != nil {
 		n := r.received()
 		rate := float64(n-r.bytes) / el.Seconds()
 		r.bytes = n
-		s += fmt.Sprintf(", received %s at %s/s", textout.Bytes(n), textout.Bytes(int64(rate)))
+		parts = append(parts, fmt.Sprintf("received %s at %s/s", textout.Bytes(n), textout.Bytes(int64(rate))))
 	}
 	r.at = now
-	return s, true
+	return strings.Join(parts, ", "), true
 }
 
 // deepProgress is the progress display of deep scans; see summedProgress.

@@ -13,7 +13,7 @@ import (
 func TestProgressLinesShowReceived(t *testing.T) {
 	var out strings.Builder
 	var got int64
-	update, _ := progressLines(&out, "deep scan nbd://h/", func() int64 { return got }, nil, 0)
+	update, _ := progressOn(&out, false, 0, "deep scan nbd://h/", 16<<20, func() int64 { return got }, nil)
 	got = 3 << 20
 	time.Sleep(10 * time.Millisecond)
 	update(8<<20, 16<<20)
@@ -21,7 +21,7 @@ func TestProgressLinesShowReceived(t *testing.T) {
 		t.Errorf("remote progress line %q", s)
 	}
 	out.Reset()
-	update, _ = progressLines(&out, "deep scan disk.img", nil, nil, 0)
+	update, _ = progressOn(&out, false, 0, "deep scan disk.img", 16<<20, nil, nil)
 	update(16<<20, 16<<20)
 	if s := out.String(); !strings.Contains(s, "(100%)") || strings.Contains(s, "received") {
 		t.Errorf("local progress line %q", s)

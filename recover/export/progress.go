@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/vmfsrecover/vmfsrecover/internal/progress"
 )
 
 // Progress receives the progress of an export or a verification. Add may
@@ -33,15 +33,13 @@ func (nopProgress) FileDone(string, string) {}
 func (nopProgress) Finish()                 {}
 
 // NewProgress shows the progress of the work named by label ("export",
-// "verify") on w: a bar with bytes, rate and ETA, the files done and the
-// file started last when w is a terminal; otherwise a plain line per file
-// done and a summary line at most every interval. Files that end in failure
-// are counted, not listed: the caller reports each once, with its reason.
+// "verify") on w, through the tool's one display (internal/progress): on
+// a terminal a bar with bytes, rate and ETA, the files done and the file
+// started last; otherwise a line at most every interval, and a line per
+// file done. Files that end in failure are counted, not listed: the
+// caller reports each once, with its reason.
 func NewProgress(w io.Writer, label string, terminal bool, interval time.Duration) Progress {
-	if terminal {
-		return &barProgress{w: w, label: label}
-	}
-	return &lineProgress{w: w, label: label, interval: interval}
+	return &displayProgress{w: w, label: label, terminal: terminal, interval: interval}
 }
 
 // succeeded reports whether a FileDone status is a success; the others
@@ -92,92 +90,97 @@ func (t *tally) String() string {
 	return s
 }
 
-type barProgress struct {
-	w     io.Writer
-	label string
-	mu    sync.Mutex
-	total *progressbar.ProgressBar
+// displayProgress keeps the tally of files and shows it, with the
+// bytes, on a progress.Display.
+type displayProgress struct {
+	w        io.Writer
+	label    string
+	terminal bool
+	interval time.Duration
+	mu       sync.Mutex
+	d        *progress.Display
 	tally
 	name string // the file started last: the "current file" shown
 	size int64
 	cur  int64 // of that file
 }
 
-func (p *barProgress) Start(files int, bytes int64) {
+func (p *displayProgress) Start(files int, bytes int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.tally = tally{files: files, total: bytes}
-	p.total = progressbar.NewOptions64(bytes,
-		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionFullWidth(),
-		progressbar.OptionSetDescription(fmt.Sprintf("%s 0/%d files", p.label, files)),
-	)
+	p.d = progress.New(p.w, p.terminal, p.interval, p.label, bytes)
+	if !p.terminal {
+		p.d.Println(fmt.Sprintf("%s: %d files, %d bytes", p.label, files, bytes))
+	}
+	p.describe()
 }
 
-func (p *barProgress) FileStart(name string, size int64) {
+func (p *displayProgress) FileStart(name string, size int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.name, p.size, p.cur = name, size, 0
 	p.describe()
 }
 
-func (p *barProgress) describe() {
-	if p.total == nil {
+// describe shows the files done; on a terminal also how far the file
+// started last is.
+func (p *displayProgress) describe() {
+	if p.d == nil {
+		return
+	}
+	if !p.terminal || p.name == "" {
+		p.d.Status(p.tally.String())
 		return
 	}
 	pct := 100
 	if p.size > 0 {
 		pct = int(100 * p.cur / p.size)
 	}
-	p.total.Describe(fmt.Sprintf("%s %s | %3d%% %s", p.label, p.tally.String(), pct, shorten(p.name, 40)))
+	p.d.Status(fmt.Sprintf("%s | %3d%% %s", p.tally.String(), pct, shorten(p.name, 40)))
 }
 
-func (p *barProgress) Add(name string, n int64) {
+func (p *displayProgress) Add(name string, n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if name == p.name {
+	if name == p.name && p.terminal {
 		p.cur += n
 		p.describe()
 	}
 	p.got += n
-	if p.total != nil {
-		_ = p.total.Add64(n)
+	if p.d != nil {
+		p.d.Add(n)
 	}
 }
 
-func (p *barProgress) FileDone(name, status string) {
+func (p *displayProgress) FileDone(name, status string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.fileDone(status)
 	p.describe()
+	if !p.terminal && succeeded(status) && p.d != nil {
+		p.d.Println(fmt.Sprintf("%s: %s", status, name))
+	}
 }
 
 // Finish fills the bar only when every byte was counted; work cut short
 // (interrupted, failed files) ends with a line saying how far it got
 // instead of a full bar.
-func (p *barProgress) Finish() {
+func (p *displayProgress) Finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.total == nil {
+	if p.d == nil {
 		return
 	}
 	if p.done == p.files && p.got >= p.tally.total {
-		_ = p.total.Finish()
-		fmt.Fprintln(p.w)
+		p.d.Finish()
 		return
 	}
 	how := "stopped"
 	if p.done == p.files {
 		how = "ended" // every file tried, some failed
 	}
-	_ = p.total.Clear()
-	_ = p.total.Exit()
-	fmt.Fprintf(p.w, "\r%s %s: %s, %d of %d bytes\n", p.label, how, p.tally.String(), p.got, p.tally.total)
+	p.d.Stop(fmt.Sprintf("%s %s: %s, %d of %d bytes", p.label, how, p.tally.String(), p.got, p.tally.total))
 }
 
 func shorten(s string, n int) string {
@@ -186,63 +189,4 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return "..." + string(r[len(r)-n+3:])
-}
-
-// lineProgress prints plain lines, for logs and pipes.
-type lineProgress struct {
-	w        io.Writer
-	label    string
-	interval time.Duration
-	mu       sync.Mutex
-	tally
-	start time.Time
-	last  time.Time
-}
-
-func (p *lineProgress) Start(files int, bytes int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.tally = tally{files: files, total: bytes}
-	p.start, p.last = time.Now(), time.Now()
-	fmt.Fprintf(p.w, "%s: %d files, %d bytes\n", p.label, files, bytes)
-}
-
-func (p *lineProgress) FileStart(name string, size int64) {}
-
-func (p *lineProgress) Add(name string, n int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.got += n
-	if p.interval > 0 && time.Since(p.last) >= p.interval {
-		p.last = time.Now()
-		p.line()
-	}
-}
-
-func (p *lineProgress) line() {
-	el := time.Since(p.start).Seconds()
-	rate := 0.0
-	if el > 0 {
-		rate = float64(p.got) / el
-	}
-	eta := "?"
-	if rate > 0 && p.tally.total >= p.got {
-		eta = (time.Duration(float64(p.tally.total-p.got)/rate) * time.Second).Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "%s: %s, %d/%d bytes, %.1f MB/s, ETA %s\n", p.label, p.tally.String(), p.got, p.tally.total, rate/1e6, eta)
-}
-
-func (p *lineProgress) FileDone(name, status string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.fileDone(status)
-	if succeeded(status) {
-		fmt.Fprintf(p.w, "%s: %s\n", status, name)
-	}
-}
-
-func (p *lineProgress) Finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.line()
 }

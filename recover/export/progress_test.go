@@ -18,8 +18,8 @@ func TestLineProgress(t *testing.T) {
 	p.Add("b", 200)
 	p.FileDone("b", StatusFailed)
 	p.Finish()
-	want := "export: 2 files, 300 bytes\nexported: a\nexport: 2/2 files (1 failed), 300/300 bytes"
-	if !strings.HasPrefix(b.String(), want) || strings.Contains(b.String(), "failed: b") {
+	want := "export: 2 files, 300 bytes\nexported: a\nexport: 300/300 bytes (100%), "
+	if !strings.HasPrefix(b.String(), want) || !strings.Contains(b.String(), ", 2/2 files (1 failed)\n") || strings.Contains(b.String(), "failed: b") {
 		t.Fatalf("got\n%s\nwant prefix\n%s", b.String(), want)
 	}
 }
