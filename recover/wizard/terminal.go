@@ -299,15 +299,7 @@ func (t *Terminal) scan(ctx context.Context, w *Wizard) error {
 		return fmt.Errorf("answer %s", answers)
 	}
 	t.printf("Scanning...\n")
-	_, err = w.Scan(ctx, mode)
-	for _, warn := range w.Warnings() {
-		t.printf("warning: %s\n", warn)
-	}
-	if errors.Is(err, ErrNothingFound) {
-		t.printf("%v\n", err)
-		return nil
-	}
-	return err
+	return t.runScan(ctx, w, mode)
 }
 
 // raid turns reading the sources as one RAID array on (asking for a spec,
@@ -327,7 +319,13 @@ func (t *Terminal) raid(ctx context.Context, w *Wizard) error {
 		return err
 	}
 	t.printf("Assembling and scanning...\n")
-	_, err = w.Scan(ctx, ScanQuick)
+	return t.runScan(ctx, w, ScanQuick)
+}
+
+// runScan runs the scan and prints its warnings; finding nothing is
+// printed, not returned as an error.
+func (t *Terminal) runScan(ctx context.Context, w *Wizard, mode string) error {
+	_, err := w.Scan(ctx, mode)
 	for _, warn := range w.Warnings() {
 		t.printf("warning: %s\n", warn)
 	}

@@ -41,6 +41,18 @@ type Geometry struct {
 	Size int64
 }
 
+// normal is g as metadata describes it to an assembler: a chunk only for
+// the striped levels, no size for a linear array.
+func (g Geometry) normal() Geometry {
+	if !g.Level.striped() {
+		g.Chunk = 0
+	}
+	if g.Level == Linear {
+		g.Size = 0
+	}
+	return g
+}
+
 // Stats counts what reading an array took beyond plain reads.
 type Stats struct {
 	// Reconstructed is how many bytes were computed from redundancy

@@ -212,12 +212,5 @@ func ddfLevel(prl, rlq, secondary byte, d *DDF) error {
 
 // Geometry is the array geometry the DDF record describes.
 func (d *DDF) Geometry() Geometry {
-	g := Geometry{Level: d.Level, Layout: d.Layout, Offset: d.Offset, Size: d.Size}
-	if d.Level.striped() {
-		g.Chunk = d.Chunk
-	}
-	if d.Level == Linear {
-		g.Size = 0
-	}
-	return g
+	return Geometry{Level: d.Level, Layout: d.Layout, Chunk: d.Chunk, Offset: d.Offset, Size: d.Size}.normal()
 }

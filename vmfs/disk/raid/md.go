@@ -250,12 +250,5 @@ func (sb *MDSuper) check() error {
 
 // Geometry is the array geometry the superblock describes.
 func (sb *MDSuper) Geometry() Geometry {
-	g := Geometry{Level: sb.Level, Layout: sb.Layout, Offset: sb.Offset, Size: sb.Size}
-	if sb.Level.striped() {
-		g.Chunk = sb.Chunk
-	}
-	if sb.Level == Linear {
-		g.Size = 0
-	}
-	return g
+	return Geometry{Level: sb.Level, Layout: sb.Layout, Chunk: sb.Chunk, Offset: sb.Offset, Size: sb.Size}.normal()
 }
