@@ -64,8 +64,7 @@ func (w *writer) devWrite(off int64, p []byte) error {
 	return err
 }
 
-// writeLVM writes the LVM device header, volume descriptor, device-name
-// table, PE bitmap and PE table (vmfs.md: "LVM device header").
+// makeUUIDs makes the volume's LVM and file-system UUIDs.
 func (w *writer) makeUUIDs() {
 	t := uint32(w.s.Time.Unix())
 	w.lvmUUID = makeUUID(t, w.s.Seed, 2)
@@ -75,19 +74,54 @@ func (w *writer) makeUUIDs() {
 // devName is the device name of extent k in the LVM device-name table.
 func devName(k int) string { return fmt.Sprintf("mpx.vmhba0:C0:T%d:L0:1", k) }
 
+// writeLVM writes the LVM device header, volume descriptor, device-name
+// table, PE bitmap and PE table (vmfs.md: "LVM device header").
 func (w *writer) writeLVM() error {
+	g := w.lvmGeometry()
+	if err := w.devWrite(lvmHeaderOff, w.lvmHeader(g)); err != nil {
+		return err
+	}
+	if err := w.devWrite(lvmHeaderOff+g.volOff, w.volumeDesc()); err != nil {
+		return err
+	}
+	if w.exts[w.cur].first == 0 {
+		sd := make([]byte, 256*len(w.exts))
+		for k := range w.exts {
+			copy(sd[256*k:], devName(k))
+		}
+		if err := w.devWrite(lvmHeaderOff+g.sdOff, sd); err != nil {
+			return err
+		}
+	}
+	return w.writePEMaps(g)
+}
+
+// lvmGeometry is where the parts of the LVM metadata lie, from the
+// header (vmfs.md: "LVM device header"), and how many PE entries the
+// device has: one per unit on LVM5, one run covering every unit on LVM6,
+// as on I6.
+type lvmGeometry struct {
+	volOff, sdOff, bmOff, peOff int64
+	nPE                         int64
+}
+
+func (w *writer) lvmGeometry() lvmGeometry {
+	if w.v6 {
+		return lvmGeometry{volOff: 0x1000, sdOff: 0x7F000, bmOff: 0x81000, peOff: 0x82000, nPE: 1}
+	}
+	return lvmGeometry{volOff: 0x200, sdOff: 0x7E200, bmOff: 0x80200, peOff: 0x80600, nPE: w.exts[w.cur].count}
+}
+
+// lvmHeader renders the LVM device header of the current extent.
+func (w *writer) lvmHeader(g lvmGeometry) []byte {
 	x := w.exts[w.cur]
 	us := uint64(w.s.Time.UnixMicro())
-	units := x.count
 	h, l := make([]byte, 0x200), layout.LVM
 	l.Magic.Put(h, layout.LVMMagic)
-	major, mdAlign := uint32(5), uint32(0)
-	volOff, sdOff, bmOff, peOff := int64(0x200), int64(0x7E200), int64(0x80200), int64(0x80600)
+	l.Major.Put(h, 5)
 	if w.v6 {
-		major, mdAlign = 6, uint32(w.md)
-		volOff, sdOff, bmOff, peOff = 0x1000, 0x7F000, 0x81000, 0x82000
+		l.Major.Put(h, 6)
 	}
-	l.Major.Put(h, uint64(major))
 	l.Minor.Put(h, 21)
 	h[0x0C] = 0 // SCSI id: type
 	id := "vmfstest:0:0"
@@ -99,12 +133,8 @@ func (w *writer) writeLVM() error {
 	l.SectorSize.Put(h, 512)
 	l.DeviceBytes.Put(h, uint64(dataOffset+x.count*peSize))
 	l.Volumes.Put(h, 1)
-	nPE := units
-	if w.v6 {
-		nPE = 1 // one run covering every unit, as on I6
-	}
-	l.PEs.Put(h, uint64(nPE))
-	l.LastPE.Put(h, uint64(nPE-1))
+	l.PEs.Put(h, uint64(g.nPE))
+	l.LastPE.Put(h, uint64(g.nPE-1))
 	l.Generation.Put(h, 3)
 	l.DataOffset.Put(h, dataOffset)
 	copy(l.DeviceUUID.Bytes(h), w.devUUID[:])
@@ -113,15 +143,20 @@ func (w *writer) writeLVM() error {
 	// An LVM5 PE map (a 1 KiB bitmap, then a table of 8192 entries of
 	// 256 MiB) covers 2 TiB; a device holds up to 8 maps, 1 MiB + 1 KiB
 	// apart, and numPEMaps says how many (vmfs.md: "LVM device header").
-	l.PEMaps.Put(h, uint64((units+peMapEntries-1)/peMapEntries))
+	l.PEMaps.Put(h, uint64((x.count+peMapEntries-1)/peMapEntries))
 	if w.v6 {
 		l.PEMaps.Put(h, 0)
-		l.MDAlignment.Put(h, uint64(mdAlign))
-		l.Units6.Put(h, uint64(units))
+		l.MDAlignment.Put(h, uint64(w.md))
+		l.Units6.Put(h, uint64(x.count))
 	}
-	if err := w.devWrite(lvmHeaderOff, h); err != nil {
-		return err
-	}
+	return h
+}
+
+// volumeDesc renders the volume descriptor the current extent carries
+// (vmfs.md: "Volume descriptor").
+func (w *writer) volumeDesc() []byte {
+	x := w.exts[w.cur]
+	us := uint64(w.s.Time.UnixMicro())
 	v, d := make([]byte, 0x200), layout.VolumeDesc
 	d.Size.Put(v, uint64(w.volSize))
 	d.Generation.Put(v, 2)
@@ -130,28 +165,23 @@ func (w *writer) writeLVM() error {
 	copy(d.UUID.Bytes(v), w.lvmUUID[:])
 	d.SnapID.Put(v, 1)
 	d.CreateTime.Put(v, us)
-	d.Units.Put(v, uint64(units))
+	d.Units.Put(v, uint64(x.count))
 	d.FirstPE.Put(v, uint64(x.first))
-	d.LastPE.Put(v, uint64(x.first+units-1))
+	d.LastPE.Put(v, uint64(x.first+x.count-1))
 	d.ModTime.Put(v, us)
 	d.Devices.Put(v, uint64(len(w.exts)))
 	if w.v6 {
 		d.ConsumedPEs.Put(v, 1)
 	}
-	if err := w.devWrite(lvmHeaderOff+volOff, v); err != nil {
-		return err
-	}
-	if x.first == 0 {
-		sd := make([]byte, 256*len(w.exts))
-		for k := range w.exts {
-			copy(sd[256*k:], devName(k))
-		}
-		if err := w.devWrite(lvmHeaderOff+sdOff, sd); err != nil {
-			return err
-		}
-	}
-	for m := int64(0); m*peMapEntries < nPE; m++ {
-		k := min(nPE-m*peMapEntries, peMapEntries) // entries of map m
+	return v
+}
+
+// writePEMaps writes the PE bitmaps and tables of the current extent
+// (vmfs.md: "PE table and spanned volumes").
+func (w *writer) writePEMaps(g lvmGeometry) error {
+	x := w.exts[w.cur]
+	for m := int64(0); m*peMapEntries < g.nPE; m++ {
+		k := min(g.nPE-m*peMapEntries, peMapEntries) // entries of map m
 		bm := make([]byte, (k+7)/8)
 		pe, f := make([]byte, layout.PEEntrySize*k), layout.PEEntry
 		for j := range k {
@@ -169,11 +199,11 @@ func (w *writer) writeLVM() error {
 			f.Length.Put(e, length)
 			f.Version.Put(e, 1)
 		}
-		step := m * (peOff - bmOff + 0x100000)
-		if err := w.devWrite(lvmHeaderOff+bmOff+step, bm); err != nil {
+		step := m * (g.peOff - g.bmOff + 0x100000)
+		if err := w.devWrite(lvmHeaderOff+g.bmOff+step, bm); err != nil {
 			return err
 		}
-		if err := w.devWrite(lvmHeaderOff+peOff+step, pe); err != nil {
+		if err := w.devWrite(lvmHeaderOff+g.peOff+step, pe); err != nil {
 			return err
 		}
 	}

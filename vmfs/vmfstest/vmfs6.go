@@ -79,29 +79,61 @@ func dirLocation(typ, block, slot int) uint32 {
 // dirent blocks (blocks 1…, contiguous: vmfs6-tools assumes it) and link
 // blocks for hash collisions.
 func (w *writer) dirData6(n *node) ([]byte, error) {
-	md := int(w.md)
-	perBlock := (md - dirBlockHdr) / direntSize
-	groupsPerBlock := (md - dirBlockHdr) / linkGroupSize
-	var slots []*node // children in slot order; deleted ones keep a (zeroed) slot
-	for _, c := range n.children {
-		slots = append(slots, c)
+	d := newDir6(w, n)
+	d.hashChildren()
+	if err := d.allocate(); err != nil {
+		return nil, err
 	}
-	nDirent := (len(slots) + perBlock - 1) / perBlock
-	isRoot := n.parent == nil
+	d.header()
+	d.allocationMap()
+	d.direntBlocks()
+	d.hashTable()
+	d.linkBlocks()
+	return d.buf, nil
+}
+
+// dir6 is a VMFS6 directory being rendered.
+type dir6 struct {
+	n              *node
+	md             int
+	perBlock       int     // dirent slots per block
+	groupsPerBlock int     // link groups per block
+	slots          []*node // children in slot order; deleted ones keep a (zeroed) slot
+	hashes         []uint64
+	buckets        map[int][]dirLink // live entries by hash-table index
+	order          []int             // the indices, in the order first used
+	nDirent        int               // dirent blocks
+	nGroups        int               // link groups
+	nLink          int               // link blocks
+	buf            []byte
+}
+
+// dirLink is an entry's place in the directory and its hash's high half.
+type dirLink struct {
+	loc  uint32
+	hash uint16
+}
+
+func newDir6(w *writer, n *node) *dir6 {
+	md := int(w.md)
+	d := &dir6{n: n, md: md, perBlock: (md - dirBlockHdr) / direntSize,
+		groupsPerBlock: (md - dirBlockHdr) / linkGroupSize, buckets: map[int][]dirLink{}}
+	d.slots = append(d.slots, n.children...)
+	d.hashes = make([]uint64, len(d.slots))
+	d.nDirent = (len(d.slots) + d.perBlock - 1) / d.perBlock
+	return d
+}
+
+// hashChildren puts every live child in the bucket of its name's hash;
+// the root's system files have fixed buckets.
+func (d *dir6) hashChildren() {
+	isRoot := d.n.parent == nil
 	mod := hashEntries
 	if isRoot {
 		mod = hashEntriesRoot
 	}
-	// Buckets of live entries.
-	type link struct {
-		loc  uint32
-		hash uint16
-	}
-	buckets := map[int][]link{}
-	var order []int
-	hashes := make([]uint64, len(slots))
-	for i, c := range slots {
-		blk, slot := 1+i/perBlock, i%perBlock
+	for i, c := range d.slots {
+		blk, slot := 1+i/d.perBlock, i%d.perBlock
 		if c.Deleted {
 			continue
 		}
@@ -110,109 +142,136 @@ func (w *writer) dirData6(n *node) ([]byte, error) {
 			idx = r
 		} else {
 			h := nameHash(c.name)
-			hashes[i] = h
+			d.hashes[i] = h
 			idx, lh = int(h%uint64(mod)), uint16(h>>16)
 		}
-		if buckets[idx] == nil {
-			order = append(order, idx)
+		if d.buckets[idx] == nil {
+			d.order = append(d.order, idx)
 		}
-		buckets[idx] = append(buckets[idx], link{dirLocation(1, blk, slot), lh})
+		d.buckets[idx] = append(d.buckets[idx], dirLink{dirLocation(1, blk, slot), lh})
 	}
-	nGroups := 0
-	for _, idx := range order {
-		if k := len(buckets[idx]); k > 1 {
-			nGroups += (k + linksPerGroup - 1) / linksPerGroup
+}
+
+// allocate counts the link groups and blocks and makes the buffer.
+func (d *dir6) allocate() error {
+	for _, idx := range d.order {
+		if k := len(d.buckets[idx]); k > 1 {
+			d.nGroups += (k + linksPerGroup - 1) / linksPerGroup
 		}
 	}
-	nLink := (nGroups + groupsPerBlock - 1) / groupsPerBlock
-	nBlocks := 1 + nDirent + nLink
-	if nBlocks > 2*md-2*dirBlockHdr {
-		return nil, fmt.Errorf("%w: directory %s needs %d blocks, more than one allocation map covers", ErrTooBig, n.fullPath(), nBlocks)
+	d.nLink = (d.nGroups + d.groupsPerBlock - 1) / d.groupsPerBlock
+	nBlocks := 1 + d.nDirent + d.nLink
+	if nBlocks > 2*d.md-2*dirBlockHdr {
+		return fmt.Errorf("%w: directory %s needs %d blocks, more than one allocation map covers", ErrTooBig, d.n.fullPath(), nBlocks)
 	}
-	buf := make([]byte, dirHeaderSize+nBlocks*md)
+	d.buf = make([]byte, dirHeaderSize+nBlocks*d.md)
+	return nil
+}
+
+// block is directory block b (0: the allocation map).
+func (d *dir6) block(b int) []byte { return d.buf[dirHeaderSize+b*d.md:] }
+
+// dirent writes the entry of c under name at directory offset off; the
+// hash goes in only for entries reached through the hash table's links.
+func (d *dir6) dirent(off int, c *node, name string, h uint64, linked bool) {
+	e, f := d.buf[off:off+direntSize], layout.Dirent6
+	f.Type.Put(e, uint64(c.fdType()))
+	f.Addr.Put(e, uint64(c.fd))
+	f.Generation.Put(e, uint64(c.gen))
+	if linked {
+		f.HashLow.Put(e, h)
+		f.HashHigh.Put(e, h>>16)
+	}
+	f.Self.Put(e, uint64(off))
+	copy(f.Name.Bytes(e), name)
+}
+
+// header writes the counts and the "." and ".." entries.
+func (d *dir6) header() {
 	live := 2
-	for _, c := range slots {
+	for _, c := range d.slots {
 		if !c.Deleted {
 			live++
 		}
 	}
-	dh, bh := layout.Dir6Header, layout.DirBlock
-	dh.Version.Put(buf, layout.Dir6Version)
-	dh.Entries.Put(buf, uint64(live))
-	dh.Allocated.Put(buf, uint64(live))
-	dh.MapBlocks.Put(buf, 1) // one allocation map block: block 0
-	parent := n.parent
+	dh := layout.Dir6Header
+	dh.Version.Put(d.buf, layout.Dir6Version)
+	dh.Entries.Put(d.buf, uint64(live))
+	dh.Allocated.Put(d.buf, uint64(live))
+	dh.MapBlocks.Put(d.buf, 1) // one allocation map block: block 0
+	parent := d.n.parent
 	if parent == nil {
-		parent = n
+		parent = d.n
 	}
-	dirent := func(off int, c *node, name string, h uint64, linked bool) {
-		e, f := buf[off:off+direntSize], layout.Dirent6
-		f.Type.Put(e, uint64(c.fdType()))
-		f.Addr.Put(e, uint64(c.fd))
-		f.Generation.Put(e, uint64(c.gen))
-		if linked {
-			f.HashLow.Put(e, h)
-			f.HashHigh.Put(e, h>>16)
-		}
-		f.Self.Put(e, uint64(off))
-		copy(f.Name.Bytes(e), name)
+	d.dirent(dh.Dot.Off, d.n, ".", 0, false)
+	d.dirent(dh.DotDot.Off, parent, "..", 0, false)
+}
+
+// allocationMap starts block 0: every block not written, block 0 the map.
+func (d *dir6) allocationMap() {
+	layout.DirBlock.Type.Put(d.block(0), layout.DirBlockMap)
+	for b := 0; b < 2*(d.md-dirBlockHdr); b++ {
+		d.mapBlock(b, 8) // not written
 	}
-	dirent(dh.Dot.Off, n, ".", 0, false)
-	dirent(dh.DotDot.Off, parent, "..", 0, false)
-	// Allocation map.
-	amap := buf[dirHeaderSize:]
-	bh.Type.Put(amap, layout.DirBlockMap)
-	nib := func(block int, v byte) {
-		p := &amap[dirBlockHdr+block/2]
-		if block%2 == 0 {
-			*p = *p&0x0F | v<<4
-		} else {
-			*p = *p&0xF0 | v
-		}
+	d.mapBlock(0, 3)
+}
+
+// mapBlock sets block's 4-bit entry in the allocation map, high nibble
+// first.
+func (d *dir6) mapBlock(block int, v byte) {
+	p := &d.block(0)[dirBlockHdr+block/2]
+	if block%2 == 0 {
+		*p = *p&0x0F | v<<4
+	} else {
+		*p = *p&0xF0 | v
 	}
-	for b := 0; b < 2*(md-dirBlockHdr); b++ {
-		nib(b, 8) // not written
-	}
-	nib(0, 3)
-	// Dirent blocks.
-	for b := 0; b < nDirent; b++ {
-		blk := buf[dirHeaderSize+(1+b)*md:]
-		total := perBlock
+}
+
+// direntBlocks writes the entries in their slots; deleted children and
+// the slots past the last child are marked free.
+func (d *dir6) direntBlocks() {
+	bh := layout.DirBlock
+	for b := 0; b < d.nDirent; b++ {
+		blk := d.block(1 + b)
 		free := 0
 		bh.Version.Put(blk, 1)
 		bh.Type.Put(blk, layout.DirBlockEntries)
-		for s := 0; s < total; s++ {
-			i := b*perBlock + s
-			if i >= len(slots) || slots[i].Deleted {
+		for s := 0; s < d.perBlock; s++ {
+			i := b*d.perBlock + s
+			if i >= len(d.slots) || d.slots[i].Deleted {
 				free++
 				bh.Bitmap.Bytes(blk)[s/8] |= 1 << (s % 8)
 				continue
 			}
-			c := slots[i]
-			dirent(dirHeaderSize+(1+b)*md+dirBlockHdr+s*direntSize, c, c.name, hashes[i], !c.sys)
+			c := d.slots[i]
+			d.dirent(dirHeaderSize+(1+b)*d.md+dirBlockHdr+s*direntSize, c, c.name, d.hashes[i], !c.sys)
 		}
-		bh.Total.Put(blk, uint64(total))
+		bh.Total.Put(blk, uint64(d.perBlock))
 		bh.Free.Put(blk, uint64(free))
 		v := byte(1)
 		if free > 0 {
 			v = 5
 		}
-		nib(1+b, v)
+		d.mapBlock(1+b, v)
 	}
-	// Hash table and link groups.
-	table, g := dh.HashTable.Bytes(buf), 0
-	for _, idx := range order {
-		links := buckets[idx]
+}
+
+// hashTable points each used index at its entry, or at the first of the
+// link groups that list its colliding entries.
+func (d *dir6) hashTable() {
+	table, g := layout.Dir6Header.HashTable.Bytes(d.buf), 0
+	loc := func(g int) uint32 { return dirLocation(2, 1+d.nDirent+g/d.groupsPerBlock, g%d.groupsPerBlock) }
+	for _, idx := range d.order {
+		links := d.buckets[idx]
 		if len(links) == 1 {
 			putWord(table, idx, links[0].loc)
 			continue
 		}
-		loc := func(g int) uint32 { return dirLocation(2, 1+nDirent+g/groupsPerBlock, g%groupsPerBlock) }
 		putWord(table, idx, loc(g))
 		for len(links) > 0 {
 			k := min(len(links), linksPerGroup)
-			off := dirHeaderSize + (1+nDirent+g/groupsPerBlock)*md + dirBlockHdr + (g%groupsPerBlock)*linkGroupSize
-			grp, f := buf[off:off+linkGroupSize], layout.LinkGroup
+			off := dirHeaderSize + (1+d.nDirent+g/d.groupsPerBlock)*d.md + dirBlockHdr + (g%d.groupsPerBlock)*linkGroupSize
+			grp, f := d.buf[off:off+linkGroupSize], layout.LinkGroup
 			f.Index.Put(grp, uint64(idx))
 			f.Capacity.Put(grp, linksPerGroup)
 			f.Free.Put(grp, uint64(linksPerGroup-k))
@@ -229,21 +288,25 @@ func (w *writer) dirData6(n *node) ([]byte, error) {
 			}
 		}
 	}
-	for b := 0; b < nLink; b++ {
-		blk := buf[dirHeaderSize+(1+nDirent+b)*md:]
+}
+
+// linkBlocks writes the headers of the blocks that hold link groups.
+func (d *dir6) linkBlocks() {
+	bh := layout.DirBlock
+	for b := 0; b < d.nLink; b++ {
+		blk := d.block(1 + d.nDirent + b)
 		bh.Version.Put(blk, 1)
 		bh.Type.Put(blk, layout.DirBlockLinks)
-		used := min(groupsPerBlock, nGroups-b*groupsPerBlock)
-		for s := used; s < groupsPerBlock; s++ {
+		used := min(d.groupsPerBlock, d.nGroups-b*d.groupsPerBlock)
+		for s := used; s < d.groupsPerBlock; s++ {
 			bh.Bitmap.Bytes(blk)[s/8] |= 1 << (s % 8)
 		}
-		bh.Total.Put(blk, uint64(groupsPerBlock))
-		bh.Free.Put(blk, uint64(groupsPerBlock-used))
+		bh.Total.Put(blk, uint64(d.groupsPerBlock))
+		bh.Free.Put(blk, uint64(d.groupsPerBlock-used))
 		v := byte(2)
-		if used < groupsPerBlock {
+		if used < d.groupsPerBlock {
 			v = 6
 		}
-		nib(1+nDirent+b, v)
+		d.mapBlock(1+d.nDirent+b, v)
 	}
-	return buf, nil
 }
