@@ -37,7 +37,8 @@ sizes, modes, times, owners, link counts and symbolic links as on the
 volume. Beside every VMDK disk NAME.vmdk (a descriptor or a single-file
 sparse disk, not its extents) lies NAME.raw, the disk flattened: its
 extents and snapshot chain read as the guest sees the disk, sized as the
-disk (--tolerant: missing extents and parents read as zeros). Every change
+disk (--tolerant: missing extents and parents read as zeros). Holes are
+holes to lseek(SEEK_DATA/SEEK_HOLE), as cp --sparse=always asks. Every change
 (write, create, rename, chmod, ...) fails with EROFS.
 Bytes known to be lost (a missing extent, an unreadable sector) read as
 zeros, and each file that has some is named once on stderr.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,6 +185,12 @@ func TestMountReadsLikeCatAndLs(t *testing.T) {
 				t.Errorf("through the mount:\n%s\nls -r --hash sha256:\n%s", got, want)
 			}
 			checkAgainstLs(t, m, volumeFlags{}, res.Image)
+			// The thin disk's hole (its second MiB) is a hole through the
+			// mount, as cp --sparse asks with SEEK_DATA/SEEK_HOLE.
+			thin := [][2]int64{{0, 1 << 20}, {2 << 20, 1 << 20}}
+			if got := mounttest.DataMap(t, filepath.Join(m.dir, "vm1/disk-flat.vmdk")); !slices.Equal(got, thin) {
+				t.Errorf("vm1/disk-flat.vmdk: data at %v through the mount, want %v", got, thin)
+			}
 			m.stop(t)
 		})
 	}

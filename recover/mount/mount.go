@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +18,8 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	"golang.org/x/sys/unix"
 )
 
 // ErrBusy is returned by Unmount while programs still use the mount.
@@ -244,7 +248,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		return nil, 0, errno(err)
 	}
 	n.t.warnLost(n.name, f, n.info)
-	h := &handle{fsys: n.t.fsys, name: n.name, f: f}
+	h := &handle{fsys: n.t.fsys, name: n.name, f: f, size: n.info.Size()}
 	h.ra, _ = f.(io.ReaderAt)
 	// The bytes never change: pages read by one open serve the next.
 	return h, fuse.FOPEN_KEEP_CACHE, 0
@@ -310,13 +314,66 @@ type handle struct {
 	fsys fs.FS
 	name string
 	ra   io.ReaderAt
+	size int64
 
 	mu  sync.Mutex
 	f   fs.File
 	pos int64 // of f, when read in order
+
+	mapOnce sync.Once
+	data    allocmap.Map // where the file holds data, for SEEK_DATA and SEEK_HOLE
 }
 
-var _ gofs.FileReleaser = (*handle)(nil)
+var (
+	_ gofs.FileReleaser = (*handle)(nil)
+	_ gofs.FileLseeker  = (*handle)(nil)
+)
+
+// Lseek answers SEEK_DATA and SEEK_HOLE from the file's allocation map
+// (allocmap.Mapper: a thin VMFS file, a flattened VMDK, a deep-scan
+// finding, a guest's sparse file), so that cp --sparse, tar -S and the
+// like skip the holes. A file without one is data from start to end; a
+// map that cannot be read counts as all data too, since a hole claimed
+// wrongly would lose bytes. The kernel answers the other whences itself.
+func (h *handle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	if whence != unix.SEEK_DATA && whence != unix.SEEK_HOLE {
+		return 0, syscall.EINVAL
+	}
+	if off >= uint64(h.size) {
+		return 0, syscall.ENXIO
+	}
+	h.mapOnce.Do(func() {
+		h.data = allocmap.Map{{Off: 0, Len: h.size}}
+		if m, ok := h.f.(allocmap.Mapper); ok {
+			if data, err := m.AllocationMap(); err == nil && data.Validate(h.size) == nil {
+				// Merged: a hole is never between two touching ranges.
+				h.data = allocmap.Normalize(slices.Clone(data))
+			}
+		}
+	})
+	to, ok := seek(h.data, h.size, int64(off), whence == unix.SEEK_DATA)
+	if !ok {
+		return 0, syscall.ENXIO
+	}
+	return uint64(to), 0
+}
+
+// seek finds, in a file of size bytes whose data lies at data, the first
+// byte of data (or of a hole) at or past off < size; ok is false when no
+// data follows. The end of the file counts as a hole, as lseek(2) says.
+func seek(data allocmap.Map, size, off int64, wantData bool) (to int64, ok bool) {
+	i := sort.Search(len(data), func(i int) bool { return data[i].End() > off })
+	if wantData {
+		if i == len(data) {
+			return 0, false
+		}
+		return max(off, data[i].Off), true
+	}
+	if i == len(data) || data[i].Off > off {
+		return off, true
+	}
+	return min(data[i].End(), size), true
+}
 
 func (h *handle) readAt(p []byte, off int64) (int, error) {
 	if h.ra != nil {

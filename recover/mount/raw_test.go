@@ -98,3 +98,29 @@ func TestRawImagesBesideDisks(t *testing.T) {
 		t.Errorf("vm/kept.raw: %q", got)
 	}
 }
+
+// TestSeekDataAndHoles: lseek(SEEK_DATA/SEEK_HOLE) through the mount
+// finds exactly the ranges of the file's allocation map (the lone sparse
+// disk's image, holes where its grains are unallocated), and a file that
+// has no map is data from start to end.
+func TestSeekDataAndHoles(t *testing.T) {
+	c := newChainFS(t)
+	srv := mountForTest(t, WithRawImages(c.fsys, nil), Options{})
+	var want [][2]int64
+	for off := int64(0); off < int64(len(c.sparse)); off += 4096 {
+		if c.sparseGrains(off/4096) != vmdktest.Data {
+			continue
+		}
+		if n := len(want); n > 0 && want[n-1][0]+want[n-1][1] == off {
+			want[n-1][1] += 4096
+		} else {
+			want = append(want, [2]int64{off, 4096})
+		}
+	}
+	if got := mounttest.DataMap(t, filepath.Join(srv.Dir, "vm/lone.raw")); !slices.Equal(got, want) {
+		t.Errorf("vm/lone.raw: data at %v, want %v", got, want)
+	}
+	if got := mounttest.DataMap(t, filepath.Join(srv.Dir, "vm/vm.vmx")); !slices.Equal(got, [][2]int64{{0, 19}}) {
+		t.Errorf("vm/vm.vmx (no map): data at %v, want all of its 19 bytes", got)
+	}
+}

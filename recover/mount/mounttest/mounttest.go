@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // childEnv carries the child's job (a job in JSON).
@@ -141,6 +143,16 @@ func SHA256(t testing.TB, file string) string {
 	return sum
 }
 
+// DataMap walks file with lseek(SEEK_DATA) and lseek(SEEK_HOLE) in a
+// child, as cp --sparse does, and returns the ranges (offset, length) the
+// kernel says hold data.
+func DataMap(t testing.TB, file string) [][2]int64 {
+	t.Helper()
+	var m [][2]int64
+	run(t, job{Kind: "datamap", Path: file}, &m)
+	return m
+}
+
 // ReadFile reads file whole in a child.
 func ReadFile(t testing.TB, file string) []byte {
 	t.Helper()
@@ -233,6 +245,12 @@ func (j job) run(out io.Writer, in io.Reader) error {
 			return err
 		}
 		return json.NewEncoder(out).Encode(sum)
+	case "datamap":
+		m, err := dataMap(j.Path)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(out).Encode(m)
 	case "try":
 		codes := make([]int, len(j.Ops))
 		for i, op := range j.Ops {
@@ -293,6 +311,33 @@ func walk(dir string, skip []string) ([]Entry, error) {
 		return nil
 	})
 	return ents, err
+}
+
+func dataMap(name string) ([][2]int64, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := [][2]int64{}
+	for off := int64(0); ; {
+		start, err := f.Seek(off, unix.SEEK_DATA)
+		if errors.Is(err, syscall.ENXIO) {
+			return m, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("SEEK_DATA from %d: %w", off, err)
+		}
+		end, err := f.Seek(start, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, fmt.Errorf("SEEK_HOLE from %d: %w", start, err)
+		}
+		if end <= start {
+			return nil, fmt.Errorf("SEEK_HOLE from %d gave %d", start, end)
+		}
+		m = append(m, [2]int64{start, end - start})
+		off = end
+	}
 }
 
 func hashFile(name string) (string, error) {
