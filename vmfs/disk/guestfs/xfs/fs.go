@@ -297,11 +297,11 @@ func (x *FS) dirEntries(n node) ([]fs.DirEntry, error) {
 		}
 		de := &dirEntry{x: x, d: e}
 		if !x.sb.ftype || e.ftype == ftUnknown || e.ftype >= ftMax {
-			in, err := x.readInode(e.ino)
-			if err != nil {
-				return nil, err
+			// The type is the inode's. A damaged inode is still listed:
+			// its Info says what is wrong.
+			if in, err := x.entryInode(e); err == nil {
+				de.in = in
 			}
-			de.in = in
 		}
 		out = append(out, de)
 	}

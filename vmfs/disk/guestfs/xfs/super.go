@@ -48,7 +48,6 @@ const (
 	versionNumMask   = 0x000f
 	versionDirV2Bit  = 0x2000
 	versionMoreBits  = 0x8000
-	versionNLinkBit  = 0x0020
 	features2FType   = 0x0200
 	incompatFType    = 0x01
 	incompatSpinodes = 0x02
@@ -73,25 +72,21 @@ const (
 //	inopblog, agblklog u8   192 dirblklog u8   200 features2 u32
 //	216 features_incompat u32   224 crc u32 (little-endian, v5)
 type superblock struct {
-	blockSize  int64
-	dblocks    uint64
-	rootIno    uint64
-	agBlocks   uint32
-	agCount    uint32
-	version    int // 4 or 5
-	sectSize   int
-	inodeSize  int
-	blockLog   uint8
-	inodeLog   uint8
-	inoPBLog   uint8
-	agBlkLog   uint8
-	dirBlkLog  uint8
-	ftype      bool
-	bigtime    bool
-	nrext64    bool
-	rtBlocks   uint64
-	incompat   uint32
-	nlinkField bool // v2 inodes: di_nlink holds the link count
+	blockSize int64
+	dblocks   uint64
+	rootIno   uint64
+	agBlocks  uint32
+	agCount   uint32
+	version   int // 4 or 5
+	sectSize  int
+	inodeSize int
+	blockLog  uint8
+	inodeLog  uint8
+	inoPBLog  uint8
+	agBlkLog  uint8
+	dirBlkLog uint8
+	ftype     bool
+	incompat  uint32 // v5: bigtime and nrext64 are read from each inode's flags2
 }
 
 const sbSize = 512 // what decodeSuper reads; a sector is at least this
@@ -107,7 +102,6 @@ func decodeSuper(b []byte, off int64) (*superblock, error) {
 	sb := &superblock{
 		blockSize: int64(be.Uint32(b[4:])),
 		dblocks:   be.Uint64(b[8:]),
-		rtBlocks:  be.Uint64(b[16:]),
 		rootIno:   be.Uint64(b[56:]),
 		agBlocks:  be.Uint32(b[84:]),
 		agCount:   be.Uint32(b[88:]),
@@ -127,13 +121,9 @@ func decodeSuper(b []byte, off int64) (*superblock, error) {
 			return nil, unsupported(what, off, "version 1 directories")
 		}
 		sb.ftype = vn&versionMoreBits != 0 && be.Uint32(b[200:])&features2FType != 0
-		sb.nlinkField = vn&versionNLinkBit != 0
 	case 5:
 		sb.incompat = be.Uint32(b[216:])
 		sb.ftype = sb.incompat&incompatFType != 0
-		sb.bigtime = sb.incompat&incompatBigtime != 0
-		sb.nrext64 = sb.incompat&incompatNrext64 != 0
-		sb.nlinkField = true
 	default:
 		return nil, unsupported(what, off, "version %d", sb.version)
 	}
@@ -165,11 +155,6 @@ func decodeSuper(b []byte, off int64) (*superblock, error) {
 		if unknown := sb.incompat &^ incompatKnown; unknown != 0 {
 			return nil, unsupported(what, off, "incompatible features %#x", unknown)
 		}
-	}
-	if sb.rtBlocks != 0 {
-		// Files on the realtime device are refused when read; the data
-		// device alone is what the reader has.
-		sb.rtBlocks = 0
 	}
 	return sb, nil
 }
