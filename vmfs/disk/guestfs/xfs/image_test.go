@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -109,6 +110,8 @@ func testImage(t testing.TB, variant string) *image {
 		})
 	case "v4":
 		im.wants, im.err = protoImage(t, mkfs, im.path, []string{"-m", "crc=0", "-n", "ftype=0"})
+	case "v5-4k-sectors":
+		im.wants, im.err = protoImage(t, mkfs, im.path, []string{"-s", "size=4096"})
 	case "v4-ftype":
 		im.wants, im.err = protoImage(t, mkfs, im.path, []string{"-m", "crc=0", "-b", "size=1024"})
 	default:
@@ -371,8 +374,9 @@ func populate(root string) error {
 	return nil
 }
 
-// protoImage makes a version 4 image with mkfs.xfs -p: directories of
-// every format, files, symbolic links short and long.
+// protoImage makes an image with mkfs.xfs -p (version 4, or version 5
+// when args do not say crc=0): directories of every format, files,
+// symbolic links short and long.
 func protoImage(t testing.TB, mkfs, img string, args []string) (map[string]want, error) {
 	src, err := os.MkdirTemp(imagesDir, "proto-src-")
 	if err != nil {
@@ -390,6 +394,12 @@ func protoImage(t testing.TB, mkfs, img string, args []string) (map[string]want,
 		},
 		func() error { return os.Symlink("small.txt", filepath.Join(src, "sym-short")) },
 		func() error {
+			if !slices.Contains(args, "crc=0") {
+				// mkfs.xfs 6.1 -p writes a v5 remote symlink without
+				// its block header: xfs_db and the kernel find it
+				// corrupt, and so does the reader (TestSeedImages).
+				return nil
+			}
 			return os.Symlink("/"+strings.Repeat("long-directory-name/", 50)+"end", filepath.Join(src, "sym-long"))
 		},
 	}

@@ -38,9 +38,9 @@ func openImage(t testing.TB, im *image) (*FS, *os.File) {
 }
 
 func TestReadsWhatMkfsAndTheKernelWrote(t *testing.T) {
-	for _, variant := range []string{"v5", "v4", "v5-1k-dir8k", "v4-ftype"} {
+	for _, variant := range []string{"v5", "v4", "v5-1k-dir8k", "v4-ftype", "v5-4k-sectors"} {
 		t.Run(variant, func(t *testing.T) {
-			if testing.Short() && (variant == "v5-1k-dir8k" || variant == "v4-ftype") {
+			if testing.Short() && variant != "v5" && variant != "v4" {
 				t.Skip("-short: the v5 and v4 images cover the code; this geometry is left to the long run")
 			}
 			im := testImage(t, variant)
@@ -349,8 +349,11 @@ func TestHostileInodes(t *testing.T) {
 }
 
 func TestOpensFromSecondarySuperblock(t *testing.T) {
-	for _, variant := range []string{"v5", "v4"} {
+	for _, variant := range []string{"v5", "v4", "v5-4k-sectors"} {
 		t.Run(variant, func(t *testing.T) {
+			if testing.Short() && variant == "v5-4k-sectors" {
+				t.Skip("-short: the v5 and v4 images cover the code")
+			}
 			im := testImage(t, variant)
 			f, err := os.Open(im.path)
 			if err != nil {
