@@ -497,6 +497,13 @@ func (i nodeInfo) Sys() any {
 	return &Info{Layer: i.n.layer}
 }
 
+// IsVolumeRoot reports the root of a partition's, a logical volume's or a
+// whole disk's file system, as Tree describes it.
+func IsVolumeRoot(info fs.FileInfo) bool {
+	n, ok := info.(nodeInfo)
+	return ok && n.n.vol != nil
+}
+
 // fileInfo is a reader's FileInfo with the layer in Sys().
 type fileInfo struct {
 	fs.FileInfo

@@ -34,7 +34,7 @@ type Answers struct {
 	// Volume is the 1-based number of the volume, or its label or UUID (as
 	// scan shows them); empty picks the only one.
 	Volume VolumeChoice `json:"volume"`
-	Filter string       `json:"filter"` // vms, disks, all (default), deleted
+	Filter string       `json:"filter"` // vms, disks, all (default), deleted, guests
 	Search string       `json:"search"`
 	// Select lists what to export: an item of the filtered list by its
 	// path (a VM's folder, a disk with its extents), any volume path, or

@@ -12,9 +12,12 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest"
+	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
 // Browse filters.
@@ -23,10 +26,13 @@ const (
 	FilterDisks   = "disks"   // VMDKs (descriptors and single-file disks), with their extents
 	FilterAll     = "all"     // every file and link, system files left out
 	FilterDeleted = "deleted" // deleted, orphaned and carved files (from a deep scan)
+	// FilterGuests: what is inside the VMs' disks (their NAME.vmdk@
+	// folders): each disk's partitions, then their files.
+	FilterGuests = "guests"
 )
 
 // Filters lists the browse filters.
-var Filters = []string{FilterVMs, FilterDisks, FilterAll, FilterDeleted}
+var Filters = []string{FilterVMs, FilterDisks, FilterAll, FilterDeleted, FilterGuests}
 
 // Item is one line of the browse list.
 type Item struct {
@@ -74,6 +80,10 @@ func (w *Wizard) List(ctx context.Context, filter, search string) ([]Item, error
 		items = w.vms(ctx, vol)
 	case FilterDisks:
 		items = w.disks(vol)
+	case FilterGuests:
+		if items, err = w.guests(ctx, vol); err != nil {
+			return nil, err
+		}
 	default:
 		for _, e := range w.walkItems() {
 			if e.info.IsDir() || session.SystemFile(e.path, e.info) {
@@ -132,6 +142,9 @@ func (w *Wizard) walk(ctx context.Context, fsys fs.FS) error {
 			e.prov = pr.Provenance()
 		}
 		out = append(out, e)
+		if session.GuestDiskDir(info) {
+			return fs.SkipDir // its inside is the guests filter's (guests)
+		}
 		return nil
 	})
 	if err != nil {
@@ -142,6 +155,65 @@ func (w *Wizard) walk(ctx context.Context, fsys fs.FS) error {
 	}
 	w.walkCache = out
 	return nil
+}
+
+// guests lists the inside of every VM disk's folder (NAME.vmdk@) the walk
+// met: each partition or logical volume, then the files on it, with the
+// layer they lie in; a disk that cannot be read is an item saying why. It
+// opens every disk, so it runs only when this filter is asked for, once
+// per opened volume.
+func (w *Wizard) guests(ctx context.Context, fsys fs.FS) ([]Item, error) {
+	if w.guestCache != nil {
+		return w.guestCache, nil
+	}
+	items := []Item{}
+	for _, e := range w.walkItems() {
+		if !session.GuestDiskDir(e.info) {
+			continue
+		}
+		err := fs.WalkDir(fsys, e.path, func(p string, d fs.DirEntry, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if len(items) >= maxWalk {
+				return fs.SkipAll
+			}
+			if err != nil {
+				items = append(items, Item{Path: "/" + p, Kind: "error", Info: err.Error()})
+				return nil
+			}
+			if p == e.path {
+				return nil
+			}
+			info, err := d.Info()
+			if err != nil {
+				return nil
+			}
+			it := Item{Path: "/" + p, Kind: "file", Size: info.Size(), Paths: []string{p}}
+			if l, ok := info.Sys().(listing.Layered); ok {
+				layer, state := l.LayerState()
+				it.Info = layer
+				if state != "" && state != guestfs.Live {
+					it.Provenance = state
+				}
+			}
+			switch {
+			case guest.IsVolumeRoot(info):
+				it.Kind = "volume"
+			case d.IsDir():
+				return nil
+			case info.Mode()&fs.ModeSymlink != 0:
+				it.Kind = "symlink"
+			}
+			items = append(items, it)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	w.guestCache = items
+	return items, nil
 }
 
 // vms finds the folders that hold a .vmx.

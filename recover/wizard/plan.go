@@ -3,6 +3,7 @@ package wizard
 import (
 	"context"
 	"fmt"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,6 +51,11 @@ func makePlan(ctx context.Context, fsys fs.FS, sel []string, d *Destination) (*P
 					return fs.SkipDir
 				}
 				return nil
+			}
+			if de.IsDir() && name != root {
+				if info, err := de.Info(); err == nil && session.GuestDiskDir(info) {
+					return fs.SkipDir // exported only when selected itself
+				}
 			}
 			switch {
 			case de.IsDir():

@@ -369,7 +369,8 @@ func (t *Terminal) volume(ctx context.Context, w *Wizard) error {
 const browseHelp = `Commands, one per line:
   NUMBERS        select or unselect listed items (1 3 5-7)
   a              select every item listed        n   clear the selection
-  f FILTER       vms, disks, all or deleted      / TEXT   search (/ alone: no search)
+  f FILTER       vms, disks, all, deleted or guests (files inside the VMs' disks)
+  / TEXT         search (/ alone: no search)
   p NUMBER       preview an item                 > <  next or previous page
   s PATH         select a path of the volume     d   done: go on with the selection
 `

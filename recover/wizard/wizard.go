@@ -127,8 +127,10 @@ type Wizard struct {
 	// dst is the destination opened for this process (its FTP password
 	// resolved once); nil after a resume or a new destination.
 	dst export.Destination
-	// walkCache is the walk of the volume behind List.
-	walkCache []walked
+	// walkCache is the walk of the volume behind List; guestCache the
+	// items of the guests filter.
+	walkCache  []walked
+	guestCache []Item
 }
 
 // New starts a wizard at the sources step.
@@ -150,11 +152,15 @@ func (w *Wizard) Step() Step { return w.st.Step }
 
 // Close releases the sources.
 func (w *Wizard) Close() error {
-	w.vol, w.walkCache = nil, nil
-	if w.scan == nil {
-		return nil
+	var err error
+	if w.vol != nil {
+		err = w.vol.Close()
 	}
-	err := w.scan.Close()
+	w.vol, w.walkCache, w.guestCache = nil, nil, nil
+	if w.scan == nil {
+		return err
+	}
+	err = errors.Join(err, w.scan.Close())
 	w.scan = nil
 	return err
 }
@@ -338,7 +344,10 @@ func (w *Wizard) ChooseVolume(ctx context.Context, number int) error {
 	if number < 1 || number > len(w.st.Volumes) {
 		return fmt.Errorf("no volume %d: choose 1 to %d", number, len(w.st.Volumes))
 	}
-	w.vol, w.walkCache = nil, nil
+	if w.vol != nil {
+		w.vol.Close()
+	}
+	w.vol, w.walkCache, w.guestCache = nil, nil, nil
 	w.st.Volume = number
 	if _, err := w.volume(ctx); err != nil {
 		w.st.Volume = 0
@@ -374,6 +383,7 @@ func (w *Wizard) volume(ctx context.Context) (fs.FS, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.EnterDisks(ctx, session.GuestOptions{}, w.st.Tolerant)
 	w.vol = v
 	return v.FS, nil
 }
