@@ -80,22 +80,9 @@ type imageResult struct {
 }
 
 func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Writer) error {
-	if o.retries < 0 {
-		return withExitCode(exitUsage, fmt.Errorf("--retries %d: must be 0 or more", o.retries))
-	}
-	guard := writeguard.New()
-	if !remote.IsRemote(spec) {
-		if err := guard.AddPath(spec); err != nil {
-			return withExitCode(exitUsage, fmt.Errorf("SOURCE %s: %w", spec, err))
-		}
-	}
-	for _, p := range []string{o.output, o.mapPath} {
-		if err := guard.Check(p); err != nil {
-			return err
-		}
-	}
-	if sameFile(o.output, o.mapPath) {
-		return withExitCode(exitUsage, fmt.Errorf("--map %s is the image itself", o.mapPath))
+	guard, err := o.guard(spec)
+	if err != nil {
+		return err
 	}
 	src, err := disk.Open(spec, disk.Options{})
 	if err != nil {
@@ -103,11 +90,52 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 	}
 	defer src.Close()
 	size := src.Size()
-
 	m, resumed, err := loadMap(o.mapPath, size)
 	if err != nil {
 		return err
 	}
+	out, err := o.openImage(guard, size, resumed)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if resumed && !o.quiet {
+		fmt.Fprintf(os.Stderr, "resuming from %s: %s rescued, %s bad, %s not tried yet\n", o.mapPath,
+			textout.Bytes(m.Total(mapfile.Finished)), textout.Bytes(m.Total(mapfile.BadSector)), textout.Bytes(m.Total(mapfile.NonTried)))
+	}
+	runErr := o.rescue(ctx, guard, src, out, m)
+	if cerr := out.Close(); runErr == nil && cerr != nil {
+		runErr = fmt.Errorf("closing %s: %w", o.output, cerr)
+	}
+	return o.report(spec, size, m, runErr, stdout)
+}
+
+// guard checks the flags and that neither the image nor the mapfile is
+// the source; it returns the guard that keeps every later write off it.
+func (o *imageOptions) guard(spec string) (*writeguard.Guard, error) {
+	if o.retries < 0 {
+		return nil, withExitCode(exitUsage, fmt.Errorf("--retries %d: must be 0 or more", o.retries))
+	}
+	guard := writeguard.New()
+	if !remote.IsRemote(spec) {
+		if err := guard.AddPath(spec); err != nil {
+			return nil, withExitCode(exitUsage, fmt.Errorf("SOURCE %s: %w", spec, err))
+		}
+	}
+	for _, p := range []string{o.output, o.mapPath} {
+		if err := guard.Check(p); err != nil {
+			return nil, err
+		}
+	}
+	if sameFile(o.output, o.mapPath) {
+		return nil, withExitCode(exitUsage, fmt.Errorf("--map %s is the image itself", o.mapPath))
+	}
+	return guard, nil
+}
+
+// openImage opens the image file for writing, sized to the source: a new
+// file, or the one a resumed mapfile describes.
+func (o *imageOptions) openImage(guard *writeguard.Guard, size int64, resumed bool) (*os.File, error) {
 	flags := os.O_WRONLY | os.O_CREATE
 	if !resumed {
 		// Only a mapfile says what an existing image holds.
@@ -115,12 +143,19 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 	}
 	out, err := os.OpenFile(o.output, flags, 0o644)
 	if errors.Is(err, os.ErrExist) {
-		return withExitCode(exitUsage, fmt.Errorf("%s exists and no mapfile %s says what it holds: name its mapfile with --map, or write to a new FILE", o.output, o.mapPath))
+		return nil, withExitCode(exitUsage, fmt.Errorf("%s exists and no mapfile %s says what it holds: name its mapfile with --map, or write to a new FILE", o.output, o.mapPath))
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer out.Close()
+	if err := o.checkImage(guard, out, size); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+func (o *imageOptions) checkImage(guard *writeguard.Guard, out *os.File, size int64) error {
 	if err := guard.CheckFile(o.output, out); err != nil {
 		return err
 	}
@@ -133,11 +168,12 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 			return fmt.Errorf("sizing %s to %d bytes: %w", o.output, size, err)
 		}
 	}
-	if resumed && !o.quiet {
-		fmt.Fprintf(os.Stderr, "resuming from %s: %s rescued, %s bad, %s not tried yet\n", o.mapPath,
-			textout.Bytes(m.Total(mapfile.Finished)), textout.Bytes(m.Total(mapfile.BadSector)), textout.Bytes(m.Total(mapfile.NonTried)))
-	}
+	return nil
+}
 
+// rescue copies src into out as imaging.Run does, saving the mapfile as
+// it goes and showing the progress.
+func (o *imageOptions) rescue(ctx context.Context, guard *writeguard.Guard, src disk.Disk, out *os.File, m *mapfile.Map) error {
 	started := time.Now().Format(time.DateTime)
 	save := func(m *mapfile.Map) error {
 		return saveMap(guard, o.mapPath, m, mapfile.Header{
@@ -151,21 +187,23 @@ func runImage(ctx context.Context, o *imageOptions, spec string, stdout io.Write
 	if t, ok := src.(disk.Transferrer); ok {
 		received = t.Transferred
 	}
+	size := src.Size()
 	var last imaging.Stats // the display's detail reads it between updates
 	update, finish := o.byteProgressTo(os.Stderr, "image", size, received, func() string {
 		return fmt.Sprintf("%s: rescued %s, bad %s, %d read errors", last.Phase, textout.Bytes(last.Rescued), textout.Bytes(last.Bad), last.ReadErrors)
 	})
-	runErr := imaging.Run(ctx, src, size, out, m, save, imaging.Options{
+	defer finish()
+	return imaging.Run(ctx, src, size, out, m, save, imaging.Options{
 		Retries: o.retries,
 		Progress: func(s imaging.Stats) {
 			last = s
 			update(s.Size-s.NonTried-s.NonTrimmed-s.NonScraped, s.Size)
 		},
 	})
-	finish()
-	if cerr := out.Close(); runErr == nil && cerr != nil {
-		runErr = fmt.Errorf("closing %s: %w", o.output, cerr)
-	}
+}
+
+// report prints what the rescue holds and says how to go on.
+func (o *imageOptions) report(spec string, size int64, m *mapfile.Map, runErr error, stdout io.Writer) error {
 	res := imageResult{Source: spec, Output: o.output, Map: o.mapPath, Size: size,
 		Rescued: m.Total(mapfile.Finished), Bad: m.Total(mapfile.BadSector)}
 	res.Unfinished = size - res.Rescued - res.Bad
