@@ -44,14 +44,19 @@ func (d *dirList) entries() []fs.DirEntry {
 }
 
 // dirCache keeps the listings of the directories read last, so that
-// looking up every file of a large directory reads its index once.
+// looking up every file of a large directory reads its index once. It is
+// bounded by entries, not directories: a few huge directories or many
+// small ones.
 type dirCache struct {
-	mu    sync.Mutex
-	order []int64
-	lists map[int64]*dirList
+	mu      sync.Mutex
+	order   []int64
+	lists   map[int64]*dirList
+	entries int
 }
 
-const cachedDirs = 64
+// cachedEntries bounds the entries kept, about 60 MiB of them; the
+// directory read last is kept whatever its size.
+const cachedEntries = 256 << 10
 
 func (c *dirCache) get(id int64) *dirList {
 	c.mu.Lock()
@@ -68,10 +73,12 @@ func (c *dirCache) put(id int64, d *dirList) {
 	if _, ok := c.lists[id]; ok {
 		return
 	}
-	if len(c.order) == cachedDirs {
+	for len(c.order) > 0 && c.entries+len(d.nodes) > cachedEntries {
+		c.entries -= len(c.lists[c.order[0]].nodes)
 		delete(c.lists, c.order[0])
 		c.order = c.order[1:]
 	}
 	c.order = append(c.order, id)
 	c.lists[id] = d
+	c.entries += len(d.nodes)
 }

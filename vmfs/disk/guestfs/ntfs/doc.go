@@ -4,6 +4,24 @@
 // name, symbolic links and junctions, and, on request, deleted MFT records
 // whose data runs survive.
 //
+// What Windows shows is what is listed: the Win32 (or POSIX) name of a
+// file, not its DOS 8.3 alias; NTFS's own files (records 0-15: $MFT,
+// $Bitmap, $Extend...) are left out. Info.ID is the MFT record, Info.Links
+// the number of names. A file's mode says directory, symbolic link or
+// read-only. Symbolic links are reparse points (Windows symbolic links,
+// junctions, WSL links) or, as ntfs-3g writes them, Interix system files;
+// Stat and Open follow those whose target is relative, and a link to
+// C:\... (which lies outside the volume) stands for itself. An
+// EFS-encrypted file is listed, but opening it is ErrUnsupported.
+//
+// With Options.Deleted, $MFT is read from end to end for records not in
+// use that still name a file. Each is placed once: under its parent when
+// the parent is live and its sequence number still the one the file's
+// reference names, or under its deleted parent placed so; otherwise in the
+// orphan directory. Info.Lost counts the bytes of its clusters that
+// $Bitmap marks in use again, by a live file: a file whose clusters were
+// reused and freed again reads other data without knowing it.
+//
 // The MFT records themselves (update sequence fixups, attribute headers,
 // attribute lists, run lists) and LZNT1 decompression are decoded by
 // Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser). The

@@ -48,12 +48,15 @@ var (
 	theFixture  *fixture
 	fixtureErr  string
 	fixtureDir  string
+	tempDirs    []string // what the benchmarks' images leave, removed by TestMain
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fixtureDir != "" {
-		os.RemoveAll(fixtureDir)
+	for _, dir := range append(tempDirs, fixtureDir) {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }

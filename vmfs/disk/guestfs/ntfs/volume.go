@@ -159,48 +159,50 @@ func (v *FS) recordOffset(id int64) int64 {
 }
 
 // record reads MFT record id through $MFT, following its attribute list.
+// It reads the record itself rather than through the library's GetMFT,
+// whose cache of 1000 records only churns in a listing of 100,000; the
+// library still caches the extension records an attribute list names.
 func (v *FS) record(id int64) (rec *record, err error) {
-	what := fmt.Sprintf("MFT record %d", id)
 	off := v.recordOffset(id)
 	if id < 0 || id >= v.n {
-		return nil, corrupt(what, off, "beyond the %d records of $MFT", v.n)
+		return nil, corrupt(recordName(id), off, "beyond the %d records of $MFT", v.n)
 	}
-	defer guard(&err, what, off)
-	e, err := v.ctx.GetMFT(id)
+	defer guard(&err, id, off)
+	e, err := parser.GetFixedUpMFTEntry(v.ctx, v.ctx.MFTReader, id*v.boot.recordSize)
 	if err != nil {
-		return nil, corrupt(what, off, "%v", err)
+		return nil, corrupt(recordName(id), off, "%v", err)
 	}
 	return v.decodeRecord(e, id, off, true)
 }
 
+func recordName(id int64) string { return fmt.Sprintf("MFT record %d", id) }
+
 // rawRecord reads the MFT record at byte offset off of the reader, without
 // following an attribute list (used before $MFT is known).
 func (v *FS) rawRecord(off, id int64) (rec *record, err error) {
-	what := fmt.Sprintf("MFT record %d", id)
-	defer guard(&err, what, off)
+	defer guard(&err, id, off)
 	e, err := parser.GetFixedUpMFTEntry(v.ctx, v.r, off)
 	if err != nil {
-		return nil, corrupt(what, off, "%v", err)
+		return nil, corrupt(recordName(id), off, "%v", err)
 	}
 	return v.decodeRecord(e, id, off, false)
 }
 
 // guard turns a panic of the go-ntfs parser on a damaged record into an
 // error naming the record.
-func guard(err *error, what string, off int64) {
+func guard(err *error, id, off int64) {
 	if p := recover(); p != nil {
-		*err = corrupt(what, off, "go-ntfs parser failed: %v", p)
+		*err = corrupt(recordName(id), off, "go-ntfs parser failed: %v", p)
 	}
 }
 
 func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64, lists bool) (*record, error) {
-	what := fmt.Sprintf("MFT record %d", id)
 	hdr := make([]byte, 0x30)
 	if n, _ := e.Reader.ReadAt(hdr, e.Offset); n < len(hdr) {
-		return nil, corrupt(what, off, "short record")
+		return nil, corrupt(recordName(id), off, "short record")
 	}
 	if string(hdr[:4]) != "FILE" {
-		return nil, corrupt(what, off, "no FILE signature (%q)", hdr[:4])
+		return nil, corrupt(recordName(id), off, "no FILE signature (%q)", hdr[:4])
 	}
 	rec := &record{
 		id:    id,
@@ -211,17 +213,18 @@ func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64, lists bool) (*reco
 	}
 	// The library follows an attribute list of any size, one record
 	// read per entry: bound it first, reading the record's own attributes.
-	var attrs []*parser.NTFS_ATTRIBUTE
-	direct := v.directAttributes(e)
-	for _, a := range direct {
-		if a.Type().Value == attrAttributeList && a.DataSize() > maxAttributeList {
-			return nil, corrupt(what, off, "attribute list of %d bytes", a.DataSize())
+	attrs := v.directAttributes(e)
+	list := false
+	for _, a := range attrs {
+		if a.Type().Value == attrAttributeList {
+			if a.DataSize() > maxAttributeList {
+				return nil, corrupt(recordName(id), off, "attribute list of %d bytes", a.DataSize())
+			}
+			list = true
 		}
 	}
-	if lists {
+	if list && lists {
 		attrs = e.EnumerateAttributes(v.ctx)
-	} else {
-		attrs = direct
 	}
 	for _, a := range attrs {
 		if a.Type().Value == 0xFFFFFFFF { // the end marker; the library reads on into the slack
