@@ -49,21 +49,10 @@ func guestDisk(t *testing.T) (string, map[string]string) {
 	return img, sums
 }
 
-// A raw guest disk as SOURCE, and the same disk as a VMDK (descriptor and
-// -flat extent made by qemu-img) inside a VMFS6 datastore: ls, cat, stat,
-// export and verify at every depth, each file's sha256 equal to debugfs's.
-func TestGuestFilesThroughCommands(t *testing.T) {
-	raw, sums := guestDisk(t)
-	out, err, _ := cli(t, "ls", "-r", "--hash", "sha256", raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, sum := range sums {
-		if !strings.Contains(out, sum+" "+p+"\n") {
-			t.Errorf("ls -r --hash of the raw disk lacks %s %s:\n%s", sum, p, out)
-		}
-	}
-
+// guestDatastore writes a VMFS6 datastore whose /vm1/vm1.vmdk is the raw
+// disk as a VMDK (descriptor and -flat extent made by qemu-img).
+func guestDatastore(t *testing.T, raw string) string {
+	t.Helper()
 	vmdkDir := t.TempDir()
 	desc := filepath.Join(vmdkDir, "vm1.vmdk")
 	cmd := exec.Command(testenv.Tool(t, "qemu-img"), "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, desc)
@@ -80,6 +69,25 @@ func TestGuestFilesThroughCommands(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	return ds
+}
+
+// A raw guest disk as SOURCE, and the same disk as a VMDK (descriptor and
+// -flat extent made by qemu-img) inside a VMFS6 datastore: ls, cat, stat,
+// export and verify at every depth, each file's sha256 equal to debugfs's.
+func TestGuestFilesThroughCommands(t *testing.T) {
+	raw, sums := guestDisk(t)
+	out, err, _ := cli(t, "ls", "-r", "--hash", "sha256", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, sum := range sums {
+		if !strings.Contains(out, sum+" "+p+"\n") {
+			t.Errorf("ls -r --hash of the raw disk lacks %s %s:\n%s", sum, p, out)
+		}
+	}
+
+	ds := guestDatastore(t, raw)
 	if out, err, _ = cli(t, "ls", ds, "/vm1"); err != nil || out != "/vm1/vm1-flat.vmdk\n/vm1/vm1.vmdk\n/vm1/vm1.vmdk@\n/vm1/vm1.vmx\n" {
 		t.Errorf("ls /vm1: %v\n%s", err, out)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -301,4 +303,29 @@ func TestMountNeedsAFolder(t *testing.T) {
 			t.Errorf("mount on %s: %v (exit %d), want a usage error", dir, err, exitCode(err))
 		}
 	}
+}
+
+// TestMountShowsGuestFiles: beside the VMDK vm1.vmdk on a datastore the
+// mount (--guests) shows vm1.vmdk@ with the disk's partitions and their files (the
+// guest layer), and vm1.raw, the disk flattened: the guest's files read
+// through the mount with the sha256 debugfs reads, and vm1.raw as the raw
+// disk it was made of.
+func TestMountShowsGuestFiles(t *testing.T) {
+	raw, sums := guestDisk(t)
+	ds := guestDatastore(t, raw)
+	m := mountForTest(t, &mountOptions{globalOptions: &globalOptions{quiet: true}, guests: true}, ds)
+	for p, sum := range sums {
+		if got := mounttest.SHA256(t, filepath.Join(m.dir, "vm1/vm1.vmdk@", p)); got != sum {
+			t.Errorf("vm1/vm1.vmdk@%s through the mount: sha256 %s, debugfs reads %s", p, got, sum)
+		}
+	}
+	b, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if got := mounttest.SHA256(t, filepath.Join(m.dir, "vm1/vm1.raw")); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("vm1/vm1.raw through the mount differs from the disk it was made of")
+	}
+	m.stop(t)
 }
