@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
 
@@ -43,10 +44,11 @@ type Datastore struct {
 }
 
 type datastoreDisk struct {
-	once sync.Once
-	disk *vmdk.Disk
-	tree *Tree
-	err  error
+	once   sync.Once
+	disk   *vmdk.Disk
+	others []*vmdk.Disk // the VM's other disks, read for LVM2 only
+	tree   *Tree
+	err    error
 }
 
 // NewDatastore puts the disks' trees into fsys. ctx stops the search of a
@@ -93,12 +95,68 @@ func (d *Datastore) tree(op, name, vmdkPath string) (*Tree, error) {
 		if dd.err != nil {
 			return
 		}
-		dd.tree, dd.err = Open(d.ctx, []Disk{{Name: path.Base(vmdkPath), R: dd.disk, Size: dd.disk.Size()}}, d.opts.Options)
+		disks := []Disk{{Name: path.Base(vmdkPath), R: dd.disk, Size: dd.disk.Size()}}
+		for _, o := range d.otherDisks(vmdkPath, dd.disk) {
+			dd.others = append(dd.others, o)
+			disks = append(disks, Disk{Name: path.Base(o.Info().Chain[0].Path), R: o, Size: o.Size(), LVMOnly: true})
+		}
+		dd.tree, dd.err = Open(d.ctx, disks, d.opts.Options)
 	})
 	if dd.err != nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: dd.err}
 	}
 	return dd.tree, nil
+}
+
+// otherDisks opens the VM's other disks, which a volume group of the disk
+// at vmdkPath may span: those the .vmx files in its folder name, found on
+// the datastore, leaving out the links of the disk's own snapshot chain.
+// A disk that does not open is left out (its volume groups then say a
+// physical volume is missing).
+func (d *Datastore) otherDisks(vmdkPath string, disk *vmdk.Disk) []*vmdk.Disk {
+	dir := path.Dir(vmdkPath)
+	ents, err := fs.ReadDir(d.fsys, dir)
+	if err != nil {
+		return nil
+	}
+	chain := func(v *vmdk.Disk) []string {
+		var out []string
+		for _, l := range v.Info().Chain {
+			out = append(out, strings.TrimPrefix(path.Clean(l.Path), "/"))
+		}
+		return out
+	}
+	own := chain(disk)
+	seen := map[string]bool{vmdkPath: true}
+	var out []*vmdk.Disk
+	for _, e := range ents {
+		if !strings.EqualFold(path.Ext(e.Name()), ".vmx") || !e.Type().IsRegular() {
+			continue
+		}
+		name := path.Join(dir, e.Name())
+		b, err := fs.ReadFile(d.fsys, name)
+		if err != nil || len(b) > 1<<20 {
+			continue
+		}
+		vmx := preview.SummarizeVMX(d.ctx, d.fsys, name, b, preview.Options{Tolerant: d.opts.VMDK != nil && d.opts.VMDK.Tolerant})
+		for _, vd := range vmx.Disks {
+			p := strings.TrimPrefix(vd.Path, "/")
+			if !vd.Found || p == "" || seen[p] || slices.Contains(own, p) || !vmdk.IsDiskName(p) {
+				continue
+			}
+			seen[p] = true
+			o, err := vmdk.OpenFS(d.fsys, p, d.opts.VMDK)
+			if err != nil {
+				continue
+			}
+			if slices.Contains(chain(o), vmdkPath) {
+				o.Close() // a snapshot of this disk, not another disk
+				continue
+			}
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // diskRoot checks that the VMDK a disk directory stands beside is a file,
@@ -252,6 +310,9 @@ func (d *Datastore) Close() error {
 	for _, dd := range d.disks {
 		if dd.disk != nil {
 			errs = append(errs, dd.disk.Close())
+		}
+		for _, o := range dd.others {
+			errs = append(errs, o.Close())
 		}
 	}
 	d.disks = map[string]*datastoreDisk{}

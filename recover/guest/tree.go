@@ -13,6 +13,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/linuxlvm"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
 
@@ -23,6 +24,10 @@ type Disk struct {
 	Name string
 	R    io.ReaderAt
 	Size int64
+	// LVMOnly: the disk is read only for the LVM2 physical volumes on it
+	// (another disk of the same VM, which a volume group may span), and
+	// not listed.
+	LVMOnly bool
 }
 
 // Options tune Open.
@@ -64,6 +69,9 @@ type volume struct {
 	// LVM2 physical volume, whose logical volumes are under /lvm): it
 	// reads as an empty directory.
 	empty bool
+	// unsupported says why the volume itself cannot be read (a thin or
+	// RAID logical volume).
+	unsupported error
 
 	once sync.Once
 	fsys guestfs.FS
@@ -76,20 +84,31 @@ type volume struct {
 // start is searched for file systems by their backups (partition.Search,
 // which reads the whole disk): ctx stops that.
 func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
-	if len(disks) == 0 {
+	listed := 0
+	for _, d := range disks {
+		if !d.LVMOnly {
+			listed++
+		}
+	}
+	if listed == 0 {
 		return nil, errors.New("guest: no disk")
 	}
 	t := &Tree{opts: opts}
 	var tops []*node
+	var pvs []linuxlvm.Device
 	names := map[string]bool{}
 	for _, d := range disks {
-		n, err := t.disk(ctx, d, len(disks) > 1)
+		n, found, err := t.disk(ctx, d, listed > 1)
 		if err != nil {
 			return nil, err
 		}
-		if len(disks) == 1 {
+		pvs = append(pvs, found...)
+		if d.LVMOnly {
+			continue
+		}
+		if listed == 1 {
 			t.root = n
-			break
+			continue
 		}
 		n.name = d.Name + "@"
 		for i := 2; names[n.name]; i++ {
@@ -99,15 +118,71 @@ func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
 		tops = append(tops, n)
 	}
 	if t.root == nil {
-		t.root = &node{name: ".", children: sorted(tops), layer: "disks"}
+		t.root = &node{children: tops, layer: "disks"}
+	}
+	if lvm := t.lvm(pvs); lvm != nil {
+		if t.root.vol != nil {
+			// The one disk listed is a file system without a table; the
+			// groups are on the VM's other disks: open those as disks.
+			t.warnings = append(t.warnings, "LVM2 volume groups on the VM's other disks are not listed below a disk that is one file system: open the VM's disks together")
+		} else {
+			t.root.children = append(t.root.children, lvm)
+		}
 	}
 	t.root.name = "."
+	t.root.children = sorted(t.root.children)
 	return t, nil
+}
+
+// lvm builds the lvm directory of the volume groups on the physical
+// volumes found, with a directory per group and the logical volumes in
+// it; nil when there are none.
+func (t *Tree) lvm(pvs []linuxlvm.Device) *node {
+	if len(pvs) == 0 {
+		return nil
+	}
+	vgs, err := linuxlvm.Find(pvs)
+	if err != nil {
+		t.warnings = append(t.warnings, "LVM2: "+err.Error())
+	}
+	if len(vgs) == 0 {
+		return nil
+	}
+	dir := &node{name: "lvm", layer: "LVM2 volume groups"}
+	for _, vg := range vgs {
+		g := &node{name: vg.Name, layer: "LVM2 volume group " + vg.Name}
+		for _, w := range vg.Warnings {
+			t.warnings = append(t.warnings, fmt.Sprintf("LVM2 volume group %s: %s", vg.Name, w))
+		}
+		if len(vg.Missing) > 0 {
+			var missing []string
+			for _, pv := range vg.Missing {
+				missing = append(missing, fmt.Sprintf("%s (last seen as %s)", pv.UUID, pv.LastDevice))
+			}
+			t.warnings = append(t.warnings, fmt.Sprintf("LVM2 volume group %s: physical volumes not among the disks given: %s; give every disk of the VM", vg.Name, strings.Join(missing, ", ")))
+		}
+		for _, lv := range vg.LVs {
+			layer := fmt.Sprintf("LV %s/%s", vg.Name, lv.Name)
+			if lv.Origin != "" {
+				layer += " (snapshot of " + lv.Origin + ")"
+			}
+			n := t.volumeNode(lv.Name, layer, lv, lv.Size, -1)
+			if lv.Unsupported != nil {
+				n.vol.fsName = ""
+				n.vol.unsupported = fmt.Errorf("%s volume: %w", lv.Type, lv.Unsupported)
+			}
+			g.children = append(g.children, n)
+		}
+		g.children = sorted(g.children)
+		dir.children = append(dir.children, g)
+	}
+	dir.children = sorted(dir.children)
+	return dir
 }
 
 // disk builds the node of one disk: its partitions, or the file system on
 // the whole disk.
-func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, error) {
+func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlvm.Device, error) {
 	prefix := ""
 	if several {
 		prefix = "disk " + d.Name + " "
@@ -125,6 +200,7 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, error) {
 			warn("partition table: %s", w)
 		}
 	}
+	var pvs []linuxlvm.Device
 	if table != nil && len(table.Partitions) > 0 {
 		dir := &node{layer: prefix + string(table.Scheme) + " partition table"}
 		for _, p := range table.Partitions {
@@ -132,16 +208,25 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, error) {
 				continue
 			}
 			sec := p.Section(d.R)
-			dir.children = append(dir.children, t.volumeNode(fmt.Sprintf("p%d", p.Index),
-				prefix+partitionLayer(p), sec, p.Size, p.Start))
+			name := fmt.Sprintf("p%d", p.Index)
+			n := t.volumeNode(name, prefix+partitionLayer(p), sec, p.Size, p.Start)
+			if n.vol.empty {
+				pvs = append(pvs, linuxlvm.Device{Name: d.Name + "/" + name, R: sec, Size: p.Size})
+			}
+			dir.children = append(dir.children, n)
 		}
 		dir.children = sorted(dir.children)
-		return dir, nil
+		return dir, pvs, nil
 	}
 	// No table (or an empty MBR, as the boot sector of a file system on
-	// the whole disk reads): a file system at sector 0.
-	if name := partition.DetectFS(d.R, d.Size); name != "" {
-		return t.volumeNode(".", prefix+"disk", d.R, d.Size, 0), nil
+	// the whole disk reads): a file system at sector 0, or an LVM2
+	// physical volume on the whole disk.
+	switch name := partition.DetectFS(d.R, d.Size); name {
+	case partition.FSLVM2:
+		return &node{layer: prefix + "disk"}, []linuxlvm.Device{{Name: d.Name, R: d.R, Size: d.Size}}, nil
+	case "":
+	default:
+		return t.volumeNode(".", prefix+"disk", d.R, d.Size, 0), nil, nil
 	}
 	if err != nil && !errors.Is(err, partition.ErrNoTable) {
 		warn("partition table: %v", err)
@@ -152,14 +237,17 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, error) {
 			m = nil
 		}
 	}
+	if d.LVMOnly {
+		return nil, nil, nil
+	}
 	found, err := partition.Search(ctx, d.R, d.Size, m, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%ssearching for file systems: %w", prefix, err)
+		return nil, nil, fmt.Errorf("%ssearching for file systems: %w", prefix, err)
 	}
 	dir := &node{layer: prefix + "partitions found by search"}
 	if len(found) == 0 {
 		warn("no partition table and no file system found")
-		return dir, nil
+		return dir, nil, nil
 	}
 	var placed []string
 	for i, f := range found {
@@ -171,7 +259,7 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, error) {
 	}
 	warn("no partition table: the file systems were found by their signatures and backups, numbered by position: %s", strings.Join(placed, ", "))
 	dir.children = sorted(dir.children)
-	return dir, nil
+	return dir, nil, nil
 }
 
 // volumeNode is the node of a volume of r, recognising its file system.
@@ -202,6 +290,10 @@ func sorted(l []*node) []*node {
 func (v *volume) open(opts Options) (guestfs.FS, error) {
 	v.once.Do(func() {
 		if v.empty {
+			return
+		}
+		if v.unsupported != nil {
+			v.err = fmt.Errorf("%s: %w", v.layer, v.unsupported)
 			return
 		}
 		open, ok := readers[v.fsName]
