@@ -141,43 +141,6 @@ func (x *FS) lookup(in *inode, name string) (dirent, bool, error) {
 	return d.ents[i], true, nil
 }
 
-// dir is an open directory.
-type dir struct {
-	x    *FS
-	n    node
-	ents []fs.DirEntry
-	read bool
-	pos  int
-}
-
-func (d *dir) Stat() (fs.FileInfo, error) { return fileInfo{name: d.n.name, in: d.n.in}, nil }
-func (d *dir) Close() error               { return nil }
-func (d *dir) Read([]byte) (int, error) {
-	return 0, &fs.PathError{Op: "read", Path: d.n.name, Err: errors.New("is a directory")}
-}
-
-// ReadDir lists the directory sorted by name, n entries at a time.
-func (d *dir) ReadDir(n int) ([]fs.DirEntry, error) {
-	if !d.read {
-		ents, err := d.x.dirEntries(d.n)
-		if err != nil {
-			return nil, &fs.PathError{Op: "readdir", Path: d.n.name, Err: err}
-		}
-		d.ents, d.read = ents, true
-	}
-	rest := d.ents[d.pos:]
-	if n <= 0 {
-		d.pos = len(d.ents)
-		return rest, nil
-	}
-	if len(rest) == 0 {
-		return nil, io.EOF
-	}
-	rest = rest[:min(n, len(rest))]
-	d.pos += len(rest)
-	return rest, nil
-}
-
 // File is an open file that is not a directory: it reads through its
 // extents, holes and unwritten extents as zeros.
 type File struct {

@@ -224,7 +224,11 @@ func (x *FS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	if n.in.isDir() {
-		return &dir{x: x, n: n}, nil
+		ents, err := x.dirEntries(n)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return guestfs.NewDir(fileInfo{name: n.name, in: n.in}, ents), nil
 	}
 	f, err := x.openFile(n)
 	if err != nil {

@@ -3,6 +3,7 @@ package xfs
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"io"
 	"io/fs"
 	"sync"
@@ -87,36 +88,7 @@ func (in *inode) ftype() uint8 {
 func (in *inode) structName() string { return fmt.Sprintf("XFS inode %d", in.ino) }
 
 // fileMode is the io/fs mode of the inode.
-func (in *inode) fileMode() fs.FileMode {
-	m := fs.FileMode(in.mode & 0o777)
-	if in.mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if in.mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if in.mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch in.mode & sIFMT {
-	case sIFDIR:
-		m |= fs.ModeDir
-	case sIFLNK:
-		m |= fs.ModeSymlink
-	case sIFIFO:
-		m |= fs.ModeNamedPipe
-	case sIFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
-		m |= fs.ModeDevice
-	case sIFSOCK:
-		m |= fs.ModeSocket
-	case sIFREG:
-	default:
-		m |= fs.ModeIrregular
-	}
-	return m
-}
+func (in *inode) fileMode() fs.FileMode { return guestfs.UnixMode(in.mode) }
 
 func (x *FS) timestamp(b []byte, big bool) time.Time {
 	v := binary.BigEndian.Uint64(b)
