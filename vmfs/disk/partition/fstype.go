@@ -95,6 +95,16 @@ func DetectFS(r io.ReaderAt, size int64) string {
 			return FSFAT12
 		}
 	}
+	// NTFS whose boot sector is destroyed (the head ransomware wipes): its
+	// backup in the partition's last sector, counting the sectors before
+	// it (so that a partition's backup at the end of a whole disk does
+	// not pass for a file system at the disk's start).
+	for _, bps := range []int64{512, 4096} {
+		if bs := at(size-bps, 512); bs != nil && string(bs[3:11]) == "NTFS    " && bs[510] == 0x55 && bs[511] == 0xAA &&
+			int64(binary.LittleEndian.Uint16(bs[11:])) == bps && int64(binary.LittleEndian.Uint64(bs[40:]))*bps == size-bps {
+			return FSNTFS
+		}
+	}
 	return ""
 }
 

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,4 +65,24 @@ func mkfs(t *testing.T, tool string, args []string, size int64) string {
 		t.Fatalf("%s: %v\n%s", tool, err, out)
 	}
 	return img
+}
+
+// TestDetectFSNTFSBackup: an NTFS partition whose boot sector is zeroed is
+// still NTFS by the backup in its last sector; the same volume 1 MiB into
+// a disk is not a file system at the disk's start.
+func TestDetectFSNTFSBackup(t *testing.T) {
+	const size = 16 << 20
+	img := mkfs(t, "mkntfs", []string{"-q", "-F", "-f"}, size)
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b[:8192])
+	if got := DetectFS(bytes.NewReader(b), size); got != FSNTFS {
+		t.Errorf("zeroed boot sector: DetectFS = %q, want %q", got, FSNTFS)
+	}
+	disk := append(make([]byte, 1<<20), b...)
+	if got := DetectFS(bytes.NewReader(disk), int64(len(disk))); got != "" {
+		t.Errorf("a partition's backup at the end of a disk: DetectFS = %q, want none", got)
+	}
 }

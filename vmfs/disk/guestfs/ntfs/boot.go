@@ -119,8 +119,11 @@ func findBoot(r io.ReaderAt, size int64) (bootSector, string, error) {
 		if _, err := r.ReadAt(b, off); err != nil {
 			continue
 		}
+		// The backup counts the sectors before it: one that does not is a
+		// partition's backup at the end of a larger reader (a whole disk),
+		// whose clusters count from elsewhere.
 		bs, err := decodeBoot(b, off)
-		if err != nil || bs.sectorSize != ss {
+		if err != nil || bs.sectorSize != ss || bs.sectors*ss != off {
 			continue
 		}
 		return bs, fmt.Sprintf("boot sector unreadable (%v); opened from its backup at offset %#x", primary, off), nil
