@@ -259,14 +259,15 @@ func secondaryCandidates(r io.ReaderAt, size int64) []int64 {
 	return out
 }
 
-// scanForCopy looks, sector by sector, near each 1/n of the reader for a
-// superblock copy that places itself (a stripe-aligned mkfs moves the
-// groups by up to a stripe unit).
+// scanForCopy looks, sector by sector, within 1 MiB of each 1/n of the
+// reader for a superblock copy that places itself: a stripe-aligned mkfs
+// moves the groups by up to a stripe unit, and a partition may be a little
+// larger than its file system.
 func scanForCopy(r io.ReaderAt, size int64) (int64, bool) {
-	const window = 1 << 20
+	const window = 2 << 20
 	buf := make([]byte, window)
 	for n := int64(2); n <= 32; n++ {
-		start := (size/n - 1<<16) &^ 511
+		start := (size/n - window/2) &^ 511
 		if start <= 0 {
 			break
 		}

@@ -363,6 +363,16 @@ func TestOpensFromSecondarySuperblock(t *testing.T) {
 			intact, _ := openImage(t, im)
 			// Ransomware zeroed the head: superblock, AGF, AGI, AGFL.
 			r := patched{r: f, off: 0, replace: make([]byte, 4*intact.sb.sectSize)}
+			// In a partition larger than the file system by 1 MiB.
+			if _, err := Open(bytes.NewReader(nil), 0, guestfs.Options{}); err == nil {
+				t.Fatal("an empty reader opens")
+			}
+			bigger, err := Open(r, imageSize+1<<20, guestfs.Options{})
+			if err != nil {
+				t.Errorf("Open with AG 0 zeroed in a larger partition: %v", err)
+			} else if _, err := bigger.Stat("small.txt"); err != nil {
+				t.Error(err)
+			}
 			x, err := Open(r, imageSize, guestfs.Options{})
 			if err != nil {
 				t.Fatalf("Open with AG 0 zeroed: %v", err)
