@@ -253,9 +253,17 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 	for i, f := range found {
 		name := fmt.Sprintf("p%d", i+1)
 		size := min(f.Size, d.Size-f.Start)
-		dir.children = append(dir.children, t.volumeNode(name, fmt.Sprintf("%sfound %s at byte %d", prefix, f.FS, f.Start),
-			io.NewSectionReader(d.R, f.Start, size), size, f.Start))
-		placed = append(placed, fmt.Sprintf("%s = %s at byte %d", name, f.FS, f.Start))
+		n := t.volumeNode(name, fmt.Sprintf("%sfound %s at byte %d", prefix, f.FS, f.Start),
+			io.NewSectionReader(d.R, f.Start, size), size, f.Start)
+		// A head destroyed: the search placed it by a backup, from which
+		// its reader opens it.
+		n.vol.fsName = f.FS
+		dir.children = append(dir.children, n)
+		what := fmt.Sprintf("%s = %s at byte %d", name, f.FS, f.Start)
+		if !f.HeadIntact {
+			what += " (its head destroyed; read from its backup)"
+		}
+		placed = append(placed, what)
 	}
 	warn("no partition table: the file systems were found by their signatures and backups, numbered by position: %s", strings.Join(placed, ", "))
 	dir.children = sorted(dir.children)

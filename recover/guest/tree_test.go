@@ -209,12 +209,16 @@ func TestSeveralDisks(t *testing.T) {
 	}
 }
 
-// Ransomware destroyed the partition table (and its GPT backup): the FAT32
-// partition is found by partition.Search, and a warning says so.
+// Ransomware destroyed the partition table (and its GPT backup), the
+// FAT32 boot sector and the head of an ext4 file system: partition.Search
+// places both by their backups, their readers open them in place from
+// those, and a warning says so.
 func TestLostPartitionTable(t *testing.T) {
-	img := sparseImage(t, "lost.img", 100<<20)
-	run(t, "label: gpt\nstart=4096, size=70MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n", "sfdisk", "-q", img)
+	img := sparseImage(t, "lost.img", 200<<20)
+	run(t, "label: gpt\nstart=4096, size=70MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n"+
+		"start=149504, size=64MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n", "sfdisk", "-q", img)
 	files := fatFiles(t, img, 4096*512, 70<<20, 32, map[string]int{"doc.txt": 3000})
+	p2 := extFiles(t, img, 73<<20, 64<<20, hostFiles(t, map[string]int{"home/u/thesis.tex": 20000}), []string{"home/u/thesis.tex"})
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -224,15 +228,18 @@ func TestLostPartitionTable(t *testing.T) {
 		junk[i] = byte(i*7 + 1)
 	}
 	f.WriteAt(junk, 0)                       // MBR, GPT header and entries
-	f.WriteAt(junk[:64<<10], 100<<20-64<<10) // the backup GPT
+	f.WriteAt(junk[:64<<10], 200<<20-64<<10) // the backup GPT
+	f.WriteAt(junk[:512], 2<<20)             // the FAT32 boot sector
+	f.WriteAt(junk[:64<<10], 73<<20)         // the ext4 superblock and group descriptors
 	f.Close()
 	tree := openImages(t, img)
-	if got := rootNames(t, tree, "."); !slices.Equal(got, []string{"p1"}) {
-		t.Fatalf("root lists %v, want p1", got)
+	if got := rootNames(t, tree, "."); !slices.Equal(got, []string{"p1", "p2"}) {
+		t.Fatalf("root lists %v, want p1 p2", got)
 	}
 	checkFiles(t, tree, "p1", files)
+	checkFiles(t, tree, "p2", p2)
 	w := strings.Join(tree.Warnings(), "\n")
-	if !strings.Contains(w, "no partition table") || !strings.Contains(w, "p1 = FAT32 at byte 2097152") {
+	if !strings.Contains(w, "no partition table") || !strings.Contains(w, "p1 = FAT32 at byte 2097152 (its head destroyed; read from its backup)") || !strings.Contains(w, "p2 = ext4 at byte 76546048 (its head destroyed") {
 		t.Errorf("warnings: %s", w)
 	}
 }
