@@ -40,6 +40,7 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 	if warn != "" {
 		x.warnings = append(x.warnings, warn)
 	}
+	x.warnings = append(x.warnings, sb.notes()...)
 	if need := int64(sb.dblocks) << sb.blockLog; need > size {
 		// A truncated image: what it holds is read, blocks past its end
 		// are outside the file system.

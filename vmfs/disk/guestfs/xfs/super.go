@@ -87,6 +87,8 @@ type superblock struct {
 	dirBlkLog uint8
 	ftype     bool
 	incompat  uint32 // v5: bigtime and nrext64 are read from each inode's flags2
+	// inProgress: mkfs did not finish (sb_inprogress, byte 126).
+	inProgress bool
 }
 
 const sbSize = 512 // what decodeSuper reads; a sector is at least this
@@ -100,19 +102,20 @@ func decodeSuper(b []byte, off int64) (*superblock, error) {
 		return nil, &ondisk.FormatError{Struct: what, Off: off, Msg: "no XFSB magic", Err: ErrNotXFS}
 	}
 	sb := &superblock{
-		blockSize: int64(be.Uint32(b[4:])),
-		dblocks:   be.Uint64(b[8:]),
-		rootIno:   be.Uint64(b[56:]),
-		agBlocks:  be.Uint32(b[84:]),
-		agCount:   be.Uint32(b[88:]),
-		version:   int(be.Uint16(b[100:]) & versionNumMask),
-		sectSize:  int(be.Uint16(b[102:])),
-		inodeSize: int(be.Uint16(b[104:])),
-		blockLog:  b[120],
-		inodeLog:  b[122],
-		inoPBLog:  b[123],
-		agBlkLog:  b[124],
-		dirBlkLog: b[192],
+		blockSize:  int64(be.Uint32(b[4:])),
+		dblocks:    be.Uint64(b[8:]),
+		rootIno:    be.Uint64(b[56:]),
+		agBlocks:   be.Uint32(b[84:]),
+		agCount:    be.Uint32(b[88:]),
+		version:    int(be.Uint16(b[100:]) & versionNumMask),
+		sectSize:   int(be.Uint16(b[102:])),
+		inodeSize:  int(be.Uint16(b[104:])),
+		blockLog:   b[120],
+		inodeLog:   b[122],
+		inoPBLog:   b[123],
+		agBlkLog:   b[124],
+		dirBlkLog:  b[192],
+		inProgress: b[126] != 0,
 	}
 	vn := be.Uint16(b[100:])
 	switch sb.version {
@@ -157,6 +160,18 @@ func decodeSuper(b []byte, off int64) (*superblock, error) {
 		}
 	}
 	return sb, nil
+}
+
+// notes are what the superblock says of the file system's state.
+func (sb *superblock) notes() []string {
+	var out []string
+	if sb.inProgress {
+		out = append(out, "XFS superblock says mkfs did not finish (sb_inprogress): the file system may be incomplete")
+	}
+	if sb.incompat&incompatRepair != 0 {
+		out = append(out, "XFS superblock says the file system needs repair (xfs_repair was interrupted): what is read may be inconsistent")
+	}
+	return out
 }
 
 // agSize is the byte length of a full allocation group.

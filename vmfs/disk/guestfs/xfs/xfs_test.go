@@ -614,3 +614,32 @@ func (m multiPatched) ReadAt(b []byte, off int64) (int, error) {
 	}
 	return n, err
 }
+
+func TestNeedsRepairWarns(t *testing.T) {
+	im := testImage(t, "v5")
+	x, f := openImage(t, im)
+	sb := make([]byte, x.sb.sectSize)
+	if _, err := f.ReadAt(sb, 0); err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(sb[216:], binary.BigEndian.Uint32(sb[216:])|incompatRepair)
+	binary.LittleEndian.PutUint32(sb[224:], 0)
+	binary.LittleEndian.PutUint32(sb[224:], crc32.Checksum(sb, castagnoli))
+	y, err := Open(patched{r: f, off: 0, replace: sb}, imageSize, guestfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := y.Warnings(); len(w) != 1 || !strings.Contains(w[0], "needs repair") {
+		t.Errorf("warnings %q, want one saying the file system needs repair", w)
+	}
+	// A bit flipped under the checksum: the primary is refused and a copy
+	// opens the file system.
+	sb[300] ^= 1
+	y, err = Open(patched{r: f, off: 0, replace: sb}, imageSize, guestfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := y.Warnings(); len(w) == 0 || !strings.Contains(w[0], "bad checksum") {
+		t.Errorf("warnings %q, want the primary's bad checksum named", w)
+	}
+}
