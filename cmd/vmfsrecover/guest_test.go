@@ -143,3 +143,35 @@ func TestGuestFilesThroughCommands(t *testing.T) {
 		t.Error("export without --guests entered the disk")
 	}
 }
+
+// A FAT partition made by mkfs.fat with a file deleted by mdel: ls
+// --deleted lists it (deleted) without a deep scan, and cat --deep reads
+// it; without either it is not there.
+func TestGuestDeletedFile(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "fat.img")
+	os.WriteFile(img, nil, 0o644)
+	os.Truncate(img, 32<<20)
+	src := filepath.Join(t.TempDir(), "gone.txt")
+	os.WriteFile(src, []byte(strings.Repeat("deleted but there\n", 100)), 0o644)
+	tool := func(stdin, name string, args ...string) {
+		cmd := exec.Command(testenv.Tool(t, name), args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	tool("start=2048, type=e\n", "sfdisk", "-q", img)
+	tool("", "mkfs.fat", "-F", "16", "--offset", "2048", img, "31744")
+	tool("", "mcopy", "-i", img+"@@1M", src, "::")
+	tool("", "mdel", "-i", img+"@@1M", "::gone.txt")
+	out, err, _ := cli(t, "ls", "-rl", "--deleted", img)
+	if err != nil || !strings.Contains(out, "deleted -r--r--r--         1800 ") || !strings.Contains(out, "/p1/_one.txt") {
+		t.Fatalf("ls --deleted: %v\n%s", err, out)
+	}
+	if out, err, _ = cli(t, "cat", "--deep", img, "/p1/_one.txt"); err != nil || out != strings.Repeat("deleted but there\n", 100) {
+		t.Errorf("cat --deep: %v %q", err, out)
+	}
+	if out, err, _ = cli(t, "ls", "-r", img); err != nil || strings.Contains(out, "_one.txt") {
+		t.Errorf("ls without --deleted: %v\n%s", err, out)
+	}
+}

@@ -93,7 +93,7 @@ func runLs(ctx context.Context, o *lsOptions, args []string, out io.Writer) (err
 		name = a.paths[0]
 	}
 	if o.deleted {
-		o.vol.deep = true
+		o.vol.deepUnlessGuests = !o.vol.deep
 		o.vol.guestDeleted = true
 	}
 	if o.bodyfile {

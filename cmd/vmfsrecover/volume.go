@@ -35,6 +35,9 @@ type volumeFlags struct {
 	// guestDeleted lists deleted files inside the guest file systems
 	// (ls --deleted).
 	guestDeleted bool
+	// deepUnlessGuests: --deep, unless the sources are virtual disks
+	// (ls --deleted), whose readers list deleted files themselves.
+	deepUnlessGuests bool
 	// keepDisksClosed leaves out the NAME.vmdk@ folders (mount without
 	// --guests).
 	keepDisksClosed bool
@@ -44,7 +47,7 @@ func addVolumeFlags(cmd *cobra.Command, v *volumeFlags) {
 	f := cmd.Flags()
 	f.StringVar(&v.volume, "volume", "", "which volume when the sources hold several: label, UUID or number from scan")
 	f.BoolVar(&v.tolerant, "tolerant", false, "read damaged volumes: missing extents and unreadable metadata read as zeros and are reported")
-	f.BoolVar(&v.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
+	f.BoolVar(&v.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables); on a virtual disk without a partition table, search all of it for guest file systems by their backups")
 	f.BoolVar(&v.deep, "deep", false, "use the deep scan (run now, or reused from its scan file): damaged, reformatted and deleted files")
 	f.BoolVar(&v.rescan, "rescan", false, "with --deep: scan again instead of reusing the saved scan file")
 	f.StringVar(&v.scanDir, "scan-dir", "", "with --deep: folder whose .vmfsrecover/ holds scan files (default: the working directory, or the user's cache folder when it cannot be written)")
@@ -129,6 +132,28 @@ func saveRAIDSpec(name string, sc *session.Scan, sources []string) error {
 // as virtual disks (partitions, file systems). The returned function
 // prints the warnings the guest disks met and closes the sources.
 func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []string) (fs.FS, func() error, error) {
+	if v.deep && !v.deepUnlessGuests {
+		// --deep on virtual disks: their readers list deleted files.
+		v.deep, v.deepUnlessGuests, v.guestDeleted = false, true, true
+	}
+	if v.deepUnlessGuests {
+		// ls --deleted: virtual disks list their deleted files without a
+		// deep scan, which only VMFS needs.
+		quick, silent := *v, *g
+		quick.deep, quick.deepUnlessGuests, silent.quiet = false, false, true
+		if sc, err := scanSources(ctx, &silent, &quick, sources); err == nil {
+			if len(sc.Volumes) == 0 {
+				if vol, err := sc.OpenGuests(ctx, session.GuestOptions{Deleted: v.guestDeleted}); err == nil {
+					for _, w := range sc.Warnings() {
+						g.warn(w)
+					}
+					return vol.FS, closeVolume(g, vol, sc), nil
+				}
+			}
+			sc.Close()
+		}
+		v.deep = true
+	}
 	sc, err := scanSources(ctx, g, v, sources)
 	if err != nil {
 		return nil, nil, err
@@ -155,13 +180,18 @@ func openFS(ctx context.Context, g *globalOptions, v *volumeFlags, sources []str
 			vol.EnterDisks(ctx, guests, v.tolerant)
 		}
 	}
-	closer := func() error {
+	return vol.FS, closeVolume(g, vol, sc), nil
+}
+
+// closeVolume returns the function that prints the warnings the guest
+// disks of vol met and closes vol and the sources.
+func closeVolume(g *globalOptions, vol *session.Volume, sc *session.Scan) func() error {
+	return func() error {
 		for _, w := range vol.Warnings() {
 			g.warn(w)
 		}
 		return errors.Join(vol.Close(), sc.Close())
 	}
-	return vol.FS, closer, nil
 }
 
 // openVolume opens the volume of a scan --volume names; on error the scan

@@ -100,7 +100,10 @@ func (d *Datastore) tree(op, name, vmdkPath string) (*Tree, error) {
 			dd.others = append(dd.others, o)
 			disks = append(disks, Disk{Name: path.Base(o.Info().Chain[0].Path), R: o, Size: o.Size(), LVMOnly: true})
 		}
-		dd.tree, dd.err = Open(d.ctx, disks, d.opts.Options)
+		// A disk entered by its path is searched when its table is lost.
+		opts := d.opts.Options
+		opts.Search = true
+		dd.tree, dd.err = Open(d.ctx, disks, opts)
 	})
 	if dd.err != nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: dd.err}

@@ -35,6 +35,10 @@ type Options struct {
 	// Deleted lists deleted files beside the live ones (see
 	// guestfs.Options).
 	Deleted bool
+	// Search reads the whole of a disk that has neither a partition table
+	// nor a file system at its start, for file systems placed by their
+	// backups (partition.Search); without it such a disk lists nothing.
+	Search bool
 }
 
 // Tree is the inside of one or several disks as an fs.FS: partitions,
@@ -72,6 +76,7 @@ type volume struct {
 	// unsupported says why the volume itself cannot be read (a thin or
 	// RAID logical volume).
 	unsupported error
+	vmfs        bool // the partition table says VMFS
 
 	once sync.Once
 	fsys guestfs.FS
@@ -80,9 +85,9 @@ type volume struct {
 
 // Open reads the partition tables of disks and recognises the file system
 // of every partition; the file systems themselves are opened on first
-// use. A disk whose table is lost and which holds no file system at its
-// start is searched for file systems by their backups (partition.Search,
-// which reads the whole disk): ctx stops that.
+// use. With opts.Search, a disk whose table is lost and which holds no
+// file system at its start is searched for file systems by their backups
+// (partition.Search, which reads the whole disk): ctx stops that.
 func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
 	listed := 0
 	for _, d := range disks {
@@ -210,6 +215,7 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 			sec := p.Section(d.R)
 			name := fmt.Sprintf("p%d", p.Index)
 			n := t.volumeNode(name, prefix+partitionLayer(p), sec, p.Size, p.Start)
+			n.vol.vmfs = p.IsVMFS()
 			if n.vol.empty {
 				pvs = append(pvs, linuxlvm.Device{Name: d.Name + "/" + name, R: sec, Size: p.Size})
 			}
@@ -239,6 +245,10 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 	}
 	if d.LVMOnly {
 		return nil, nil, nil
+	}
+	if !t.opts.Search {
+		warn("no partition table and no file system at the start of the disk (a search of the whole disk for file systems by their backups was not asked for)")
+		return &node{layer: prefix + "disk"}, nil, nil
 	}
 	found, err := partition.Search(ctx, d.R, d.Size, m, nil)
 	if err != nil {
@@ -330,6 +340,17 @@ func (t *Tree) Warnings() []string {
 		}
 	})
 	return w
+}
+
+// HoldsVMFS reports a partition or disk of the tree that is VMFS, by its
+// partition type or its signature: a disk of an ESXi host rather than of a
+// VM.
+func (t *Tree) HoldsVMFS() bool {
+	found := false
+	t.walkVolumes(t.root, func(v *volume) {
+		found = found || v.vmfs || v.fsName == partition.FSVMFS || v.fsName == partition.FSVMFSL
+	})
+	return found
 }
 
 // Readable counts the partitions, logical volumes and whole disks of the

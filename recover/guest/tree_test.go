@@ -31,7 +31,7 @@ func openImages(t testing.TB, paths ...string) *Tree {
 		fi, _ := f.Stat()
 		disks = append(disks, Disk{Name: path.Base(p), R: f, Size: fi.Size()})
 	}
-	tree, err := Open(context.Background(), disks, Options{})
+	tree, err := Open(context.Background(), disks, Options{Search: true})
 	if err != nil {
 		t.Fatal(err)
 	}

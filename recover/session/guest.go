@@ -56,7 +56,9 @@ func (v *Volume) Close() error {
 // on which no VMFS volume is found. One source's tree is its partitions;
 // several sources (the disks of one VM) get one directory each, named
 // after the source with "@", and logical volumes spanning them. Sources
-// with no file system it can read are ErrNoGuestFS.
+// with no file system it can read are ErrNoGuestFS. A disk whose table
+// is lost is searched for file systems by their backups only with
+// Options.ProbeAll (--probe-all), since that reads all of it.
 func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) {
 	var disks []guest.Disk
 	var closers []func() error
@@ -82,8 +84,8 @@ func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) 
 		}
 		return errors.Join(errs...)
 	}
-	t, err := guest.Open(ctx, disks, guest.Options{Deleted: o.Deleted})
-	if err == nil && t.Readable() == 0 {
+	t, err := guest.Open(ctx, disks, guest.Options{Deleted: o.Deleted, Search: s.opts.ProbeAll})
+	if err == nil && (t.Readable() == 0 || t.HoldsVMFS()) {
 		err = ErrNoGuestFS
 	}
 	if err != nil {
@@ -93,8 +95,9 @@ func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) 
 	return &Volume{FS: t, anomalies: func() []string { return nil }, warnings: t.Warnings, close: closeAll}, nil
 }
 
-// ErrNoGuestFS: the sources hold no file system a guest reader reads
-// (they are not a VM's disks, or their file systems are unknown).
+// ErrNoGuestFS: the sources hold no file system a guest reader reads, or
+// hold a VMFS partition (an ESXi host's disk whose volume is damaged, which
+// the deep scan reads): they are not a VM's disks.
 var ErrNoGuestFS = errors.New("no guest file system found")
 
 // sourceName is the base name of a SOURCE, local or a URL.
