@@ -40,7 +40,7 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 	if warn != "" {
 		x.warnings = append(x.warnings, warn)
 	}
-	x.warnings = append(x.warnings, sb.notes()...)
+	x.warnings = append(x.warnings, sb.notes(warn == "")...)
 	if need := int64(sb.dblocks) << sb.blockLog; need > size {
 		// A truncated image: what it holds is read, blocks past its end
 		// are outside the file system.
@@ -83,15 +83,20 @@ func (x *FS) checkRoot(ino uint64) error {
 	return nil
 }
 
-// maxRootScan bounds the bytes of AG 0 read to find the root directory.
-const maxRootScan = 256 << 20
+// maxRootScan bounds the bytes of AG 0 read to find the root directory,
+// and maxRootCandidates the directories read there to check their parent.
+const (
+	maxRootScan       = 256 << 20
+	maxRootCandidates = 1024
+)
 
 // findRoot scans the start of allocation group 0 for the root directory.
 func (x *FS) findRoot() (uint64, bool) {
 	sb := x.sb
 	buf := make([]byte, 1<<20)
 	end := min(sb.agSize(), maxRootScan, x.size)
-	for off := int64(0); off < end; off += int64(len(buf)) {
+	candidates := 0
+	for off := int64(0); off < end && candidates < maxRootCandidates; off += int64(len(buf)) {
 		n, _ := x.r.ReadAt(buf, off)
 		for i := 0; i+sb.inodeSize <= n; i += sb.inodeSize {
 			if string(buf[i:i+2]) != "IN" || buf[i+4] < 1 || buf[i+4] > 3 {
@@ -99,8 +104,11 @@ func (x *FS) findRoot() (uint64, bool) {
 			}
 			pos := off + int64(i)
 			ino := uint64(pos>>sb.blockLog)<<sb.inoPBLog | uint64(pos&(sb.blockSize-1))>>sb.inodeLog
-			if in, err := x.decodeInode(buf[i:i+sb.inodeSize], ino, pos); err == nil && in.isDir() && x.checkRoot(ino) == nil {
-				return ino, true
+			if in, err := x.decodeInode(buf[i:i+sb.inodeSize], ino, pos); err == nil && in.isDir() {
+				if x.checkRoot(ino) == nil {
+					return ino, true
+				}
+				candidates++
 			}
 		}
 	}

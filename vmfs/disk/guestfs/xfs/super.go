@@ -162,10 +162,11 @@ func decodeSuper(b []byte, off int64) (*superblock, error) {
 	return sb, nil
 }
 
-// notes are what the superblock says of the file system's state.
-func (sb *superblock) notes() []string {
+// notes are what the superblock says of the file system's state. mkfs
+// leaves sb_inprogress set in the copies: only the primary's counts.
+func (sb *superblock) notes(primary bool) []string {
 	var out []string
-	if sb.inProgress {
+	if sb.inProgress && primary {
 		out = append(out, "XFS superblock says mkfs did not finish (sb_inprogress): the file system may be incomplete")
 	}
 	if sb.incompat&incompatRepair != 0 {
