@@ -22,9 +22,12 @@
 // $Bitmap marks in use again, by a live file: a file whose clusters were
 // reused and freed again reads other data without knowing it.
 //
-// The MFT records themselves (update sequence fixups, attribute headers,
-// attribute lists, run lists) and LZNT1 decompression are decoded by
-// Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser). The
+// The MFT records' update sequence fixups, their attribute lists (the
+// extension records they name), run lists and LZNT1 decompression are
+// decoded by Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser).
+// A record's own attribute headers are decoded here from the bytes the
+// library fixed up: its accessors read and allocate field by field, which
+// made most of the time of a listing. The
 // rest is ours, because the library's own readers are wrong where a
 // recovery tool must be right:
 //

@@ -48,15 +48,12 @@ var (
 	theFixture  *fixture
 	fixtureErr  string
 	fixtureDir  string
-	tempDirs    []string // what the benchmarks' images leave, removed by TestMain
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, dir := range append(tempDirs, fixtureDir) {
-		if dir != "" {
-			os.RemoveAll(dir)
-		}
+	if fixtureDir != "" {
+		os.RemoveAll(fixtureDir)
 	}
 	os.Exit(code)
 }

@@ -63,7 +63,7 @@ type attribute struct {
 	vcnStart, vcnEnd   int64
 	dataSize, initSize int64
 	cuShift            uint16
-	runs               []*parser.Run
+	runList            func() []*parser.Run // decodes the run list (go-ntfs)
 }
 
 // record is a decoded MFT record. Layout of the header: 0x00 "FILE", 0x04

@@ -72,7 +72,7 @@ func (v *FS) openStream(pieces []attribute, what string) (*stream, error) {
 			return nil, corrupt(what, -1, "run list piece for VCN %d-%d after VCN %d", p.vcnStart, p.vcnEnd, next)
 		}
 		var lcn int64 = -1
-		for _, run := range p.runs {
+		for _, run := range p.runList() {
 			if run.Length <= 0 || run.Length > p.vcnEnd+1-next {
 				return nil, corrupt(what, -1, "run of %d clusters at VCN %d beyond the last VCN %d", run.Length, next, p.vcnEnd)
 			}

@@ -197,79 +197,90 @@ func guard(err *error, id, off int64) {
 }
 
 func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64, lists bool) (*record, error) {
-	hdr := make([]byte, 0x30)
-	if n, _ := e.Reader.ReadAt(hdr, e.Offset); n < len(hdr) {
+	// The record as the library fixed it up, read once: its own attributes
+	// are decoded from these bytes (the library's accessors read and
+	// allocate field by field, the most of a listing's time).
+	b := make([]byte, v.boot.recordSize)
+	n, _ := e.Reader.ReadAt(b, e.Offset)
+	if b = b[:n]; n < 0x30 {
 		return nil, corrupt(recordName(id), off, "short record")
 	}
-	if string(hdr[:4]) != "FILE" {
-		return nil, corrupt(recordName(id), off, "no FILE signature (%q)", hdr[:4])
+	if string(b[:4]) != "FILE" {
+		return nil, corrupt(recordName(id), off, "no FILE signature (%q)", b[:4])
 	}
 	rec := &record{
 		id:    id,
 		off:   off,
-		seq:   binary.LittleEndian.Uint16(hdr[0x10:]),
-		flags: binary.LittleEndian.Uint16(hdr[0x16:]),
-		base:  binary.LittleEndian.Uint64(hdr[0x20:]) & (1<<48 - 1),
+		seq:   binary.LittleEndian.Uint16(b[0x10:]),
+		flags: binary.LittleEndian.Uint16(b[0x16:]),
+		base:  binary.LittleEndian.Uint64(b[0x20:]) & (1<<48 - 1),
 	}
-	// The library follows an attribute list of any size, one record
-	// read per entry: bound it first, reading the record's own attributes.
-	attrs := v.directAttributes(e)
+	used := min(int(binary.LittleEndian.Uint32(b[0x18:])), len(b))
 	list := false
-	for _, a := range attrs {
-		if a.Type().Value == attrAttributeList {
-			if a.DataSize() > maxAttributeList {
-				return nil, corrupt(recordName(id), off, "attribute list of %d bytes", a.DataSize())
+	for at := int(binary.LittleEndian.Uint16(b[0x14:])); at+16 <= used; {
+		typ, l := binary.LittleEndian.Uint32(b[at:]), int(binary.LittleEndian.Uint32(b[at+4:]))
+		if typ == 0xFFFFFFFF || l < 16 || l > used-at {
+			break
+		}
+		start := e.Offset + int64(at) // at itself moves on below
+		a := decodeAttribute(b[at:at+l], func() []*parser.Run {
+			return v.ctx.Profile.NTFS_ATTRIBUTE(e.Reader, start).RunList()
+		})
+		if a.typ == attrAttributeList {
+			// The library follows an attribute list of any size, one
+			// record read per entry: bound it first.
+			if size := max(int64(len(a.content)), a.dataSize); size > maxAttributeList {
+				return nil, corrupt(recordName(id), off, "attribute list of %d bytes", size)
 			}
 			list = true
 		}
+		rec.attrs = append(rec.attrs, a)
+		at += l
 	}
-	if list && lists {
-		attrs = e.EnumerateAttributes(v.ctx)
+	if !list || !lists {
+		return rec, nil
 	}
-	for _, a := range attrs {
+	rec.attrs = rec.attrs[:0]
+	for _, a := range e.EnumerateAttributes(v.ctx) {
 		if a.Type().Value == 0xFFFFFFFF { // the end marker; the library reads on into the slack
 			break
 		}
-		rec.attrs = append(rec.attrs, v.decodeAttribute(a))
+		ab := make([]byte, min(int64(a.Length()), v.boot.recordSize))
+		k, _ := a.Reader.ReadAt(ab, a.Offset)
+		rec.attrs = append(rec.attrs, decodeAttribute(ab[:k], a.RunList))
 	}
 	return rec, nil
 }
 
-// directAttributes lists the attributes stored in the record itself.
-func (v *FS) directAttributes(e *parser.MFT_ENTRY) []*parser.NTFS_ATTRIBUTE {
-	var out []*parser.NTFS_ATTRIBUTE
-	used := int64(e.Mft_entry_size())
-	for off := int64(e.Attribute_offset()); off+16 <= used; {
-		a := v.ctx.Profile.NTFS_ATTRIBUTE(e.Reader, e.Offset+off)
-		l := int64(a.Length())
-		if a.Type().Value == 0xFFFFFFFF || l < 16 || off+l > used {
-			break
+// decodeAttribute decodes an attribute from its bytes (header and body);
+// runList decodes its run list, when non-resident, on demand.
+func decodeAttribute(b []byte, runList func() []*parser.Run) attribute {
+	if len(b) < 0x18 {
+		return attribute{}
+	}
+	a := attribute{
+		typ:      binary.LittleEndian.Uint32(b),
+		flags:    binary.LittleEndian.Uint16(b[0x0C:]),
+		resident: b[8] == 0,
+	}
+	if n, at := int(b[9]), int(binary.LittleEndian.Uint16(b[0x0A:])); n > 0 && at+2*n <= len(b) {
+		a.name = utf16String(b[at : at+2*n])
+	}
+	if a.resident {
+		size, at := int(binary.LittleEndian.Uint32(b[0x10:])), int(binary.LittleEndian.Uint16(b[0x14:]))
+		if at <= len(b) {
+			a.content = b[at:min(len(b), at+size)]
 		}
-		out = append(out, a)
-		off += l
+		return a
 	}
-	return out
-}
-
-func (v *FS) decodeAttribute(a *parser.NTFS_ATTRIBUTE) attribute {
-	at := attribute{
-		typ:      uint32(a.Type().Value),
-		name:     a.Name(),
-		flags:    uint16(*a.Flags()),
-		resident: a.IsResident(),
+	if len(b) < 0x40 {
+		return attribute{}
 	}
-	if at.resident {
-		n := min(int64(a.Content_size()), v.boot.recordSize)
-		at.content = make([]byte, n)
-		k, _ := a.Reader.ReadAt(at.content, a.Offset+int64(a.Content_offset()))
-		at.content = at.content[:k]
-		return at
-	}
-	at.vcnStart = int64(a.Runlist_vcn_start())
-	at.vcnEnd = int64(a.Runlist_vcn_end())
-	at.dataSize = int64(a.Actual_size())
-	at.initSize = int64(a.Initialized_size())
-	at.cuShift = a.Compression_unit_size()
-	at.runs = a.RunList()
-	return at
+	a.vcnStart = int64(binary.LittleEndian.Uint64(b[0x10:]))
+	a.vcnEnd = int64(binary.LittleEndian.Uint64(b[0x18:]))
+	a.cuShift = binary.LittleEndian.Uint16(b[0x22:])
+	a.dataSize = int64(binary.LittleEndian.Uint64(b[0x30:]))
+	a.initSize = int64(binary.LittleEndian.Uint64(b[0x38:]))
+	a.runList = runList
+	return a
 }
