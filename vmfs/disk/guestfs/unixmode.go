@@ -29,6 +29,11 @@ func UnixMode(mode uint16) fs.FileMode {
 		m |= fs.ModeDevice | fs.ModeCharDevice
 	case 0x6000:
 		m |= fs.ModeDevice
+	case 0x8000:
+	default:
+		// No file type (damage, or a type Linux does not have): not a
+		// regular file, whose bytes a reader would be asked for.
+		m |= fs.ModeIrregular
 	}
 	return m
 }

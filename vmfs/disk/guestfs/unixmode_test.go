@@ -17,6 +17,8 @@ func TestUnixMode(t *testing.T) {
 		0o140755: fs.ModeSocket | 0o755,
 		0o020666: fs.ModeDevice | fs.ModeCharDevice | 0o666,
 		0o060660: fs.ModeDevice | 0o660,
+		0o000644: fs.ModeIrregular | 0o644,
+		0o170644: fs.ModeIrregular | 0o644,
 	} {
 		if got := UnixMode(mode); got != want {
 			t.Errorf("UnixMode(%#o) = %v, want %v", mode, got, want)
