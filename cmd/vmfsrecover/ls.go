@@ -160,7 +160,7 @@ func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.W
 		return err
 	}
 	if failed > 0 {
-		return withExitCode(exitPartial, fmt.Errorf("%d entries could not be read", failed))
+		return withExitCode(exitPartial, fmt.Errorf("%d %s could not be read", failed, map[bool]string{true: "entry", false: "entries"}[failed == 1]))
 	}
 	return nil
 }
