@@ -276,10 +276,14 @@ func (v *FS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{v: v, n: n}
 	if n.IsDir() {
-		return f, nil
+		d, err := v.children(n)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return guestfs.NewDir(n, d.entries()), nil
 	}
+	f := &File{n: n}
 	rec, err := v.record(n.id)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
@@ -338,20 +342,17 @@ func (v *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return d.entries(), nil
 }
 
-// File is an open file, stream or directory.
+// File is an open file or stream; Open returns a guestfs.Dir for a
+// directory.
 type File struct {
-	v      *FS
-	n      *node
-	s      *stream // nil for a directory
-	off    int64
-	dir    []fs.DirEntry
-	dirPos int
+	n   *node
+	s   *stream
+	off int64
 }
 
 var (
 	_ io.ReaderAt     = (*File)(nil)
 	_ io.Seeker       = (*File)(nil)
-	_ fs.ReadDirFile  = (*File)(nil)
 	_ allocmap.Mapper = (*File)(nil)
 )
 
@@ -369,9 +370,6 @@ func (f *File) Read(p []byte) (int, error) {
 
 // ReadAt reads the file's bytes at off; it is safe for concurrent use.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	if f.s == nil {
-		return 0, &fs.PathError{Op: "read", Path: f.n.name, Err: errors.New("is a directory")}
-	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -394,33 +392,4 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 
 // AllocationMap returns the ranges of the file that hold data: a sparse
 // file's runs; the rest reads as zeros.
-func (f *File) AllocationMap() (allocmap.Map, error) {
-	if f.s == nil {
-		return nil, nil
-	}
-	return f.s.AllocationMap()
-}
-
-func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
-	if f.s != nil {
-		return nil, &fs.PathError{Op: "readdir", Path: f.n.name, Err: errors.New("not a directory")}
-	}
-	if f.dir == nil {
-		d, err := f.v.children(f.n)
-		if err != nil {
-			return nil, &fs.PathError{Op: "readdir", Path: f.n.name, Err: err}
-		}
-		f.dir = d.entries()
-	}
-	rest := f.dir[f.dirPos:]
-	if n <= 0 {
-		f.dirPos = len(f.dir)
-		return rest, nil
-	}
-	if len(rest) == 0 {
-		return nil, io.EOF
-	}
-	rest = rest[:min(n, len(rest))]
-	f.dirPos += len(rest)
-	return rest, nil
-}
+func (f *File) AllocationMap() (allocmap.Map, error) { return f.s.AllocationMap() }
