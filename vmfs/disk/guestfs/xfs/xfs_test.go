@@ -643,3 +643,35 @@ func TestNeedsRepairWarns(t *testing.T) {
 		t.Errorf("warnings %q, want the primary's bad checksum named (and a copy's sb_inprogress is no news)", w)
 	}
 }
+
+// TestV1Inode reads an inode of version 1 (link count in di_onlink), which
+// mkfs.xfs no longer makes: a v4 inode turned v1 by hand.
+func TestV1Inode(t *testing.T) {
+	im := testImage(t, "v4")
+	x, f := openImage(t, im)
+	n, err := x.resolve("test", "small.txt", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, x.sb.inodeSize)
+	if _, err := f.ReadAt(b, n.in.off); err != nil {
+		t.Fatal(err)
+	}
+	b[4] = 1
+	binary.BigEndian.PutUint16(b[6:], 3)           // di_onlink
+	binary.BigEndian.PutUint32(b[16:], 0xdeadbeef) // di_nlink, not read in v1
+	y, err := Open(patched{r: f, off: n.in.off, replace: b}, imageSize, guestfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := y.Stat("small.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if links := fi.Sys().(*guestfs.Info).Links; links != 3 {
+		t.Errorf("v1 inode: %d links, want 3 (di_onlink)", links)
+	}
+	if got, err := fs.ReadFile(y, "small.txt"); err != nil || string(got) != "hello, xfs v4\n" {
+		t.Errorf("v1 inode reads %q, %v", got, err)
+	}
+}
