@@ -11,6 +11,13 @@
 // carries. Nothing changes once mounted, so the kernel may cache entries,
 // attributes and pages for as long as it likes.
 //
+// Reads are up to 1 MiB, read ahead as far. Where a read's bytes lie as
+// they are, contiguously, in a local file (disk.Backed: a VMFS file's
+// blocks in an image, not a remote disk, a hole or a range known lost),
+// the reply hands the kernel that file and offset and the kernel splices
+// the bytes from its page cache of the image: they never pass through
+// this process, one copy fewer than a read and a write.
+//
 // The mount is read-only twice over: the kernel is told so ("ro"), and every
 // operation that would change something answers EROFS should one reach the
 // server anyway. Bytes a file could not give (a missing extent, a bad

@@ -17,7 +17,9 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/hanwen/go-fuse/v2/splice"
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"golang.org/x/sys/unix"
 )
@@ -26,9 +28,23 @@ import (
 var ErrBusy = errors.New("mountpoint is busy")
 
 // maxRead is the largest read the kernel is asked to send and to read
-// ahead: 1 MiB (the kernel's own cap), so a sequential read costs few
-// round trips through the server.
-const maxRead = 1 << 20
+// ahead, so that a sequential read costs few round trips through the
+// server: 1 MiB (the kernel's own cap), less the two pages a spliced
+// reply needs besides its bytes in a pipe of the largest size a process
+// may ask for (/proc/sys/fs/pipe-max-size, 1 MiB by default).
+var maxRead = readSize()
+
+func readSize() int {
+	page := os.Getpagesize()
+	if splice.Resizable() && splice.MaxPipeSize() < 1<<20+2*page {
+		return max(splice.MaxPipeSize()-2*page, 128<<10) / page * page
+	}
+	return 1 << 20
+}
+
+// blockSize is the st_blksize of files: cat, cp and the like read this
+// much at a time. The kernel rounds it down to a power of two.
+const blockSize = 1 << 20
 
 // cacheFor is how long the kernel may trust entries and attributes:
 // nothing in the tree ever changes.
@@ -68,9 +84,6 @@ func Mount(dir string, fsys fs.FS, o Options) (*Server, error) {
 			AllowOther: o.AllowOther,
 			Options:    []string{"ro"},
 			MaxWrite:   maxRead, MaxReadAhead: maxRead,
-			// Reads are answered from memory: splicing gains nothing, and
-			// 1 MiB replies exceed the pipe it would use (and log so).
-			DisableSplice: true,
 			// DirectMount: as root, mount without the fusermount3 helper
 			// (falling back to it as others must).
 			DirectMount: true,
@@ -250,6 +263,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	n.t.warnLost(n.name, f, n.info)
 	h := &handle{fsys: n.t.fsys, name: n.name, f: f, size: n.info.Size()}
 	h.ra, _ = f.(io.ReaderAt)
+	h.backed, _ = f.(disk.Backed)
 	// The bytes never change: pages read by one open serve the next.
 	return h, fuse.FOPEN_KEEP_CACHE, 0
 }
@@ -260,11 +274,21 @@ func (n *node) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 		return nil, syscall.EBADF
 	}
 	want := min(int64(len(dest)), max(n.info.Size()-off, 0))
+	if h.backed != nil && want > 0 {
+		// The bytes lie as they are in a local file (an image): the
+		// kernel splices them from its page cache of the image into the
+		// reply, and they are never copied through this process.
+		if f, at, ok := h.backed.Backing(off, want); ok {
+			return fuse.ReadResultFd(f.Fd(), at, int(want)), 0
+		}
+	}
 	k, err := h.readAt(dest[:want], off)
 	if err != nil {
 		return nil, syscall.EIO
 	}
-	return fuse.ReadResultData(dest[:k]), 0
+	// A vector, not ReadResultData: written with writev, without a detour
+	// through a splice pipe.
+	return fuse.ReadResultVector([][]byte{dest[:k]}), 0
 }
 
 // Everything that would change the tree fails: the kernel already refuses
@@ -311,10 +335,11 @@ func (n *node) Removexattr(context.Context, string) syscall.Errno { return sysca
 // deepscan) are read at any offset concurrently; others are read in
 // order, reopened when a read goes back.
 type handle struct {
-	fsys fs.FS
-	name string
-	ra   io.ReaderAt
-	size int64
+	fsys   fs.FS
+	name   string
+	ra     io.ReaderAt
+	backed disk.Backed // where its bytes lie in a local file as they are
+	size   int64
 
 	mu  sync.Mutex
 	f   fs.File
@@ -425,7 +450,7 @@ func fillAttr(info fs.FileInfo, out *fuse.Attr) {
 	out.Mode = unixMode(info.Mode())
 	out.Size = uint64(max(info.Size(), 0))
 	out.Blocks = (out.Size + 511) / 512
-	out.Blksize = maxRead // cat, cp and the like read this much at a time
+	out.Blksize = blockSize
 	out.Nlink = 1
 	if info.IsDir() {
 		out.Nlink = 2
