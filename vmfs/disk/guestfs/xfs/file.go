@@ -76,7 +76,9 @@ func (de *dirEntry) Info() (fs.FileInfo, error) {
 }
 
 // dirCache keeps the listings of the directories read last, sorted by
-// name, so that resolving many paths in a large directory reads it once.
+// name, so that resolving many paths in a large directory reads it once:
+// up to dirCacheDirs directories and dirCacheEntries names, or one
+// directory of more.
 type dirCache struct {
 	order   []uint64
 	entries map[uint64]*cachedDir
@@ -106,9 +108,9 @@ func (x *FS) cachedDir(in *inode) (*cachedDir, error) {
 	}
 	slices.SortFunc(ents, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
 	d = &cachedDir{ents: ents}
-	if len(ents) > dirCacheEntries {
-		return d, nil
-	}
+	// A directory larger than the budget is kept alone: resolving the
+	// paths of its files one by one (an export) must not read it again
+	// for each, and a listing of it holds as much anyway.
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	c := &x.dirs
