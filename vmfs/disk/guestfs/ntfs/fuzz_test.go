@@ -90,3 +90,35 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecompressUnit feeds LZNT1 units to the decoder (the library's
+// LZNT1Decompress, chunk by chunk): it never panics nor writes past the
+// unit, and data stored as uncompressed chunks (header 0x3FFF: 4096 bytes,
+// no compression bit) comes back unchanged, whatever the fuzzer puts in a
+// compressed chunk after them.
+func FuzzDecompressUnit(f *testing.F) {
+	f.Add([]byte("plain text"), []byte{0x05, 0xB0, 0x00, 'a', 'b', 'c'})
+	f.Add([]byte{}, []byte{0x0F, 0xB0, 0x02, 'a', 'b', 0x01, 0x00, 0x00, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, plain, comp []byte) {
+		plain = plain[:min(len(plain), 3*4096)]
+		chunks := (len(plain) + 4095) / 4096
+		var src []byte
+		for i := range chunks {
+			c := make([]byte, 4096)
+			copy(c, plain[i*4096:])
+			src = append(append(src, 0xFF, 0x3F), c...)
+		}
+		src = append(src, comp...)
+		dst := make([]byte, 16*4096+7) // a canary byte past a 64 KiB unit
+		dst[len(dst)-1] = 0xAA
+		err := decompressUnit(dst[:16*4096], src)
+		if dst[len(dst)-1] != 0xAA {
+			t.Fatal("decoder wrote past the unit")
+		}
+		if err == nil || chunks > 0 {
+			if !bytes.Equal(dst[:len(plain)], plain) {
+				t.Fatalf("stored chunks read back differently")
+			}
+		}
+	})
+}

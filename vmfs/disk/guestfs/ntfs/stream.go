@@ -253,7 +253,7 @@ func decompressUnit(dst, src []byte) error {
 		out := src[i+2 : i+n]
 		if h&0x8000 != 0 {
 			var err error
-			if out, err = parser.LZNT1Decompress(src[i : i+n]); err != nil {
+			if out, err = lznt1Chunk(src[i : i+n]); err != nil {
 				return fmt.Errorf("chunk at %d: %v", i, err)
 			}
 		}
@@ -264,6 +264,18 @@ func decompressUnit(dst, src []byte) error {
 		i += n
 	}
 	return nil
+}
+
+// lznt1Chunk decodes one compressed chunk with the library, which panics
+// on a chunk that ends inside a back-reference (FuzzDecompressUnit found
+// it; the crasher is kept): the panic is an error here.
+func lznt1Chunk(chunk []byte) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("go-ntfs LZNT1 decoder failed: %v", p)
+		}
+	}()
+	return parser.LZNT1Decompress(chunk)
 }
 
 // AllocationMap returns the byte ranges of the stream that hold clusters;
