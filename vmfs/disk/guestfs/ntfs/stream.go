@@ -71,8 +71,12 @@ func (v *FS) openStream(pieces []attribute, what string) (*stream, error) {
 		if p.resident || p.vcnStart != next || p.vcnEnd < p.vcnStart-1 || p.vcnEnd >= (1<<62)/s.cs {
 			return nil, corrupt(what, -1, "run list piece for VCN %d-%d after VCN %d", p.vcnStart, p.vcnEnd, next)
 		}
+		runs, err := decodeRuns(p, what)
+		if err != nil {
+			return nil, err
+		}
 		var lcn int64 = -1
-		for _, run := range p.runList() {
+		for _, run := range runs {
 			if run.Length <= 0 || run.Length > p.vcnEnd+1-next {
 				return nil, corrupt(what, -1, "run of %d clusters at VCN %d beyond the last VCN %d", run.Length, next, p.vcnEnd)
 			}
@@ -98,6 +102,20 @@ func (v *FS) openStream(pieces []attribute, what string) (*stream, error) {
 		return nil, corrupt(what, -1, "initialized size %d", s.init)
 	}
 	return s, nil
+}
+
+// decodeRuns decodes a piece's run list with the library, a panic of
+// which on a damaged list is an error naming the stream.
+func decodeRuns(p attribute, what string) (runs []*parser.Run, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			runs, err = nil, corrupt(what, -1, "go-ntfs run list decoder failed: %v", r)
+		}
+	}()
+	if p.runList == nil {
+		return nil, corrupt(what, -1, "non-resident attribute without a run list")
+	}
+	return p.runList(), nil
 }
 
 // ReadAt reads the stream's bytes at off.
