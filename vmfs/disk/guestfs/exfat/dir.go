@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
 // node is a file or directory: its File directory entry set.
@@ -79,12 +81,12 @@ func (f *FS) dirBytes(n *node) (*dirData, error) {
 // rootStream follows the root directory's FAT chain to its end.
 func (f *FS) rootStream() (*stream, error) {
 	s := &stream{f: f}
-	seen := newClusterSet(f.clusters, maxDirBytes/f.clusterSize)
+	seen := guestfs.NewSeen(uint32(f.heapClusters+2), maxDirBytes/f.clusterSize)
 	for c := f.rootCluster; ; {
 		if !f.valid(c) {
 			return nil, formatErr("root directory chain", f.fatOff+int64(c)*4, ErrCorrupt, "cluster %d outside 2..%d", c, f.clusters+1)
 		}
-		if seen.add(c) || s.size >= maxDirBytes {
+		if seen.Add(c) || s.size >= maxDirBytes {
 			return nil, formatErr("root directory chain", f.fatOff+int64(c)*4, ErrCorrupt, "loops back to cluster %d, or passes %d bytes", c, maxDirBytes)
 		}
 		s.runs = append(s.runs, run{c, 1, s.size})
@@ -248,6 +250,10 @@ func timestamp(ts uint32, ms10, utc byte) time.Time {
 // name, deleted ones after them, renamed NAME~deleted-ID (ID the first
 // cluster) when a name is taken; sorted.
 func (f *FS) list(dir *node) ([]*node, error) {
+	cacheKey := dirKey{dir.cluster, dir.deleted}
+	if l, ok := f.dirs.Get(cacheKey); ok {
+		return l, nil
+	}
 	all, err := f.entries(dir)
 	if err != nil {
 		return nil, err
@@ -281,8 +287,19 @@ func (f *FS) list(dir *node) ([]*node, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	f.dirs.Put(cacheKey, out)
 	return out, nil
 }
+
+// dirKey names a directory in the cache of listings: its first cluster,
+// and whether it is deleted.
+type dirKey struct {
+	cluster uint32
+	deleted bool
+}
+
+// cachedDirs is how many directory listings a volume keeps decoded.
+const cachedDirs = 64
 
 func (f *FS) root() *node {
 	return &node{name: ".", dir: true, cluster: f.rootCluster, off: -1}

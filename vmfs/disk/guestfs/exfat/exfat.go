@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
@@ -33,12 +34,16 @@ type FS struct {
 	fatOff      int64
 	heapOff     int64
 	clusters    uint32 // ClusterCount: clusters 2..clusters+1
-	rootCluster uint32
-	activeFat   int // 1 when VolumeFlags selects the second FAT (TexFAT)
-	fatCache    pageCache
-	bitmap      *stream   // the allocation bitmap, one bit a cluster from cluster 2
-	bitmapCache pageCache // pages of the bitmap
-	upcase      []uint16  // full table: upcase[c] is c in upper case
+	// heapClusters is how many of them the device holds (fewer when the
+	// image is cut short).
+	heapClusters int64
+	rootCluster  uint32
+	activeFat    int // 1 when VolumeFlags selects the second FAT (TexFAT)
+	fatCache     pageCache
+	bitmap       *stream   // the allocation bitmap, one bit a cluster from cluster 2
+	bitmapCache  pageCache // pages of the bitmap
+	upcase       []uint16  // full table: upcase[c] is c in upper case
+	dirs         *guestfs.Cache[dirKey, []*node]
 
 	mu       sync.Mutex
 	warnings []string
@@ -89,11 +94,19 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 	return f, nil
 }
 
+// warn records what the reader worked around, once: a directory is
+// decoded again at every lookup.
 func (f *FS) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
 	f.mu.Lock()
-	f.warnings = append(f.warnings, fmt.Sprintf(format, args...))
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	if !slices.Contains(f.warnings, msg) && len(f.warnings) < maxWarnings {
+		f.warnings = append(f.warnings, msg)
+	}
 }
+
+// maxWarnings bounds the warnings kept of a badly damaged volume.
+const maxWarnings = 1000
 
 // Warnings lists what the reader met and worked around.
 func (f *FS) Warnings() []string {
@@ -138,7 +151,7 @@ func openAt(r io.ReaderAt, size, at int64) (*FS, error) {
 	if bs[510] != 0x55 || bs[511] != 0xAA {
 		return nil, bad("no boot signature")
 	}
-	f := &FS{r: r, size: size, sectorSize: 1 << bpsShift}
+	f := &FS{r: r, size: size, sectorSize: 1 << bpsShift, dirs: guestfs.NewCache[dirKey, []*node](cachedDirs)}
 	f.clusterSize = f.sectorSize << spcShift
 	region := make([]byte, bootRegionSectors*f.sectorSize)
 	if _, err := r.ReadAt(region, at); err != nil {
@@ -174,6 +187,10 @@ func openAt(r io.ReaderAt, size, at int64) (*FS, error) {
 		return nil, bad("active FAT 2 of 1")
 	}
 	f.heapOff = heapOff * f.sectorSize
+	f.heapClusters = min(int64(count), (size-f.heapOff)/f.clusterSize)
+	if f.heapClusters < int64(count) {
+		f.warn("the device holds %d of the heap's %d clusters: the volume is cut short", f.heapClusters, count)
+	}
 	f.rootCluster = le.Uint32(bs[96:])
 	f.Serial = le.Uint32(bs[100:])
 	if !f.valid(f.rootCluster) {

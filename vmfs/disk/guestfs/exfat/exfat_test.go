@@ -49,17 +49,17 @@ func runTool(t testing.TB, name string, args ...string) []byte {
 	return out
 }
 
-func makeImage(t *testing.T) *image {
-	testenv.Tool(t, "mkfs.exfat")
+// mkfsFilled makes an exFAT image of size bytes in dir with mkfs.exfat,
+// mounts it through exfat-fuse on a loop device, lets fill write to the
+// mount, unmounts it and checks it with fsck.exfat.
+func mkfsFilled(t testing.TB, dir string, size int64, fill func(mnt string)) string {
 	testenv.Tool(t, "fsck.exfat")
-	testenv.Tool(t, "mount.exfat-fuse")
 	losetup := testenv.Tool(t, "losetup")
-	dir := t.TempDir()
 	img := filepath.Join(dir, "exfat.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(img, 8<<20); err != nil {
+	if err := os.Truncate(img, size); err != nil {
 		t.Fatal(err)
 	}
 	runTool(t, "mkfs.exfat", "-L", "TESTVOL", img)
@@ -75,15 +75,21 @@ func makeImage(t *testing.T) *image {
 		testenv.Lacks(t, "exfat-fuse cannot mount here (needs /dev/fuse): %v %s", err, out)
 	}
 	mounted := true
-	unmount := func() {
+	defer func() {
 		if mounted {
-			if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-				t.Fatalf("umount: %v %s", err, out)
-			}
-			mounted = false
+			exec.Command("umount", mnt).Run()
 		}
+	}()
+	fill(mnt)
+	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
 	}
-	defer unmount()
+	mounted = false
+	runTool(t, "fsck.exfat", "-n", img)
+	return img
+}
+
+func makeImage(t *testing.T) *image {
 	im := &image{files: map[string][]byte{
 		"Hello.TXT":        []byte("hello\n"),
 		"empty":            nil,
@@ -94,6 +100,16 @@ func makeImage(t *testing.T) *image {
 		"gone.bin":      pattern(300000, 3),
 		"gone-frag.bin": nil, // filled below
 	}}
+	img := mkfsFilled(t, t.TempDir(), 8<<20, func(mnt string) { im.fill(t, mnt) })
+	var err error
+	if im.data, err = os.ReadFile(img); err != nil {
+		t.Fatal(err)
+	}
+	return im
+}
+
+// fill writes the image's files through the mount and deletes some.
+func (im *image) fill(t *testing.T, mnt string) {
 	write := func(name string, data []byte, flag int) {
 		f, err := os.OpenFile(filepath.Join(mnt, name), os.O_WRONLY|os.O_CREATE|flag, 0o644)
 		if err != nil {
@@ -132,12 +148,6 @@ func makeImage(t *testing.T) *image {
 		}
 		im.mtimes[name] = fi.ModTime()
 	}
-	unmount()
-	runTool(t, "fsck.exfat", "-n", img)
-	if im.data, err = os.ReadFile(img); err != nil {
-		t.Fatal(err)
-	}
-	return im
 }
 
 func TestExfatFuse(t *testing.T) {
@@ -466,4 +476,32 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConcurrentWalks reads the sample from several goroutines at once, as
+// the FUSE mount and export do (the caches and the warnings are shared).
+func TestConcurrentWalks(t *testing.T) {
+	data := sample(t)
+	f, err := Open(bytes.NewReader(data), int64(len(data)), guestfs.Options{Deleted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			errs <- fs.WalkDir(f, ".", func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				_, err = fs.ReadFile(f, p)
+				f.Warnings()
+				return err
+			})
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"sort"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
 // stream reads a file's clusters as bytes: runs of contiguous clusters,
@@ -32,8 +34,8 @@ func (f *FS) chainStream(first uint32, size int64, noFatChain bool) (*stream, er
 		return s, nil
 	}
 	want := (size + f.clusterSize - 1) / f.clusterSize
-	if want > int64(f.clusters) {
-		return nil, formatErr("cluster chain", f.fatOff, ErrCorrupt, "%d bytes from cluster %d need %d clusters of %d", size, first, want, f.clusters)
+	if want > f.heapClusters {
+		return nil, formatErr("cluster chain", f.fatOff, ErrCorrupt, "%d bytes from cluster %d need %d clusters; the device holds %d", size, first, want, f.heapClusters)
 	}
 	if noFatChain {
 		if !f.valid(first) || int64(first-2)+want > int64(f.clusters) {
@@ -42,13 +44,13 @@ func (f *FS) chainStream(first uint32, size int64, noFatChain bool) (*stream, er
 		s.runs = []run{{first, want, 0}}
 		return s, nil
 	}
-	seen := newClusterSet(f.clusters, want)
+	seen := guestfs.NewSeen(uint32(f.heapClusters+2), want)
 	c := first
 	for i := int64(0); i < want; i++ {
 		if !f.valid(c) {
 			return nil, formatErr("cluster chain", f.fatOff+int64(c)*4, ErrCorrupt, "cluster %d (after %d from %d) outside 2..%d", c, i, first, f.clusters+1)
 		}
-		if seen.add(c) {
+		if seen.Add(c) {
 			return nil, formatErr("cluster chain", f.fatOff+int64(c)*4, ErrCorrupt, "chain from cluster %d loops back to cluster %d", first, c)
 		}
 		if l := len(s.runs); l > 0 && s.runs[l-1].first+uint32(s.runs[l-1].n) == c {
@@ -69,33 +71,6 @@ func (f *FS) chainStream(first uint32, size int64, noFatChain bool) (*stream, er
 		c = next
 	}
 	return s, nil
-}
-
-// clusterSet finds a cluster met twice: a map for short chains, a bitmap
-// of the heap for long ones, so memory stays bounded by the smaller.
-type clusterSet struct {
-	m    map[uint32]bool
-	bits []uint64
-}
-
-func newClusterSet(clusters uint32, want int64) *clusterSet {
-	if want <= 4096 {
-		return &clusterSet{m: map[uint32]bool{}}
-	}
-	return &clusterSet{bits: make([]uint64, (int64(clusters)+2+63)/64)}
-}
-
-// add records c and reports whether it was there already.
-func (s *clusterSet) add(c uint32) bool {
-	if s.m != nil {
-		had := s.m[c]
-		s.m[c] = true
-		return had
-	}
-	w, b := c/64, uint64(1)<<(c%64)
-	had := s.bits[w]&b != 0
-	s.bits[w] |= b
-	return had
 }
 
 // devOff is the byte offset on the volume of byte at of the stream; -1

@@ -235,6 +235,13 @@ func fatTime(date, tm uint16) time.Time {
 // unique case-insensitively, live ones first, a deleted entry whose name
 // is taken renamed NAME~deleted-ID (ID its first cluster); sorted by name.
 func (f *FS) list(dir *entry) ([]*entry, error) {
+	key := dirKey{}
+	if dir != nil {
+		key = dirKey{dir.cluster, dir.deleted}
+	}
+	if l, ok := f.dirs.Get(key); ok {
+		return l, nil
+	}
 	all, err := f.entries(dir)
 	if err != nil {
 		return nil, err
@@ -260,8 +267,19 @@ func (f *FS) list(dir *entry) ([]*entry, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	f.dirs.Put(key, out)
 	return out, nil
 }
+
+// dirKey names a directory in the cache of listings: its first cluster
+// (0 for the fixed root of FAT12/16), and whether it is deleted.
+type dirKey struct {
+	cluster uint32
+	deleted bool
+}
+
+// cachedDirs is how many directory listings a volume keeps decoded.
+const cachedDirs = 64
 
 // lookup walks name (an fs.FS path) from the root, case-insensitively; the
 // root is nil.

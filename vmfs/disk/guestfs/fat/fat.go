@@ -45,6 +45,7 @@ type FS struct {
 	clusters    uint32 // number of data clusters
 	fat         []byte
 	warnings    []string
+	dirs        *guestfs.Cache[dirKey, []*entry]
 	usedOnce    sync.Once
 	usedBefore  []uint32 // usedBefore[c]: clusters 2..c-1 that a chain holds
 
@@ -114,7 +115,7 @@ func openAt(r io.ReaderAt, size int64, at int64) (*FS, error) {
 	case total == 0:
 		return nil, bad("total sectors 0")
 	}
-	f := &FS{r: r, size: size, sectorSize: bps, clusterSize: bps * spc}
+	f := &FS{r: r, size: size, sectorSize: bps, clusterSize: bps * spc, dirs: guestfs.NewCache[dirKey, []*entry](cachedDirs)}
 	f.fatOff = reserved * bps
 	rootSectors := (rootEnt*32 + bps - 1) / bps
 	f.rootOff = f.fatOff + nfats*fatSz*bps
@@ -211,15 +212,14 @@ func (f *FS) free(c uint32) bool { return f.valid(c) && f.next(c) == 0 }
 // or one met twice (a loop) is an error.
 func (f *FS) chain(first uint32, max int64) ([]uint32, error) {
 	var out []uint32
-	seen := map[uint32]bool{}
+	seen := guestfs.NewSeen(f.clusters+2, max)
 	for c := first; int64(len(out)) < max; c = f.next(c) {
 		if !f.valid(c) {
 			return out, formatErr("cluster chain", f.fatOff, ErrCorrupt, "cluster %d (after %d clusters from %d) is outside 2..%d", c, len(out), first, f.clusters+1)
 		}
-		if seen[c] {
+		if seen.Add(c) {
 			return out, formatErr("cluster chain", f.fatOff, ErrCorrupt, "chain from cluster %d loops back to cluster %d", first, c)
 		}
-		seen[c] = true
 		out = append(out, c)
 		if f.isEOC(f.next(c)) {
 			break

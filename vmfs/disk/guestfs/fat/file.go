@@ -185,6 +185,10 @@ func (c *clusterReader) ReadAt(p []byte, off int64) (int, error) {
 			n += int(chunk)
 			continue
 		}
+		// One read for the clusters that follow each other on disk.
+		for k := ci + 1; chunk < int64(len(p)-n) && at+chunk < c.size && k < int64(len(c.clusters)) && c.clusters[k] == c.clusters[k-1]+1; k++ {
+			chunk = min(int64(len(p)-n), chunk+cs, c.size-at)
+		}
 		dev := c.fs.clusterOff(c.clusters[ci]) + in
 		m, err := c.fs.r.ReadAt(p[n:n+int(chunk)], dev)
 		n += m

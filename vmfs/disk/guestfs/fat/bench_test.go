@@ -1,0 +1,224 @@
+package fat
+
+import (
+	"bytes"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+)
+
+// The benchmarks' images are made once per test binary, in benchDir,
+// which TestMain removes.
+var (
+	benchDir  string
+	benchImgs sync.Map // name -> *benchImage
+)
+
+type benchImage struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+// fat32Image makes a FAT32 image of size bytes with mkfs.fat and copies
+// the tree fill makes into it with mcopy -s.
+func fat32Image(b *testing.B, name string, size int64, fill func(dir string) error) string {
+	mkfsFat, mcopy := testenv.Tool(b, "mkfs.fat"), testenv.Tool(b, "mcopy")
+	v, _ := benchImgs.LoadOrStore(name, &benchImage{})
+	im := v.(*benchImage)
+	im.once.Do(func() {
+		if benchDir == "" {
+			if benchDir, im.err = os.MkdirTemp("", "fat-bench-"); im.err != nil {
+				return
+			}
+		}
+		src := filepath.Join(benchDir, name)
+		if im.err = os.Mkdir(src, 0o755); im.err != nil {
+			return
+		}
+		if im.err = fill(src); im.err != nil {
+			return
+		}
+		im.path = src + ".img"
+		if im.err = os.WriteFile(im.path, nil, 0o644); im.err != nil {
+			return
+		}
+		os.Truncate(im.path, size)
+		if out, err := exec.Command(mkfsFat, "-F", "32", im.path).CombinedOutput(); err != nil {
+			im.err = &os.PathError{Op: "mkfs.fat " + string(out), Path: im.path, Err: err}
+			return
+		}
+		entries, _ := os.ReadDir(src)
+		args := []string{"-s", "-i", im.path}
+		for _, e := range entries {
+			args = append(args, filepath.Join(src, e.Name()))
+		}
+		cmd := exec.Command(mcopy, append(args, "::")...)
+		cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			im.err = &os.PathError{Op: "mcopy " + string(out), Path: im.path, Err: err}
+		}
+		os.RemoveAll(src)
+	})
+	if im.err != nil {
+		b.Fatal(im.err)
+	}
+	return im.path
+}
+
+func median(d []time.Duration) time.Duration {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[len(d)/2]
+}
+
+// BenchmarkReadFile reads a 200 MiB file through the reader and, in the
+// same run, the same clusters of the image raw (issue 15: at least 0.8x)
+// and through mcopy (the mtools peer). Reports speed-vs-raw and
+// speed-vs-mcopy (ours / theirs in bytes per second).
+func BenchmarkReadFile(b *testing.B) {
+	const size = 200 << 20
+	img := fat32Image(b, "read200", 256<<20, func(dir string) error {
+		return os.WriteFile(filepath.Join(dir, "big"), bytes.Repeat(pattern(1<<20, 9), size>>20), 0o644)
+	})
+	imgf, err := os.Open(img)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer imgf.Close()
+	fi, _ := imgf.Stat()
+	v, err := Open(imgf, fi.Size(), guestfs.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fl, err := v.Open("big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, _ := v.lookup("stat", "big")
+	cl, err := v.fileClusters(e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	ours := func() {
+		ra := fl.(io.ReaderAt)
+		for off := int64(0); off < size; off += int64(len(buf)) {
+			if _, err := ra.ReadAt(buf, off); err != nil && err != io.EOF {
+				b.Fatal(err)
+			}
+		}
+	}
+	// raw reads the file's clusters in runs of contiguous ones, 1 MiB at
+	// a time: what dump --offset --length of those bytes reads.
+	raw := func() {
+		for i := 0; i < len(cl); {
+			j := i + 1
+			for j < len(cl) && cl[j] == cl[j-1]+1 && int64(j-i)*v.clusterSize < int64(len(buf)) {
+				j++
+			}
+			if _, err := imgf.ReadAt(buf[:int64(j-i)*v.clusterSize], v.clusterOff(cl[i])); err != nil {
+				b.Fatal(err)
+			}
+			i = j
+		}
+	}
+	mcopy := testenv.Tool(b, "mcopy")
+	peer := func() {
+		cmd := exec.Command(mcopy, "-i", img, "::big", "-")
+		cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+		cmd.Stdout = io.Discard
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw() // the page cache holds the image for all alike
+	ours()
+	var to, tr, tp []time.Duration
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		raw()
+		tr = append(tr, time.Since(start))
+		start = time.Now()
+		ours()
+		to = append(to, time.Since(start))
+		start = time.Now()
+		peer()
+		tp = append(tp, time.Since(start))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(tr))/float64(median(to)), "speed-vs-raw")
+	b.ReportMetric(float64(median(tp))/float64(median(to)), "speed-vs-mcopy")
+}
+
+// BenchmarkList100k lists 100,000 files (100 directories of 1000) with
+// their Info, and reports the heap in use after the walk. The names fit
+// 8.3 (mcopy takes minutes to make 1000 unique short names for long ones).
+func BenchmarkList100k(b *testing.B) {
+	img := fat32Image(b, "list100k", 256<<20, func(dir string) error {
+		for d := 0; d < 100; d++ {
+			sub := filepath.Join(dir, "dir"+strconv.Itoa(d))
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				return err
+			}
+			for i := 0; i < 1000; i++ {
+				if err := os.WriteFile(filepath.Join(sub, "file-"+strconv.Itoa(i)), nil, 0o644); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	imgf, err := os.Open(img)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer imgf.Close()
+	fi, _ := imgf.Stat()
+	var heap uint64
+	for i := 0; i < b.N; i++ {
+		v, err := Open(imgf, fi.Size(), guestfs.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		err = fs.WalkDir(v, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if _, err := d.Info(); err != nil {
+				return err
+			}
+			n++
+			return nil
+		})
+		if err != nil || n != 100*1000+100+1 {
+			b.Fatalf("%d entries: %v", n, err)
+		}
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		heap = ms.HeapInuse
+	}
+	b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+}
