@@ -3,6 +3,7 @@ package xfs
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"slices"
@@ -106,8 +107,7 @@ func (x *FS) cachedDir(in *inode) (*cachedDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ents, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
-	d = &cachedDir{ents: ents}
+	d = &cachedDir{ents: uniqueNames(ents)}
 	// A directory larger than the budget is kept alone: resolving the
 	// paths of its files one by one (an export) must not read it again
 	// for each, and a listing of it holds as much anyway.
@@ -128,6 +128,30 @@ func (x *FS) cachedDir(in *inode) (*cachedDir, error) {
 		c.total += len(ents)
 	}
 	return d, nil
+}
+
+// uniqueNames sorts a directory's entries by name. A name that damage
+// gave to several entries names the first on disk; the others are listed
+// as NAME~INODE (and dropped if even that is taken), so that a path names
+// one file.
+func uniqueNames(ents []dirent) []dirent {
+	byName := func(a, b dirent) int { return strings.Compare(a.name, b.name) }
+	slices.SortStableFunc(ents, byName)
+	renamed := false
+	for i := 1; i < len(ents); i++ {
+		if ents[i].name == ents[i-1].name {
+			// The first on disk moves along the run of its name and
+			// keeps it; each later one is renamed.
+			ents[i-1], ents[i] = ents[i], ents[i-1]
+			ents[i-1].name = fmt.Sprintf("%s~%d", ents[i-1].name, ents[i-1].ino)
+			renamed = true
+		}
+	}
+	if !renamed {
+		return ents
+	}
+	slices.SortStableFunc(ents, byName)
+	return slices.CompactFunc(ents, func(a, b dirent) bool { return a.name == b.name })
 }
 
 // lookup finds name in directory in.

@@ -1,11 +1,14 @@
 package xfs
 
 import (
+	"fmt"
+
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"flag"
+	"golang.org/x/sys/unix"
 	"io"
 	"io/fs"
 	"os"
@@ -25,11 +28,13 @@ var update = flag.Bool("update", false, "make the seed images of testdata anew w
 // offset, 4 of length (big-endian), then the bytes. The rest reads as
 // zeros.
 var seeds = []struct {
-	name string
-	args []string
+	name   string
+	args   []string
+	kernel bool // filled through the kernel (root) with fillKernelSeed, not -p
 }{
-	{"v5-proto.regions.gz", nil},
-	{"v4-proto.regions.gz", []string{"-m", "crc=0", "-n", "ftype=0"}},
+	{"v5-proto.regions.gz", nil, false},
+	{"v4-proto.regions.gz", []string{"-m", "crc=0", "-n", "ftype=0"}, false},
+	{"v5-kernel.regions.gz", nil, true},
 }
 
 // maxSeed bounds the fuzzer's input.
@@ -122,6 +127,10 @@ func TestSeedImages(t *testing.T) {
 		if err != nil || files < 50 {
 			t.Errorf("%s: %d files read, %v", s.name, files, err)
 		}
+		if s.kernel {
+			checkKernelSeed(t, x)
+			continue
+		}
 		// mkfs.xfs 6.1 -p writes a v5 remote symlink without its header
 		// (xfs_db: "Metadata CRC error detected ... xfs_symlink block").
 		target, err := x.ReadLink("long-link")
@@ -162,11 +171,17 @@ func makeSeeds(t *testing.T) {
 	}
 	for _, s := range seeds {
 		img := filepath.Join(dir, "seed.img")
-		if err := sparseFile(img, imageSize); err != nil {
-			t.Fatal(err)
-		}
-		if err := run(mkfs, append(append([]string{"-q", "-f", "-p", protoPath}, s.args...), img)...); err != nil {
-			t.Fatal(err)
+		if s.kernel {
+			if _, err := mountedImage(t, mkfs, img, imageSize, s.args, fillKernelSeed); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if err := sparseFile(img, imageSize); err != nil {
+				t.Fatal(err)
+			}
+			if err := run(mkfs, append(append([]string{"-q", "-f", "-p", protoPath}, s.args...), img)...); err != nil {
+				t.Fatal(err)
+			}
 		}
 		seed, err := seedRegions(img)
 		if err != nil {
@@ -183,6 +198,69 @@ func makeSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// checkKernelSeed checks that the kernel's seed holds what it is for: a
+// node directory (free index blocks at 64 GiB in its logical range) and an
+// extent btree.
+func checkKernelSeed(t *testing.T, x *FS) {
+	n, err := x.resolve("test", "node", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := x.extentMap(n.in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := ext[len(ext)-1]; last.off < 2*dirLeafOffset>>x.sb.blockLog {
+		t.Errorf("node: no free index block, the directory is not of node format")
+	}
+	if n, err = x.resolve("test", "btree", false); err != nil || n.in.format != fmtBtree {
+		t.Errorf("btree: %v, format %d", err, n.in.format)
+	}
+}
+
+// fillKernelSeed makes what mkfs.xfs -p does not, small: a node directory
+// (1200 names of one inode, hard links), an extent btree (a file of zeros,
+// every other block punched: its data costs the seed nothing), a sparse
+// file with an unwritten extent.
+func fillKernelSeed(root string) error {
+	if err := os.WriteFile(filepath.Join(root, "target"), []byte("linked\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Mkdir(filepath.Join(root, "node"), 0o755); err != nil {
+		return err
+	}
+	for i := range 1200 {
+		if err := os.Link(filepath.Join(root, "target"), filepath.Join(root, "node", fmt.Sprintf("n%04d", i))); err != nil {
+			return err
+		}
+	}
+	f, err := os.Create(filepath.Join(root, "btree"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 100*4096)); err != nil {
+		return err
+	}
+	for i := 1; i < 100; i += 2 {
+		if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(i*4096), 4096); err != nil {
+			return err
+		}
+	}
+	g, err := os.Create(filepath.Join(root, "sparse"))
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	if err := unix.Fallocate(int(g.Fd()), 0, 1<<20, 1<<20); err != nil {
+		return err
+	}
+	if _, err := g.WriteAt([]byte("end"), 8<<20); err != nil {
+		return err
+	}
+	return g.Sync()
 }
 
 // seedRegions encodes the blocks of an image that are not zero, leaving

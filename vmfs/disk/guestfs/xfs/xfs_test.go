@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -673,5 +674,13 @@ func TestV1Inode(t *testing.T) {
 	}
 	if got, err := fs.ReadFile(y, "small.txt"); err != nil || string(got) != "hello, xfs v4\n" {
 		t.Errorf("v1 inode reads %q, %v", got, err)
+	}
+}
+
+func TestUniqueNames(t *testing.T) {
+	got := uniqueNames([]dirent{{name: "b", ino: 1}, {name: "a", ino: 2}, {name: "b", ino: 3}, {name: "b", ino: 4}, {name: "b~4", ino: 5}})
+	want := []dirent{{name: "a", ino: 2}, {name: "b", ino: 1}, {name: "b~3", ino: 3}, {name: "b~4", ino: 4}}
+	if !slices.Equal(got, want) {
+		t.Errorf("uniqueNames = %v, want %v", got, want)
 	}
 }
