@@ -61,9 +61,15 @@ type VolumeInfo struct {
 	Source string `json:"source,omitempty"`
 	Origin int64  `json:"origin,omitempty"`
 	Found  string `json:"found,omitempty"`
+	// Guest: not a VMFS volume but the sources read as a VM's disks
+	// (Scan.OpenGuests), when they hold no VMFS volume.
+	Guest bool `json:"guest,omitempty"`
 }
 
 func (v VolumeInfo) String() string {
+	if v.Guest {
+		return fmt.Sprintf("%d: %s", v.Number, v.Label)
+	}
 	if v.Deep {
 		return fmt.Sprintf("%d: %q VMFS%d %s, rebuilt from %s at byte %d: %s", v.Number, v.Label, v.Version, v.UUID, v.Source, v.Origin, v.Found)
 	}

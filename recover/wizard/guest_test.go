@@ -112,3 +112,29 @@ func TestListGuests(t *testing.T) {
 		}
 	}
 }
+
+// A VM's disk as the source (no VMFS on it): the wizard offers its
+// partitions and files as the one volume, and exports them.
+func TestRunAnswersGuestDiskSource(t *testing.T) {
+	img := guestDatastore(t)
+	flat := filepath.Join(filepath.Dir(img), "vm2-flat.vmdk")
+	out := filepath.Join(t.TempDir(), "out")
+	a, err := LoadAnswers(strings.NewReader(`{"sources": [` + quote(flat) + `], "search": "alice",
+		"select": ["*"], "destination": {"local": ` + quote(out) + `}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Options{})
+	defer w.Close()
+	var screen strings.Builder
+	r, err := RunAnswers(context.Background(), w, a, &screen, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, screen.String())
+	}
+	if r.Exported != 2 || !r.OK() {
+		t.Errorf("report %+v\n%s", r, screen.String())
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "p1/home/alice/report.txt")); err != nil || string(b) != "quarterly numbers\n" {
+		t.Errorf("exported report.txt: %v %q", err, b)
+	}
+}

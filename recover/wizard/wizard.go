@@ -273,6 +273,13 @@ func (w *Wizard) Scan(ctx context.Context, mode string) ([]VolumeInfo, error) {
 		w.st.RAID = sc.RAID
 	}
 	w.st.Volumes = slices.Clone(sc.Volumes)
+	if len(w.st.Volumes) == 0 && mode == ScanQuick {
+		// No VMFS: the sources may be a VM's disks, read as such.
+		if v, err := sc.OpenGuests(ctx, session.GuestOptions{}); err == nil {
+			w.vol = v
+			w.st.Volumes = []VolumeInfo{{Number: 1, Label: "the partitions and files of the virtual disks " + strings.Join(w.st.Sources, ", "), Guest: true}}
+		}
+	}
 	if len(w.st.Volumes) == 0 {
 		if err := w.move("Scan", StepScan); err != nil {
 			return nil, err
@@ -375,6 +382,14 @@ func (w *Wizard) volume(ctx context.Context) (fs.FS, error) {
 			return nil, err
 		}
 		w.scan = sc
+	}
+	if w.st.Volumes[w.st.Volume-1].Guest {
+		v, err := w.scan.OpenGuests(ctx, session.GuestOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+		}
+		w.vol = v
+		return v.FS, nil
 	}
 	v, err := w.scan.Open(w.st.Volume, &w.st.Volumes[w.st.Volume-1])
 	if errors.Is(err, session.ErrChanged) {
