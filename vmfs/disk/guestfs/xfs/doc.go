@@ -27,13 +27,21 @@
 // a copy at the head of a later AG is used, placed from a surviving AGF or
 // from the size of the reader; as mkfs writes the copies before it makes
 // the root directory, the root is then found by a scan of AG 0, and
-// Warnings says both.
+// Warnings says both. A truncated image opens too (Warnings says how much
+// is missing): what lies past its end fails with a FormatError. Warnings
+// also passes on what the superblock says: a repair left unfinished
+// (needsrepair), an mkfs that did not finish.
 //
 // Names are listed as they are on disk, except that a byte that is not
 // part of valid UTF-8 (a name in a legacy encoding), and a '/' or NUL that
-// only damage puts there, are written \xNN: io/fs paths are UTF-8.
+// only damage puts there, are written \xNN: io/fs paths are UTF-8. A name
+// that damage gave to several entries of one directory names the first on
+// disk; the others are listed as NAME~INODE. Entries that name their own
+// directory or one above it (a loop) are left out of its listing.
 //
 // What is not: files on a realtime device (refused with ErrUnsupported),
+// file systems with incompatible features newer than bigtime, nrext64,
+// exchange-range and parent pointers (metadir: ErrUnsupported),
 // extended attributes, quota and the log (a file system not cleanly
 // unmounted is read as its blocks are, without replaying the log), and
 // deleted files: XFS zeroes a freed inode's extents and unlinks its name,
