@@ -24,7 +24,7 @@ func openBytes(t *testing.T, img []byte) *FS {
 }
 
 // attrOffset returns the offset in img of the first attribute of type typ
-// in the MFT record of name.
+// in the MFT record of name (0xFFFFFFFF: the end marker).
 func attrOffset(t *testing.T, img []byte, name string, typ uint32) (rec, attr int64) {
 	t.Helper()
 	v := openBytes(t, img)
@@ -35,11 +35,11 @@ func attrOffset(t *testing.T, img []byte, name string, typ uint32) (rec, attr in
 	rec = v.recordOffset(n.id)
 	for a := rec + int64(binary.LittleEndian.Uint16(img[rec+0x14:])); ; {
 		at := binary.LittleEndian.Uint32(img[a:])
-		if at == 0xFFFFFFFF {
-			t.Fatalf("%s: no attribute %#x", name, typ)
-		}
 		if at == typ {
 			return rec, a
+		}
+		if at == 0xFFFFFFFF {
+			t.Fatalf("%s: no attribute %#x", name, typ)
 		}
 		a += int64(binary.LittleEndian.Uint32(img[a+4:]))
 	}
@@ -195,5 +195,37 @@ func TestDamagedIndex(t *testing.T) {
 	}
 	if w := strings.Join(v.Warnings(), "\n"); !strings.Contains(w, "no FILE signature") {
 		t.Errorf("warnings %q do not name the destroyed record", w)
+	}
+}
+
+// TestDataElsewhere: a file whose reparse point says its data is not in
+// its unnamed stream (WOF compression, deduplication, a cloud placeholder)
+// is listed, but opening it is ErrUnsupported rather than its stream's
+// bytes passing for its content.
+func TestDataElsewhere(t *testing.T) {
+	base := loadSmall(t)
+	for _, tag := range []uint32{tagWOF, tagDedup, 0x9000601A} {
+		img := slices.Clone(base)
+		rec, _ := attrOffset(t, img, "a.bin", attrData)
+		_, end := attrOffset(t, img, "a.bin", 0xFFFFFFFF)
+		// A resident $REPARSE_POINT of an empty reparse buffer, where the
+		// end marker was (attributes are in type order; 0xC0 is last).
+		a := make([]byte, 0x20)
+		binary.LittleEndian.PutUint32(a[0:], attrReparsePoint)
+		binary.LittleEndian.PutUint32(a[4:], 0x20)
+		binary.LittleEndian.PutUint16(a[0x0A:], 0x18)
+		binary.LittleEndian.PutUint16(a[0x0E:], 9)
+		binary.LittleEndian.PutUint32(a[0x10:], 8)
+		binary.LittleEndian.PutUint16(a[0x14:], 0x18)
+		binary.LittleEndian.PutUint32(a[0x18:], tag)
+		copy(img[end:], a)
+		binary.LittleEndian.PutUint64(img[end+0x20:], 0xFFFFFFFF)
+		binary.LittleEndian.PutUint32(img[rec+0x18:], uint32(end-rec+0x28))
+		v := openBytes(t, img)
+		if _, err := v.Stat("a.bin"); err != nil {
+			t.Errorf("tag %#x: Stat: %v", tag, err)
+		}
+		_, err := v.Open("a.bin")
+		wantFormatError(t, err, ErrUnsupported, "MFT record", rec)
 	}
 }

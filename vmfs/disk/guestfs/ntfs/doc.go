@@ -12,7 +12,10 @@
 // junctions, WSL links) or, as ntfs-3g writes them, Interix system files;
 // Stat and Open follow those whose target is relative, and a link to
 // C:\... (which lies outside the volume) stands for itself. An
-// EFS-encrypted file is listed, but opening it is ErrUnsupported.
+// EFS-encrypted file is listed, but opening it is ErrUnsupported, as is
+// opening one whose data Windows keeps elsewhere (a reparse point of WOF
+// compression, Data Deduplication, a cloud placeholder), rather than
+// reading its stream's zeros as its content.
 //
 // With Options.Deleted, $MFT is read from end to end for records not in
 // use that still name a file. Each is placed once: under its parent when

@@ -288,6 +288,11 @@ func (v *FS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
+	if n.stream == "" {
+		if err := elsewhere(rec); err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+	}
 	pieces := rec.pieces(attrData, n.stream)
 	if len(pieces) == 0 { // a link, or a file without data
 		f.s = &stream{resident: []byte{}}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
 // Reparse tags of the links the reader follows.
@@ -12,6 +14,36 @@ const (
 	tagSymlink    = 0xA000000C
 	tagLxSymlink  = 0xA000001D // WSL symbolic link
 )
+
+// Reparse tags of files whose data is not in their unnamed stream, which
+// reads as zeros or as nothing: Windows decodes it through a filter.
+const (
+	tagDedup = 0x80000013 // Data Deduplication: the chunk store holds the data
+	tagWOF   = 0x80000017 // CompactOS: XPRESS or LZX data in the WofCompressedData stream
+	tagCloud = 0x9000001A // OneDrive and other cloud files (0x9000X01A): a placeholder
+)
+
+// elsewhere returns ErrUnsupported for a file whose reparse point says
+// its data is not in its unnamed stream, rather than let the stream's
+// zeros pass for its content.
+func elsewhere(rec *record) error {
+	rp := rec.pieces(attrReparsePoint, "")
+	if len(rp) == 0 || !rp[0].resident || len(rp[0].content) < 4 {
+		return nil
+	}
+	var what string
+	switch tag := binary.LittleEndian.Uint32(rp[0].content); {
+	case tag == tagDedup:
+		what = "deduplicated (its data is in the volume's chunk store)"
+	case tag == tagWOF:
+		what = "compressed by Windows (WOF, XPRESS or LZX, in its WofCompressedData stream)"
+	case tag&0xFFFF0FFF == tagCloud:
+		what = "a cloud placeholder (its data is not on the volume)"
+	default:
+		return nil
+	}
+	return &ondisk.FormatError{Path: "ntfs", Struct: rec.what(), Off: rec.off, Msg: "file " + what, Err: ErrUnsupported}
+}
 
 // interixMagic starts the data of a symbolic link as ntfs-3g writes it by
 // default (an Interix/SFU link: a system file holding the UTF-16 target).
