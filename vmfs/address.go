@@ -1,42 +1,31 @@
 package vmfs
 
-import "fmt"
+import (
+	"fmt"
 
-// Block address types: the low 3 bits of every pointer (vmfs.md: "Addresses").
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
+)
+
+// Block address types: the low 3 bits of every pointer (layout: vmfs.md
+// "Addresses").
 const (
-	addrNull = 0
-	addrFB   = 1 // file block (VMFS6: small file block)
-	addrSB   = 2 // sub-block, in .sbc.sf
-	addrPB   = 3 // pointer block, in .pbc.sf
-	addrFD   = 4 // file descriptor, in .fdc.sf
-	addrPB2  = 5 // pointer block, in .pb2.sf
-	addrJB   = 6 // journal block (VMFS6)
-	addrLFB  = 7 // large file block (VMFS6)
+	addrNull = layout.AddrNull
+	addrFB   = layout.AddrFB
+	addrSB   = layout.AddrSB
+	addrPB   = layout.AddrPB
+	addrFD   = layout.AddrFD
+	addrPB2  = layout.AddrPB2
+	addrJB   = layout.AddrJB
+	addrLFB  = layout.AddrLFB
 )
 
 // fdAddr splits a 32-bit file-descriptor address into cluster and
-// resource (vmfs.md: "Addresses"; the same on every version).
-func fdAddr(a uint32) (cluster, resource uint64) {
-	return uint64(a>>6) & 0xFFFF, uint64(a >> 22)
-}
-
-// makeFDAddr is the inverse of fdAddr.
-func makeFDAddr(cluster, resource uint64) uint32 {
-	return uint32(resource<<22 | (cluster&0xFFFF)<<6 | addrFD)
-}
+// resource.
+func fdAddr(a uint32) (cluster, resource uint64) { return layout.SplitFDAddr(a) }
 
 // resourceAddr splits an SB, PB or PB2 address into cluster and resource.
 func (v *Volume) resourceAddr(a uint64) (cluster, resource uint64) {
-	if v.desc.Version() >= 6 {
-		return (a >> 6) & (1<<36 - 1), a >> 56
-	}
-	a &= 0xFFFFFFFF
-	cluster = (a >> 6) & (1<<22 - 1)
-	resource = a >> 28
-	if v.desc.Config&0x4 != 0 { // dense sub-blocks: bits 3-4 extend the resource
-		resource |= ((a >> 3) & 3) << 4
-	}
-	return cluster, resource
+	return layout.SplitResAddr(v.desc.Version() >= 6, v.desc.Config&0x4 != 0, a)
 }
 
 // blockTarget is where one addressed block lives on the volume.

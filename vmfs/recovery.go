@@ -58,8 +58,7 @@ func (v *Volume) FDAllocated(addr uint32) (bool, error) {
 	if r >= uint64(v.fdc.perCluster) {
 		return false, fmt.Errorf("%w: descriptor %#08x: resource %d of %d", ErrCorrupt, addr, r, v.fdc.perCluster)
 	}
-	g, k := int64(c)/v.fdc.perGroup, int64(c)%v.fdc.perGroup
-	hdr := v.fdc.groupOffset + g*v.fdc.groupSize + k*v.fdc.clusterHdr
+	hdr := v.fdc.geometry().ClusterOffset(int64(c))
 	v6 := v.desc.Version() >= 6
 	meta, bitmap := layout.ClusterMetaOffset(v6, v.desc.MDAlignment), int64(layout.ClusterMeta5.Bitmap.Off)
 	if v6 {

@@ -43,7 +43,7 @@ func parseResHeader(name string, buf []byte, h int64, at int64) (*resFile, error
 	case rf.perGroup > 1<<20 || rf.perCluster > 1<<20 || rf.resSize > 1<<30:
 		return nil, corrupt(where, at, "resources per cluster %d, clusters per group %d, resource size %d out of range",
 			rf.perCluster, rf.perGroup, rf.resSize)
-	case rf.perGroup > 0 && rf.perCluster > 0 && rf.groupSize < rf.perGroup*h+rf.perGroup*rf.perCluster*rf.resSize:
+	case rf.perGroup > 0 && rf.perCluster > 0 && rf.groupSize < rf.geometry().MinGroupSize():
 		return nil, corrupt(where, at, "cluster group size %#x smaller than its %d clusters", rf.groupSize, rf.perGroup)
 	}
 	return rf, nil
@@ -54,6 +54,11 @@ func (rf *resFile) resourceOffset(c, r uint64) (int64, error) {
 	if rf.perGroup == 0 || rf.perCluster == 0 || r >= uint64(rf.perCluster) || c >= 1<<40 {
 		return 0, fmt.Errorf("%w: %s has no resource %d of cluster %d (%d per cluster)", ErrCorrupt, rf.name, r, c, rf.perCluster)
 	}
-	g, k := int64(c)/rf.perGroup, int64(c)%rf.perGroup
-	return rf.groupOffset + g*rf.groupSize + rf.perGroup*rf.clusterHdr + k*(rf.perCluster*rf.resSize) + int64(r)*rf.resSize, nil
+	return rf.geometry().ResourceOffset(int64(c), int64(r)), nil
+}
+
+// geometry is the layout of the file's clusters and resources.
+func (rf *resFile) geometry() layout.Res {
+	return layout.Res{PerCluster: rf.perCluster, PerGroup: rf.perGroup, GroupOffset: rf.groupOffset,
+		ResSize: rf.resSize, GroupSize: rf.groupSize, HeaderSize: rf.clusterHdr}
 }

@@ -36,12 +36,12 @@ type Volume struct {
 
 // System file descriptor addresses: cluster 0, resources 0-8 (vmfs.md: "System files").
 var (
-	rootAddr = makeFDAddr(0, 0)
-	fbbAddr  = makeFDAddr(0, 1)
-	fdcAddr  = makeFDAddr(0, 2)
-	pbcAddr  = makeFDAddr(0, 3)
-	sbcAddr  = makeFDAddr(0, 4)
-	pb2Addr  = makeFDAddr(0, 6)
+	rootAddr = layout.FDAddr(0, 0)
+	fbbAddr  = layout.FDAddr(0, 1)
+	fdcAddr  = layout.FDAddr(0, 2)
+	pbcAddr  = layout.FDAddr(0, 3)
+	sbcAddr  = layout.FDAddr(0, 4)
+	pb2Addr  = layout.FDAddr(0, 6)
 )
 
 // Open opens the volume whose extents are on devs (any order). Each
@@ -189,7 +189,7 @@ func (v *Volume) openFDC() (*resFile, error) {
 		return nil, corrupt(".fdc.sf header", start, "descriptor size %d, want %d", fdc.resSize, lay.Size)
 	}
 	_, r := fdAddr(fdcAddr)
-	fdc.fd, err = v.readFDAt(start+fdc.groupOffset+fdc.perGroup*fdc.clusterHdr+int64(r)*fdc.resSize, fdcAddr)
+	fdc.fd, err = v.readFDAt(start+fdc.geometry().ResourceOffset(0, int64(r)), fdcAddr)
 	if err != nil {
 		return nil, fmt.Errorf("bootstrapping .fdc.sf: %w", err)
 	}
@@ -234,7 +234,7 @@ func (v *Volume) bootstrapFD(addr uint32) (*fileDesc, error) {
 	if v.fdc == nil || c != 0 {
 		return nil, fmt.Errorf("%w: no bootstrap location for descriptor %#08x", ErrCorrupt, addr)
 	}
-	vol := v.desc.fdcStart() + v.fdc.groupOffset + v.fdc.perGroup*v.fdc.clusterHdr + int64(r)*v.fdc.resSize
+	vol := v.desc.fdcStart() + v.fdc.geometry().ResourceOffset(0, int64(r))
 	if addr == pb2Addr && v.desc.PB2VolAddr != 0 {
 		vol = int64(v.desc.PB2VolAddr)
 	}

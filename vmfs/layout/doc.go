@@ -6,12 +6,14 @@
 //
 // Here are the LVM structures (device header, volume descriptor, PE-table
 // entry), the file-system descriptor, heartbeat and lock blocks,
-// resource-file headers and cluster metadata, file descriptors (metadata,
-// the slot's resident data area and pointer array, addressing modes and
-// types), pointer blocks, and directory entries and blocks of VMFS3/5 and
-// VMFS6. A Field reads and writes one little-endian integer or byte
-// array; TestTablesFit checks that no field of a table overlaps another
-// or leaves its structure.
+// resource-file headers, their geometry (where a cluster or resource
+// lies: Res) and cluster metadata, file descriptors (metadata, the slot's
+// resident data area and pointer array, addressing modes and types),
+// pointer blocks, FD and resource addresses, and directory entries and
+// blocks of VMFS3/5 and VMFS6. A Field reads and writes one little-endian
+// integer or byte array; TestTablesFit checks that no field of a table
+// overlaps another or leaves its structure, and the fuzz targets that
+// fields and addresses round-trip.
 //
 // Tests that check the reader against the format keep their own values
 // from the format document instead of these tables (vmfstest's own

@@ -131,3 +131,28 @@ var ClusterMeta6 = struct{ Signature, Cluster, Total, Free, Bitmap Field }{
 	Signature: Field{0x10, 4}, Cluster: Field{0x18, 8}, Total: Field{0x20, 2},
 	Free: Field{0x22, 2}, Bitmap: Field{0x80, 64},
 }
+
+// Res is the geometry of a resource file, as its header gives it (vmfs.md:
+// "Resource files"): from GroupOffset, cluster groups of GroupSize bytes,
+// each PerGroup cluster headers of HeaderSize bytes (ClusterHeaderSize)
+// followed by the clusters' resources, PerCluster of ResSize bytes each.
+type Res struct {
+	PerCluster, PerGroup, GroupOffset, ResSize, GroupSize, HeaderSize int64
+}
+
+// MinGroupSize is the bytes a cluster group's headers and resources
+// take: the group size a header must give at least (every sample gives
+// exactly this).
+func (g Res) MinGroupSize() int64 { return g.PerGroup*g.HeaderSize + g.PerGroup*g.PerCluster*g.ResSize }
+
+// ClusterOffset is the file offset of cluster c's header. PerGroup must
+// not be 0.
+func (g Res) ClusterOffset(c int64) int64 {
+	return g.GroupOffset + c/g.PerGroup*g.GroupSize + c%g.PerGroup*g.HeaderSize
+}
+
+// ResourceOffset is the file offset of resource r of cluster c. PerGroup
+// must not be 0.
+func (g Res) ResourceOffset(c, r int64) int64 {
+	return g.GroupOffset + c/g.PerGroup*g.GroupSize + g.PerGroup*g.HeaderSize + c%g.PerGroup*g.PerCluster*g.ResSize + r*g.ResSize
+}

@@ -161,7 +161,7 @@ func (w *writer) planTree() error {
 		}
 		w.gen++
 		n.gen = w.gen
-		n.fd = fdAddr(idx/w.fdc.rpc, idx%w.fdc.rpc)
+		n.fd = layout.FDAddr(uint64(idx/w.fdc.rpc), uint64(idx%w.fdc.rpc))
 		n.fdSlot = w.fdc.itemOff(idx) // file offset for now
 		n.nlink = 1
 		if n.Kind == Dir {
@@ -505,8 +505,6 @@ func (w *writer) tbzFlag() uint64 {
 	return 0x20
 }
 
-func fdAddr(c, r int64) uint32 { return uint32(c)<<6 | uint32(r)<<22 | 4 }
-
 func (w *writer) fbAddr(b int64) uint64 {
 	if w.v6 {
 		return uint64(b/512)<<15 | uint64(b%512)<<51 | 1
@@ -516,11 +514,7 @@ func (w *writer) fbAddr(b int64) uint64 {
 
 // resAddr encodes a sub-block / pointer-block address of resource idx.
 func (w *writer) resAddr(r *resFile, idx int64, typ uint64) uint64 {
-	c, k := uint64(idx/r.rpc), uint64(idx%r.rpc)
-	if w.v6 {
-		return c<<6 | k<<56 | typ
-	}
-	return c<<6 | k<<28 | typ
+	return layout.ResAddr(w.v6, typ, uint64(idx/r.rpc), uint64(idx%r.rpc))
 }
 
 // choose picks the addressing of n and sizes its unit list.
@@ -590,40 +584,75 @@ func (w *writer) choose(n *node) (*dataPlan, error) {
 // place allocates n's data units and pointer blocks and fills its FD
 // pointer array.
 func (w *writer) place(n *node, p *dataPlan) error {
+	switch {
+	case n.zla == zlaInline:
+		return nil
+	case n.zla == zlaSB:
+		return w.placeSubBlocks(n, p)
+	case p.unit == lfbBlocks*w.bs:
+		return w.placeLargeBlocks(n, p)
+	}
+	addrs, err := w.placeBlocks(n, p)
+	if err != nil {
+		return err
+	}
+	switch n.zla {
+	case zlaFB:
+		n.ptrs = addrs
+	case zlaPB, zlaPB2:
+		n.ptrs, err = w.pointerBlocks(p, addrs, true)
+	case zlaDouble:
+		var mid []uint64
+		if mid, err = w.pointerBlocks(p, addrs, false); err == nil {
+			n.ptrs, err = w.pointerBlocks(p, mid, true)
+		}
+	}
+	return err
+}
+
+// placeSubBlocks gives each unit of n a sub-block.
+func (w *writer) placeSubBlocks(n *node, p *dataPlan) error {
+	addrs := make([]uint64, len(p.vol))
+	for i := range p.vol {
+		idx, err := w.sbc.alloc()
+		if err != nil {
+			return err
+		}
+		p.vol[i] = w.resVol(w.sbc, w.sbc.itemOff(idx))
+		addrs[i] = w.resAddr(w.sbc, idx, zlaSB)
+	}
+	n.ptrs, n.nblk = addrs, int64(len(addrs))
+	return nil
+}
+
+// placeLargeBlocks gives each unit of n a large file block: a run of 512
+// blocks aligned on 512 blocks.
+func (w *writer) placeLargeBlocks(n *node, p *dataPlan) error {
+	addrs := make([]uint64, len(p.vol))
+	for i := range p.vol {
+		start := roundUp(w.nextBlk, lfbBlocks)
+		for b := start; b < start+lfbBlocks; b++ {
+			if b >= w.nblocks || w.blkUsed[b] {
+				return fmt.Errorf("%w: no free large file block for %s", ErrTooBig, n.Path)
+			}
+			w.blkUsed[b] = true
+		}
+		w.nextBlk = start + lfbBlocks
+		p.vol[i] = start * w.bs
+		addrs[i] = uint64(start/lfbBlocks)<<15 | 7
+	}
+	n.ptrs, n.nblk = addrs, int64(len(addrs))
+	return nil
+}
+
+// placeBlocks gives the units of n that are not wholly in holes of a thin
+// file a file block each (in reverse order with a free block between
+// each two for a fragmented file, at the volume's end for AtEnd) and
+// returns their addresses, to-be-zeroed where a zeroed-thick file has
+// holes.
+func (w *writer) placeBlocks(n *node, p *dataPlan) ([]uint64, error) {
 	units := int64(len(p.vol))
-	if n.zla == zlaInline {
-		return nil
-	}
 	addrs := make([]uint64, units)
-	if n.zla == zlaSB {
-		for i := range units {
-			idx, err := w.sbc.alloc()
-			if err != nil {
-				return err
-			}
-			p.vol[i] = w.resVol(w.sbc, w.sbc.itemOff(idx))
-			addrs[i] = w.resAddr(w.sbc, idx, zlaSB)
-		}
-		n.ptrs, n.nblk = addrs, units
-		return nil
-	}
-	if p.unit == lfbBlocks*w.bs {
-		// Large file blocks: 512-block runs aligned on 512 blocks.
-		for i := range units {
-			start := roundUp(w.nextBlk, lfbBlocks)
-			for b := start; b < start+lfbBlocks; b++ {
-				if b >= w.nblocks || w.blkUsed[b] {
-					return fmt.Errorf("%w: no free large file block for %s", ErrTooBig, n.Path)
-				}
-				w.blkUsed[b] = true
-			}
-			w.nextBlk = start + lfbBlocks
-			p.vol[i] = start * w.bs
-			addrs[i] = uint64(start/lfbBlocks)<<15 | 7
-		}
-		n.ptrs, n.nblk = addrs, units
-		return nil
-	}
 	var live []int64
 	for i := range units {
 		p.vol[i] = -1
@@ -639,7 +668,7 @@ func (w *writer) place(n *node, p *dataPlan) error {
 	if n.Fragmented && m > 1 {
 		start, err := alloc(2 * m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for j, i := range live {
 			b := start + 2*(m-1-int64(j)) + 1
@@ -650,7 +679,7 @@ func (w *writer) place(n *node, p *dataPlan) error {
 	} else if m > 0 {
 		start, err := alloc(m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for j, i := range live {
 			p.vol[i] = (start + int64(j)) * w.bs
@@ -668,49 +697,39 @@ func (w *writer) place(n *node, p *dataPlan) error {
 			}
 		}
 	}
+	return addrs, nil
+}
+
+// pointerBlocks builds pointer blocks over ptrs, w.ppb entries each, and
+// returns their addresses; all-null ones stay unallocated, except on
+// VMFS6 before live data at the FD's level (top).
+func (w *writer) pointerBlocks(p *dataPlan, ptrs []uint64, top bool) ([]uint64, error) {
 	pbRes, pbType := w.pbc, uint64(zlaPB)
 	if w.v6 {
 		pbRes, pbType = w.pb2, zlaPB2
 	}
-	// group builds pointer blocks over ptrs, P entries each; all-null ones
-	// stay unallocated.
-	group := func(ptrs []uint64, top bool) ([]uint64, error) {
-		out := make([]uint64, (int64(len(ptrs))+w.ppb-1)/w.ppb)
-		lastLive := -1
-		for k := range out {
-			if !allNull(ptrs[int64(k)*w.ppb : min(int64(len(ptrs)), int64(k+1)*w.ppb)]) {
-				lastLive = k
-			}
-		}
-		for k := range out {
-			chunk := ptrs[int64(k)*w.ppb : min(int64(len(ptrs)), int64(k+1)*w.ppb)]
-			// On VMFS6 an FD-level hole before live data would end
-			// vmfs6-tools' read of the array: keep an all-null PB there.
-			if allNull(chunk) && !(w.v6 && top && k < lastLive) {
-				continue
-			}
-			idx, err := pbRes.alloc()
-			if err != nil {
-				return nil, err
-			}
-			p.pbs = append(p.pbs, pbPlan{res: pbRes, idx: idx, ptrs: chunk})
-			out[k] = w.resAddr(pbRes, idx, pbType)
-		}
-		return out, nil
-	}
-	var err error
-	switch n.zla {
-	case zlaFB:
-		n.ptrs = addrs
-	case zlaPB, zlaPB2:
-		n.ptrs, err = group(addrs, true)
-	case zlaDouble:
-		var mid []uint64
-		if mid, err = group(addrs, false); err == nil {
-			n.ptrs, err = group(mid, true)
+	out := make([]uint64, (int64(len(ptrs))+w.ppb-1)/w.ppb)
+	chunk := func(k int) []uint64 { return ptrs[int64(k)*w.ppb : min(int64(len(ptrs)), int64(k+1)*w.ppb)] }
+	lastLive := -1
+	for k := range out {
+		if !allNull(chunk(k)) {
+			lastLive = k
 		}
 	}
-	return err
+	for k := range out {
+		// On VMFS6 an FD-level hole before live data would end
+		// vmfs6-tools' read of the array: keep an all-null PB there.
+		if allNull(chunk(k)) && !(w.v6 && top && k < lastLive) {
+			continue
+		}
+		idx, err := pbRes.alloc()
+		if err != nil {
+			return nil, err
+		}
+		p.pbs = append(p.pbs, pbPlan{res: pbRes, idx: idx, ptrs: chunk(k)})
+		out[k] = w.resAddr(pbRes, idx, pbType)
+	}
+	return out, nil
 }
 
 func allNull(p []uint64) bool {
@@ -746,8 +765,6 @@ func (w *writer) free(n *node, p *dataPlan) {
 }
 
 func (w *writer) resIndex(r *resFile, a uint64) int64 {
-	if w.v6 {
-		return int64(a>>6&(1<<36-1))*r.rpc + int64(a>>56)
-	}
-	return int64(a>>6&0x3FFFFF)*r.rpc + int64(a>>28)
+	c, k := layout.SplitResAddr(w.v6, false, a)
+	return int64(c)*r.rpc + int64(k)
 }

@@ -1,6 +1,10 @@
 package vmfstest
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
+)
 
 // resFile is the layout of a resource file (vmfs.md: "Resource files"; .fdc.sf, .sbc.sf, .pbc.sf,
 // .pb2.sf, .fbb.sf, .jbc.sf): a header, then cluster groups
@@ -30,26 +34,28 @@ func newResFile(name string, rpc, cpg, rs, hdr int64, lock uint32, need int64) *
 		lock: lock, clusters: clusters, total: clusters * rpc, used: make([]bool, clusters*rpc)}
 }
 
-func (r *resFile) cgs() int64    { return r.cpg*r.hdr + r.cpg*r.rpc*r.rs }
+// geometry is the layout of the file's cluster groups, each exactly as
+// large as its headers and resources.
+func (r *resFile) geometry() layout.Res {
+	g := layout.Res{PerCluster: r.rpc, PerGroup: r.cpg, GroupOffset: r.cgo, ResSize: r.rs, HeaderSize: r.hdr}
+	g.GroupSize = g.MinGroupSize()
+	return g
+}
+
+func (r *resFile) cgs() int64    { return r.geometry().GroupSize }
 func (r *resFile) groups() int64 { return (r.clusters + r.cpg - 1) / r.cpg }
 
 // clusterOff is the file offset of cluster c's header (lock, then metadata).
-func (r *resFile) clusterOff(c int64) int64 {
-	return r.cgo + c/r.cpg*r.cgs() + c%r.cpg*r.hdr
-}
+func (r *resFile) clusterOff(c int64) int64 { return r.geometry().ClusterOffset(c) }
 
 // itemOff is the file offset of resource idx (= cluster × rpc + resource).
-func (r *resFile) itemOff(idx int64) int64 {
-	c, k := idx/r.rpc, idx%r.rpc
-	return r.cgo + c/r.cpg*r.cgs() + r.cpg*r.hdr + c%r.cpg*r.rpc*r.rs + k*r.rs
-}
+func (r *resFile) itemOff(idx int64) int64 { return r.geometry().ResourceOffset(idx/r.rpc, idx%r.rpc) }
 
 // length is the file length: up to the end of the last initialised
 // cluster's resources (I5's .sbc.sf ends exactly there).
 func (r *resFile) length() int64 {
 	last := r.clusters - 1
-	g := last / r.cpg
-	return r.cgo + g*r.cgs() + r.cpg*r.hdr + (last%r.cpg+1)*r.rpc*r.rs
+	return r.geometry().ResourceOffset(last, 0) + r.rpc*r.rs
 }
 
 // alloc takes the next free resource.
