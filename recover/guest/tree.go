@@ -596,6 +596,29 @@ type Info struct {
 // LayerState returns Layer and State, for listings.
 func (i *Info) LayerState() (layer, state string) { return i.Layer, i.State }
 
+// Inode is the entry's number in its file system (inode, MFT record,
+// first cluster), for body files; 0 when the reader gives none.
+func (i *Info) Inode() uint64 {
+	if i.Entry == nil {
+		return 0
+	}
+	return i.Entry.ID
+}
+
+// Owner is not known from guestfs.Info: zeros, as body files write it.
+func (i *Info) Owner() (uid, gid uint32) { return 0, 0 }
+
+// Times are the FileInfo's modification time alone (zeros here).
+func (i *Info) Times() (atime, mtime, ctime time.Time) { return }
+
+// Provenance marks a deleted entry in body files, as fls -m does.
+func (i *Info) Provenance() string {
+	if i.State == guestfs.Deleted {
+		return "deleted"
+	}
+	return ""
+}
+
 func volumeLayer(v *volume) string {
 	if v.fsName == "" {
 		return v.layer

@@ -28,7 +28,8 @@ type provenancer interface{ Provenance() string }
 // Metadata is what a file system records of an entry beyond fs.FileInfo:
 // *vmfs.Attributes implements it (the descriptor's address, owner and
 // times), and so does a deep-scan finding through the descriptor it was
-// rebuilt from (zeros for a carved file, which has none).
+// rebuilt from (zeros for a carved file, which has none), and an entry
+// inside a virtual disk (guest.Info: the inode, MFT record or cluster).
 type Metadata interface {
 	Inode() uint64
 	Owner() (uid, gid uint32)
@@ -41,7 +42,11 @@ func (e Entry) Bodyfile() string {
 	var uid, gid uint32
 	var atime, ctime time.Time
 	mtime := e.MTime
-	if m, ok := e.Attrs.(Metadata); ok {
+	attrs := e.Attrs
+	if attrs == nil {
+		attrs = e.Guest
+	}
+	if m, ok := attrs.(Metadata); ok {
 		inode = m.Inode()
 		uid, gid = m.Owner()
 		if a, mt, c := m.Times(); !a.IsZero() || !mt.IsZero() || !c.IsZero() {
@@ -52,7 +57,7 @@ func (e Entry) Bodyfile() string {
 	if e.Target != "" {
 		name += " -> " + bodyName(e.Target)
 	}
-	if p, ok := e.Attrs.(provenancer); ok {
+	if p, ok := attrs.(provenancer); ok {
 		switch k := p.Provenance(); k {
 		case "deleted", "orphan", "carved":
 			name += " (" + k + ")"
