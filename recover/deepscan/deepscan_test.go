@@ -1,6 +1,7 @@
 package deepscan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -431,5 +432,32 @@ func TestTruncatedVolumeSaysSo(t *testing.T) {
 		if strings.Contains(a, "\n") {
 			t.Errorf("an anomaly of several lines prints as one: %q", a)
 		}
+	}
+}
+
+// TestTextAcrossWindows plants a descriptor at the last sector of a
+// scan window, running into the next one, and a .vmx at the first sector
+// of the next window but one, on a disk whose size is not a multiple of
+// the window: each is found once, whole, whichever buffer its bytes were
+// read into.
+func TestTextAcrossWindows(t *testing.T) {
+	desc := "# Disk DescriptorFile\nversion=1\ncreateType=\"vmfs\"\n" + strings.Repeat("# padding line\n", 200) + "RW 8192 VMFS \"edge-flat.vmdk\"\n"
+	vmx := ".encoding = \"UTF-8\"\ndisplayName = \"edge\"\n"
+	disk := make([]byte, 3*chunkSize+overlap/2+512)
+	copy(disk[chunkSize-sector:], desc)
+	copy(disk[2*chunkSize:], vmx)
+	f := New("test", "id", int64(len(disk)))
+	if err := Scan(context.Background(), bytes.NewReader(disk), f, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []TextHit{
+		{Offset: chunkSize - sector, Kind: "vmdk-descriptor", Length: int64(len(desc)), Name: "edge.vmdk"},
+		{Offset: 2 * chunkSize, Kind: "vmx", Length: int64(len(vmx)), Name: "edge.vmx"},
+	}
+	if len(f.Texts) != len(want) || f.Texts[0] != want[0] || f.Texts[1] != want[1] {
+		t.Fatalf("texts %+v, want %+v", f.Texts, want)
+	}
+	if f.Done != f.Size {
+		t.Fatalf("done %d of %d", f.Done, f.Size)
 	}
 }

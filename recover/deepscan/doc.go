@@ -31,5 +31,6 @@
 // (placement in rebuild.go).
 //
 // Memory is bounded by the metadata found, not by the size of the disk:
-// the scan keeps one window of the disk at a time.
+// the scan keeps two windows of the disk at a time (the one it examines,
+// the next one being read).
 package deepscan

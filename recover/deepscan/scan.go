@@ -73,30 +73,44 @@ func Scan(ctx context.Context, r io.ReaderAt, f *Findings, opts Options) error {
 	for _, v := range f.Origins {
 		s.votes[v.Origin] = v.Votes
 	}
-	// One loop reads a chunk and examines it while it is still in this
-	// core's cache; the kernel's read-ahead overlaps the disk with the
-	// examination. The buffer holds the chunk plus a look-ahead that
-	// becomes the start of the next chunk, so no byte is read twice.
-	buf := make([]byte, chunkSize+overlap)
-	have := 0 // bytes at the start of buf already read, from pos on
+	// The scan examines one window (a chunk plus the look-ahead a
+	// structure starting in it may reach into) while a goroutine reads the
+	// next chunk into the other buffer, so reading and matching overlap.
+	// The look-ahead becomes the start of the next window by a copy of
+	// overlap bytes, so no byte is read twice.
+	var bufs [2][]byte
+	for i := range bufs {
+		bufs[i] = make([]byte, chunkSize+overlap)
+	}
+	pos := f.Done / chunkSize * chunkSize
 	lastCheckpoint := f.Done
 	var err error
-	for pos := f.Done / chunkSize * chunkSize; pos < f.Size; pos += chunkSize {
+	if pos < f.Size {
+		bad := s.readRobust(ctx, bufs[0][:min(chunkSize+overlap, f.Size-pos)], pos)
+		f.BadRanges = allocmap.Normalize(append(f.BadRanges, bad...))
+	}
+	for k := 0; pos < f.Size; pos, k = pos+chunkSize, k+1 {
 		if err = ctx.Err(); err != nil {
 			break
 		}
+		cur, next := bufs[k%2], bufs[(k+1)%2]
 		need := int(min(chunkSize+overlap, f.Size-pos))
-		if have < need {
-			for _, b := range s.readRobust(ctx, buf[have:need], pos+int64(have)) {
-				f.BadRanges = allocmap.Normalize(append(f.BadRanges, b))
-			}
+		// The next window's fresh bytes: those past this window's end.
+		freshOff := pos + chunkSize + overlap
+		var pending chan allocmap.Map // the bad ranges of that read
+		if freshOff < f.Size {
+			pending = make(chan allocmap.Map, 1)
+			fresh := next[overlap:min(chunkSize+overlap, f.Size-pos-chunkSize)]
+			go func() { pending <- s.readRobust(ctx, fresh, freshOff) }()
 		}
-		s.examine(buf[:need], pos, min(chunkSize, int64(need)))
-		f.Done = min(pos+chunkSize, f.Size)
-		have = 0
+		s.examine(cur[:need], pos, min(chunkSize, int64(need)))
 		if need > chunkSize {
-			have = copy(buf, buf[chunkSize:need])
+			copy(next, cur[chunkSize:need])
 		}
+		if pending != nil {
+			f.BadRanges = allocmap.Normalize(append(f.BadRanges, <-pending...))
+		}
+		f.Done = min(pos+chunkSize, f.Size)
 		if opts.Progress != nil {
 			opts.Progress(f.Done, f.Size)
 		}
@@ -189,6 +203,23 @@ const zeroRun = 64 << 10
 
 var zeros [zeroRun]byte
 
+// mayStart marks the first bytes a sought structure can start with: the
+// low byte of each magic word examine matches (little-endian), and the
+// first byte of each text head.
+var mayStart = func() (t [256]bool) {
+	for _, m := range []uint32{lvmMagic, fsMagic, fsMagicL, hbFree, hbUsed, 2} {
+		t[byte(m)] = true
+	}
+	for m := uint32(lockFD); m <= lockLast; m++ {
+		t[byte(m)] = true
+	}
+	t[descriptorHead[0]] = true
+	for _, h := range vmxHeads {
+		t[h[0]] = true
+	}
+	return t
+}()
+
 // examine looks at every sector start in buf[:limit]; buf continues past
 // limit so structures that cross the chunk end can be decoded.
 func (s *scanner) examine(buf []byte, base, limit int64) {
@@ -201,6 +232,9 @@ func (s *scanner) examine(buf []byte, base, limit int64) {
 		b := buf[o:]
 		if len(b) < 16 {
 			return
+		}
+		if !mayStart[b[0]] {
+			continue // most sectors of file data: one table look-up each
 		}
 		at := base + o
 		switch m := le.Uint32(b); { // every structure sought starts with its magic word
