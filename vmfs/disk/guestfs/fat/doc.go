@@ -16,7 +16,8 @@
 // Directories are arrays of 32-byte entries; long names are runs of
 // attribute-0x0F entries before their short entry, checked by checksum. A
 // FAT32 volume keeps a copy of its boot sector at sector 6: Open uses it
-// when the first is destroyed.
+// when the first is destroyed; and when the first FAT lacks the media mark
+// of its entry 0 (wiped, encrypted), the second FAT is read.
 //
 // Deleted files (Options.Deleted): deleting overwrites the first byte of
 // each entry with 0xE5 and frees the chain in the FAT, so the first

@@ -167,6 +167,22 @@ func openAt(r io.ReaderAt, size int64, at int64) (*FS, error) {
 	if _, err := r.ReadAt(f.fat, f.fatOff); err != nil {
 		return nil, formatErr("table", f.fatOff, ErrCorrupt, "%v", err)
 	}
+	// Entry 0 of a FAT holds the media byte of the boot sector with every
+	// other bit set. When the first FAT lacks it (wiped, encrypted) and
+	// a copy has it, the copy is read.
+	media := uint32(bs[21])
+	want := map[int]uint32{12: 0xF00 | media, 16: 0xFF00 | media, 32: 0x0FFFFF00 | media}[f.Bits]
+	if f.next(0) != want {
+		for i := int64(1); i < nfats; i++ {
+			c := &FS{Bits: f.Bits, fat: make([]byte, need)}
+			off := f.fatOff + i*fatSz*bps
+			if _, err := r.ReadAt(c.fat, off); err == nil && c.next(0) == want {
+				f.warnings = append(f.warnings, fmt.Sprintf("FAT 1 at byte %d lacks its media mark (%#x): FAT %d at byte %d read instead", f.fatOff, f.next(0), i+1, off))
+				f.fat = c.fat
+				break
+			}
+		}
+	}
 	return f, nil
 }
 

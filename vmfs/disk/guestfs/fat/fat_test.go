@@ -247,6 +247,26 @@ func TestBackupBootSector(t *testing.T) {
 	}
 }
 
+// A volume whose first FAT is wiped reads through the second.
+func TestSecondFAT(t *testing.T) {
+	for _, typ := range []string{"12", "16", "32"} {
+		img, _ := mkfs(t, typ, map[string]int{"12": 2, "16": 16, "32": 40}[typ])
+		data, _ := os.ReadFile(img)
+		f, _ := Open(bytes.NewReader(data), int64(len(data)), guestfs.Options{})
+		clear(data[f.fatOff : f.fatOff+int64(len(f.fat))])
+		f, err := Open(bytes.NewReader(data), int64(len(data)), guestfs.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Warnings()) != 1 || !strings.Contains(f.Warnings()[0], "FAT 2") {
+			t.Errorf("FAT%s: warnings %q", typ, f.Warnings())
+		}
+		if b, err := fs.ReadFile(f, "state.tgz"); err != nil || !bytes.Equal(b, pattern(300000, 2)) {
+			t.Errorf("FAT%s: state.tgz through the second FAT: %v", typ, err)
+		}
+	}
+}
+
 func TestCorruption(t *testing.T) {
 	img := goImage(t)
 	f, _ := Open(bytes.NewReader(img), int64(len(img)), guestfs.Options{})
