@@ -33,13 +33,14 @@ func newMountCmd(g *globalOptions) *cobra.Command {
 		Long: `mount serves the tree ls shows (the volume found on SOURCE, or with --deep
 the recovered tree with deleted and orphaned files) at MOUNTPOINT through
 FUSE, strictly read-only, so that any program reads the files in place:
-sizes, modes, times, owners, link counts and symbolic links as on the
-volume. Beside every VMDK disk NAME.vmdk (a descriptor or a single-file
-sparse disk, not its extents) lies NAME.raw, the disk flattened: its
-extents and snapshot chain read as the guest sees the disk, sized as the
-disk (--tolerant: missing extents and parents read as zeros). Holes are
-holes to lseek(SEEK_DATA/SEEK_HOLE), as cp --sparse=always asks. Every change
-(write, create, rename, chmod, ...) fails with EROFS.
+sizes, modes, times, owners, link counts, symbolic links and allocated
+blocks (du) as on the volume. Beside every VMDK disk NAME.vmdk (a
+descriptor or a single-file sparse disk, not its extents) lies NAME.raw,
+the disk flattened: its extents and snapshot chain read as the guest sees
+the disk, sized as the disk (--tolerant: missing extents and parents read
+as zeros). Holes are holes to lseek(SEEK_DATA/SEEK_HOLE), as cp
+--sparse=always asks. Every change (write, create, rename, chmod, ...)
+fails with EROFS.
 Bytes known to be lost (a missing extent, an unreadable sector) read as
 zeros, and each file that has some is named once on stderr.
 

@@ -193,6 +193,12 @@ func TestMountReadsLikeCatAndLs(t *testing.T) {
 			if got := mounttest.DataMap(t, filepath.Join(m.dir, "vm1/disk-flat.vmdk")); !slices.Equal(got, thin) {
 				t.Errorf("vm1/disk-flat.vmdk: data at %v through the mount, want %v", got, thin)
 			}
+			// du counts the two blocks it has.
+			for _, e := range volumeEntries(t, m.dir) {
+				if e.Path == "/vm1/disk-flat.vmdk" && e.Blocks*512 != 2<<20 {
+					t.Errorf("vm1/disk-flat.vmdk: %d blocks of 512 bytes through the mount, want 2 MiB's", e.Blocks)
+				}
+			}
 			m.stop(t)
 		})
 	}

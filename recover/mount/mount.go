@@ -469,6 +469,12 @@ func fillAttr(info fs.FileInfo, out *fuse.Attr) {
 		if !a.CTime.IsZero() {
 			ctime = a.CTime
 		}
+		// The blocks the descriptor records (du's figure): fewer than the
+		// size for a thin file. A resident file's bytes lie in its
+		// descriptor, which has no blocks of its own.
+		if info.Mode().IsRegular() && a.Addressing != "resident" && a.BlockSize > 0 {
+			out.Blocks = min(out.Blocks, uint64(a.Blocks*a.BlockSize+511)/512)
+		}
 	}
 	out.SetTimes(epochIfZero(atime), epochIfZero(mtime), epochIfZero(ctime))
 }

@@ -49,6 +49,7 @@ type Entry struct {
 	MTime   time.Time   `json:"mtime"`
 	Links   uint64      `json:"links"`
 	Blksize int64       `json:"blksize"`
+	Blocks  int64       `json:"blocks"` // of 512 bytes, as du counts
 	Target  string      `json:"target,omitempty"` // of a symbolic link
 	SHA256  string      `json:"sha256,omitempty"` // of a regular file
 }
@@ -289,7 +290,7 @@ func walk(dir string, skip []string) ([]Entry, error) {
 		st := fi.Sys().(*syscall.Stat_t)
 		e := Entry{
 			Path: "/" + filepath.ToSlash(p[len(dir)+1:]), Mode: fi.Mode(), Size: fi.Size(),
-			MTime: fi.ModTime(), Links: uint64(st.Nlink), Blksize: int64(st.Blksize),
+			MTime: fi.ModTime(), Links: uint64(st.Nlink), Blksize: int64(st.Blksize), Blocks: st.Blocks,
 		}
 		skipped := slices.ContainsFunc(skip, func(s string) bool { return strings.HasSuffix(p, s) })
 		switch {
