@@ -49,7 +49,7 @@ type Entry struct {
 	MTime   time.Time   `json:"mtime"`
 	Links   uint64      `json:"links"`
 	Blksize int64       `json:"blksize"`
-	Blocks  int64       `json:"blocks"` // of 512 bytes, as du counts
+	Blocks  int64       `json:"blocks"`           // of 512 bytes, as du counts
 	Target  string      `json:"target,omitempty"` // of a symbolic link
 	SHA256  string      `json:"sha256,omitempty"` // of a regular file
 }
