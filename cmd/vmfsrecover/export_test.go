@@ -111,7 +111,7 @@ func TestExportCmdFlattenAndErrors(t *testing.T) {
 		code int
 	}{
 		{exportFlags{jobs: 1}, exitUsage},
-		{exportFlags{to: dest, jobs: 0}, exitUsage},
+		{exportFlags{to: dest, jobs: -1}, exitUsage},
 		{exportFlags{to: "ftp://u:pw@127.0.0.1/", jobs: 1}, exitUsage},
 		{exportFlags{to: "ftp://127.0.0.1/", jobs: 1, implicitTLS: true}, exitUsage},
 		{exportFlags{to: dest, jobs: 1, unmapped: true}, exitUsage}, // needs --flatten

@@ -30,7 +30,12 @@ type Warner interface{ Warnings() []string }
 // overwrites, and retries a dropped connection 5 times.
 type Options struct {
 	Overwrite bool // replace destination files that are in the way
-	Workers   int  // parallel files, each with its own connection; 0 means 1
+	// Workers is how many files are copied at once, each with its own
+	// connection. 0 chooses: up to autoWorkers files at once, so that
+	// small files do not wait on each other's round trips and fsyncs, of
+	// which one large file (largeFile bytes or more) at a time, so that
+	// large files stream one after the other instead of sharing the disk.
+	Workers int
 	// Retries is how often one file is retried after a transient error
 	// (reconnecting and continuing from the size the destination reports);
 	// 0 means 5, negative means never.
@@ -97,8 +102,9 @@ type item struct {
 // destination (ErrDestination), a cancelled context or an unusable manifest
 // stops it, keeping what is done, and is returned with the report so far.
 func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, opts Options) (*Report, error) {
-	if opts.Workers <= 0 {
-		opts.Workers = 1
+	oneLarge := opts.Workers <= 0
+	if oneLarge {
+		opts.Workers = autoWorkers
 	}
 	if opts.Retries == 0 {
 		opts.Retries = 5
@@ -128,7 +134,7 @@ func Export(ctx context.Context, fsys fs.FS, paths []string, dst Destination, op
 	if err != nil {
 		return &Report{}, err
 	}
-	ex := &exporter{fsys: fsys, dst: dst, opts: opts, prog: prog, entries: make([]*Entry, len(items)), keepPrev: map[int]bool{}}
+	ex := &exporter{fsys: fsys, dst: dst, opts: opts, prog: prog, entries: make([]*Entry, len(items)), keepPrev: map[int]bool{}, oneLarge: oneLarge}
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -303,6 +309,22 @@ type exporter struct {
 	// way: the manifest keeps the earlier entry, which still describes
 	// what the destination holds.
 	keepPrev map[int]bool
+	// oneLarge (Options.Workers 0): large files go to the first worker
+	// only, one after the other, and the others take the small ones.
+	oneLarge bool
+}
+
+const (
+	autoWorkers = 4
+	largeFile   = 64 << 20
+)
+
+// isLarge says whether it is a file of largeFile bytes or more.
+func (it item) isLarge() bool {
+	if it.flat != nil {
+		return it.flat.Size >= largeFile
+	}
+	return it.info != nil && it.info.Mode().IsRegular() && it.info.Size() >= largeFile
 }
 
 func (ex *exporter) fatal() error {
@@ -483,7 +505,12 @@ func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, f
 	ex.mu.Lock()
 	ex.lastWrite = time.Now()
 	ex.mu.Unlock()
-	jobs := make(chan item)
+	// With oneLarge, large files go to the first worker on a queue of
+	// their own, the rest to every worker.
+	jobs, large := make(chan item), make(chan item)
+	if !ex.oneLarge {
+		close(large)
+	}
 	var wg sync.WaitGroup
 	workers := min(ex.opts.Workers, max(1, len(work)))
 	for w := range workers {
@@ -499,7 +526,11 @@ func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, f
 				// (FTP 421) leaves the work to the workers it took.
 				var err error
 				if own, err = ex.dst.Connect(ctx); err != nil {
-					ex.opts.Logger.Warn(fmt.Sprintf("working with fewer connections than asked for: connection %d: %v", w+1, err), "worker", w+1)
+					log := ex.opts.Logger.Warn
+					if ex.oneLarge { // none was asked for
+						log = ex.opts.Logger.Debug
+					}
+					log(fmt.Sprintf("working with fewer connections than asked for: connection %d: %v", w+1, err), "worker", w+1)
 					return
 				}
 				defer func() {
@@ -508,7 +539,7 @@ func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, f
 					}
 				}()
 			}
-			for it := range jobs {
+			do := func(it item) {
 				e := ex.entryFor(it)
 				var err error
 				if *conn == nil {
@@ -546,17 +577,39 @@ func (ex *exporter) runWorkers(ctx context.Context, cancel context.CancelFunc, f
 					ex.maybeWriteManifest(ctx, *conn)
 				}
 			}
+			if w == 0 {
+				for it := range large {
+					do(it)
+				}
+			}
+			for it := range jobs {
+				do(it)
+			}
 		}()
 	}
-feed:
-	for _, it := range work {
-		select {
-		case jobs <- it:
-		case <-ctx.Done():
-			break feed
+	feed := func(ch chan<- item, pick func(item) bool) {
+		defer close(ch)
+		for _, it := range work {
+			if !pick(it) {
+				continue
+			}
+			select {
+			case ch <- it:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
-	close(jobs)
+	if ex.oneLarge {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feed(large, item.isLarge)
+		}()
+		feed(jobs, func(it item) bool { return !it.isLarge() })
+	} else {
+		feed(jobs, func(item) bool { return true })
+	}
 	wg.Wait()
 }
 

@@ -71,7 +71,9 @@ func TestLocalFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.NoSync = true
-	rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+	opts := testOpts()
+	opts.Workers = 1 // one file after the other: c-after.txt comes after the failure
+	rep, err := Export(context.Background(), fsys, nil, d, opts)
 	if !errors.Is(err, ErrDestination) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("error %v, want ErrDestination wrapping ENOSPC", err)
 	}
@@ -164,6 +166,7 @@ func TestCancelKeepsWork(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := testOpts()
+	opts.Workers = 1 // one file after the other, so that some are left
 	opts.Progress = &cancelAfter{n: 2, cancel: cancel}
 	rep, err := Export(ctx, fsys, nil, d, opts)
 	if !errors.Is(err, context.Canceled) {
