@@ -24,8 +24,33 @@ const (
 
 // readDir returns the entries of directory fd, without "." and "..".
 func (v *Volume) readDir(fd *fileDesc) ([]dirent, error) {
-	if ents, ok := v.dirCache.Get(fd.addr); ok {
-		return ents, nil
+	d, err := v.directory(fd)
+	if err != nil {
+		return nil, err
+	}
+	return d.ents, nil
+}
+
+// directory is a decoded directory with its entries indexed by name, so
+// that resolving each of a big directory's entries costs one look-up,
+// not a walk through all of them.
+type directory struct {
+	ents   []dirent
+	byName map[string]int // the first entry of each name
+}
+
+// lookup returns the first entry named name.
+func (d *directory) lookup(name string) (dirent, bool) {
+	i, ok := d.byName[name]
+	if !ok {
+		return dirent{}, false
+	}
+	return d.ents[i], true
+}
+
+func (v *Volume) directory(fd *fileDesc) (*directory, error) {
+	if d, ok := v.dirCache.Get(fd.addr); ok {
+		return d, nil
 	}
 	if fd.length > maxDirBytes {
 		return nil, corrupt(fmt.Sprintf("directory %#08x", fd.addr), fd.vol, "%d bytes, more than any directory holds", fd.length)
@@ -44,8 +69,14 @@ func (v *Volume) readDir(fd *fileDesc) ([]dirent, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.dirCache.Put(fd.addr, ents)
-	return ents, nil
+	d := &directory{ents: ents, byName: make(map[string]int, len(ents))}
+	for i, e := range ents {
+		if _, dup := d.byName[e.name]; !dup {
+			d.byName[e.name] = i
+		}
+	}
+	v.dirCache.Put(fd.addr, d)
+	return d, nil
 }
 
 // parseDir5 decodes a VMFS3/5 directory: a flat array of 140-byte entries.

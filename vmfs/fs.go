@@ -48,15 +48,15 @@ func (v *Volume) resolve(op, name string, followLast bool) (node, error) {
 		if cur.typ != typeDirectory && !isDirFD(cur) {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: errors.New("not a directory")}
 		}
-		ents, err := v.readDir(cur)
+		dir, err := v.directory(cur)
 		if err != nil {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		i := slices.IndexFunc(ents, func(d dirent) bool { return d.name == comp })
-		if i < 0 {
+		ent, ok := dir.lookup(comp)
+		if !ok {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		fd, err := v.readFD(ents[i].addr)
+		fd, err := v.readFD(ent.addr)
 		if err != nil {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}

@@ -31,7 +31,7 @@ type Volume struct {
 
 	fdCache  *blockcache.LRU[uint32, *fileDesc]
 	pbCache  *blockcache.LRU[uint64, []uint64]
-	dirCache *blockcache.LRU[uint32, []dirent]
+	dirCache *blockcache.LRU[uint32, *directory]
 }
 
 // System file descriptor addresses: cluster 0, resources 0-8 (vmfs.md: "System files").
@@ -90,7 +90,7 @@ func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Optio
 		opts: opts, rec: rec, headers: headers, lv: lv, desc: desc, anomalies: anomalies,
 		fdCache:  blockcache.NewLRU[uint32, *fileDesc](4096),
 		pbCache:  blockcache.NewLRU[uint64, []uint64](256),
-		dirCache: blockcache.NewLRU[uint32, []dirent](256),
+		dirCache: blockcache.NewLRU[uint32, *directory](256),
 	}
 	if len(headers) > 0 && !desc.VolumeUUID.IsZero() && desc.VolumeUUID != headers[0].VolumeUUID {
 		v.anomalies = append(v.anomalies, fmt.Sprintf("file-system descriptor names LVM volume %s, the LVM header %s", desc.VolumeUUID, headers[0].VolumeUUID))
