@@ -7,90 +7,110 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
-// Pairs holds the timings of our work and the peer's, one pair per
-// iteration of a benchmark: wall time, and CPU time when the peer's is
-// known.
-type Pairs struct {
-	Peer              string // the peer's name in metrics: x-PEER, PEER-MB/s
-	ours, peers       []time.Duration
-	oursCPU, peersCPU []time.Duration
+// Result is what one run cost: wall time, CPU time (user + system) and,
+// for a child process, its peak resident memory.
+type Result struct {
+	Wall, CPU time.Duration
+	MaxRSS    int64 // bytes; 0 when unknown (work done in this process)
 }
 
-// Add records one iteration's wall times.
-func (p *Pairs) Add(ours, peer time.Duration) {
+// Pairs holds the costs of our work and the peer's, one pair per
+// iteration of a benchmark.
+type Pairs struct {
+	Peer        string // the peer's name in metrics: x-PEER, PEER-MB/s
+	ours, peers []Result
+}
+
+// Add records one iteration.
+func (p *Pairs) Add(ours, peer Result) {
 	p.ours = append(p.ours, ours)
 	p.peers = append(p.peers, peer)
 }
 
-// Last returns the latest pair of wall times recorded.
-func (p *Pairs) Last() (ours, peer time.Duration) {
+// Last returns the latest pair recorded.
+func (p *Pairs) Last() (ours, peer Result) {
 	return p.ours[len(p.ours)-1], p.peers[len(p.peers)-1]
 }
 
-// Run times ours and peer once each and records the pair; peer returns
-// the CPU time it used (Cmd's), or 0 when unknown. Every other call runs
-// the peer first, so that neither side always inherits the other's
+// Run runs ours and peer once each and records the pair. Every other call
+// runs the peer first, so that neither side always inherits the other's
 // leftovers (dirty pages being written back, a cold cache).
-func (p *Pairs) Run(ours func(), peer func() (cpu time.Duration)) {
-	var o, q, oc, qc time.Duration
-	runOurs := func() {
-		c := CPU()
-		o = Time(ours)
-		oc = CPU() - c
-	}
-	runPeer := func() {
-		start := time.Now()
-		qc = peer()
-		q = time.Since(start)
-	}
+func (p *Pairs) Run(ours, peer func() Result) {
+	var o, q Result
 	if len(p.ours)%2 == 0 {
-		runOurs()
-		runPeer()
+		o, q = ours(), peer()
 	} else {
-		runPeer()
-		runOurs()
+		q, o = peer(), ours()
 	}
 	p.Add(o, q)
-	if qc > 0 {
-		p.oursCPU = append(p.oursCPU, oc)
-		p.peersCPU = append(p.peersCPU, qc)
-	}
 }
 
-// Report reports the medians for bytes moved per run: ours-MB/s,
-// PEER-MB/s and x-PEER, the median ratio of the peer's wall time to ours;
-// with CPU times for every pair, cpu-x-PEER, the median ratio of CPU
-// times (what a loaded machine measures best: the work each side does).
+// Report reports the medians for bytes moved per run (0: no MB/s):
+// ours-MB/s, PEER-MB/s; x-PEER, the median ratio of the peer's wall time
+// to ours (above 1 we are faster); cpu-x-PEER, the same for CPU time (what
+// a loaded machine measures best: the work each side does); and, where
+// known, the peak resident memory of each side (ours-RSS-MiB,
+// PEER-RSS-MiB, the largest of the runs).
 func (p *Pairs) Report(b *testing.B, bytes int64) {
 	if len(p.ours) == 0 {
 		return
 	}
-	b.ReportMetric(float64(bytes)/1e6/median(p.ours).Seconds(), "ours-MB/s")
-	b.ReportMetric(float64(bytes)/1e6/median(p.peers).Seconds(), p.Peer+"-MB/s")
-	b.ReportMetric(medianRatio(p.peers, p.ours), "x-"+p.Peer)
-	if len(p.oursCPU) == len(p.ours) {
-		b.ReportMetric(medianRatio(p.peersCPU, p.oursCPU), "cpu-x-"+p.Peer)
+	wall := func(r Result) time.Duration { return r.Wall }
+	cpu := func(r Result) time.Duration { return r.CPU }
+	if bytes > 0 {
+		b.ReportMetric(float64(bytes)/1e6/median(p.ours, wall).Seconds(), "ours-MB/s")
+		b.ReportMetric(float64(bytes)/1e6/median(p.peers, wall).Seconds(), p.Peer+"-MB/s")
+	} else {
+		b.ReportMetric(median(p.ours, wall).Seconds(), "ours-s")
+		b.ReportMetric(median(p.peers, wall).Seconds(), p.Peer+"-s")
+	}
+	b.ReportMetric(p.ratio(wall), "x-"+p.Peer)
+	if p.ratio(cpu) > 0 {
+		b.ReportMetric(p.ratio(cpu), "cpu-x-"+p.Peer)
+	}
+	for _, side := range []struct {
+		name string
+		rs   []Result
+	}{{"ours", p.ours}, {p.Peer, p.peers}} {
+		var peak int64
+		for _, r := range side.rs {
+			peak = max(peak, r.MaxRSS)
+		}
+		if peak > 0 {
+			b.ReportMetric(float64(peak)/(1<<20), side.name+"-RSS-MiB")
+		}
 	}
 }
 
-func medianRatio(num, den []time.Duration) float64 {
-	r := make([]float64, len(num))
-	for i := range num {
-		r[i] = num[i].Seconds() / den[i].Seconds()
+// ratio is the median of peer/ours for the measure f; 0 when a side
+// lacks it.
+func (p *Pairs) ratio(f func(Result) time.Duration) float64 {
+	r := make([]float64, len(p.ours))
+	for i := range p.ours {
+		if f(p.ours[i]) <= 0 || f(p.peers[i]) <= 0 {
+			return 0
+		}
+		r[i] = f(p.peers[i]).Seconds() / f(p.ours[i]).Seconds()
 	}
 	return medianF(r)
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
+func median(rs []Result, f func(Result) time.Duration) time.Duration {
+	d := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		d[i] = f(r)
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }
 
 func medianF(f []float64) float64 {
@@ -113,9 +133,45 @@ func CPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// Cmd runs a peer tool with its standard output to stdout ("" for
-// /dev/null) and returns its wall and CPU (user + system) time.
-func Cmd(b testing.TB, stdout string, name string, args ...string) (wall, cpu time.Duration) {
+// InProcess runs work done in this process and returns its wall and
+// CPU time (the whole process's, so run nothing else meanwhile).
+func InProcess(f func()) Result {
+	c := CPU()
+	w := Time(f)
+	return Result{Wall: w, CPU: CPU() - c}
+}
+
+// Cmd runs a program with its standard output to stdout ("" for
+// /dev/null) and returns its wall time, CPU time and peak memory.
+func Cmd(b testing.TB, stdout string, name string, args ...string) Result {
+	b.Helper()
+	return run(b, stdout, nil, name, args...)
+}
+
+// selfEnv asks the test binary, run again by Self, to be the command.
+const selfEnv = "VMFSRECOVER_BENCH_SELF"
+
+// Self runs the test binary again as the command it tests, with args as
+// its command line (RunSelfIfAsked in TestMain makes it so), measured as a
+// peer is: so that our side costs a process start, and reports its
+// memory, as the peer's does.
+func Self(b testing.TB, stdout string, args ...string) Result {
+	b.Helper()
+	return run(b, stdout, []string{selfEnv + "=1"}, os.Args[0], args...)
+}
+
+// RunSelfIfAsked, called first in TestMain, runs main with the command
+// line Self gave instead of the tests; main exits.
+func RunSelfIfAsked(main func()) {
+	if os.Getenv(selfEnv) != "1" {
+		return
+	}
+	os.Unsetenv(selfEnv)
+	main()
+	os.Exit(0)
+}
+
+func run(b testing.TB, stdout string, env []string, name string, args ...string) Result {
 	b.Helper()
 	if stdout == "" {
 		stdout = os.DevNull
@@ -125,7 +181,14 @@ func Cmd(b testing.TB, stdout string, name string, args ...string) (wall, cpu ti
 		b.Fatal(err)
 	}
 	defer out.Close()
-	cmd := exec.Command(name, args...)
+	// A child of this process reports this process's peak memory as its
+	// own (its exec replaces the memory it shared with us, and the kernel
+	// keeps the larger peak); GNU time forks it from a small process, and
+	// says what it really took.
+	rss := filepath.Join(b.TempDir(), "maxrss")
+	gnuTime := testenv.Tool(b, "time")
+	cmd := exec.Command(gnuTime, append([]string{"-q", "-f", "%M", "-o", rss, name}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = out
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -133,8 +196,13 @@ func Cmd(b testing.TB, stdout string, name string, args ...string) (wall, cpu ti
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
-	wall = time.Since(start)
-	return wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	r := Result{Wall: time.Since(start), CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if kib, err := os.ReadFile(rss); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(kib)), 10, 64); err == nil {
+			r.MaxRSS = v << 10
+		}
+	}
+	return r
 }
 
 // Fixture returns the path of the benchmark input name under

@@ -87,6 +87,10 @@ var debianPackages = map[string]string{
 	"vsftpd":           "vsftpd",
 	"xfs_db":           "xfsprogs",
 	"xfs_repair":       "xfsprogs",
+	"find":             "findutils",
+	"fusermount":       "fuse3",
+	"time":             "time",
+	"vmfs-fuse":        "vmfs-tools",
 }
 
 // DebianPackage returns the Debian package that brings program name, or
