@@ -25,14 +25,10 @@
 // $Bitmap marks in use again, by a live file: a file whose clusters were
 // reused and freed again reads other data without knowing it.
 //
-// The MFT records' update sequence fixups, their attribute lists (the
-// extension records they name), run lists and LZNT1 decompression are
-// decoded by Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser).
-// A record's own attribute headers are decoded here from the bytes the
-// library fixed up: its accessors read and allocate field by field, which
-// made most of the time of a listing. The
-// rest is ours, because the library's own readers are wrong where a
-// recovery tool must be right:
+// Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser) applies
+// the update sequence fixups of MFT records, decodes run lists and LZNT1
+// chunks. The rest is ours, because the library is wrong or slow where a
+// recovery tool must be right (each case has its test):
 //
 //   - the boot sector, so that a destroyed one is replaced by its backup
 //     at the end of the volume, and the bootstrap of $MFT, so that a
@@ -44,15 +40,18 @@
 //     records (holes.bin: it joins at most 21), which ntfscat reads right;
 //   - the $I30 walk: the library reads every 4096 bytes of the index
 //     allocation as an index block, in use or not, whatever the block
-//     size, and only the first piece of an allocation that spans records.
-//
-// It also reads on past the end marker of a record's attributes (into
-// the slack, where a reused record keeps old attributes): the reader
-// stops there.
+//     size, and only the first piece of an allocation that spans records;
+//   - attribute headers: the library's accessors read and allocate field
+//     by field (most of a listing's time), and read on past a record's end
+//     marker into the slack, where a reused record keeps old attributes;
+//   - attribute lists: the library follows one of any size, one record
+//     read per entry, and takes attributes from extension records that
+//     belong to another file since (a deleted file's, reused).
 //
 // Nothing on disk is trusted: run lists are checked against the volume's
 // cluster count and the attribute's VCN range, sizes against the runs,
-// attribute lists against a size bound, and every library call is made
-// behind a recover that turns a panic into an *ondisk.FormatError naming
-// the MFT record and its byte offset.
+// attribute lists against a size bound and their extension records'
+// base reference, and every library call is made behind a recover that
+// turns a panic (FuzzDecompressUnit found one in LZNT1) into an
+// *ondisk.FormatError naming the structure and its byte offset.
 package ntfs

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand"
@@ -340,27 +341,57 @@ func TestConcurrentReads(t *testing.T) {
 	}
 }
 
-// TestAttributeListBound: an attribute list claiming more than any file
-// needs is an error naming the record, and the file is left out of its
-// directory with a warning, rather than read entry by entry.
-func TestAttributeListBound(t *testing.T) {
+// TestAttributeListChecks: an attribute list claiming more than any file
+// needs, or naming an extension record that belongs to another file now
+// (reused after a deletion), is an error naming the record, and the file
+// is left out of its directory with a warning, rather than read entry by
+// entry or from another file's attributes.
+func TestAttributeListChecks(t *testing.T) {
 	fx := ntfs3gImage(t)
-	img, err := os.ReadFile(fx.img)
+	clean, err := os.ReadFile(fx.img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, list := attrOffset(t, img, "holes.bin", attrAttributeList)
-	if img[list+8] == 0 {
+	rec, list := attrOffset(t, clean, "holes.bin", attrAttributeList)
+	if clean[list+8] == 0 {
 		t.Fatal("holes.bin's attribute list is resident; the test patches a non-resident one")
 	}
-	binary.LittleEndian.PutUint64(img[list+0x30:], 1<<30)
-	v := openBytes(t, img)
-	if _, err := v.Stat("holes.bin"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Stat(holes.bin): %v", err)
+	id := int64(binary.LittleEndian.Uint32(clean[rec+0x2C:]))
+	v := openBytes(t, clean)
+	direct, err := v.directRecord(id)
+	if err != nil {
+		t.Fatal(err)
 	}
-	id := binary.LittleEndian.Uint32(img[rec+0x2C:])
-	if w := strings.Join(v.Warnings(), "\n"); !strings.Contains(w, "MFT record "+strconv.Itoa(int(id))) || !strings.Contains(w, "attribute list of 1073741824 bytes") {
-		t.Errorf("warnings %q do not name record %d's attribute list", w, id)
+	s, err := v.openStream(direct.pieces(attrAttributeList, ""), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := make([]byte, s.size)
+	s.ReadAt(entries, 0)
+	var ext int64
+	for i := 0; ext == 0 || ext == id; i += int(binary.LittleEndian.Uint16(entries[i+4:])) {
+		ext = int64(binary.LittleEndian.Uint64(entries[i+0x10:]) & (1<<48 - 1))
+	}
+	for name, c := range map[string]struct {
+		patch func(img []byte)
+		warn  string
+	}{
+		"size": {func(img []byte) { binary.LittleEndian.PutUint64(img[list+0x30:], 1<<30) }, "attribute list of 1073741824 bytes"},
+		"reused extension": {func(img []byte) {
+			binary.LittleEndian.PutUint64(img[v.recordOffset(ext)+0x20:], 77)
+		}, fmt.Sprintf("names MFT record %d, which belongs to record 77", ext)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			img := slices.Clone(clean)
+			c.patch(img)
+			v := openBytes(t, img)
+			if _, err := v.Stat("holes.bin"); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("Stat(holes.bin): %v", err)
+			}
+			if w := strings.Join(v.Warnings(), "\n"); !strings.Contains(w, "MFT record "+strconv.FormatInt(id, 10)) || !strings.Contains(w, c.warn) {
+				t.Errorf("warnings %q do not say %q of record %d", w, c.warn, id)
+			}
+		})
 	}
 }
 

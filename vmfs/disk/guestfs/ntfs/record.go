@@ -42,8 +42,7 @@ const (
 
 // maxAttributeList bounds the $ATTRIBUTE_LIST the reader follows: 8192
 // entries, each naming an extension record, which is far beyond the most
-// fragmented file Windows writes (the library would walk any size a
-// damaged header claims, one record read per entry).
+// fragmented file Windows writes.
 const maxAttributeList = 256 << 10
 
 // attribute is one attribute of a file, from its base record or, through
@@ -57,6 +56,7 @@ type attribute struct {
 	typ      uint32
 	name     string
 	flags    uint16
+	id       uint16 // attribute id, unique in its record
 	resident bool
 	content  []byte // resident only
 

@@ -158,11 +158,23 @@ func (v *FS) recordOffset(id int64) int64 {
 	return e.lcn*v.boot.clusterSize + pos - e.vcn*v.boot.clusterSize
 }
 
-// record reads MFT record id through $MFT, following its attribute list.
-// It reads the record itself rather than through the library's GetMFT,
-// whose cache of 1000 records only churns in a listing of 100,000; the
-// library still caches the extension records an attribute list names.
-func (v *FS) record(id int64) (rec *record, err error) {
+// record reads MFT record id through $MFT, with the attributes its
+// attribute list places in extension records. It reads the record itself
+// rather than through the library's GetMFT, whose cache of 1000 records
+// only churns in a listing of 100,000.
+func (v *FS) record(id int64) (*record, error) {
+	rec, err := v.directRecord(id)
+	if err != nil || len(rec.pieces(attrAttributeList, "")) == 0 {
+		return rec, err
+	}
+	if err := v.expandList(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// directRecord reads MFT record id with the attributes it holds itself.
+func (v *FS) directRecord(id int64) (rec *record, err error) {
 	off := v.recordOffset(id)
 	if id < 0 || id >= v.n {
 		return nil, corrupt(recordName(id), off, "beyond the %d records of $MFT", v.n)
@@ -172,7 +184,58 @@ func (v *FS) record(id int64) (rec *record, err error) {
 	if err != nil {
 		return nil, corrupt(recordName(id), off, "%v", err)
 	}
-	return v.decodeRecord(e, id, off, true)
+	return v.decodeRecord(e, id, off)
+}
+
+// expandList adds to rec the attributes its $ATTRIBUTE_LIST places in
+// extension records, checking that each such record still belongs to rec
+// (a deleted file's extension records may have been reused since). An
+// entry: 0x00 attribute type, 0x04 entry length, 0x06 name length, 0x07
+// name offset, 0x08 first VCN, 0x10 record reference, 0x18 attribute id.
+func (v *FS) expandList(rec *record) error {
+	s, err := v.openStream(rec.pieces(attrAttributeList, ""), rec.what()+" $ATTRIBUTE_LIST")
+	if err != nil {
+		return err
+	}
+	b := make([]byte, min(s.size, maxAttributeList))
+	if _, err := s.ReadAt(b, 0); err != nil && err != io.EOF {
+		return err
+	}
+	exts := map[int64]*record{}
+	for i := 0; i+0x1A <= len(b); {
+		l := int(binary.LittleEndian.Uint16(b[i+4:]))
+		if l < 0x1A || l > len(b)-i {
+			return corrupt(rec.what(), rec.off, "attribute list entry at %d of %d bytes", i, l)
+		}
+		typ, ref, attrID := binary.LittleEndian.Uint32(b[i:]), binary.LittleEndian.Uint64(b[i+0x10:]), binary.LittleEndian.Uint16(b[i+0x18:])
+		i += l
+		extID := int64(ref & (1<<48 - 1))
+		if extID == rec.id {
+			continue // among the record's own attributes
+		}
+		ext, ok := exts[extID]
+		if !ok {
+			if ext, err = v.directRecord(extID); err != nil {
+				return err
+			}
+			if ext.base != uint64(rec.id) {
+				return corrupt(rec.what(), rec.off, "attribute list names %s, which belongs to record %d (reused since)", ext.what(), ext.base)
+			}
+			exts[extID] = ext
+		}
+		found := false
+		for _, a := range ext.attrs {
+			if a.typ == typ && a.id == attrID {
+				rec.attrs = append(rec.attrs, a)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return corrupt(rec.what(), rec.off, "attribute list names attribute %#x #%d in %s, which lacks it", typ, attrID, ext.what())
+		}
+	}
+	return nil
 }
 
 func recordName(id int64) string { return fmt.Sprintf("MFT record %d", id) }
@@ -185,7 +248,7 @@ func (v *FS) rawRecord(off, id int64) (rec *record, err error) {
 	if err != nil {
 		return nil, corrupt(recordName(id), off, "%v", err)
 	}
-	return v.decodeRecord(e, id, off, false)
+	return v.decodeRecord(e, id, off)
 }
 
 // guard turns a panic of the go-ntfs parser on a damaged record into an
@@ -196,7 +259,8 @@ func guard(err *error, id, off int64) {
 	}
 }
 
-func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64, lists bool) (*record, error) {
+// decodeRecord decodes a record's header and the attributes it holds.
+func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64) (*record, error) {
 	// The record as the library fixed it up, read once: its own attributes
 	// are decoded from these bytes (the library's accessors read and
 	// allocate field by field, the most of a listing's time).
@@ -216,7 +280,6 @@ func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64, lists bool) (*reco
 		base:  binary.LittleEndian.Uint64(b[0x20:]) & (1<<48 - 1),
 	}
 	used := min(int(binary.LittleEndian.Uint32(b[0x18:])), len(b))
-	list := false
 	for at := int(binary.LittleEndian.Uint16(b[0x14:])); at+16 <= used; {
 		typ, l := binary.LittleEndian.Uint32(b[at:]), int(binary.LittleEndian.Uint32(b[at+4:]))
 		if typ == 0xFFFFFFFF || l < 16 || l > used-at {
@@ -227,27 +290,12 @@ func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64, lists bool) (*reco
 			return v.ctx.Profile.NTFS_ATTRIBUTE(e.Reader, start).RunList()
 		})
 		if a.typ == attrAttributeList {
-			// The library follows an attribute list of any size, one
-			// record read per entry: bound it first.
 			if size := max(int64(len(a.content)), a.dataSize); size > maxAttributeList {
 				return nil, corrupt(recordName(id), off, "attribute list of %d bytes", size)
 			}
-			list = true
 		}
 		rec.attrs = append(rec.attrs, a)
 		at += l
-	}
-	if !list || !lists {
-		return rec, nil
-	}
-	rec.attrs = rec.attrs[:0]
-	for _, a := range e.EnumerateAttributes(v.ctx) {
-		if a.Type().Value == 0xFFFFFFFF { // the end marker; the library reads on into the slack
-			break
-		}
-		ab := make([]byte, min(int64(a.Length()), v.boot.recordSize))
-		k, _ := a.Reader.ReadAt(ab, a.Offset)
-		rec.attrs = append(rec.attrs, decodeAttribute(ab[:k], a.RunList))
 	}
 	return rec, nil
 }
@@ -261,6 +309,7 @@ func decodeAttribute(b []byte, runList func() []*parser.Run) attribute {
 	a := attribute{
 		typ:      binary.LittleEndian.Uint32(b),
 		flags:    binary.LittleEndian.Uint16(b[0x0C:]),
+		id:       binary.LittleEndian.Uint16(b[0x0E:]),
 		resident: b[8] == 0,
 	}
 	if n, at := int(b[9]), int(binary.LittleEndian.Uint16(b[0x0A:])); n > 0 && at+2*n <= len(b) {
