@@ -10,9 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/benchpeer"
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
@@ -87,23 +85,25 @@ func BenchmarkReadFile(b *testing.B) {
 	}
 	s := f.(*File).s
 	buf := make([]byte, 1<<20)
-	ours := func() {
-		k, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, io.NewSectionReader(f.(io.ReaderAt), 0, benchFileSize), buf)
-		if err != nil || k != benchFileSize {
-			b.Fatalf("read %d bytes: %v", k, err)
-		}
+	ours := func() benchpeer.Result {
+		return benchpeer.InProcess(func() {
+			k, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, io.NewSectionReader(f.(io.ReaderAt), 0, benchFileSize), buf)
+			if err != nil || k != benchFileSize {
+				b.Fatalf("read %d bytes: %v", k, err)
+			}
+		})
 	}
-	raw := func() time.Duration {
-		cpu := benchpeer.CPU()
-		for _, e := range s.ext {
-			end := (e.lcn + e.n) * s.cs
-			for off := e.lcn * s.cs; off < end; off += int64(len(buf)) {
-				if _, err := img.ReadAt(buf[:min(int64(len(buf)), end-off)], off); err != nil {
-					b.Fatal(err)
+	raw := func() benchpeer.Result {
+		return benchpeer.InProcess(func() {
+			for _, e := range s.ext {
+				end := (e.lcn + e.n) * s.cs
+				for off := e.lcn * s.cs; off < end; off += int64(len(buf)) {
+					if _, err := img.ReadAt(buf[:min(int64(len(buf)), end-off)], off); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
-		}
-		return benchpeer.CPU() - cpu
+		})
 	}
 	p := benchpeer.Pairs{Peer: "raw"}
 	b.SetBytes(benchFileSize)
@@ -138,41 +138,33 @@ func BenchmarkList100k(b *testing.B) {
 	ntfsls := testenv.Tool(b, "ntfsls")
 	st, _ := img.Stat()
 	var heap uint64
-	ours := func() {
-		v, err := Open(img, st.Size(), guestfs.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		err = fs.WalkDir(v, ".", func(_ string, d fs.DirEntry, err error) error {
-			if err == nil {
-				_, err = d.Info()
-				n++
+	ours := func() benchpeer.Result {
+		return benchpeer.InProcess(func() {
+			v, err := Open(img, st.Size(), guestfs.Options{})
+			if err != nil {
+				b.Fatal(err)
 			}
-			return err
+			n := 0
+			err = fs.WalkDir(v, ".", func(_ string, d fs.DirEntry, err error) error {
+				if err == nil {
+					_, err = d.Info()
+					n++
+				}
+				return err
+			})
+			if err != nil || n != 1+benchDirs*(1+benchPerDir) {
+				b.Fatalf("listed %d entries: %v", n, err)
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			heap = max(heap, ms.HeapAlloc)
 		})
-		if err != nil || n != 1+benchDirs*(1+benchPerDir) {
-			b.Fatalf("listed %d entries: %v", n, err)
-		}
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		heap = max(heap, ms.HeapAlloc)
 	}
-	peer := func() time.Duration {
-		_, cpu := benchpeer.Cmd(b, "", ntfsls, "-R", "-l", img.Name())
-		return cpu
-	}
+	peer := func() benchpeer.Result { return benchpeer.Cmd(b, "", ntfsls, "-R", "-l", img.Name()) }
 	p := benchpeer.Pairs{Peer: "ntfsls"}
-	var us, them []time.Duration
 	for b.Loop() {
 		p.Run(ours, peer)
-		o, d := p.Last()
-		us, them = append(us, o), append(them, d)
 	}
-	slices.Sort(us)
-	slices.Sort(them)
-	b.ReportMetric(us[len(us)/2].Seconds(), "ours-s")
-	b.ReportMetric(them[len(them)/2].Seconds(), "ntfsls-s")
-	b.ReportMetric(them[len(them)/2].Seconds()/us[len(us)/2].Seconds(), "x-ntfsls")
+	p.Report(b, 0)
 	b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 }
