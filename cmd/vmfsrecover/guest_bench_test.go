@@ -5,13 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/benchpeer"
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 )
 
 // guestBenchSize is the guest file read by BenchmarkGuestCatVsDump.
@@ -30,21 +29,7 @@ func guestBenchDisk(b *testing.B, name string, size int64, fill func(dir string)
 		if err := fill(src); err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, nil, 0o644); err != nil {
-			return err
-		}
-		if err := os.Truncate(path, size); err != nil {
-			return err
-		}
-		sfdisk := exec.Command(testenv.Tool(b, "sfdisk"), "-q", path)
-		sfdisk.Stdin = strings.NewReader("label: dos\nstart=2048, type=83\n")
-		if out, err := sfdisk.CombinedOutput(); err != nil {
-			return fmt.Errorf("sfdisk: %v\n%s", err, out)
-		}
-		mkfs := exec.Command(testenv.Tool(b, "mkfs.ext4"), "-q", "-E", "offset=1048576", "-d", src, path, fmt.Sprintf("%dk", (size>>10)-1024))
-		if out, err := mkfs.CombinedOutput(); err != nil {
-			return fmt.Errorf("mkfs.ext4: %v\n%s", err, out)
-		}
+		guesttest.Ext4Disk(b, path, size, src)
 		return nil
 	})
 }

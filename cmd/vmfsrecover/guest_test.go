@@ -5,12 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -28,22 +27,10 @@ func guestDisk(t *testing.T) (string, map[string]string) {
 		os.WriteFile(p, []byte(data), 0o644)
 	}
 	img := filepath.Join(dir, "guest.raw")
-	os.WriteFile(img, nil, 0o644)
-	os.Truncate(img, 24<<20)
-	tool := func(stdin, name string, args ...string) string {
-		cmd := exec.Command(testenv.Tool(t, name), args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("%s %v: %v", name, args, err)
-		}
-		return string(out)
-	}
-	tool("label: dos\nstart=2048, type=83\n", "sfdisk", "-q", img)
-	tool("", "mkfs.ext4", "-q", "-E", "offset=1048576", "-d", src, img, "23M")
+	guesttest.Ext4Disk(t, img, 24<<20, src)
 	sums := map[string]string{}
 	for name := range files {
-		sum := sha256.Sum256([]byte(tool("", "debugfs", "-R", "cat /"+name, img+"?offset=1048576")))
+		sum := sha256.Sum256(guesttest.ReadExt4(t, img, name))
 		sums["/p1/"+name] = hex.EncodeToString(sum[:])
 	}
 	return img, sums
@@ -55,10 +42,7 @@ func guestDatastore(t *testing.T, raw string) string {
 	t.Helper()
 	vmdkDir := t.TempDir()
 	desc := filepath.Join(vmdkDir, "vm1.vmdk")
-	cmd := exec.Command(testenv.Tool(t, "qemu-img"), "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, desc)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img: %v\n%s", err, b)
-	}
+	guesttest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, desc)
 	descBytes, _ := os.ReadFile(desc)
 	flat, _ := os.ReadFile(filepath.Join(vmdkDir, "vm1-flat.vmdk"))
 	ds := filepath.Join(t.TempDir(), "ds.img")
@@ -153,17 +137,10 @@ func TestGuestDeletedFile(t *testing.T) {
 	os.Truncate(img, 32<<20)
 	src := filepath.Join(t.TempDir(), "gone.txt")
 	os.WriteFile(src, []byte(strings.Repeat("deleted but there\n", 100)), 0o644)
-	tool := func(stdin, name string, args ...string) {
-		cmd := exec.Command(testenv.Tool(t, name), args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-	}
-	tool("start=2048, type=e\n", "sfdisk", "-q", img)
-	tool("", "mkfs.fat", "-F", "16", "--offset", "2048", img, "31744")
-	tool("", "mcopy", "-i", img+"@@1M", src, "::")
-	tool("", "mdel", "-i", img+"@@1M", "::gone.txt")
+	guesttest.Run(t, "start=2048, type=e\n", "sfdisk", "-q", img)
+	guesttest.Run(t, "", "mkfs.fat", "-F", "16", "--offset", "2048", img, "31744")
+	guesttest.Run(t, "", "mcopy", "-i", img+"@@1M", src, "::")
+	guesttest.Run(t, "", "mdel", "-i", img+"@@1M", "::gone.txt")
 	out, err, _ := cli(t, "ls", "-rl", "--deleted", img)
 	if err != nil || !strings.Contains(out, "deleted -r--r--r--         1800 ") || !strings.Contains(out, "/p1/_one.txt") {
 		t.Fatalf("ls --deleted: %v\n%s", err, out)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"testing/fstest"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 )
 
 // A folder holding two VMs' disks, converted by qemu-img from a raw disk
@@ -17,7 +19,7 @@ import (
 // beside it, its extent none.
 func TestDatastoreVMDKs(t *testing.T) {
 	raw := sparseImage(t, "guest.raw", 48<<20)
-	run(t, "label: dos\nstart=2048, size=40MiB, type=e\n", "sfdisk", "-q", raw)
+	guesttest.Run(t, "label: dos\nstart=2048, size=40MiB, type=e\n", "sfdisk", "-q", raw)
 	files := fatFiles(t, raw, 1<<20, 40<<20, 16, map[string]int{"etc/hostname": 6, "data/db.bin": 300 << 10})
 	ds := t.TempDir()
 	for _, vm := range []string{"vm1", "vm2"} {
@@ -25,8 +27,8 @@ func TestDatastoreVMDKs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, filepath.Join(ds, "vm1", "vm1.vmdk"))
-	run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, filepath.Join(ds, "vm2", "vm2.vmdk"))
+	guesttest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, filepath.Join(ds, "vm1", "vm1.vmdk"))
+	guesttest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, filepath.Join(ds, "vm2", "vm2.vmdk"))
 	os.WriteFile(filepath.Join(ds, "vm1", "vm1.vmx"), []byte("displayName = \"vm1\"\n"), 0o644)
 
 	d := NewDatastore(context.Background(), os.DirFS(ds), DatastoreOptions{})

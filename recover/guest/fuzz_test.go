@@ -8,6 +8,8 @@ import (
 	"os"
 	"path"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 )
 
 // FuzzTree reads any bytes as a disk: Open never fails on bad bytes (a
@@ -17,7 +19,7 @@ import (
 // naming it.
 func FuzzTree(f *testing.F) {
 	img := sparseImage(f, "fuzz.img", 256<<10)
-	run(f, "start=8, type=1\n", "sfdisk", "-q", img)
+	guesttest.Run(f, "start=8, type=1\n", "sfdisk", "-q", img)
 	fatFiles(f, img, 4096, 200<<10, 12, map[string]int{"a.txt": 3, "dir/b.bin": 5000})
 	seed, err := os.ReadFile(img)
 	if err != nil {

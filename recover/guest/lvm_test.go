@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 )
 
 // lvmOn runs lvm2 on the given loop devices only, without udev or
@@ -54,7 +55,7 @@ func TestLVMSpanningTwoDisks(t *testing.T) {
 	imgs := []string{sparseImage(t, "vm1.img", 48<<20), sparseImage(t, "vm1_1.img", 48<<20)}
 	var loops []string
 	for _, img := range imgs {
-		run(t, "label: dos\nstart=2048, type=8e\n", "sfdisk", "-q", img)
+		guesttest.Run(t, "label: dos\nstart=2048, type=8e\n", "sfdisk", "-q", img)
 		out, err := exec.Command(losetup, "-f", "--show", "-o", strconv.Itoa(part), img).CombinedOutput()
 		if err != nil {
 			testenv.Lacks(t, "no loop device for lvm2 (losetup needs root and /dev/loop*): %v %s", err, out)
@@ -72,10 +73,10 @@ func TestLVMSpanningTwoDisks(t *testing.T) {
 	// The LV's content: ext4 from mkfs.ext4 -d, in an image of its size.
 	src := hostFiles(t, map[string]int{"srv/www/index.html": 900, "srv/db/big.bin": 40 << 20})
 	lvImg := sparseImage(t, "lv.img", 60<<20)
-	run(t, "", "mkfs.ext4", "-q", "-d", src, lvImg)
+	guesttest.Run(t, "", "mkfs.ext4", "-q", "-d", src, lvImg)
 	var files []guestFile
 	for _, name := range []string{"srv/www/index.html", "srv/db/big.bin"} {
-		back := run(t, "", "debugfs", "-R", "cat /"+name, lvImg)
+		back := guesttest.Run(t, "", "debugfs", "-R", "cat /"+name, lvImg)
 		sum := sha256.Sum256([]byte(back))
 		files = append(files, guestFile{path: name, size: len(back), sha256: hex.EncodeToString(sum[:])})
 	}
@@ -154,8 +155,7 @@ func TestLVMSpanningTwoDisks(t *testing.T) {
 		if err := os.Link(imgs[i], ds+"/vm1/"+name+"-flat.vmdk"); err != nil {
 			t.Fatal(err)
 		}
-		desc := fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"vmfs\"\nRW %d VMFS \"%s-flat.vmdk\"\n", 48<<20/512, name)
-		os.WriteFile(ds+"/vm1/"+name+".vmdk", []byte(desc), 0o644)
+		os.WriteFile(ds+"/vm1/"+name+".vmdk", guesttest.Descriptor(name+"-flat.vmdk", 48<<20), 0o644)
 	}
 	os.WriteFile(ds+"/vm1/vm1.vmx", []byte("displayName = \"vm1\"\nscsi0:0.fileName = \"vm1.vmdk\"\nscsi0:1.fileName = \"vm1_1.vmdk\"\n"), 0o644)
 	store := NewDatastore(context.Background(), os.DirFS(ds), DatastoreOptions{})

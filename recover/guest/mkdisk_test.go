@@ -6,28 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 )
-
-// run runs an outside program and returns its standard output; it fails
-// the test with its output when the program fails.
-func run(t testing.TB, stdin string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(testenv.Tool(t, name), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
-	}
-	return string(out)
-}
 
 // sparseImage creates an empty image of size bytes.
 func sparseImage(t testing.TB, name string, size int64) string {
@@ -57,7 +41,7 @@ type guestFile struct {
 // returns them with the sha256 mcopy reads back.
 func fatFiles(t testing.TB, img string, start, size int64, bits int, sizes map[string]int) []guestFile {
 	t.Helper()
-	run(t, "", "mkfs.fat", "-F", fmt.Sprint(bits), "--offset", fmt.Sprint(start/512), img, fmt.Sprint(size/1024))
+	guesttest.Run(t, "", "mkfs.fat", "-F", fmt.Sprint(bits), "--offset", fmt.Sprint(start/512), img, fmt.Sprint(size/1024))
 	at := fmt.Sprintf("%s@@%d", img, start)
 	src := t.TempDir()
 	made := map[string]bool{}
@@ -69,7 +53,7 @@ func fatFiles(t testing.TB, img string, start, size int64, bits int, sizes map[s
 				d := strings.Join(parts[:i+1], "/")
 				if !made[d] {
 					made[d] = true
-					run(t, "", "mmd", "-i", at, "::/"+d)
+					guesttest.Run(t, "", "mmd", "-i", at, "::/"+d)
 				}
 			}
 		}
@@ -79,8 +63,8 @@ func fatFiles(t testing.TB, img string, start, size int64, bits int, sizes map[s
 		if err := os.WriteFile(local, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		run(t, "", "mcopy", "-i", at, local, "::/"+name)
-		back := run(t, "", "mcopy", "-n", "-i", at, "::/"+name, "-")
+		guesttest.Run(t, "", "mcopy", "-i", at, local, "::/"+name)
+		back := guesttest.Run(t, "", "mcopy", "-n", "-i", at, "::/"+name, "-")
 		sum := sha256.Sum256([]byte(back))
 		files = append(files, guestFile{path: name, size: n, sha256: hex.EncodeToString(sum[:])})
 	}
@@ -111,10 +95,10 @@ func hostFiles(t testing.TB, sizes map[string]int) string {
 // reads back.
 func extFiles(t testing.TB, img string, start, size int64, src string, names []string) []guestFile {
 	t.Helper()
-	run(t, "", "mkfs.ext4", "-q", "-E", fmt.Sprintf("offset=%d", start), "-d", src, img, fmt.Sprintf("%dk", size/1024))
+	guesttest.Run(t, "", "mkfs.ext4", "-q", "-E", fmt.Sprintf("offset=%d", start), "-d", src, img, fmt.Sprintf("%dk", size/1024))
 	var files []guestFile
 	for _, name := range names {
-		back := run(t, "", "debugfs", "-R", "cat /"+name, fmt.Sprintf("%s?offset=%d", img, start))
+		back := guesttest.Run(t, "", "debugfs", "-R", "cat /"+name, fmt.Sprintf("%s?offset=%d", img, start))
 		sum := sha256.Sum256([]byte(back))
 		files = append(files, guestFile{path: name, size: len(back), sha256: hex.EncodeToString(sum[:])})
 	}
@@ -125,5 +109,5 @@ func extFiles(t testing.TB, img string, start, size int64, src string, names []s
 // leaving holes as holes.
 func placeImage(t testing.TB, img string, start int64, fsimg string) {
 	t.Helper()
-	run(t, "", "dd", "if="+fsimg, "of="+img, "bs=1M", fmt.Sprintf("seek=%d", start>>20), "conv=notrunc,sparse", "status=none")
+	guesttest.Run(t, "", "dd", "if="+fsimg, "of="+img, "bs=1M", fmt.Sprintf("seek=%d", start>>20), "conv=notrunc,sparse", "status=none")
 }

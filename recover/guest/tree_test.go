@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 )
 
 // openImages opens image files as the disks of a tree.
@@ -97,10 +99,10 @@ func rootNames(t *testing.T, tree fs.FS, dir string) []string {
 // numbers them p1, p5, p6; the extended partition itself holds nothing.
 func TestMBRWithLogicalPartitions(t *testing.T) {
 	img := sparseImage(t, "mbr.img", 200<<20)
-	run(t, "label: dos\nstart=2048, size=40MiB, type=6\nstart=83968, type=5\nsize=80MiB, type=c\nsize=20MiB, type=83\n", "sfdisk", "-q", img)
+	guesttest.Run(t, "label: dos\nstart=2048, size=40MiB, type=6\nstart=83968, type=5\nsize=80MiB, type=c\nsize=20MiB, type=83\n", "sfdisk", "-q", img)
 	p1 := fatFiles(t, img, 2048*512, 40<<20, 16, map[string]int{"README.TXT": 12, "docs/A long file name.bin": 70001, "empty.dat": 0})
 	// The first logical partition starts one track after its EBR.
-	tbl := run(t, "", "sfdisk", "-J", img)
+	tbl := guesttest.Run(t, "", "sfdisk", "-J", img)
 	start5 := sfdiskStart(t, tbl, 5)
 	p5 := fatFiles(t, img, start5, 80<<20, 32, map[string]int{"deep/er/still/file.bin": 100 << 10, "big.bin": 200<<10 + 3})
 
@@ -191,7 +193,7 @@ func TestWholeDiskFileSystem(t *testing.T) {
 // Several disks: one directory per disk, NAME@.
 func TestSeveralDisks(t *testing.T) {
 	a := sparseImage(t, "vm1.img", 64<<20)
-	run(t, "label: gpt\nstart=2048, size=30MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=data\n", "sfdisk", "-q", a)
+	guesttest.Run(t, "label: gpt\nstart=2048, size=30MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=data\n", "sfdisk", "-q", a)
 	fa := fatFiles(t, a, 1<<20, 30<<20, 16, map[string]int{"x.txt": 100})
 	b := sparseImage(t, "vm1_1.img", 8<<20)
 	fb := fatFiles(t, b, 0, 8<<20, 12, map[string]int{"y.txt": 200})
@@ -215,7 +217,7 @@ func TestSeveralDisks(t *testing.T) {
 // those, and a warning says so.
 func TestLostPartitionTable(t *testing.T) {
 	img := sparseImage(t, "lost.img", 200<<20)
-	run(t, "label: gpt\nstart=4096, size=70MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n"+
+	guesttest.Run(t, "label: gpt\nstart=4096, size=70MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n"+
 		"start=149504, size=64MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n", "sfdisk", "-q", img)
 	files := fatFiles(t, img, 4096*512, 70<<20, 32, map[string]int{"doc.txt": 3000})
 	p2 := extFiles(t, img, 73<<20, 64<<20, hostFiles(t, map[string]int{"home/u/thesis.tex": 20000}), []string{"home/u/thesis.tex"})
@@ -257,7 +259,7 @@ func mustStat(t *testing.T, fsys fs.FS, name string) fs.FileInfo {
 // XFS made by mkfs.xfs -p, and swap, which is listed but not read.
 func TestLinuxDisk(t *testing.T) {
 	img := sparseImage(t, "linux.img", 400<<20)
-	run(t, "label: gpt\nstart=2048, size=64MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root\n"+
+	guesttest.Run(t, "label: gpt\nstart=2048, size=64MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root\n"+
 		"size=300MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=data\nsize=16MiB, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F\n", "sfdisk", "-q", img)
 	src := hostFiles(t, map[string]int{"etc/hostname": 7, "var/lib/db.bin": 200<<10 + 5, "home/u/empty": 0})
 	if err := os.Symlink("../etc/hostname", src+"/home/name"); err != nil {
@@ -269,14 +271,14 @@ func TestLinuxDisk(t *testing.T) {
 	xfsImg := sparseImage(t, "xfs.img", 300<<20)
 	proto := xfsImg + ".proto"
 	os.WriteFile(proto, []byte("boot\n0 0\nd--755 0 0\nreport.txt ---644 0 0 "+xsrc+"/report.txt\n$\n"), 0o644)
-	run(t, "", "mkfs.xfs", "-q", "-f", "-p", proto, xfsImg)
+	guesttest.Run(t, "", "mkfs.xfs", "-q", "-f", "-p", proto, xfsImg)
 	placeImage(t, img, 65<<20, xfsImg)
 	want, _ := os.ReadFile(xsrc + "/report.txt")
 	sum := sha256.Sum256(want)
 	p2 := []guestFile{{path: "report.txt", size: len(want), sha256: hex.EncodeToString(sum[:])}}
 
 	swap := sparseImage(t, "swap.img", 16<<20)
-	run(t, "", "mkswap", swap)
+	guesttest.Run(t, "", "mkswap", swap)
 	placeImage(t, img, 365<<20, swap)
 
 	tree := openImages(t, img)
@@ -305,16 +307,16 @@ func TestLinuxDisk(t *testing.T) {
 // file's sha256 equal to what ntfscat reads.
 func TestWindowsDisk(t *testing.T) {
 	img := sparseImage(t, "win.img", 80<<20)
-	run(t, "label: gpt\nstart=2048, size=20MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=EFI\n"+
+	guesttest.Run(t, "label: gpt\nstart=2048, size=20MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=EFI\n"+
 		"size=50MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=Windows\n", "sfdisk", "-q", img)
 	p1 := fatFiles(t, img, 1<<20, 20<<20, 16, map[string]int{"EFI/BOOT/BOOTX64.EFI": 30000})
 	ntfsImg := sparseImage(t, "ntfs.img", 50<<20)
-	run(t, "", "mkntfs", "-q", "-F", "-Q", ntfsImg)
+	guesttest.Run(t, "", "mkntfs", "-q", "-F", "-Q", ntfsImg)
 	src := hostFiles(t, map[string]int{"report.docx": 70000, "hello.txt": 12})
 	var p2 []guestFile
 	for _, name := range []string{"report.docx", "hello.txt"} {
-		run(t, "", "ntfscp", "-f", ntfsImg, filepath.Join(src, name), name)
-		back := run(t, "", "ntfscat", ntfsImg, name)
+		guesttest.Run(t, "", "ntfscp", "-f", ntfsImg, filepath.Join(src, name), name)
+		back := guesttest.Run(t, "", "ntfscat", ntfsImg, name)
 		sum := sha256.Sum256([]byte(back))
 		p2 = append(p2, guestFile{path: name, size: len(back), sha256: hex.EncodeToString(sum[:])})
 	}

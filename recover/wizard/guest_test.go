@@ -3,12 +3,11 @@ package wizard
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
@@ -23,21 +22,12 @@ func guestDatastore(t *testing.T) string {
 	os.WriteFile(filepath.Join(src, "report.txt"), []byte("quarterly numbers\n"), 0o644)
 	os.WriteFile(filepath.Join(src, "notes.txt"), []byte("notes\n"), 0o644)
 	flat := filepath.Join(dir, "vm2-flat.vmdk")
-	os.WriteFile(flat, nil, 0o644)
-	os.Truncate(flat, 8<<20)
-	sfdisk := exec.Command(testenv.Tool(t, "sfdisk"), "-q", flat)
-	sfdisk.Stdin = strings.NewReader("start=2048, type=83\n")
-	if out, err := sfdisk.CombinedOutput(); err != nil {
-		t.Fatalf("sfdisk: %v\n%s", err, out)
-	}
-	if out, err := exec.Command(testenv.Tool(t, "mkfs.ext4"), "-q", "-E", "offset=1048576", "-d", filepath.Join(dir, "src"), flat, "7M").CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
+	guesttest.Ext4Disk(t, flat, 8<<20, filepath.Join(dir, "src"))
 	data, _ := os.ReadFile(flat)
 	img := filepath.Join(dir, "ds.img")
 	_, err := vmfstest.Write(img, vmfstest.Spec{Version: 6, Label: "guests", Files: []vmfstest.Entry{
 		{Path: "vm2/vm2.vmx", Data: []byte("displayName = \"vm2\"\nscsi0:0.fileName = \"vm2.vmdk\"\n")},
-		{Path: "vm2/vm2.vmdk", Data: []byte("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"vmfs\"\nRW 16384 VMFS \"vm2-flat.vmdk\"\n")},
+		{Path: "vm2/vm2.vmdk", Data: guesttest.Descriptor("vm2-flat.vmdk", 8<<20)},
 		{Path: "vm2/vm2-flat.vmdk", Data: data, Thin: true},
 	}})
 	if err != nil {
@@ -52,21 +42,8 @@ func guestDatastore(t *testing.T) string {
 func TestRunAnswersGuests(t *testing.T) {
 	img := guestDatastore(t)
 	out := filepath.Join(t.TempDir(), "out")
-	a, err := LoadAnswers(strings.NewReader(`{"sources": [` + quote(img) + `], "filter": "guests", "search": "report",
-		"select": ["*"], "destination": {"local": ` + quote(out) + `}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := New(Options{})
-	defer w.Close()
-	var screen strings.Builder
-	r, err := RunAnswers(context.Background(), w, a, &screen, nil)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, screen.String())
-	}
-	if r.Exported != 1 || !r.OK() {
-		t.Errorf("report %+v\n%s", r, screen.String())
-	}
+	runGuestAnswers(t, `{"sources": [`+quote(img)+`], "filter": "guests", "search": "report",
+		"select": ["*"], "destination": {"local": `+quote(out)+`}}`, 1)
 	if b, err := os.ReadFile(filepath.Join(out, "vm2/vm2.vmdk@/p1/home/alice/report.txt")); err != nil || string(b) != "quarterly numbers\n" {
 		t.Errorf("exported report.txt: %v %q", err, b)
 	}
@@ -119,8 +96,18 @@ func TestRunAnswersGuestDiskSource(t *testing.T) {
 	img := guestDatastore(t)
 	flat := filepath.Join(filepath.Dir(img), "vm2-flat.vmdk")
 	out := filepath.Join(t.TempDir(), "out")
-	a, err := LoadAnswers(strings.NewReader(`{"sources": [` + quote(flat) + `], "search": "alice",
-		"select": ["*"], "destination": {"local": ` + quote(out) + `}}`))
+	runGuestAnswers(t, `{"sources": [`+quote(flat)+`], "search": "alice",
+		"select": ["*"], "destination": {"local": `+quote(out)+`}}`, 2)
+	if b, err := os.ReadFile(filepath.Join(out, "p1/home/alice/report.txt")); err != nil || string(b) != "quarterly numbers\n" {
+		t.Errorf("exported report.txt: %v %q", err, b)
+	}
+}
+
+// runGuestAnswers runs the wizard from an answers file and checks that it
+// exported n files.
+func runGuestAnswers(t *testing.T, answers string, n int) {
+	t.Helper()
+	a, err := LoadAnswers(strings.NewReader(answers))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,10 +118,7 @@ func TestRunAnswersGuestDiskSource(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, screen.String())
 	}
-	if r.Exported != 2 || !r.OK() {
-		t.Errorf("report %+v\n%s", r, screen.String())
-	}
-	if b, err := os.ReadFile(filepath.Join(out, "p1/home/alice/report.txt")); err != nil || string(b) != "quarterly numbers\n" {
-		t.Errorf("exported report.txt: %v %q", err, b)
+	if r.Exported != n || !r.OK() {
+		t.Errorf("report %+v, want %d exported\n%s", r, n, screen.String())
 	}
 }
