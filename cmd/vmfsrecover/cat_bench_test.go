@@ -46,8 +46,8 @@ func BenchmarkCatVsDd(b *testing.B) {
 	p := benchpeer.Pairs{Peer: "dd"}
 	b.SetBytes(catBenchSize)
 	for b.Loop() {
-		p.Run(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
-			func() benchpeer.Result { return benchpeer.Cmd(b, "", dd, "if="+plain, "of=/dev/null", "bs=1M") })
+		p.RunResults(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
+			func() benchpeer.Result { return benchpeer.Proc(b, "", dd, "if="+plain, "of=/dev/null", "bs=1M") })
 	}
 	p.Report(b, catBenchSize)
 }
@@ -60,8 +60,8 @@ func BenchmarkCatVsDebugvmfs(b *testing.B) {
 	p := benchpeer.Pairs{Peer: "debugvmfs"}
 	b.SetBytes(catBenchSize)
 	for b.Loop() {
-		p.Run(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
-			func() benchpeer.Result { return benchpeer.Cmd(b, "", debugvmfs, img, "cat", "/vm/disk-flat.vmdk") })
+		p.RunResults(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
+			func() benchpeer.Result { return benchpeer.Proc(b, "", debugvmfs, img, "cat", "/vm/disk-flat.vmdk") })
 	}
 	p.Report(b, catBenchSize)
 }

@@ -48,7 +48,7 @@ func BenchmarkLsVsVmfsFuse(b *testing.B) {
 	mnt := b.TempDir()
 	p := benchpeer.Pairs{Peer: "vmfs-fuse"}
 	for b.Loop() {
-		p.Run(func() benchpeer.Result { return benchpeer.Self(b, "", "ls", "-r", "-l", img) },
+		p.RunResults(func() benchpeer.Result { return benchpeer.Self(b, "", "ls", "-r", "-l", img) },
 			func() benchpeer.Result { return fuseFind(b, fuse, find, fusermount, img, mnt) })
 	}
 	p.Report(b, 0)
@@ -77,7 +77,7 @@ func fuseFind(b *testing.B, fuse, find, fusermount, img, mnt string) benchpeer.R
 		}
 		time.Sleep(time.Millisecond)
 	}
-	r := benchpeer.Cmd(b, "", find, mnt, "-ls")
+	r := benchpeer.Proc(b, "", find, mnt, "-ls")
 	if out, err := exec.Command(fusermount, "-u", mnt).CombinedOutput(); err != nil {
 		b.Fatalf("fusermount -u: %v %s", err, out)
 	}

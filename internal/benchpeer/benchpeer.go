@@ -30,28 +30,49 @@ type Pairs struct {
 	ours, peers []Result
 }
 
-// Add records one iteration.
-func (p *Pairs) Add(ours, peer Result) {
+// AddResults records one iteration.
+func (p *Pairs) AddResults(ours, peer Result) {
 	p.ours = append(p.ours, ours)
 	p.peers = append(p.peers, peer)
 }
 
-// Last returns the latest pair recorded.
-func (p *Pairs) Last() (ours, peer Result) {
+// Add records one iteration's wall times.
+func (p *Pairs) Add(ours, peer time.Duration) {
+	p.AddResults(Result{Wall: ours}, Result{Wall: peer})
+}
+
+// LastResults returns the latest pair recorded.
+func (p *Pairs) LastResults() (ours, peer Result) {
 	return p.ours[len(p.ours)-1], p.peers[len(p.peers)-1]
 }
 
-// Run runs ours and peer once each and records the pair. Every other call
-// runs the peer first, so that neither side always inherits the other's
-// leftovers (dirty pages being written back, a cold cache).
-func (p *Pairs) Run(ours, peer func() Result) {
+// Last returns the wall times of the latest pair recorded.
+func (p *Pairs) Last() (ours, peer time.Duration) {
+	o, q := p.LastResults()
+	return o.Wall, q.Wall
+}
+
+// RunResults runs ours and peer once each and records the pair. Every
+// other call runs the peer first, so that neither side always inherits the
+// other's leftovers (dirty pages being written back, a cold cache).
+func (p *Pairs) RunResults(ours, peer func() Result) {
 	var o, q Result
 	if len(p.ours)%2 == 0 {
 		o, q = ours(), peer()
 	} else {
 		q, o = peer(), ours()
 	}
-	p.Add(o, q)
+	p.AddResults(o, q)
+}
+
+// Run is RunResults for work done in this process (ours) and a peer that
+// returns the CPU time it used (Cmd's), or 0 when unknown.
+func (p *Pairs) Run(ours func(), peer func() (cpu time.Duration)) {
+	p.RunResults(func() Result { return InProcess(ours) }, func() Result {
+		start := time.Now()
+		cpu := peer()
+		return Result{Wall: time.Since(start), CPU: cpu}
+	})
 }
 
 // Report reports the medians for bytes moved per run (0: no MB/s):
@@ -141,11 +162,18 @@ func InProcess(f func()) Result {
 	return Result{Wall: w, CPU: CPU() - c}
 }
 
-// Cmd runs a program with its standard output to stdout ("" for
+// Proc runs a program with its standard output to stdout ("" for
 // /dev/null) and returns its wall time, CPU time and peak memory.
-func Cmd(b testing.TB, stdout string, name string, args ...string) Result {
+func Proc(b testing.TB, stdout string, name string, args ...string) Result {
 	b.Helper()
 	return run(b, stdout, nil, name, args...)
+}
+
+// Cmd is Proc's wall and CPU time.
+func Cmd(b testing.TB, stdout string, name string, args ...string) (wall, cpu time.Duration) {
+	b.Helper()
+	r := run(b, stdout, nil, name, args...)
+	return r.Wall, r.CPU
 }
 
 // selfEnv asks the test binary, run again by Self, to be the command.

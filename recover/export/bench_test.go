@@ -118,7 +118,7 @@ func BenchmarkLocalExportVsCp(b *testing.B) {
 		os.RemoveAll(filepath.Join(out, "x"))
 		os.RemoveAll(filepath.Join(out, "cp"))
 		os.MkdirAll(filepath.Join(out, "cp"), 0o755)
-		cpSync.Run(func() benchpeer.Result {
+		cpSync.RunResults(func() benchpeer.Result {
 			return benchpeer.InProcess(func() {
 				d, err := NewLocal(filepath.Join(out, "x"))
 				if err != nil {
@@ -128,12 +128,12 @@ func BenchmarkLocalExportVsCp(b *testing.B) {
 			})
 		}, func() benchpeer.Result {
 			dst := filepath.Join(out, "cp", "disk-flat.vmdk")
-			r1 := benchpeer.Cmd(b, "", cp, plain, dst)
-			r2 := benchpeer.Cmd(b, "", syncTool, dst)
+			r1 := benchpeer.Proc(b, "", cp, plain, dst)
+			r2 := benchpeer.Proc(b, "", syncTool, dst)
 			return benchpeer.Result{Wall: r1.Wall + r2.Wall, CPU: r1.CPU + r2.CPU, MaxRSS: max(r1.MaxRSS, r2.MaxRSS)}
 		})
-		ours, peer := cpSync.Last()
-		ceiling.Add(ours, benchpeer.Result{Wall: max(peer.Wall, shaTime), CPU: max(peer.CPU, shaTime)})
+		ours, peer := cpSync.LastResults()
+		ceiling.AddResults(ours, benchpeer.Result{Wall: max(peer.Wall, shaTime), CPU: max(peer.CPU, shaTime)})
 	}
 	cpSync.Report(b, size)
 	ceiling.Report(b, size)
@@ -158,7 +158,7 @@ func BenchmarkFTPExportVsCurl(b *testing.B) {
 		os.RemoveAll(filepath.Join(v.pub, "vm"))
 		os.Remove(filepath.Join(v.pub, ManifestName))
 		os.Remove(filepath.Join(v.pub, "curl.bin"))
-		p.Run(func() benchpeer.Result {
+		p.RunResults(func() benchpeer.Result {
 			return benchpeer.InProcess(func() {
 				d, err := ParseFTPURL("ftp://" + v.addr + "/pub")
 				if err != nil {
@@ -167,7 +167,7 @@ func BenchmarkFTPExportVsCurl(b *testing.B) {
 				exportOnce(b, vol, d)
 			})
 		}, func() benchpeer.Result {
-			return benchpeer.Cmd(b, "", curl, "-sS", "-T", plain, "ftp://"+v.addr+"/pub/curl.bin")
+			return benchpeer.Proc(b, "", curl, "-sS", "-T", plain, "ftp://"+v.addr+"/pub/curl.bin")
 		})
 	}
 	p.Report(b, size)
