@@ -113,17 +113,8 @@ func defaultStatePath() (string, error) {
 }
 
 func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []string, in io.Reader, out, errOut io.Writer) (err error) {
-	if err := checkSources(args, false); err != nil {
+	if err := o.check(args); err != nil {
 		return err
-	}
-	if o.resume && len(args) > 0 {
-		return withExitCode(exitUsage, fmt.Errorf("--resume continues the saved sources; give no SOURCE"))
-	}
-	if o.resume && o.raid != "" {
-		return withExitCode(exitUsage, fmt.Errorf("--resume reads the RAID array the saved wizard assembled; give no --raid"))
-	}
-	if o.workers < 1 {
-		return withExitCode(exitUsage, fmt.Errorf("--workers must be at least 1"))
 	}
 	if o.state == "" {
 		if o.state, err = defaultStatePath(); err != nil {
@@ -146,40 +137,12 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		Notify:       func(e deepscan.Event) { g.note(e.String()) },
 		FTP:          session.DestinationOptions{ImplicitTLS: o.dest.implicitTLS, CAFile: o.dest.caFile, InsecureTLS: o.dest.insecureTLS, Timeout: o.dest.timeout},
 	}
-	var answers *wizard.Answers
-	if o.answers != "" {
-		if o.answers == "-" {
-			answers, err = wizard.LoadAnswers(in)
-		} else {
-			answers, err = wizard.LoadAnswersFile(o.answers)
-		}
-		if err != nil {
-			return withExitCode(exitUsage, err)
-		}
-		if len(args) > 0 {
-			answers.Sources = args
-		}
-		answers.Tolerant = answers.Tolerant || o.tolerant
-		answers.ProbeAll = answers.ProbeAll || o.probeAll
-		if o.raid != "" {
-			answers.RAID = o.raid
-		}
-	}
-
-	term := &wizard.Terminal{In: in, Out: out, Sources: args, Tolerant: o.tolerant, ProbeAll: o.probeAll, RAID: o.raid}
-	if f, ok := out.(*os.File); ok && isTerminal(f) {
-		if _, h, err := xterm.GetSize(int(f.Fd())); err == nil {
-			term.ScreenLines = h
-		}
-	}
-	if f, ok := in.(*os.File); ok && isTerminal(f) {
-		term.ReadPassword = func() (string, error) {
-			b, err := readPassword(f)
-			return string(b), err
-		}
+	answers, err := o.loadAnswers(args, in)
+	if err != nil {
+		return err
 	}
 	progress := func(label string) export.Progress { return progressTo(g, errOut, label) }
-	term.Progress = progress
+	term := o.terminal(args, in, out, progress)
 
 	w, err := openWizard(ctx, o, wopts, answers == nil && len(args) == 0, term, out)
 	if err != nil {
@@ -201,6 +164,75 @@ func runWizard(ctx context.Context, g *globalOptions, o *wizardOptions, args []s
 		err = term.Run(ctx, w)
 		rep = w.Report()
 	}
+	return o.outcome(g, w, rep, err, out, errOut)
+}
+
+// check refuses flags that do not go together.
+func (o *wizardOptions) check(args []string) error {
+	if err := checkSources(args, false); err != nil {
+		return err
+	}
+	if o.resume && len(args) > 0 {
+		return withExitCode(exitUsage, fmt.Errorf("--resume continues the saved sources; give no SOURCE"))
+	}
+	if o.resume && o.raid != "" {
+		return withExitCode(exitUsage, fmt.Errorf("--resume reads the RAID array the saved wizard assembled; give no --raid"))
+	}
+	if o.workers < 1 {
+		return withExitCode(exitUsage, fmt.Errorf("--workers must be at least 1"))
+	}
+	return nil
+}
+
+// loadAnswers reads the --answers file (- for stdin), with the SOURCEs
+// and flags of the command line over it; nil without --answers.
+func (o *wizardOptions) loadAnswers(args []string, in io.Reader) (*wizard.Answers, error) {
+	if o.answers == "" {
+		return nil, nil
+	}
+	var answers *wizard.Answers
+	var err error
+	if o.answers == "-" {
+		answers, err = wizard.LoadAnswers(in)
+	} else {
+		answers, err = wizard.LoadAnswersFile(o.answers)
+	}
+	if err != nil {
+		return nil, withExitCode(exitUsage, err)
+	}
+	if len(args) > 0 {
+		answers.Sources = args
+	}
+	answers.Tolerant = answers.Tolerant || o.tolerant
+	answers.ProbeAll = answers.ProbeAll || o.probeAll
+	if o.raid != "" {
+		answers.RAID = o.raid
+	}
+	return answers, nil
+}
+
+// terminal is the wizard's question-and-answer front end on in and out:
+// paged to the screen's height and asking passwords without echo when
+// they are a terminal.
+func (o *wizardOptions) terminal(args []string, in io.Reader, out io.Writer, progress func(string) export.Progress) *wizard.Terminal {
+	term := &wizard.Terminal{In: in, Out: out, Sources: args, Tolerant: o.tolerant, ProbeAll: o.probeAll, RAID: o.raid, Progress: progress}
+	if f, ok := out.(*os.File); ok && isTerminal(f) {
+		if _, h, err := xterm.GetSize(int(f.Fd())); err == nil {
+			term.ScreenLines = h
+		}
+	}
+	if f, ok := in.(*os.File); ok && isTerminal(f) {
+		term.ReadPassword = func() (string, error) {
+			b, err := readPassword(f)
+			return string(b), err
+		}
+	}
+	return term
+}
+
+// outcome turns how the wizard ended into what the command says and its
+// exit status.
+func (o *wizardOptions) outcome(g *globalOptions, w *wizard.Wizard, rep *wizard.Report, err error, out, errOut io.Writer) error {
 	switch {
 	case errors.Is(err, wizard.ErrQuit):
 		fmt.Fprintf(errOut, "The wizard is saved in %s; continue with: vmfsrecover wizard --resume", o.state)

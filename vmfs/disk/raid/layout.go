@@ -25,42 +25,55 @@ func parityRow(level Level, layout Layout, n int, s int64, r *row) {
 	}
 	r.coef = r.coef[:n]
 	r.q = -1
-	rot := int(s % int64(n))
 	if level == RAID5 {
-		switch layout {
-		case LeftAsymmetric, RightAsymmetric:
-			r.p = rot
-			if layout == LeftAsymmetric {
-				r.p = dataDisks - rot
-			}
-			for j := range r.data {
-				r.data[j] = j
-				if j >= r.p {
-					r.data[j]++
-				}
-			}
-		case LeftSymmetric, RightSymmetric:
-			r.p = rot
-			if layout == LeftSymmetric {
-				r.p = dataDisks - rot
-			}
-			for j := range r.data {
-				r.data[j] = (r.p + 1 + j) % n
-			}
-		case ParityFirst:
-			r.p = 0
-			for j := range r.data {
-				r.data[j] = j + 1
-			}
-		case ParityLast:
-			r.p = dataDisks
-			for j := range r.data {
-				r.data[j] = j
-			}
-		}
+		r.raid5(layout, n, s)
 		return
 	}
-	ddf := false
+	ddf := r.raid6(layout, n, s)
+	r.syndromeOrder(ddf, n)
+}
+
+// raid5 places P and the data chunks of row s of a RAID 5 array.
+func (r *row) raid5(layout Layout, n int, s int64) {
+	dataDisks, rot := len(r.data), int(s%int64(n))
+	switch layout {
+	case LeftAsymmetric, RightAsymmetric:
+		r.p = rot
+		if layout == LeftAsymmetric {
+			r.p = dataDisks - rot
+		}
+		for j := range r.data {
+			r.data[j] = j
+			if j >= r.p {
+				r.data[j]++
+			}
+		}
+	case LeftSymmetric, RightSymmetric:
+		r.p = rot
+		if layout == LeftSymmetric {
+			r.p = dataDisks - rot
+		}
+		for j := range r.data {
+			r.data[j] = (r.p + 1 + j) % n
+		}
+	case ParityFirst:
+		r.p = 0
+		for j := range r.data {
+			r.data[j] = j + 1
+		}
+	case ParityLast:
+		r.p = dataDisks
+		for j := range r.data {
+			r.data[j] = j
+		}
+	}
+}
+
+// raid6 places P, Q and the data chunks of row s of a RAID 6 array, and
+// says whether the layout is a DDF one, whose Q takes the data chunks in
+// physical member order.
+func (r *row) raid6(layout Layout, n int, s int64) (ddf bool) {
+	dataDisks, rot := len(r.data), int(s%int64(n))
 	switch layout {
 	case LeftAsymmetric, RightAsymmetric, DDFZeroRestart, DDFNRestart:
 		switch layout {
@@ -115,6 +128,13 @@ func parityRow(level Level, layout Layout, n int, s int64, r *row) {
 			r.data[j] = j
 		}
 	}
+	return ddf
+}
+
+// syndromeOrder sets the exponent of each data member's chunk in Q: in
+// physical member order for DDF, else starting at the member after Q and
+// going round, as md does.
+func (r *row) syndromeOrder(ddf bool, n int) {
 	if ddf {
 		for m := range r.coef {
 			r.coef[m] = m
