@@ -16,7 +16,11 @@
 // volumes (LVs) as segments of extents, each striped over one or more PVs
 // (one stripe is a linear segment). Every PV of a group may hold a copy
 // of the metadata; Find uses the newest copy it can read and says in
-// Warnings where copies differ or were damaged.
+// Warnings where copies differ or were damaged. When every copy on a
+// device is damaged (its area header wiped, its current text failing its
+// CRC), the older texts left in the circular buffer are scanned and the
+// newest that parses is used, with a warning that a later change may be
+// lost.
 //
 // Snapshots are listed under the name the user gave them with their
 // origin; the old content of the chunks changed since the snapshot lies in

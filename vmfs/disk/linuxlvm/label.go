@@ -129,25 +129,13 @@ func decodeLabel(b []byte, s, size int64) (*label, error) {
 // is a circular buffer: text that runs past the end continues right after
 // the header.
 func readMetadata(r io.ReaderAt, a area) ([]byte, error) {
-	le := binary.LittleEndian
-	h := make([]byte, mdaHeaderSize)
+	off, size, sum, flags, err := readAreaHeader(r, a)
+	if err != nil {
+		return nil, err
+	}
 	bad := func(off int64, st, format string, args ...any) error {
 		return &ondisk.FormatError{Struct: st, Off: off, Msg: fmt.Sprintf(format, args...), Err: ErrCorrupt}
 	}
-	if _, err := r.ReadAt(h, a.offset); err != nil {
-		return nil, bad(a.offset, "LVM metadata area header", "%v", err)
-	}
-	if !bytes.Equal(h[4:20], mdaMagic) {
-		return nil, bad(a.offset, "LVM metadata area header", "no magic")
-	}
-	if want, got := le.Uint32(h), crc(h[4:]); want != got {
-		return nil, bad(a.offset, "LVM metadata area header", "checksum %#x, computed %#x", want, got)
-	}
-	if start := int64(le.Uint64(h[24:])); start != a.offset {
-		return nil, bad(a.offset, "LVM metadata area header", "says it starts at byte %d", start)
-	}
-	off, size := int64(le.Uint64(h[40:])), int64(le.Uint64(h[48:]))
-	sum, flags := le.Uint32(h[56:]), le.Uint32(h[60:])
 	switch {
 	case off == 0 || size == 0:
 		return nil, bad(a.offset, "LVM metadata area header", "holds no metadata")
@@ -172,6 +160,30 @@ func readMetadata(r io.ReaderAt, a area) ([]byte, error) {
 	return text, nil
 }
 
+// readAreaHeader checks a metadata area's header and returns its first
+// raw location: the current text's offset in the area, size, checksum and
+// flags.
+func readAreaHeader(r io.ReaderAt, a area) (off, size int64, sum, flags uint32, err error) {
+	le := binary.LittleEndian
+	h := make([]byte, mdaHeaderSize)
+	bad := func(format string, args ...any) error {
+		return &ondisk.FormatError{Struct: "LVM metadata area header", Off: a.offset, Msg: fmt.Sprintf(format, args...), Err: ErrCorrupt}
+	}
+	if _, err := r.ReadAt(h, a.offset); err != nil {
+		return 0, 0, 0, 0, bad("%v", err)
+	}
+	if !bytes.Equal(h[4:20], mdaMagic) {
+		return 0, 0, 0, 0, bad("no magic")
+	}
+	if want, got := le.Uint32(h), crc(h[4:]); want != got {
+		return 0, 0, 0, 0, bad("checksum %#x, computed %#x", want, got)
+	}
+	if start := int64(le.Uint64(h[24:])); start != a.offset {
+		return 0, 0, 0, 0, bad("says it starts at byte %d", start)
+	}
+	return int64(le.Uint64(h[40:])), int64(le.Uint64(h[48:])), le.Uint32(h[56:]), le.Uint32(h[60:]), nil
+}
+
 // canonicalUUID drops the dashes LVM prints in its UUIDs, so that the
 // label's form and the metadata's compare.
 func canonicalUUID(s string) string { return strings.ReplaceAll(s, "-", "") }
@@ -183,4 +195,60 @@ func printUUID(s string) string {
 		return s
 	}
 	return s[0:6] + "-" + s[6:10] + "-" + s[10:14] + "-" + s[14:18] + "-" + s[18:22] + "-" + s[22:26] + "-" + s[26:32]
+}
+
+// scanMetadata looks for the metadata texts left in the circular buffer
+// of a metadata area whose header or current text is damaged: LVM writes
+// each new text after the last, so older ones (and often the current one)
+// are still there, each starting "NAME {\nid = ". It returns the text of
+// the highest seqno that parses, which may be older than the one lost. A
+// text at the place a sound header names failed its checksum: it is not
+// taken.
+func scanMetadata(r io.ReaderAt, a area) ([]byte, *metadataCopy, error) {
+	skip := -1
+	if off, _, _, _, err := readAreaHeader(r, a); err == nil && off >= mdaHeaderSize && off < a.size {
+		skip = int(off - mdaHeaderSize)
+	}
+	buf := make([]byte, min(a.size, maxMetadata))
+	n, _ := r.ReadAt(buf, a.offset)
+	ring := buf[min(n, mdaHeaderSize):n]
+	var best []byte
+	var bestCopy *metadataCopy
+	var bestSeq int64 = -1
+	mark := []byte(" {\nid = \"")
+	for i := 0; ; {
+		j := bytes.Index(ring[i:], mark)
+		if j < 0 {
+			break
+		}
+		at := i + j
+		i = at + len(mark)
+		start := at // back over the group's name, to the line's start
+		for start > 0 && at-start < 128 && isNameByte(ring[start-1]) {
+			start--
+		}
+		if start == at || start == skip || start > 0 && ring[start-1] != '\n' && ring[start-1] != 0 {
+			continue
+		}
+		end := bytes.IndexByte(ring[start:], 0)
+		if end < 0 {
+			end = len(ring) - start
+		}
+		text := ring[start : start+end]
+		cfg, err := parseConfig(text)
+		if err != nil {
+			continue
+		}
+		vg, err := vgSection(cfg)
+		if err != nil {
+			continue
+		}
+		if seq, _ := vg.int("seqno"); seq > bestSeq {
+			best, bestCopy, bestSeq = text, &metadataCopy{cfg: cfg, vg: vg}, seq
+		}
+	}
+	if best == nil {
+		return nil, nil, &ondisk.FormatError{Struct: "LVM metadata area", Off: a.offset, Msg: "no metadata text found in it", Err: ErrCorrupt}
+	}
+	return best, bestCopy, nil
 }

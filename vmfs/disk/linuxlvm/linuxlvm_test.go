@@ -100,8 +100,6 @@ func TestLabelDamage(t *testing.T) {
 	}{
 		{"label checksum", 512 + 40, ErrCorrupt, "LVM label"},
 		{"label type", 512 + 24, ErrUnsupported, "LVM label"},
-		{"area header checksum", 4096 + 30, ErrCorrupt, "LVM metadata area header"},
-		{"metadata text", 4096 + 7168 + 100, ErrCorrupt, "LVM metadata text"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := bytes.Clone(head)
@@ -112,6 +110,44 @@ func TestLabelDamage(t *testing.T) {
 				t.Errorf("%d groups, error %v", len(vgs), err)
 			}
 		})
+	}
+	// A damaged area header or current text: the texts left in the
+	// area's circular buffer are scanned. The header lost, the current
+	// text (seqno 5) is found; the current text damaged, the one before it
+	// (seqno 4, before lvconvert made the snapshot).
+	for _, c := range []struct {
+		name string
+		off  int
+		seq  int64
+		lvs  int
+	}{
+		{"area header", 4096 + 30, 5, 3},
+		{"current text", 4096 + 7168 + 100, 4, 3},
+		{"no text left", -1, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := bytes.Clone(head)
+			if c.off < 0 {
+				clear(b[4096 : 1<<20])
+			} else {
+				b[c.off] ^= 0x55
+			}
+			vgs, err := Find([]Device{sampleDevice(b)})
+			if c.seq == 0 {
+				if len(vgs) != 0 || !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%d groups, error %v", len(vgs), err)
+				}
+				return
+			}
+			if err != nil || len(vgs) != 1 || vgs[0].Seqno != c.seq || len(vgs[0].LVs) != c.lvs || !strings.Contains(strings.Join(vgs[0].Warnings, "\n"), "scanning") {
+				t.Fatalf("error %v, groups %+v", err, *vgs[0])
+			}
+		})
+	}
+	// The same PV given twice (a copy of the disk beside it): one is read,
+	// with a warning.
+	if vgs, err := Find([]Device{sampleDevice(head), sampleDevice(head)}); err != nil || len(vgs) != 1 || len(vgs[0].Warnings) != 1 || !strings.Contains(vgs[0].Warnings[0], "again") {
+		t.Errorf("PV given twice: %v, %v", vgs, err)
 	}
 	// A device without a label is no PV, and no error.
 	if vgs, err := Find([]Device{sampleDevice(make([]byte, 4096))}); len(vgs) != 0 || err != nil {

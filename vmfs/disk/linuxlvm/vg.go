@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
@@ -62,6 +63,7 @@ func Find(devs []Device) ([]*VG, error) {
 	problems := map[string][]error{} // device name -> its metadata copies that failed
 	allFailed := map[string]bool{}
 	noMetadata := map[string]string{} // device name -> PV UUID
+	dups := map[string][]string{}     // PV UUID -> the devices that repeat it
 	for i := range devs {
 		d := &devs[i]
 		l, ok, err := readLabel(d.R, d.Size)
@@ -70,6 +72,11 @@ func Find(devs []Device) ([]*VG, error) {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.Name, err))
+			continue
+		}
+		if other := labels[canonicalUUID(l.uuid)]; other != nil {
+			// A copy of a disk given beside it: the first is read.
+			dups[canonicalUUID(l.uuid)] = append(dups[canonicalUUID(l.uuid)], d.Name)
 			continue
 		}
 		labels[canonicalUUID(l.uuid)] = d
@@ -96,6 +103,24 @@ func Find(devs []Device) ([]*VG, error) {
 			}
 			newest[id] = c
 		}
+		if len(bad) > 0 && len(bad) == len(l.metadata) {
+			// Every copy on the device is damaged: look for texts left
+			// in the areas' circular buffers.
+			for _, a := range l.metadata {
+				_, c, err := scanMetadata(d.R, a)
+				if err != nil {
+					continue
+				}
+				c.dev = d.Name
+				id, _ := c.vg.str("id")
+				seq, _ := c.vg.int("seqno")
+				if old := newest[id]; old == nil {
+					newest[id] = c
+					warnings[id] = append(warnings[id], fmt.Sprintf("metadata of seqno %d found by scanning the damaged metadata area of %s at byte %d: a later change may be lost", seq, d.Name, a.offset))
+				}
+				bad = nil
+			}
+		}
 		if len(bad) > 0 {
 			problems[d.Name] = bad
 			allFailed[d.Name] = len(bad) == len(l.metadata)
@@ -109,6 +134,11 @@ func Find(devs []Device) ([]*VG, error) {
 			continue
 		}
 		vg.Warnings = append(warnings[id], vg.Warnings...)
+		for _, pv := range vg.PVs {
+			if names := dups[canonicalUUID(pv.UUID)]; len(names) > 0 && pv.Device != nil {
+				vg.Warnings = append(vg.Warnings, fmt.Sprintf("PV %s (UUID %s) is on %s and again on %s: %s is read", pv.Name, pv.UUID, pv.Device.Name, strings.Join(names, ", "), pv.Device.Name))
+			}
+		}
 		out = append(out, vg)
 	}
 	// A device whose metadata copies all failed is still fine when a
