@@ -108,7 +108,7 @@ func BenchmarkReadFile(b *testing.B) {
 	p := benchpeer.Pairs{Peer: "raw"}
 	b.SetBytes(benchFileSize)
 	for b.Loop() {
-		p.Run(ours, raw)
+		p.RunResults(ours, raw)
 	}
 	p.Report(b, benchFileSize)
 }
@@ -160,10 +160,10 @@ func BenchmarkList100k(b *testing.B) {
 			heap = max(heap, ms.HeapAlloc)
 		})
 	}
-	peer := func() benchpeer.Result { return benchpeer.Cmd(b, "", ntfsls, "-R", "-l", img.Name()) }
+	peer := func() benchpeer.Result { return benchpeer.Proc(b, "", ntfsls, "-R", "-l", img.Name()) }
 	p := benchpeer.Pairs{Peer: "ntfsls"}
 	for b.Loop() {
-		p.Run(ours, peer)
+		p.RunResults(ours, peer)
 	}
 	p.Report(b, 0)
 	b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
