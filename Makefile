@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 FUZZTIME ?= 20s
 DEMO     := $(CURDIR)/testdata/demo
 
-.PHONY: build test unit lint fuzz bench demo fixtures clean
+.PHONY: build test unit lint fuzz bench bench-report demo fixtures clean
 
 # build makes a static binary (no cgo): it runs as it is on a rescue
 # system or the host that has the disk, where a deep scan runs at the
@@ -46,6 +46,19 @@ fuzz:
 # and report ratios. A missing peer leaves its ratio out.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+# bench-report runs issue 14's side-by-side benchmarks, each iteration one
+# paired run of ours and the peer's, five runs each (BENCH_COUNT), at the
+# issue's sizes, and prints one table: work, ours, the peer's, the median
+# ratio (wall and CPU time), our peak memory, the target and whether it is
+# met, with this machine's SHA-256 rate. The raw output stays in
+# bench-report.out. Needs dd, vmfs-tools, curl, vsftpd, qemu-utils, fuse3.
+BENCH_COUNT ?= 5
+bench-report:
+	EXPORT_BENCH_MB=2048 $(GO) test -run '^$$' -bench 'CatVs|LsVs|ExportVs|1G$$|DeepScanVs' \
+	  -benchtime 1x -count $(BENCH_COUNT) -timeout 2h \
+	  ./cmd/vmfsrecover ./recover/export ./vmdk ./recover/deepscan | tee bench-report.out
+	$(GO) run ./internal/benchpeer/benchreport < bench-report.out
 
 # fixtures writes the generated VMFS5/VMFS6 test volumes (package
 # vmfs/vmfstest) as testdata/generated/NAME.img + NAME.expected; add
