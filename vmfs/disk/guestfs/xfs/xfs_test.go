@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -682,5 +683,27 @@ func TestUniqueNames(t *testing.T) {
 	want := []dirent{{name: "a", ino: 2}, {name: "b", ino: 1}, {name: "b~3", ino: 3}, {name: "b~4", ino: 4}}
 	if !slices.Equal(got, want) {
 		t.Errorf("uniqueNames = %v, want %v", got, want)
+	}
+}
+
+// TestFSConformance runs testing/fstest on directories of a v4 and a v5
+// image: io/fs's own checks of ReadDir, Stat, Open, Seek and ReadAt (not
+// at the roots, whose sym-long dangles, which fstest takes for an error).
+func TestFSConformance(t *testing.T) {
+	for _, c := range []struct{ variant, dir, file string }{
+		{"v4", "block", "block-entry-039"},
+		{"v4", "leaf", "leaf-entry-with-a-longer-name-0399"},
+		{"v5", "a", "b/c/d/e/deep.txt"},
+		{"v5", "sf", "hard-link"},
+		{"v5", "leaf", "leaf-entry-with-a-longer-name-0399"},
+	} {
+		x, _ := openImage(t, testImage(t, c.variant))
+		sub, err := fs.Sub(x, c.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fstest.TestFS(sub, c.file); err != nil {
+			t.Errorf("%s %s: %v", c.variant, c.dir, err)
+		}
 	}
 }
