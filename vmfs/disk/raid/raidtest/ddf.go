@@ -39,100 +39,151 @@ func WriteDDF(path string, d DDF) error {
 	if err != nil {
 		return err
 	}
-	be := binary.BigEndian
 	last := (st.Size()-d.FromEnd)/512 - 1 // anchor LBA
-	primary := last - 64
-	ref := func(i int) uint32 { return 0x10000 + uint32(i) }
-	guid := func(kind byte, i int) []byte {
-		g := []byte("VMFSRECOVERTEST         ")
-		g[20], g[21] = kind, byte(i)
-		return g
+	w := ddfWriter{d: d, primary: last - 64}
+	w.area = make([]byte, (w.data().off+w.data().n)*512)
+	copy(w.area, w.header(1))
+	w.controller()
+	w.physical()
+	w.virtual()
+	w.config()
+	w.diskData()
+	if _, err := f.WriteAt(w.area, w.primary*512); err != nil {
+		return err
 	}
-	// Sections, in blocks from the primary header.
-	type sec struct{ off, n int64 }
-	controller, phys, virt, conf, data := sec{1, 1}, sec{2, 4}, sec{6, 2}, sec{8, ddfRecLen}, sec{8 + ddfRecLen, 1}
-	header := func(typ byte) []byte {
-		h := make([]byte, 512)
-		for i := range h {
-			h[i] = 0xff
-		}
-		be.PutUint32(h[0:], 0xDE11DE11)
-		copy(h[8:], guid('H', 0))
-		copy(h[0x20:], "01.02.00")
-		be.PutUint32(h[0x28:], 1)          // sequence
-		be.PutUint32(h[0x2C:], 0x12345678) // timestamp
-		h[0x30], h[0x31], h[0x32] = 0, 0, 0
-		be.PutUint64(h[0x60:], uint64(primary))
-		be.PutUint64(h[0x68:], ^uint64(0)) // no secondary
-		h[0x70] = typ
-		be.PutUint32(h[0x74:], 32768)
-		be.PutUint64(h[0x78:], uint64(primary+16))
-		be.PutUint16(h[0x80:], 15)
-		be.PutUint16(h[0x82:], 15)
-		be.PutUint16(h[0x84:], 1)
-		be.PutUint16(h[0x86:], ddfRecLen)
-		be.PutUint16(h[0x88:], ddfMPPE)
-		for i, s := range []sec{controller, phys, virt, conf, data} {
-			be.PutUint32(h[0xC0+8*i:], uint32(s.off))
-			be.PutUint32(h[0xC4+8*i:], uint32(s.n))
-		}
-		for i := 5; i < 8; i++ {
-			be.PutUint32(h[0xC0+8*i:], 0xFFFFFFFF)
-			be.PutUint32(h[0xC4+8*i:], 0)
-		}
-		return h
+	_, err = f.WriteAt(w.header(0), last*512)
+	return err
+}
+
+var be = binary.BigEndian
+
+// ddfWriter renders the DDF area of one member: the primary header and
+// its sections, in blocks from the header.
+type ddfWriter struct {
+	d       DDF
+	primary int64 // LBA of the primary header
+	area    []byte
+}
+
+// ddfSection is a section of the DDF area: off and n in blocks from the
+// primary header.
+type ddfSection struct{ off, n int64 }
+
+func (ddfWriter) sections() []ddfSection {
+	return []ddfSection{{1, 1}, {2, 4}, {6, 2}, {8, ddfRecLen}, {8 + ddfRecLen, 1}}
+}
+
+func (w ddfWriter) data() ddfSection { return w.sections()[4] }
+
+// section is the bytes of section k (controller, physical disks, virtual
+// disks, configuration, disk data).
+func (w ddfWriter) section(k int) []byte {
+	s := w.sections()[k]
+	return w.area[s.off*512:][:s.n*512]
+}
+
+func ddfRef(i int) uint32 { return 0x10000 + uint32(i) }
+
+func ddfGUID(kind byte, i int) []byte {
+	g := []byte("VMFSRECOVERTEST         ")
+	g[20], g[21] = kind, byte(i)
+	return g
+}
+
+// ddfSum sets a structure's CRC, computed with the CRC field all ones.
+func ddfSum(b []byte) {
+	be.PutUint32(b[4:], 0xFFFFFFFF)
+	be.PutUint32(b[4:], crc32.ChecksumIEEE(b))
+}
+
+// fill sets every byte of b to 0xff (unused entries).
+func fill(b []byte) {
+	for i := range b {
+		b[i] = 0xff
 	}
-	sum := func(b []byte) {
-		be.PutUint32(b[4:], 0xFFFFFFFF)
-		be.PutUint32(b[4:], crc32.ChecksumIEEE(b))
+}
+
+// header renders the anchor (typ 0) or the primary header (typ 1).
+func (w ddfWriter) header(typ byte) []byte {
+	h := make([]byte, 512)
+	fill(h)
+	be.PutUint32(h[0:], 0xDE11DE11)
+	copy(h[8:], ddfGUID('H', 0))
+	copy(h[0x20:], "01.02.00")
+	be.PutUint32(h[0x28:], 1)          // sequence
+	be.PutUint32(h[0x2C:], 0x12345678) // timestamp
+	h[0x30], h[0x31], h[0x32] = 0, 0, 0
+	be.PutUint64(h[0x60:], uint64(w.primary))
+	be.PutUint64(h[0x68:], ^uint64(0)) // no secondary
+	h[0x70] = typ
+	be.PutUint32(h[0x74:], 32768)
+	be.PutUint64(h[0x78:], uint64(w.primary+16))
+	be.PutUint16(h[0x80:], 15)
+	be.PutUint16(h[0x82:], 15)
+	be.PutUint16(h[0x84:], 1)
+	be.PutUint16(h[0x86:], ddfRecLen)
+	be.PutUint16(h[0x88:], ddfMPPE)
+	for i, s := range w.sections() {
+		be.PutUint32(h[0xC0+8*i:], uint32(s.off))
+		be.PutUint32(h[0xC4+8*i:], uint32(s.n))
 	}
-	area := make([]byte, (data.off+data.n)*512)
-	hdr := header(1)
-	sum(hdr)
-	copy(area, hdr)
-	c := area[controller.off*512:][:512]
+	for i := 5; i < 8; i++ {
+		be.PutUint32(h[0xC0+8*i:], 0xFFFFFFFF)
+		be.PutUint32(h[0xC4+8*i:], 0)
+	}
+	ddfSum(h)
+	return h
+}
+
+func (w ddfWriter) controller() {
+	c := w.section(0)[:512]
 	be.PutUint32(c, 0xAD111111)
-	copy(c[8:], guid('C', 0))
+	copy(c[8:], ddfGUID('C', 0))
 	copy(c[0x28:], "vmfsrecover test")
-	sum(c)
-	p := area[phys.off*512:][:phys.n*512]
+	ddfSum(c)
+}
+
+// physical lists the members, every one online in the virtual disk.
+func (w ddfWriter) physical() {
+	p := w.section(1)
 	be.PutUint32(p, 0x22222222)
-	be.PutUint16(p[8:], uint16(d.Members))
+	be.PutUint16(p[8:], uint16(w.d.Members))
 	be.PutUint16(p[10:], 15)
-	for i := range d.Members {
+	for i := range w.d.Members {
 		e := p[64+64*i:]
-		copy(e, guid('P', i))
-		be.PutUint32(e[24:], ref(i))
+		copy(e, ddfGUID('P', i))
+		be.PutUint32(e[24:], ddfRef(i))
 		be.PutUint16(e[28:], 2) // active in a VD
 		be.PutUint16(e[30:], 1) // online
-		be.PutUint64(e[32:], uint64(primary))
+		be.PutUint64(e[32:], uint64(w.primary))
 	}
-	for i := d.Members; i < 15; i++ {
-		e := p[64+64*i:][:64]
-		for k := range e {
-			e[k] = 0xff
-		}
+	for i := w.d.Members; i < 15; i++ {
+		fill(p[64+64*i:][:64])
 	}
-	sum(p)
-	v := area[virt.off*512:][:virt.n*512]
+	ddfSum(p)
+}
+
+// virtual lists the one virtual disk.
+func (w ddfWriter) virtual() {
+	v := w.section(2)
 	be.PutUint32(v, 0xDDDDDDDD)
 	be.PutUint16(v[8:], 1)
 	be.PutUint16(v[10:], 15)
-	copy(v[64:], guid('V', 0))
+	copy(v[64:], ddfGUID('V', 0))
 	copy(v[64+48:], "test-vd")
 	for i := 1; i < 15; i++ {
-		e := v[64+64*i:][:64]
-		for k := range e {
-			e[k] = 0xff
-		}
+		fill(v[64+64*i:][:64])
 	}
-	sum(v)
-	r := area[conf.off*512:][:conf.n*512]
-	for i := range r {
-		r[i] = 0xff
-	}
+	ddfSum(v)
+}
+
+// config is the virtual disk's configuration record: level, strip size,
+// sizes and every member with where its data starts.
+func (w ddfWriter) config() {
+	d, r := w.d, w.section(3)
+	fill(r)
 	be.PutUint32(r, 0xEEEEEEEE)
-	copy(r[8:], guid('V', 0))
+	copy(r[8:], ddfGUID('V', 0))
 	be.PutUint32(r[0x20:], 0x12345678)
 	be.PutUint32(r[0x24:], 1)
 	be.PutUint16(r[0x40:], uint16(d.Members))
@@ -144,20 +195,17 @@ func WriteDDF(path string, d DDF) error {
 	}
 	be.PutUint64(r[0x50:], uint64(d.Blocks*dataDisks))
 	for i := range d.Members {
-		be.PutUint32(r[0x200+4*i:], ref(i))
+		be.PutUint32(r[0x200+4*i:], ddfRef(i))
 		be.PutUint64(r[0x200+4*ddfMPPE+8*i:], uint64(d.StartBlock))
 	}
-	sum(r)
-	dd := area[data.off*512:][:512]
+	ddfSum(r)
+}
+
+// diskData says which member this disk is.
+func (w ddfWriter) diskData() {
+	dd := w.section(4)[:512]
 	be.PutUint32(dd, 0x33333333)
-	copy(dd[8:], guid('P', d.Slot))
-	be.PutUint32(dd[0x20:], ref(d.Slot))
-	sum(dd)
-	if _, err := f.WriteAt(area, primary*512); err != nil {
-		return err
-	}
-	anchor := header(0)
-	sum(anchor)
-	_, err = f.WriteAt(anchor, last*512)
-	return err
+	copy(dd[8:], ddfGUID('P', w.d.Slot))
+	be.PutUint32(dd[0x20:], ddfRef(w.d.Slot))
+	ddfSum(dd)
 }
