@@ -97,8 +97,9 @@ func makeImage(t *testing.T) *image {
 		"Ünïcödé ñame.txt": []byte("unicode"),
 		"a name longer than fifteen characters, over three entries.dat": pattern(5000, 2),
 	}, mtimes: map[string]time.Time{}, deleted: map[string][]byte{
-		"gone.bin":      pattern(300000, 3),
-		"gone-frag.bin": nil, // filled below
+		"gone.bin":         pattern(300000, 3),
+		"gone-frag.bin":    nil, // filled below
+		"olddir/inner.txt": pattern(7000, 10),
 	}}
 	img := mkfsFilled(t, t.TempDir(), 8<<20, func(mnt string) { im.fill(t, mnt) })
 	var err error
@@ -136,11 +137,15 @@ func (im *image) fill(t *testing.T, mnt string) {
 	im.files["frag1"] = append(pattern(5000, 4), pattern(20000, 7)...)
 	im.files["frag2"] = pattern(5000, 6)
 	im.deleted["gone-frag.bin"] = append(pattern(5000, 5), pattern(20000, 8)...)
+	os.Mkdir(filepath.Join(mnt, "olddir"), 0o755)
 	for name, data := range im.deleted {
 		write(name, data, os.O_TRUNC)
 	}
 	os.Remove(filepath.Join(mnt, "gone.bin"))
 	os.Remove(filepath.Join(mnt, "gone-frag.bin"))
+	if err := os.RemoveAll(filepath.Join(mnt, "olddir")); err != nil {
+		t.Fatal(err)
+	}
 	for name := range im.files {
 		fi, err := os.Stat(filepath.Join(mnt, name))
 		if err != nil {
@@ -224,7 +229,9 @@ func TestExfatFuse(t *testing.T) {
 	// gone-frag.bin was chained, and exfat-fuse clears the chain of a
 	// file it deletes: read contiguously, its first two clusters are its
 	// own, the rest belongs to frag2 and frag1 now, and counts as lost.
-	for name, want := range map[string]int64{"gone.bin": 0, "gone-frag.bin": 25000 - 2*f.clusterSize} {
+	// olddir was removed with what it held: the directory lists, and
+	// inner.txt in it.
+	for name, want := range map[string]int64{"gone.bin": 0, "gone-frag.bin": 25000 - 2*f.clusterSize, "olddir/inner.txt": 0} {
 		b, err := fs.ReadFile(d, name)
 		ok := int64(len(b)) - want
 		if err != nil || int64(len(b)) != int64(len(im.deleted[name])) || !bytes.Equal(b[:ok], im.deleted[name][:ok]) {
@@ -378,10 +385,14 @@ func TestSample(t *testing.T) {
 		"dir/sub/rand.bin": pattern(100000, 1),
 		"frag1":            append(pattern(5000, 4), pattern(20000, 7)...),
 		"gone.bin":         pattern(300000, 3),
+		"olddir/inner.txt": pattern(7000, 10),
 	} {
 		if b, err := fs.ReadFile(f, name); err != nil || !bytes.Equal(b, want) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	if err := fstest.TestFS(f, "gone.bin", "gone-frag.bin", "olddir/inner.txt", "frag1", "dir/sub/rand.bin"); err != nil {
+		t.Fatal(err)
 	}
 }
 
