@@ -66,7 +66,14 @@ func Walk(ctx context.Context, fsys fs.FS, name string, opts Options, fn func(e 
 		if p == name {
 			return nil
 		}
-		e, err := Describe(fsys, p, opts.Hash)
+		// The entry's own FileInfo spares a lookup of its path: in a guest
+		// file system one that reads every directory on the way.
+		var e Entry
+		if info, ierr := d.Info(); ierr == nil {
+			e, err = describe(fsys, p, info, opts.Hash)
+		} else {
+			e, err = Describe(fsys, p, opts.Hash)
+		}
 		if ferr := fn(e, err); ferr != nil {
 			return ferr
 		}
@@ -83,6 +90,12 @@ func Describe(fsys fs.FS, p string, hash bool) (Entry, error) {
 	if err != nil {
 		return Entry{Path: abs(p)}, err
 	}
+	return describe(fsys, p, info, hash)
+}
+
+// describe builds the Entry of path p, whose Lstat is info.
+func describe(fsys fs.FS, p string, info fs.FileInfo, hash bool) (Entry, error) {
+	var err error
 	e := Entry{Path: abs(p), Size: info.Size(), Mode: ModeString(info.Mode()), MTime: info.ModTime(), Attrs: info.Sys(), Info: info}
 	if l, ok := e.Attrs.(Layered); ok {
 		e.Layer, e.State = l.LayerState()
