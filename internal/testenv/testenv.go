@@ -33,6 +33,7 @@ var debianPackages = map[string]string{
 	"mactime":          "sleuthkit",
 	"fls":              "sleuthkit",
 	"ddrescuelog":      "gddrescue",
+	"dump.exfat":       "exfatprogs",
 	"e2fsck":           "e2fsprogs",
 	"gzip":             "gzip",
 	"hexdump":          "bsdextrautils",

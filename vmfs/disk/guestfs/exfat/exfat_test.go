@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -163,6 +164,28 @@ func TestExfatFuse(t *testing.T) {
 	}
 	if f.Label != "TESTVOL" || f.Type() != "exFAT" || len(f.Warnings()) != 0 {
 		t.Errorf("label %q, warnings %q", f.Label, f.Warnings())
+	}
+	// The geometry and the root's entries as dump.exfat (exfatprogs) reads
+	// them.
+	img := filepath.Join(t.TempDir(), "exfat.img")
+	os.WriteFile(img, im.data, 0o644)
+	dump := string(runTool(t, "dump.exfat", img))
+	for field, want := range map[string]any{
+		"Volume label":                  f.Label,
+		"Cluster Count":                 f.clusters,
+		"Root Cluster (cluster offset)": f.rootCluster,
+		"Bitmap start cluster":          f.bitmap.runs[0].first,
+		"Cluster size":                  f.clusterSize,
+	} {
+		var got string
+		for _, line := range strings.Split(dump, "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == field {
+				got = strings.TrimSpace(v)
+			}
+		}
+		if got != fmt.Sprint(want) {
+			t.Errorf("dump.exfat %s: %q, ours %v", field, got, want)
+		}
 	}
 	var got, want []string
 	for name := range im.files {
