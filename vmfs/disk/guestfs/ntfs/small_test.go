@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"flag"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,11 +48,7 @@ func TestSmallImage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	text := bytes.Repeat([]byte("small but compressible text\n"), 1500)
-	noise := make([]byte, 20<<10)
-	for i := range noise {
-		noise[i] = byte(i*7919 + i/13)
-	}
+	text, noise := smallText(), smallNoise()
 	must(os.WriteFile(p("hello.txt"), []byte("hello\n"), 0o644))
 	must(os.WriteFile(p("a.bin"), noise, 0o644))
 	must(os.Mkdir(p("d"), 0o755))
@@ -68,6 +65,14 @@ func TestSmallImage(t *testing.T) {
 	f.WriteAt(noise[:4096], 0)
 	f.WriteAt(noise[:4096], 64<<10)
 	must(f.Truncate(128 << 10))
+	f.Close()
+	// 300 runs of data between holes: more than a record holds, so its
+	// $DATA continues in extension records through an attribute list.
+	f, err = os.Create(p("runs.bin"))
+	must(err)
+	for i := range int64(300) {
+		f.WriteAt(noise[:1024], 2048*i)
+	}
 	f.Close()
 	must(os.Link(p("hello.txt"), p("h.txt")))
 	must(os.Symlink("hello.txt", p("l")))
@@ -87,6 +92,49 @@ func TestSmallImage(t *testing.T) {
 	if err := os.WriteFile(smallImage, gz.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func smallText() []byte { return bytes.Repeat([]byte("small but compressible text\n"), 1500) }
+
+func smallNoise() []byte {
+	noise := make([]byte, 20<<10)
+	for i := range noise {
+		noise[i] = byte(i*7919 + i/13)
+	}
+	return noise
+}
+
+// TestSmallImageContent reads back what the generator wrote: a
+// compressed file, a sparse one and one whose run list continues in
+// extension records through an attribute list.
+func TestSmallImageContent(t *testing.T) {
+	v := openBytes(t, loadSmall(t))
+	noise := smallNoise()
+	runs := make([]byte, 299*2048+1024)
+	for i := range 300 {
+		copy(runs[2048*i:], noise[:1024])
+	}
+	sparse := make([]byte, 128<<10)
+	copy(sparse, noise[:4096])
+	copy(sparse[64<<10:], noise[:4096])
+	for name, want := range map[string][]byte{"a.bin": noise, "c/c.txt": smallText(), "runs.bin": runs, "sp.bin": sparse, "s.txt:ads": []byte("stream!\n")} {
+		if got, err := fs.ReadFile(v, name); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes (%v), want %d as written", name, len(got), err, len(want))
+		}
+	}
+	rec, err := v.record(mustID(t, v, "runs.bin"))
+	if err != nil || len(rec.pieces(attrData, "")) < 2 {
+		t.Errorf("runs.bin: $DATA in %d pieces (%v); the image should exercise attribute lists", len(rec.pieces(attrData, "")), err)
+	}
+}
+
+func mustID(t *testing.T, v *FS, name string) int64 {
+	t.Helper()
+	n, err := v.resolve("test", name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.id
 }
 
 var (
