@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/benchpeer"
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
@@ -85,15 +85,10 @@ func fat32Image(b *testing.B, name string, size int64, fill func(dir string) err
 	return im.path
 }
 
-func median(d []time.Duration) time.Duration {
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[len(d)/2]
-}
-
 // BenchmarkReadFile reads a 200 MiB file through the reader and, in the
 // same run, the same clusters of the image raw (issue 15: at least 0.8x)
-// and through mcopy (the mtools peer). Reports speed-vs-raw and
-// speed-vs-mcopy (ours / theirs in bytes per second).
+// and through mcopy (the mtools peer); benchpeer reports the ratios
+// (x-raw, x-mcopy: above 1 we are faster).
 func BenchmarkReadFile(b *testing.B) {
 	const size = 200 << 20
 	img := fat32Image(b, "read200", 256<<20, func(dir string) error {
@@ -142,33 +137,22 @@ func BenchmarkReadFile(b *testing.B) {
 		}
 	}
 	mcopy := testenv.Tool(b, "mcopy")
-	peer := func() {
-		cmd := exec.Command(mcopy, "-i", img, "::big", "-")
-		cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
-		cmd.Stdout = io.Discard
-		if err := cmd.Run(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	os.Setenv("MTOOLS_SKIP_CHECK", "1")
 	raw() // the page cache holds the image for all alike
 	ours()
-	var to, tr, tp []time.Duration
-	b.SetBytes(size)
+	vsRaw := benchpeer.Pairs{Peer: "raw"}
+	vsMcopy := benchpeer.Pairs{Peer: "mcopy"}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		raw()
-		tr = append(tr, time.Since(start))
-		start = time.Now()
-		ours()
-		to = append(to, time.Since(start))
-		start = time.Now()
-		peer()
-		tp = append(tp, time.Since(start))
+		vsRaw.Run(ours, func() time.Duration { return benchpeer.InProcess(raw).CPU })
+		vsMcopy.Run(ours, func() time.Duration {
+			_, cpu := benchpeer.Cmd(b, "", mcopy, "-i", img, "::big", "-")
+			return cpu
+		})
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(median(tr))/float64(median(to)), "speed-vs-raw")
-	b.ReportMetric(float64(median(tp))/float64(median(to)), "speed-vs-mcopy")
+	vsRaw.Report(b, size)
+	vsMcopy.Report(b, 0)
 }
 
 // BenchmarkList100k lists 100,000 files (100 directories of 1000) with
