@@ -320,12 +320,12 @@ func populate(root string) error {
 				return err
 			}
 			defer f.Close()
-			for _, off := range []int64{0, 5 << 20, 100 << 20} {
+			for _, off := range []int64{0, 5 << 20, 40 << 20} {
 				if _, err := f.WriteAt(randomBytes(uint64(off), 3*bs+17), off+int64(bs)/2); err != nil {
 					return err
 				}
 			}
-			return f.Truncate(200 << 20)
+			return f.Truncate(48 << 20)
 		},
 		func() error {
 			// Unwritten extents: preallocated space reads as zeros, also
