@@ -13,6 +13,8 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest"
+	"github.com/vmfsrecover/vmfsrecover/recover/session"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 )
@@ -138,11 +140,54 @@ func runScan(ctx context.Context, g *globalOptions, vf *volumeFlags, parity bool
 	}
 	switch {
 	case len(s.Volumes) == 0:
-		return withRecoveryHint(vf, fmt.Errorf("%w on %d source(s)", discover.ErrNoVolume, len(sources)))
+		err := fmt.Errorf("%w on %d source(s)", discover.ErrNoVolume, len(sources))
+		if guests := guestSummary(ctx, sc); guests != "" {
+			return fmt.Errorf("%w; they are a virtual machine's disk(s), holding %s: 'vmfsrecover ls -r %s' lists their files", err, guests, volumeArgs{sources: sources}.sourceArgs())
+		}
+		return withRecoveryHint(vf, err)
 	case damaged > 0:
 		return withExitCode(exitPartial, fmt.Errorf("%d of %d volumes are damaged or incomplete; --deep rebuilds damaged volumes", damaged, len(s.Volumes)))
 	}
 	return nil
+}
+
+// guestSummary names the partitions and logical volumes of the sources
+// read as a VM's disks, with their file systems ("p1 (ext4), p2 (NTFS)"),
+// or "" when they are not.
+func guestSummary(ctx context.Context, sc *session.Scan) string {
+	vol, err := sc.OpenGuests(ctx, session.GuestOptions{})
+	if err != nil {
+		return ""
+	}
+	defer vol.Close()
+	describe := func(info fs.FileInfo) string {
+		if gi, ok := info.Sys().(*guest.Info); ok && gi.FS != "" {
+			return gi.FS
+		}
+		return "no file system recognised"
+	}
+	if root, err := fs.Stat(vol.FS, "."); err == nil && guest.IsVolumeRoot(root) {
+		return describe(root) + " on the whole disk"
+	}
+	var parts []string
+	err = fs.WalkDir(vol.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if guest.IsVolumeRoot(info) {
+			parts = append(parts, fmt.Sprintf("/%s (%s)", p, describe(info)))
+			return fs.SkipDir
+		}
+		return nil
+	})
+	if err != nil || len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printScan(out io.Writer, r scanReport) {
