@@ -174,11 +174,43 @@ func (v *Volume) readFDThroughFDC(addr uint32) (*fileDesc, error) {
 }
 
 func (v *Volume) readFDAt(vol int64, addr uint32) (*fileDesc, error) {
-	slot := make([]byte, v.fdLayout().Size)
-	if _, err := readFull(v.lv, slot, vol); err != nil {
+	slot, err := v.fdSlot(vol, v.fdLayout().Size)
+	if err != nil {
 		return nil, fmt.Errorf("vmfs: reading file descriptor %#08x at volume offset %#x: %w", addr, vol, err)
 	}
 	return v.parseFD(slot, vol, addr)
+}
+
+// fdPage is how much of the volume one read around a file descriptor
+// takes in: the descriptors after it (32 on VMFS5), which a listing asks
+// for next.
+const fdPage = 64 << 10
+
+// fdSlot returns the size bytes at volume offset vol, read through
+// v.fdPages; a slot that straddles a page, or a page that cannot be read
+// whole (the end of a truncated volume), is read on its own. The bytes
+// returned may be shared: they are not to be changed.
+func (v *Volume) fdSlot(vol, size int64) ([]byte, error) {
+	page := vol &^ (fdPage - 1)
+	if vol >= 0 && vol+size <= page+fdPage && page+fdPage <= v.lv.Size() {
+		b, ok := v.fdPages.Get(page)
+		if !ok {
+			b = make([]byte, fdPage)
+			if _, err := readFull(v.lv, b, page); err != nil {
+				b = nil
+			} else {
+				v.fdPages.Put(page, b)
+			}
+		}
+		if b != nil {
+			return b[vol-page : vol-page+size : vol-page+size], nil
+		}
+	}
+	slot := make([]byte, size)
+	if _, err := readFull(v.lv, slot, vol); err != nil {
+		return nil, err
+	}
+	return slot, nil
 }
 
 // ptrsPerBlock is the number of pointers in one pointer block (vmfs.md: "Mapping a file offset").

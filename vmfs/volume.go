@@ -32,6 +32,10 @@ type Volume struct {
 	fdCache  *blockcache.LRU[uint32, *fileDesc]
 	pbCache  *blockcache.LRU[uint64, []uint64]
 	dirCache *blockcache.LRU[uint32, *directory]
+	// fdPages holds fdPage-sized pieces of the volume that file
+	// descriptors were read from: a listing reads the descriptors of a
+	// folder one after the other, and they lie side by side.
+	fdPages *blockcache.LRU[int64, []byte]
 }
 
 // System file descriptor addresses: cluster 0, resources 0-8 (vmfs.md: "System files").
@@ -91,6 +95,7 @@ func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Optio
 		fdCache:  blockcache.NewLRU[uint32, *fileDesc](4096),
 		pbCache:  blockcache.NewLRU[uint64, []uint64](256),
 		dirCache: blockcache.NewLRU[uint32, *directory](256),
+		fdPages:  blockcache.NewLRU[int64, []byte](64), // 4 MiB
 	}
 	if len(headers) > 0 && !desc.VolumeUUID.IsZero() && desc.VolumeUUID != headers[0].VolumeUUID {
 		v.anomalies = append(v.anomalies, fmt.Sprintf("file-system descriptor names LVM volume %s, the LVM header %s", desc.VolumeUUID, headers[0].VolumeUUID))

@@ -4,15 +4,19 @@
 // other work on the machine puts on both falls on both, and reports
 // medians of the paired runs and of their ratios.
 //
-// Pairs collects one ours/peer pair per iteration and reports, with
-// b.ReportMetric, ours-MB/s, PEER-MB/s and x-PEER (median of peer time /
-// our time: above 1 we are faster). Cmd runs a peer and returns its wall
-// and CPU time; CPU is what a shared machine measures best. Fixture makes a
+// Pairs collects one ours/peer pair per iteration (RunResults runs both,
+// in alternating order) and reports ours-MB/s, PEER-MB/s, x-PEER (median
+// of peer time / our time: above 1 we are faster), cpu-x-PEER (the same
+// for CPU time, what a loaded machine measures best) and the peak memory
+// of each side. Proc runs a peer and Self runs the test binary again as
+// the command it tests, both measured alike, their peak memory through
+// GNU time; InProcess measures work done in the test's own process. Run,
+// Add, Last and Cmd are the same with durations only. Fixture makes a
 // large input once and keeps it under testdata/generated/bench (git-
 // ignored) for the next run. SHA256 measures this machine's ceiling for
-// any work that hashes every byte, and says whether the CPU has SHA
-// instructions.
+// any work that hashes every byte; ReportSHA256 also says whether the CPU
+// has SHA instructions.
 //
 // `make bench-report` runs the benchmarks and prints their x- metrics as
-// one table against the issue's targets (cmd/benchreport).
+// one table against the issue's targets (internal/benchpeer/benchreport).
 package benchpeer
