@@ -1,7 +1,10 @@
 package mount
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +34,11 @@ func TestMain(m *testing.M) {
 		if _, err := Mount(dir, fstest.MapFS{"f": {Data: []byte("x")}}, Options{}); err != nil {
 			os.Exit(1)
 		}
+		// Mount has returned, and with it go-fuse's own first requests to
+		// the mount: no thread of this process waits on the mount now,
+		// so a kill ends it (a thread waiting on a request to its own dead
+		// server would keep the process from exiting).
+		fmt.Println("mounted")
 		select {}
 	}
 	os.Exit(m.Run())
@@ -85,8 +93,17 @@ func TestClearStaleAfterACrash(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serveEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "mounted\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the server did not mount: %q, %v", line, err)
 	}
 	ended := make(chan error, 1)
 	go func() { ended <- cmd.Wait() }()
@@ -125,12 +142,24 @@ func (p plainFS) Open(name string) (fs.File, error) {
 }
 
 func TestReadsFilesWithoutReaderAt(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprint("direct=", direct), func(t *testing.T) { testReadsFilesWithoutReaderAt(t, direct) })
+	}
+}
+
+// testReadsFilesWithoutReaderAt reads a file through the page cache or,
+// with direct, with direct I/O, and maps it into memory.
+func testReadsFilesWithoutReaderAt(t *testing.T, direct bool) {
 	data := make([]byte, 3<<20+77)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
-	srv := mountForTest(t, plainFS{fstest.MapFS{"d/big": {Data: data}}}, Options{})
+	o := Options{DirectFrom: -1}
+	if direct {
+		o.DirectFrom = 1
+	}
+	srv := mountForTest(t, plainFS{fstest.MapFS{"d/big": {Data: data}}}, o)
 	// Backwards, so that each read goes behind the last one.
 	var ranges [][2]int64
 	for off := int64(len(data)) - 1000; off >= 0; off -= 700000 {
@@ -144,6 +173,10 @@ func TestReadsFilesWithoutReaderAt(t *testing.T) {
 	}
 	if whole := got[len(ranges)]; !bytes.Equal(whole, data) {
 		t.Errorf("whole file: %d bytes; want the %d written", len(whole), len(data))
+	}
+	sum := sha256.Sum256(data)
+	if got := mounttest.MappedSHA256(t, filepath.Join(srv.Dir, "d/big")); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("the file mapped into memory: sha256 %s, want %x", got, sum)
 	}
 }
 
