@@ -50,10 +50,26 @@ const blockSize = 1 << 20
 // nothing in the tree ever changes.
 const cacheFor = time.Hour
 
+// DirectFrom is the size from which a file is read with direct I/O by
+// default (see Options.DirectFrom).
+const DirectFrom = 64 << 20
+
 // Options say how to mount.
 type Options struct {
 	AllowOther bool   // let other users than the one mounting see the files
 	Source     string // shown as the file system's name in the mount table
+	// DirectFrom: files of at least this many bytes (0: DirectFrom) are
+	// read with direct I/O, without the kernel's page cache of the mount:
+	// each read reaches the server as the program asked it and its bytes
+	// go straight into the program's buffer (spliced from the image where
+	// they lie in one), where the page cache would cost a copy and a page
+	// for every 4 KiB besides. Reads of 64 KiB and more, as cat, cp,
+	// rsync, sha256sum and dd bs=1M make, are then several times faster;
+	// a program reading in small blocks gets no read-ahead and is slower.
+	// Negative: every file through the page cache, with read-ahead.
+	// Memory maps work either way (on Linux 6.6 and later for files read
+	// with direct I/O).
+	DirectFrom int64
 	// Warn hears, once per file, which bytes of it read as zeros because
 	// they are lost (the file's Warnings()).
 	Warn func(name string, warnings []string)
@@ -72,7 +88,10 @@ func Mount(dir string, fsys fs.FS, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
-	t := &tree{fsys: fsys, warn: o.Warn}
+	t := &tree{fsys: fsys, warn: o.Warn, directFrom: o.DirectFrom}
+	if t.directFrom == 0 {
+		t.directFrom = DirectFrom
+	}
 	root := &node{t: t, name: ".", info: rootInfo}
 	timeout := cacheFor
 	server, err := gofs.Mount(dir, root, &gofs.Options{
@@ -84,6 +103,9 @@ func Mount(dir string, fsys fs.FS, o Options) (*Server, error) {
 			AllowOther: o.AllowOther,
 			Options:    []string{"ro"},
 			MaxWrite:   maxRead, MaxReadAhead: maxRead,
+			// Memory maps of files read with direct I/O (Linux 6.6+; older
+			// kernels refuse the map, as they refuse it on any such file).
+			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 			// DirectMount: as root, mount without the fusermount3 helper
 			// (falling back to it as others must).
 			DirectMount: true,
@@ -163,9 +185,10 @@ func detach(dir string) error {
 
 // tree is what every node of one mount shares.
 type tree struct {
-	fsys   fs.FS
-	warn   func(string, []string)
-	warned sync.Map // names whose lost bytes were reported
+	fsys       fs.FS
+	warn       func(string, []string)
+	warned     sync.Map // names whose lost bytes were reported
+	directFrom int64    // files this large or larger are read with direct I/O (< 0: none)
 }
 
 // warnLost reports f's lost bytes (or those its info names) once.
@@ -264,6 +287,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	h := &handle{fsys: n.t.fsys, name: n.name, f: f, size: n.info.Size()}
 	h.ra, _ = f.(io.ReaderAt)
 	h.backed, _ = f.(disk.Backed)
+	if n.t.directFrom >= 0 && n.info.Mode().IsRegular() && n.info.Size() >= n.t.directFrom {
+		return h, fuse.FOPEN_DIRECT_IO, 0
+	}
 	// The bytes never change: pages read by one open serve the next.
 	return h, fuse.FOPEN_KEEP_CACHE, 0
 }

@@ -154,6 +154,15 @@ func DataMap(t testing.TB, file string) [][2]int64 {
 	return m
 }
 
+// MappedSHA256 maps file into memory in a child (mmap, read-only) and
+// returns the sha256 of its bytes in hex.
+func MappedSHA256(t testing.TB, file string) string {
+	t.Helper()
+	var sum string
+	run(t, job{Kind: "mmap", Path: file}, &sum)
+	return sum
+}
+
 // ReadFile reads file whole in a child.
 func ReadFile(t testing.TB, file string) []byte {
 	t.Helper()
@@ -242,6 +251,12 @@ func (j job) run(out io.Writer, in io.Reader) error {
 		return json.NewEncoder(out).Encode(got)
 	case "sha256":
 		sum, err := hashFile(j.Path)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(out).Encode(sum)
+	case "mmap":
+		sum, err := hashMapped(j.Path)
 		if err != nil {
 			return err
 		}
@@ -341,6 +356,25 @@ func dataMap(name string) ([][2]int64, error) {
 	}
 }
 
+func hashMapped(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return "", fmt.Errorf("mmap: %w", err)
+	}
+	defer unix.Munmap(b)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 func hashFile(name string) (string, error) {
 	f, err := os.Open(name)
 	if err != nil {
@@ -348,7 +382,8 @@ func hashFile(name string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	// 1 MiB at a time, as cat does (st_blksize).
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, make([]byte, 1<<20)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
