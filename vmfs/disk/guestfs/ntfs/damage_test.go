@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"slices"
@@ -154,7 +155,7 @@ func TestHostileRuns(t *testing.T) {
 
 // TestDamagedIndex: an index block without its signature, or torn (an
 // update sequence mismatch), fails the directory with the block's offset;
-// a destroyed file record leaves its entry out with a warning.
+// a destroyed or torn file record leaves its entry out with a warning.
 func TestDamagedIndex(t *testing.T) {
 	base := loadSmall(t)
 	v := openBytes(t, base)
@@ -187,14 +188,23 @@ func TestDamagedIndex(t *testing.T) {
 		})
 	}
 	img := slices.Clone(base)
-	hello, _ := attrOffset(t, img, "s.txt", attrData)
-	copy(img[hello:], "BAAD")
+	sRec, _ := attrOffset(t, img, "s.txt", attrData)
+	copy(img[sRec:], "BAAD")
 	v = openBytes(t, img)
 	if _, err := v.Stat("s.txt"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat of a file whose record is destroyed: %v", err)
 	}
 	if w := strings.Join(v.Warnings(), "\n"); !strings.Contains(w, "no FILE signature") {
 		t.Errorf("warnings %q do not name the destroyed record", w)
+	}
+	img = slices.Clone(base)
+	img[sRec+510] ^= 0xFF // a torn write: the first sector's update sequence number
+	v = openBytes(t, img)
+	if _, err := v.Stat("s.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a file whose record is torn: %v", err)
+	}
+	if w := strings.Join(v.Warnings(), "\n"); !strings.Contains(w, fmt.Sprintf("at offset %#x: update sequence mismatch in sector 1", sRec+510)) {
+		t.Errorf("warnings %q do not name the torn sector", w)
 	}
 }
 

@@ -25,10 +25,10 @@
 // $Bitmap marks in use again, by a live file: a file whose clusters were
 // reused and freed again reads other data without knowing it.
 //
-// Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser) applies
-// the update sequence fixups of MFT records, decodes run lists and LZNT1
-// chunks. The rest is ours, because the library is wrong or slow where a
-// recovery tool must be right (each case has its test):
+// Velociraptor's go-ntfs (www.velocidex.com/golang/go-ntfs/parser) decodes
+// run lists and LZNT1 chunks. The rest is ours, because the library is
+// wrong or slow where a recovery tool must be right (each case has its
+// test):
 //
 //   - the boot sector, so that a destroyed one is replaced by its backup
 //     at the end of the volume, and the bootstrap of $MFT, so that a
@@ -41,9 +41,10 @@
 //   - the $I30 walk: the library reads every 4096 bytes of the index
 //     allocation as an index block, in use or not, whatever the block
 //     size, and only the first piece of an allocation that spans records;
-//   - attribute headers: the library's accessors read and allocate field
-//     by field (most of a listing's time), and read on past a record's end
-//     marker into the slack, where a reused record keeps old attributes;
+//   - MFT records, their fixups and attribute headers: the library's
+//     accessors read and allocate field by field (most of a listing's
+//     time), and read on past a record's end marker into the slack, where
+//     a reused record keeps old attributes;
 //   - attribute lists: the library follows one of any size, one record
 //     read per entry, and takes attributes from extension records that
 //     belong to another file since (a deleted file's, reused).

@@ -1,6 +1,7 @@
 package ntfs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -21,13 +22,14 @@ const (
 
 // FS is an NTFS volume opened read-only. It is safe for concurrent use.
 type FS struct {
-	r    io.ReaderAt
-	size int64
-	opts guestfs.Options
-	boot bootSector
-	ctx  *parser.NTFSContext
-	mft  *stream // $MFT's unnamed $DATA
-	n    int64   // records in $MFT
+	r       io.ReaderAt
+	size    int64
+	opts    guestfs.Options
+	boot    bootSector
+	mft     *stream            // $MFT's unnamed $DATA
+	records *blockcache.Reader // mft, cached
+	n       int64              // records in $MFT
+	profile *parser.NTFSProfile
 
 	mu       sync.Mutex
 	warnings []string
@@ -55,8 +57,7 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 	if end := bs.sectors * bs.sectorSize; end > size {
 		v.warn("volume of %d bytes in an image of %d: clusters past the end read as errors", end, size)
 	}
-	v.ctx = parser.GetNTFSContextFromRawMFT(nil, bs.clusterSize, bs.recordSize)
-	v.ctx.DiskReader = r
+	v.profile = parser.NewNTFSProfile()
 	if err := v.bootstrapMFT(); err != nil {
 		return nil, err
 	}
@@ -126,18 +127,15 @@ func (v *FS) bootstrapMFT() error {
 	return nil
 }
 
-// setMFT makes s the stream records are read from. The library reads a
-// record's header fields one by one before the record itself, each a read
-// of the disk: 4 MiB of 64 KiB pages in front of $MFT make a listing of
-// 5000 files read $MFT once instead of 30,000 times.
+// setMFT makes s the stream records are read from, through 4 MiB of
+// 64 KiB pages: a listing reads $MFT once, not once a record.
 func (v *FS) setMFT(s *stream) {
 	v.mft = s
 	v.n = s.size / v.boot.recordSize
-	if old, ok := v.ctx.MFTReader.(*blockcache.Reader); ok {
-		old.Close()
+	if v.records != nil {
+		v.records.Close()
 	}
-	v.ctx.MFTReader = blockcache.New(s, s.size, 64<<10, 4<<20, blockcache.Options{Name: "$MFT"})
-	v.ctx.Purge()
+	v.records = blockcache.New(s, s.size, 64<<10, 4<<20, blockcache.Options{Name: "$MFT"})
 }
 
 // recordOffset returns the byte offset of record id in the reader, -1 when
@@ -174,17 +172,12 @@ func (v *FS) record(id int64) (*record, error) {
 }
 
 // directRecord reads MFT record id with the attributes it holds itself.
-func (v *FS) directRecord(id int64) (rec *record, err error) {
+func (v *FS) directRecord(id int64) (*record, error) {
 	off := v.recordOffset(id)
 	if id < 0 || id >= v.n {
 		return nil, corrupt(recordName(id), off, "beyond the %d records of $MFT", v.n)
 	}
-	defer guard(&err, id, off)
-	e, err := parser.GetFixedUpMFTEntry(v.ctx, v.ctx.MFTReader, id*v.boot.recordSize)
-	if err != nil {
-		return nil, corrupt(recordName(id), off, "%v", err)
-	}
-	return v.decodeRecord(e, id, off)
+	return v.readRecord(v.records, id*v.boot.recordSize, id, off)
 }
 
 // expandList adds to rec the attributes its $ATTRIBUTE_LIST places in
@@ -242,35 +235,25 @@ func recordName(id int64) string { return fmt.Sprintf("MFT record %d", id) }
 
 // rawRecord reads the MFT record at byte offset off of the reader, without
 // following an attribute list (used before $MFT is known).
-func (v *FS) rawRecord(off, id int64) (rec *record, err error) {
-	defer guard(&err, id, off)
-	e, err := parser.GetFixedUpMFTEntry(v.ctx, v.r, off)
-	if err != nil {
-		return nil, corrupt(recordName(id), off, "%v", err)
-	}
-	return v.decodeRecord(e, id, off)
+func (v *FS) rawRecord(off, id int64) (*record, error) {
+	return v.readRecord(v.r, off, id, off)
 }
 
-// guard turns a panic of the go-ntfs parser on a damaged record into an
-// error naming the record.
-func guard(err *error, id, off int64) {
-	if p := recover(); p != nil {
-		*err = corrupt(recordName(id), off, "go-ntfs parser failed: %v", p)
-	}
-}
-
-// decodeRecord decodes a record's header and the attributes it holds.
-func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64) (*record, error) {
-	// The record as the library fixed it up, read once: its own attributes
-	// are decoded from these bytes (the library's accessors read and
-	// allocate field by field, the most of a listing's time).
+// readRecord reads the record at pos of r (off in the volume's reader, for
+// errors), applies its update sequence fixups and decodes its header and
+// the attributes it holds. The fixups and attribute headers are decoded
+// here, not by go-ntfs: its accessors read and allocate field by field,
+// which made most of a listing's time.
+func (v *FS) readRecord(r io.ReaderAt, pos, id, off int64) (*record, error) {
 	b := make([]byte, v.boot.recordSize)
-	n, _ := e.Reader.ReadAt(b, e.Offset)
-	if b = b[:n]; n < 0x30 {
-		return nil, corrupt(recordName(id), off, "short record")
+	if n, err := r.ReadAt(b, pos); n < len(b) {
+		return nil, corrupt(recordName(id), off, "short record: %v", err)
 	}
 	if string(b[:4]) != "FILE" {
 		return nil, corrupt(recordName(id), off, "no FILE signature (%q)", b[:4])
+	}
+	if err := fixup(b, recordName(id), off); err != nil {
+		return nil, err
 	}
 	rec := &record{
 		id:    id,
@@ -285,9 +268,9 @@ func (v *FS) decodeRecord(e *parser.MFT_ENTRY, id, off int64) (*record, error) {
 		if typ == 0xFFFFFFFF || l < 16 || l > used-at {
 			break
 		}
-		start := e.Offset + int64(at) // at itself moves on below
-		a := decodeAttribute(b[at:at+l], func() []*parser.Run {
-			return v.ctx.Profile.NTFS_ATTRIBUTE(e.Reader, start).RunList()
+		attr := b[at : at+l]
+		a := decodeAttribute(attr, func() []*parser.Run {
+			return v.profile.NTFS_ATTRIBUTE(bytes.NewReader(attr), 0).RunList()
 		})
 		if a.typ == attrAttributeList {
 			if size := max(int64(len(a.content)), a.dataSize); size > maxAttributeList {
