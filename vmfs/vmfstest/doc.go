@@ -11,10 +11,13 @@
 // real samples' .expected files (../shared/testdata/real/README.md).
 //
 // The on-disk layout follows docs/formats/vmfs.md, whose section names
-// comments cite as (vmfs.md: "Section"); the independent readers debugvmfs
-// (vmfs-tools, VMFS5) and debugvmfs6 (vmfs6-tools, VMFS6) settle what that
-// document leaves open, and the tests of this package check every generated
-// volume with them.
+// comments cite as (vmfs.md: "Section"), and is written through the tables
+// of vmfs/layout, which the reader decodes through too; this package's own
+// reader (ownread_test.go) keeps the document's values instead, so that the
+// tests do not check the tables against themselves. The independent
+// readers debugvmfs (vmfs-tools, VMFS5) and debugvmfs6 (vmfs6-tools,
+// VMFS6) settle what that document leaves open, and the tests of this
+// package check every generated volume with them.
 //
 // # Layout written
 //
