@@ -49,8 +49,12 @@
 //     read per entry, and takes attributes from extension records that
 //     belong to another file since (a deleted file's, reused).
 //
-// Nothing on disk is trusted: run lists are checked against the volume's
-// cluster count and the attribute's VCN range, sizes against the runs,
+// Nothing on disk is trusted: a directory is listed only under the parent
+// its own $FILE_NAME names, so that an index entry pointing back up the
+// tree cannot make it a loop; index blocks are read in order, not as a
+// B-tree whose pointers could loop; run lists are checked against the
+// volume's cluster count and the attribute's VCN range, sizes against the
+// runs,
 // attribute lists against a size bound and their extension records'
 // base reference, and every library call is made behind a recover that
 // turns a panic (FuzzDecompressUnit found one in LZNT1) into an

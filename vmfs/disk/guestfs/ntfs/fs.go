@@ -133,6 +133,15 @@ func (v *FS) liveChildren(rec *record) ([]*node, error) {
 		if !child.inUse() || child.seq != e.seq || child.base != 0 {
 			continue
 		}
+		// A directory has one name, so one parent: an entry naming a
+		// directory that names another parent (a damaged or hostile index
+		// pointing back up the tree) would make the tree a loop.
+		if child.isDir() {
+			if ns := child.names(); len(ns) == 0 || ns[0].parent != rec.id {
+				v.warn("%s: entry %q names directory %s, whose parent is another; left out", rec.what(), e.fn.name, child.what())
+				continue
+			}
+		}
 		out = append(out, v.nodes(child, e.fn.name, false)...)
 	}
 	return out, nil

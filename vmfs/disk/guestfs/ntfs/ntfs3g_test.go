@@ -451,3 +451,34 @@ func TestOrphans(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryLoop: an index entry naming a directory up the tree (here
+// docs/sub's entry for deep.txt made to point at docs) is left out with a
+// warning, and the walk ends.
+func TestDirectoryLoop(t *testing.T) {
+	fx := ntfs3gImage(t)
+	img, err := os.ReadFile(fx.img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := openBytes(t, img)
+	docs, err := v.Lstat("docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, root := attrOffset(t, img, "docs/sub", attrIndexRoot)
+	content := root + int64(binary.LittleEndian.Uint16(img[root+0x14:]))
+	entry := content + 0x10 + int64(binary.LittleEndian.Uint32(img[content+0x10:]))
+	binary.LittleEndian.PutUint64(img[entry:], docs.Sys().(*guestfs.Info).ID|1<<48)
+	v = openBytes(t, img)
+	got := walk(t, v)
+	if _, ok := got["docs/sub/deep.txt"]; ok {
+		t.Error("the entry pointing back up the tree is listed")
+	}
+	if _, ok := got["docs/sub"]; !ok {
+		t.Error("docs/sub is no longer listed")
+	}
+	if w := strings.Join(v.Warnings(), "\n"); !strings.Contains(w, `entry "deep.txt" names directory`) {
+		t.Errorf("warnings %q do not name the looping entry", w)
+	}
+}
