@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
@@ -383,6 +384,18 @@ func checkReads(t *testing.T, x *FS, p string, size int64) {
 	b := make([]byte, len(whole))
 	if n, err := f.(io.ReaderAt).ReadAt(b, 0); n != len(b) || (err != nil && err != io.EOF) || !bytes.Equal(b, whole) {
 		t.Fatalf("%s: ReadAt disagrees with Read: %d, %v", p, n, err)
+	}
+	// What the allocation map leaves out reads as zeros.
+	m, err := f.(allocmap.Mapper).AllocationMap()
+	if err != nil || m.Validate(size) != nil {
+		t.Fatalf("%s: allocation map %v: %v", p, m, err)
+	}
+	pos := int64(0)
+	for _, r := range append(m, allocmap.Range{Off: size}) {
+		if bytes.ContainsFunc(whole[pos:r.Off], func(c rune) bool { return c != 0 }) {
+			t.Fatalf("%s: data in [%d, %d), outside the allocation map", p, pos, r.Off)
+		}
+		pos = r.End()
 	}
 }
 
