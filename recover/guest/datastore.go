@@ -31,7 +31,10 @@ type DatastoreOptions struct {
 // Datastore is a datastore's file system (a VMFS volume, a deep scan's
 // tree, a folder) with a directory NAME.vmdk@ beside every VMDK disk
 // (vmdk.IsDiskName: descriptors and single-file sparse disks, not their
-// extents), whose inside is the disk's Tree; everything else is the
+// extents), whose inside is the disk's Tree; a NAME-flat.vmdk whose
+// descriptor NAME.vmdk is lost is entered as NAME-flat.vmdk@ too, read as
+// a raw disk, but not listed (a datastore rebuilt by a deep scan holds
+// many such extents). Everything else is the
 // datastore's own, unchanged. A disk is opened, through its snapshot
 // chain, the first time a path enters its directory.
 type Datastore struct {
@@ -70,7 +73,7 @@ func IsDiskDir(info fs.FileInfo) bool {
 func split(name string) (vmdkPath, rest string, ok bool) {
 	parts := strings.Split(name, "/")
 	for i, p := range parts {
-		if d, found := strings.CutSuffix(p, DiskSuffix); found && vmdk.IsDiskName(d) {
+		if d, found := strings.CutSuffix(p, DiskSuffix); found && (vmdk.IsDiskName(d) || isFlatName(d)) {
 			rest = path.Join(parts[i+1:]...)
 			if rest == "" {
 				rest = "."
@@ -81,8 +84,21 @@ func split(name string) (vmdkPath, rest string, ok bool) {
 	return "", "", false
 }
 
+// shadowed reports a flat extent whose descriptor is there: the disk is
+// entered through the descriptor's directory, not the extent's.
+func (d *Datastore) shadowed(vmdkPath string) bool {
+	if !isFlatName(vmdkPath) {
+		return false
+	}
+	_, err := fs.Stat(d.fsys, strings.TrimSuffix(vmdkPath, "-flat.vmdk")+".vmdk")
+	return err == nil
+}
+
 // tree opens the disk at vmdkPath once and returns its tree.
 func (d *Datastore) tree(op, name, vmdkPath string) (*Tree, error) {
+	if d.shadowed(vmdkPath) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
 	d.mu.Lock()
 	dd := d.disks[vmdkPath]
 	if dd == nil {
@@ -162,11 +178,16 @@ func (d *Datastore) otherDisks(vmdkPath string, disk *vmdk.Disk) []*vmdk.Disk {
 	return out
 }
 
+// isFlatName reports the name of a flat extent (NAME-flat.vmdk): the
+// disk's bytes as they are, which read as a raw disk when the descriptor
+// beside it is lost.
+func isFlatName(name string) bool { return strings.HasSuffix(name, "-flat.vmdk") }
+
 // diskRoot checks that the VMDK a disk directory stands beside is a file,
 // without opening it.
 func (d *Datastore) diskRoot(op, name, vmdkPath string) (fs.FileInfo, error) {
 	info, err := fs.Stat(d.fsys, vmdkPath)
-	if err == nil && !info.Mode().IsRegular() {
+	if err == nil && (!info.Mode().IsRegular() || d.shadowed(vmdkPath)) {
 		err = fs.ErrNotExist
 	}
 	if err != nil {

@@ -39,6 +39,16 @@ func TestDatastoreVMDKs(t *testing.T) {
 	if got := rootNames(t, d, "vm1"); !slices.Equal(got, []string{"vm1.vmdk", "vm1.vmdk@", "vm1.vmx"}) {
 		t.Errorf("vm1 lists %v", got)
 	}
+	// vm3 lost its descriptor: its -flat extent is entered by its path
+	// (not listed) and reads as a raw disk.
+	os.Mkdir(filepath.Join(ds, "vm3"), 0o755)
+	if err := os.Link(filepath.Join(ds, "vm2", "vm2-flat.vmdk"), filepath.Join(ds, "vm3", "vm3-flat.vmdk")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rootNames(t, d, "vm3"); !slices.Equal(got, []string{"vm3-flat.vmdk"}) {
+		t.Errorf("vm3 lists %v", got)
+	}
+	checkFiles(t, d, "vm3/vm3-flat.vmdk@/p1", files)
 	if !IsDiskDir(mustStat(t, d, "vm1/vm1.vmdk@")) {
 		t.Error("vm1/vm1.vmdk@ is not a disk directory")
 	}
