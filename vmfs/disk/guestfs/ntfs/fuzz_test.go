@@ -3,6 +3,7 @@ package ntfs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"slices"
@@ -41,10 +42,34 @@ func listing(v *FS) (names []string, bad error) {
 			bad = errors.Join(bad, err)
 		case err == nil && n != min(info.Size(), 64<<20):
 			bad = errors.Join(bad, &fs.PathError{Op: "read", Path: p, Err: errors.New("short read without an error")})
+		case err == nil:
+			if err := holesReadZeros(f.(*File), min(info.Size(), 1<<20)); err != nil {
+				bad = errors.Join(bad, &fs.PathError{Op: "read", Path: p, Err: err})
+			}
 		}
 		return nil
 	})
 	return names, bad
+}
+
+// holesReadZeros checks the first n bytes of f: what its allocation map
+// leaves out reads as zeros, as allocmap.Mapper promises.
+func holesReadZeros(f *File, n int64) error {
+	m, err := f.AllocationMap()
+	if err != nil {
+		return err
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil // a FormatError, which the sequential read would have met
+	}
+	for _, r := range m {
+		clear(b[min(r.Off, n):min(r.End(), n)])
+	}
+	if i := slices.IndexFunc(b, func(c byte) bool { return c != 0 }); i >= 0 {
+		return fmt.Errorf("byte %d is outside the allocation map but reads %#x", i, b[i])
+	}
+	return nil
 }
 
 func isFormatError(err error) bool {
