@@ -16,12 +16,7 @@
 // its bytes go into the program's buffer without the mount's page cache,
 // whose pages cost as much as a copy (for cat of a 256 MiB file, about
 // four times the rate of the page cache under load); smaller files go
-// through the page cache, read ahead 1 MiB. Where a read's bytes lie as
-// they are, contiguously, in a local file (disk.Backed: a VMFS file's
-// blocks in an image, not a remote disk, a hole or a range known lost),
-// the reply hands the kernel that file and offset and the kernel splices
-// the bytes from its page cache of the image: they never pass through
-// this process, one copy fewer than a read and a write.
+// through the page cache, read ahead 1 MiB.
 //
 // The mount is read-only twice over: the kernel is told so ("ro"), and every
 // operation that would change something answers EROFS should one reach the

@@ -254,7 +254,7 @@ func TestReadAheadRaisedAsRoot(t *testing.T) {
 	if got := strings.TrimSpace(string(b)); got != fmt.Sprint(maxRead>>10) {
 		t.Errorf("read_ahead_kb = %s, want %d", got, maxRead>>10)
 	}
-	if bs := mounttest.Walk(t, srv.Dir)[0].Blksize; bs != blockSize {
-		t.Errorf("st_blksize = %d, want %d: cat and cp read that much at a time", bs, blockSize)
+	if bs := mounttest.Walk(t, srv.Dir)[0].Blksize; bs != maxRead {
+		t.Errorf("st_blksize = %d, want %d: cat and cp read that much at a time", bs, maxRead)
 	}
 }
