@@ -64,62 +64,10 @@ func (a *Array) readPieces(pieces []piece) {
 // already read into the other pieces is used as it is.
 func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 	target := pieces[t]
-	ch := a.g.Chunk
-	l := int64(len(target.buf))
-	at := s*ch + target.in
-	var bufs [][]byte
-	defer func() {
-		for _, b := range bufs {
-			scratchPool.Put(&b)
-		}
-	}()
-	scratch := func() []byte {
-		if v, ok := scratchPool.Get().(*[]byte); ok && int64(cap(*v)) >= l {
-			bufs = append(bufs, (*v)[:l])
-		} else {
-			bufs = append(bufs, make([]byte, l))
-		}
-		return bufs[len(bufs)-1]
-	}
-	// fetch returns member m's bytes for the range, or nil when it fails.
-	fetch := func(m int) []byte {
-		b := scratch()
-		if a.readMember(m, b, at) != nil {
-			return nil
-		}
-		return b
-	}
-	data := make([][]byte, len(r.data)) // nil = unknown
-	var unknown []int
-	for j, m := range r.data {
-		if j == target.j {
-			unknown = append(unknown, j)
-			continue
-		}
-		for _, pc := range pieces {
-			if pc.j == j && pc.err == nil && pc.in <= target.in && pc.in+int64(len(pc.buf)) >= target.in+l {
-				data[j] = pc.buf[target.in-pc.in:][:l]
-			}
-		}
-		if data[j] == nil {
-			data[j] = fetch(m)
-		}
-		if data[j] == nil {
-			unknown = append(unknown, j)
-		}
-	}
-	var pbuf, qbuf []byte
-	if len(unknown) == 1 {
-		pbuf = fetch(r.p)
-	}
-	if pbuf == nil || len(unknown) == 2 {
-		if a.g.Level == RAID6 && len(unknown) <= 2 {
-			qbuf = fetch(r.q)
-			if len(unknown) == 2 {
-				pbuf = fetch(r.p)
-			}
-		}
-	}
+	rb := &rebuilder{a: a, r: r, l: int64(len(target.buf)), at: s*a.g.Chunk + target.in}
+	defer rb.release()
+	data, unknown := rb.known(pieces, target)
+	pbuf, qbuf := rb.parity(len(unknown))
 	out := target.buf
 	switch {
 	case len(unknown) == 1 && pbuf != nil:
@@ -138,40 +86,124 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 		if other == target.j {
 			other = unknown[1]
 		}
-		ga, gb := gfPow(r.coef[r.data[target.j]]), gfPow(r.coef[r.data[other]])
-		// Dx^Dy = P ^ Σ other data; g^a·Dx ^ g^b·Dy = Q ^ Σ g^c·D; so
-		// Dx = (Qxy ^ g^b·Pxy) / (g^a ^ g^b).
-		pxy := scratch()
-		copy(pxy, pbuf)
-		for j := range data {
-			if data[j] != nil {
-				xorInto(pxy, data[j])
-			}
-		}
-		a.syndrome(r, data, out, pxy, r.coef[r.data[other]])
-		xorInto(out, qbuf)
-		mulInto(out, gfInv(ga^gb))
-		// The other lost chunk is Dy = Pxy ^ Dx: when the read wants it
-		// too over the same bytes, fill it now rather than solving again.
-		for i := range pieces {
-			if pc := &pieces[i]; pc.j == other && pc.err != nil && pc.in == target.in && len(pc.buf) == len(out) {
-				copy(pc.buf, pxy)
-				xorInto(pc.buf, out)
-				if !errors.Is(pc.err, errMissing) {
-					a.readErrors.Add(1)
-				}
-				pc.err = nil
-				a.reconstructed.Add(l)
-			}
-		}
+		rb.solveTwo(data, pbuf, qbuf, target.j, other, target.in, out, pieces)
 	default:
 		return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w", ErrUnrecoverable, s, target.j, r.data[target.j], target.err)
 	}
-	a.reconstructed.Add(l)
+	a.reconstructed.Add(rb.l)
 	if !errors.Is(target.err, errMissing) {
 		a.readErrors.Add(1)
 	}
 	return nil
+}
+
+// rebuilder reads what one rebuild needs from the other members of a row,
+// l bytes at member offset at each, into pooled scratch buffers.
+type rebuilder struct {
+	a    *Array
+	r    *row
+	l    int64
+	at   int64
+	bufs [][]byte
+}
+
+func (rb *rebuilder) release() {
+	for _, b := range rb.bufs {
+		scratchPool.Put(&b)
+	}
+}
+
+func (rb *rebuilder) scratch() []byte {
+	if v, ok := scratchPool.Get().(*[]byte); ok && int64(cap(*v)) >= rb.l {
+		rb.bufs = append(rb.bufs, (*v)[:rb.l])
+	} else {
+		rb.bufs = append(rb.bufs, make([]byte, rb.l))
+	}
+	return rb.bufs[len(rb.bufs)-1]
+}
+
+// fetch returns member m's bytes for the range, or nil when it fails.
+func (rb *rebuilder) fetch(m int) []byte {
+	b := rb.scratch()
+	if rb.a.readMember(m, b, rb.at) != nil {
+		return nil
+	}
+	return b
+}
+
+// known gathers the row's data chunks over the range (nil = unknown): from
+// the pieces the read already holds, else from their members; unknown
+// lists the data indexes that could not be had, the target's first.
+func (rb *rebuilder) known(pieces []piece, target piece) (data [][]byte, unknown []int) {
+	data = make([][]byte, len(rb.r.data))
+	for j, m := range rb.r.data {
+		if j == target.j {
+			unknown = append(unknown, j)
+			continue
+		}
+		for _, pc := range pieces {
+			if pc.j == j && pc.err == nil && pc.in <= target.in && pc.in+int64(len(pc.buf)) >= target.in+rb.l {
+				data[j] = pc.buf[target.in-pc.in:][:rb.l]
+			}
+		}
+		if data[j] == nil {
+			data[j] = rb.fetch(m)
+		}
+		if data[j] == nil {
+			unknown = append(unknown, j)
+		}
+	}
+	return data, unknown
+}
+
+// parity reads the parity the rebuild of lost data chunks needs: P for
+// one, Q too (RAID 6) when P fails or for two; nil for what fails.
+func (rb *rebuilder) parity(lost int) (pbuf, qbuf []byte) {
+	if lost == 1 {
+		pbuf = rb.fetch(rb.r.p)
+	}
+	if pbuf == nil || lost == 2 {
+		if rb.a.g.Level == RAID6 && lost <= 2 {
+			qbuf = rb.fetch(rb.r.q)
+			if lost == 2 {
+				pbuf = rb.fetch(rb.r.p)
+			}
+		}
+	}
+	return pbuf, qbuf
+}
+
+// solveTwo computes lost data chunk x into out (from chunk offset in)
+// from P and Q when chunk y is lost too, and fills y's piece when the
+// read wants it over the same bytes.
+func (rb *rebuilder) solveTwo(data [][]byte, pbuf, qbuf []byte, x, y int, in int64, out []byte, pieces []piece) {
+	r := rb.r
+	ga, gb := gfPow(r.coef[r.data[x]]), gfPow(r.coef[r.data[y]])
+	// Dx^Dy = P ^ Σ other data; g^a·Dx ^ g^b·Dy = Q ^ Σ g^c·D; so
+	// Dx = (Qxy ^ g^b·Pxy) / (g^a ^ g^b).
+	pxy := rb.scratch()
+	copy(pxy, pbuf)
+	for j := range data {
+		if data[j] != nil {
+			xorInto(pxy, data[j])
+		}
+	}
+	rb.a.syndrome(r, data, out, pxy, r.coef[r.data[y]])
+	xorInto(out, qbuf)
+	mulInto(out, gfInv(ga^gb))
+	// The other lost chunk is Dy = Pxy ^ Dx: when the read wants it
+	// too over the same bytes, fill it now rather than solving again.
+	for i := range pieces {
+		if pc := &pieces[i]; pc.j == y && pc.err != nil && pc.in == in && len(pc.buf) == len(out) {
+			copy(pc.buf, pxy)
+			xorInto(pc.buf, out)
+			if !errors.Is(pc.err, errMissing) {
+				rb.a.readErrors.Add(1)
+			}
+			pc.err = nil
+			rb.a.reconstructed.Add(rb.l)
+		}
+	}
 }
 
 // scratchPool holds the buffers rebuilds read other members into.
