@@ -12,8 +12,9 @@
 // pointer blocks, FD and resource addresses, and directory entries and
 // blocks of VMFS3/5 and VMFS6. A Field reads and writes one little-endian
 // integer or byte array; TestTablesFit checks that no field of a table
-// overlaps another or leaves its structure, and the fuzz targets that
-// fields and addresses round-trip.
+// overlaps another or leaves its structure, the fuzz targets that fields
+// and addresses round-trip, and TestRealSamples that the headers of the
+// three real samples decode through the tables to what their README says.
 //
 // Tests that check the reader against the format keep their own values
 // from the format document instead of these tables (vmfstest's own
