@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -102,7 +103,7 @@ func (s *Stream) Sum() string {
 // writes the chunk before and another goroutine hashes it, with
 // hashBuffers chunks of chunkSize bytes in flight at most.
 func (s *Stream) Each(ctx context.Context, fn func(off int64, data []byte, hole int64) error) error {
-	p := newPipeline()
+	p := newPipeline(s.dataBytes())
 	go p.read(ctx, s)
 	err := s.each(p, fn)
 	sum := p.finish()
@@ -215,6 +216,7 @@ type pipeline struct {
 	read0  chan struct{} // closed when the reader has returned
 	hashed chan struct{} // closed when the hasher has returned
 	h      hash.Hash
+	pooled []*[chunkSize]byte // given back to chunkPool by finish
 }
 
 // chunk is a run of the file: bytes read at off, or hole zeros from off
@@ -234,7 +236,26 @@ type hashJob struct {
 
 const hashBuffers = 4
 
-func newPipeline() *pipeline {
+// dataBytes is how many bytes of the file are read (not holes).
+func (s *Stream) dataBytes() int64 {
+	if s.alloc == nil {
+		return s.size
+	}
+	var n int64
+	for _, r := range s.alloc {
+		n += max(0, min(r.End(), s.size)-r.Off)
+	}
+	return n
+}
+
+// chunkPool keeps full-size buffers between files, so that a tree of
+// files does not allocate (and the kernel zero) hashBuffers MiB for each.
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// newPipeline makes a pipeline for a file of data bytes to read: a small
+// file gets one buffer of its size, a large one hashBuffers from
+// chunkPool.
+func newPipeline(data int64) *pipeline {
 	p := &pipeline{
 		chunks: make(chan *chunk, hashBuffers),
 		jobs:   make(chan hashJob, hashBuffers),
@@ -244,8 +265,14 @@ func newPipeline() *pipeline {
 		hashed: make(chan struct{}),
 		h:      sha256.New(),
 	}
-	for range hashBuffers {
-		p.free <- make([]byte, chunkSize)
+	if data < chunkSize {
+		p.free <- make([]byte, max(data, 1))
+	} else {
+		for range hashBuffers {
+			b := chunkPool.Get().(*[chunkSize]byte)
+			p.pooled = append(p.pooled, b)
+			p.free <- b[:]
+		}
 	}
 	go func() {
 		defer close(p.hashed)
@@ -342,5 +369,10 @@ func (p *pipeline) finish() []byte {
 	<-p.read0
 	close(p.jobs)
 	<-p.hashed
+	// The reader and the hasher have returned, and the writer is the
+	// caller: no buffer is in use any more.
+	for _, b := range p.pooled {
+		chunkPool.Put(b)
+	}
 	return p.h.Sum(nil)
 }
