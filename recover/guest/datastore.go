@@ -107,19 +107,25 @@ func (d *Datastore) tree(op, name, vmdkPath string) (*Tree, error) {
 	}
 	d.mu.Unlock()
 	dd.once.Do(func() {
-		dd.disk, dd.err = vmdk.OpenFS(d.fsys, vmdkPath, d.opts.VMDK)
-		if dd.err != nil {
-			return
+		disk, err := vmdk.OpenFS(d.fsys, vmdkPath, d.opts.VMDK)
+		var others []*vmdk.Disk
+		var tree *Tree
+		if err == nil {
+			disks := []Disk{{Name: path.Base(vmdkPath), R: disk, Size: disk.Size()}}
+			others = d.otherDisks(vmdkPath, disk)
+			for _, o := range others {
+				disks = append(disks, Disk{Name: path.Base(o.Info().Chain[0].Path), R: o, Size: o.Size(), LVMOnly: true})
+			}
+			// A disk entered by its path is searched when its table is lost.
+			opts := d.opts.Options
+			opts.Search = true
+			tree, err = Open(d.ctx, disks, opts)
 		}
-		disks := []Disk{{Name: path.Base(vmdkPath), R: dd.disk, Size: dd.disk.Size()}}
-		for _, o := range d.otherDisks(vmdkPath, dd.disk) {
-			dd.others = append(dd.others, o)
-			disks = append(disks, Disk{Name: path.Base(o.Info().Chain[0].Path), R: o, Size: o.Size(), LVMOnly: true})
-		}
-		// A disk entered by its path is searched when its table is lost.
-		opts := d.opts.Options
-		opts.Search = true
-		dd.tree, dd.err = Open(d.ctx, disks, opts)
+		// Under the lock for Warnings and Close, which other goroutines
+		// call while this one opens the disk.
+		d.mu.Lock()
+		dd.disk, dd.others, dd.tree, dd.err = disk, others, tree, err
+		d.mu.Unlock()
 	})
 	if dd.err != nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: dd.err}

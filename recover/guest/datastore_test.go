@@ -3,10 +3,12 @@ package guest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -74,5 +76,46 @@ func TestDatastoreVMDKs(t *testing.T) {
 		if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) || pe.Path != bad {
 			t.Errorf("%s: %v, want not found naming the path", bad, err)
 		}
+	}
+}
+
+// Many readers at once enter the disks for the first time together, as
+// export's workers and a FUSE mount's requests do: each disk opens once
+// and every read is right (run with -race).
+func TestDatastoreConcurrentEntry(t *testing.T) {
+	raw := sparseImage(t, "guest.raw", 24<<20)
+	guesttest.Run(t, "label: dos\nstart=2048, size=20MiB, type=e\n", "sfdisk", "-q", raw)
+	files := fatFiles(t, raw, 1<<20, 20<<20, 16, map[string]int{"a.bin": 70000, "b/c.bin": 5000})
+	ds := t.TempDir()
+	for _, vm := range []string{"vm1", "vm2"} {
+		os.Mkdir(filepath.Join(ds, vm), 0o755)
+		os.Link(raw, filepath.Join(ds, vm, vm+"-flat.vmdk"))
+		os.WriteFile(filepath.Join(ds, vm, vm+".vmdk"), guesttest.Descriptor(vm+"-flat.vmdk", 24<<20), 0o644)
+	}
+	d := NewDatastore(context.Background(), os.DirFS(ds), DatastoreOptions{})
+	defer d.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vm := []string{"vm1", "vm2"}[i%2]
+			for _, f := range files {
+				b, err := fs.ReadFile(d, vm+"/"+vm+".vmdk@/p1/"+f.path)
+				if err == nil && len(b) != f.size {
+					err = fmt.Errorf("%s: %d bytes, want %d", f.path, len(b), f.size)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+			d.Warnings()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

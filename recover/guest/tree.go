@@ -79,6 +79,7 @@ type volume struct {
 	vmfs        bool // the partition table says VMFS
 
 	once sync.Once
+	mu   sync.Mutex // guards fsys for Warnings while once runs
 	fsys guestfs.FS
 	err  error
 }
@@ -319,10 +320,13 @@ func (v *volume) open(opts Options) (guestfs.FS, error) {
 			v.err = &notReadable{fsName: v.fsName, start: v.start, size: v.size}
 			return
 		}
-		v.fsys, v.err = open(v.r, v.size, guestfs.Options{Deleted: opts.Deleted})
-		if v.err != nil {
-			v.err = fmt.Errorf("%s: %s: %w", v.layer, v.fsName, v.err)
+		fsys, err := open(v.r, v.size, guestfs.Options{Deleted: opts.Deleted})
+		if err != nil {
+			err = fmt.Errorf("%s: %s: %w", v.layer, v.fsName, err)
 		}
+		v.mu.Lock()
+		v.fsys, v.err = fsys, err
+		v.mu.Unlock()
 	})
 	return v.fsys, v.err
 }
@@ -333,8 +337,11 @@ func (v *volume) open(opts Options) (guestfs.FS, error) {
 func (t *Tree) Warnings() []string {
 	w := slices.Clone(t.warnings)
 	t.walkVolumes(t.root, func(v *volume) {
-		if v.fsys != nil {
-			for _, m := range v.fsys.Warnings() {
+		v.mu.Lock()
+		fsys := v.fsys
+		v.mu.Unlock()
+		if fsys != nil {
+			for _, m := range fsys.Warnings() {
 				w = append(w, v.layer+": "+m)
 			}
 		}
