@@ -52,8 +52,8 @@ func BenchmarkReadFile(b *testing.B) {
 		}
 	}
 	raw := func() {
-		for _, r := range s.runs {
-			for off, end := v.clusterOff(r.first), v.clusterOff(r.first)+r.n*v.clusterSize; off < end; off += int64(len(buf)) {
+		for _, x := range s.data.List {
+			for off, end := x.Dev, x.Dev+x.Len; off < end; off += int64(len(buf)) {
 				if _, err := imgf.ReadAt(buf[:min(int64(len(buf)), end-off)], off); err != nil {
 					b.Fatal(err)
 				}

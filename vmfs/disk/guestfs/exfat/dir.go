@@ -71,7 +71,7 @@ func (f *FS) dirBytes(n *node) (*dirData, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, s.size)
+	b := make([]byte, s.data.Size)
 	if _, err := s.ReadAt(b, 0); err != nil {
 		return nil, err
 	}
@@ -80,17 +80,17 @@ func (f *FS) dirBytes(n *node) (*dirData, error) {
 
 // rootStream follows the root directory's FAT chain to its end.
 func (f *FS) rootStream() (*stream, error) {
-	s := &stream{f: f}
+	s := f.newStream(0)
 	seen := guestfs.NewSeen(uint32(f.heapClusters+2), maxDirBytes/f.clusterSize)
 	for c := f.rootCluster; ; {
 		if !f.valid(c) {
 			return nil, formatErr("root directory chain", f.fatOff+int64(c)*4, ErrCorrupt, "cluster %d outside 2..%d", c, f.clusters+1)
 		}
-		if seen.Add(c) || s.size >= maxDirBytes {
+		if seen.Add(c) || s.data.Size >= maxDirBytes {
 			return nil, formatErr("root directory chain", f.fatOff+int64(c)*4, ErrCorrupt, "loops back to cluster %d, or passes %d bytes", c, maxDirBytes)
 		}
-		s.runs = append(s.runs, run{c, 1, s.size})
-		s.size += f.clusterSize
+		s.add(c, 1)
+		s.data.Size += f.clusterSize
 		next, err := f.next(c)
 		if err != nil {
 			return nil, err
@@ -100,7 +100,7 @@ func (f *FS) rootStream() (*stream, error) {
 		}
 		c = next
 	}
-	s.valid = s.size
+	s.valid = s.data.Size
 	return s, nil
 }
 

@@ -211,6 +211,9 @@ func (f *FS) valid(c uint32) bool { return c >= 2 && c-2 < f.clusters }
 
 func (f *FS) clusterOff(c uint32) int64 { return f.heapOff + int64(c-2)*f.clusterSize }
 
+// clusterAt is the cluster that holds byte dev of the heap.
+func (f *FS) clusterAt(dev int64) uint32 { return uint32(2 + (dev-f.heapOff)/f.clusterSize) }
+
 // next returns the FAT entry of cluster c.
 func (f *FS) next(c uint32) (uint32, error) {
 	var b [4]byte

@@ -174,7 +174,7 @@ func TestExfatFuse(t *testing.T) {
 		"Volume label":                  f.Label,
 		"Cluster Count":                 f.clusters,
 		"Root Cluster (cluster offset)": f.rootCluster,
-		"Bitmap start cluster":          f.bitmap.runs[0].first,
+		"Bitmap start cluster":          f.clusterAt(f.bitmap.data.List[0].Dev),
 		"Cluster size":                  f.clusterSize,
 	} {
 		var got string

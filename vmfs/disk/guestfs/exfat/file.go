@@ -3,7 +3,6 @@ package exfat
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 
@@ -23,10 +22,11 @@ func (f *FS) deletedStream(n *node) *stream {
 			return s
 		}
 	}
-	s := &stream{f: f, size: n.size, valid: n.valid}
+	s := f.newStream(n.size)
+	s.valid = n.valid
 	want := (n.size + f.clusterSize - 1) / f.clusterSize
 	if f.valid(n.cluster) && want > 0 {
-		s.runs = []run{{n.cluster, min(want, int64(f.clusters)-int64(n.cluster-2)), 0}}
+		s.add(n.cluster, min(want, int64(f.clusters)-int64(n.cluster-2)))
 	}
 	return s
 }
@@ -35,16 +35,17 @@ func (f *FS) deletedStream(n *node) *stream {
 // bitmap gives to another file, and past the clusters it has.
 func (f *FS) lost(s *stream) int64 {
 	var lost, have int64
-	for _, r := range s.runs {
-		for i := int64(0); i < r.n; i++ {
-			bytes := min(f.clusterSize, s.size-(r.at+i*f.clusterSize))
-			if f.allocated(r.first + uint32(i)) {
+	for _, x := range s.data.List {
+		first := f.clusterAt(x.Dev)
+		for i := int64(0); i*f.clusterSize < x.Len; i++ {
+			bytes := min(f.clusterSize, s.data.Size-(x.Off+i*f.clusterSize))
+			if f.allocated(first + uint32(i)) {
 				lost += bytes
 			}
 			have += bytes
 		}
 	}
-	return lost + s.size - have
+	return lost + s.data.Size - have
 }
 
 // Open opens a file or directory.
@@ -68,7 +69,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	s.valid = n.valid
-	return &File{SectionReader: io.NewSectionReader(s, 0, n.size), info: info}, nil
+	return guestfs.NewFile(s.readable(), info), nil
 }
 
 // ReadDir lists a directory.
@@ -125,13 +126,3 @@ func (f *FS) info(n *node, name string) fs.FileInfo {
 	}
 	return guestfs.NewFileInfo(name, size, n.dir, n.mod, info)
 }
-
-// File is an open regular file; it also implements io.ReaderAt and
-// io.Seeker.
-type File struct {
-	*io.SectionReader
-	info fs.FileInfo
-}
-
-func (f *File) Stat() (fs.FileInfo, error) { return f.info, nil }
-func (f *File) Close() error               { return nil }

@@ -1,35 +1,34 @@
 package exfat
 
 import (
-	"errors"
-	"io"
-	"sort"
-
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
-// stream reads a file's clusters as bytes: runs of contiguous clusters,
-// DataLength bytes of which the first ValidDataLength were written; the
-// rest reads as zeros, as the specification says.
+// stream is a file's clusters: DataLength bytes in extents of contiguous
+// clusters, the first ValidDataLength of which were written; the rest
+// reads as zeros, as the specification says.
 type stream struct {
 	f     *FS
-	runs  []run
-	size  int64 // DataLength
-	valid int64 // ValidDataLength
+	data  guestfs.Extents // Size is DataLength
+	valid int64           // ValidDataLength
 }
 
-type run struct {
-	first uint32
-	n     int64 // clusters
-	at    int64 // byte offset of the run in the stream
+// newStream returns an empty stream of size bytes, all valid.
+func (f *FS) newStream(size int64) *stream {
+	return &stream{f: f, valid: size, data: guestfs.Extents{R: f.r, Size: size, Fail: func(dev int64, err error) error {
+		return formatErr("cluster", dev, ErrCorrupt, "%v", err)
+	}}}
 }
+
+// add appends n clusters from cluster first.
+func (s *stream) add(first uint32, n int64) { s.data.AddRun(s.f.clusterOff(first), n, s.f.clusterSize) }
 
 // chainStream returns the stream of size bytes from cluster first:
 // contiguous when noFatChain (the Stream Extension's NoFatChain flag),
 // otherwise along the FAT. A chain that leaves the heap, loops or ends
 // early is an error.
 func (f *FS) chainStream(first uint32, size int64, noFatChain bool) (*stream, error) {
-	s := &stream{f: f, size: size, valid: size}
+	s := f.newStream(size)
 	if size == 0 {
 		return s, nil
 	}
@@ -41,7 +40,7 @@ func (f *FS) chainStream(first uint32, size int64, noFatChain bool) (*stream, er
 		if !f.valid(first) || int64(first-2)+want > int64(f.clusters) {
 			return nil, formatErr("cluster chain", f.heapOff, ErrCorrupt, "clusters %d+%d outside 2..%d", first, want, f.clusters+1)
 		}
-		s.runs = []run{{first, want, 0}}
+		s.add(first, want)
 		return s, nil
 	}
 	seen := guestfs.NewSeen(uint32(f.heapClusters+2), want)
@@ -53,11 +52,7 @@ func (f *FS) chainStream(first uint32, size int64, noFatChain bool) (*stream, er
 		if seen.Add(c) {
 			return nil, formatErr("cluster chain", f.fatOff+int64(c)*4, ErrCorrupt, "chain from cluster %d loops back to cluster %d", first, c)
 		}
-		if l := len(s.runs); l > 0 && s.runs[l-1].first+uint32(s.runs[l-1].n) == c {
-			s.runs[l-1].n++
-		} else {
-			s.runs = append(s.runs, run{c, 1, i * f.clusterSize})
-		}
+		s.add(c, 1)
 		if i == want-1 {
 			break
 		}
@@ -75,45 +70,25 @@ func (f *FS) chainStream(first uint32, size int64, noFatChain bool) (*stream, er
 
 // devOff is the byte offset on the volume of byte at of the stream; -1
 // past its clusters.
-func (s *stream) devOff(at int64) int64 {
-	i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].at+s.runs[i].n*s.f.clusterSize > at })
-	if i == len(s.runs) || at < 0 {
-		return -1
+func (s *stream) devOff(at int64) int64 { return s.data.DevOff(at) }
+
+// readable is what the stream reads: its extents cut at ValidDataLength.
+// Past the clusters a deleted file could still be given it reads zeros.
+func (s *stream) readable() *guestfs.Extents {
+	if s.valid >= s.data.Size {
+		return &s.data
 	}
-	r := s.runs[i]
-	return s.f.clusterOff(r.first) + at - r.at
+	e := s.data
+	e.List = nil
+	for _, x := range s.data.List {
+		if x.Off >= s.valid {
+			break
+		}
+		x.Len = min(x.Len, s.valid-x.Off)
+		e.List = append(e.List, x)
+	}
+	return &e
 }
 
-// ReadAt reads the stream; bytes past ValidDataLength, and past the
-// clusters a deleted file could still be given, read as zeros.
-func (s *stream) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("exfat: negative offset")
-	}
-	n := 0
-	for n < len(p) {
-		at := off + int64(n)
-		if at >= s.size {
-			return n, io.EOF
-		}
-		chunk := min(int64(len(p)-n), s.size-at)
-		i := sort.Search(len(s.runs), func(i int) bool { return s.runs[i].at+s.runs[i].n*s.f.clusterSize > at })
-		if at >= s.valid || i == len(s.runs) {
-			if at < s.valid {
-				chunk = min(chunk, s.valid-at)
-			}
-			clear(p[n : n+int(chunk)])
-			n += int(chunk)
-			continue
-		}
-		r := s.runs[i]
-		chunk = min(chunk, s.valid-at, r.at+r.n*s.f.clusterSize-at)
-		dev := s.f.clusterOff(r.first) + at - r.at
-		m, err := s.f.r.ReadAt(p[n:n+int(chunk)], dev)
-		n += m
-		if err != nil && !(err == io.EOF && int64(m) == chunk) {
-			return n, formatErr("cluster", dev+int64(m), ErrCorrupt, "%v", err)
-		}
-	}
-	return n, nil
-}
+// ReadAt reads the stream.
+func (s *stream) ReadAt(p []byte, off int64) (int, error) { return s.readable().ReadAt(p, off) }

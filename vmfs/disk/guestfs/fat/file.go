@@ -3,7 +3,6 @@ package fat
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"time"
@@ -13,7 +12,8 @@ import (
 
 var _ guestfs.FS = (*FS)(nil)
 
-// Open opens a file or directory.
+// Open opens a file or directory. The part of a deleted file that lies
+// past the end of the volume reads as zeros.
 func (f *FS) Open(name string) (fs.File, error) {
 	e, err := f.lookup("open", name)
 	if err != nil {
@@ -30,8 +30,13 @@ func (f *FS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	r := &clusterReader{fs: f, name: name, clusters: cl, size: e.size, deleted: e.deleted}
-	return &File{SectionReader: io.NewSectionReader(r, 0, e.size), info: f.info(e, path.Base(name))}, nil
+	data := &guestfs.Extents{R: f.r, Size: e.size, Fail: func(dev int64, err error) error {
+		return formatErr("cluster", dev, ErrCorrupt, "%v", err)
+	}}
+	for _, c := range cl {
+		data.AddRun(f.clusterOff(c), 1, f.clusterSize)
+	}
+	return guestfs.NewFile(data, f.info(e, path.Base(name))), nil
 }
 
 // fileClusters returns the clusters of a file. A deleted file has no
@@ -141,60 +146,4 @@ func (f *FS) info(e *entry, name string) fs.FileInfo {
 		}
 	}
 	return guestfs.NewFileInfo(name, e.size, e.isDir(), e.mod, info)
-}
-
-// File is an open regular file; it also implements io.ReaderAt and
-// io.Seeker.
-type File struct {
-	*io.SectionReader
-	info fs.FileInfo
-}
-
-func (f *File) Stat() (fs.FileInfo, error) { return f.info, nil }
-func (f *File) Close() error               { return nil }
-
-// clusterReader reads a file from its clusters. The part of a deleted
-// file that lies past the end of the volume reads as zeros.
-type clusterReader struct {
-	fs       *FS
-	name     string
-	clusters []uint32
-	size     int64
-	deleted  bool
-}
-
-func (c *clusterReader) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("fat: negative offset")
-	}
-	cs := c.fs.clusterSize
-	n := 0
-	for n < len(p) {
-		at := off + int64(n)
-		if at >= c.size {
-			return n, io.EOF
-		}
-		ci := at / cs
-		in := at % cs
-		chunk := min(int64(len(p)-n), cs-in, c.size-at)
-		if ci >= int64(len(c.clusters)) {
-			if !c.deleted {
-				return n, formatErr("cluster chain", c.fs.fatOff, ErrCorrupt, "%s: chain ends before byte %d", c.name, at)
-			}
-			clear(p[n : n+int(chunk)])
-			n += int(chunk)
-			continue
-		}
-		// One read for the clusters that follow each other on disk.
-		for k := ci + 1; chunk < int64(len(p)-n) && at+chunk < c.size && k < int64(len(c.clusters)) && c.clusters[k] == c.clusters[k-1]+1; k++ {
-			chunk = min(int64(len(p)-n), chunk+cs, c.size-at)
-		}
-		dev := c.fs.clusterOff(c.clusters[ci]) + in
-		m, err := c.fs.r.ReadAt(p[n:n+int(chunk)], dev)
-		n += m
-		if err != nil && !(err == io.EOF && int64(m) == chunk) {
-			return n, formatErr("cluster", dev, ErrCorrupt, "%v", err)
-		}
-	}
-	return n, nil
 }
