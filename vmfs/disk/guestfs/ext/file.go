@@ -1,13 +1,12 @@
 package ext
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
-	"sort"
 	"time"
 
-	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
@@ -47,31 +46,13 @@ func (f *FS) infoOf(n *node) *fileInfo {
 	return info
 }
 
-// file is an open regular file (or symbolic link, device, pipe: what has
-// no directory entries).
-type file struct {
-	f    *FS
-	in   *inode
-	lay  *layout
-	info *fileInfo
-	pos  int64
-}
+var _ fs.ReadDirFile = (*dirFile)(nil)
 
-var (
-	_ io.ReaderAt     = (*file)(nil)
-	_ io.Seeker       = (*file)(nil)
-	_ allocmap.Mapper = (*file)(nil)
-	_ fs.ReadDirFile  = (*dirFile)(nil)
-)
-
-var (
-	errNegativeOffset = errors.New("negative offset")
-	errSeekWhence     = errors.New("invalid whence")
-)
-
-// openInode maps inode in for reading. A deleted inode whose map is gone
-// or damaged reads as zeros (its Info.Lost says so).
-func (f *FS) openInode(in *inode) (*file, error) {
+// openInode maps inode in for reading (a regular file, a symbolic link, a
+// device, a pipe: what has no directory entries): holes and unwritten
+// runs read as zeros. A deleted inode whose map is gone or damaged reads
+// as zeros (its Info.Lost says so).
+func (f *FS) openInode(in *inode) (*guestfs.Extents, error) {
 	lay, err := f.layoutOf(in)
 	if err != nil {
 		if !in.deleted() {
@@ -79,111 +60,23 @@ func (f *FS) openInode(in *inode) (*file, error) {
 		}
 		lay = &layout{}
 	}
-	return &file{f: f, in: in, lay: lay}, nil
-}
-
-func (fl *file) Stat() (fs.FileInfo, error) { return fl.info, nil }
-func (fl *file) Close() error               { return nil }
-
-func (fl *file) Read(p []byte) (int, error) {
-	n, err := fl.ReadAt(p, fl.pos)
-	fl.pos += int64(n)
-	return n, err
-}
-
-func (fl *file) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		off += fl.pos
-	case io.SeekEnd:
-		off += fl.in.size
-	default:
-		return 0, errSeekWhence
+	if lay.inline != nil {
+		return &guestfs.Extents{R: bytes.NewReader(lay.inline), Size: in.size,
+			List: []guestfs.Extent{{Len: int64(len(lay.inline))}}, Fail: func(_ int64, err error) error { return err }}, nil
 	}
-	if off < 0 {
-		return 0, errNegativeOffset
-	}
-	fl.pos = off
-	return off, nil
-}
-
-// ReadAt reads the file's bytes at off: holes and unwritten runs as
-// zeros, each run of physically contiguous blocks in one read.
-func (fl *file) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errNegativeOffset
-	}
-	size := fl.in.size
-	if off >= size {
-		return 0, io.EOF
-	}
-	want := p
-	if int64(len(p)) > size-off {
-		want = p[:size-off]
-	}
-	if fl.lay.inline != nil {
-		n := 0
-		if off < int64(len(fl.lay.inline)) {
-			n = copy(want, fl.lay.inline[off:])
+	e := &guestfs.Extents{R: io.NewSectionReader(f.r, 0, f.size), Size: in.size, Fail: func(dev int64, err error) error {
+		if err == io.ErrUnexpectedEOF {
+			return corrupt(inodeName(in.num), in.off, "data at byte %d lies past the end of the file system (%d bytes)", dev, f.size)
 		}
-		clear(want[n:])
-	} else if err := fl.readRuns(want, off); err != nil {
-		return 0, err
-	}
-	if len(want) < len(p) {
-		return len(want), io.EOF
-	}
-	return len(want), nil
-}
-
-func (fl *file) readRuns(p []byte, off int64) error {
-	bs := fl.f.sb.blockSize
-	runs := fl.lay.runs
-	// The first run that ends past off.
-	i := sort.Search(len(runs), func(i int) bool { return (runs[i].lblk+runs[i].n)*bs > off })
-	for len(p) > 0 {
-		if i == len(runs) || runs[i].lblk*bs >= off+int64(len(p)) {
-			clear(p)
-			return nil
-		}
-		r := runs[i]
-		if start := r.lblk * bs; start > off { // a hole before the run
-			n := start - off
-			clear(p[:n])
-			p, off = p[n:], start
-		}
-		n := min(int64(len(p)), (r.lblk+r.n)*bs-off)
-		if r.unwritten {
-			clear(p[:n])
-		} else {
-			phys := r.pblk*bs + off - r.lblk*bs
-			if phys+n > fl.f.size {
-				return corrupt(inodeName(fl.in.num), fl.in.off, "data at byte %d lies past the end of the file system (%d bytes)", phys, fl.f.size)
-			}
-			if err := fl.f.readData(p[:n], phys); err != nil {
-				return err
-			}
-		}
-		p, off = p[n:], off+n
-		i++
-	}
-	return nil
-}
-
-// AllocationMap is where the file's data lies; the rest reads as zeros.
-func (fl *file) AllocationMap() (allocmap.Map, error) {
-	if fl.lay.inline != nil {
-		return allocmap.Map{}.Add(allocmap.Range{Off: 0, Len: fl.in.size}), nil
-	}
-	bs := fl.f.sb.blockSize
-	var m allocmap.Map
-	for _, r := range fl.lay.runs {
+		return err
+	}}
+	bs := f.sb.blockSize
+	for _, r := range lay.runs {
 		if !r.unwritten {
-			m = m.Add(allocmap.Range{Off: r.lblk * bs, Len: r.n * bs})
+			e.List = append(e.List, guestfs.Extent{Off: r.lblk * bs, Dev: r.pblk * bs, Len: r.n * bs})
 		}
 	}
-	return m.Clip(fl.in.size), nil
+	return e, nil
 }
 
 // dirFile is an open directory.

@@ -336,12 +336,12 @@ func (f *FS) linkTarget(in *inode) (string, error) {
 	if in.size > 4096 {
 		return "", corrupt(inodeName(in.num), in.off, "symbolic link of %d bytes", in.size)
 	}
-	fl, err := f.openInode(in)
+	data, err := f.openInode(in)
 	if err != nil {
 		return "", err
 	}
 	b := make([]byte, in.size)
-	if _, err := fl.ReadAt(b, 0); err != nil && err != io.EOF {
+	if _, err := data.ReadAt(b, 0); err != nil && err != io.EOF {
 		return "", err
 	}
 	return string(b), nil
@@ -359,12 +359,11 @@ func (f *FS) Open(name string) (fs.File, error) {
 	if n.orphans || n.in.isDir() {
 		return &dirFile{f: f, n: n, info: info}, nil
 	}
-	fl, err := f.openInode(n.in)
+	data, err := f.openInode(n.in)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	fl.info = info
-	return fl, nil
+	return guestfs.NewFile(data, info), nil
 }
 
 // Stat describes the named file, following symbolic links.
