@@ -3,9 +3,11 @@ package benchpeer
 import (
 	"crypto/sha256"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -327,4 +329,55 @@ func HasSHANI() bool {
 		}
 	}
 	return false
+}
+
+// Tree is a Fixture made from a folder: fill writes a tree into an empty
+// temporary folder, then build makes the input at path from it (mkfs -d,
+// mcopy -s); the folder is removed after.
+func Tree(b testing.TB, name string, fill func(dir string) error, build func(dir, path string) error) string {
+	return Fixture(b, name, func(path string) error {
+		dir, err := os.MkdirTemp("", "benchpeer-tree-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := fill(dir); err != nil {
+			return err
+		}
+		return build(dir, path)
+	})
+}
+
+// ReadAt reads n bytes of r from off, len(buf) at a time: one side of a
+// benchmark that reads a file, or the raw bytes of its extents.
+func ReadAt(b testing.TB, r io.ReaderAt, off, n int64, buf []byte) {
+	for end := off + n; off < end; off += int64(len(buf)) {
+		if _, err := r.ReadAt(buf[:min(int64(len(buf)), end-off)], off); err != nil && err != io.EOF {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Walk lists fsys as ls -lR does, each entry with its FileInfo, and
+// returns how many entries it met and the heap in use after it, in MiB:
+// after a collection, with fsys and what it keeps alive.
+func Walk(b testing.TB, fsys fs.FS) (entries int, heapMiB float64) {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if _, err := d.Info(); err != nil {
+			return err
+		}
+		entries++
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	runtime.KeepAlive(fsys) // what the reader keeps (its caches) counts
+	return entries, float64(ms.HeapInuse) / (1 << 20)
 }

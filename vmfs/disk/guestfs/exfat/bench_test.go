@@ -43,21 +43,10 @@ func BenchmarkReadFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	buf := make([]byte, 1<<20)
-	ours := func() {
-		ra := fl.(io.ReaderAt)
-		for off := int64(0); off < size; off += int64(len(buf)) {
-			if _, err := ra.ReadAt(buf, off); err != nil && err != io.EOF {
-				b.Fatal(err)
-			}
-		}
-	}
+	ours := func() { benchpeer.ReadAt(b, fl.(io.ReaderAt), 0, size, buf) }
 	raw := func() {
 		for _, x := range s.data.List {
-			for off, end := x.Dev, x.Dev+x.Len; off < end; off += int64(len(buf)) {
-				if _, err := imgf.ReadAt(buf[:min(int64(len(buf)), end-off)], off); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchpeer.ReadAt(b, imgf, x.Dev, x.Len, buf)
 		}
 	}
 	raw() // the page cache holds the image for both alike

@@ -3,13 +3,10 @@ package fat
 import (
 	"bytes"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,71 +15,32 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
-// The benchmarks' images are made once per test binary, in benchDir,
-// which TestMain removes.
-var (
-	benchDir  string
-	benchImgs sync.Map // name -> *benchImage
-)
-
-type benchImage struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if benchDir != "" {
-		os.RemoveAll(benchDir)
-	}
-	os.Exit(code)
-}
-
-// fat32Image makes a FAT32 image of size bytes with mkfs.fat and copies
-// the tree fill makes into it with mcopy -s.
+// fat32Image makes a FAT32 image of size bytes with mkfs.fat, once (a
+// benchpeer.Fixture), and copies the tree fill makes into it with mcopy -s.
 func fat32Image(b *testing.B, name string, size int64, fill func(dir string) error) string {
 	mkfsFat, mcopy := testenv.Tool(b, "mkfs.fat"), testenv.Tool(b, "mcopy")
-	v, _ := benchImgs.LoadOrStore(name, &benchImage{})
-	im := v.(*benchImage)
-	im.once.Do(func() {
-		if benchDir == "" {
-			if benchDir, im.err = os.MkdirTemp("", "fat-bench-"); im.err != nil {
-				return
-			}
+	return benchpeer.Tree(b, "fat32-"+name+".img", fill, func(src, img string) error {
+		if err := os.WriteFile(img, nil, 0o644); err != nil {
+			return err
 		}
-		src := filepath.Join(benchDir, name)
-		if im.err = os.Mkdir(src, 0o755); im.err != nil {
-			return
+		if err := os.Truncate(img, size); err != nil {
+			return err
 		}
-		if im.err = fill(src); im.err != nil {
-			return
-		}
-		im.path = src + ".img"
-		if im.err = os.WriteFile(im.path, nil, 0o644); im.err != nil {
-			return
-		}
-		os.Truncate(im.path, size)
-		if out, err := exec.Command(mkfsFat, "-F", "32", im.path).CombinedOutput(); err != nil {
-			im.err = &os.PathError{Op: "mkfs.fat " + string(out), Path: im.path, Err: err}
-			return
+		if out, err := exec.Command(mkfsFat, "-F", "32", img).CombinedOutput(); err != nil {
+			return &os.PathError{Op: "mkfs.fat " + string(out), Path: img, Err: err}
 		}
 		entries, _ := os.ReadDir(src)
-		args := []string{"-s", "-i", im.path}
+		args := []string{"-s", "-i", img}
 		for _, e := range entries {
 			args = append(args, filepath.Join(src, e.Name()))
 		}
 		cmd := exec.Command(mcopy, append(args, "::")...)
 		cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			im.err = &os.PathError{Op: "mcopy " + string(out), Path: im.path, Err: err}
+			return &os.PathError{Op: "mcopy " + string(out), Path: img, Err: err}
 		}
-		os.RemoveAll(src)
+		return nil
 	})
-	if im.err != nil {
-		b.Fatal(im.err)
-	}
-	return im.path
 }
 
 // BenchmarkReadFile reads a 200 MiB file through the reader and, in the
@@ -114,14 +72,7 @@ func BenchmarkReadFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	buf := make([]byte, 1<<20)
-	ours := func() {
-		ra := fl.(io.ReaderAt)
-		for off := int64(0); off < size; off += int64(len(buf)) {
-			if _, err := ra.ReadAt(buf, off); err != nil && err != io.EOF {
-				b.Fatal(err)
-			}
-		}
-	}
+	ours := func() { benchpeer.ReadAt(b, fl.(io.ReaderAt), 0, size, buf) }
 	// raw reads the file's clusters in runs of contiguous ones, 1 MiB at
 	// a time: what dump --offset --length of those bytes reads.
 	raw := func() {
@@ -179,30 +130,16 @@ func BenchmarkList100k(b *testing.B) {
 	}
 	defer imgf.Close()
 	fi, _ := imgf.Stat()
-	var heap uint64
+	var heap float64
 	for i := 0; i < b.N; i++ {
 		v, err := Open(imgf, fi.Size(), guestfs.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		err = fs.WalkDir(v, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if _, err := d.Info(); err != nil {
-				return err
-			}
-			n++
-			return nil
-		})
-		if err != nil || n != 100*1000+100+1 {
-			b.Fatalf("%d entries: %v", n, err)
+		var n int
+		if n, heap = benchpeer.Walk(b, v); n != 100*1000+100+1 {
+			b.Fatalf("%d entries", n)
 		}
-		var ms runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		heap = ms.HeapInuse
 	}
-	b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+	b.ReportMetric(heap, "heap-MiB")
 }
