@@ -71,6 +71,9 @@ func IsDiskDir(info fs.FileInfo) bool {
 // split finds the disk directory a path enters: the VMDK's path, and the
 // rest of the path inside the disk's tree ("." for its root).
 func split(name string) (vmdkPath, rest string, ok bool) {
+	if !fs.ValidPath(name) {
+		return "", "", false // the datastore's file system refuses it
+	}
 	parts := strings.Split(name, "/")
 	for i, p := range parts {
 		if d, found := strings.CutSuffix(p, DiskSuffix); found && (vmdk.IsDiskName(d) || isFlatName(d)) {

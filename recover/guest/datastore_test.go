@@ -70,6 +70,11 @@ func TestDatastoreVMDKs(t *testing.T) {
 	} else if opened, err := f.(fs.ReadDirFile).ReadDir(-1); err != nil || len(opened) != len(list) {
 		t.Errorf("Open(vm1).ReadDir lists %d entries (%v), ReadDir %d", len(opened), err, len(list))
 	}
+	for _, invalid := range []string{"vm1//vm1.vmdk@", "vm1/./vm1.vmdk@/p1", "/vm1/vm1.vmdk@", "vm1/vm1.vmdk@/p1/../p1"} {
+		if _, err := fs.Stat(d, invalid); !errors.Is(err, fs.ErrInvalid) && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want an invalid path", invalid, err)
+		}
+	}
 	for _, bad := range []string{"vm2/vm2-flat.vmdk@/p1", "vm1/nothere.vmdk@", "vm1/vm1.vmdk@/p2", "vm1/vm1.vmdk@/p1/etc/nothere"} {
 		_, err := fs.Stat(d, bad)
 		var pe *fs.PathError
