@@ -181,6 +181,9 @@ func printStat(out io.Writer, r statReport) error {
 		if gi, ok := e.Guest.(*guest.Info); ok && gi.Entry != nil {
 			fmt.Fprintf(tw, "modified:\t%s\n", e.MTime.UTC().Format("2006-01-02 15:04:05 UTC"))
 			fmt.Fprintf(tw, "id:\t%d (inode, MFT record or first cluster), %d links\n", gi.Entry.ID, max(gi.Entry.Links, 1))
+			if o := gi.Entry.Owner; o != nil {
+				fmt.Fprintf(tw, "owner:\tuid %d, gid %d\n", o.UID, o.GID)
+			}
 		}
 	}
 	if a != nil {

@@ -612,8 +612,14 @@ func (i *Info) Inode() uint64 {
 	return i.Entry.ID
 }
 
-// Owner is not known from guestfs.Info: zeros, as body files write it.
-func (i *Info) Owner() (uid, gid uint32) { return 0, 0 }
+// Owner is the numeric owner where the file system keeps one (ext, XFS),
+// for body files; zeros otherwise.
+func (i *Info) Owner() (uid, gid uint32) {
+	if i.Entry == nil || i.Entry.Owner == nil {
+		return 0, 0
+	}
+	return i.Entry.Owner.UID, i.Entry.Owner.GID
+}
 
 // Times are the FileInfo's modification time alone (zeros here).
 func (i *Info) Times() (atime, mtime, ctime time.Time) { return }
