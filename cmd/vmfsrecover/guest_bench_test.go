@@ -59,23 +59,25 @@ func BenchmarkGuestCatVsDump(b *testing.B) {
 	out := filepath.Join(b.TempDir(), "out")
 	b.SetBytes(guestBenchSize)
 	for b.Loop() {
-		ours := benchpeer.Time(func() {
-			f, err := os.Create(out)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			if err := runCat(context.Background(), g, &volumeFlags{}, byteRange{}, []string{img, "/p1/big.bin"}, f); err != nil {
-				b.Fatal(err)
-			}
+		p.RunResults(func() benchpeer.Result {
+			return benchpeer.InProcess(func() {
+				f, err := os.Create(out)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				if err := runCat(context.Background(), g, &volumeFlags{}, byteRange{}, []string{img, "/p1/big.bin"}, f); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}, func() benchpeer.Result {
+			return benchpeer.InProcess(func() {
+				o := &dumpOptions{globalOptions: g, output: out, force: true, byteRange: byteRange{offset: 1 << 20, length: guestBenchSize}}
+				if err := runDump(context.Background(), o, img, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+					b.Fatal(err)
+				}
+			})
 		})
-		peer := benchpeer.Time(func() {
-			o := &dumpOptions{globalOptions: g, output: out, force: true, byteRange: byteRange{offset: 1 << 20, length: guestBenchSize}}
-			if err := runDump(context.Background(), o, img, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
-				b.Fatal(err)
-			}
-		})
-		p.Add(ours, peer)
 	}
 	p.Report(b, guestBenchSize)
 }
@@ -106,15 +108,15 @@ func BenchmarkGuestList100k(b *testing.B) {
 	g := &globalOptions{quiet: true}
 	p := benchpeer.Pairs{Peer: "fls"}
 	for b.Loop() {
-		ours := benchpeer.Time(func() {
-			null, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-			defer null.Close()
-			if err := runLs(context.Background(), &lsOptions{globalOptions: g, recursive: true}, []string{img, "/p1"}, null); err != nil {
-				b.Fatal(err)
-			}
-		})
-		peer, _ := benchpeer.Cmd(b, "", fls, "-r", "-o", "2048", img)
-		p.Add(ours, peer)
+		p.RunResults(func() benchpeer.Result {
+			return benchpeer.InProcess(func() {
+				null, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+				defer null.Close()
+				if err := runLs(context.Background(), &lsOptions{globalOptions: g, recursive: true}, []string{img, "/p1"}, null); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}, func() benchpeer.Result { return benchpeer.Proc(b, "", fls, "-r", "-o", "2048", img) })
 	}
 	p.Report(b, 0)
 	b.ReportMetric(float64(guestManyFiles), "files")
