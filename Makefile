@@ -55,7 +55,7 @@ bench:
 # bench-report.out. Needs dd, vmfs-tools, curl, vsftpd, qemu-utils, fuse3.
 BENCH_COUNT ?= 5
 bench-report:
-	EXPORT_BENCH_MB=2048 $(GO) test -run '^$$' -bench 'CatVs|LsVs|ExportVs|1G$$|DeepScanVs' \
+	EXPORT_BENCH_MB=2048 $(GO) test -run '^$$' -bench '^Benchmark(CatVs|LsVs|LocalExportVs|FTPExportVs|MonolithicSparse1G|StreamOptimized1G|DeepScanVs)' \
 	  -benchtime 1x -count $(BENCH_COUNT) -timeout 2h \
 	  ./cmd/vmfsrecover ./recover/export ./vmdk ./recover/deepscan | tee bench-report.out
 	$(GO) run ./internal/benchpeer/benchreport < bench-report.out
