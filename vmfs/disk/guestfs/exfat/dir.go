@@ -258,31 +258,27 @@ func (f *FS) list(dir *node) ([]*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	key := func(n *node) string {
-		u := make([]rune, len(n.units))
-		for i, c := range n.units {
+	names := guestfs.NewNames(func(name string) string {
+		units := utf16.Encode([]rune(name))
+		u := make([]rune, len(units))
+		for i, c := range units {
 			u[i] = rune(f.upcase[c])
 		}
 		return string(u)
-	}
+	})
 	var out []*node
 	for _, pass := range []bool{false, true} {
 		for _, n := range all {
 			if n.deleted != pass || n.name == "." || n.name == ".." || strings.ContainsAny(n.name, "/\x00") {
 				continue
 			}
-			if seen[key(n)] {
-				if !n.deleted {
-					continue
-				}
-				n.name = fmt.Sprintf("%s~deleted-%d", n.name, n.cluster)
-				n.units = utf16.Encode([]rune(n.name))
-				if seen[key(n)] {
-					continue
-				}
+			name, ok := names.Take(n.name, n.deleted, uint64(n.cluster))
+			if !ok {
+				continue
 			}
-			seen[key(n)] = true
+			if name != n.name {
+				n.name, n.units = name, utf16.Encode([]rune(name))
+			}
 			out = append(out, n)
 		}
 	}

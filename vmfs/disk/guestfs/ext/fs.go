@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -186,17 +185,15 @@ func (f *FS) children(n *node) ([]child, error) {
 	if err != nil {
 		f.warn(err.Error())
 	}
-	taken := map[string]bool{}
+	names := guestfs.NewNames(nil)
 	var out []child
 	for _, e := range ents {
 		if e.deleted || e.name == "." || e.name == ".." {
 			continue
 		}
-		if taken[e.name] {
-			continue // the same name twice: the first wins
+		if name, ok := names.Take(e.name, false, 0); ok { // the same name twice: the first wins
+			out = append(out, child{name: name, ino: e.ino})
 		}
-		taken[e.name] = true
-		out = append(out, child{name: e.name, ino: e.ino})
 	}
 	if f.opts.Deleted {
 		seen := map[uint32]bool{}
@@ -209,12 +206,9 @@ func (f *FS) children(n *node) ([]child, error) {
 				continue
 			}
 			seen[e.ino] = true
-			name := e.name
-			if taken[name] {
-				name = name + "~deleted-" + strconv.FormatUint(uint64(e.ino), 10)
+			if name, ok := names.Take(e.name, true, uint64(e.ino)); ok {
+				out = append(out, child{name: name, ino: e.ino, deleted: true})
 			}
-			taken[name] = true
-			out = append(out, child{name: name, ino: e.ino, deleted: true})
 		}
 		if n.ino == rootIno && len(n.ancestors) == 0 {
 			idx, err := f.deletedIndex()

@@ -2,12 +2,13 @@ package fat
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io/fs"
 	"sort"
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
 // entry is one directory entry: a short entry with its long name.
@@ -246,24 +247,17 @@ func (f *FS) list(dir *entry) ([]*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
+	names := guestfs.NewNames(strings.ToLower)
 	var out []*entry
 	for _, pass := range []bool{false, true} {
 		for _, e := range all {
 			if e.deleted != pass || e.name == "" || strings.ContainsAny(e.name, "/\x00") {
 				continue // fs.FS forbids slashes; damaged entries
 			}
-			if seen[strings.ToLower(e.name)] {
-				if !e.deleted {
-					continue
-				}
-				e.name = fmt.Sprintf("%s~deleted-%d", e.name, e.cluster)
-				if seen[strings.ToLower(e.name)] {
-					continue
-				}
+			var ok bool
+			if e.name, ok = names.Take(e.name, e.deleted, uint64(e.cluster)); ok {
+				out = append(out, e)
 			}
-			seen[strings.ToLower(e.name)] = true
-			out = append(out, e)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
