@@ -11,8 +11,8 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
-// copyChunk is the unit of CopySparse: large enough that a compressed disk
-// decodes its grains in parallel inside one ReadAt.
+// copyChunk is the unit of CopySparse's workers: read in pieces of
+// readPiece, written in one call per run of blocks that are not zeros.
 const copyChunk = 4 << 20
 
 // zeroBlock is the granularity at which CopySparse finds zeros inside
@@ -65,26 +65,27 @@ func CopySparse(ctx context.Context, dst io.WriterAt, src io.ReaderAt, m allocma
 			buf := make([]byte, copyChunk)
 			for j := range jobs {
 				b := buf[:j.n]
-				k, err := src.ReadAt(b, j.off)
-				if k == len(b) {
-					err = nil
-				} else if err == nil || err == io.EOF {
-					err = fmt.Errorf("short read at byte %d: %d of %d bytes", j.off, k, j.n)
-				}
-				if err != nil {
+				if err := readPieces(src, b, j.off); err != nil {
 					fail(err)
 					return
 				}
-				for i := 0; i < len(b); i += zeroBlock {
-					blk := b[i:min(i+zeroBlock, len(b))]
-					if allocmap.IsZero(blk) {
+				// One write for each run of blocks that are not all
+				// zeros: a syscall per run, not per 64 KiB.
+				next := func(i int) int { return min(i+zeroBlock, len(b)) }
+				for i := 0; i < len(b); {
+					if allocmap.IsZero(b[i:next(i)]) {
+						i = next(i)
 						continue
 					}
-					if _, err := dst.WriteAt(blk, j.off+int64(i)); err != nil {
+					start := i
+					for i < len(b) && !allocmap.IsZero(b[i:next(i)]) {
+						i = next(i)
+					}
+					if _, err := dst.WriteAt(b[start:i], j.off+int64(start)); err != nil {
 						fail(err)
 						return
 					}
-					written.Add(int64(len(blk)))
+					written.Add(int64(i - start))
 				}
 				mu.Lock()
 				done += j.mapped
@@ -100,6 +101,28 @@ func CopySparse(ctx context.Context, dst io.WriterAt, src io.ReaderAt, m allocma
 		return written.Load(), firstErr
 	}
 	return written.Load(), ctx.Err()
+}
+
+// readPiece is the most readPieces asks of src at once: less than a
+// compressed Disk splits over goroutines of its own (the workers of
+// CopySparse already keep the CPUs busy, and each fan-out and wait costs a
+// wake-up, which on a loaded machine is a wait in the run queue).
+const readPiece = 256 << 10
+
+// readPieces fills b from src at off, readPiece bytes at a time.
+func readPieces(src io.ReaderAt, b []byte, off int64) error {
+	for done := 0; done < len(b); done += readPiece {
+		p := b[done:min(done+readPiece, len(b))]
+		k, err := src.ReadAt(p, off+int64(done))
+		if k == len(p) {
+			continue
+		}
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("short read at byte %d: %d of %d bytes", off+int64(done), k, len(p))
+		}
+		return err
+	}
+	return nil
 }
 
 // windows groups the ranges of m into reads of at most size bytes: a

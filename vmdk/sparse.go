@@ -511,14 +511,15 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 	// Read to the end of the deflate stream. Data past the grain is
 	// corrupt, except in the last, partial grain, which writers may
 	// compress whole.
-	var tail [4096]byte
+	tail := getBuf(4096) // pooled: a local array would escape, 4 KiB a grain
+	defer putBuf(tail)
 	for {
-		n, err := fr.Read(tail[:])
+		n, err := fr.Read(*tail)
 		if n > 0 {
 			if want == e.grainBytes {
 				return corrupt(e.f.name, "compressed grain", at+hlen, "inflates to more than the %d-byte grain", e.grainBytes)
 			}
-			sum = adler32Update(sum, tail[:n])
+			sum = adler32Update(sum, (*tail)[:n])
 		}
 		if err == io.EOF {
 			break
