@@ -55,9 +55,9 @@ bench:
 # bench-report.out. Needs dd, vmfs-tools, curl, vsftpd, qemu-utils, fuse3.
 BENCH_COUNT ?= 5
 bench-report:
-	EXPORT_BENCH_MB=2048 $(GO) test -run '^$$' -bench '^Benchmark(CatVs|LsVs|LocalExportVs|FTPExportVs|MonolithicSparse1G|StreamOptimized1G|DeepScanVs)' \
+	EXPORT_BENCH_MB=2048 $(GO) test -run '^$$' -bench '^Benchmark(CatVs|LsVs|LocalExportVs|FTPExportVs|DumpVsQemuImg|DeepScanVs)' \
 	  -benchtime 1x -count $(BENCH_COUNT) -timeout 2h \
-	  ./cmd/vmfsrecover ./recover/export ./vmdk ./recover/deepscan | tee bench-report.out
+	  ./cmd/vmfsrecover ./recover/export ./recover/deepscan | tee bench-report.out
 	$(GO) run ./internal/benchpeer/benchreport < bench-report.out
 
 # fixtures writes the generated VMFS5/VMFS6 test volumes (package
