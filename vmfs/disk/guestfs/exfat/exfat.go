@@ -24,16 +24,17 @@ func formatErr(st string, off int64, class error, format string, args ...any) er
 
 // FS is an exFAT volume. It implements guestfs.FS.
 type FS struct {
-	r           io.ReaderAt
-	size        int64
-	opts        guestfs.Options
-	Label       string
-	Serial      uint32
-	sectorSize  int64
-	clusterSize int64
-	fatOff      int64
-	heapOff     int64
-	clusters    uint32 // ClusterCount: clusters 2..clusters+1
+	guestfs.Tree[*node] // ReadDir, Stat, Lstat, ReadLink
+	r                   io.ReaderAt
+	size                int64
+	opts                guestfs.Options
+	Label               string
+	Serial              uint32
+	sectorSize          int64
+	clusterSize         int64
+	fatOff              int64
+	heapOff             int64
+	clusters            uint32 // ClusterCount: clusters 2..clusters+1
 	// heapClusters is how many of them the device holds (fewer when the
 	// image is cut short).
 	heapClusters int64
@@ -152,6 +153,9 @@ func openAt(r io.ReaderAt, size, at int64) (*FS, error) {
 		return nil, bad("no boot signature")
 	}
 	f := &FS{r: r, size: size, sectorSize: 1 << bpsShift, dirs: guestfs.NewCache[dirKey, []*node](cachedDirs)}
+	f.Tree = guestfs.NewTree(guestfs.TreeOf[*node]{Type: "exFAT", Lookup: f.lookup, List: f.list, Info: f.info,
+		IsDir: func(n *node) bool { return n.dir },
+		Name:  func(n *node) string { return n.name }})
 	f.clusterSize = f.sectorSize << spcShift
 	region := make([]byte, bootRegionSectors*f.sectorSize)
 	if _, err := r.ReadAt(region, at); err != nil {

@@ -1,8 +1,6 @@
 package exfat
 
 import (
-	"errors"
-	"fmt"
 	"io/fs"
 	"path"
 
@@ -70,46 +68,6 @@ func (f *FS) Open(name string) (fs.File, error) {
 	}
 	s.valid = n.valid
 	return guestfs.NewFile(s.readable(), info), nil
-}
-
-// ReadDir lists a directory.
-func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
-	n, err := f.lookup("readdir", name)
-	if err != nil {
-		return nil, err
-	}
-	if !n.dir {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
-	}
-	list, err := f.list(n)
-	if err != nil {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
-	}
-	out := make([]fs.DirEntry, len(list))
-	for i, x := range list {
-		out[i] = fs.FileInfoToDirEntry(f.info(x, x.name))
-	}
-	return out, nil
-}
-
-// Stat describes a file or directory.
-func (f *FS) Stat(name string) (fs.FileInfo, error) {
-	n, err := f.lookup("stat", name)
-	if err != nil {
-		return nil, err
-	}
-	return f.info(n, path.Base(name)), nil
-}
-
-// Lstat is Stat: exFAT has no symbolic links.
-func (f *FS) Lstat(name string) (fs.FileInfo, error) { return f.Stat(name) }
-
-// ReadLink fails: exFAT has no symbolic links.
-func (f *FS) ReadLink(name string) (string, error) {
-	if _, err := f.lookup("readlink", name); err != nil {
-		return "", err
-	}
-	return "", &fs.PathError{Op: "readlink", Path: name, Err: fmt.Errorf("%w: exFAT has no symbolic links", fs.ErrInvalid)}
 }
 
 func (f *FS) info(n *node, name string) fs.FileInfo {

@@ -29,25 +29,26 @@ func formatErr(st string, off int64, class error, format string, args ...any) er
 
 // FS is a FAT volume. It implements guestfs.FS.
 type FS struct {
-	r           io.ReaderAt
-	size        int64
-	opts        guestfs.Options
-	Bits        int // 12, 16 or 32
-	Label       string
-	VMware      bool // "VMWARE FAT16" signature at byte 512
-	sectorSize  int64
-	clusterSize int64
-	fatOff      int64
-	rootOff     int64 // FAT12/16 fixed root directory
-	rootSize    int64
-	rootCluster uint32 // FAT32
-	dataOff     int64
-	clusters    uint32 // number of data clusters
-	fat         []byte
-	warnings    []string
-	dirs        *guestfs.Cache[dirKey, []*entry]
-	usedOnce    sync.Once
-	usedBefore  []uint32 // usedBefore[c]: clusters 2..c-1 that a chain holds
+	guestfs.Tree[*entry] // ReadDir, Stat, Lstat, ReadLink
+	r                    io.ReaderAt
+	size                 int64
+	opts                 guestfs.Options
+	Bits                 int // 12, 16 or 32
+	Label                string
+	VMware               bool // "VMWARE FAT16" signature at byte 512
+	sectorSize           int64
+	clusterSize          int64
+	fatOff               int64
+	rootOff              int64 // FAT12/16 fixed root directory
+	rootSize             int64
+	rootCluster          uint32 // FAT32
+	dataOff              int64
+	clusters             uint32 // number of data clusters
+	fat                  []byte
+	warnings             []string
+	dirs                 *guestfs.Cache[dirKey, []*entry]
+	usedOnce             sync.Once
+	usedBefore           []uint32 // usedBefore[c]: clusters 2..c-1 that a chain holds
 
 }
 
@@ -116,6 +117,9 @@ func openAt(r io.ReaderAt, size int64, at int64) (*FS, error) {
 		return nil, bad("total sectors 0")
 	}
 	f := &FS{r: r, size: size, sectorSize: bps, clusterSize: bps * spc, dirs: guestfs.NewCache[dirKey, []*entry](cachedDirs)}
+	f.Tree = guestfs.NewTree(guestfs.TreeOf[*entry]{Type: "FAT", Lookup: f.lookup, List: f.list, Info: f.info,
+		IsDir: func(e *entry) bool { return e == nil || e.isDir() }, // nil: the root
+		Name:  func(e *entry) string { return e.name }})
 	f.fatOff = reserved * bps
 	rootSectors := (rootEnt*32 + bps - 1) / bps
 	f.rootOff = f.fatOff + nfats*fatSz*bps

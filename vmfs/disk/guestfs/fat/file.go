@@ -1,8 +1,6 @@
 package fat
 
 import (
-	"errors"
-	"fmt"
 	"io/fs"
 	"path"
 	"time"
@@ -92,46 +90,6 @@ func (f *FS) lost(e *entry) int64 {
 		lost -= want*cs - e.size // the last cluster is partly the file's
 	}
 	return lost
-}
-
-// ReadDir lists a directory.
-func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
-	e, err := f.lookup("readdir", name)
-	if err != nil {
-		return nil, err
-	}
-	if e != nil && !e.isDir() {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
-	}
-	list, err := f.list(e)
-	if err != nil {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
-	}
-	out := make([]fs.DirEntry, len(list))
-	for i, x := range list {
-		out[i] = fs.FileInfoToDirEntry(f.info(x, x.name))
-	}
-	return out, nil
-}
-
-// Stat describes a file or directory.
-func (f *FS) Stat(name string) (fs.FileInfo, error) {
-	e, err := f.lookup("stat", name)
-	if err != nil {
-		return nil, err
-	}
-	return f.info(e, path.Base(name)), nil
-}
-
-// Lstat is Stat: FAT has no symbolic links.
-func (f *FS) Lstat(name string) (fs.FileInfo, error) { return f.Stat(name) }
-
-// ReadLink fails: FAT has no symbolic links.
-func (f *FS) ReadLink(name string) (string, error) {
-	if _, err := f.lookup("readlink", name); err != nil {
-		return "", err
-	}
-	return "", &fs.PathError{Op: "readlink", Path: name, Err: fmt.Errorf("%w: FAT has no symbolic links", fs.ErrInvalid)}
 }
 
 func (f *FS) info(e *entry, name string) fs.FileInfo {
