@@ -381,3 +381,21 @@ func Walk(b testing.TB, fsys fs.FS) (entries int, heapMiB float64) {
 	runtime.KeepAlive(fsys) // what the reader keeps (its caches) counts
 	return entries, float64(ms.HeapInuse) / (1 << 20)
 }
+
+// ManyFiles fills dir with dirs folders named PREFIX0, PREFIX1, ... of
+// files empty files each (file-0, file-1, ...): the tree of a listing
+// benchmark.
+func ManyFiles(dir, prefix string, dirs, files int) error {
+	for d := 0; d < dirs; d++ {
+		sub := filepath.Join(dir, prefix+strconv.Itoa(d))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			return err
+		}
+		for i := 0; i < files; i++ {
+			if err := os.WriteFile(filepath.Join(sub, "file-"+strconv.Itoa(i)), nil, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -115,20 +114,7 @@ func mustInfo(b *testing.B, f fs.File) *guestfs.Info {
 // BenchmarkList100k lists 100,000 files (100 directories of 1000) with
 // their Info, and reports the heap in use after the walk.
 func BenchmarkList100k(b *testing.B) {
-	img := cachedImage(b, "list100k", 256<<20, func(dir string) error {
-		for d := 0; d < 100; d++ {
-			sub := filepath.Join(dir, "dir-"+strconv.Itoa(d))
-			if err := os.Mkdir(sub, 0o755); err != nil {
-				return err
-			}
-			for i := 0; i < 1000; i++ {
-				if err := os.WriteFile(filepath.Join(sub, "file-"+strconv.Itoa(i)), nil, 0o644); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}, "-b", "4096", "-N", "110000")
+	img := cachedImage(b, "list100k", 256<<20, func(dir string) error { return benchpeer.ManyFiles(dir, "dir-", 100, 1000) }, "-b", "4096", "-N", "110000")
 	imgf, err := os.Open(img)
 	if err != nil {
 		b.Fatal(err)

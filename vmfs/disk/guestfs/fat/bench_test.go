@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -110,20 +109,7 @@ func BenchmarkReadFile(b *testing.B) {
 // their Info, and reports the heap in use after the walk. The names fit
 // 8.3 (mcopy takes minutes to make 1000 unique short names for long ones).
 func BenchmarkList100k(b *testing.B) {
-	img := fat32Image(b, "list100k", 256<<20, func(dir string) error {
-		for d := 0; d < 100; d++ {
-			sub := filepath.Join(dir, "dir"+strconv.Itoa(d))
-			if err := os.Mkdir(sub, 0o755); err != nil {
-				return err
-			}
-			for i := 0; i < 1000; i++ {
-				if err := os.WriteFile(filepath.Join(sub, "file-"+strconv.Itoa(i)), nil, 0o644); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	img := fat32Image(b, "list100k", 256<<20, func(dir string) error { return benchpeer.ManyFiles(dir, "dir", 100, 1000) })
 	imgf, err := os.Open(img)
 	if err != nil {
 		b.Fatal(err)
