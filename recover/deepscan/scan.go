@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	chunkSize   = 256 << 10
+	chunkSize   = 1 << 20
 	overlap     = 40 << 10 // a structure starting in a chunk may reach this far past it (32 KiB text, VMFS6 descriptor metadata up to +32 KiB)
 	sector      = 512
 	maxTextSize = 32 << 10
@@ -197,15 +197,11 @@ func (s *scanner) flushVotes() {
 	}
 }
 
-// zeroRun is the size of the all-zero runs examine skips at once; most of
-// a datastore that is not full is zeros.
-const zeroRun = 64 << 10
-
-var zeros [zeroRun]byte
-
 // mayStart marks the first bytes a sought structure can start with: the
 // low byte of each magic word examine matches (little-endian), and the
-// first byte of each text head.
+// first byte of each text head. Zero is none of them, so the zeros that
+// fill most of a datastore cost one look-up a sector, not a comparison
+// of every byte.
 var mayStart = func() (t [256]bool) {
 	for _, m := range []uint32{lvmMagic, fsMagic, fsMagicL, hbFree, hbUsed, 2} {
 		t[byte(m)] = true
@@ -225,16 +221,12 @@ var mayStart = func() (t [256]bool) {
 func (s *scanner) examine(buf []byte, base, limit int64) {
 	le := binary.LittleEndian
 	for o := int64(0); o < limit; o += sector {
-		if o%zeroRun == 0 && o+zeroRun <= int64(len(buf)) && bytes.Equal(buf[o:o+zeroRun], zeros[:]) {
-			o += zeroRun - sector // no signature starts with zeros: skip the run
-			continue
-		}
 		b := buf[o:]
 		if len(b) < 16 {
 			return
 		}
 		if !mayStart[b[0]] {
-			continue // most sectors of file data: one table look-up each
+			continue // most sectors, zeros included: one table look-up each
 		}
 		at := base + o
 		switch m := le.Uint32(b); { // every structure sought starts with its magic word
