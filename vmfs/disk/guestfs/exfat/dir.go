@@ -302,7 +302,8 @@ func (f *FS) root() *node {
 }
 
 // lookup walks name (an fs.FS path) from the root, comparing names
-// through the up-case table.
+// through the up-case table. A directory that is one above it (a loop) is
+// an error.
 func (f *FS) lookup(op, name string) (*node, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
@@ -311,6 +312,7 @@ func (f *FS) lookup(op, name string) (*node, error) {
 	if name == "." {
 		return cur, nil
 	}
+	onPath := map[dirKey]bool{{cur.cluster, false}: true} // the directories walked through
 	for _, part := range strings.Split(name, "/") {
 		if !cur.dir {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
@@ -331,6 +333,11 @@ func (f *FS) lookup(op, name string) (*node, error) {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
 		cur = found
+		if k := (dirKey{cur.cluster, cur.deleted}); cur.dir && onPath[k] {
+			return nil, &fs.PathError{Op: op, Path: name, Err: formatErr("directory entry", cur.off, ErrCorrupt, "%s: directory at cluster %d loops back to a directory above it", part, cur.cluster)}
+		} else if cur.dir {
+			onPath[k] = true
+		}
 	}
 	return cur, nil
 }

@@ -276,7 +276,7 @@ type dirKey struct {
 const cachedDirs = 64
 
 // lookup walks name (an fs.FS path) from the root, case-insensitively; the
-// root is nil.
+// root is nil. A directory that is one above it (a loop) is an error.
 func (f *FS) lookup(op, name string) (*entry, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
@@ -285,6 +285,7 @@ func (f *FS) lookup(op, name string) (*entry, error) {
 		return nil, nil
 	}
 	var cur *entry
+	onPath := map[dirKey]bool{{}: true} // the directories walked through
 	for _, part := range strings.Split(name, "/") {
 		if cur != nil && !cur.isDir() {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
@@ -304,6 +305,11 @@ func (f *FS) lookup(op, name string) (*entry, error) {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
 		cur = found
+		if k := (dirKey{cur.cluster, cur.deleted}); cur.isDir() && onPath[k] {
+			return nil, &fs.PathError{Op: op, Path: name, Err: formatErr("directory entry", cur.off, ErrCorrupt, "%s: directory at cluster %d loops back to a directory above it", part, cur.cluster)}
+		} else if cur.isDir() {
+			onPath[k] = true
+		}
 	}
 	return cur, nil
 }
