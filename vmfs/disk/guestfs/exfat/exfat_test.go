@@ -21,6 +21,7 @@ import (
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/guestfstest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
@@ -478,23 +479,7 @@ func FuzzOpen(f *testing.F) {
 			if fi.Sys().(*guestfs.Info).State == guestfs.Live {
 				live[p] = true
 			}
-			file, err := v.Open(p)
-			if err != nil {
-				return nil
-			}
-			b, err := io.ReadAll(file)
-			if err != nil {
-				return nil
-			}
-			if int64(len(b)) != fi.Size() {
-				t.Fatalf("%s: read %d bytes, size %d", p, len(b), fi.Size())
-			}
-			if len(b) > 1 {
-				at := make([]byte, len(b)/2)
-				if _, err := file.(io.ReaderAt).ReadAt(at, int64(len(b)-len(at))); err != nil && err != io.EOF || !bytes.Equal(at, b[len(b)-len(at):]) {
-					t.Fatalf("%s: ReadAt differs from Read: %v", p, err)
-				}
-			}
+			guestfstest.CheckFile(t, v, p, 1<<20, func(error) bool { return true })
 			return nil
 		})
 		if deleted {

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/guestfstest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
@@ -111,64 +111,11 @@ func FuzzOpen(f *testing.F) {
 				if d.IsDir() {
 					return nil
 				}
-				checkFile(t, fsys, p)
+				guestfstest.CheckFile(t, fsys, p, maxFuzzRead, func(err error) bool { return isFormatError(err) || errors.Is(err, fs.ErrNotExist) })
 				return nil
 			})
 		}
 	})
-}
-
-func checkFile(t *testing.T, fsys *FS, p string) {
-	fl, err := fsys.Open(p)
-	if err != nil {
-		if !isFormatError(err) && !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("open %s: %v", p, err)
-		}
-		return
-	}
-	defer fl.Close()
-	fi, _ := fl.Stat()
-	if fi.IsDir() {
-		return // a symbolic link to a directory, followed
-	}
-	n := min(fi.Size(), maxFuzzRead)
-	whole := make([]byte, n)
-	got, err := fl.(io.ReaderAt).ReadAt(whole, 0)
-	if err != nil && err != io.EOF {
-		if !isFormatError(err) {
-			t.Fatalf("%s: ReadAt: %v", p, err)
-		}
-		return
-	}
-	if int64(got) != n {
-		t.Fatalf("%s: ReadAt read %d of %d bytes", p, got, n)
-	}
-	var chunks []byte
-	buf := make([]byte, 777)
-	for int64(len(chunks)) < n {
-		k, err := fl.Read(buf[:min(int64(len(buf)), n-int64(len(chunks)))])
-		chunks = append(chunks, buf[:k]...)
-		if err != nil {
-			break
-		}
-	}
-	if !bytes.Equal(chunks, whole) {
-		t.Fatalf("%s: Read in chunks and ReadAt differ", p)
-	}
-	m, err := fl.(allocmap.Mapper).AllocationMap()
-	if err != nil {
-		t.Fatalf("%s: AllocationMap: %v", p, err)
-	}
-	if err := m.Validate(fi.Size()); err != nil {
-		t.Fatalf("%s: %v", p, err)
-	}
-	var at int64
-	for _, r := range append(m.Clip(n), allocmap.Range{Off: n}) {
-		if r.Off > at && !bytes.Equal(whole[at:r.Off], make([]byte, r.Off-at)) {
-			t.Fatalf("%s: bytes %d-%d outside the allocation map are not zeros", p, at, r.Off)
-		}
-		at = r.End()
-	}
 }
 
 func TestDisplayName(t *testing.T) {
