@@ -46,6 +46,7 @@ var debianPackages = map[string]string{
 	"mkfs.btrfs":       "btrfs-progs",
 	"mkfs.exfat":       "exfatprogs",
 	"fsck.exfat":       "exfatprogs",
+	"fsfreeze":         "util-linux",
 	"mkfs.ext2":        "e2fsprogs",
 	"mkfs.ext3":        "e2fsprogs",
 	"mkfs.ext4":        "e2fsprogs",
@@ -169,6 +170,22 @@ func look(tb testing.TB, name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s not installed (Debian package %s)", name, pkg)
+}
+
+// WriteBack makes the kernel file system mounted at mountpoint write
+// everything back in place on its device, log or journal checkpointed
+// (fsfreeze -f, then -u). A test that unmounts a loop mount and then reads
+// its image calls it first: the unmount writes back only when it ends the
+// file system, and a copy of the mount in a mount namespace made meanwhile
+// (by another test package's process) keeps it alive.
+func WriteBack(tb testing.TB, mountpoint string) {
+	tb.Helper()
+	fsfreeze := Tool(tb, "fsfreeze")
+	for _, op := range []string{"-f", "-u"} {
+		if out, err := exec.Command(fsfreeze, op, mountpoint).CombinedOutput(); err != nil {
+			tb.Fatalf("fsfreeze %s %s: %v: %s", op, mountpoint, err, out)
+		}
+	}
 }
 
 // ModuleRoot returns the folder holding go.mod, found upward from the

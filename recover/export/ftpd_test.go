@@ -85,11 +85,26 @@ func runServer(t testing.TB, addr string, name string, args ...string) {
 // where no option moves them (pure-ftpd: a file per session in
 // /run/pure-ftpd, left behind by sessions the tests cut): it runs in a
 // mount namespace of its own with an empty tmpfs on /run.
+//
+// The namespace starts as a copy of every mount there is, those other test
+// packages running beside this one made too; a copy keeps its file system
+// alive after the test that made it unmounts it, so an XFS or ext4 image
+// filled through a loop mount is not written back when that test reads it
+// (it found XFS directories empty in CI). The copies of loop, FUSE and
+// temporary-folder mounts are detached before the server starts.
 func runServerPrivateRun(t testing.TB, addr string, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command("/bin/sh", append([]string{"-c", `mount -t tmpfs vmfsrecover-test /run && exec "$0" "$@"`, name}, args...)...)
+	const script = `mount -t tmpfs vmfsrecover-test /run || exit
+tac /proc/self/mounts | while read -r src dir fstype rest; do
+	case "$src $fstype $dir/" in
+	/dev/loop*|*" fuse"*|*" $VMFSRECOVER_TEST_TMP/"?*) umount -l "$dir" 2>/dev/null ;;
+	esac
+done
+exec "$0" "$@"`
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, name}, args...)...)
+	cmd.Env = append(os.Environ(), "VMFSRECOVER_TEST_TMP="+filepath.Clean(os.TempDir()))
 	// Go makes the new namespace's mounts private, so the tmpfs is seen
-	// by the server alone.
+	// by the server alone and the detaching stays in the namespace.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 	startServer(t, addr, name, cmd)
 }

@@ -48,6 +48,7 @@ func mounted(t *testing.T, typ string, size int64, args []string, fill func(root
 		}
 	})
 	fill(mnt)
+	testenv.WriteBack(t, mnt)
 	if out, err := exec.Command(umount, mnt).CombinedOutput(); err != nil {
 		t.Fatalf("umount: %v\n%s", err, out)
 	}

@@ -181,6 +181,7 @@ func mountedImage(t testing.TB, mkfs, img string, size int64, args []string, fil
 	if err != nil {
 		return nil, err
 	}
+	testenv.WriteBack(t, mnt)
 	mounted = false
 	if err := run(testenv.Tool(t, "umount"), mnt); err != nil {
 		return nil, err

@@ -230,8 +230,14 @@ func TestSymlinksAndLinks(t *testing.T) {
 	if _, err := x.Stat("sym-long"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat of a dangling link: %v, want ErrNotExist", err)
 	}
-	a, _ := x.Stat("small.txt")
-	b, _ := x.Stat("sf/hard-link")
+	a, err := x.Stat("small.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := x.Stat("sf/hard-link")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ia, ib := a.Sys().(*guestfs.Info), b.Sys().(*guestfs.Info)
 	if ia.ID != ib.ID || ia.Links != 2 || ib.Links != 2 {
 		t.Errorf("hard links: %+v and %+v, want one inode with 2 links", ia, ib)
