@@ -239,7 +239,10 @@ func TestSSHSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(f.lanes); n != c.want && !(c.delay == 0 && n <= 2) { // a loaded machine may answer in 2-4 ms
+		// A loaded machine may answer loopback in up to 8 ms (3 sessions
+		// were seen in CI beside four builds); TestSessionsFor pins the
+		// mapping from round trip to sessions exactly.
+		if n := len(f.lanes); n != c.want && !(c.delay == 0 && n <= 4) {
 			t.Errorf("%q, delay %v: %d SFTP sessions, want %d", c.config, c.delay, n, c.want)
 		}
 		file, err := f.Open(fsName(img))
