@@ -10,13 +10,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"testing/fstest"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/mount/mounttest"
 )
 
-// backedFS gives files whose first backedLen bytes lie in image from
+// backedFS gives a file "f" whose first backedLen bytes lie in image from
 // offset at, as disk.Backed says; ReadAt refuses exactly the reads that
 // Backing claims, so that a mount which copied them fails.
 type backedFS struct {
@@ -34,7 +35,7 @@ type backedFile struct {
 
 func (b backedFS) Open(name string) (fs.File, error) {
 	f, err := b.MapFS.Open(name)
-	if err != nil || name == "." {
+	if err != nil || name != "f" {
 		return f, err
 	}
 	return backedFile{f, b.MapFS[name].Data, b}, nil
@@ -112,5 +113,38 @@ func testBackedBytes(t *testing.T, direct bool) {
 	}
 	if len(srv.t.maps.byFile) != 0 {
 		t.Errorf("%d maps left after Unmount", len(srv.t.maps.byFile))
+	}
+}
+
+// TestImageGoneUnderTheMapReadsEIO: when the image's bytes under the map
+// cannot be had (here the image shrank after the map was made, as a bad
+// sector fails the read of a page), the kernel cannot copy the reply, and
+// the reader gets EIO, as a failed ReadAt gives, and the mount serves on.
+func TestImageGoneUnderTheMapReadsEIO(t *testing.T) {
+	data := bytes.Repeat([]byte("vmfs"), 1<<18) // 1 MiB
+	imgPath := filepath.Join(t.TempDir(), "image")
+	if err := os.WriteFile(imgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image, err := os.Open(imgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer image.Close()
+	fsys := backedFS{MapFS: fstest.MapFS{"f": {Data: data}, "g": {Data: []byte("still served")}},
+		image: image, backedLen: int64(len(data))}
+	srv := mountForTest(t, fsys, Options{DirectFrom: 1})
+	name := filepath.Join(srv.Dir, "f")
+	if got := mounttest.ReadFile(t, name); !bytes.Equal(got, data) {
+		t.Fatal("the file read before the image shrank differs")
+	}
+	if err := os.Truncate(imgPath, 0); err != nil {
+		t.Fatal(err)
+	}
+	if errs := mounttest.Try(t, []mounttest.Op{{Call: "read", Path: name}}); !errors.Is(errs[0], syscall.EIO) {
+		t.Errorf("reading the file whose image shrank: %v, want EIO", errs[0])
+	}
+	if got := mounttest.ReadFile(t, filepath.Join(srv.Dir, "g")); string(got) != "still served" {
+		t.Errorf("another file after the failed read: %q", got)
 	}
 }

@@ -54,10 +54,10 @@ type Entry struct {
 	SHA256  string      `json:"sha256,omitempty"` // of a regular file
 }
 
-// Op is a change the child tries: Call is one of open-write, open-append,
+// Op is a call the child tries: Call is one of open-write, open-append,
 // create, truncate, mkdir, remove, rmdir, rename, chmod, chtimes, symlink,
-// link, setxattr; Path the file it acts on; To the second path of rename,
-// symlink (the new link) and link.
+// link, setxattr (changes), or read (the whole file); Path the file it acts
+// on; To the second path of rename, symlink (the new link) and link.
 type Op struct {
 	Call string `json:"call"`
 	Path string `json:"path"`
@@ -436,6 +436,9 @@ func (op Op) do() error {
 		return os.Link(op.Path, op.To)
 	case "setxattr":
 		return syscall.Setxattr(op.Path, "user.x", []byte("y"), 0)
+	case "read":
+		_, err := os.ReadFile(op.Path)
+		return err
 	}
 	return fmt.Errorf("unknown call %q", op.Call)
 }
