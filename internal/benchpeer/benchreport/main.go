@@ -38,6 +38,9 @@ var rows = []row{
 	{"deep scan, dense", "BenchmarkDeepScanVsCat/dense", "cat", "x-cat", 0.95, false},
 	{"deep scan, sparse", "BenchmarkDeepScanVsCat/sparse", "cat", "x-cat", 1, true},
 	{"ls -r -l, 100,000 files VMFS5", "BenchmarkLsVsVmfsFuse", "vmfs-fuse + find -ls", "x-vmfs-fuse", 10, false},
+	{"cat 256 MiB through mount (VMFS6)", "BenchmarkMountCat", "vmfsrecover cat, in process", "x-vmfsrecover-cat", 0.8, false},
+	{"cat 256 MiB through mount (VMFS6)", "BenchmarkMountCat", "FUSE ceiling: plain file, same server", "x-ceiling", 0, false},
+	{"FUSE ceiling: cat 256 MiB plain file", "BenchmarkMountCeiling", "vmfsrecover cat, in process", "x-vmfsrecover-cat", 0, false},
 }
 
 func main() {
