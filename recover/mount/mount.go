@@ -91,11 +91,14 @@ func Mount(dir string, fsys fs.FS, o Options) (*Server, error) {
 			MaxWrite:   maxRead, MaxReadAhead: maxRead,
 			// Replies are written from memory: the mapped image where the
 			// bytes lie in it as they are (mappings), a buffer otherwise.
-			// Splicing them from the image instead (fuse.ReadResultFd) was
-			// measured: it needs reads two pages short of 1 MiB to fit a
-			// pipe, and cat of a 256 MiB file with direct I/O was then
-			// slower (medians 220 and 291 ms against 163 and 250), through
-			// the page cache no clearly faster.
+			// Splicing them from the image instead (fuse.ReadResultFd)
+			// needs a pipe larger than a 1 MiB reply, which the default
+			// /proc/sys/fs/pipe-max-size (1 MiB) refuses, and reads two
+			// pages short of 1 MiB were slower (cat of a 256 MiB file with
+			// direct I/O: medians 220 and 291 ms against 163 and 250).
+			// With pipe-max-size raised to 2 MiB, whole 1 MiB replies
+			// spliced beat the map by 1.2x (fresh mounts, 21 rounds), but
+			// that is a setting of the system, not ours to change.
 			DisableSplice: true,
 			// Memory maps of files read with direct I/O (Linux 6.6+; older
 			// kernels refuse the map, as they refuse it on any such file).
