@@ -4,11 +4,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/recover/guest"
 	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
@@ -151,4 +158,131 @@ func TestGuestDeletedFile(t *testing.T) {
 	if out, err, _ = cli(t, "ls", "-r", img); err != nil || strings.Contains(out, "_one.txt") {
 		t.Errorf("ls without --deleted: %v\n%s", err, out)
 	}
+}
+
+// The folders of partitions and logical volumes have no time of their
+// own: they take the disk file's, in ls -l and --json, on a disk SOURCE
+// and below a datastore's NAME.vmdk@ (the VMDK's time, as NAME.vmdk@ has).
+func TestGuestPartitionRootTimes(t *testing.T) {
+	raw, _ := guestDisk(t)
+	when := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := os.Chtimes(raw, when, when); err != nil {
+		t.Fatal(err)
+	}
+	ds := guestDatastore(t, raw)
+	lsJSON := func(args ...string) (string, time.Time) {
+		t.Helper()
+		out, err, _ := cli(t, append([]string{"--json", "ls"}, args...)...)
+		var e struct {
+			Path  string
+			MTime time.Time `json:"mtime"`
+		}
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &e)
+		}
+		if err != nil {
+			t.Fatalf("ls --json %q: %v\n%s", args, err, out)
+		}
+		return e.Path, e.MTime
+	}
+	_, vmdkTime := lsJSON(ds, "/vm1/vm1.vmdk")
+	for _, c := range []struct {
+		args []string
+		want time.Time
+	}{
+		{[]string{raw, "/"}, when},
+		{[]string{ds, "/vm1/vm1.vmdk@"}, vmdkTime},
+	} {
+		p, mtime := lsJSON(c.args...)
+		if !strings.HasSuffix(p, "/p1") || !mtime.Equal(c.want) || mtime.IsZero() {
+			t.Errorf("ls --json %q: %s mtime %s, want the disk's %s", c.args, p, mtime, c.want)
+		}
+	}
+	if out, err, _ := cli(t, "ls", "-l", raw, "/"); err != nil || !strings.Contains(out, " 2024-05-06 ") {
+		t.Errorf("ls -l: %v\n%s", err, out)
+	}
+}
+
+// A Btrfs partition, which no reader reads: entering it fails with the
+// commands that copy it out, naming the SOURCE as given, and run by a
+// shell as printed, they write the partition's bytes to part.img. On the
+// raw disk as SOURCE (dump), inside a datastore as a flat VMDK (cat of the
+// extent's range) and as a single-file sparse VMDK (export of the disk,
+// then dump of the copy).
+func TestGuestCopyOutHint(t *testing.T) {
+	testenv.Tool(t, "mkfs.btrfs")
+	if testing.Short() {
+		t.Skip("builds the binary to run the hints; skipped with -short")
+	}
+	dir := t.TempDir()
+	const start, size = 9 << 20, 121 << 20 // p2, after an 8 MiB ext4 p1
+	raw := filepath.Join(dir, "btrfs guest.raw")
+	os.WriteFile(raw, nil, 0o644)
+	os.Truncate(raw, start+size)
+	guesttest.Run(t, "label: dos\nstart=2048, size=16384, type=83\nstart=18432, type=83\n", "sfdisk", "-q", raw)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello\n"), 0o644)
+	guesttest.Run(t, "", "mkfs.ext4", "-q", "-E", "offset=1048576", "-d", src, raw, "8192k")
+	part := filepath.Join(dir, "p2.img")
+	os.WriteFile(part, nil, 0o644)
+	os.Truncate(part, size)
+	guesttest.Run(t, "", "mkfs.btrfs", "-q", part)
+	guesttest.Run(t, "", "dd", "if="+part, "of="+raw, "bs=1M", fmt.Sprintf("seek=%d", start>>20), "conv=notrunc,sparse", "status=none")
+	want := fileSHA256(t, part)
+
+	sparse := filepath.Join(dir, "vm1.vmdk")
+	guesttest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, sparse)
+	sparseData, _ := os.ReadFile(sparse)
+	sparseDS := filepath.Join(dir, "sparse-ds.img")
+	if _, err := vmfstest.Write(sparseDS, vmfstest.Spec{Version: 6, Label: "ds2", Files: []vmfstest.Entry{
+		{Path: "vm1/vm1.vmdk", Data: sparseData},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Dir(buildBinary(t))
+	for _, c := range []struct {
+		args []string // of cat of a file on p2
+		cmd  string   // the start of the command printed
+	}{
+		{[]string{raw, "/p2/etc/fstab"}, "vmfsrecover dump --offset 9437184 --length 126877696 '" + raw + "' -o part.img"},
+		{[]string{guestDatastore(t, raw), "/vm1/vm1.vmdk@/p2/etc/fstab"}, "vmfsrecover cat --offset 9437184 --length 126877696 "},
+		{[]string{sparseDS, "/vm1/vm1.vmdk@/p2/etc/fstab"}, "vmfsrecover export --to vmdk-copy " + sparseDS + " /vm1/vm1.vmdk && vmfsrecover dump "},
+	} {
+		_, err, _ := cli(t, append([]string{"cat"}, c.args...)...)
+		if !errors.Is(err, guest.ErrNotReadable) {
+			t.Fatalf("cat %q: %v, want ErrNotReadable", c.args, err)
+		}
+		_, hint, ok := strings.Cut(err.Error(), "Btrfs cannot be read yet; copy it out with: ")
+		hint, _, ok2 := strings.Cut(hint, ", then use the file system's own tools")
+		if !ok || !ok2 || !strings.HasPrefix(hint, c.cmd) {
+			t.Errorf("cat %q: %v\nwant the command %s...", c.args, err, c.cmd)
+			continue
+		}
+		work := t.TempDir()
+		sh := exec.Command("sh", "-c", hint)
+		sh.Dir = work
+		sh.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		if out, err := sh.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", hint, err, out)
+			continue
+		}
+		if got := fileSHA256(t, filepath.Join(work, "part.img")); got != want {
+			t.Errorf("%s: part.img is not the partition", hint)
+		}
+	}
+}
+
+func fileSHA256(t *testing.T, name string) string {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

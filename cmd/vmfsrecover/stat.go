@@ -137,7 +137,8 @@ func runStat(ctx context.Context, g *globalOptions, sf statFlags, args []string,
 	}
 	if sf.search && !g.json {
 		printFound(out, r.Found, func(f partition.Found, img string) string {
-			return fmt.Sprintf("vmfsrecover cat %s %s --offset %d --length %d > %s", a.sourceArgs(), textout.ShellQuote(e.Path), f.Start, f.Size, img)
+			// The options first: none is read after the -- that ends several SOURCEs.
+			return fmt.Sprintf("vmfsrecover cat --offset %d --length %d %s %s > %s", f.Start, f.Size, a.sourceArgs(), textout.ShellQuote(e.Path), img)
 		})
 	}
 	if sf.search && len(r.Found) == 0 {

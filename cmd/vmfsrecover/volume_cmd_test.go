@@ -217,7 +217,7 @@ func TestStatSearchAndCatRange(t *testing.T) {
 	if err := runStat(context.Background(), g, statFlags{search: true}, []string{res.Image, "/vm1/vm1-flat.vmdk"}, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	want := fmt.Sprintf("vmfsrecover cat %s /vm1/vm1-flat.vmdk --offset %d --length %d > ext4-%d.img", res.Image, at, size, at)
+	want := fmt.Sprintf("vmfsrecover cat --offset %d --length %d %s /vm1/vm1-flat.vmdk > ext4-%d.img", at, size, res.Image, at)
 	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "e2fsck -y -b 8193 -B 1024") {
 		t.Fatalf("output lacks %q and the e2fsck line:\n%s", want, out.String())
 	}

@@ -3,6 +3,7 @@ package guest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
 )
@@ -26,6 +28,13 @@ type DatastoreOptions struct {
 	// VMDK opens the disks (nil: the defaults; Tolerant reads missing
 	// extents and parents as zeros).
 	VMDK *vmdk.Options
+	// SourceArgs are the arguments by which a vmfsrecover command reaches
+	// this datastore, shell-quoted: the options that read it, then the
+	// SOURCEs (ended by -- when several, so that no option may follow), as
+	// "ds.img" or "--deep a.img b.img --". The hint of a file system no reader reads
+	// prints the commands that copy it out with them; empty, the hint
+	// names the bytes only.
+	SourceArgs string
 }
 
 // Datastore is a datastore's file system (a VMFS volume, a deep scan's
@@ -114,10 +123,11 @@ func (d *Datastore) tree(op, name, vmdkPath string) (*Tree, error) {
 		var others []*vmdk.Disk
 		var tree *Tree
 		if err == nil {
-			disks := []Disk{{Name: path.Base(vmdkPath), R: disk, Size: disk.Size()}}
+			disks := []Disk{{Name: path.Base(vmdkPath), R: disk, Size: disk.Size(), ModTime: d.modTime(vmdkPath), CopyOut: d.copyOut(vmdkPath, disk)}}
 			others = d.otherDisks(vmdkPath, disk)
 			for _, o := range others {
-				disks = append(disks, Disk{Name: path.Base(o.Info().Chain[0].Path), R: o, Size: o.Size(), LVMOnly: true})
+				p := o.Info().Chain[0].Path
+				disks = append(disks, Disk{Name: path.Base(p), R: o, Size: o.Size(), LVMOnly: true, ModTime: d.modTime(p)})
 			}
 			// A disk entered by its path is searched when its table is lost.
 			opts := d.opts.Options
@@ -134,6 +144,67 @@ func (d *Datastore) tree(op, name, vmdkPath string) (*Tree, error) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: dd.err}
 	}
 	return dd.tree, nil
+}
+
+// modTime is the time of the VMDK at p, which the directories made for its
+// partitions take (as NAME.vmdk@ does); zero when it cannot be read.
+func (d *Datastore) modTime(p string) time.Time {
+	info, err := fs.Stat(d.fsys, strings.TrimPrefix(p, "/"))
+	if err != nil {
+		return time.Time{}
+	}
+	return info.ModTime()
+}
+
+// copyOut returns the Disk.CopyOut of the disk at vmdkPath: cat of the
+// range of its flat extent when one flat extent holds the whole disk (no
+// snapshot), else an export of the disk's files (descriptors, extents,
+// parents) followed by a dump of the range of the exported disk. Nil
+// without SourceArgs.
+func (d *Datastore) copyOut(vmdkPath string, disk *vmdk.Disk) func(start, length int64) string {
+	if d.opts.SourceArgs == "" {
+		return nil
+	}
+	info := disk.Info()
+	quote := func(p string) string { return textout.ShellQuote("/" + strings.TrimPrefix(p, "/")) }
+	if len(info.Chain) == 1 && len(info.Extents) == 1 && info.Extents[0].Format == "flat" && info.Extents[0].Start == 0 {
+		x := info.Extents[0]
+		return func(start, length int64) string {
+			return fmt.Sprintf("vmfsrecover cat --offset %d --length %d %s %s > part.img", x.FileStart+start, length, d.opts.SourceArgs, quote(x.File))
+		}
+	}
+	var files []string
+	seen := map[string]bool{}
+	for _, p := range append([]string{vmdkPath}, chainFiles(info)...) {
+		if p = strings.TrimPrefix(p, "/"); p != "" && !seen[p] {
+			seen[p] = true
+			files = append(files, quote(p))
+		}
+	}
+	tolerant := ""
+	if d.opts.VMDK != nil && d.opts.VMDK.Tolerant {
+		tolerant = "--tolerant "
+	}
+	copied := "vmdk-copy/" + strings.TrimPrefix(vmdkPath, "/")
+	return func(start, length int64) string {
+		return fmt.Sprintf("vmfsrecover export --to vmdk-copy %s %s && vmfsrecover dump %s--offset %d --length %d %s -o part.img",
+			d.opts.SourceArgs, strings.Join(files, " "), tolerant, start, length, textout.ShellQuote(copied))
+	}
+}
+
+// chainFiles are the files a disk reads: the links of its snapshot chain
+// and their extents.
+func chainFiles(info vmdk.Info) []string {
+	var out []string
+	for _, l := range info.Chain {
+		out = append(out, l.Path)
+	}
+	for _, x := range info.Extents {
+		if x.File != "" {
+			out = append(out, x.File)
+		}
+	}
+	return out
 }
 
 // otherDisks opens the VM's other disks, which a volume group of the disk

@@ -22,8 +22,14 @@
 // so. A file system no reader reads (Btrfs, ReFS, swap, VMFS inside a
 // guest, or none recognised) is listed as a directory; reading it is an
 // error (ErrNotReadable) that says which bytes of the disk to copy out for
-// the file system's own tools. An LVM2 physical volume lists as an empty
-// directory: its logical volumes are under /lvm.
+// the file system's own tools, with the commands that do it for the
+// SOURCE the person gave where the opener knows it (Disk.CopyOut,
+// DatastoreOptions.SourceArgs). An LVM2 physical volume lists as an empty
+// directory: its logical volumes are under /lvm. The directories the tree
+// makes (disks, partitions, volume groups, logical volumes) take the time
+// of the disk file they lie on, the newest of them for what spans several.
+// IsDiskRoot and IsGroupDir tell these directories apart for front ends
+// that show the layers as menus.
 //
 // Several disks (the VMDKs of one VM) make one directory per disk at the
 // root, named after the disk with "@" appended (vm1.vmdk@/p1), and volume

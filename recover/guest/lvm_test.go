@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
@@ -131,9 +132,23 @@ func TestLVMSpanningTwoDisks(t *testing.T) {
 		t.Fatalf("the LV does not span both disks: %v", rep.Report[0].Seg)
 	}
 
+	older, newer := time.Date(2023, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2024, 6, 7, 8, 9, 10, 0, time.UTC)
+	os.Chtimes(imgs[0], older, older)
+	os.Chtimes(imgs[1], newer, newer)
 	tree := openImages(t, imgs...)
 	if got := rootNames(t, tree, "."); !slices.Equal(got, []string{"lvm", "vm1.img@", "vm1_1.img@"}) {
 		t.Fatalf("root lists %v", got)
+	}
+	// What lies on one disk has its time; what spans both, the newer one.
+	for name, want := range map[string]time.Time{".": newer, "vm1.img@": older, "vm1.img@/p1": older, "lvm": newer, "lvm/" + vg: newer, "lvm/" + vg + "/data": newer} {
+		info := mustStat(t, tree, name)
+		if !info.ModTime().Equal(want) {
+			t.Errorf("%s: mtime %s, want %s", name, info.ModTime(), want)
+		}
+		disk, group, volume := name == "." || name == "vm1.img@", name == "lvm" || name == "lvm/"+vg, strings.Contains(name, "/p1") || strings.HasSuffix(name, "/data")
+		if IsDiskRoot(info) != disk || IsGroupDir(info) != group || IsVolumeRoot(info) != volume {
+			t.Errorf("%s: disk root %v, group %v, volume root %v; want %v, %v, %v", name, IsDiskRoot(info), IsGroupDir(info), IsVolumeRoot(info), disk, group, volume)
+		}
 	}
 	if got := rootNames(t, tree, "lvm/"+vg); !slices.Equal(got, []string{"data"}) {
 		t.Fatalf("lvm/%s lists %v", vg, got)

@@ -54,6 +54,17 @@ var ErrNotReadable = errors.New("cannot be read yet")
 type notReadable struct {
 	fsName      string // "" when no file system was recognised
 	start, size int64  // on the disk; -1 for a logical volume
+	// copyOut is the command that copies the range out, "" when the
+	// disk's opener gave none.
+	copyOut string
+}
+
+func (v *volume) notReadable() *notReadable {
+	e := &notReadable{fsName: v.fsName, start: v.start, size: v.size}
+	if v.copyOut != nil && v.start >= 0 {
+		e.copyOut = v.copyOut(v.start, v.size)
+	}
+	return e
 }
 
 func (e *notReadable) Error() string {
@@ -61,11 +72,13 @@ func (e *notReadable) Error() string {
 	if e.fsName != "" {
 		what = e.fsName + " " + ErrNotReadable.Error()
 	}
-	if e.start < 0 {
+	switch {
+	case e.start < 0:
 		return what
+	case e.copyOut != "":
+		return fmt.Sprintf("%s; copy it out with: %s, then use the file system's own tools", what, e.copyOut)
 	}
-	return fmt.Sprintf("%s; copy it out with: vmfsrecover dump DISK --offset %d --length %d -o part.img (or cat FILE --offset %d --length %d on a datastore), then use the file system's own tools",
-		what, e.start, e.size, e.start, e.size)
+	return fmt.Sprintf("%s; copy out its %d bytes from byte %d of the disk for the file system's own tools", what, e.size, e.start)
 }
 
 func (e *notReadable) Unwrap() error { return ErrNotReadable }

@@ -28,6 +28,15 @@ type Disk struct {
 	// (another disk of the same VM, which a volume group may span), and
 	// not listed.
 	LVMOnly bool
+	// ModTime is the disk file's modification time: the time of the
+	// directories the tree makes for the disk, its partitions and its
+	// logical volumes, which have none of their own.
+	ModTime time.Time
+	// CopyOut, when set, returns the command line that copies length
+	// bytes of the disk from byte start into part.img, as the person who
+	// gave the disk runs it: the hint of a file system no reader reads.
+	// Nil: the hint names the bytes only.
+	CopyOut func(start, length int64) string
 }
 
 // Options tune Open.
@@ -59,7 +68,21 @@ type node struct {
 	children []*node // sorted by name; a virtual directory
 	vol      *volume // a file system's root
 	layer    string  // of a virtual directory
+	mtime    time.Time
+	// level is what a virtual directory is (see IsDiskRoot, IsGroupDir).
+	level level
 }
+
+// level tells the virtual directories apart for front ends that show the
+// layers as menus: a disk's (its partitions, or NAME@ among several disks)
+// and the lvm directory with its volume groups.
+type level int
+
+const (
+	levelNone level = iota
+	levelDisk
+	levelGroup
+)
 
 // volume is a partition, a logical volume or a whole disk, and the file
 // system on it, opened on first use.
@@ -69,6 +92,8 @@ type volume struct {
 	r      io.ReaderAt
 	size   int64
 	start  int64 // byte offset on its disk, -1 for a logical volume
+	// copyOut is its disk's Disk.CopyOut (nil for a logical volume).
+	copyOut func(start, length int64) string
 	// empty: the volume holds no file system of its own but is known (an
 	// LVM2 physical volume, whose logical volumes are under /lvm): it
 	// reads as an empty directory.
@@ -103,7 +128,11 @@ func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
 	var tops []*node
 	var pvs []linuxlvm.Device
 	names := map[string]bool{}
+	var newest time.Time // of all the disks: the time of what spans them
 	for _, d := range disks {
+		if d.ModTime.After(newest) {
+			newest = d.ModTime
+		}
 		n, found, err := t.disk(ctx, d, listed > 1)
 		if err != nil {
 			return nil, err
@@ -111,6 +140,9 @@ func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
 		pvs = append(pvs, found...)
 		if d.LVMOnly {
 			continue
+		}
+		if n.vol == nil {
+			n.level = levelDisk
 		}
 		if listed == 1 {
 			t.root = n
@@ -124,9 +156,9 @@ func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
 		tops = append(tops, n)
 	}
 	if t.root == nil {
-		t.root = &node{children: tops, layer: "disks"}
+		t.root = &node{children: tops, layer: "disks", mtime: newest, level: levelDisk}
 	}
-	if lvm := t.lvm(pvs); lvm != nil {
+	if lvm := t.lvm(pvs, newest); lvm != nil {
 		if t.root.vol != nil {
 			// The one disk listed is a file system without a table; the
 			// groups are on the VM's other disks: open those as disks.
@@ -142,8 +174,8 @@ func Open(ctx context.Context, disks []Disk, opts Options) (*Tree, error) {
 
 // lvm builds the lvm directory of the volume groups on the physical
 // volumes found, with a directory per group and the logical volumes in
-// it; nil when there are none.
-func (t *Tree) lvm(pvs []linuxlvm.Device) *node {
+// it, all of time mtime; nil when there are none.
+func (t *Tree) lvm(pvs []linuxlvm.Device, mtime time.Time) *node {
 	if len(pvs) == 0 {
 		return nil
 	}
@@ -154,9 +186,9 @@ func (t *Tree) lvm(pvs []linuxlvm.Device) *node {
 	if len(vgs) == 0 {
 		return nil
 	}
-	dir := &node{name: "lvm", layer: "LVM2 volume groups"}
+	dir := &node{name: "lvm", layer: "LVM2 volume groups", mtime: mtime, level: levelGroup}
 	for _, vg := range vgs {
-		g := &node{name: vg.Name, layer: "LVM2 volume group " + vg.Name}
+		g := &node{name: vg.Name, layer: "LVM2 volume group " + vg.Name, mtime: mtime, level: levelGroup}
 		for _, w := range vg.Warnings {
 			t.warnings = append(t.warnings, fmt.Sprintf("LVM2 volume group %s: %s", vg.Name, w))
 		}
@@ -172,7 +204,7 @@ func (t *Tree) lvm(pvs []linuxlvm.Device) *node {
 			if lv.Origin != "" {
 				layer += " (snapshot of " + lv.Origin + ")"
 			}
-			n := t.volumeNode(lv.Name, layer, lv, lv.Size, -1)
+			n := t.volumeNode(lv.Name, layer, lv, lv.Size, -1, mtime, nil)
 			if lv.Unsupported != nil {
 				n.vol.fsName = ""
 				n.vol.unsupported = fmt.Errorf("%s volume: %w", lv.Type, lv.Unsupported)
@@ -208,14 +240,14 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 	}
 	var pvs []linuxlvm.Device
 	if table != nil && len(table.Partitions) > 0 {
-		dir := &node{layer: prefix + string(table.Scheme) + " partition table"}
+		dir := &node{layer: prefix + string(table.Scheme) + " partition table", mtime: d.ModTime}
 		for _, p := range table.Partitions {
 			if isExtended(p.MBRType) {
 				continue
 			}
 			sec := p.Section(d.R)
 			name := fmt.Sprintf("p%d", p.Index)
-			n := t.volumeNode(name, prefix+partitionLayer(p), sec, p.Size, p.Start)
+			n := t.volumeNode(name, prefix+partitionLayer(p), sec, p.Size, p.Start, d.ModTime, d.CopyOut)
 			n.vol.vmfs = p.IsVMFS()
 			if n.vol.empty {
 				pvs = append(pvs, linuxlvm.Device{Name: d.Name + "/" + name, R: sec, Size: p.Size})
@@ -230,10 +262,10 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 	// physical volume on the whole disk.
 	switch name := partition.DetectFS(d.R, d.Size); name {
 	case partition.FSLVM2:
-		return &node{layer: prefix + "disk"}, []linuxlvm.Device{{Name: d.Name, R: d.R, Size: d.Size}}, nil
+		return &node{layer: prefix + "disk", mtime: d.ModTime}, []linuxlvm.Device{{Name: d.Name, R: d.R, Size: d.Size}}, nil
 	case "":
 	default:
-		return t.volumeNode(".", prefix+"disk", d.R, d.Size, 0), nil, nil
+		return t.volumeNode(".", prefix+"disk", d.R, d.Size, 0, d.ModTime, d.CopyOut), nil, nil
 	}
 	if err != nil && !errors.Is(err, partition.ErrNoTable) {
 		warn("partition table: %v", err)
@@ -249,13 +281,13 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 	}
 	if !t.opts.Search {
 		warn("no partition table and no file system at the start of the disk (a search of the whole disk for file systems by their backups was not asked for)")
-		return &node{layer: prefix + "disk"}, nil, nil
+		return &node{layer: prefix + "disk", mtime: d.ModTime}, nil, nil
 	}
 	found, err := partition.Search(ctx, d.R, d.Size, m, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%ssearching for file systems: %w", prefix, err)
 	}
-	dir := &node{layer: prefix + "partitions found by search"}
+	dir := &node{layer: prefix + "partitions found by search", mtime: d.ModTime}
 	if len(found) == 0 {
 		warn("no partition table and no file system found")
 		return dir, nil, nil
@@ -265,7 +297,7 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 		name := fmt.Sprintf("p%d", i+1)
 		size := min(f.Size, d.Size-f.Start)
 		n := t.volumeNode(name, fmt.Sprintf("%sfound %s at byte %d", prefix, f.FS, f.Start),
-			io.NewSectionReader(d.R, f.Start, size), size, f.Start)
+			io.NewSectionReader(d.R, f.Start, size), size, f.Start, d.ModTime, d.CopyOut)
 		// A head destroyed: the search placed it by a backup, from which
 		// its reader opens it.
 		n.vol.fsName = f.FS
@@ -281,11 +313,12 @@ func (t *Tree) disk(ctx context.Context, d Disk, several bool) (*node, []linuxlv
 	return dir, nil, nil
 }
 
-// volumeNode is the node of a volume of r, recognising its file system.
-func (t *Tree) volumeNode(name, layer string, r io.ReaderAt, size, start int64) *node {
-	v := &volume{layer: layer, fsName: partition.DetectFS(r, size), r: r, size: size, start: start}
+// volumeNode is the node of a volume of r, recognising its file system;
+// copyOut is its disk's (see Disk.CopyOut).
+func (t *Tree) volumeNode(name, layer string, r io.ReaderAt, size, start int64, mtime time.Time, copyOut func(start, length int64) string) *node {
+	v := &volume{layer: layer, fsName: partition.DetectFS(r, size), r: r, size: size, start: start, copyOut: copyOut}
 	v.empty = v.fsName == partition.FSLVM2
-	return &node{name: name, vol: v}
+	return &node{name: name, vol: v, mtime: mtime}
 }
 
 func isExtended(t byte) bool { return t == 0x05 || t == 0x0F || t == 0x85 }
@@ -317,7 +350,7 @@ func (v *volume) open(opts Options) (guestfs.FS, error) {
 		}
 		open, ok := readers[v.fsName]
 		if !ok {
-			v.err = &notReadable{fsName: v.fsName, start: v.start, size: v.size}
+			v.err = v.notReadable()
 			return
 		}
 		fsys, err := open(v.r, v.size, guestfs.Options{Deleted: opts.Deleted})
@@ -594,6 +627,9 @@ type Info struct {
 	// FS names the file system (as partition.DetectFS does); empty for a
 	// virtual directory.
 	FS string `json:"fs,omitempty"`
+	// VolumeSize is the size of the partition, logical volume or disk
+	// whose root the entry is; 0 for every other entry.
+	VolumeSize int64 `json:"volume_size,omitempty"`
 	// State is guestfs.Live or guestfs.Deleted inside a file system.
 	State string `json:"state,omitempty"`
 	// Entry is what the reader says of the entry (inode, links, stream).
@@ -645,11 +681,11 @@ type nodeInfo struct{ n *node }
 func (i nodeInfo) Name() string       { return i.n.name }
 func (i nodeInfo) Size() int64        { return 0 }
 func (i nodeInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
-func (i nodeInfo) ModTime() time.Time { return time.Time{} }
+func (i nodeInfo) ModTime() time.Time { return i.n.mtime }
 func (i nodeInfo) IsDir() bool        { return true }
 func (i nodeInfo) Sys() any {
 	if v := i.n.vol; v != nil {
-		return &Info{Layer: volumeLayer(v), FS: v.fsName}
+		return &Info{Layer: volumeLayer(v), FS: v.fsName, VolumeSize: v.size}
 	}
 	return &Info{Layer: i.n.layer}
 }
@@ -659,6 +695,22 @@ func (i nodeInfo) Sys() any {
 func IsVolumeRoot(info fs.FileInfo) bool {
 	n, ok := info.(nodeInfo)
 	return ok && n.n.vol != nil
+}
+
+// IsDiskRoot reports the directory of a disk's partitions and logical
+// volumes: a NAME.vmdk@ directory of a Datastore, or in a Tree its root
+// (one disk with a partition table; several disks) or a disk's NAME@
+// among several.
+func IsDiskRoot(info fs.FileInfo) bool {
+	n, ok := info.(nodeInfo)
+	return IsDiskDir(info) || ok && n.n.vol == nil && n.n.level == levelDisk
+}
+
+// IsGroupDir reports the lvm directory of a Tree and the directory of a
+// volume group in it, which hold logical volumes and nothing else.
+func IsGroupDir(info fs.FileInfo) bool {
+	n, ok := info.(nodeInfo)
+	return ok && n.n.vol == nil && n.n.level == levelGroup
 }
 
 // fileInfo is a reader's FileInfo with the layer in Sys().

@@ -3,9 +3,15 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/remote"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/guest"
 	"github.com/vmfsrecover/vmfsrecover/recover/source"
@@ -24,8 +30,9 @@ type GuestOptions struct {
 // (guest.Datastore), each disk opened on first entry.
 func (v *Volume) EnterDisks(ctx context.Context, o GuestOptions, tolerant bool) {
 	ds := guest.NewDatastore(ctx, v.FS, guest.DatastoreOptions{
-		Options: guest.Options{Deleted: o.Deleted},
-		VMDK:    &vmdk.Options{Tolerant: tolerant},
+		Options:    guest.Options{Deleted: o.Deleted},
+		VMDK:       &vmdk.Options{Tolerant: tolerant},
+		SourceArgs: v.sourceArgs,
 	})
 	v.FS = ds
 	v.warnings = ds.Warnings
@@ -64,7 +71,7 @@ func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) 
 	var closers []func() error
 	if s.quick != nil {
 		for _, src := range s.quick.Sources {
-			disks = append(disks, guest.Disk{Name: sourceName(src.Spec), R: src.Disk, Size: src.Size})
+			disks = append(disks, s.guestDisk(src.Spec, src.Disk, src.Size))
 		}
 	} else {
 		// The deep scan keeps its disks to itself: open the sources again.
@@ -73,7 +80,7 @@ func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) 
 			return nil, err
 		}
 		for i, d := range opened {
-			disks = append(disks, guest.Disk{Name: sourceName(s.Sources[i]), R: d, Size: d.Size()})
+			disks = append(disks, s.guestDisk(s.Sources[i], d, d.Size()))
 			closers = append(closers, d.Close)
 		}
 	}
@@ -93,6 +100,29 @@ func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) 
 		return nil, err
 	}
 	return &Volume{FS: t, anomalies: func() []string { return nil }, warnings: t.Warnings, close: closeAll}, nil
+}
+
+// guestDisk is a SOURCE as a disk of a guest.Tree: named after it, with
+// the local file's time, and the dump command that copies a range of it
+// out where dump reads the SOURCE (a local or ssh:// file; not an nbd://
+// export, which dump refuses, nor a RAID array, which it cannot assemble).
+func (s *Scan) guestDisk(spec string, r io.ReaderAt, size int64) guest.Disk {
+	d := guest.Disk{Name: sourceName(spec), R: r, Size: size}
+	if !remote.IsRemote(spec) && s.RAID == "" {
+		if fi, err := os.Stat(spec); err == nil {
+			d.ModTime = fi.ModTime()
+		}
+	}
+	if s.RAID == "" && !strings.HasPrefix(spec, "nbd://") {
+		tolerant := ""
+		if s.opts.Tolerant {
+			tolerant = "--tolerant "
+		}
+		d.CopyOut = func(start, length int64) string {
+			return fmt.Sprintf("vmfsrecover dump %s--offset %d --length %d %s -o part.img", tolerant, start, length, textout.ShellQuote(spec))
+		}
+	}
+	return d
 }
 
 // ErrNoGuestFS: the sources hold no file system a guest reader reads, or

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/discover"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
@@ -271,6 +273,8 @@ type Volume struct {
 	anomalies func() []string
 	warnings  func() []string // of the guest disks (EnterDisks, OpenGuests)
 	close     func() error
+	// sourceArgs reach the volume from the command line (Scan.sourceArgs).
+	sourceArgs string
 }
 
 // Anomalies are the damage met so far while reading the volume.
@@ -291,13 +295,52 @@ func (s *Scan) Open(number int, want *VolumeInfo) (*Volume, error) {
 	if s.deep != nil {
 		r := s.deep.Volumes[number-1]
 		anomalies := slices.Clone(r.Anomalies)
-		return &Volume{FS: r.Tree, anomalies: func() []string { return anomalies }}, nil
+		return &Volume{FS: r.Tree, anomalies: func() []string { return anomalies }, sourceArgs: s.sourceArgs(number)}, nil
 	}
 	vol, err := s.quick.OpenVolume(&s.quick.Volumes[number-1])
 	if err != nil {
 		return nil, err
 	}
-	return &Volume{FS: vol, anomalies: vol.Anomalies}, nil
+	return &Volume{FS: vol, anomalies: vol.Anomalies, sourceArgs: s.sourceArgs(number)}, nil
+}
+
+// sourceArgs are the arguments by which a vmfsrecover command reads the
+// volume with the given number as this scan does, shell-quoted: the
+// options that change what is read, then the SOURCEs (ended by -- when
+// several), for the commands printed in hints.
+func (s *Scan) sourceArgs(number int) string {
+	var args []string
+	if s.opts.Tolerant {
+		args = append(args, "--tolerant")
+	}
+	if s.opts.ProbeAll {
+		args = append(args, "--probe-all")
+	}
+	if s.deep != nil {
+		args = append(args, "--deep")
+		if s.opts.ScanDir != "" {
+			args = append(args, "--scan-dir", s.opts.ScanDir)
+		}
+	}
+	if s.RAID != "" {
+		args = append(args, "--raid", s.RAID)
+	}
+	for _, src := range s.Sources {
+		if m := s.opts.Maps[src]; m != "" {
+			if len(s.Sources) > 1 {
+				m = src + "=" + m
+			}
+			args = append(args, "--map", m)
+		}
+	}
+	if len(s.Volumes) > 1 {
+		args = append(args, "--volume", strconv.Itoa(number))
+	}
+	args = append(args, s.Sources...)
+	if len(s.Sources) > 1 {
+		return textout.ShellQuoteAll(args) + " --"
+	}
+	return textout.ShellQuoteAll(args)
 }
 
 // OpenVolume scans the sources and opens the volume sel names (see Select):
