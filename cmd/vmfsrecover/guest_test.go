@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,7 +228,7 @@ func TestGuestCopyOutHint(t *testing.T) {
 	os.Truncate(part, size)
 	guesttest.Run(t, "", "mkfs.btrfs", "-q", part)
 	guesttest.Run(t, "", "dd", "if="+part, "of="+raw, "bs=1M", fmt.Sprintf("seek=%d", start>>20), "conv=notrunc,sparse", "status=none")
-	want := fileSHA256(t, part)
+	want := testenv.FileSHA256(t, part)
 
 	sparse := filepath.Join(dir, "vm1.vmdk")
 	guesttest.Run(t, "", "qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, sparse)
@@ -267,22 +266,8 @@ func TestGuestCopyOutHint(t *testing.T) {
 			t.Errorf("%s: %v\n%s", hint, err, out)
 			continue
 		}
-		if got := fileSHA256(t, filepath.Join(work, "part.img")); got != want {
+		if got := testenv.FileSHA256(t, filepath.Join(work, "part.img")); got != want {
 			t.Errorf("%s: part.img is not the partition", hint)
 		}
 	}
-}
-
-func fileSHA256(t *testing.T, name string) string {
-	t.Helper()
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

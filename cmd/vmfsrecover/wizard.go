@@ -43,7 +43,11 @@ func newWizardCmd(g *globalOptions) *cobra.Command {
                  or reformatted volumes, deleted files) when the quick scan
                  finds nothing
   3 volume       which of the volumes found
-  4 browse       filter (virtual machines, disks, all files, deleted), search, select
+  4 browse       filter (virtual machines, disks, all files, deleted, guests:
+                 the files inside the VMs' disks), search by name, select;
+                 or open a VM to see its disks, a disk to see its partitions
+                 and logical volumes (file system, size, readable or not),
+                 one of those to see its folders and files (o NUMBER, .. up)
   5 preview      look at a file without exporting it
   6 destination  a local folder, or an FTP/FTPS server (connection tested)
   7 confirm      sizes and free space
@@ -65,8 +69,14 @@ $XDG_STATE_HOME/vmfsrecover/wizard.json), deep-scan files beside it in
    "force": false}
 
 "volume" is a number, a label or a UUID from the scan (may be left out
-when there is one volume). "select" takes items of the filtered list (a VM's folder, a disk with its
-extents), volume paths, or "*" for every item listed; "scan" may be "auto"
+when there is one volume). "open" walks the menus before selecting, as o
+and .. do: each entry an item of the list shown, by path or (inside a
+folder) by name, a folder's path, or "..":
+  "filter": "vms", "open": ["vm1", "vm1.vmdk", "p2", "home/alice"],
+  "select": ["report.txt"]
+"select" takes items of the list shown (a VM's folder, a disk with its
+extents; inside a folder, by name), volume paths, or "*" for every item
+listed; "scan" may be "auto"
 (quick, then deep when nothing is found); "destination" may be
 {"ftp": "ftps://user@host/dir", "ca_file": "nas-ca.pem", "implicit_tls": false,
 "insecure_skip_verify": false}, with the password in VMFSRECOVER_FTP_PASSWORD

@@ -21,6 +21,12 @@ import (
 //	{"sources": ["datastore.img"], "volume": 1, "filter": "vms",
 //	 "select": ["/vm1"], "preview": ["/vm1/vm1.vmx"],
 //	 "destination": {"local": "/srv/recovered"}}
+//
+// or, through the menus into a VM's disk:
+//
+//	{"sources": ["datastore.img"], "filter": "vms",
+//	 "open": ["vm1", "vm1.vmdk", "p2", "home"], "select": ["alice"],
+//	 "destination": {"local": "/srv/recovered"}}
 type Answers struct {
 	Sources  []string `json:"sources"`
 	Tolerant bool     `json:"tolerant"`
@@ -36,9 +42,16 @@ type Answers struct {
 	Volume VolumeChoice `json:"volume"`
 	Filter string       `json:"filter"` // vms, disks, all (default), deleted, guests
 	Search string       `json:"search"`
-	// Select lists what to export: an item of the filtered list by its
-	// path (a VM's folder, a disk with its extents), any volume path, or
-	// "*" for every item the filter and search show.
+	// Open walks the menus from the filtered list before selecting, as
+	// the terminal's o and .. do: each entry opens an item of the list
+	// shown by its path or, inside a folder, its name (a VM, then one of
+	// its disks, then a partition or logical volume, then folders), or a
+	// folder by its path (relative to the open one); ".." goes up. E.g.
+	// ["vm1", "vm1.vmdk", "p2", "home/alice"].
+	Open []string `json:"open"`
+	// Select lists what to export: an item of the list shown by its path
+	// (a VM's folder, a disk with its extents) or, inside a folder, its
+	// name; any volume path; or "*" for every item listed.
 	Select  []string `json:"select"`
 	Preview []string `json:"preview"` // files shown before the export
 	// Destination is a local folder or an FTP URL (the password comes from
@@ -236,6 +249,20 @@ func answerBrowse(ctx context.Context, w *Wizard, a *Answers, out io.Writer) err
 		fmt.Fprintf(out, " and search %q", a.Search)
 	}
 	fmt.Fprintln(out)
+	for _, o := range a.Open {
+		if o == ".." {
+			items, err = w.Up(ctx)
+		} else {
+			var dir string
+			if dir, err = w.folderOf(items, o); err == nil {
+				items, err = w.Enter(ctx, dir)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("open %q: %w", o, err)
+		}
+		writeItems(out, w.State(), items)
+	}
 	if len(a.Select) == 0 {
 		return fmt.Errorf("%w: nothing to select (\"select\")", ErrAnswers)
 	}
@@ -249,11 +276,8 @@ func answerBrowse(ctx context.Context, w *Wizard, a *Answers, out io.Writer) err
 			continue
 		}
 		paths := []string{s}
-		for _, it := range items {
-			if it.Path == "/"+clean(s) {
-				paths = it.Paths
-				break
-			}
+		if it, ok := w.itemAt(items, s); ok {
+			paths = it.Paths
 		}
 		if err := w.Select(ctx, paths...); err != nil {
 			return err
@@ -270,6 +294,25 @@ func answerBrowse(ctx context.Context, w *Wizard, a *Answers, out io.Writer) err
 		}
 	}
 	return w.Next()
+}
+
+// maxItemLines bounds the items an answered run prints of one folder.
+const maxItemLines = 100
+
+// writeItems tells what an opened folder (or the list) holds.
+func writeItems(out io.Writer, st State, items []Item) {
+	where := "the list"
+	if st.Folder != "" {
+		where = "/" + strings.TrimPrefix(st.Folder, ".")
+	}
+	fmt.Fprintf(out, "open %s: %d item(s)\n", where, len(items))
+	for i, it := range items {
+		if i == maxItemLines {
+			fmt.Fprintf(out, "  ... %d more\n", len(items)-i)
+			break
+		}
+		fmt.Fprintf(out, "  %s\n", it.line())
+	}
 }
 
 func answerDestination(a *Answers) Destination {

@@ -9,7 +9,14 @@
 // Each step is completed by one method of Wizard (SetSources, Scan,
 // ChooseVolume, Next from browse or preview, SetDestination, Confirm,
 // Export, Finish); browse also has List and Select, which stay in it, and
-// Preview, which moves to the preview step and back. Back returns to the
+// Preview, which moves to the preview step and back.
+//
+// Browse shows a filtered list (List: the VMs, the disks, every file, the
+// deleted ones, or every file inside the VMs' disks, with a search by name
+// across them), or one folder as a level of menus (Enter, Up): a VM's
+// disks, a disk's partitions and logical volumes with their file system,
+// size and whether it reads, then the folders and files of one. The
+// export records the path through the layers (vm1/vm1.vmdk@/p2/...). Back returns to the
 // step before (see Prev) and Cancel abandons the wizard, from every step but
 // the two final ones. Any other move is refused with a *TransitionError
 // (errors.Is ErrTransition); Allowed is the whole transition table, and the

@@ -11,6 +11,7 @@ import (
 func FuzzLoadAnswers(f *testing.F) {
 	f.Add([]byte(`{"sources": ["a.img"], "scan": "auto", "volume": 2, "filter": "disks", "select": ["*"], "destination": {"local": "/x", "verify": false}}`))
 	f.Add([]byte(`{"destination": {"ftp": "ftp://u@h/"}, "preview": ["/a"], "force": true}`))
+	f.Add([]byte(`{"filter": "vms", "open": ["vm1", "vm1.vmdk", "..", "p1"], "select": ["a.txt"]}`))
 	f.Add([]byte(`{} {}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := LoadAnswers(bytes.NewReader(b))
@@ -29,6 +30,7 @@ func FuzzLoadState(f *testing.F) {
 	f.Add([]byte(`{"format": 1, "step": "browse", "sources": ["x"], "volume": 1, "volumes": [{"number": 1}], "selected": ["a", "b/c"]}`))
 	f.Add([]byte(`{"format": 1, "step": "export", "sources": ["x"], "volume": 1, "volumes": [{"number": 1}], "selected": ["a"], "destination": {"kind": "local", "dir": "/x"}}`))
 	f.Add([]byte(`{"format": 1, "step": "sources"}`))
+	f.Add([]byte(`{"format": 1, "step": "browse", "sources": ["x"], "volume": 1, "volumes": [{"number": 1}], "folder": "vm1/vm1.vmdk@/p1", "top": "vm1"}`))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := filepath.Join(dir, "state.json")

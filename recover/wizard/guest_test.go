@@ -2,18 +2,22 @@ package wizard
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/guest/guesttest"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
-// guestDatastore writes a VMFS6 volume holding vm2/vm2.vmdk, a descriptor
-// over a -flat extent that is a disk partitioned by sfdisk with an ext4
-// partition made by mkfs.ext4 -d holding home/alice/report.txt.
+// guestDatastore writes a VMFS6 volume holding the VM vm2 with two disks:
+// vm2.vmdk, a descriptor over a -flat extent that is a disk partitioned by
+// sfdisk with an ext4 partition made by mkfs.ext4 -d holding
+// home/alice/report.txt and notes.txt, and vm2_1.vmdk, whose one partition
+// holds no file system.
 func guestDatastore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -24,11 +28,17 @@ func guestDatastore(t *testing.T) string {
 	flat := filepath.Join(dir, "vm2-flat.vmdk")
 	guesttest.Ext4Disk(t, flat, 8<<20, filepath.Join(dir, "src"))
 	data, _ := os.ReadFile(flat)
+	empty := filepath.Join(dir, "vm2_1-flat.vmdk")
+	os.WriteFile(empty, make([]byte, 2<<20), 0o644)
+	guesttest.Run(t, "label: dos\nstart=2048, type=7\n", "sfdisk", "-q", empty)
+	emptyData, _ := os.ReadFile(empty)
 	img := filepath.Join(dir, "ds.img")
 	_, err := vmfstest.Write(img, vmfstest.Spec{Version: 6, Label: "guests", Files: []vmfstest.Entry{
-		{Path: "vm2/vm2.vmx", Data: []byte("displayName = \"vm2\"\nscsi0:0.fileName = \"vm2.vmdk\"\n")},
+		{Path: "vm2/vm2.vmx", Data: []byte("displayName = \"vm2\"\nscsi0:0.fileName = \"vm2.vmdk\"\nscsi0:1.fileName = \"vm2_1.vmdk\"\n")},
 		{Path: "vm2/vm2.vmdk", Data: guesttest.Descriptor("vm2-flat.vmdk", 8<<20)},
 		{Path: "vm2/vm2-flat.vmdk", Data: data, Thin: true},
+		{Path: "vm2/vm2_1.vmdk", Data: guesttest.Descriptor("vm2_1-flat.vmdk", 2<<20)},
+		{Path: "vm2/vm2_1-flat.vmdk", Data: emptyData, Thin: true},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +113,9 @@ func TestRunAnswersGuestDiskSource(t *testing.T) {
 	}
 }
 
-// runGuestAnswers runs the wizard from an answers file and checks that it
-// exported n files.
-func runGuestAnswers(t *testing.T, answers string, n int) {
+// runGuestAnswers runs the wizard from an answers file, checks that it
+// exported n files, and returns what it told.
+func runGuestAnswers(t *testing.T, answers string, n int) string {
 	t.Helper()
 	a, err := LoadAnswers(strings.NewReader(answers))
 	if err != nil {
@@ -120,5 +130,146 @@ func runGuestAnswers(t *testing.T, answers string, n int) {
 	}
 	if r.Exported != n || !r.OK() {
 		t.Errorf("report %+v, want %d exported\n%s", r, n, screen.String())
+	}
+	return screen.String()
+}
+
+// The menus from the answers file: the VM, its disks, the first disk's
+// partition with its file system and state, its folders, one file
+// selected by name; the export writes it at its path through the layers
+// and the manifest records that path. The second disk's partition says it
+// holds no file system.
+func TestRunAnswersGuestMenus(t *testing.T) {
+	img := guestDatastore(t)
+	out := filepath.Join(t.TempDir(), "out")
+	screen := runGuestAnswers(t, `{"sources": [`+quote(img)+`], "filter": "vms",
+		"open": ["vm2", "vm2_1.vmdk", "..", "vm2.vmdk", "p1", "home/alice"], "select": ["report.txt"],
+		"destination": {"local": `+quote(out)+`}}`, 1)
+	for _, want := range []string{
+		"open /vm2: 3 item(s)\n" +
+			"  disk        8 MiB  /vm2/vm2.vmdk  (8 MiB virtual disk, 1 link(s), 2 file(s))\n" +
+			"  disk        2 MiB  /vm2/vm2_1.vmdk  (2 MiB virtual disk, 1 link(s), 2 file(s))\n" +
+			"  file         82 B  /vm2/vm2.vmx\n",
+		"open /vm2/vm2_1.vmdk@: 1 item(s)\n  volume      1 MiB  /vm2/vm2_1.vmdk@/p1  (partition p1 (NTFS/exFAT), no file system recognised; o shows how to copy it out)\n",
+		"open /vm2/vm2.vmdk@: 1 item(s)\n  volume      7 MiB  /vm2/vm2.vmdk@/p1  (partition p1 (Linux), ext4, readable)\n",
+		"open /vm2/vm2.vmdk@/p1: 2 item(s)\n  folder ",
+		"open /vm2/vm2.vmdk@/p1/home/alice: 2 item(s)\n",
+		"  file          6 B  /vm2/vm2.vmdk@/p1/home/alice/notes.txt  (partition p1 (Linux), ext4)\n",
+		"selected: /vm2/vm2.vmdk@/p1/home/alice/report.txt\n",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("output lacks %q:\n%s", want, screen)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "vm2/vm2.vmdk@/p1/home/alice/report.txt")); err != nil || string(b) != "quarterly numbers\n" {
+		t.Errorf("exported report.txt: %v %q", err, b)
+	}
+	man, err := os.ReadFile(filepath.Join(out, export.ManifestName))
+	if err != nil || !strings.Contains(string(man), `"source":"vm2/vm2.vmdk@/p1/home/alice/report.txt","dest":"vm2/vm2.vmdk@/p1/home/alice/report.txt"`) {
+		t.Errorf("manifest lacks the path through the layers: %v\n%s", err, man)
+	}
+}
+
+// Enter and Up walk the levels: up from a partition is its disk, from a
+// disk its VM, from the folder opened from the list the list; the open
+// folder is saved, and a resumed wizard shows it again.
+func TestEnterUp(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "wizard.json")
+	w := walkTo(t, guestDatastore(t), "", StepBrowse, Options{StatePath: state})
+	ctx := context.Background()
+	if _, err := w.Up(ctx); err == nil {
+		t.Error("Up from the list did not fail")
+	}
+	if _, err := w.Enter(ctx, "/vm2/vm2.vmx"); err == nil {
+		t.Error("a file was entered")
+	}
+	items, err := w.Enter(ctx, "/vm2/vm2.vmdk@/p1/home")
+	if err != nil || len(items) != 1 || items[0].Path != "/vm2/vm2.vmdk@/p1/home/alice" || items[0].Kind != "folder" {
+		t.Fatalf("Enter home: %v %+v", err, items)
+	}
+	if st := w.State(); st.Folder != "vm2/vm2.vmdk@/p1/home" || st.Top != st.Folder {
+		t.Errorf("folder %q top %q", st.Folder, st.Top)
+	}
+	// Up from the top: the list. Then from the VM down and up again.
+	if items, err = w.Up(ctx); err != nil || w.State().Folder != "" || len(items) == 0 {
+		t.Fatalf("Up from the top: %v, folder %q", err, w.State().Folder)
+	}
+	for _, dir := range []string{"/vm2", "/vm2/vm2.vmdk@", "/vm2/vm2.vmdk@/p1"} {
+		if _, err := w.Enter(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.State().Top != "vm2" {
+		t.Errorf("top %q, want vm2", w.State().Top)
+	}
+	r, err := Resume(Options{StatePath: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	screen, err := runTerminal(t, r, "q\n")
+	if !errors.Is(err, ErrQuit) || !strings.Contains(screen, "In /vm2/vm2.vmdk@/p1 (.. goes up): 2 item(s)") {
+		t.Errorf("resumed: %v\n%s", err, screen)
+	}
+	for _, want := range []string{"vm2/vm2.vmdk@", "vm2", ""} {
+		if _, err := w.Up(ctx); err != nil || w.State().Folder != want {
+			t.Fatalf("Up: %v, folder %q, want %q", err, w.State().Folder, want)
+		}
+	}
+}
+
+// The menus typed: the VM list, a VM's disks, a disk's partitions, a
+// folder, a file selected by number, then up to the list, which marks
+// nothing of the VM as selected as a whole; a search across all guests
+// finds the file again, selected.
+func TestTerminalGuestMenus(t *testing.T) {
+	img := guestDatastore(t)
+	dir := filepath.Join(t.TempDir(), "recovered")
+	w := New(Options{})
+	defer w.Close()
+	input := strings.Join([]string{
+		"", "", // quick scan, the only volume: the VM list
+		"o 1", // vm2: its disks
+		"o 1", // vm2.vmdk: its partitions
+		"o 1", // p1: its folders
+		"o 9", // out of range
+		"o home/alice",
+		"o 1",                        // a file
+		"2",                          // select report.txt
+		"..", "..", "..", "..", "..", // home, p1, the disk, the VM, the list
+		"f guests", "/report",
+		"d", "1", dir, "y", "",
+	}, "\n") + "\n"
+	screen, err := runTerminal(t, w, input, img)
+	if err != nil || w.Step() != StepDone {
+		t.Fatalf("%v at %s\n%s", err, w.Step(), screen)
+	}
+	for _, want := range []string{
+		"In /vm2 (.. goes up): 3 item(s)",
+		"[ ] disk        8 MiB  /vm2/vm2.vmdk  (8 MiB virtual disk, 1 link(s), 2 file(s))",
+		"In /vm2/vm2.vmdk@ (.. goes up): 1 item(s)",
+		"[ ] volume      7 MiB  /vm2/vm2.vmdk@/p1  (partition p1 (Linux), ext4, readable)",
+		"In /vm2/vm2.vmdk@/p1 (.. goes up): 2 item(s)",
+		"o needs an item number from 1 to 2",
+		"In /vm2/vm2.vmdk@/p1/home/alice (.. goes up): 2 item(s)",
+		"item 1 is a file, nothing to open (p 1 previews it)",
+		"Selected: /vm2/vm2.vmdk@/p1/home/alice/report.txt",
+		"Filter vms: 1 item(s)",
+		`Filter guests, search "report": 1 item(s)`,
+		"[x] file         18 B  /vm2/vm2.vmdk@/p1/home/alice/report.txt",
+		"Verify:      OK, 1 file(s)",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("screen lacks %q", want)
+		}
+	}
+	if n := strings.Count(screen, "Filter vms: 1 item(s)"); n != 2 {
+		t.Errorf("the VM list shown %d times, want 2 (at the start, and up from the VM)", n)
+	}
+	if t.Failed() {
+		t.Log(screen)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "vm2/vm2.vmdk@/p1/home/alice/report.txt")); err != nil || string(b) != "quarterly numbers\n" {
+		t.Errorf("exported: %v %q", err, b)
 	}
 }

@@ -44,6 +44,23 @@ type Item struct {
 	// Paths are what selecting the item selects: the VM's folder, the
 	// disk's descriptor with its extents and snapshot parents, the file.
 	Paths []string `json:"paths"`
+	// Folder is what opening the item enters (Enter): a VM's folder, a
+	// disk's NAME.vmdk@, a partition's or folder's path; empty for a file.
+	Folder string `json:"folder,omitempty"`
+}
+
+// line is the item as lists show it: fixed columns first and the path
+// last, so that a long path wraps alone instead of pushing every column
+// off the screen.
+func (it Item) line() string {
+	info := it.Info
+	if it.Provenance != "" && it.Provenance != "intact" {
+		info = strings.TrimSpace(it.Provenance + " " + info)
+	}
+	if info != "" {
+		info = "  (" + info + ")"
+	}
+	return fmt.Sprintf("%-7s %9s  %s%s", it.Kind, preview.Size(it.Size), it.Path, info)
 }
 
 // maxWalk bounds the entries remembered from one volume.
@@ -110,7 +127,7 @@ func (w *Wizard) List(ctx context.Context, filter, search string) ([]Item, error
 		}
 		items = kept
 	}
-	w.st.Filter, w.st.Search = filter, search
+	w.st.Filter, w.st.Search, w.st.Folder, w.st.Top = filter, search, "", ""
 	return items, w.save()
 }
 
@@ -199,7 +216,7 @@ func (w *Wizard) guests(ctx context.Context, fsys fs.FS) ([]Item, error) {
 			}
 			switch {
 			case guest.IsVolumeRoot(info):
-				it.Kind = "volume"
+				it.Kind, it.Folder = "volume", it.Path
 			case d.IsDir():
 				return nil
 			case info.Mode()&fs.ModeSymlink != 0:
@@ -229,6 +246,7 @@ func (w *Wizard) vms(ctx context.Context, fsys fs.FS) []Item {
 			continue
 		}
 		it := &Item{Path: "/" + strings.TrimPrefix(dir, "."), Kind: "vm", Paths: []string{dir}, Info: w.vmInfo(ctx, fsys, e.path)}
+		it.Folder = it.Path
 		byDir[dir] = it
 		dirs = append(dirs, dir)
 	}
@@ -296,45 +314,58 @@ var extentName = regexp.MustCompile(`(?i)-(flat|delta|sesparse|ctk|rdm|rdmp|s\d{
 func (w *Wizard) disks(fsys fs.FS) []Item {
 	var items []Item
 	for _, e := range w.walkItems() {
-		if !e.info.Mode().IsRegular() || !strings.EqualFold(path.Ext(e.path), ".vmdk") || extentName.MatchString(e.path) {
-			continue
+		if isDisk(e.path, e.info) {
+			items = append(items, diskItem(fsys, e.path, e.info, e.prov))
 		}
-		it := Item{Path: "/" + e.path, Kind: "disk", Size: e.info.Size(), Paths: []string{e.path}, Provenance: e.prov}
-		d, err := vmdk.OpenFS(fsys, e.path, &vmdk.Options{Tolerant: true})
-		if err != nil {
-			it.Info = "cannot open: " + err.Error()
-			items = append(items, it)
-			continue
-		}
-		info := d.Info()
-		d.Close()
-		seen := map[string]bool{e.path: true}
-		add := func(p string) {
-			if p != "" && !seen[p] {
-				seen[p] = true
-				if fi, err := fs.Stat(fsys, p); err == nil && fi.Mode().IsRegular() {
-					it.Paths = append(it.Paths, p)
-					it.Size += fi.Size()
-				}
-			}
-		}
-		for _, l := range info.Chain {
-			add(l.Path)
-		}
-		missing := 0
-		for _, x := range info.Extents {
-			if x.Format == "missing" {
-				missing++
-			}
-			add(x.File)
-		}
-		it.Info = fmt.Sprintf("%s virtual disk, %d link(s), %d file(s)", preview.Size(info.Capacity), len(info.Chain), len(it.Paths))
-		if missing > 0 || len(info.Warnings) > 0 {
-			it.Info += fmt.Sprintf(", %d warning(s)", len(info.Warnings))
-		}
-		items = append(items, it)
 	}
 	return items
+}
+
+// isDisk reports a VMDK a person would call a disk: a descriptor or a
+// single-file disk, not an extent of another.
+func isDisk(p string, info fs.FileInfo) bool {
+	return info.Mode().IsRegular() && strings.EqualFold(path.Ext(p), ".vmdk") && !extentName.MatchString(p)
+}
+
+// diskItem is the item of the disk at p: its files (descriptor, extents,
+// snapshot parents) and what it is; opening it enters its NAME.vmdk@.
+func diskItem(fsys fs.FS, p string, fi fs.FileInfo, prov string) Item {
+	it := Item{Path: "/" + p, Kind: "disk", Size: fi.Size(), Paths: []string{p}, Provenance: prov}
+	if info, err := fs.Stat(fsys, p+guest.DiskSuffix); err == nil && session.GuestDiskDir(info) {
+		it.Folder = it.Path + guest.DiskSuffix
+	}
+	d, err := vmdk.OpenFS(fsys, p, &vmdk.Options{Tolerant: true})
+	if err != nil {
+		it.Info = "cannot open: " + err.Error()
+		return it
+	}
+	info := d.Info()
+	d.Close()
+	seen := map[string]bool{p: true}
+	add := func(p string) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			if fi, err := fs.Stat(fsys, p); err == nil && fi.Mode().IsRegular() {
+				it.Paths = append(it.Paths, p)
+				it.Size += fi.Size()
+			}
+		}
+	}
+	for _, l := range info.Chain {
+		add(l.Path)
+	}
+	missing := 0
+	for _, x := range info.Extents {
+		if x.Format == "missing" {
+			missing++
+		}
+		add(x.File)
+	}
+	it.Info = fmt.Sprintf("%s virtual disk, %d link(s), %d file(s)", preview.Size(info.Capacity), len(info.Chain), len(it.Paths))
+	if missing > 0 || len(info.Warnings) > 0 {
+		it.Info += fmt.Sprintf(", %d warning(s)", len(info.Warnings))
+	}
+	return it
 }
 
 func contains(list []string, s string) bool {

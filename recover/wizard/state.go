@@ -98,6 +98,14 @@ func (st *State) check() error {
 			return fmt.Errorf("selected path %q is not a volume path", p)
 		}
 	}
+	for _, p := range []string{st.Folder, st.Top} {
+		if p != "" && !fs.ValidPath(p) {
+			return fmt.Errorf("open folder %q is not a volume path", p)
+		}
+	}
+	if (st.Folder == "") != (st.Top == "") {
+		return fmt.Errorf("open folder %q without the top %q", st.Folder, st.Top)
+	}
 	return nil
 }
 

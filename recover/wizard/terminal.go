@@ -370,13 +370,24 @@ const browseHelp = `Commands, one per line:
   NUMBERS        select or unselect listed items (1 3 5-7)
   a              select every item listed        n   clear the selection
   f FILTER       vms, disks, all, deleted or guests (files inside the VMs' disks)
-  / TEXT         search (/ alone: no search)
+  / TEXT         search (/ alone: no search); across all guests with f guests
+  o NUMBER       open an item: a VM shows its disks, a disk its partitions and
+                 logical volumes (file system, size, readable or not), a
+                 partition or folder its files
+  o PATH         open a folder of the volume     ..  up one level
   p NUMBER       preview an item                 > <  next or previous page
   s PATH         select a path of the volume     d   done: go on with the selection
 `
 
 func (t *Terminal) browse(ctx context.Context, w *Wizard) error {
 	st := w.State()
+	if t.items == nil && st.Folder != "" {
+		items, err := w.Enter(ctx, st.Folder)
+		if err != nil {
+			return err
+		}
+		t.items, t.page = items, 0
+	}
 	if t.items == nil {
 		filter := st.Filter
 		if filter == "" {
@@ -409,32 +420,29 @@ func (t *Terminal) showItems(w *Wizard) {
 	if st.Search != "" {
 		search = fmt.Sprintf(", search %q", st.Search)
 	}
-	t.printf("Filter %s%s: %d item(s). Selected: %s\n", st.Filter, search, len(t.items), selectionText(st.Selected))
+	if st.Folder != "" {
+		t.printf("In /%s (.. goes up): %d item(s). Selected: %s\n", strings.TrimPrefix(st.Folder, "."), len(t.items), selectionText(st.Selected))
+	} else {
+		t.printf("Filter %s%s: %d item(s). Selected: %s\n", st.Filter, search, len(t.items), selectionText(st.Selected))
+	}
 	pages := (len(t.items) + t.PageSize - 1) / t.PageSize
 	if t.page >= pages {
 		t.page = max(0, pages-1)
 	}
-	// Fixed columns first and the path last, so that a long path wraps
-	// alone instead of pushing every column off the screen.
 	for i := t.page * t.PageSize; i < min(len(t.items), (t.page+1)*t.PageSize); i++ {
 		it := t.items[i]
 		mark := " "
 		if covered(st.Selected, it.Paths) {
 			mark = "x"
 		}
-		info := it.Info
-		if it.Provenance != "" && it.Provenance != "intact" {
-			info = strings.TrimSpace(it.Provenance + " " + info)
-		}
-		if info != "" {
-			info = "  (" + info + ")"
-		}
-		t.printf("  %4d [%s] %-7s %9s  %s%s\n", i+1, mark, it.Kind, preview.Size(it.Size), it.Path, info)
+		t.printf("  %4d [%s] %s\n", i+1, mark, it.line())
 	}
 	if pages > 1 {
 		t.printf("  page %d of %d (> next, < previous)\n", t.page+1, pages)
 	}
 	switch {
+	case len(t.items) == 0 && st.Folder != "":
+		t.printf("  empty folder; .. goes up\n")
 	case len(t.items) == 0 && st.Filter == FilterDeleted && st.ScanMode != ScanDeep:
 		t.printf("  none: a quick scan lists the live file tree; deleted and orphaned files come from a deep scan\n")
 	case len(t.items) == 0:
@@ -508,6 +516,37 @@ func (t *Terminal) browseCommand(ctx context.Context, w *Wizard, line string) er
 		return nil
 	case cmd == "n":
 		return w.ClearSelection()
+	case line == "..":
+		items, err := w.Up(ctx)
+		if err != nil {
+			return err
+		}
+		t.items, t.page = items, 0
+		return nil
+	case cmd == "o":
+		if arg == "" {
+			return fmt.Errorf("o needs an item number or a folder's path")
+		}
+		dir := arg
+		if n, ok := number(arg); ok {
+			if n > len(t.items) {
+				return fmt.Errorf("o needs an item number from 1 to %d", len(t.items))
+			}
+			if dir = t.items[n-1].Folder; dir == "" {
+				return fmt.Errorf("item %d is a %s, nothing to open (p %d previews it)", n, t.items[n-1].Kind, n)
+			}
+		} else {
+			var err error
+			if dir, err = w.folderOf(t.items, arg); err != nil {
+				return err
+			}
+		}
+		items, err := w.Enter(ctx, dir)
+		if err != nil {
+			return err
+		}
+		t.items, t.page = items, 0
+		return nil
 	case cmd == "s":
 		if arg == "" {
 			return fmt.Errorf("s needs a path")

@@ -56,6 +56,11 @@ type State struct {
 	Volume  int          `json:"volume,omitempty"`
 	Filter  string       `json:"filter,omitempty"`
 	Search  string       `json:"search,omitempty"`
+	// Folder is the folder of the volume open in the menus (Enter), "."
+	// its root; empty when the filtered list is shown. Top is the folder
+	// opened from the list, above which Up returns to it.
+	Folder string `json:"folder,omitempty"`
+	Top    string `json:"top,omitempty"`
 	// Selected are the volume paths to export ("vm1", "iso/a.iso"),
 	// sorted, none inside another.
 	Selected    []string     `json:"selected,omitempty"`
@@ -355,7 +360,7 @@ func (w *Wizard) ChooseVolume(ctx context.Context, number int) error {
 		w.vol.Close()
 	}
 	w.vol, w.walkCache, w.guestCache = nil, nil, nil
-	w.st.Volume = number
+	w.st.Volume, w.st.Folder, w.st.Top = number, "", ""
 	if _, err := w.volume(ctx); err != nil {
 		w.st.Volume = 0
 		return err

@@ -588,6 +588,8 @@ func TestLoadStateErrors(t *testing.T) {
 		"volume range": `{"format": 1, "step": "browse", "sources": ["x"], "volume": 2, "volumes": [{"number": 1}]}`,
 		"no dest":      `{"format": 1, "step": "export", "sources": ["x"], "volume": 1, "volumes": [{"number": 1}], "selected": ["a"]}`,
 		"bad path":     `{"format": 1, "step": "browse", "sources": ["x"], "volume": 1, "volumes": [{"number": 1}], "selected": ["../etc"]}`,
+		"bad folder":   `{"format": 1, "step": "browse", "sources": ["x"], "volume": 1, "volumes": [{"number": 1}], "folder": "/vm1", "top": "/vm1"}`,
+		"no top":       `{"format": 1, "step": "browse", "sources": ["x"], "volume": 1, "volumes": [{"number": 1}], "folder": "vm1"}`,
 	} {
 		p := filepath.Join(dir, "s.json")
 		os.WriteFile(p, []byte(body), 0o600)
