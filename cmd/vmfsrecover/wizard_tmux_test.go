@@ -274,3 +274,66 @@ func TestWizardTmuxDeep(t *testing.T) {
 		t.Errorf("no scan file beside the state: %v", err)
 	}
 }
+
+// TestWizardTmuxGuestMenus: the real binary in a real terminal goes from
+// the VM list into the VM, its disk, the disk's partition and a folder,
+// selects a file there, finds another by a search across all guests, and
+// exports both at their paths through the layers, as the manifest says.
+func TestWizardTmuxGuestMenus(t *testing.T) {
+	testenv.Tool(t, "tmux")
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	raw, sums := guestDisk(t)
+	ds := guestDatastore(t, raw)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "recovered")
+	s := startTmux(t, fmt.Sprintf("%s wizard --state %s %s; echo EXIT=$?; sleep 600", bin, filepath.Join(dir, "state.json"), ds))
+	s.expect("Scan [1]:", 1)
+	s.typeLine("")
+	s.expect("Volume number [1]:", 1)
+	s.typeLine("")
+	s.expect("Filter vms: 1 item(s)", 1)
+	steps := []struct{ typed, shown string }{
+		{"o 1", "In /vm1 (.. goes up): 2 item(s)"},
+		{"o 1", "(partition p1 (Linux), ext4, readable)"},
+		{"o 1", "In /vm1/vm1.vmdk@/p1 (.. goes up)"},
+		{"o etc", "In /vm1/vm1.vmdk@/p1/etc (.. goes up): 1 item(s)"},
+		{"1", "Selected: /vm1/vm1.vmdk@/p1/etc/hostname"},
+		{"..", "In /vm1/vm1.vmdk@/p1 (.. goes up)"},
+		{"f guests", "Filter guests:"},
+		{"/notes", `Filter guests, search "notes": 1 item(s)`},
+		{"1", "Selected: /vm1/vm1.vmdk@/p1/etc/hostname, /vm1/vm1.vmdk@/p1/home/u/notes.txt"},
+	}
+	for _, st := range steps {
+		s.typeLine(st.typed)
+		s.expect(st.shown, 1)
+	}
+	if sc := s.screen(); !strings.Contains(sc, "/vm1/vm1.vmdk  (") || !strings.Contains(sc, "[ ] volume") {
+		t.Errorf("the VM's disk or the disk's partition not listed:\n%s", sc)
+	}
+	s.typeLine("d")
+	s.expect("Destination [1]:", 1)
+	s.typeLine("")
+	s.expect("Folder", 1)
+	s.typeLine(out)
+	s.expect("Start the export? [y/N]", 1)
+	s.typeLine("y")
+	s.expect("Enter: finish", 1)
+	s.typeLine("")
+	s.expect("EXIT=0", 1)
+	for p, sum := range sums {
+		b, err := os.ReadFile(filepath.Join(out, "vm1/vm1.vmdk@", p))
+		got := sha256.Sum256(b)
+		if err != nil || hex.EncodeToString(got[:]) != sum {
+			t.Errorf("exported %s: %v, or other bytes", p, err)
+		}
+	}
+	man, _ := os.ReadFile(filepath.Join(out, export.ManifestName))
+	for p := range sums {
+		if !strings.Contains(string(man), `"source":"vm1/vm1.vmdk@`+p+`"`) {
+			t.Errorf("manifest lacks %s:\n%s", p, man)
+		}
+	}
+}
