@@ -34,7 +34,8 @@ exporting it:
   - a .vmdk as a summary: type, capacity, allocated bytes, extents, snapshot
     chain and the parts that are missing, the guest's partition table
     (MBR/GPT) and the file system of each partition (NTFS, ext2/3/4, XFS,
-    FAT, exFAT, LVM2, swap, ReFS, Btrfs, VMFS, ISO9660) by signature;
+    FAT, exFAT, LVM2, swap, ReFS, Btrfs, BitLocker, VMFS, ISO9660) by
+    signature;
   - a directory as its entries, a symbolic link as its target.
 
 --deep previews what the deep scan recovered (deleted, orphaned and carved

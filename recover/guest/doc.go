@@ -19,9 +19,9 @@
 // root. A disk with neither (the table and heads destroyed, as ransomware
 // does) is searched by partition.Search for file systems by their backup
 // copies; what it finds is numbered p1..pN by position, and a warning says
-// so. A file system no reader reads (Btrfs, ReFS, swap, VMFS inside a
-// guest, or none recognised) is listed as a directory; reading it is an
-// error (ErrNotReadable) that says which bytes of the disk to copy out for
+// so. A file system no reader reads (Btrfs, ReFS, BitLocker, swap, VMFS
+// inside a guest, or none recognised) is listed as a directory; reading it
+// is an error (ErrNotReadable) that says which bytes of the disk to copy out for
 // the file system's own tools, with the commands that do it for the
 // SOURCE the person gave where the opener knows it (Disk.CopyOut,
 // DatastoreOptions.SourceArgs). An LVM2 physical volume lists as an empty

@@ -45,7 +45,7 @@ func asOpener[F guestfs.FS](open func(io.ReaderAt, int64, guestfs.Options) (F, e
 }
 
 // ErrNotReadable: the file system was recognised but no reader of this
-// tool reads it (Btrfs, ReFS, swap, VMFS inside a guest), or none was
+// tool reads it (Btrfs, ReFS, BitLocker, swap, VMFS inside a guest), or none was
 // recognised.
 var ErrNotReadable = errors.New("cannot be read yet")
 

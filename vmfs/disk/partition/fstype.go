@@ -24,6 +24,9 @@ const (
 	FSVMFS  = "VMFS"   // LVM header 0xC001D00D at +1 MiB
 	FSVMFSL = "VMFS-L" // file-system descriptor magic 0x2FABF15F
 	FSISO   = "ISO9660"
+	// FSBitLocker: a volume encrypted by BitLocker (its boot sector's OEM
+	// ID), whose file system cannot be read without the key.
+	FSBitLocker = "BitLocker"
 )
 
 // signature is one file-system magic: bytes at an offset from the start of
@@ -40,6 +43,7 @@ var signatures = []signature{
 	{3, "NTFS    ", FSNTFS},
 	{3, "EXFAT   ", FSExFAT},
 	{3, "ReFS\x00\x00\x00\x00", FSReFS},
+	{3, "-FVE-FS-", FSBitLocker},
 	{0, "XFSB", FSXFS},
 	{0x10040, "_BHRfS_M", FSBtrfs},
 	{4096 - 10, "SWAPSPACE2", FSSwap},

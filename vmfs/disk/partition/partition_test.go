@@ -313,6 +313,7 @@ func TestDetectFSSignatures(t *testing.T) {
 		{put(4096, 3, "NTFS    "), FSNTFS},
 		{put(4096, 3, "EXFAT   "), FSExFAT},
 		{put(4096, 0, "XFSB"), FSXFS},
+		{put(4096, 3, "-FVE-FS-"), FSBitLocker},
 		{put(0x20000, 0x10040, "_BHRfS_M"), FSBtrfs},
 		{put(8192, 4086, "SWAPSPACE2"), FSSwap},
 		{put(4096, 512, "LABELONE\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00LVM2 001"), FSLVM2},
