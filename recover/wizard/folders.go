@@ -46,7 +46,7 @@ func (w *Wizard) Enter(ctx context.Context, dir string) ([]Item, error) {
 		return nil, fmt.Errorf("/%s is not a folder (p previews a file)", strings.TrimPrefix(dir, "."))
 	}
 	var items []Item
-	if guest.IsDiskRoot(info) {
+	if guest.IsDiskRoot(info) || guest.IsGroupDir(info) {
 		items, err = w.volumeItems(ctx, vol, dir)
 	} else {
 		items, err = folderItems(ctx, vol, dir)

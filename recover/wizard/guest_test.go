@@ -273,3 +273,25 @@ func TestTerminalGuestMenus(t *testing.T) {
 		t.Errorf("exported: %v %q", err, b)
 	}
 }
+
+// A VM's disk as the source: the terminal starts at its partitions, and
+// .. leads to the list of every file.
+func TestTerminalGuestDiskSource(t *testing.T) {
+	img := guestDatastore(t)
+	flat := filepath.Join(filepath.Dir(img), "vm2-flat.vmdk")
+	w := New(Options{})
+	defer w.Close()
+	screen, err := runTerminal(t, w, "\n\n..\nq\n", flat)
+	if !errors.Is(err, ErrQuit) {
+		t.Fatalf("%v\n%s", err, screen)
+	}
+	for _, want := range []string{
+		"In / (.. goes up): 1 item(s)",
+		"[ ] volume      7 MiB  /p1  (partition p1 (Linux), ext4, readable)",
+		"Filter all: 2 item(s)",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("screen lacks %q:\n%s", want, screen)
+		}
+	}
+}

@@ -381,8 +381,12 @@ const browseHelp = `Commands, one per line:
 
 func (t *Terminal) browse(ctx context.Context, w *Wizard) error {
 	st := w.State()
-	if t.items == nil && st.Folder != "" {
-		items, err := w.Enter(ctx, st.Folder)
+	folder := st.Folder
+	if t.items == nil && folder == "" && st.Filter == "" && st.Volume > 0 && st.Volumes[st.Volume-1].Guest {
+		folder = "." // the sources are a VM's disks: start at their partitions
+	}
+	if t.items == nil && folder != "" {
+		items, err := w.Enter(ctx, folder)
 		if err != nil {
 			return err
 		}
