@@ -198,6 +198,7 @@ func (w *Wizard) volumeItems(ctx context.Context, fsys fs.FS, dir string) ([]Ite
 	if err != nil {
 		return nil, err
 	}
+	var lvs []Item // after the partitions, where lvm sorts them or not
 	for _, e := range ents {
 		switch {
 		case guest.IsGroupDir(e.info):
@@ -205,13 +206,14 @@ func (w *Wizard) volumeItems(ctx context.Context, fsys fs.FS, dir string) ([]Ite
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, sub...)
+			lvs = append(lvs, sub...)
 		case guest.IsVolumeRoot(e.info):
 			items = append(items, volumeItem(fsys, e.path, e.info))
 		default:
 			items = append(items, entryItem(e.path, e.info))
 		}
 	}
+	items = append(items, lvs...)
 	if items == nil {
 		items = []Item{}
 	}
@@ -236,7 +238,7 @@ func volumeItem(fsys fs.FS, p string, info fs.FileInfo) Item {
 	var state string
 	switch {
 	case err == nil && gi.FS == "LVM2":
-		state = "LVM2 physical volume: its logical volumes are listed apart"
+		state = "physical volume: its logical volumes are listed after the partitions"
 	case err == nil:
 		state = "readable"
 	case errors.Is(err, guest.ErrNotReadable) && gi.FS == "":

@@ -295,3 +295,48 @@ func TestTerminalGuestDiskSource(t *testing.T) {
 		}
 	}
 }
+
+// A VM whose disk is an LVM2 physical volume: the disk's menu lists the
+// partition as such and the logical volume beside it (the lvm folder and
+// the volume group listed through), up from the logical volume is the
+// disk, and a file inside exports at its path through the layers.
+func TestEnterLogicalVolume(t *testing.T) {
+	dir := t.TempDir()
+	flat := filepath.Join(dir, "vm3-flat.vmdk")
+	os.WriteFile(flat, nil, 0o644)
+	os.Truncate(flat, 48<<20)
+	src := filepath.Join(dir, "src", "srv", "www")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>up</h1>\n"), 0o644)
+	vg, _ := guesttest.LVMDisks(t, []string{flat}, 40<<20, filepath.Join(dir, "src"))
+	data, _ := os.ReadFile(flat)
+	img := filepath.Join(dir, "ds.img")
+	if _, err := vmfstest.Write(img, vmfstest.Spec{Version: 6, Label: "lvm", Files: []vmfstest.Entry{
+		{Path: "vm3/vm3.vmx", Data: []byte("displayName = \"vm3\"\nscsi0:0.fileName = \"vm3.vmdk\"\n")},
+		{Path: "vm3/vm3.vmdk", Data: guesttest.Descriptor("vm3-flat.vmdk", 48<<20)},
+		{Path: "vm3/vm3-flat.vmdk", Data: data, Thin: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	screen := runGuestAnswers(t, `{"sources": [`+quote(img)+`], "filter": "vms",
+		"open": ["vm3", "vm3.vmdk", "data", "srv", "..", "..", "data", "srv/www"], "select": ["index.html"],
+		"destination": {"local": `+quote(out)+`}}`, 1)
+	for _, want := range []string{
+		"open /vm3/vm3.vmdk@: 2 item(s)\n" +
+			"  volume     47 MiB  /vm3/vm3.vmdk@/p1  (partition p1 (Linux LVM), LVM2, physical volume: its logical volumes are listed after the partitions)\n" +
+			"  volume     40 MiB  /vm3/vm3.vmdk@/lvm/" + vg + "/data  (LV " + vg + "/data, ext4, readable)\n",
+		"open /vm3/vm3.vmdk@/lvm/" + vg + "/data/srv: 1 item(s)\n",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("output lacks %q:\n%s", want, screen)
+		}
+	}
+	if n := strings.Count(screen, "open /vm3/vm3.vmdk@: 2 item(s)"); n != 2 {
+		t.Errorf("up from the logical volume: the disk's menu shown %d times, want 2:\n%s", n, screen)
+	}
+	p := filepath.Join(out, "vm3/vm3.vmdk@/lvm", vg, "data/srv/www/index.html")
+	if b, err := os.ReadFile(p); err != nil || string(b) != "<h1>up</h1>\n" {
+		t.Errorf("exported index.html: %v %q", err, b)
+	}
+}
