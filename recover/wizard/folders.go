@@ -47,7 +47,7 @@ func (w *Wizard) Enter(ctx context.Context, dir string) ([]Item, error) {
 	}
 	var items []Item
 	if guest.IsDiskRoot(info) || guest.IsGroupDir(info) {
-		items, err = w.volumeItems(ctx, vol, dir)
+		items, err = volumeItems(ctx, vol, dir)
 	} else {
 		items, err = folderItems(ctx, vol, dir)
 	}
@@ -193,7 +193,7 @@ func provenance(info fs.FileInfo) string {
 // through the lvm folder and its volume groups; among several disks (a VM's
 // disks given as SOURCEs) each disk is an item that opens into its own.
 // Each volume's file system is opened, to say whether it reads.
-func (w *Wizard) volumeItems(ctx context.Context, fsys fs.FS, dir string) ([]Item, error) {
+func volumeItems(ctx context.Context, fsys fs.FS, dir string) ([]Item, error) {
 	ents, items, err := readFolder(ctx, fsys, dir)
 	if err != nil {
 		return nil, err
@@ -202,7 +202,7 @@ func (w *Wizard) volumeItems(ctx context.Context, fsys fs.FS, dir string) ([]Ite
 	for _, e := range ents {
 		switch {
 		case guest.IsGroupDir(e.info):
-			sub, err := w.volumeItems(ctx, fsys, e.path)
+			sub, err := volumeItems(ctx, fsys, e.path)
 			if err != nil {
 				return nil, err
 			}
@@ -246,7 +246,8 @@ func volumeItem(fsys fs.FS, p string, info fs.FileInfo) Item {
 	case errors.Is(err, guest.ErrNotReadable):
 		state = "cannot be read yet; o shows how to copy it out"
 	default:
-		state = "UNREADABLE: " + strings.TrimPrefix(err.Error(), layer+": ")
+		// The reader's error, without the layer the list shows already.
+		state = "UNREADABLE: " + strings.TrimPrefix(err.Error(), strings.TrimSuffix(layer, ", "+gi.FS)+": "+gi.FS+": ")
 	}
 	it.Info = strings.TrimPrefix(layer+", "+state, ", ")
 	return it

@@ -340,3 +340,25 @@ func TestEnterLogicalVolume(t *testing.T) {
 		t.Errorf("exported index.html: %v %q", err, b)
 	}
 }
+
+// A partition whose file system is recognised but does not open (ext4
+// with an absurd block size written into its superblock): the disk's menu
+// says it is unreadable and what its reader says.
+func TestEnterUnreadableVolume(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
+	disk := filepath.Join(dir, "bad.raw")
+	guesttest.Ext4Disk(t, disk, 8<<20, filepath.Join(dir, "src"))
+	f, err := os.OpenFile(disk, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xff, 0, 0, 0}, guesttest.PartitionStart+1024+24) // s_log_block_size
+	f.Close()
+	w := walkTo(t, disk, "", StepBrowse, Options{})
+	items, err := w.Enter(context.Background(), ".")
+	want := "volume      7 MiB  /p1  (partition p1 (Linux), ext4, UNREADABLE: ext: ext superblock at offset 0x400: block size 1024<<255)"
+	if err != nil || len(items) != 1 || items[0].line() != want {
+		t.Errorf("Enter: %v %+v, want %s", err, items, want)
+	}
+}
