@@ -13,11 +13,9 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/guest"
-	"github.com/vmfsrecover/vmfsrecover/recover/listing"
 	"github.com/vmfsrecover/vmfsrecover/recover/preview"
 	"github.com/vmfsrecover/vmfsrecover/recover/session"
 	"github.com/vmfsrecover/vmfsrecover/vmdk"
-	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
 // Browse filters.
@@ -175,7 +173,8 @@ func (w *Wizard) walk(ctx context.Context, fsys fs.FS) error {
 }
 
 // guests lists the inside of every VM disk's folder (NAME.vmdk@) the walk
-// met: each partition or logical volume, then the files on it, with the
+// met: each partition or logical volume (as the disk's menu shows it:
+// size, file system, whether it reads), then the files on it, with the
 // layer they lie in; a disk that cannot be read is an item saying why. It
 // opens every disk, so it runs only when this filter is asked for, once
 // per opened volume.
@@ -206,23 +205,12 @@ func (w *Wizard) guests(ctx context.Context, fsys fs.FS) ([]Item, error) {
 			if err != nil {
 				return nil
 			}
-			it := Item{Path: "/" + p, Kind: "file", Size: info.Size(), Paths: []string{p}}
-			if l, ok := info.Sys().(listing.Layered); ok {
-				layer, state := l.LayerState()
-				it.Info = layer
-				if state != "" && state != guestfs.Live {
-					it.Provenance = state
-				}
-			}
 			switch {
 			case guest.IsVolumeRoot(info):
-				it.Kind, it.Folder = "volume", it.Path
-			case d.IsDir():
-				return nil
-			case info.Mode()&fs.ModeSymlink != 0:
-				it.Kind = "symlink"
+				items = append(items, volumeItem(fsys, p, info))
+			case !d.IsDir():
+				items = append(items, entryItem(p, info))
 			}
-			items = append(items, it)
 			return nil
 		})
 		if err != nil {
