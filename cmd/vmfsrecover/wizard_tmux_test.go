@@ -72,6 +72,22 @@ func (s *tmuxSession) typeLine(text string) {
 	s.tmux("send-keys", "-t", s.name, "Enter")
 }
 
+// exportTo goes on from browse with the selection (d), exports it to the
+// local folder out, confirms, finishes, and waits for the wizard to end.
+func (s *tmuxSession) exportTo(out string) {
+	s.t.Helper()
+	s.typeLine("d")
+	s.expect("Destination [1]:", 1)
+	s.typeLine("")
+	s.expect("Folder", 1)
+	s.typeLine(out)
+	s.expect("Start the export? [y/N]", 1)
+	s.typeLine("y")
+	s.expect("Enter: finish", 1)
+	s.typeLine("")
+	s.expect("EXIT=0", 1)
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "vmfsrecover")
@@ -131,16 +147,7 @@ func TestWizardTmux(t *testing.T) {
 	if sc := s.screen(); !strings.Contains(sc, "Selected: /web01") {
 		t.Fatalf("selection:\n%s", sc)
 	}
-	s.typeLine("d")
-	s.expect("Destination [1]:", 1)
-	s.typeLine("1")
-	s.expect("Folder", 1)
-	s.typeLine(out)
-	s.expect("Start the export? [y/N]", 1)
-	s.typeLine("y")
-	s.expect("Enter: finish", 1)
-	s.typeLine("")
-	s.expect("EXIT=0", 1)
+	s.exportTo(out)
 	sc := s.screen()
 	for _, want := range []string{"Exported:    4 file(s) now", "Verify:      OK, 4 file(s)", "Done."} {
 		if !strings.Contains(sc, want) {
@@ -248,16 +255,7 @@ func TestWizardTmuxDeep(t *testing.T) {
 	s.expect("Filter deleted: 1 item(s)", 1)
 	s.typeLine("1")
 	s.expect("Command (? for help", 3)
-	s.typeLine("d")
-	s.expect("Destination [1]:", 1)
-	s.typeLine("")
-	s.expect("Folder", 1)
-	s.typeLine(out)
-	s.expect("Start the export? [y/N]", 1)
-	s.typeLine("y")
-	s.expect("Enter: finish", 1)
-	s.typeLine("")
-	s.expect("EXIT=0", 1)
+	s.exportTo(out)
 	var found []string
 	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
@@ -313,16 +311,7 @@ func TestWizardTmuxGuestMenus(t *testing.T) {
 	if sc := s.screen(); !strings.Contains(sc, "/vm1/vm1.vmdk  (") || !strings.Contains(sc, "[ ] volume") {
 		t.Errorf("the VM's disk or the disk's partition not listed:\n%s", sc)
 	}
-	s.typeLine("d")
-	s.expect("Destination [1]:", 1)
-	s.typeLine("")
-	s.expect("Folder", 1)
-	s.typeLine(out)
-	s.expect("Start the export? [y/N]", 1)
-	s.typeLine("y")
-	s.expect("Enter: finish", 1)
-	s.typeLine("")
-	s.expect("EXIT=0", 1)
+	s.exportTo(out)
 	for p, sum := range sums {
 		b, err := os.ReadFile(filepath.Join(out, "vm1/vm1.vmdk@", p))
 		got := sha256.Sum256(b)
