@@ -115,7 +115,7 @@ func (s *Scan) guestDisk(spec string, r io.ReaderAt, size int64) guest.Disk {
 	}
 	if s.RAID == "" && !strings.HasPrefix(spec, "nbd://") {
 		tolerant := ""
-		if s.opts.Tolerant {
+		if s.opts.Tolerant || s.quick == nil { // the deep scan's disks open tolerantly
 			tolerant = "--tolerant "
 		}
 		d.CopyOut = func(start, length int64) string {
