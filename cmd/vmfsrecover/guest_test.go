@@ -239,13 +239,17 @@ func TestGuestCopyOutHint(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	flatDS := guestDatastore(t, raw)
 	bin := filepath.Dir(buildBinary(t))
 	for _, c := range []struct {
 		args []string // of cat of a file on p2
 		cmd  string   // the start of the command printed
 	}{
 		{[]string{raw, "/p2/etc/fstab"}, "vmfsrecover dump --offset 9437184 --length 126877696 '" + raw + "' -o part.img"},
-		{[]string{guestDatastore(t, raw), "/vm1/vm1.vmdk@/p2/etc/fstab"}, "vmfsrecover cat --offset 9437184 --length 126877696 "},
+		{[]string{flatDS, "/vm1/vm1.vmdk@/p2/etc/fstab"}, "vmfsrecover cat --offset 9437184 --length 126877696 " + flatDS + " /vm1/vm1-flat.vmdk > part.img"},
+		// Several SOURCEs (the volume is on one): the options before
+		// them, which end with --.
+		{[]string{"--tolerant", flatDS, raw, "--", "/vm1/vm1.vmdk@/p2/etc/fstab"}, "vmfsrecover cat --offset 9437184 --length 126877696 --tolerant " + flatDS + " '" + raw + "' -- /vm1/vm1-flat.vmdk > part.img"},
 		{[]string{sparseDS, "/vm1/vm1.vmdk@/p2/etc/fstab"}, "vmfsrecover export --to vmdk-copy " + sparseDS + " /vm1/vm1.vmdk && vmfsrecover dump "},
 	} {
 		_, err, _ := cli(t, append([]string{"cat"}, c.args...)...)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
@@ -109,6 +110,28 @@ func TestExpandHome(t *testing.T) {
 	for in, want := range map[string]string{"~": "/home/someone", "~/out": "/home/someone/out", "~other/x": "~other/x", "a/~/b": "a/~/b"} {
 		if got, err := ExpandHome(in); err != nil || got != want {
 			t.Errorf("ExpandHome(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// sourceArgs: the options that change what is read come before the
+// SOURCEs, each quoted for a shell, and -- ends several SOURCEs.
+func TestSourceArgs(t *testing.T) {
+	for _, c := range []struct {
+		s    Scan
+		n    int
+		want string
+	}{
+		{Scan{Sources: []string{"ds.img"}, Volumes: make([]VolumeInfo, 1)}, 1, "ds.img"},
+		{Scan{Sources: []string{"my ds.img"}, Volumes: make([]VolumeInfo, 3), opts: Options{Tolerant: true, ProbeAll: true, Maps: map[string]string{"my ds.img": "m.map"}}}, 2,
+			"--tolerant --probe-all --map m.map --volume 2 'my ds.img'"},
+		{Scan{Sources: []string{"a.img", "b.img"}, RAID: "raid5:left-symmetric:64k:offset=0:a.img,b.img", Volumes: make([]VolumeInfo, 1), opts: Options{Maps: map[string]string{"b.img": "b.map"}}}, 1,
+			"--raid raid5:left-symmetric:64k:offset=0:a.img,b.img --map b.img=b.map a.img b.img --"},
+		{Scan{Sources: []string{"a.img"}, Volumes: make([]VolumeInfo, 1), deep: &deepscan.Sources{}, opts: Options{ScanDir: "/var/scans"}}, 1,
+			"--deep --scan-dir /var/scans a.img"},
+	} {
+		if got := c.s.sourceArgs(c.n); got != c.want {
+			t.Errorf("sourceArgs(%d) = %s, want %s", c.n, got, c.want)
 		}
 	}
 }
