@@ -216,6 +216,22 @@ func TestEnterUp(t *testing.T) {
 			t.Fatalf("Up: %v, folder %q, want %q", err, w.State().Folder, want)
 		}
 	}
+
+	// A saved folder that is gone: the list, once.
+	if _, err := w.Enter(ctx, "/vm2/vm2.vmdk@/p1/home"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(state)
+	os.WriteFile(state, []byte(strings.ReplaceAll(string(b), "p1/home", "p1/gone")), 0o600)
+	r2, err := Resume(Options{StatePath: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	screen, err = runTerminal(t, r2, "q\n")
+	if !errors.Is(err, ErrQuit) || strings.Count(screen, "error:") != 1 || !strings.Contains(screen, "Filter all: ") {
+		t.Errorf("resumed in a folder gone: %v\n%s", err, screen)
+	}
 }
 
 // The menus typed: the VM list, a VM's disks, a disk's partitions, a

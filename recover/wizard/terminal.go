@@ -387,6 +387,12 @@ func (t *Terminal) browse(ctx context.Context, w *Wizard) error {
 	}
 	if t.items == nil && folder != "" {
 		items, err := w.Enter(ctx, folder)
+		if err != nil && ctx.Err() == nil {
+			// Gone since it was saved: the list instead of this error
+			// at every turn.
+			t.printf("error: %v; showing the list\n", err)
+			items, err = w.List(ctx, st.Filter, st.Search)
+		}
 		if err != nil {
 			return err
 		}
