@@ -107,6 +107,10 @@ func (t *Terminal) Run(ctx context.Context, w *Wizard) error {
 			t.printf("Recovery cancelled.\n")
 		case errors.Is(err, ErrQuit), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return err
+		case errors.Is(err, ErrBadState):
+			// The saved choices no longer fit the sources: the step would
+			// fail the same way at every turn.
+			return fmt.Errorf("%w; start again (vmfsrecover wizard --restart)", err)
 		case err != nil:
 			t.printf("error: %v\n", err)
 		}

@@ -620,6 +620,12 @@ func TestResumeChangedSource(t *testing.T) {
 	if _, err := r.List(context.Background(), FilterAll, ""); !errors.Is(err, ErrBadState) {
 		t.Errorf("changed volume: %v", err)
 	}
+	// The terminal says so once and stops (it printed the error at
+	// every turn without reading a line, for ever).
+	screen, err := runTerminal(t, r, "q\n")
+	if !errors.Is(err, ErrBadState) || strings.Contains(screen, "error:") {
+		t.Errorf("terminal on a changed volume: %v\n%s", err, screen)
+	}
 }
 
 // TestPlanAndLinks: a selected link is planned and exported as a link, not
