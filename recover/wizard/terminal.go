@@ -68,6 +68,9 @@ func (t *Terminal) Run(ctx context.Context, w *Wizard) error {
 	if w.opts.Password.Prompt == nil {
 		w.opts.Password.Prompt = func(q string) (string, error) { return t.password(ctx, q) }
 	}
+	// The step and the lines read when a step last failed: a step that
+	// fails again without a new answer would fail for ever.
+	failedAt, failedReads := Step(""), -1
 	for !w.Step().Final() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -111,8 +114,11 @@ func (t *Terminal) Run(ctx context.Context, w *Wizard) error {
 			// The saved choices no longer fit the sources: the step would
 			// fail the same way at every turn.
 			return fmt.Errorf("%w; start again (vmfsrecover wizard --restart)", err)
+		case err != nil && step == failedAt && t.lines.reads == failedReads:
+			return err
 		case err != nil:
 			t.printf("error: %v\n", err)
+			failedAt, failedReads = step, t.lines.reads
 		}
 	}
 	return nil
@@ -930,6 +936,7 @@ type lineReader struct {
 	req     chan struct{}
 	resp    chan lineResult
 	pending bool
+	reads   int // lines read so far
 }
 
 type lineResult struct {
@@ -985,6 +992,7 @@ func (l *lineReader) read(ctx context.Context) (string, error) {
 	select {
 	case r := <-l.resp:
 		l.pending = false
+		l.reads++
 		return r.line, r.err
 	case <-ctx.Done():
 		return "", ctx.Err()

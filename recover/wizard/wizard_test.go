@@ -628,6 +628,26 @@ func TestResumeChangedSource(t *testing.T) {
 	}
 }
 
+// TestTerminalSourceGone: a resumed wizard whose source is gone fails at
+// the browse step, says so once, tries once more and stops with the error
+// (it printed it for ever without reading a line).
+func TestTerminalSourceGone(t *testing.T) {
+	img, _ := testVolume(t)
+	state := filepath.Join(t.TempDir(), "wizard.json")
+	w := walkTo(t, img, t.TempDir(), StepBrowse, Options{StatePath: state})
+	w.Close()
+	os.Remove(img)
+	r, err := Resume(Options{StatePath: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	screen, err := runTerminal(t, r, "q\n")
+	if !errors.Is(err, fs.ErrNotExist) || strings.Count(screen, "error:") != 1 {
+		t.Errorf("source gone: %v\n%s", err, screen)
+	}
+}
+
 // TestPlanAndLinks: a selected link is planned and exported as a link, not
 // as the file it points to.
 func TestPlanAndLinks(t *testing.T) {
