@@ -81,13 +81,21 @@ func TestListGuests(t *testing.T) {
 	}
 	var lines []string
 	for _, it := range items {
-		lines = append(lines, it.Kind+" "+it.Path+" "+it.Info)
+		lines = append(lines, it.Kind+" "+it.Path+" "+it.Info+" -> "+it.Folder)
 	}
 	got := strings.Join(lines, "\n")
-	for _, want := range []string{"volume /vm2/vm2.vmdk@/p1 partition p1 (Linux), ext4", "file /vm2/vm2.vmdk@/p1/home/alice/notes.txt partition p1 (Linux), ext4"} {
-		if !strings.Contains(got, want) {
+	for _, want := range []string{
+		"volume /vm2/vm2.vmdk@/p1 partition p1 (Linux), ext4, readable -> /vm2/vm2.vmdk@/p1",
+		"file /vm2/vm2.vmdk@/p1/home/alice/notes.txt partition p1 (Linux), ext4 -> \n",
+	} {
+		if !strings.Contains(got+"\n", want) {
 			t.Errorf("guests list lacks %q:\n%s", want, got)
 		}
+	}
+	// The disks open into their NAME.vmdk@, as in a VM's menu.
+	disks, err := w.List(ctx, FilterDisks, "")
+	if err != nil || len(disks) != 2 || disks[0].Folder != "/vm2/vm2.vmdk@" || disks[1].Folder != "/vm2/vm2_1.vmdk@" {
+		t.Errorf("disks: %v %+v", err, disks)
 	}
 	all, err := w.List(ctx, FilterAll, "")
 	if err != nil {
