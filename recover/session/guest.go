@@ -103,13 +103,14 @@ func (s *Scan) OpenGuests(ctx context.Context, o GuestOptions) (*Volume, error) 
 }
 
 // guestDisk is a SOURCE as a disk of a guest.Tree: named after it, with
-// the local file's time, and the dump command that copies a range of it
+// the time of a local image file, and the dump command that copies a range of it
 // out where dump reads the SOURCE (a local or ssh:// file; not an nbd://
 // export, which dump refuses, nor a RAID array, which it cannot assemble).
 func (s *Scan) guestDisk(spec string, r io.ReaderAt, size int64) guest.Disk {
 	d := guest.Disk{Name: sourceName(spec), R: r, Size: size}
 	if !remote.IsRemote(spec) && s.RAID == "" {
-		if fi, err := os.Stat(spec); err == nil {
+		// A device node's time is the node's, not the data's.
+		if fi, err := os.Stat(spec); err == nil && fi.Mode().IsRegular() {
 			d.ModTime = fi.ModTime()
 		}
 	}
