@@ -84,7 +84,8 @@ func (c config) striper() raidtest.Geometry {
 		g.Layout = map[raid.Layout]string{raid.LeftAsymmetric: "left-asymmetric", raid.RightAsymmetric: "right-asymmetric",
 			raid.LeftSymmetric: "left-symmetric", raid.RightSymmetric: "right-symmetric", raid.ParityFirst: "parity-first",
 			raid.ParityLast: "parity-last", raid.DDFZeroRestart: "ddf-zero-restart", raid.DDFNRestart: "ddf-N-restart",
-			raid.DDFNContinue: "ddf-N-continue"}[c.layout]
+			raid.DDFNContinue: "ddf-N-continue", raid.LeftAsymmetric6: "left-asymmetric-6", raid.RightAsymmetric6: "right-asymmetric-6",
+			raid.LeftSymmetric6: "left-symmetric-6", raid.RightSymmetric6: "right-symmetric-6", raid.ParityFirst6: "parity-first-6"}[c.layout]
 	}
 	return g
 }
@@ -217,7 +218,7 @@ func TestDegraded(t *testing.T) {
 					t.Fatal(err)
 				}
 				compare(t, a, src)
-				if drop[0] == 0 && c.layout != raid.ParityFirst && a.Stats().Reconstructed == 0 {
+				if drop[0] == 0 && c.layout != raid.ParityFirst && c.layout != raid.ParityFirst6 && a.Stats().Reconstructed == 0 {
 					t.Error("nothing reconstructed")
 				}
 			})

@@ -34,7 +34,11 @@
 //     P is last: "Q D D D P"); parity-first puts P, Q on members 0, 1,
 //     parity-last on n-2, n-1. The ddf-zero-restart, ddf-N-restart and
 //     ddf-N-continue layouts are md's names for the layouts of SNIA DDF
-//     (PERC and other LSI controllers).
+//     (PERC and other LSI controllers). The "-6" layouts (left-symmetric-6
+//     and the others, md's numbers 16 to 20) keep Q on the last member
+//     and lay P and the data over the others as the RAID 5 layout of the
+//     same name does: md makes them when it turns a RAID 5 array into a
+//     RAID 6 one by adding a member, without restriping.
 //
 // The Layout values are md's algorithm numbers, as in an md superblock.
 //

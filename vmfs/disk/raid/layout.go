@@ -127,6 +127,9 @@ func (r *row) raid6(layout Layout, n int, s int64) (ddf bool) {
 		for j := range r.data {
 			r.data[j] = j
 		}
+	case LeftAsymmetric6, RightAsymmetric6, LeftSymmetric6, RightSymmetric6, ParityFirst6:
+		r.raid5(layout.raid5Of6(), n-1, s)
+		r.q = n - 1
 	}
 	return ddf
 }

@@ -98,6 +98,15 @@ const (
 	DDFZeroRestart Layout = 8
 	DDFNRestart    Layout = 9
 	DDFNContinue   Layout = 10
+	// RAID 6 layouts that keep Q on the last member and lay P and the
+	// data over the others as the RAID 5 layout of the same name (md's
+	// number minus 16): what md converts a RAID 5 array to when a member
+	// is added as Q without restriping.
+	LeftAsymmetric6  Layout = 16
+	RightAsymmetric6 Layout = 17
+	LeftSymmetric6   Layout = 18
+	RightSymmetric6  Layout = 19
+	ParityFirst6     Layout = 20
 	// RAID 10 layouts, as md's layout field encodes them (near copies,
 	// far copies << 8, offset << 16). LayoutUnknown reads as Near2, the
 	// layout of md's default and of hardware RAID 10.
@@ -119,6 +128,11 @@ var layoutNames = []struct {
 	{DDFZeroRestart, []string{"ddf-zero-restart"}},
 	{DDFNRestart, []string{"ddf-n-restart"}},
 	{DDFNContinue, []string{"ddf-n-continue"}},
+	{LeftAsymmetric6, []string{"left-asymmetric-6"}},
+	{RightAsymmetric6, []string{"right-asymmetric-6"}},
+	{LeftSymmetric6, []string{"left-symmetric-6"}},
+	{RightSymmetric6, []string{"right-symmetric-6"}},
+	{ParityFirst6, []string{"parity-first-6"}},
 	{Near2, []string{"n2", "near2"}},
 	{Far2, []string{"f2", "far2"}},
 	{Offset2, []string{"o2", "offset2"}},
@@ -148,12 +162,17 @@ func parseLayout(s string) (Layout, bool) {
 	return LayoutUnknown, false
 }
 
+// raid5Of6 is the RAID 5 layout by which a "-6" layout places P and the
+// data on all members but the last.
+func (l Layout) raid5Of6() Layout { return l - LeftAsymmetric6 }
+
 // validFor reports whether the layout exists for the level.
 func (l Layout) validFor(level Level) bool {
 	switch l {
 	case LeftAsymmetric, RightAsymmetric, LeftSymmetric, RightSymmetric, ParityFirst, ParityLast:
 		return level == RAID5 || level == RAID6
-	case DDFZeroRestart, DDFNRestart, DDFNContinue:
+	case DDFZeroRestart, DDFNRestart, DDFNContinue,
+		LeftAsymmetric6, RightAsymmetric6, LeftSymmetric6, RightSymmetric6, ParityFirst6:
 		return level == RAID6
 	case Near2, Far2, Offset2:
 		return level == RAID10
@@ -169,7 +188,8 @@ func Layouts(level Level) []Layout {
 		return []Layout{LeftSymmetric, LeftAsymmetric, RightSymmetric, RightAsymmetric, ParityFirst, ParityLast}
 	case RAID6:
 		return []Layout{LeftSymmetric, LeftAsymmetric, RightSymmetric, RightAsymmetric, ParityFirst, ParityLast,
-			DDFZeroRestart, DDFNRestart, DDFNContinue}
+			DDFZeroRestart, DDFNRestart, DDFNContinue,
+			LeftSymmetric6, LeftAsymmetric6, RightSymmetric6, RightAsymmetric6, ParityFirst6}
 	case RAID10:
 		return []Layout{Near2, Far2, Offset2}
 	}

@@ -175,3 +175,55 @@ func TestRAID10LayoutsFromMD(t *testing.T) {
 		})
 	}
 }
+
+// TestRAID6QLastLayoutsFromMD reads RAID 6 members in md's "-6" layouts
+// (Q on the last member) through their md 1.2 superblocks, two members
+// gone: the superblock's layout number (16 to 20) names the layout, as
+// mdadm --examine reads it too.
+func TestRAID6QLastLayoutsFromMD(t *testing.T) {
+	src := randomImage(41, 2<<20+999)
+	_, haveMdadm := testenv.LookTool(t, "mdadm")
+	for _, layout := range []raid.Layout{raid.LeftAsymmetric6, raid.RightAsymmetric6, raid.LeftSymmetric6, raid.RightSymmetric6, raid.ParityFirst6} {
+		t.Run(layout.String(), func(t *testing.T) {
+			const off, members = 1 << 20, 5
+			g := raidtest.Geometry{Level: "raid6", Layout: layout.String(), Chunk: 16 << 10, Members: members, Offset: off}
+			paths, err := raidtest.Stripe(bytes.NewReader(src), int64(len(src)), g, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := os.Stat(paths[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for slot, p := range paths {
+				sb := raidtest.MDSuper{Version: "1.2", Level: 6, Layout: int(layout), Chunk: g.Chunk, Members: members, Slot: slot,
+					DataOffset: off, DataSize: st.Size() - off, UUID: [16]byte{6}}
+				if err := raidtest.WriteMDSuper(p, sb); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if haveMdadm {
+				out, _ := exec.Command("mdadm", "--examine", paths[0]).CombinedOutput()
+				if want := "Layout : " + layout.String(); !strings.Contains(string(out), want) {
+					t.Errorf("mdadm --examine does not say %q:\n%s", want, out)
+				}
+			}
+			ms := openMembers(t, []string{paths[4], paths[2], paths[0]}) // members 1 and 3 are gone
+			d, err := raid.Detect(ms, raid.DetectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.Candidates[0].Geometry; got.Level != raid.RAID6 || got.Layout != layout {
+				t.Errorf("geometry %+v from the superblock, want raid6 %s", got, layout)
+			}
+			a, err := d.Assemble(ms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, a, src)
+			if a.Stats().Reconstructed == 0 {
+				t.Error("nothing reconstructed with two members gone")
+			}
+		})
+	}
+}

@@ -100,7 +100,8 @@ func TestLinuxMD(t *testing.T) {
 	for _, l := range []string{"left-symmetric", "left-asymmetric", "right-symmetric", "right-asymmetric", "parity-first", "parity-last"} {
 		cases = append(cases, mdcase{"5", l, "1.2", 4}, mdcase{"6", l, "1.2", 5})
 	}
-	for _, l := range []string{"ddf-zero-restart", "ddf-N-restart", "ddf-N-continue"} {
+	for _, l := range []string{"ddf-zero-restart", "ddf-N-restart", "ddf-N-continue",
+		"left-asymmetric-6", "right-asymmetric-6", "left-symmetric-6", "right-symmetric-6", "parity-first-6"} {
 		cases = append(cases, mdcase{"6", l, "1.2", 6})
 	}
 	cases = append(cases, mdcase{"5", "left-symmetric", "0.90", 3}, mdcase{"6", "right-asymmetric", "1.0", 4},

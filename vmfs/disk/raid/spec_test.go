@@ -24,6 +24,8 @@ func TestParseSpec(t *testing.T) {
 		{"raid10:far2:64k:offset=0:a,b,c", "raid10:f2:64k:offset=0:a,b,c",
 			raid.Spec{Level: raid.RAID10, Layout: raid.Far2, Chunk: 64 << 10, Offset: 0, Members: []string{"a", "b", "c"}}},
 		{"raid10:o2:1m:offset=0:a,b", "", raid.Spec{Level: raid.RAID10, Layout: raid.Offset2, Chunk: 1 << 20, Offset: 0, Members: []string{"a", "b"}}},
+		{"RAID6:Left-Symmetric-6:64k:offset=0:a,b,c,d", "raid6:left-symmetric-6:64k:offset=0:a,b,c,d",
+			raid.Spec{Level: raid.RAID6, Layout: raid.LeftSymmetric6, Chunk: 64 << 10, Offset: 0, Members: []string{"a", "b", "c", "d"}}},
 		{"jbod:offset=0:ssh://h:22/d1,nbd://h/x", "",
 			raid.Spec{Level: raid.Linear, Layout: raid.LayoutUnknown, Members: []string{"ssh://h:22/d1", "nbd://h/x"}}},
 	} {
@@ -47,7 +49,8 @@ func TestParseSpec(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "raid7:a,b", "raid5:48k:a,b,c", "raid0:left-symmetric:64k:a,b", "raid1:64k:a,b",
-		"raid6:a,b", "raid5:offset=x:a,b,c", "raid5:a,,c", "raid0:n2:4k:a,b"} {
+		"raid6:a,b", "raid5:offset=x:a,b,c", "raid5:a,,c", "raid0:n2:4k:a,b",
+		"raid5:left-symmetric-6:a,b,c"} {
 		if _, err := raid.Parse(bad); !errors.Is(err, raid.ErrSpec) {
 			t.Errorf("%q: got %v, want ErrSpec", bad, err)
 		}

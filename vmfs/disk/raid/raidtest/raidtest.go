@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Geometry names an array as mdadm does: Level is "linear", "raid0",
@@ -211,15 +212,28 @@ const (
 // roles returns, for row s, what each member holds: a data index (0 is
 // the row's first data chunk), roleP or roleQ; and for RAID 6 the
 // coefficient exponent of each member in Q.
+//
+// A layout named with "-6" (raid6 only) is, in the words of md's raid5.h,
+// "exactly the same layout for data and parity" as the RAID 5 layout of
+// the name without it, "with the Q block always on the last device": P
+// rotates and the data fills over the first n-1 members only.
 func (w *writer) roles(s int64) (roles, coef []int) {
 	n := w.g.Members
 	raid6 := w.g.Level == "raid6"
-	r := int(s % int64(n))
+	layout, qLast := strings.CutSuffix(w.g.Layout, "-6")
+	span := n // the members P rotates over and the data fills
+	if qLast {
+		if !raid6 || strings.HasPrefix(layout, "ddf") || layout == "parity-last" {
+			panic("raidtest: layout " + w.g.Layout)
+		}
+		span = n - 1
+	}
+	r := int(s % int64(span))
 	p, q := -1, -1
 	fillFrom := 0 // data index 0 goes on the first free member from here, wrapping
-	switch w.g.Layout {
+	switch layout {
 	case "left-asymmetric", "left-symmetric", "ddf-N-continue":
-		p = n - 1 - r // parity starts on the last member and moves left
+		p = span - 1 - r // parity starts on the last member and moves left
 	case "right-asymmetric", "right-symmetric", "ddf-zero-restart":
 		p = r // parity starts on the first member and moves right
 	case "ddf-N-restart":
@@ -234,18 +248,18 @@ func (w *writer) roles(s int64) (roles, coef []int) {
 	default:
 		panic("raidtest: layout " + w.g.Layout)
 	}
-	if raid6 {
-		switch w.g.Layout {
-		case "ddf-N-continue":
-			q = (p - 1 + n) % n // Q just before P
-		default:
-			q = (p + 1) % n // Q just after P; asymmetric layouts wrap it to member 0
-		}
+	switch {
+	case qLast:
+		q = n - 1
+	case layout == "ddf-N-continue":
+		q = (p - 1 + n) % n // Q just before P
+	case raid6:
+		q = (p + 1) % n // Q just after P; asymmetric layouts wrap it to member 0
 	}
-	switch w.g.Layout {
+	switch layout {
 	case "left-symmetric", "right-symmetric":
-		fillFrom = (p + 1) % n // data continues right after the parity
-		if raid6 {
+		fillFrom = (p + 1) % span // data continues right after the parity
+		if raid6 && !qLast {
 			fillFrom = (q + 1) % n
 		}
 	case "ddf-N-continue":
@@ -271,6 +285,8 @@ func (w *writer) roles(s int64) (roles, coef []int) {
 	if raid6 {
 		coef = make([]int, n)
 		slot := 0
+		// md takes the data into Q from the member after Q, going round
+		// (from member 0 when Q is last), except DDF by member number.
 		for k := 1; k <= n; k++ {
 			m := (q + k) % n
 			if ddfCoef {
