@@ -74,6 +74,7 @@ type Array struct {
 	size    int64
 	starts  []int64        // linear: array offset where each member begins
 	bad     []allocmap.Map // per member: ranges it reads as zeros because they are lost
+	coders  sync.Map       // RAID 6: reedsolomon.Encoder by the Q exponents of a row's data (coder)
 
 	reconstructed, readErrors, mismatches atomic.Int64
 }

@@ -50,24 +50,37 @@ func (a *Array) checkParity(off, n, width int64) ([]Mismatch, error) {
 				return out, fmt.Errorf("checking parity of row %d: %w", s, err)
 			}
 		}
-		copy(p, bufs[r.data[0]])
-		data := make([][]byte, len(r.data))
-		for j, m := range r.data {
-			data[j] = bufs[m]
-			if j > 0 {
-				xorInto(p, bufs[m])
-			}
+		if err := a.computeParity(&r, bufs, p, q); err != nil {
+			return out, fmt.Errorf("checking parity of row %d: %w", s, err)
 		}
 		mm := Mismatch{Row: s, Off: s * rowBytes, Len: rowBytes, PMember: r.p, QMember: r.q}
 		mm.P = !bytes.Equal(p, bufs[r.p])
-		if r.q >= 0 {
-			a.syndrome(&r, data, q, nil, 0)
-			mm.Q = !bytes.Equal(q, bufs[r.q])
-		}
+		mm.Q = r.q >= 0 && !bytes.Equal(q, bufs[r.q])
 		if mm.P || mm.Q {
 			out = append(out, mm)
 			a.mismatches.Add(1)
 		}
 	}
 	return out, nil
+}
+
+// computeParity sets p (and for RAID 6 q) to the parity of row r's data,
+// bufs holding each member's bytes.
+func (a *Array) computeParity(r *row, bufs [][]byte, p, q []byte) error {
+	if r.q < 0 {
+		copy(p, bufs[r.data[0]])
+		for _, m := range r.data[1:] {
+			xorInto(p, bufs[m])
+		}
+		return nil
+	}
+	coder, order, err := a.coder(r)
+	if err != nil {
+		return err
+	}
+	shards := make([][]byte, 0, len(order)+2)
+	for _, j := range order {
+		shards = append(shards, bufs[r.data[j]])
+	}
+	return coder.Encode(append(shards, p, q))
 }

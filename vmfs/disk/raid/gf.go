@@ -2,22 +2,25 @@ package raid
 
 import (
 	"crypto/subtle"
-	"encoding/binary"
+	"slices"
+
+	"github.com/klauspost/reedsolomon"
 )
 
-// GF(2^8) with the polynomial x^8+x^4+x^3+x^2+1 (0x11d) and generator 2,
-// as Linux md's RAID 6 (lib/raid6) uses it.
-var (
-	gfExp [512]byte // gfExp[k] = g^k, doubled so that sums of logs need no modulo
-	gfLog [256]int  // gfLog[x] = k with g^k = x, for x != 0
-)
+// Linux md's RAID 6 (lib/raid6) computes Q in GF(2^8) with the polynomial
+// x^8+x^4+x^3+x^2+1 (0x11d) and the generator 2. That is the field of
+// github.com/klauspost/reedsolomon too (its generating polynomial 29 is
+// 0x11d without x^8), so a coding matrix made of md's two parity rows, P
+// all ones and Q g^k for the data chunk md feeds to the syndrome k-th,
+// makes its coder compute md's parity exactly, with the SIMD products
+// (GFNI, AVX-512, AVX2, NEON) that a rebuild from Q needs to keep up with
+// reading.
+var gfExp [255]byte // gfExp[k] = g^k
 
 func init() {
 	x := 1
-	for k := 0; k < 255; k++ {
+	for k := range gfExp {
 		gfExp[k] = byte(x)
-		gfExp[k+255] = byte(x)
-		gfLog[x] = k
 		x <<= 1
 		if x&0x100 != 0 {
 			x ^= 0x11d
@@ -25,91 +28,39 @@ func init() {
 	}
 }
 
-// gfMul multiplies a and b.
-func gfMul(a, b byte) byte {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	return gfExp[gfLog[a]+gfLog[b]]
-}
-
-// gfInv is the multiplicative inverse of a non-zero a.
-func gfInv(a byte) byte { return gfExp[255-gfLog[a]] }
-
 // gfPow is g^k for any k >= 0.
 func gfPow(k int) byte { return gfExp[k%255] }
-
-// mulTable returns the table of c·x for every byte x.
-func mulTable(c byte) *[256]byte {
-	var t [256]byte
-	for x := range t {
-		t[x] = gfMul(c, byte(x))
-	}
-	return &t
-}
 
 // xorInto sets dst ^= src over len(dst) bytes.
 func xorInto(dst, src []byte) { subtle.XORBytes(dst, dst, src[:len(dst)]) }
 
-// mulInto sets dst = c·dst through one table, eight bytes per step with
-// their bounds checked once (three times faster than a plain loop).
-func mulInto(dst []byte, c byte) {
-	if c == 1 {
-		return
+// coder returns the Reed-Solomon coder of RAID 6 row r and its shard
+// order: shard k is data chunk order[k] (the chunks sorted by their Q
+// exponent), then P, then Q. md's layouts use one exponent set for every
+// row, the DDF layouts one per position of P and Q; each is made once.
+func (a *Array) coder(r *row) (reedsolomon.Encoder, []int, error) {
+	order := make([]int, len(r.data))
+	for j := range order {
+		order[j] = j
 	}
-	t := mulTable(c)
-	i := 0
-	for ; i+8 <= len(dst); i += 8 {
-		w := dst[i : i+8 : i+8]
-		w[0], w[1], w[2], w[3] = t[w[0]], t[w[1]], t[w[2]], t[w[3]]
-		w[4], w[5], w[6], w[7] = t[w[4]], t[w[5]], t[w[6]], t[w[7]]
+	exp := func(j int) int { return r.coef[r.data[j]] }
+	slices.SortFunc(order, func(x, y int) int { return exp(x) - exp(y) })
+	key := make([]byte, len(order)) // exponents are member numbers at most, below maxMembers
+	for k, j := range order {
+		key[k] = byte(exp(j))
 	}
-	for ; i < len(dst); i++ {
-		dst[i] = t[dst[i]]
+	if c, ok := a.coders.Load(string(key)); ok {
+		return c.(reedsolomon.Encoder), order, nil
 	}
-}
-
-// double multiplies each of the eight bytes of v by 2 in GF(2^8).
-func double(v uint64) uint64 {
-	hi := v & 0x8080808080808080
-	return (v<<1)&0xfefefefefefefefe ^ (hi>>7)*0x1d
-}
-
-// mulPow2Xor sets q = 2^k·q ^ d (d nil: zeros), eight bytes at a time: k
-// steps of Horner's rule, as md's generic syndrome code runs it
-// (Q = (((D[n-1])·2 ^ D[n-2])·2 ...) ^ D[0]), with the steps for chunks
-// known to be zero folded into one pass.
-func mulPow2Xor(q, d []byte, k int) {
-	i := 0
-	if d != nil && k == 1 { // the common step, unrolled
-		d = d[:len(q)]
-		for ; i+32 <= len(q); i += 32 {
-			qq, dd := q[i:i+32], d[i:i+32]
-			le := binary.LittleEndian
-			le.PutUint64(qq[0:], double(le.Uint64(qq[0:]))^le.Uint64(dd[0:]))
-			le.PutUint64(qq[8:], double(le.Uint64(qq[8:]))^le.Uint64(dd[8:]))
-			le.PutUint64(qq[16:], double(le.Uint64(qq[16:]))^le.Uint64(dd[16:]))
-			le.PutUint64(qq[24:], double(le.Uint64(qq[24:]))^le.Uint64(dd[24:]))
-		}
+	p, q := make([]byte, len(key)), make([]byte, len(key))
+	for k, e := range key {
+		p[k], q[k] = 1, gfPow(int(e))
 	}
-	for ; i+8 <= len(q); i += 8 {
-		v := binary.LittleEndian.Uint64(q[i:])
-		for range k {
-			v = double(v)
-		}
-		if d != nil {
-			v ^= binary.LittleEndian.Uint64(d[i:])
-		}
-		binary.LittleEndian.PutUint64(q[i:], v)
+	// One goroutine: reads already share rows among the CPUs.
+	c, err := reedsolomon.New(len(key), 2, reedsolomon.WithCustomMatrix([][]byte{p, q}), reedsolomon.WithMaxGoroutines(1))
+	if err != nil {
+		return nil, nil, err
 	}
-	for ; i < len(q); i++ {
-		v := q[i]
-		for range k {
-			v = byte(double(uint64(v)))
-		}
-		if d != nil {
-			v ^= d[i]
-		}
-		q[i] = v
-	}
+	c2, _ := a.coders.LoadOrStore(string(key), c)
+	return c2.(reedsolomon.Encoder), order, nil
 }

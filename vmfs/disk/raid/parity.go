@@ -67,26 +67,19 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 	rb := &rebuilder{a: a, r: r, l: int64(len(target.buf)), at: s*a.g.Chunk + target.in}
 	defer rb.release()
 	data, unknown := rb.known(pieces, target)
-	pbuf, qbuf := rb.parity(len(unknown))
 	out := target.buf
 	switch {
-	case len(unknown) == 1 && pbuf != nil:
-		copy(out, pbuf)
+	case len(unknown) == 1 && a.readMember(r.p, out, rb.at) == nil:
+		// P read into place: the lost chunk is P ^ the other data.
 		for j := range data {
 			if j != target.j {
 				xorInto(out, data[j])
 			}
 		}
-	case len(unknown) == 1 && qbuf != nil:
-		a.syndrome(r, data, out, nil, 0)
-		xorInto(out, qbuf)
-		mulInto(out, gfInv(gfPow(r.coef[r.data[target.j]])))
-	case len(unknown) == 2 && pbuf != nil && qbuf != nil:
-		other := unknown[0]
-		if other == target.j {
-			other = unknown[1]
+	case a.g.Level == RAID6 && len(unknown) <= 2:
+		if err := rb.solveQ(data, unknown, target, pieces); err != nil {
+			return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w (%w)", ErrUnrecoverable, s, target.j, r.data[target.j], target.err, err)
 		}
-		rb.solveTwo(data, pbuf, qbuf, target.j, other, target.in, out, pieces)
 	default:
 		return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w", ErrUnrecoverable, s, target.j, r.data[target.j], target.err)
 	}
@@ -156,92 +149,51 @@ func (rb *rebuilder) known(pieces []piece, target piece) (data [][]byte, unknown
 	return data, unknown
 }
 
-// parity reads the parity the rebuild of lost data chunks needs: P for
-// one, Q too (RAID 6) when P fails or for two; nil for what fails.
-func (rb *rebuilder) parity(lost int) (pbuf, qbuf []byte) {
-	if lost == 1 {
-		pbuf = rb.fetch(rb.r.p)
+// solveQ rebuilds the target's lost data chunk with Q: from Q alone when
+// it is the only data chunk lost (and P failed), from P and Q when another
+// is lost too; that one fills its piece at once when the read wants it
+// over the same bytes.
+func (rb *rebuilder) solveQ(data [][]byte, unknown []int, target piece, pieces []piece) error {
+	coder, order, err := rb.a.coder(rb.r)
+	if err != nil {
+		return err
 	}
-	if pbuf == nil || lost == 2 {
-		if rb.a.g.Level == RAID6 && lost <= 2 {
-			qbuf = rb.fetch(rb.r.q)
-			if lost == 2 {
-				pbuf = rb.fetch(rb.r.p)
-			}
-		}
-	}
-	return pbuf, qbuf
-}
-
-// solveTwo computes lost data chunk x into out (from chunk offset in)
-// from P and Q when chunk y is lost too, and fills y's piece when the
-// read wants it over the same bytes.
-func (rb *rebuilder) solveTwo(data [][]byte, pbuf, qbuf []byte, x, y int, in int64, out []byte, pieces []piece) {
-	r := rb.r
-	ga, gb := gfPow(r.coef[r.data[x]]), gfPow(r.coef[r.data[y]])
-	// Dx^Dy = P ^ Σ other data; g^a·Dx ^ g^b·Dy = Q ^ Σ g^c·D; so
-	// Dx = (Qxy ^ g^b·Pxy) / (g^a ^ g^b).
-	pxy := rb.scratch()
-	copy(pxy, pbuf)
-	for j := range data {
-		if data[j] != nil {
-			xorInto(pxy, data[j])
-		}
-	}
-	rb.a.syndrome(r, data, out, pxy, r.coef[r.data[y]])
-	xorInto(out, qbuf)
-	mulInto(out, gfInv(ga^gb))
-	// The other lost chunk is Dy = Pxy ^ Dx: when the read wants it
-	// too over the same bytes, fill it now rather than solving again.
+	d := len(order)
+	shards := make([][]byte, d+2) // data in Q order, P, Q; empty = lost
+	want := make([]bool, d)
+	var also *piece // the other lost chunk's piece, when the read wants the same bytes
 	for i := range pieces {
-		if pc := &pieces[i]; pc.j == y && pc.err != nil && pc.in == in && len(pc.buf) == len(out) {
-			copy(pc.buf, pxy)
-			xorInto(pc.buf, out)
-			if !errors.Is(pc.err, errMissing) {
-				rb.a.readErrors.Add(1)
-			}
-			pc.err = nil
-			rb.a.reconstructed.Add(rb.l)
+		pc := &pieces[i]
+		if len(unknown) == 2 && pc.j == unknown[1] && pc.err != nil && pc.in == target.in && len(pc.buf) == len(target.buf) {
+			also = pc
 		}
 	}
+	for k, j := range order {
+		switch {
+		case j == target.j:
+			shards[k], want[k] = target.buf[:0], true
+		case also != nil && j == also.j:
+			shards[k], want[k] = also.buf[:0], true
+		default:
+			shards[k] = data[j] // nil when lost
+		}
+	}
+	if len(unknown) == 2 {
+		shards[d] = rb.fetch(rb.r.p)
+	}
+	shards[d+1] = rb.fetch(rb.r.q)
+	if err := coder.ReconstructSome(shards, want); err != nil {
+		return err
+	}
+	if also != nil {
+		if !errors.Is(also.err, errMissing) {
+			rb.a.readErrors.Add(1)
+		}
+		also.err = nil
+		rb.a.reconstructed.Add(rb.l)
+	}
+	return nil
 }
 
 // scratchPool holds the buffers rebuilds read other members into.
 var scratchPool sync.Pool
-
-// syndrome sets q to Σ g^coef·D over the known data chunks (nil ones count
-// as zeros), by Horner's rule from the highest coefficient down, one pass
-// over q per known chunk: the doublings for the unknown chunks between two
-// known ones are done in the same pass. extra, when not nil, is added as
-// if it were the data chunk at coefficient extraCoef (a lost chunk's
-// place): a rebuild of two lost chunks needs g^b·Pxy beside the syndrome.
-func (a *Array) syndrome(r *row, data [][]byte, q []byte, extra []byte, extraCoef int) {
-	bySlot := make([][]byte, len(r.coef))
-	for j, m := range r.data {
-		if data[j] != nil {
-			bySlot[r.coef[m]] = data[j]
-		}
-	}
-	if extra != nil {
-		bySlot[extraCoef] = extra
-	}
-	last := -1 // coefficient of the last chunk added to q
-	for c := len(bySlot) - 1; c >= 0; c-- {
-		d := bySlot[c]
-		if d == nil {
-			continue
-		}
-		if last < 0 {
-			copy(q, d)
-		} else {
-			mulPow2Xor(q, d[:len(q)], last-c)
-		}
-		last = c
-	}
-	switch {
-	case last < 0:
-		clear(q)
-	case last > 0:
-		mulPow2Xor(q, nil, last)
-	}
-}
