@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
@@ -189,51 +190,74 @@ type imgBytes struct {
 func (b imgBytes) ReaderAt() io.ReaderAt { return b.f }
 
 // TestDetectionMatrix measures how often Detect reads a shuffled datastore
-// array exactly, over every RAID 5 layout and three chunk sizes, with one
-// member missing (RAID 6 short of members is a much larger search; see
-// TestDatastoreThroughArray for its cases). It takes long: set
+// array exactly, over every layout and three chunk sizes of RAID 5 with one
+// member missing (4 slots), RAID 6 with two missing (5 slots) and RAID 10
+// with one missing (4 slots). It takes minutes: set
 // VMFSRECOVER_RAID_MATRIX=1 to run it.
 func TestDetectionMatrix(t *testing.T) {
 	if os.Getenv("VMFSRECOVER_RAID_MATRIX") != "1" {
 		t.Skip("set VMFSRECOVER_RAID_MATRIX=1 to measure detection over every layout and chunk size")
 	}
 	res, img, size := datastore(t, 6, "gpt")
-	total, found, exact := 0, 0, 0
-	level := raid.RAID5
-	for _, lay := range raid.Layouts(level) {
-		for _, ch := range []int64{4 << 10, 64 << 10, 1 << 20} {
-			c := config{level, lay, ch, 4, 0}
-			paths := build(t, c, img, size)
-			ms := openMembers(t, paths)
-			given := []raid.Member{ms[3], ms[0], ms[2]}
-			want := []int{1, -1, 2, 0}
-			total++
-			d, err := raid.Detect(given, raid.DetectOptions{})
-			if err != nil {
-				t.Logf("%s: %v", c, err)
-				continue
-			}
-			if d.Candidates[0].Geometry == c.geometry() && reflect.DeepEqual(d.Candidates[0].Order, want) {
-				exact++
-			} else {
-				t.Logf("%s: detected %+v order %v", c, d.Candidates[0].Geometry, d.Candidates[0].Order)
-			}
-			// RAID 4 with P first or last, or a mirror's copies, have
-			// equivalent descriptions: what counts is reading the
-			// datastore exactly.
-			a, err := d.Assemble(given)
-			if err == nil {
-				err = volumeMatches(a, res)
-			}
-			if err == nil {
-				found++
-			} else {
-				t.Logf("%s: %v", c, err)
-			}
-			for _, p := range paths {
-				os.Remove(p)
+	for _, lv := range []struct {
+		level   raid.Level
+		members int
+		drop    []int
+	}{{raid.RAID5, 4, []int{1}}, {raid.RAID6, 5, []int{1, 3}}, {raid.RAID10, 4, []int{2}}} {
+		total, found, exact := 0, 0, 0
+		for _, lay := range raid.Layouts(lv.level) {
+			for _, ch := range []int64{4 << 10, 64 << 10, 1 << 20} {
+				c := config{lv.level, lay, ch, lv.members, 0}
+				paths := build(t, c, img, size)
+				ms := openMembers(t, paths)
+				// The survivors, last slot first.
+				var given []raid.Member
+				want := slices.Repeat([]int{-1}, lv.members)
+				for s := lv.members - 1; s >= 0; s-- {
+					if !contains(lv.drop, s) {
+						want[s] = len(given)
+						given = append(given, ms[s])
+					}
+				}
+				total++
+				read, same := detectOne(t, c, given, want, res)
+				if read {
+					found++
+				}
+				if same {
+					exact++
+				}
+				for _, p := range paths {
+					os.Remove(p)
+				}
 			}
 		}
+		t.Logf("%s short of %d: detection read the datastore exactly in %d of %d cases (the exact geometry and order in %d)",
+			lv.level, len(lv.drop), found, total, exact)
 	}
-	t.Logf("detection read the datastore exactly in %d of %d cases (the exact geometry and order in %d)", found, total, exact)
+}
+
+// detectOne detects the array of given untold and says whether it reads
+// the datastore exactly, and whether it found c's geometry and the order
+// want (RAID 4 with P first or last, or a RAID 6 short of its Q read as
+// RAID 5, are other descriptions of the same bytes).
+func detectOne(t *testing.T, c config, given []raid.Member, want []int, res *vmfstest.Result) (read, exact bool) {
+	d, err := raid.Detect(given, raid.DetectOptions{})
+	if err != nil {
+		t.Logf("%s: %v", c, err)
+		return false, false
+	}
+	best := d.Candidates[0]
+	exact = best.Geometry == c.geometry() && reflect.DeepEqual(best.Order, want)
+	if !exact {
+		t.Logf("%s: detected %+v order %v, want order %v", c, best.Geometry, best.Order, want)
+	}
+	a, err := d.Assemble(given)
+	if err == nil {
+		err = volumeMatches(a, res)
+	}
+	if err != nil {
+		t.Logf("%s: %v", c, err)
+	}
+	return err == nil, exact
 }
