@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -361,5 +362,68 @@ func TestParityMismatch(t *testing.T) {
 	}
 	if _, err := io.ReadAll(io.NewSectionReader(a, 0, a.Size())); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// counting is a member that counts the bytes read from it.
+type counting struct {
+	raid.Member
+	n *atomic.Int64
+}
+
+func (c counting) ReadAt(p []byte, off int64) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.Member.ReadAt(p, off)
+}
+
+// TestRebuildReadsOnlyWhatItMust reads degraded arrays in whole rows: a
+// rebuild takes only the parity it needs and the data the read already
+// holds, so the members give exactly as many bytes as the array returns
+// (RAID 5 short of one member, RAID 6 of two: every row is read as n-1,
+// n-2 chunks whatever is lost).
+func TestRebuildReadsOnlyWhatItMust(t *testing.T) {
+	src := randomImage(9, 1<<20)
+	for _, c := range []struct {
+		config
+		drop []int
+	}{
+		{config{raid.RAID5, raid.LeftSymmetric, 4 << 10, 4, 0}, []int{1}},
+		{config{raid.RAID5, raid.RightAsymmetric, 16 << 10, 3, 0}, []int{2}},
+		{config{raid.RAID6, raid.LeftSymmetric, 4 << 10, 6, 0}, []int{0, 3}},
+		{config{raid.RAID6, raid.DDFNContinue, 8 << 10, 5, 0}, []int{1, 2}},
+		{config{raid.RAID6, raid.RightSymmetric6, 4 << 10, 5, 0}, []int{4, 0}},
+	} {
+		t.Run(fmt.Sprint(c.config, c.drop), func(t *testing.T) {
+			var read atomic.Int64
+			ms := openMembers(t, buildBytes(t, c.config, src))
+			for i := range ms {
+				ms[i] = counting{ms[i], &read}
+			}
+			for _, d := range c.drop {
+				ms[d] = nil
+			}
+			a, err := raid.New(c.geometry(), ms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parity := map[raid.Level]int{raid.RAID5: 1, raid.RAID6: 2}[c.level]
+			rowBytes := c.chunk * int64(c.members-parity)
+			got := make([]byte, rowBytes*3)
+			for off := int64(0); off+int64(len(got)) <= int64(len(src)); off += int64(len(got)) {
+				before := read.Load()
+				if _, err := a.ReadAt(got, off); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, src[off:off+int64(len(got))]) {
+					t.Fatalf("rows at %#x differ", off)
+				}
+				if n := read.Load() - before; n != int64(len(got)) {
+					t.Fatalf("reading %d bytes at %#x read %d from the members", len(got), off, n)
+				}
+			}
+			if a.Stats().Reconstructed == 0 {
+				t.Error("nothing reconstructed")
+			}
+		})
 	}
 }
