@@ -67,13 +67,6 @@ func (a *Array) checkParity(off, n, width int64) ([]Mismatch, error) {
 // computeParity sets p (and for RAID 6 q) to the parity of row r's data,
 // bufs holding each member's bytes.
 func (a *Array) computeParity(r *row, bufs [][]byte, p, q []byte) error {
-	if r.q < 0 {
-		copy(p, bufs[r.data[0]])
-		for _, m := range r.data[1:] {
-			xorInto(p, bufs[m])
-		}
-		return nil
-	}
 	coder, order, err := a.coder(r)
 	if err != nil {
 		return err
@@ -82,5 +75,5 @@ func (a *Array) computeParity(r *row, bufs [][]byte, p, q []byte) error {
 	for _, j := range order {
 		shards = append(shards, bufs[r.data[j]])
 	}
-	return coder.Encode(append(shards, p, q))
+	return coder.Encode(append(shards, p, q)[:len(order)+a.g.Level.parity()])
 }

@@ -49,16 +49,15 @@
 // as md computes it: k numbers the data chunks starting from the member
 // after Q and going round (skipping P and Q), so for the asymmetric
 // layouts k is not the data index; for the DDF layouts k is the member's
-// slot. Q, and every rebuild that needs it, is computed by
+// slot. Parity and every rebuild are computed by
 // github.com/klauspost/reedsolomon (SIMD, GFNI where the CPU has it) with
-// a coding matrix of md's two parity rows: the same field, so the same
-// bytes.
+// a coding matrix of md's parity rows: the same field, so the same bytes.
 //
 // A missing member (nil in New) or a range whose read fails is rebuilt
 // from the rest of its row: from P when only one data chunk of the row is
-// unknown (P is read into place and the other data XORed in), from Q when
-// P is unknown too, from P and Q when two data chunks are (RAID 6
-// survives any two members). Mirrors read the other
+// unknown, from Q when P is unknown too, from P and Q when two data
+// chunks are (RAID 6 survives any two members); a rebuild reads only the
+// parity it needs. Mirrors read the other
 // copy. Stats counts reconstructed bytes and covered read errors;
 // CheckParity recomputes parity over a range and lists the rows that
 // disagree, also counted in Stats. A range that cannot be rebuilt fails

@@ -14,7 +14,8 @@ import (
 // all ones and Q g^k for the data chunk md feeds to the syndrome k-th,
 // makes its coder compute md's parity exactly, with the SIMD products
 // (GFNI, AVX-512, AVX2, NEON) that a rebuild from Q needs to keep up with
-// reading.
+// reading. RAID 5 is the case of P alone: one pass over all the inputs
+// costs half of XORing them in one at a time.
 var gfExp [255]byte // gfExp[k] = g^k
 
 func init() {
@@ -34,20 +35,24 @@ func gfPow(k int) byte { return gfExp[k%255] }
 // xorInto sets dst ^= src over len(dst) bytes.
 func xorInto(dst, src []byte) { subtle.XORBytes(dst, dst, src[:len(dst)]) }
 
-// coder returns the Reed-Solomon coder of RAID 6 row r and its shard
-// order: shard k is data chunk order[k] (the chunks sorted by their Q
-// exponent), then P, then Q. md's layouts use one exponent set for every
-// row, the DDF layouts one per position of P and Q; each is made once.
+// coder returns the Reed-Solomon coder of row r of a RAID 5 or 6 array
+// and its shard order: shard k is data chunk order[k] (RAID 6: the chunks
+// sorted by their Q exponent), then P, then Q. RAID 5 and md's RAID 6
+// layouts use one coder for every row, the DDF layouts one per position
+// of P and Q; each is made once.
 func (a *Array) coder(r *row) (reedsolomon.Encoder, []int, error) {
 	order := make([]int, len(r.data))
 	for j := range order {
 		order[j] = j
 	}
-	exp := func(j int) int { return r.coef[r.data[j]] }
-	slices.SortFunc(order, func(x, y int) int { return exp(x) - exp(y) })
-	key := make([]byte, len(order)) // exponents are member numbers at most, below maxMembers
-	for k, j := range order {
-		key[k] = byte(exp(j))
+	parity := a.g.Level.parity()
+	key := make([]byte, len(order)) // the Q exponents; all 0 for RAID 5, which has one coder
+	if parity == 2 {
+		exp := func(j int) int { return r.coef[r.data[j]] }
+		slices.SortFunc(order, func(x, y int) int { return exp(x) - exp(y) })
+		for k, j := range order {
+			key[k] = byte(exp(j)) // member numbers at most, below maxMembers
+		}
 	}
 	if c, ok := a.coders.Load(string(key)); ok {
 		return c.(reedsolomon.Encoder), order, nil
@@ -57,7 +62,7 @@ func (a *Array) coder(r *row) (reedsolomon.Encoder, []int, error) {
 		p[k], q[k] = 1, gfPow(int(e))
 	}
 	// One goroutine: reads already share rows among the CPUs.
-	c, err := reedsolomon.New(len(key), 2, reedsolomon.WithCustomMatrix([][]byte{p, q}), reedsolomon.WithMaxGoroutines(1))
+	c, err := reedsolomon.New(len(key), parity, reedsolomon.WithCustomMatrix([][]byte{p, q}[:parity]), reedsolomon.WithMaxGoroutines(1))
 	if err != nil {
 		return nil, nil, err
 	}

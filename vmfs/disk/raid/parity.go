@@ -67,21 +67,8 @@ func (a *Array) rebuild(r *row, s int64, pieces []piece, t int) error {
 	rb := &rebuilder{a: a, r: r, l: int64(len(target.buf)), at: s*a.g.Chunk + target.in}
 	defer rb.release()
 	data, unknown := rb.known(pieces, target)
-	out := target.buf
-	switch {
-	case len(unknown) == 1 && a.readMember(r.p, out, rb.at) == nil:
-		// P read into place: the lost chunk is P ^ the other data.
-		for j := range data {
-			if j != target.j {
-				xorInto(out, data[j])
-			}
-		}
-	case a.g.Level == RAID6 && len(unknown) <= 2:
-		if err := rb.solveQ(data, unknown, target, pieces); err != nil {
-			return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w (%w)", ErrUnrecoverable, s, target.j, r.data[target.j], target.err, err)
-		}
-	default:
-		return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w", ErrUnrecoverable, s, target.j, r.data[target.j], target.err)
+	if err := rb.solve(data, unknown, target, pieces); err != nil {
+		return fmt.Errorf("%w: row %d, data chunk %d on member %d: %w (%w)", ErrUnrecoverable, s, target.j, r.data[target.j], target.err, err)
 	}
 	a.reconstructed.Add(rb.l)
 	if !errors.Is(target.err, errMissing) {
@@ -149,17 +136,25 @@ func (rb *rebuilder) known(pieces []piece, target piece) (data [][]byte, unknown
 	return data, unknown
 }
 
-// solveQ rebuilds the target's lost data chunk with Q: from Q alone when
-// it is the only data chunk lost (and P failed), from P and Q when another
-// is lost too; that one fills its piece at once when the read wants it
-// over the same bytes.
-func (rb *rebuilder) solveQ(data [][]byte, unknown []int, target piece, pieces []piece) error {
+// errTooManyLost is a row with more data chunks lost than its parity
+// covers.
+var errTooManyLost = errors.New("more data chunks lost than the parity covers")
+
+// solve computes the target's lost data chunk: from P when it is the only
+// one lost; from Q (RAID 6) when P fails too, or with P when another data
+// chunk is lost, which then fills its piece at once when the read wants
+// it over the same bytes. It reads only the parity that takes.
+func (rb *rebuilder) solve(data [][]byte, unknown []int, target piece, pieces []piece) error {
+	parity := rb.a.g.Level.parity()
+	if len(unknown) > parity {
+		return errTooManyLost
+	}
 	coder, order, err := rb.a.coder(rb.r)
 	if err != nil {
 		return err
 	}
 	d := len(order)
-	shards := make([][]byte, d+2) // data in Q order, P, Q; empty = lost
+	shards := make([][]byte, d+parity) // data in Q order, P, Q; empty = lost
 	want := make([]bool, d)
 	var also *piece // the other lost chunk's piece, when the read wants the same bytes
 	for i := range pieces {
@@ -178,10 +173,10 @@ func (rb *rebuilder) solveQ(data [][]byte, unknown []int, target piece, pieces [
 			shards[k] = data[j] // nil when lost
 		}
 	}
-	if len(unknown) == 2 {
-		shards[d] = rb.fetch(rb.r.p)
+	shards[d] = rb.fetch(rb.r.p)
+	if parity == 2 && (len(unknown) == 2 || shards[d] == nil) {
+		shards[d+1] = rb.fetch(rb.r.q)
 	}
-	shards[d+1] = rb.fetch(rb.r.q)
 	if err := coder.ReconstructSome(shards, want); err != nil {
 		return err
 	}
