@@ -47,7 +47,8 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 
-# bench-report runs issue 14's side-by-side benchmarks, each iteration one
+# bench-report runs issue 14's side-by-side benchmarks (and issue 17's
+# degraded RAID reads against one image), each iteration one
 # paired run of ours and the peer's, five runs each (BENCH_COUNT), at the
 # issue's sizes, and prints one table: work, ours, the peer's, the median
 # ratio (wall and CPU time), our peak memory, the target and whether it is
@@ -58,9 +59,9 @@ bench:
 # target shows whether it is reachable on this machine.
 BENCH_COUNT ?= 5
 bench-report:
-	EXPORT_BENCH_MB=2048 $(GO) test -run '^$$' -bench '^Benchmark(CatVs|LsVs|LocalExportVs|FTPExportVs|DumpVsQemuImg|DeepScanVs|MountCat$$|MountCeiling$$)' \
+	EXPORT_BENCH_MB=2048 $(GO) test -run '^$$' -bench '^Benchmark(CatVs|LsVs|LocalExportVs|FTPExportVs|DumpVsQemuImg|DeepScanVs|MountCat$$|MountCeiling$$|Read$$)' \
 	  -benchtime 1x -count $(BENCH_COUNT) -timeout 2h \
-	  ./cmd/vmfsrecover ./recover/export ./recover/deepscan | tee bench-report.out
+	  ./cmd/vmfsrecover ./recover/export ./recover/deepscan ./vmfs/disk/raid | tee bench-report.out
 	$(GO) run ./internal/benchpeer/benchreport < bench-report.out
 
 # fixtures writes the generated VMFS5/VMFS6 test volumes (package

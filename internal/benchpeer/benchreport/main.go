@@ -1,8 +1,9 @@
 // Command benchreport reads the output of the side-by-side benchmarks
 // (go test -bench, any -count) on standard input and prints issue 14's
-// table: each work, our rate, the peer's, the median ratio of the paired
-// runs (wall and CPU time), our peak memory, the target, and whether the
-// median meets it. `make bench-report` runs it.
+// table, with issue 17's degraded RAID reads: each work, our rate, the
+// peer's, the median ratio of the paired runs (wall and CPU time), our
+// peak memory, the target, and whether the median meets it. `make
+// bench-report` runs it.
 package main
 
 import (
@@ -41,6 +42,8 @@ var rows = []row{
 	{"cat 256 MiB through mount (VMFS6)", "BenchmarkMountCat", "vmfsrecover cat, in process", "x-vmfsrecover-cat", 0.8, false},
 	{"cat 256 MiB through mount (VMFS6)", "BenchmarkMountCat", "FUSE ceiling: plain file, same server", "x-ceiling", 0, false},
 	{"FUSE ceiling: cat 256 MiB plain file", "BenchmarkMountCeiling", "vmfsrecover cat, in process", "x-vmfsrecover-cat", 0, false},
+	{"read RAID 5 short of 1 member", "BenchmarkRead/raid5-missing1", "one image, same bytes", "x-single", 0.8, false},
+	{"read RAID 6 short of 2 members", "BenchmarkRead/raid6-missing2", "one image, same bytes", "x-single", 0.8, false},
 }
 
 func main() {
