@@ -58,7 +58,7 @@ func TestParseSpec(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, s := range []string{"raid5:left-symmetric:64k:offset=0:a.img,b.img,missing,d.img", "raid6:ddf-n-continue:1m:offset=1m:size=3g:a,b,c,d",
+	for _, s := range []string{"raid5:left-symmetric:64k:offset=0:a.img,b.img,missing,d.img", "raid6:ddf-n-continue:1m:offset=1m:size=3g:a,b,c,d", "raid6:parity-first-6:4k:a,b,c,d",
 		"jbod:offset=0:x:y,z", "raid10:n2:4k:a,b", "raid0:64k", "raid5:offset=5,a"} {
 		f.Add(s)
 	}
