@@ -12,7 +12,8 @@ import (
 
 // BenchmarkRead reads an assembled array sequentially, healthy and
 // rebuilding from parity, and in the same iteration reads the same number
-// of bytes from one image file (1 MiB reads, both in the page cache);
+// of bytes from one image file written as a member is (1 MiB reads, both
+// in the page cache);
 // "x-single" is the median of the array's speed as a fraction of the
 // single file's (goal: at least 0.8), "cpu-x-single" the same for CPU
 // time (the array reads on several goroutines, so its wall time may gain
@@ -20,8 +21,23 @@ import (
 func BenchmarkRead(b *testing.B) {
 	const size = 96 << 20
 	src := randomImage(11, size)
+	// The single image is written as raidtest writes the members, a chunk
+	// (64 KiB) at a time: the page cache keeps a file in folios as large
+	// as its writes, and larger folios cost less CPU to read (1 MiB reads
+	// of 96 MiB here: 5.6 ms written at once, 7.9 ms written 64 KiB at a
+	// time, 18 ms 4 KiB at a time), which would favour a file written at
+	// once over the members.
 	single := filepath.Join(b.TempDir(), "single.img")
-	if err := os.WriteFile(single, src, 0o600); err != nil {
+	f, err := os.Create(single)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for off := 0; off < size; off += 64 << 10 {
+		if _, err := f.WriteAt(src[off:off+64<<10], int64(off)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
 	for _, bc := range []struct {
