@@ -3,6 +3,7 @@ package vmfs
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
 )
@@ -33,14 +34,24 @@ func (v *Volume) readDir(fd *fileDesc) ([]dirent, error) {
 
 // directory is a decoded directory with its entries indexed by name, so
 // that resolving each of a big directory's entries costs one look-up,
-// not a walk through all of them.
+// not a walk through all of them. The index is made on the first look-up:
+// a listing reads every directory and looks up only the path to each.
 type directory struct {
 	ents   []dirent
+	index  sync.Once
 	byName map[string]int // the first entry of each name
 }
 
 // lookup returns the first entry named name.
 func (d *directory) lookup(name string) (dirent, bool) {
+	d.index.Do(func() {
+		d.byName = make(map[string]int, len(d.ents))
+		for i, e := range d.ents {
+			if _, dup := d.byName[e.name]; !dup {
+				d.byName[e.name] = i
+			}
+		}
+	})
 	i, ok := d.byName[name]
 	if !ok {
 		return dirent{}, false
@@ -69,12 +80,7 @@ func (v *Volume) directory(fd *fileDesc) (*directory, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &directory{ents: ents, byName: make(map[string]int, len(ents))}
-	for i, e := range ents {
-		if _, dup := d.byName[e.name]; !dup {
-			d.byName[e.name] = i
-		}
-	}
+	d := &directory{ents: ents}
 	v.dirCache.Put(fd.addr, d)
 	return d, nil
 }

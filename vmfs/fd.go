@@ -1,6 +1,7 @@
 package vmfs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -53,10 +54,10 @@ type fileDesc struct {
 	mode       uint32
 	zla        uint32
 	numTBZ     uint32
-	shift      uint   // log2 of the bytes one block-array entry covers
-	parentFD   uint32 // VMFS6 only
-	resident   []byte // data area, for zla resident
-	ptrs       []uint64
+	shift      uint     // log2 of the bytes one block-array entry covers
+	parentFD   uint32   // VMFS6 only
+	resident   []byte   // data area, for zla resident
+	ptrs       []uint64 // the block array up to its last entry in use
 }
 
 // fdLayout gives where the parts of a descriptor slot are.
@@ -68,9 +69,13 @@ func (v *Volume) fdLayout() layout.FDSlot {
 // the address it was reached by (0 when carving).
 func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error) {
 	lay, f := v.fdLayout(), layout.FDMeta
-	where := fmt.Sprintf("file descriptor %#08x", addr)
+	// The structure's name is made only for an error: a listing parses a
+	// descriptor per file.
+	bad := func(format string, args ...any) error {
+		return corrupt(fmt.Sprintf("file descriptor %#08x", addr), vol, format, args...)
+	}
 	if got := layout.Lock.Magic.Get32(slot); got != lockMagicFD {
-		return nil, corrupt(where, vol, "lock magic %#x, want %#x", got, lockMagicFD)
+		return nil, bad("lock magic %#x, want %#x", got, lockMagicFD)
 	}
 	m := slot[lay.Meta:]
 	fd := &fileDesc{
@@ -96,39 +101,43 @@ func (v *Volume) parseFD(slot []byte, vol int64, addr uint32) (*fileDesc, error)
 		fd.parentFD = f.ParentFD.Get32(m)
 	}
 	if addr != 0 && fd.addr != addr {
-		return nil, corrupt(where, vol, "descriptor records its own address as %#08x", fd.addr)
+		return nil, bad("descriptor records its own address as %#08x", fd.addr)
 	}
 	if fd.typ < typeVolume || fd.typ > typeRDM {
-		return nil, corrupt(where, vol, "type %d", fd.typ)
+		return nil, bad("type %d", fd.typ)
 	}
 	if fd.length < 0 || fd.length > maxFileBytes {
-		return nil, corrupt(where, vol, "length %d out of range", fd.length)
+		return nil, bad("length %d out of range", fd.length)
 	}
 	shift := uint(f.BlockShift.Get(m))
 	if shift == 0 { // VMFS3 leaves it 0: index by the block size (vmfs.md: "File descriptors")
 		if !isPow2(fd.blockSize) {
 			if fd.zla != zlaResident {
-				return nil, corrupt(where, vol, "block size %d is not a power of two", fd.blockSize)
+				return nil, bad("block size %d is not a power of two", fd.blockSize)
 			}
 			fd.blockSize = v.desc.SubBlockSize
 		}
 		shift = uint(bits.TrailingZeros64(uint64(fd.blockSize)))
 	}
 	if shift < 9 || shift > 40 {
-		return nil, corrupt(where, vol, "block offset shift %d", shift)
+		return nil, bad("block offset shift %d", shift)
 	}
 	fd.shift = shift
 	switch fd.zla {
 	case zlaResident:
 		if fd.length > lay.DataCap {
-			return nil, corrupt(where, vol, "resident file of %d bytes exceeds the %d-byte data area", fd.length, lay.DataCap)
+			return nil, bad("resident file of %d bytes exceeds the %d-byte data area", fd.length, lay.DataCap)
 		}
 		fd.resident = append([]byte(nil), slot[lay.Data:lay.Data+fd.length]...)
 	case zlaFileBlock, zlaSubBlock, zlaPointerBlock, zlaPointerBlock2, zlaDoubleIndirect:
-		fd.ptrs = pointers(slot[lay.Ptrs:], lay.PtrCount, lay.PtrSize)
+		// Only up to the last pointer in use: the rest are holes, and a
+		// small file's array is mostly empty (v.entry knows the full count).
+		arr := slot[lay.Ptrs : lay.Ptrs+lay.PtrCount*lay.PtrSize]
+		used := int64(len(bytes.TrimRight(arr, "\x00")))
+		fd.ptrs = pointers(arr, (used+lay.PtrSize-1)/lay.PtrSize, lay.PtrSize)
 	default:
 		if fd.typ != typeRDM {
-			return nil, corrupt(where, vol, "addressing mode %#x: %v", fd.zla, ErrUnsupported)
+			return nil, bad("addressing mode %#x: %v", fd.zla, ErrUnsupported)
 		}
 	}
 	return fd, nil
@@ -256,10 +265,14 @@ func pointers(b []byte, n, size int64) []uint64 {
 // offset"), 0 for a hole.
 func (v *Volume) entry(fd *fileDesc, n int64) (uint64, error) {
 	P := v.ptrsPerBlock()
+	count := v.fdLayout().PtrCount // fd.ptrs leaves out the unused tail
 	idx := func(ptrs []uint64, i int64) (uint64, error) {
-		if i < 0 || i >= int64(len(ptrs)) {
+		if i < 0 || i >= count {
 			return 0, corrupt(fmt.Sprintf("file descriptor %#08x", fd.addr), fd.vol,
 				"block %d is beyond what addressing mode %#x can reach", n, fd.zla)
+		}
+		if i >= int64(len(ptrs)) {
+			return 0, nil
 		}
 		return ptrs[i], nil
 	}

@@ -193,11 +193,13 @@ func (v *Volume) dirEntries(n node) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	out := make([]fs.DirEntry, 0, len(raw))
-	for _, d := range raw {
+	backing := make([]dirEntry, len(raw)) // one allocation, not one per entry
+	for i, d := range raw {
 		if d.addr == n.fd.addr || slices.Contains(n.ancestors, d.addr) {
 			continue
 		}
-		e := &dirEntry{v: v, d: d}
+		e := &backing[i]
+		*e = dirEntry{v: v, d: d}
 		if d.typ == typeSystem { // system entries may be directories (.sdd.sf)
 			if sub, err := v.readFD(d.addr); err == nil && isDirFD(sub) {
 				e.dir = true
@@ -240,7 +242,7 @@ func (e *dirEntry) Info() (fs.FileInfo, error) {
 // FileInfo describes a file; Sys returns *Attributes.
 type FileInfo struct {
 	name  string
-	attrs *Attributes
+	attrs Attributes // in the same allocation: a listing makes one per file
 }
 
 func (fi *FileInfo) Name() string       { return fi.name }
@@ -248,7 +250,7 @@ func (fi *FileInfo) Size() int64        { return fi.attrs.Size }
 func (fi *FileInfo) Mode() fs.FileMode  { return fi.attrs.fileMode }
 func (fi *FileInfo) ModTime() time.Time { return fi.attrs.MTime }
 func (fi *FileInfo) IsDir() bool        { return fi.attrs.fileMode.IsDir() }
-func (fi *FileInfo) Sys() any           { return fi.attrs }
+func (fi *FileInfo) Sys() any           { return &fi.attrs }
 
 // Attributes are the VMFS-specific facts about a file.
 type Attributes struct {
@@ -286,7 +288,9 @@ func (a *Attributes) Times() (atime, mtime, ctime time.Time) { return a.ATime, a
 
 func (v *Volume) fileInfo(n node) *FileInfo {
 	fd := n.fd
-	a := &Attributes{
+	fi := &FileInfo{name: n.name}
+	a := &fi.attrs
+	*a = Attributes{
 		FD: fd.addr, Size: fd.length, Mode: fd.mode, UID: fd.uid, GID: fd.gid,
 		MTime: unixTime(fd.mtime), CTime: unixTime(fd.ctime), ATime: unixTime(fd.atime),
 		Links: fd.linkCount, Generation: fd.generation, BlockSize: fd.blockSize, Blocks: fd.numBlocks,
@@ -316,7 +320,7 @@ func (v *Volume) fileInfo(n node) *FileInfo {
 			a.Provisioned = "eager-zeroed thick"
 		}
 	}
-	return &FileInfo{name: n.name, attrs: a}
+	return fi
 }
 
 func typeName(t uint32) string {

@@ -198,7 +198,7 @@ func (v *Volume) FDLocation(addr uint32) (int64, error) {
 }
 
 // Attributes returns the VMFS attributes of an open file.
-func (f *File) Attributes() *Attributes { return f.v.fileInfo(f.node).attrs }
+func (f *File) Attributes() *Attributes { return &f.v.fileInfo(f.node).attrs }
 
 // Locate returns the volume offset holding byte off of the file, or hole
 // set when that byte has no storage (a hole or a to-be-zeroed block).

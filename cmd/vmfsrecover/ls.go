@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
@@ -108,10 +110,19 @@ func runLs(ctx context.Context, o *lsOptions, args []string, out io.Writer) (err
 }
 
 // listTo prints the listing of name in fsys in the format the options ask.
-func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.Writer) error {
+// Lines go out through a buffer, flushed when full and as each directory
+// is reached (a write per line was a tenth of a 100,000-file listing).
+func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.Writer) (err error) {
+	bw := bufio.NewWriterSize(out, 64<<10)
+	defer func() {
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
+	}()
 	failed := 0
-	enc := json.NewEncoder(out)
-	err := listing.Walk(ctx, fsys, name, listing.Options{Recursive: o.recursive, Hash: o.hash != ""},
+	enc := json.NewEncoder(bw)
+	var line []byte
+	err = listing.Walk(ctx, fsys, name, listing.Options{Recursive: o.recursive, Hash: o.hash != ""},
 		func(e listing.Entry, err error) error {
 			if err != nil {
 				failed++
@@ -127,32 +138,31 @@ func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.W
 			if o.deleted && e.State != guestfs.Deleted && (finding == nil || finding.Kind == deepscan.Intact) {
 				return descend
 			}
+			line = line[:0]
 			switch {
 			case o.bodyfile:
-				_, err = fmt.Fprintln(out, e.Bodyfile())
+				line = append(line, e.Bodyfile()...)
 			case o.json:
-				err = enc.Encode(e)
+				if err := enc.Encode(e); err != nil {
+					return err
+				}
 			case o.long:
-				line := fmt.Sprintf("%s %12d %s %s", e.Mode, e.Size, e.MTime.Format("2006-01-02 15:04:05"), e.Path)
-				if finding != nil {
-					line = fmt.Sprintf("%-7s %s", finding.Kind, line)
-				} else if e.State == guestfs.Deleted {
-					line = "deleted " + line
-				}
-				if e.SHA256 != "" {
-					line += "  sha256:" + e.SHA256
-				}
-				if e.Target != "" {
-					line += " -> " + e.Target
-				}
-				_, err = fmt.Fprintln(out, line)
+				line = appendLong(line, e, finding)
 			case o.hash != "":
-				_, err = fmt.Fprintln(out, e.Expected())
+				line = append(line, e.Expected()...)
 			default:
-				_, err = fmt.Fprintln(out, e.Path)
+				line = append(line, e.Path...)
 			}
-			if err != nil {
-				return err
+			if !o.json {
+				line = append(line, '\n')
+				if _, err := bw.Write(line); err != nil {
+					return err
+				}
+			}
+			if e.Type == "dir" {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
 			}
 			return descend
 		})
@@ -163,4 +173,35 @@ func listTo(ctx context.Context, o *lsOptions, fsys fs.FS, name string, out io.W
 		return withExitCode(exitPartial, fmt.Errorf("%d %s could not be read", failed, map[bool]string{true: "entry", false: "entries"}[failed == 1]))
 	}
 	return nil
+}
+
+// appendLong appends e's line of ls -l: [provenance or "deleted"] mode,
+// size, modification time (UTC), path, [sha256], [-> link target].
+func appendLong(b []byte, e listing.Entry, finding *deepscan.Finding) []byte {
+	if finding != nil {
+		b = fmt.Appendf(b, "%-7s ", finding.Kind)
+	} else if e.State == guestfs.Deleted {
+		b = append(b, "deleted "...)
+	}
+	b = append(b, e.Mode...)
+	var size [20]byte
+	digits := strconv.AppendInt(size[:0], e.Size, 10)
+	b = append(b, ' ')
+	for range 12 - len(digits) { // right-aligned in 12, as %12d
+		b = append(b, ' ')
+	}
+	b = append(b, digits...)
+	b = append(b, ' ')
+	b = e.MTime.AppendFormat(b, "2006-01-02 15:04:05")
+	b = append(b, ' ')
+	b = append(b, e.Path...)
+	if e.SHA256 != "" {
+		b = append(b, "  sha256:"...)
+		b = append(b, e.SHA256...)
+	}
+	if e.Target != "" {
+		b = append(b, " -> "...)
+		b = append(b, e.Target...)
+	}
+	return b
 }

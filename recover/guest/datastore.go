@@ -318,13 +318,19 @@ func (d *Datastore) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return list, err
 	}
-	have := map[string]bool{}
-	for _, e := range list {
-		have[e.Name()] = true
-	}
+	var have map[string]bool // made at the first disk: most folders hold none
 	out := list
 	for _, e := range list {
-		if !e.Type().IsRegular() || !vmdk.IsDiskName(e.Name()) || have[e.Name()+DiskSuffix] {
+		if !e.Type().IsRegular() || !vmdk.IsDiskName(e.Name()) {
+			continue
+		}
+		if have == nil {
+			have = make(map[string]bool, len(list))
+			for _, e := range list {
+				have[e.Name()] = true
+			}
+		}
+		if have[e.Name()+DiskSuffix] {
 			continue
 		}
 		info, err := e.Info()

@@ -152,8 +152,11 @@ func (e Entry) Expected() string {
 }
 
 func abs(p string) string {
-	if p == "." {
+	switch {
+	case p == ".":
 		return "/"
+	case fs.ValidPath(p): // clean already: what a walk gives, every entry
+		return "/" + p
 	}
 	return path.Join("/", p)
 }

@@ -48,10 +48,16 @@ func (c *LRU[K, V]) Put(k K, v V) {
 		c.order.MoveToFront(el)
 		return
 	}
-	c.items[k] = c.order.PushFront(&lruEntry[K, V]{k, v})
-	if c.order.Len() > c.max {
-		old := c.order.Back()
-		c.order.Remove(old)
-		delete(c.items, old.Value.(*lruEntry[K, V]).key)
+	if c.order.Len() < c.max {
+		c.items[k] = c.order.PushFront(&lruEntry[K, V]{k, v})
+		return
 	}
+	// Full: the least recent entry becomes the new one, which spares two
+	// allocations per miss (a listing misses once per file).
+	el := c.order.Back()
+	e := el.Value.(*lruEntry[K, V])
+	delete(c.items, e.key)
+	e.key, e.val = k, v
+	c.order.MoveToFront(el)
+	c.items[k] = el
 }
