@@ -105,7 +105,7 @@ reads from the parent (the older data) instead of as zeros.
 	fl := cmd.Flags()
 	fl.StringVar(&f.to, "to", "", "destination: a local directory, ftp://user@host[:port]/dir or ftps://...")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace destination files that are in the way")
-	fl.IntVarP(&f.jobs, "jobs", "j", 0, "files copied in parallel (FTP: one connection each); 0: up to 4, one large file at a time")
+	fl.IntVarP(&f.jobs, "jobs", "j", 0, export.WorkersUsage)
 	fl.IntVar(&f.retries, "retries", 5, "reconnections per file after a dropped connection (with backoff)")
 	fl.BoolVar(&f.noSync, "no-sync", false, "local: do not fsync each file before renaming it (faster; unsafe on power loss)")
 	fl.BoolVar(&f.flatten, "flatten", false, "write each VMDK as one raw image (descriptor, extents and snapshots resolved)")
@@ -167,8 +167,8 @@ func runExport(ctx context.Context, g *globalOptions, f *exportFlags, args []str
 	if f.to == "" {
 		return withExitCode(exitUsage, errors.New("--to DEST is required"))
 	}
-	if f.jobs < 0 || f.jobs > 64 {
-		return withExitCode(exitUsage, fmt.Errorf("--jobs %d: want 0 (automatic) to 64", f.jobs))
+	if err := export.CheckWorkers(f.jobs); err != nil {
+		return withExitCode(exitUsage, fmt.Errorf("--jobs: %w", err))
 	}
 	if f.unmapped && !f.flatten {
 		return withExitCode(exitUsage, errors.New("--unmapped-from-parent changes how snapshots are read: it needs --flatten"))

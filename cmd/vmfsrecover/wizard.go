@@ -103,7 +103,7 @@ With --json the report is printed as JSON and the steps go to stderr.
 	f.BoolVar(&o.probeAll, "probe-all", false, "also probe every 1 MiB boundary for VMFS (lost partition tables)")
 	f.StringArrayVar(&o.maps, "map", nil, "GNU ddrescue mapfile of a SOURCE image (from image or ddrescue): bytes it does not mark rescued are reported lost; with several SOURCEs, SOURCE=MAPFILE (repeat --map); saved for --resume")
 	f.StringVar(&o.raid, "raid", "", `read the SOURCEs as the members of a RAID array: "auto" or a spec, as ls --raid takes it (the wizard's scan step also offers it); the spec assembled is saved for --resume`)
-	f.IntVar(&o.workers, "workers", 1, "files exported in parallel")
+	f.IntVar(&o.workers, "workers", 0, export.WorkersUsage+" (as export --jobs)")
 	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
 	addDestinationFlags(cmd, &o.dest)
 	return cmd
@@ -188,8 +188,8 @@ func (o *wizardOptions) check(args []string) error {
 	if o.resume && o.raid != "" {
 		return withExitCode(exitUsage, fmt.Errorf("--resume reads the RAID array the saved wizard assembled; give no --raid"))
 	}
-	if o.workers < 1 {
-		return withExitCode(exitUsage, fmt.Errorf("--workers must be at least 1"))
+	if err := export.CheckWorkers(o.workers); err != nil {
+		return withExitCode(exitUsage, fmt.Errorf("--workers: %w", err))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/recover/export"
 	"github.com/vmfsrecover/vmfsrecover/recover/wizard"
 )
 
@@ -68,7 +69,8 @@ func TestWizardAnswersCmd(t *testing.T) {
 		"bad answers":    {wizardOptions{answers: filepath.Join(dir, "state.json"), state: o.state, workers: 1}, []string{img}},
 		"missing source": {wizardOptions{state: o.state, workers: 1}, []string{filepath.Join(dir, "none.img")}},
 		"resume+source":  {wizardOptions{state: o.state, workers: 1, resume: true}, []string{img}},
-		"workers":        {wizardOptions{state: o.state}, nil},
+		"workers -1":     {wizardOptions{state: o.state, workers: -1}, nil},
+		"workers 65":     {wizardOptions{state: o.state, workers: export.MaxWorkers + 1}, nil},
 	} {
 		err := runWizard(context.Background(), g, &c.o, c.args, strings.NewReader(""), &out, &errOut)
 		if exitCode(err) != exitUsage {
@@ -91,5 +93,15 @@ func TestWizardAnswersCmd(t *testing.T) {
 	err = runWizard(context.Background(), &globalOptions{quiet: true}, &wizardOptions{state: filepath.Join(dir, "i.json"), workers: 1, restart: true}, []string{img}, strings.NewReader("c\ny\n"), &out, &errOut)
 	if exitCode(err) != exitInterrupted {
 		t.Errorf("cancel: %v (exit %d)", err, exitCode(err))
+	}
+}
+
+// The wizard exports as many files at once as the export command does by
+// default (recover/wizard's TestExportSeveralFilesAtOnce: several).
+func TestWizardWorkersDefaultIsExports(t *testing.T) {
+	g := &globalOptions{}
+	jobs, workers := newExportCmd(g).Flags().Lookup("jobs"), newWizardCmd(g).Flags().Lookup("workers")
+	if workers.DefValue != jobs.DefValue || workers.DefValue != "0" {
+		t.Errorf("wizard --workers defaults to %s, export --jobs to %s; want 0 (automatic) for both", workers.DefValue, jobs.DefValue)
 	}
 }

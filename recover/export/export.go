@@ -319,6 +319,22 @@ const (
 	largeFile   = 64 << 20
 )
 
+// MaxWorkers is the most files Options.Workers may ask to copy at once.
+const MaxWorkers = 64
+
+// WorkersUsage says what Options.Workers means, for the flag that sets it:
+// the export command's and the wizard's take the same.
+var WorkersUsage = fmt.Sprintf("files copied in parallel (FTP: one connection each); 0: up to %d, one file of %d MiB or more at a time", autoWorkers, largeFile>>20)
+
+// CheckWorkers refuses a count of workers outside 0 (automatic) to
+// MaxWorkers.
+func CheckWorkers(n int) error {
+	if n < 0 || n > MaxWorkers {
+		return fmt.Errorf("%d files at once: want 0 (automatic) to %d", n, MaxWorkers)
+	}
+	return nil
+}
+
 // isLarge says whether it is a file of largeFile bytes or more.
 func (it item) isLarge() bool {
 	if it.flat != nil {

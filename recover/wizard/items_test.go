@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/recover/deepscan"
 	"github.com/vmfsrecover/vmfsrecover/recover/export"
@@ -192,3 +194,55 @@ func TestDeepScanReuseAnnounced(t *testing.T) {
 		t.Errorf("events %+v, want the last one Reused", events)
 	}
 }
+
+// TestExportSeveralFilesAtOnce: with the zero Options the wizard exports
+// small files several at a time, as the export command does by default
+// (export.Options.Workers 0), not one after the other.
+func TestExportSeveralFilesAtOnce(t *testing.T) {
+	img, _ := testVolume(t)
+	w := walkTo(t, img, t.TempDir(), StepExport, Options{})
+	p := &overlapProgress{overlap: make(chan struct{})}
+	if _, err := w.Export(context.Background(), func(label string) export.Progress {
+		if label == "export" {
+			return p
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p.most < 2 {
+		t.Errorf("the export copied %d file at a time", p.most)
+	}
+}
+
+// overlapProgress holds each file's start until a second file is being
+// copied (or a while has passed), and counts the most copied at once.
+type overlapProgress struct {
+	mu           sync.Mutex
+	active, most int
+	overlap      chan struct{} // closed when two files are copied at once
+	overlapped   bool
+}
+
+func (p *overlapProgress) Start(int, int64) {}
+func (p *overlapProgress) FileStart(string, int64) {
+	p.mu.Lock()
+	p.active++
+	p.most = max(p.most, p.active)
+	if p.active == 2 && !p.overlapped {
+		p.overlapped = true
+		close(p.overlap)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.overlap:
+	case <-time.After(2 * time.Second):
+	}
+}
+func (p *overlapProgress) Add(string, int64) {}
+func (p *overlapProgress) FileDone(string, string) {
+	p.mu.Lock()
+	p.active--
+	p.mu.Unlock()
+}
+func (p *overlapProgress) Finish() {}

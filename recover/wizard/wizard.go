@@ -91,7 +91,7 @@ type Destination struct {
 // Options tune a wizard.
 type Options struct {
 	Logger  *slog.Logger // nil: no log
-	Workers int          // parallel files in the export; 0 means 1
+	Workers int          // files exported at once: export.Options.Workers (0: automatic, as export's)
 	// StatePath is where the state is saved after every step; empty means
 	// nowhere (tests, one-shot runs).
 	StatePath string
