@@ -3,6 +3,7 @@ package vmfs
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/layout"
@@ -34,8 +35,12 @@ type Volume struct {
 	dirCache *blockcache.LRU[uint32, *directory]
 	// fdPages holds fdPage-sized pieces of the volume that file
 	// descriptors were read from: a listing reads the descriptors of a
-	// folder one after the other, and they lie side by side.
+	// folder one after the other, and they lie side by side. fdMu is
+	// held while a page is used (see fdSlot); fdSpare is the buffer of
+	// the last page dropped, for the next one.
+	fdMu    sync.Mutex
 	fdPages *blockcache.LRU[int64, []byte]
+	fdSpare []byte
 }
 
 // System file descriptor addresses: cluster 0, resources 0-8 (vmfs.md: "System files").

@@ -34,3 +34,18 @@ func TestAppendLong(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendDateTime(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
+		time.Unix(0, 0).UTC(),
+		time.Unix(1<<32-1, 0).UTC(), // the last second a VMFS time holds
+		time.Date(999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(12345, 6, 7, 8, 9, 10, 0, time.UTC),
+	} {
+		want := tm.Format("2006-01-02 15:04:05")
+		if got := string(appendDateTime([]byte("x"), tm)); got != "x"+want {
+			t.Errorf("got %q, want %q", got, "x"+want)
+		}
+	}
+}

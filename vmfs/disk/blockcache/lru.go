@@ -40,24 +40,29 @@ func (c *LRU[K, V]) Get(k K) (V, bool) {
 }
 
 // Put caches v for k, dropping the least recently used entry when full.
-func (c *LRU[K, V]) Put(k K, v V) {
+// It returns the value dropped, or replaced under k, if any: memory the
+// caller may reuse when nothing else holds it.
+func (c *LRU[K, V]) Put(k K, v V) (dropped V, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
-		el.Value.(*lruEntry[K, V]).val = v
+		e := el.Value.(*lruEntry[K, V])
+		dropped, e.val = e.val, v
 		c.order.MoveToFront(el)
-		return
+		return dropped, true
 	}
 	if c.order.Len() < c.max {
 		c.items[k] = c.order.PushFront(&lruEntry[K, V]{k, v})
-		return
+		return dropped, false
 	}
 	// Full: the least recent entry becomes the new one, which spares two
 	// allocations per miss (a listing misses once per file).
 	el := c.order.Back()
 	e := el.Value.(*lruEntry[K, V])
 	delete(c.items, e.key)
+	dropped = e.val
 	e.key, e.val = k, v
 	c.order.MoveToFront(el)
 	c.items[k] = el
+	return dropped, true
 }

@@ -29,6 +29,23 @@ func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// Put hands back what it drops, for reuse: the least recent entry when
+// full, or the value replaced under the same key.
+func TestLRUPutReturnsDropped(t *testing.T) {
+	c := NewLRU[int, string](2)
+	for k, v := range []string{"a", "b"} {
+		if d, ok := c.Put(k, v); ok {
+			t.Errorf("Put(%d) into room dropped %q", k, d)
+		}
+	}
+	if d, ok := c.Put(2, "c"); !ok || d != "a" {
+		t.Errorf("Put into a full cache dropped %q, %v; want a", d, ok)
+	}
+	if d, ok := c.Put(2, "C"); !ok || d != "c" {
+		t.Errorf("Put over an entry dropped %q, %v; want c", d, ok)
+	}
+}
+
 // Concurrent users never see more entries than the bound (run with -race).
 func TestLRUConcurrent(t *testing.T) {
 	c := NewLRU[int, int](16)
