@@ -21,6 +21,10 @@ const (
 	dirent6Size    = layout.Dirent6Size
 	dir6HeaderSize = layout.Dir6HeaderSize
 	maxDirBytes    = 256 << 20 // bounds what one directory read may allocate
+	// dirCacheEntries bounds the entries of the directories kept decoded,
+	// about 25 MB; the count of directories alone (256) would let 256 of
+	// the largest, 1.9 million entries each, stay.
+	dirCacheEntries = 256 << 10
 )
 
 // readDir returns the entries of directory fd, without "." and "..".

@@ -99,7 +99,7 @@ func openLogical(lv Device, headers []*LVMHeader, anomalies []string, opts Optio
 		opts: opts, rec: rec, headers: headers, lv: lv, desc: desc, anomalies: anomalies,
 		fdCache:  blockcache.NewLRU[uint32, *fileDesc](4096),
 		pbCache:  blockcache.NewLRU[uint64, []uint64](256),
-		dirCache: blockcache.NewLRU[uint32, *directory](256),
+		dirCache: blockcache.NewWeightedLRU[uint32, *directory](256, dirCacheEntries, func(d *directory) int { return len(d.ents) }),
 		fdPages:  blockcache.NewLRU[int64, []byte](64), // 4 MiB
 	}
 	if len(headers) > 0 && !desc.VolumeUUID.IsZero() && desc.VolumeUUID != headers[0].VolumeUUID {

@@ -46,6 +46,29 @@ func TestLRUPutReturnsDropped(t *testing.T) {
 	}
 }
 
+// A weighted cache drops the least recent entries until the rest weigh
+// no more than its bound, but keeps the newest whatever it weighs.
+func TestWeightedLRU(t *testing.T) {
+	c := NewWeightedLRU[int, string](10, 5, func(s string) int { return len(s) })
+	c.Put(1, "aa")
+	c.Put(2, "bb")
+	c.Get(1)
+	if d, ok := c.Put(3, "cc"); !ok || d != "bb" {
+		t.Errorf("over the weight, Put dropped %q, %v; want bb, the least recent", d, ok)
+	}
+	if c.weight != 4 || c.order.Len() != 2 {
+		t.Errorf("weight %d in %d entries; want 4 in 2", c.weight, c.order.Len())
+	}
+	c.Put(3, "c") // a lighter value under the same key
+	if c.weight != 3 {
+		t.Errorf("weight %d after replacing cc with c; want 3", c.weight)
+	}
+	c.Put(4, "heavier than all")
+	if v, ok := c.Get(4); !ok || v != "heavier than all" || c.order.Len() != 1 {
+		t.Errorf("the newest, heavier than the bound: Get = %q, %v with %d entries; want it alone", v, ok, c.order.Len())
+	}
+}
+
 // Concurrent users never see more entries than the bound (run with -race).
 func TestLRUConcurrent(t *testing.T) {
 	c := NewLRU[int, int](16)
