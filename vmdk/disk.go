@@ -542,6 +542,14 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 	if int64(len(p)) > d.size-off {
 		p, eof = p[:d.size-off], io.EOF
 	}
+	// Small reads are not read ahead: the sequential readers of a disk
+	// read 1 MiB or more at a time (dump's CopySparse windows, export's
+	// chunks, cat and cp through the mount, whose st_blksize is 1 MiB).
+	// A read-ahead of 1 MiB windows for 128 KiB readers was measured on a
+	// 2 GiB streamOptimized disk: 1.35x faster with a core idle, but 30%
+	// more CPU (the copy out of the window, the windows' memory), and
+	// slower through the mount with the cores busy (dd bs=128K, medians
+	// 1.73 s against 1.38).
 	const piece = 256 << 10
 	if workers := runtime.GOMAXPROCS(0); d.compressed && workers > 1 && len(p) >= 2*piece {
 		var wg sync.WaitGroup
