@@ -17,7 +17,7 @@ import (
 // the disk, but some controllers (PERC) put the DDF area well before the
 // end, so ReadDDF searches the last ddfSearch bytes for it. A header:
 //
-//	0x00 signature 0xDE11DE11  0x04 CRC-32 (over the 512 bytes, this field 0xFFFFFFFF)
+//	0x00 signature 0xDE11DE11  0x04 CRC-32 (over the 512 bytes, this field 0xFFFFFFFF; see ddfCRCOK)
 //	0x08 GUID[24]  0x20 revision[8]  0x60 primary_lba  0x68 secondary_lba
 //	0x70 type (0 anchor, 1 primary, 2 secondary)
 //	0x80 max PD entries  0x82 max VD entries  0x84 max partitions
@@ -86,17 +86,28 @@ func ReadDDF(r io.ReaderAt, size int64) (*DDF, error) {
 	return nil, ErrNoDDF
 }
 
-// ddfCRC is the CRC a DDF structure stores: CRC-32 over it with the CRC
-// field set to all ones.
-func ddfCRC(b []byte) uint32 {
+// ddfCRCOK reports whether a DDF structure's stored CRC checks. The
+// structures are summed with CRC-32 (IEEE, reflected) over their bytes
+// with the CRC field set to all ones, but two conventions exist. mdadm's
+// bundled zlib crc32 has its initial and final inversions commented out:
+// the register starts at zero and the result is stored as it comes, and
+// mdadm refuses any other anchor ("bad CRC on anchor"); mdadm issue 135
+// read a Dell PERC H710's anchor that way. FreeBSD's graid and dmraid use
+// the standard CRC-32 (all ones in, inverted out). Either is a valid
+// structure.
+func ddfCRCOK(b []byte) bool {
+	stored := binary.BigEndian.Uint32(b[4:])
 	c := bytes.Clone(b)
 	binary.BigEndian.PutUint32(c[4:], 0xFFFFFFFF)
-	return crc32.ChecksumIEEE(c)
+	// crc32.Update inverts before and after: starting it from all ones
+	// makes the register start at zero, and inverting its result undoes
+	// the final inversion.
+	return stored == ^crc32.Update(0xFFFFFFFF, crc32.IEEETable, c) || stored == crc32.ChecksumIEEE(c)
 }
 
 func parseDDF(r io.ReaderAt, size int64, anchor []byte, at int64) (*DDF, error) {
 	be := binary.BigEndian
-	d := &DDF{Anchor: at, Slot: -1, CRCOK: ddfCRC(anchor) == be.Uint32(anchor[4:])}
+	d := &DDF{Anchor: at, Slot: -1, CRCOK: ddfCRCOK(anchor)}
 	primary := int64(be.Uint64(anchor[0x60:]))
 	if primary <= 0 || primary > size/512-1 {
 		return nil, fmt.Errorf("%w: primary header LBA %d outside the disk", ErrUnsupported, primary)

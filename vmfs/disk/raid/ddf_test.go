@@ -2,10 +2,15 @@ package raid_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid/raidtest"
 )
@@ -96,3 +101,74 @@ func FuzzDDF(f *testing.F) {
 }
 
 func bytesReaderAt(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// TestDDFMdadmExamine has mdadm read the DDF metadata raidtest writes, as
+// a second reader: it must find no CRC error and report the geometry
+// written, and our reader must agree. mdadm sums DDF structures with
+// CRC-32 run from a zero register and not inverted (its zlib crc32 has
+// both inversions commented out) and refuses the standard CRC-32 that
+// FreeBSD's graid and dmraid write; ReadDDF takes both.
+func TestDDFMdadmExamine(t *testing.T) {
+	mdadm := testenv.Tool(t, "mdadm")
+	for _, c := range []struct {
+		prl, rlq, shift byte
+		members, slot   int
+		standard        bool
+		level, chunk    string
+	}{
+		{5, 2, 7, 3, 1, false, "RAID5", "128 sectors"},
+		{6, 3, 4, 5, 4, false, "RAID6", "16 sectors"},
+		{0, 0, 11, 2, 0, false, "RAID0", "2048 sectors"},
+		{5, 3, 7, 4, 2, true, "", ""},
+	} {
+		name := fmt.Sprintf("prl%d-rlq%d-%dm", c.prl, c.rlq, c.members)
+		if c.standard {
+			name += "-standard-sum"
+		}
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "member.img")
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// mdadm takes no DDF disk under 32 MiB; the image is sparse.
+			if err := os.Truncate(p, 64<<20); err != nil {
+				t.Fatal(err)
+			}
+			const blocks = 100000
+			if err := raidtest.WriteDDF(p, raidtest.DDF{PRL: c.prl, RLQ: c.rlq, StripShift: c.shift, Members: c.members, Slot: c.slot,
+				Blocks: blocks, StandardCRC: c.standard}); err != nil {
+				t.Fatal(err)
+			}
+			ms := openMembers(t, []string{p})
+			d, err := raid.ReadDDF(ms[0], ms[0].Size())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !d.CRCOK || d.Slot != c.slot || d.Members != c.members || d.Chunk != 512<<c.shift || d.Size != blocks*512 {
+				t.Fatalf("ReadDDF: %+v", d)
+			}
+			out, _ := exec.Command(mdadm, "--examine", "--metadata=ddf", p).CombinedOutput()
+			if c.standard {
+				if !strings.Contains(string(out), "bad CRC on anchor") {
+					t.Fatalf("mdadm took a standard CRC-32:\n%s", out)
+				}
+				return
+			}
+			for _, want := range []string{
+				"Magic : de11de11",
+				fmt.Sprintf("Raid Devices[0] : %d ", c.members),
+				"Raid Level[0] : " + c.level,
+				"Chunk Size[0] : " + c.chunk,
+				fmt.Sprintf("Device Size[0] : %d", blocks/2),
+				fmt.Sprintf("%08x", 0x10000+c.slot),
+			} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("mdadm --examine says no %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(string(out), "bad CRC") {
+				t.Errorf("mdadm --examine:\n%s", out)
+			}
+		})
+	}
+}

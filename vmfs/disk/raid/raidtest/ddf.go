@@ -19,6 +19,12 @@ type DDF struct {
 	// FromEnd moves the whole DDF area (anchor included) this many bytes
 	// before the end of the disk, as PERC controllers do.
 	FromEnd int64
+	// StandardCRC sums the structures with the standard CRC-32 (register
+	// starting at all ones, result inverted), as FreeBSD's graid and
+	// dmraid do; else as mdadm does and accepts (register starting at
+	// zero, result not inverted: its zlib crc32 has both inversions
+	// commented out).
+	StandardCRC bool
 }
 
 const (
@@ -69,8 +75,12 @@ type ddfWriter struct {
 // primary header.
 type ddfSection struct{ off, n int64 }
 
+// sections: the physical and virtual disk sections hold a 64-byte header
+// and 15 entries of 64 bytes, 2 blocks each (mdadm refuses these sections
+// unless they are 2, 8, 32, 128 or 512 blocks long, the sizes for 15, 63,
+// 255, 1023 and 4095 entries).
 func (ddfWriter) sections() []ddfSection {
-	return []ddfSection{{1, 1}, {2, 4}, {6, 2}, {8, ddfRecLen}, {8 + ddfRecLen, 1}}
+	return []ddfSection{{1, 1}, {2, 2}, {4, 2}, {6, ddfRecLen}, {6 + ddfRecLen, 1}}
 }
 
 func (w ddfWriter) data() ddfSection { return w.sections()[4] }
@@ -90,10 +100,22 @@ func ddfGUID(kind byte, i int) []byte {
 	return g
 }
 
-// ddfSum sets a structure's CRC, computed with the CRC field all ones.
-func ddfSum(b []byte) {
+// sum sets a structure's CRC, computed with the CRC field all ones.
+func (w ddfWriter) sum(b []byte) {
 	be.PutUint32(b[4:], 0xFFFFFFFF)
-	be.PutUint32(b[4:], crc32.ChecksumIEEE(b))
+	c := crc32.ChecksumIEEE(b)
+	if !w.d.StandardCRC {
+		// ChecksumIEEE inverts the register before and after; undo both
+		// by hand, bit by bit, as the register runs from zero.
+		c = 0
+		for _, x := range b {
+			c ^= uint32(x)
+			for range 8 {
+				c = c>>1 ^ 0xEDB88320&-(c&1)
+			}
+		}
+	}
+	be.PutUint32(b[4:], c)
 }
 
 // fill sets every byte of b to 0xff (unused entries).
@@ -131,7 +153,7 @@ func (w ddfWriter) header(typ byte) []byte {
 		be.PutUint32(h[0xC0+8*i:], 0xFFFFFFFF)
 		be.PutUint32(h[0xC4+8*i:], 0)
 	}
-	ddfSum(h)
+	w.sum(h)
 	return h
 }
 
@@ -140,7 +162,7 @@ func (w ddfWriter) controller() {
 	be.PutUint32(c, 0xAD111111)
 	copy(c[8:], ddfGUID('C', 0))
 	copy(c[0x28:], "vmfsrecover test")
-	ddfSum(c)
+	w.sum(c)
 }
 
 // physical lists the members, every one online in the virtual disk.
@@ -160,7 +182,7 @@ func (w ddfWriter) physical() {
 	for i := w.d.Members; i < 15; i++ {
 		fill(p[64+64*i:][:64])
 	}
-	ddfSum(p)
+	w.sum(p)
 }
 
 // virtual lists the one virtual disk.
@@ -174,7 +196,7 @@ func (w ddfWriter) virtual() {
 	for i := 1; i < 15; i++ {
 		fill(v[64+64*i:][:64])
 	}
-	ddfSum(v)
+	w.sum(v)
 }
 
 // config is the virtual disk's configuration record: level, strip size,
@@ -198,7 +220,7 @@ func (w ddfWriter) config() {
 		be.PutUint32(r[0x200+4*i:], ddfRef(i))
 		be.PutUint64(r[0x200+4*ddfMPPE+8*i:], uint64(d.StartBlock))
 	}
-	ddfSum(r)
+	w.sum(r)
 }
 
 // diskData says which member this disk is.
@@ -207,5 +229,5 @@ func (w ddfWriter) diskData() {
 	be.PutUint32(dd, 0x33333333)
 	copy(dd[8:], ddfGUID('P', w.d.Slot))
 	be.PutUint32(dd[0x20:], ddfRef(w.d.Slot))
-	ddfSum(dd)
+	w.sum(dd)
 }
