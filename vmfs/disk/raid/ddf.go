@@ -11,7 +11,7 @@ import (
 
 // SNIA DDF (Common RAID Disk Data Format), as LSI/Dell PERC, Adaptec and
 // mdadm's external metadata write it; every number is big-endian, every
-// offset in 512-byte blocks.
+// offset in 512-byte blocks (4 KiB ones on 4Kn disks: ddfBlockSizes).
 //
 // The anchor header (type 0x00) is specified to sit in the last block of
 // the disk, but some controllers (PERC) put the DDF area well before the
@@ -107,19 +107,20 @@ func ddfCRCOK(b []byte) bool {
 
 func parseDDF(r io.ReaderAt, size int64, anchor []byte, at int64) (*DDF, error) {
 	be := binary.BigEndian
-	d := &DDF{Anchor: at, Slot: -1, CRCOK: ddfCRCOK(anchor)}
+	d := &DDF{Anchor: at, Slot: -1}
 	primary := int64(be.Uint64(anchor[0x60:]))
 	if primary <= 0 || primary > size/512-1 {
 		return nil, fmt.Errorf("%w: primary header LBA %d outside the disk", ErrUnsupported, primary)
 	}
-	d.Primary = primary * 512
-	hdr := make([]byte, 512)
-	if _, err := r.ReadAt(hdr, d.Primary); err != nil {
-		return nil, fmt.Errorf("reading primary header at %#x: %w", d.Primary, err)
-	}
-	if be.Uint32(hdr) != ddfSignature {
+	hdr, bs := primaryHeader(r, size, primary)
+	if hdr == nil {
 		hdr = anchor // the anchor carries the same section table
 	}
+	d.Primary = primary * bs
+	// On 4Kn disks a structure fills its block: its CRC may cover the block.
+	block := make([]byte, min(bs, size-at))
+	_, err := r.ReadAt(block, at)
+	d.CRCOK = ddfCRCOK(anchor) || bs > 512 && err == nil && ddfCRCOK(block)
 	recLen := int64(be.Uint16(hdr[0x86:]))
 	mppe := int64(be.Uint16(hdr[0x88:]))
 	section := func(i int) (int64, int64) {
@@ -127,11 +128,11 @@ func parseDDF(r io.ReaderAt, size int64, anchor []byte, at int64) (*DDF, error) 
 	}
 	readSection := func(i int, what string) ([]byte, error) {
 		off, n := section(i)
-		if n <= 0 || n > 1<<16 || d.Primary+(off+n)*512 > size {
+		if n <= 0 || n > 1<<16 || d.Primary+(off+n)*bs > size {
 			return nil, fmt.Errorf("%w: %s section (%d blocks at +%d) outside the disk", ErrUnsupported, what, n, off)
 		}
-		b := make([]byte, n*512)
-		if _, err := r.ReadAt(b, d.Primary+off*512); err != nil {
+		b := make([]byte, n*bs)
+		if _, err := r.ReadAt(b, d.Primary+off*bs); err != nil {
 			return nil, fmt.Errorf("reading %s section: %w", what, err)
 		}
 		return b, nil
@@ -148,11 +149,11 @@ func parseDDF(r io.ReaderAt, size int64, anchor []byte, at int64) (*DDF, error) 
 	if err != nil {
 		return nil, err
 	}
-	if recLen < 1 || mppe < 1 || mppe > 4096 || 0x200+mppe*12 > recLen*512 {
+	if recLen < 1 || mppe < 1 || mppe > 4096 || 0x200+mppe*12 > recLen*bs {
 		return nil, fmt.Errorf("%w: configuration records of %d blocks for %d elements", ErrUnsupported, recLen, mppe)
 	}
-	for i := int64(0); i < ddfMaxConfigs && (i+1)*recLen*512 <= int64(len(conf)); i++ {
-		rec := conf[i*recLen*512:][:recLen*512]
+	for i := int64(0); i < ddfMaxConfigs && (i+1)*recLen*bs <= int64(len(conf)); i++ {
+		rec := conf[i*recLen*bs:][:recLen*bs]
 		if be.Uint32(rec) != ddfVDConfig {
 			continue
 		}
@@ -162,14 +163,17 @@ func parseDDF(r io.ReaderAt, size int64, anchor []byte, at int64) (*DDF, error) 
 			}
 			copy(d.VDGUID[:], rec[0x08:0x20])
 			d.Slot = int(k)
-			d.Offset = int64(be.Uint64(rec[0x200+4*mppe+8*k:]) & (1<<54 - 1) * 512)
-			d.Size = int64(be.Uint64(rec[0x48:]) & (1<<54 - 1) * 512)
+			start, blocks := be.Uint64(rec[0x200+4*mppe+8*k:])&(1<<54-1), be.Uint64(rec[0x48:])&(1<<54-1)
+			if start > uint64(size/bs) || blocks > uint64(size/bs) {
+				return nil, fmt.Errorf("%w: data at block %d, %d blocks a member, past the end of the disk", ErrUnsupported, start, blocks)
+			}
+			d.Offset, d.Size = int64(start)*bs, int64(blocks)*bs
 			d.Members = int(be.Uint16(rec[0x40:]))
 			shift := rec[0x42]
-			if shift > 21 {
-				return nil, fmt.Errorf("%w: strip size 2^%d blocks", ErrUnsupported, shift)
+			if shift > 21 || bs<<shift > 1<<30 {
+				return nil, fmt.Errorf("%w: strip size 2^%d blocks of %d bytes", ErrUnsupported, shift, bs)
 			}
-			d.Chunk = 512 << shift
+			d.Chunk = bs << shift
 			if err := ddfLevel(rec[0x43], rec[0x44], rec[0x45], d); err != nil {
 				return nil, err
 			}
@@ -180,6 +184,29 @@ func parseDDF(r io.ReaderAt, size int64, anchor []byte, at int64) (*DDF, error) 
 		}
 	}
 	return nil, fmt.Errorf("%w: no virtual disk names this disk (reference %#x)", ErrUnsupported, ref)
+}
+
+// ddfBlockSizes are the block sizes DDF metadata may count in: 512 bytes,
+// and 4 KiB on 4Kn disks, where every LBA, section length and strip size
+// counts 4 KiB blocks and each structure is padded to its block (FreeBSD's
+// graid reads DDF in the disk's sector size; a PERC H730 writes it so on
+// 4Kn disks, mdadm issue 281, which mdadm cannot read).
+var ddfBlockSizes = []int64{512, 4096}
+
+// primaryHeader reads the primary header at lba, and says which block
+// size the LBA counts in: the one at which a primary header is found
+// there. It returns nil when there is none.
+func primaryHeader(r io.ReaderAt, size, lba int64) (hdr []byte, bs int64) {
+	for _, bs := range ddfBlockSizes {
+		h := make([]byte, 512)
+		if lba > size/bs-1 {
+			break
+		}
+		if _, err := r.ReadAt(h, lba*bs); err == nil && binary.BigEndian.Uint32(h) == ddfSignature && h[0x70] == 1 {
+			return h, bs
+		}
+	}
+	return nil, 512
 }
 
 // ddfLevel converts DDF's level and qualifier as mdadm does.

@@ -16,20 +16,24 @@ import (
 )
 
 // TestDDF writes DDF metadata on striped members, at the end of the disk
-// and, as PERC controllers do, a megabyte before it; Detect assembles the
-// members, handed over in reverse, from it.
+// and, as PERC controllers do, a megabyte before it, in 512-byte blocks and
+// in 4 KiB ones as on 4Kn disks; Detect assembles the members, handed
+// over in reverse, from it.
 func TestDDF(t *testing.T) {
 	src := randomImage(8, 2<<20)
 	for _, c := range []struct {
 		c        config
 		prl, rlq byte
 		fromEnd  int64
+		block    int64
 	}{
-		{config{raid.RAID6, raid.DDFNContinue, 64 << 10, 5, 0}, 6, 3, 0},
-		{config{raid.RAID5, raid.LeftAsymmetric, 4 << 10, 3, 0}, 5, 2, 1 << 20},
-		{config{raid.RAID6, raid.DDFZeroRestart, 16 << 10, 4, 0}, 6, 1, 3 << 20},
+		{config{raid.RAID6, raid.DDFNContinue, 64 << 10, 5, 0}, 6, 3, 0, 512},
+		{config{raid.RAID5, raid.LeftAsymmetric, 4 << 10, 3, 0}, 5, 2, 1 << 20, 512},
+		{config{raid.RAID6, raid.DDFZeroRestart, 16 << 10, 4, 0}, 6, 1, 3 << 20, 512},
+		// A PERC on 4Kn disks counts everything in 4 KiB blocks.
+		{config{raid.RAID5, raid.LeftSymmetric, 64 << 10, 4, 0}, 5, 3, 1 << 20, 4096},
 	} {
-		t.Run(c.c.String(), func(t *testing.T) {
+		t.Run(fmt.Sprint(c.c, "-block", c.block), func(t *testing.T) {
 			g := c.c.striper()
 			g.Tail = 8 << 20
 			paths, err := raidtest.Stripe(bytesReaderAt(src), int64(len(src)), g, t.TempDir())
@@ -39,12 +43,12 @@ func TestDDF(t *testing.T) {
 			st, _ := os.Stat(paths[0])
 			data := st.Size() - g.Tail
 			shift := byte(0)
-			for 512<<shift < c.c.chunk {
+			for c.block<<shift < c.c.chunk {
 				shift++
 			}
 			for i, p := range paths {
 				if err := raidtest.WriteDDF(p, raidtest.DDF{PRL: c.prl, RLQ: c.rlq, StripShift: shift, Members: c.c.members, Slot: i,
-					Blocks: data / 512, FromEnd: c.fromEnd}); err != nil {
+					Blocks: data / c.block, FromEnd: c.fromEnd, BlockSize: c.block}); err != nil {
 					t.Fatal(err)
 				}
 			}

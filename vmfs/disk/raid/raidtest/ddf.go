@@ -25,6 +25,10 @@ type DDF struct {
 	// zero, result not inverted: its zlib crc32 has both inversions
 	// commented out).
 	StandardCRC bool
+	// BlockSize is the block every LBA, length and strip size counts: 512
+	// (0 says so too), or 4096 as on 4Kn disks, where each structure is
+	// padded to its block with 0xFF and its CRC covers the block.
+	BlockSize int64
 }
 
 const (
@@ -34,7 +38,7 @@ const (
 
 // WriteDDF writes DDF metadata for member d.Slot at the end of the image
 // at path: the anchor in the last block (less FromEnd), the primary
-// header and its sections in the 32 KiB before it.
+// header and its sections in the 64 blocks before it.
 func WriteDDF(path string, d DDF) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -45,19 +49,23 @@ func WriteDDF(path string, d DDF) error {
 	if err != nil {
 		return err
 	}
-	last := (st.Size()-d.FromEnd)/512 - 1 // anchor LBA
+	if d.BlockSize == 0 {
+		d.BlockSize = 512
+	}
+	bs := d.BlockSize
+	last := (st.Size()-d.FromEnd)/bs - 1 // anchor LBA
 	w := ddfWriter{d: d, primary: last - 64}
-	w.area = make([]byte, (w.data().off+w.data().n)*512)
+	w.area = make([]byte, (w.data().off+w.data().n)*bs)
 	copy(w.area, w.header(1))
 	w.controller()
 	w.physical()
 	w.virtual()
 	w.config()
 	w.diskData()
-	if _, err := f.WriteAt(w.area, w.primary*512); err != nil {
+	if _, err := f.WriteAt(w.area, w.primary*bs); err != nil {
 		return err
 	}
-	_, err = f.WriteAt(w.header(0), last*512)
+	_, err = f.WriteAt(w.header(0), last*bs)
 	return err
 }
 
@@ -89,7 +97,7 @@ func (w ddfWriter) data() ddfSection { return w.sections()[4] }
 // disks, configuration, disk data).
 func (w ddfWriter) section(k int) []byte {
 	s := w.sections()[k]
-	return w.area[s.off*512:][:s.n*512]
+	return w.area[s.off*w.d.BlockSize:][:s.n*w.d.BlockSize]
 }
 
 func ddfRef(i int) uint32 { return 0x10000 + uint32(i) }
@@ -127,7 +135,7 @@ func fill(b []byte) {
 
 // header renders the anchor (typ 0) or the primary header (typ 1).
 func (w ddfWriter) header(typ byte) []byte {
-	h := make([]byte, 512)
+	h := make([]byte, w.d.BlockSize)
 	fill(h)
 	be.PutUint32(h[0:], 0xDE11DE11)
 	copy(h[8:], ddfGUID('H', 0))
@@ -158,7 +166,8 @@ func (w ddfWriter) header(typ byte) []byte {
 }
 
 func (w ddfWriter) controller() {
-	c := w.section(0)[:512]
+	c := w.section(0)
+	fill(c[512:]) // a 4 KiB block past the structure
 	be.PutUint32(c, 0xAD111111)
 	copy(c[8:], ddfGUID('C', 0))
 	copy(c[0x28:], "vmfsrecover test")
@@ -225,7 +234,8 @@ func (w ddfWriter) config() {
 
 // diskData says which member this disk is.
 func (w ddfWriter) diskData() {
-	dd := w.section(4)[:512]
+	dd := w.section(4)
+	fill(dd[512:])
 	be.PutUint32(dd, 0x33333333)
 	copy(dd[8:], ddfGUID('P', w.d.Slot))
 	be.PutUint32(dd[0x20:], ddfRef(w.d.Slot))
