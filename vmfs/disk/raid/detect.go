@@ -310,29 +310,44 @@ func (s *search) score(g Geometry, order []int) {
 // parityScore checks parity on the first rows that hold data: 2 points
 // per row that checks, minus 5 per row that does not. RAID 6's Q depends
 // on member order, layout and chunk size; RAID 5's P only tells RAID 5
-// from arrays whose members do not XOR to zero.
+// from arrays whose members do not XOR to zero. A RAID 5 row whose data
+// is zero but for one chunk checks because its "parity" is a copy of that
+// chunk: that is what a mirror looks like too (RAID 10 short of a member
+// reads as RAID 5 over its survivors), so such rows count for nothing and
+// the search looks further for rows where P is a real XOR of several
+// chunks. Reading a mirror as RAID 5 reads the same while every member
+// reads, but would "rebuild" an unreadable range from the copy as if it
+// were parity.
 func parityScore(a *Array) (int, string) {
-	ok, bad := 0, 0
+	ok, bad, copies := 0, 0, 0
 	rowBytes := a.g.Chunk * int64(len(a.members)-a.g.Level.parity())
 	for r := int64(0); r < 64 && ok+bad < 8 && (r+1)*rowBytes <= a.size; r++ {
-		if a.rowIsZero(r) {
+		data, used := a.rowNonZero(r)
+		if !used {
 			continue
 		}
 		ms, err := a.checkParity(r*rowBytes, rowBytes, 4096)
 		if err != nil {
 			break
 		}
-		if len(ms) == 0 {
-			ok++
-		} else {
+		switch {
+		case len(ms) > 0:
 			bad++
+		case data == 1 && a.g.Level == RAID5:
+			copies++
+		default:
+			ok++
 		}
 	}
 	a.mismatches.Store(0)
-	if ok+bad == 0 {
+	if ok+bad+copies == 0 {
 		return 0, ""
 	}
-	return 2*ok - 5*bad, fmt.Sprintf("parity checks on %d of %d rows", ok, ok+bad)
+	why := fmt.Sprintf("parity checks on %d of %d rows", ok, ok+bad)
+	if copies > 0 {
+		why += fmt.Sprintf(" (and copies a lone data chunk on %d, as a mirror would)", copies)
+	}
+	return 2*ok - 5*bad, why
 }
 
 // mirrorScore compares the two copies of RAID 10's first chunks that
@@ -360,19 +375,24 @@ func mirrorScore(a *Array) (int, string) {
 	return 2*ok - 5*bad, fmt.Sprintf("copies agree in %d of %d chunks", ok, ok+bad)
 }
 
-// rowIsZero reports whether row r's first 4 KiB on every member are zero
-// (or unreadable): such rows prove nothing about Q.
-func (a *Array) rowIsZero(r int64) bool {
+// rowNonZero reads the first 4 KiB of row r's chunks on every member
+// (an unreadable one reads as zeros) and says how many of its data chunks
+// hold data, and whether any chunk, parity included, does: a row of zeros
+// proves nothing about parity.
+func (a *Array) rowNonZero(r int64) (data int, used bool) {
+	var rw row
+	parityRow(a.g.Level, a.g.Layout, len(a.members), r, &rw)
 	b := make([]byte, 4096)
 	for m := range a.members {
-		if a.readMember(m, b, r*a.g.Chunk) != nil {
+		if a.readMember(m, b, r*a.g.Chunk) != nil || allocmap.IsZero(b) {
 			continue
 		}
-		if !allocmap.IsZero(b) {
-			return false
+		used = true
+		if slices.Contains(rw.data, m) {
+			data++
 		}
 	}
-	return true
+	return data, used
 }
 
 // levels picks the levels worth searching from how the members relate

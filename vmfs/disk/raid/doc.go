@@ -83,6 +83,10 @@
 // must hold on the assembled disk: a partition table at its start, VMFS
 // LVM header and file-system descriptor where the partition puts them,
 // heartbeat slots that name their own address, parity that checks out.
+// A RAID 5 reading whose parity only ever copies a lone data chunk earns
+// nothing for it: that is a mirror's signature (RAID 10 short of a member
+// reads as RAID 5 over its survivors while every member reads, but would
+// rebuild an unreadable range from the copy as if it were parity).
 // Callers add their own Scorers. Detection reads a bounded sample of each
 // member through a cache, never whole disks.
 package raid

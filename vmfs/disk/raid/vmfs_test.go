@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/raid"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
@@ -260,4 +261,52 @@ func detectOne(t *testing.T, c config, given []raid.Member, want []int, res *vmf
 		t.Logf("%s: %v", c, err)
 	}
 	return err == nil, exact
+}
+
+// TestMirrorWithBadSectorsDetected: RAID 10 near 2 short of a member whose
+// twin survives reads, while every member reads, the same as RAID 5 parity
+// last over the three survivors (the lone twin's chunks as data, the
+// mirrored pair as data and "parity" that copies it). Only the mirror is
+// right: once the twins show bad sectors, the RAID 5 reading would rebuild
+// a data chunk from its copy XOR the other member's chunk. Detection must
+// pick the mirror, and the array it assembles must read every file exactly
+// with each twin unreadable where the other reads.
+func TestMirrorWithBadSectorsDetected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: stripes and searches a 270 MiB datastore")
+	}
+	res, img, size := datastore(t, 6, "gpt")
+	for _, chunk := range []int64{4 << 10, 64 << 10} {
+		c := config{raid.RAID10, raid.Near2, chunk, 4, 0}
+		t.Run(c.String(), func(t *testing.T) {
+			ms := openMembers(t, build(t, c, img, size))
+			// Slot 2 lost; the survivors handed over last slot first, as
+			// the detection matrix does.
+			given := []raid.Member{ms[3], ms[1], ms[0]}
+			d, err := raid.Detect(given, raid.DetectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			best := d.Candidates[0]
+			if best.Geometry.Level != raid.RAID10 {
+				t.Errorf("detected %+v order %v (%v), want RAID 10", best.Geometry, best.Order, best.Reasons)
+			}
+			// Each twin loses every other MiB past the first, the other
+			// twin the MiBs between.
+			var even, odd allocmap.Map
+			for off := int64(1 << 20); off < ms[0].Size(); off += 2 << 20 {
+				even = append(even, allocmap.Range{Off: off, Len: 1 << 20})
+				odd = append(odd, allocmap.Range{Off: off + 1<<20, Len: 1 << 20})
+			}
+			bad := []raid.Member{ms[3], mapped{ms[1], odd}, mapped{ms[0], even}}
+			a, err := d.Assemble(bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkVolume(t, a, res)
+			if a.Stats().ReadErrors == 0 {
+				t.Error("no bad range was read around")
+			}
+		})
+	}
 }
