@@ -105,16 +105,25 @@ func TestCorrupt(t *testing.T) {
 	}
 }
 
-// TestJournalNotReplayed: a file system left with needs_recovery opens as
-// it stands, saying the journal was not replayed.
-func TestJournalNotReplayed(t *testing.T) {
+// TestJournalEmpty: a file system left with needs_recovery whose journal
+// holds nothing to replay opens as it stands, saying so; one whose
+// journal lies on an external device says it cannot be replayed.
+func TestJournalEmpty(t *testing.T) {
 	src := t.TempDir()
 	populate(t, src)
 	img := mkfs(t, "ext4", 64<<20, src, "-b", "4096")
 	debugfsW(t, img, "feature needs_recovery")
 	fsys := openImage(t, img, guestfs.Options{})
-	if w := fsys.Warnings(); len(w) != 1 || !strings.Contains(w[0], "journal was not replayed") {
+	if w := fsys.Warnings(); len(w) != 1 || w[0] != "journal replayed in memory: 0 transactions, 0 blocks (it held no committed transaction)" {
 		t.Errorf("warnings %q, want the journal's", w)
+	}
+	if _, err := fsys.Stat("hello.txt"); err != nil {
+		t.Error(err)
+	}
+	debugfsW(t, img, "ssv journal_inum 0")
+	fsys = openImage(t, img, guestfs.Options{})
+	if w := fsys.Warnings(); len(w) != 1 || !strings.Contains(w[0], "not replayed") || !strings.HasSuffix(w[0], "external journal device") {
+		t.Errorf("warnings %q, want the external journal's", w)
 	}
 	if _, err := fsys.Stat("hello.txt"); err != nil {
 		t.Error(err)

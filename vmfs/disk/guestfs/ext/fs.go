@@ -66,8 +66,8 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 		return nil, err
 	}
 	f.groups = groups
-	if sb.incompat&incompatRecover != 0 {
-		f.warn("the journal was not replayed (the file system was not unmounted cleanly): what it holds of the last changes is not read")
+	if sb.compat&compatHasJournal != 0 && sb.incompat&incompatRecover != 0 {
+		f.replay(at)
 	}
 	if sb.incompat&incompatEncrypt != 0 {
 		f.warn("the file system has encryption enabled: encrypted files and names read as stored, undeciphered")

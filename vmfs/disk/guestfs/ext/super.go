@@ -21,6 +21,7 @@ import (
 //	0x5A s_block_group_nr    u16 (the group this copy lies in)
 //	0x5C s_feature_compat    u32    0x60 s_feature_incompat u32
 //	0x64 s_feature_ro_compat u32    0xFE s_desc_size        u16 (64bit)
+//	0xE0 s_journal_inum      u32 (has_journal; 0 with a journal device)
 //	0x104 s_first_meta_bg    u32    0x150 s_blocks_count_hi u32 (64bit)
 type superblock struct {
 	inodes      uint32
@@ -37,11 +38,13 @@ type superblock struct {
 	roCompat    uint32
 	descSize    int64
 	firstMetaBG int64
+	journalIno  uint32
 	variant     string // ext2, ext3, ext4 as partition.DetectFS names them
 }
 
 // Feature flags the reader acts on.
 const (
+	compatHasJournal   = 0x4
 	incompatFiletype   = 0x2
 	incompatRecover    = 0x4 // the journal holds changes not yet written in place
 	incompatJournalDev = 0x8
@@ -74,19 +77,20 @@ func parseSuper(b []byte, off, size int64) (*superblock, error) {
 		return nil, fail(ErrNotExt, "ext superblock", off, "magic %#04x, not 0xEF53", m)
 	}
 	s := &superblock{
-		inodes:    le.Uint32(b[0x00:]),
-		blocks:    int64(le.Uint32(b[0x04:])),
-		firstData: int64(le.Uint32(b[0x14:])),
-		perGroup:  int64(le.Uint32(b[0x20:])),
-		inodesPer: int64(le.Uint32(b[0x28:])),
-		inodeSize: 128,
-		firstIno:  11,
-		groupNr:   int64(le.Uint16(b[0x5A:])),
-		compat:    le.Uint32(b[0x5C:]),
-		incompat:  le.Uint32(b[0x60:]),
-		roCompat:  le.Uint32(b[0x64:]),
-		descSize:  32,
-		variant:   partition.ExtVariant(b),
+		inodes:     le.Uint32(b[0x00:]),
+		blocks:     int64(le.Uint32(b[0x04:])),
+		firstData:  int64(le.Uint32(b[0x14:])),
+		perGroup:   int64(le.Uint32(b[0x20:])),
+		inodesPer:  int64(le.Uint32(b[0x28:])),
+		inodeSize:  128,
+		firstIno:   11,
+		groupNr:    int64(le.Uint16(b[0x5A:])),
+		compat:     le.Uint32(b[0x5C:]),
+		incompat:   le.Uint32(b[0x60:]),
+		roCompat:   le.Uint32(b[0x64:]),
+		descSize:   32,
+		journalIno: le.Uint32(b[0xE0:]),
+		variant:    partition.ExtVariant(b),
 	}
 	logBS := le.Uint32(b[0x18:])
 	if logBS > 6 {

@@ -1,0 +1,230 @@
+package ext
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
+)
+
+// crashRig is a file system mounted through a loop device whose image can
+// be copied while mounted: a crash image, as a datastore that dies under
+// a running VM leaves its guests.
+type crashRig struct {
+	t   *testing.T
+	img string
+	mnt string
+	rnd *rand.Rand
+}
+
+// mountRig makes an image with mkfs.TYPE args and mounts it (root) with
+// the mount options opts; the test's end unmounts it.
+func mountRig(t *testing.T, typ string, size int64, args []string, opts string) *crashRig {
+	t.Helper()
+	mkfs := testenv.Tool(t, "mkfs."+typ)
+	mount, umount := testenv.Tool(t, "mount"), testenv.Tool(t, "umount")
+	if os.Geteuid() != 0 {
+		testenv.Lacks(t, "not root: a loop mount needs root")
+	}
+	img := filepath.Join(t.TempDir(), typ+".img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, append(append([]string{"-q", "-F"}, args...), img)...).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.%s: %v\n%s", typ, err, out)
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command(mount, "-o", "loop,"+opts, "-t", typ, img, mnt).CombinedOutput(); err != nil {
+		testenv.Lacks(t, "loop mount not permitted here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command(umount, mnt).Run() })
+	return &crashRig{t: t, img: img, mnt: mnt, rnd: rand.New(rand.NewSource(int64(len(args))))}
+}
+
+// round changes the file system (new files and directories, a file
+// rewritten, a directory of files deleted: its blocks revoked) and
+// commits the journal with fsync, which, unlike sync, writes nothing back
+// in place.
+func (c *crashRig) round(n int) {
+	t := c.t
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(c.mnt, "round-"+strconv.Itoa(n))
+	must(os.MkdirAll(filepath.Join(dir, "sub", "deeper"), 0o755))
+	for i := 0; i < 40; i++ {
+		b := make([]byte, c.rnd.Intn(9000))
+		c.rnd.Read(b)
+		must(os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d", i)), b, 0o644))
+	}
+	must(os.WriteFile(filepath.Join(dir, "sub", "deeper", "note.txt"), []byte("round "+strconv.Itoa(n)+"\n"), 0o600))
+	must(os.Symlink(strings.Repeat("../", 30)+"target-"+strconv.Itoa(n), filepath.Join(dir, "longlink")))
+	must(os.WriteFile(filepath.Join(c.mnt, "rewritten"), bytes.Repeat([]byte{byte(n)}, 5000+n), 0o644))
+	if n > 0 {
+		must(os.RemoveAll(filepath.Join(c.mnt, "round-"+strconv.Itoa(n-1), "sub")))
+	}
+	f, err := os.OpenFile(filepath.Join(c.mnt, "rewritten"), os.O_RDWR, 0)
+	must(err)
+	must(f.Sync())
+	must(f.Close())
+}
+
+// crash copies the image as it stands while mounted.
+func (c *crashRig) crash(name string) string {
+	c.t.Helper()
+	b, err := os.ReadFile(c.img)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p := filepath.Join(c.t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+// fsckCopy is a copy of img that e2fsck -fy has replayed and repaired.
+func fsckCopy(t *testing.T, img string) string {
+	t.Helper()
+	e2fsck := testenv.Tool(t, "e2fsck")
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "fsck.img")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(e2fsck, "-fy", p).CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() <= 2) {
+		t.Fatalf("e2fsck -fy: %v\n%s", err, out)
+	}
+	t.Logf("e2fsck -fy: %s", bytes.TrimSpace(out))
+	return p
+}
+
+// asItStands is a copy of img with needs_recovery cleared: what reading
+// without the journal gives.
+func asItStands(t *testing.T, img string) string {
+	t.Helper()
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := superOff + 0x60
+	binary.LittleEndian.PutUint32(b[at:], binary.LittleEndian.Uint32(b[at:])&^incompatRecover)
+	p := filepath.Join(t.TempDir(), "stands.img")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestJournalReplayKernel: on images the kernel left mounted, with
+// committed transactions not yet written in place, the tree read through
+// the replayed journal is the one e2fsck's replay gives (every path,
+// every sha256 as debugfs dumps them), and not the one on disk.
+func TestJournalReplayKernel(t *testing.T) {
+	for _, v := range []struct {
+		name, typ  string
+		args       []string
+		opts       string
+		rounds     int
+		wantWrap   bool
+		wantRevoke bool
+	}{
+		{name: "ext4-csum-v3", typ: "ext4", args: []string{"-b", "4096"}, opts: "commit=600", rounds: 3},
+		{name: "ext4-32bit-nocsum", typ: "ext4", args: []string{"-b", "4096", "-O", "^metadata_csum,^64bit"}, opts: "commit=600", rounds: 3},
+		{name: "ext3-1k", typ: "ext3", args: []string{"-b", "1024"}, opts: "commit=600", rounds: 3},
+		{name: "ext4-data-journal", typ: "ext4", args: []string{"-b", "4096"}, opts: "commit=600,data=journal", rounds: 3},
+		{name: "ext4-wrapped", typ: "ext4", args: []string{"-b", "1024", "-J", "size=1"}, opts: "commit=600,data=journal", rounds: 60, wantWrap: true},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			rig := mountRig(t, v.typ, 64<<20, v.args, v.opts)
+			var img string
+			for n := 0; n < v.rounds; n++ {
+				rig.round(n)
+				if !v.wantWrap || n < 3 {
+					continue
+				}
+				img = rig.crash("crash.img")
+				if j := replayedJournal(t, img); j.wrapped && j.transactions >= 2 {
+					break
+				}
+				img = ""
+			}
+			if img == "" {
+				img = rig.crash("crash.img")
+			}
+			raw, err := os.ReadFile(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if binary.LittleEndian.Uint32(raw[superOff+0x60:])&incompatRecover == 0 {
+				t.Fatal("the crash image does not need recovery")
+			}
+			j := replayedJournal(t, img)
+			if v.wantWrap && !j.wrapped {
+				t.Errorf("the replayed log does not wrap around in %d rounds", v.rounds)
+			}
+			fsys := openImage(t, img, guestfs.Options{})
+			t.Logf("warnings %q (wrapped %v)", fsys.Warnings(), j.wrapped)
+			want := fmt.Sprintf("journal replayed in memory: %d transactions, %d blocks", j.transactions, len(j.blocks))
+			if w := fsys.Warnings(); len(w) != 1 || w[0] != want || j.transactions == 0 {
+				t.Errorf("warnings %q, want only %q with transactions", w, want)
+			}
+			got := ourTree(t, fsys)
+			compareTrees(t, "e2fsck replay", got, debugfsTree(t, fsckCopy(t, img), got))
+			stands := ourTree(t, openImage(t, asItStands(t, img), guestfs.Options{}))
+			same := len(stands) == len(got)
+			for p, e := range got {
+				same = same && stands[p] == e
+			}
+			if same {
+				t.Error("the tree on disk, without the journal, is the replayed one: the test made no crash image")
+			}
+		})
+	}
+}
+
+// replayedJournal replays the journal of img.
+func replayedJournal(t *testing.T, img string) *journal {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	sb, at, err := findSuper(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := &FS{r: f, meta: f, size: fi.Size(), sb: sb}
+	if fsys.groups, err = readGroups(f, sb, at, fi.Size()); err != nil {
+		t.Fatal(err)
+	}
+	j, err := fsys.readJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
