@@ -94,6 +94,7 @@ type journal struct {
 	blocks       map[int64]journalCopy // file system block -> its newest copy
 	transactions int                   // committed transactions replayed
 	wrapped      bool                  // the replayed log runs past its end to s_first
+	revoked      int                   // copies of committed transactions a revoke dropped
 	notes        []string              // where replay stopped early, blocks skipped
 }
 
@@ -424,6 +425,7 @@ walk:
 	}
 	for _, t := range tags {
 		if r, ok := revoked[t.block]; ok && r >= t.tx {
+			j.revoked++
 			continue
 		}
 		if t.badSum {

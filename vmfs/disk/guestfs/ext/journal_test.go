@@ -75,6 +75,10 @@ func (c *crashRig) round(n int) {
 		must(os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d", i)), b, 0o644))
 	}
 	must(os.WriteFile(filepath.Join(dir, "sub", "deeper", "note.txt"), []byte("round "+strconv.Itoa(n)+"\n"), 0o600))
+	// A block that starts with the journal's magic: escaped in the log
+	// with data=journal.
+	magic := append([]byte{0xC0, 0x3B, 0x39, 0x98}, bytes.Repeat([]byte("escaped "), 600)...)
+	must(os.WriteFile(filepath.Join(dir, "magic.bin"), magic, 0o644))
 	must(os.Symlink(strings.Repeat("../", 30)+"target-"+strconv.Itoa(n), filepath.Join(dir, "longlink")))
 	must(os.WriteFile(filepath.Join(c.mnt, "rewritten"), bytes.Repeat([]byte{byte(n)}, 5000+n), 0o644))
 	if n > 0 {
@@ -149,13 +153,14 @@ func TestJournalReplayKernel(t *testing.T) {
 		opts       string
 		rounds     int
 		wantWrap   bool
-		wantRevoke bool
+		wantRevoke bool // deleted directories' blocks revoked
+		wantEscape bool // data=journal logs magic.bin's first block escaped
 	}{
-		{name: "ext4-csum-v3", typ: "ext4", args: []string{"-b", "4096"}, opts: "commit=600", rounds: 3},
-		{name: "ext4-32bit-nocsum", typ: "ext4", args: []string{"-b", "4096", "-O", "^metadata_csum,^64bit"}, opts: "commit=600", rounds: 3},
-		{name: "ext3-1k", typ: "ext3", args: []string{"-b", "1024"}, opts: "commit=600", rounds: 3},
-		{name: "ext4-data-journal", typ: "ext4", args: []string{"-b", "4096"}, opts: "commit=600,data=journal", rounds: 3},
-		{name: "ext4-wrapped", typ: "ext4", args: []string{"-b", "1024", "-J", "size=1"}, opts: "commit=600,data=journal", rounds: 60, wantWrap: true},
+		{name: "ext4-csum-v3", typ: "ext4", args: []string{"-b", "4096"}, opts: "commit=600", rounds: 3, wantRevoke: true},
+		{name: "ext4-32bit-nocsum", typ: "ext4", args: []string{"-b", "4096", "-O", "^metadata_csum,^64bit"}, opts: "commit=600", rounds: 3, wantRevoke: true},
+		{name: "ext3-1k", typ: "ext3", args: []string{"-b", "1024"}, opts: "commit=600", rounds: 3, wantRevoke: true},
+		{name: "ext4-data-journal", typ: "ext4", args: []string{"-b", "4096"}, opts: "commit=600,data=journal", rounds: 3, wantEscape: true},
+		{name: "ext4-wrapped", typ: "ext4", args: []string{"-b", "1024", "-J", "size=1"}, opts: "commit=600,data=journal", rounds: 60, wantWrap: true, wantEscape: true},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			rig := mountRig(t, v.typ, 64<<20, v.args, v.opts)
@@ -185,8 +190,20 @@ func TestJournalReplayKernel(t *testing.T) {
 			if v.wantWrap && !j.wrapped {
 				t.Errorf("the replayed log does not wrap around in %d rounds", v.rounds)
 			}
+			escaped := 0
+			for _, c := range j.blocks {
+				if c.escaped {
+					escaped++
+				}
+			}
+			if v.wantRevoke && j.revoked == 0 {
+				t.Error("no copy revoked")
+			}
+			if v.wantEscape && escaped == 0 {
+				t.Error("no escaped block replayed")
+			}
 			fsys := openImage(t, img, guestfs.Options{})
-			t.Logf("warnings %q (wrapped %v)", fsys.Warnings(), j.wrapped)
+			t.Logf("warnings %q (wrapped %v, %d copies revoked, %d escaped)", fsys.Warnings(), j.wrapped, j.revoked, escaped)
 			want := fmt.Sprintf("journal replayed in memory: %d transactions, %d blocks", j.transactions, len(j.blocks))
 			if w := fsys.Warnings(); len(w) != 1 || w[0] != want || j.transactions == 0 {
 				t.Errorf("warnings %q, want only %q with transactions", w, want)
