@@ -50,9 +50,31 @@
 // equal to it, and reads as zeros. Finding the deleted inodes reads every
 // inode table and directory once, on the first listing that needs them.
 //
-// Not read: journals (the file system is read as it stands on disk; when
-// the superblock says the journal holds changes not yet replayed,
-// Warnings says so), extended attributes other than inline data,
-// encrypted names and contents (read as stored), compressed ext2 (never
-// in the kernel), bigalloc clusters (blocks are read as blocks).
+// A file system that was not unmounted cleanly (needs_recovery: the
+// datastore died under the running guest) is read with its journal
+// replayed in memory, never written: the internal journal (inode
+// s_journal_inum, read through its own map) is walked as the kernel's
+// recovery walks it (see journal.go for the jbd2 format): from s_start
+// while the blocks carry the expected sequence numbers, around the end of
+// the log, keeping each transaction whose commit block is found, stopping
+// at the first block that fails its checksum (v1 crc32, v2/v3 crc32c),
+// leaving out copies revoked by their own or a later transaction and
+// copies whose own checksum fails, restoring escaped blocks' magic. Every
+// read then goes through an overlay that maps each block the journal
+// holds to its newest committed copy in the log: the superblock and group
+// descriptors are read again through it, and metadata and file data
+// (data=journal) alike. The overlay is a map of at most as many blocks
+// as the log holds. Warnings says "journal replayed in memory: N
+// transactions, M blocks" (M distinct blocks), where replay stopped early
+// and why. A journal that cannot be read (a FormatError: a tag past the
+// end of the file system in a committed transaction, an absurd revoke
+// count, a damaged journal superblock), or that lies on an external
+// device, leaves the file system read as it stands on disk, with a
+// warning saying why. What ext4 does after replay at mount (the orphan
+// list: inodes unlinked while open are freed, truncations finished) and
+// fast-commit blocks are not applied.
+//
+// Not read: extended attributes other than inline data, encrypted names
+// and contents (read as stored), compressed ext2 (never in the kernel),
+// bigalloc clusters (blocks are read as blocks).
 package ext

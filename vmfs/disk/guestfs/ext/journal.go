@@ -276,6 +276,9 @@ func replayLog(l *journalLog, fsBlocks int64) (*journal, error) {
 	if s.start == 0 {
 		return j, nil
 	}
+	if s.incompat&jbdIncompatFastCommit != 0 {
+		j.notes = append(j.notes, "fast commits are not replayed: changes only they record are not read")
+	}
 	var (
 		tags      []logTag   // of committed transactions
 		pending   []logTag   // of the transaction being read
@@ -355,7 +358,7 @@ walk:
 				if err != nil {
 					return nil, err
 				}
-				lt := logTag{block: blk, copy: journalCopy{off: doff, escaped: flags&tagEscape != 0}, tx: tx, tagAt: at + int64(t), pastEnd: blk >= fsBlocks}
+				lt := logTag{block: blk, copy: journalCopy{off: doff, escaped: flags&tagEscape != 0}, tx: tx, tagAt: at + int64(t), pastEnd: blk < 0 || blk >= fsBlocks}
 				if s.csum() {
 					var seq [4]byte
 					be.PutUint32(seq[:], sequence)
@@ -404,7 +407,7 @@ walk:
 			}
 			for _, t := range pending {
 				if t.pastEnd {
-					return nil, corrupt("jbd2 descriptor block", t.tagAt, "tag of block %d past the end of the file system (%d blocks)", t.block, fsBlocks)
+					return nil, corrupt("jbd2 descriptor block", t.tagAt, "tag of block %d past the end of the file system (%d blocks)", uint64(t.block), fsBlocks)
 				}
 			}
 			tags, revokes = append(tags, pending...), append(revokes, pendRev...)
