@@ -15,15 +15,16 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
 
-// seeds are the images testdata/gen.sh made, unpacked (dir "testdata"),
-// or the inputs that once failed FuzzOpen ("testdata/crashers": the fuzz
-// corpus's text form of a 256 KiB image is 1 MiB, so they are kept
-// gzipped here).
-func seeds(t testing.TB, dir string) map[string][]byte {
+// seeds are the gzipped files the glob pattern names, unpacked: the
+// images testdata/gen.sh made ("testdata/*.img.gz"), the inputs that once
+// failed FuzzOpen ("testdata/crashers/*.img.gz": the fuzz corpus's text
+// form of a 256 KiB image is 1 MiB, so they are kept gzipped here), the
+// journals testdata/journal/gen.sh made.
+func seeds(t testing.TB, pattern string) map[string][]byte {
 	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.img.gz"))
+	paths, _ := filepath.Glob(pattern)
 	if len(paths) == 0 {
-		t.Fatalf("no images in %s", dir)
+		t.Fatalf("no files match %s", pattern)
 	}
 	out := map[string][]byte{}
 	for _, p := range paths {
@@ -47,7 +48,7 @@ func seeds(t testing.TB, dir string) map[string][]byte {
 
 // TestSeedsMatchDebugfs: the seeds' trees are debugfs's.
 func TestSeedsMatchDebugfs(t *testing.T) {
-	for name, b := range seeds(t, "testdata") {
+	for name, b := range seeds(t, "testdata/*.img.gz") {
 		t.Run(name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "seed.img")
 			if err := os.WriteFile(img, b, 0o644); err != nil {
@@ -78,7 +79,7 @@ const maxFuzzRead = 1 << 20
 // the allocation map leaves out reads as zeros.
 func FuzzOpen(f *testing.F) {
 	for _, dir := range []string{"testdata", "testdata/crashers"} {
-		for _, b := range seeds(f, dir) {
+		for _, b := range seeds(f, filepath.Join(dir, "*.img.gz")) {
 			f.Add(b)
 		}
 	}

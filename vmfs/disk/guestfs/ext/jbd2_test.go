@@ -2,12 +2,8 @@ package ext
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -364,21 +360,7 @@ func journalSeeds(t testing.TB) [][]byte {
 		l.commit(6)
 		out = append(out, l.bytes())
 	}
-	paths, _ := filepath.Glob("testdata/journal/*.jnl.gz")
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(zr)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, b := range seeds(t, "testdata/journal/*.jnl.gz") {
 		out = append(out, b)
 	}
 	return out

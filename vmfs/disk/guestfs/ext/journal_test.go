@@ -17,19 +17,21 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
 
-// crashRig is a file system mounted through a loop device whose image can
-// be copied while mounted: a crash image, as a datastore that dies under
-// a running VM leaves its guests.
-type crashRig struct {
-	t   *testing.T
-	img string
-	mnt string
-	rnd *rand.Rand
+// loopMount is a file system mounted through a loop device. Its image
+// copied while mounted is a crash image, as a datastore that dies under a
+// running VM leaves its guests.
+type loopMount struct {
+	t       *testing.T
+	img     string
+	mnt     string
+	umount  string // the tool
+	mounted bool
+	rnd     *rand.Rand
 }
 
-// mountRig makes an image with mkfs.TYPE args and mounts it (root) with
-// the mount options opts; the test's end unmounts it.
-func mountRig(t *testing.T, typ string, size int64, args []string, opts string) *crashRig {
+// mountLoop makes an image with mkfs.TYPE args and mounts it (root) with
+// the mount options opts added to loop; the test's end unmounts it.
+func mountLoop(t *testing.T, typ string, size int64, args []string, opts string) *loopMount {
 	t.Helper()
 	mkfs := testenv.Tool(t, "mkfs."+typ)
 	mount, umount := testenv.Tool(t, "mount"), testenv.Tool(t, "umount")
@@ -47,18 +49,35 @@ func mountRig(t *testing.T, typ string, size int64, args []string, opts string) 
 		t.Fatalf("mkfs.%s: %v\n%s", typ, err, out)
 	}
 	mnt := t.TempDir()
-	if out, err := exec.Command(mount, "-o", "loop,"+opts, "-t", typ, img, mnt).CombinedOutput(); err != nil {
+	if opts != "" {
+		opts = "," + opts
+	}
+	if out, err := exec.Command(mount, "-o", "loop"+opts, "-t", typ, img, mnt).CombinedOutput(); err != nil {
 		testenv.Lacks(t, "loop mount not permitted here: %v %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command(umount, mnt).Run() })
-	return &crashRig{t: t, img: img, mnt: mnt, rnd: rand.New(rand.NewSource(int64(len(args))))}
+	c := &loopMount{t: t, img: img, mnt: mnt, umount: umount, mounted: true, rnd: rand.New(rand.NewSource(int64(len(args))))}
+	t.Cleanup(func() {
+		if c.mounted {
+			exec.Command(umount, mnt).Run()
+		}
+	})
+	return c
+}
+
+// unmount unmounts the file system.
+func (c *loopMount) unmount() {
+	c.t.Helper()
+	if out, err := exec.Command(c.umount, c.mnt).CombinedOutput(); err != nil {
+		c.t.Fatalf("umount: %v\n%s", err, out)
+	}
+	c.mounted = false
 }
 
 // round changes the file system (new files and directories, a file
 // rewritten, a directory of files deleted: its blocks revoked) and
 // commits the journal with fsync, which, unlike sync, writes nothing back
 // in place.
-func (c *crashRig) round(n int) {
+func (c *loopMount) round(n int) {
 	t := c.t
 	t.Helper()
 	must := func(err error) {
@@ -91,15 +110,25 @@ func (c *crashRig) round(n int) {
 }
 
 // crash copies the image as it stands while mounted.
-func (c *crashRig) crash(name string) string {
+func (c *loopMount) crash(name string) string {
 	c.t.Helper()
-	b, err := os.ReadFile(c.img)
+	return copyImage(c.t, c.img, name, nil)
+}
+
+// copyImage copies img to a file name in a temporary folder, edit changing
+// its bytes on the way when given.
+func copyImage(t *testing.T, img, name string, edit func([]byte)) string {
+	t.Helper()
+	b, err := os.ReadFile(img)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	p := filepath.Join(c.t.TempDir(), name)
+	if edit != nil {
+		edit(b)
+	}
+	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return p
 }
@@ -108,14 +137,7 @@ func (c *crashRig) crash(name string) string {
 func fsckCopy(t *testing.T, img string) string {
 	t.Helper()
 	e2fsck := testenv.Tool(t, "e2fsck")
-	b, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "fsck.img")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := copyImage(t, img, "fsck.img", nil)
 	out, err := exec.Command(e2fsck, "-fy", p).CombinedOutput()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() <= 2) {
@@ -129,17 +151,10 @@ func fsckCopy(t *testing.T, img string) string {
 // without the journal gives.
 func asItStands(t *testing.T, img string) string {
 	t.Helper()
-	b, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := superOff + 0x60
-	binary.LittleEndian.PutUint32(b[at:], binary.LittleEndian.Uint32(b[at:])&^incompatRecover)
-	p := filepath.Join(t.TempDir(), "stands.img")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return copyImage(t, img, "stands.img", func(b []byte) {
+		at := superOff + 0x60
+		binary.LittleEndian.PutUint32(b[at:], binary.LittleEndian.Uint32(b[at:])&^incompatRecover)
+	})
 }
 
 // TestJournalReplayKernel: on images the kernel left mounted, with
@@ -163,21 +178,21 @@ func TestJournalReplayKernel(t *testing.T) {
 		{name: "ext4-wrapped", typ: "ext4", args: []string{"-b", "1024", "-J", "size=1"}, opts: "commit=600,data=journal", rounds: 60, wantWrap: true, wantEscape: true},
 	} {
 		t.Run(v.name, func(t *testing.T) {
-			rig := mountRig(t, v.typ, 64<<20, v.args, v.opts)
+			lm := mountLoop(t, v.typ, 64<<20, v.args, v.opts)
 			var img string
 			for n := 0; n < v.rounds; n++ {
-				rig.round(n)
+				lm.round(n)
 				if !v.wantWrap || n < 3 {
 					continue
 				}
-				img = rig.crash("crash.img")
+				img = lm.crash("crash.img")
 				if j := replayedJournal(t, img); j.wrapped && j.transactions >= 2 {
 					break
 				}
 				img = ""
 			}
 			if img == "" {
-				img = rig.crash("crash.img")
+				img = lm.crash("crash.img")
 			}
 			raw, err := os.ReadFile(img)
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -24,36 +23,11 @@ import (
 // device (root), lets fill write into it through the kernel, and unmounts.
 func mounted(t *testing.T, typ string, size int64, args []string, fill func(root string)) string {
 	t.Helper()
-	mkfs := testenv.Tool(t, "mkfs."+typ)
-	mount, umount := testenv.Tool(t, "mount"), testenv.Tool(t, "umount")
-	if os.Geteuid() != 0 {
-		testenv.Lacks(t, "not root: a loop mount needs root")
-	}
-	img := filepath.Join(t.TempDir(), typ+".img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Truncate(img, size)
-	if out, err := exec.Command(mkfs, append(append([]string{"-q", "-F"}, args...), img)...).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.%s: %v\n%s", typ, err, out)
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command(mount, "-o", "loop", "-t", typ, img, mnt).CombinedOutput(); err != nil {
-		testenv.Lacks(t, "loop mount not permitted here: %v %s", err, out)
-	}
-	done := false
-	t.Cleanup(func() {
-		if !done {
-			exec.Command(umount, mnt).Run()
-		}
-	})
-	fill(mnt)
-	testenv.WriteBack(t, mnt)
-	if out, err := exec.Command(umount, mnt).CombinedOutput(); err != nil {
-		t.Fatalf("umount: %v\n%s", err, out)
-	}
-	done = true
-	return img
+	lm := mountLoop(t, typ, size, args, "")
+	fill(lm.mnt)
+	testenv.WriteBack(t, lm.mnt)
+	lm.unmount()
+	return lm.img
 }
 
 // kernelFill writes what only the kernel makes: an htree directory of
