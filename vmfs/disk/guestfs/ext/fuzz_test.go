@@ -19,7 +19,7 @@ import (
 // images testdata/gen.sh made ("testdata/*.img.gz"), the inputs that once
 // failed FuzzOpen ("testdata/crashers/*.img.gz": the fuzz corpus's text
 // form of a 256 KiB image is 1 MiB, so they are kept gzipped here), the
-// journals testdata/journal/gen.sh made.
+// kernel's crash images and their journals testdata/journal/gen.sh made.
 func seeds(t testing.TB, pattern string) map[string][]byte {
 	t.Helper()
 	paths, _ := filepath.Glob(pattern)
@@ -78,7 +78,7 @@ const maxFuzzRead = 1 << 20
 // FormatError; reading in one ReadAt and in small Reads agree, and what
 // the allocation map leaves out reads as zeros.
 func FuzzOpen(f *testing.F) {
-	for _, dir := range []string{"testdata", "testdata/crashers"} {
+	for _, dir := range []string{"testdata", "testdata/crashers", "testdata/journal"} {
 		for _, b := range seeds(f, filepath.Join(dir, "*.img.gz")) {
 			f.Add(b)
 		}
