@@ -558,7 +558,12 @@ func (f *FS) replay(sbOff int64) {
 		f.warn(notReplayed + "it lies on an external journal device")
 		return
 	}
-	j, err := f.readJournal()
+	l, err := f.journalFile()
+	if err != nil {
+		f.warn(notReplayed + err.Error())
+		return
+	}
+	j, err := replayLog(l, f.sb.blocks)
 	if err != nil {
 		f.warn(notReplayed + err.Error())
 		return
@@ -593,9 +598,9 @@ func (f *FS) replay(sbOff int64) {
 	}
 }
 
-// readJournal replays the internal journal, inode s_journal_inum, read
+// journalFile is the internal journal, inode s_journal_inum, read
 // through its own map.
-func (f *FS) readJournal() (*journal, error) {
+func (f *FS) journalFile() (*journalLog, error) {
 	in, err := f.readInode(f.sb.journalIno)
 	if err != nil {
 		return nil, err
@@ -607,5 +612,5 @@ func (f *FS) readJournal() (*journal, error) {
 	if lay.inline != nil || in.size < 2*f.sb.blockSize {
 		return nil, corrupt(inodeName(in.num), in.off, "a journal of %d bytes", in.size)
 	}
-	return replayLog(&journalLog{r: f.r, runs: lay.runs, bs: f.sb.blockSize, nblk: in.size / f.sb.blockSize}, f.sb.blocks)
+	return &journalLog{r: f.r, runs: lay.runs, bs: f.sb.blockSize, nblk: in.size / f.sb.blockSize}, nil
 }

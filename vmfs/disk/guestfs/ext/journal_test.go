@@ -263,14 +263,15 @@ func checkReplay(t *testing.T, img string) *journal {
 	return j
 }
 
-// replayedJournal replays the journal of img.
-func replayedJournal(t *testing.T, img string) *journal {
+// rawJournal is the journal file of img, read as it stands, and the
+// file system's size in blocks.
+func rawJournal(t *testing.T, img string) (*journalLog, int64) {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	fi, _ := f.Stat()
 	sb, at, err := findSuper(f, fi.Size())
 	if err != nil {
@@ -280,9 +281,76 @@ func replayedJournal(t *testing.T, img string) *journal {
 	if fsys.groups, err = readGroups(f, sb, at, fi.Size()); err != nil {
 		t.Fatal(err)
 	}
-	j, err := fsys.readJournal()
+	l, err := fsys.journalFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, sb.blocks
+}
+
+// replayedJournal replays the journal of img.
+func replayedJournal(t *testing.T, img string) *journal {
+	t.Helper()
+	j, err := replayLog(rawJournal(t, img))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return j
+}
+
+// TestJournalDamaged: a kernel's crash image whose journal is damaged
+// reads as e2fsck reads it: a journal superblock failing its checksum is
+// not replayed (the tree is the one on disk, and Warnings says why); a
+// last commit block failing its checksum ends the replay before that
+// transaction, as e2fsck's replay ends.
+func TestJournalDamaged(t *testing.T) {
+	var src []byte
+	for name, b := range seeds(t, "testdata/journal/ext4-1k-csum.img.gz") {
+		t.Log(name)
+		src = b
+	}
+	img := filepath.Join(t.TempDir(), "crash.img")
+	if err := os.WriteFile(img, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole := replayedJournal(t, img)
+	l, _ := rawJournal(t, img)
+	sbOff, err := l.blockOff(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last replayed transaction's commit block.
+	be := binary.BigEndian
+	seq := be.Uint32(src[sbOff+0x18:]) + uint32(whole.transactions) - 1
+	commitOff := int64(-1)
+	b := make([]byte, l.bs)
+	for i := int64(1); i < l.nblk; i++ {
+		off, err := l.read(b, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if be.Uint32(b) == jbdMagic && be.Uint32(b[4:]) == jbdCommit && be.Uint32(b[8:]) == seq {
+			commitOff = off
+		}
+	}
+	if commitOff < 0 || whole.transactions < 2 {
+		t.Fatalf("%d transactions, the last's commit at %d", whole.transactions, commitOff)
+	}
+
+	badSuper := copyImage(t, img, "bad-super.img", func(b []byte) { b[sbOff+0x200] ^= 1 })
+	fsys := openImage(t, badSuper, guestfs.Options{})
+	if w := fsys.Warnings(); len(w) != 1 || !strings.Contains(w[0], "not replayed") || !strings.Contains(w[0], "jbd2 superblock") {
+		t.Errorf("warnings %q, want the journal superblock's", w)
+	}
+	compareTrees(t, "on disk", ourTree(t, fsys), ourTree(t, openImage(t, asItStands(t, img), guestfs.Options{})))
+
+	badCommit := copyImage(t, img, "bad-commit.img", func(b []byte) { b[commitOff+0x100] ^= 1 })
+	fsys = openImage(t, badCommit, guestfs.Options{})
+	w := fsys.Warnings()
+	if len(w) != 2 || !strings.HasPrefix(w[0], fmt.Sprintf("journal replayed in memory: %d transactions,", whole.transactions-1)) ||
+		w[1] != fmt.Sprintf("journal: replay stopped before transaction %d: commit block at byte %d fails its checksum", seq, commitOff) {
+		t.Errorf("warnings %q", w)
+	}
+	got := ourTree(t, fsys)
+	compareTrees(t, "e2fsck replay", got, debugfsTree(t, fsckCopy(t, badCommit), got))
 }
