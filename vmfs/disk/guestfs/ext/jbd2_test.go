@@ -161,7 +161,7 @@ func (l *logBuilder) bytes() []byte {
 // blocks whose first block it is.
 func replayBytes(b []byte, fsBlocks int64) (*journal, error) {
 	n := int64(len(b)) / builderBS
-	return replayLog(&journalLog{r: bytes.NewReader(b), runs: []run{{lblk: 0, pblk: 0, n: n}}, bs: builderBS, nblk: n}, fsBlocks)
+	return replayLog(&journalLog{r: bytes.NewReader(b), size: int64(len(b)), runs: []run{{lblk: 0, pblk: 0, n: n}}, bs: builderBS, nblk: n}, fsBlocks)
 }
 
 func filled(c byte) []byte { return bytes.Repeat([]byte{c}, builderBS) }
@@ -172,7 +172,7 @@ func replayedFS(t *testing.T, b []byte) (*journal, *overlay) {
 	t.Helper()
 	img := append(make([]byte, 64*builderBS), b...)
 	n := int64(len(b)) / builderBS
-	j, err := replayLog(&journalLog{r: bytes.NewReader(img), runs: []run{{lblk: 0, pblk: 64, n: n}}, bs: builderBS, nblk: n}, 64)
+	j, err := replayLog(&journalLog{r: bytes.NewReader(img), size: int64(len(img)), runs: []run{{lblk: 0, pblk: 64, n: n}}, bs: builderBS, nblk: n}, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

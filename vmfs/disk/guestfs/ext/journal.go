@@ -99,9 +99,11 @@ type journal struct {
 }
 
 // journalLog reads the journal file: its blocks lie at runs of the file
-// system (r, blocks of bs bytes); nblk is its length in blocks.
+// system (r, size bytes, blocks of bs bytes); nblk is its length in
+// blocks.
 type journalLog struct {
 	r    io.ReaderAt
+	size int64
 	runs []run
 	bs   int64
 	nblk int64
@@ -113,7 +115,11 @@ func (l *journalLog) blockOff(i int64) (int64, error) {
 	if i < 0 || i >= l.nblk || k == len(l.runs) || l.runs[k].lblk > i || l.runs[k].unwritten {
 		return 0, corrupt("jbd2 journal", -1, "block %d of the journal is not mapped (%d blocks)", i, l.nblk)
 	}
-	return (l.runs[k].pblk + i - l.runs[k].lblk) * l.bs, nil
+	off := (l.runs[k].pblk + i - l.runs[k].lblk) * l.bs
+	if off+l.bs > l.size {
+		return 0, corrupt("jbd2 journal", off, "block %d of the journal lies past the end (%d bytes)", i, l.size)
+	}
+	return off, nil
 }
 
 // read reads journal block i into b (bs bytes) and returns its offset.
@@ -124,7 +130,7 @@ func (l *journalLog) read(b []byte, i int64) (int64, error) {
 	}
 	if n, err := l.r.ReadAt(b, off); n < len(b) {
 		if err == nil || err == io.EOF {
-			err = corrupt("jbd2 journal", off, "block %d of the journal lies past the end", i)
+			err = corrupt("jbd2 journal", off, "block %d of the journal cannot be read", i)
 		}
 		return 0, err
 	}
@@ -354,7 +360,12 @@ walk:
 					stopEarly = "the log runs on past its length"
 					break walk
 				}
-				doff, err := l.read(data, dp)
+				var doff int64
+				if s.csum() || v1 {
+					doff, err = l.read(data, dp) // the checksums cover it
+				} else {
+					doff, err = l.blockOff(dp)
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -612,5 +623,5 @@ func (f *FS) journalFile() (*journalLog, error) {
 	if lay.inline != nil || in.size < 2*f.sb.blockSize {
 		return nil, corrupt(inodeName(in.num), in.off, "a journal of %d bytes", in.size)
 	}
-	return &journalLog{r: f.r, runs: lay.runs, bs: f.sb.blockSize, nblk: in.size / f.sb.blockSize}, nil
+	return &journalLog{r: f.r, size: f.size, runs: lay.runs, bs: f.sb.blockSize, nblk: in.size / f.sb.blockSize}, nil
 }
