@@ -175,7 +175,7 @@ func TestJournalReplayKernel(t *testing.T) {
 		{name: "ext4-32bit-nocsum", typ: "ext4", args: []string{"-b", "4096", "-O", "^metadata_csum,^64bit"}, opts: "commit=600", rounds: 3, wantRevoke: true},
 		{name: "ext3-1k", typ: "ext3", args: []string{"-b", "1024"}, opts: "commit=600", rounds: 3, wantRevoke: true},
 		{name: "ext4-data-journal", typ: "ext4", args: []string{"-b", "4096"}, opts: "commit=600,data=journal", rounds: 3, wantEscape: true},
-		{name: "ext4-wrapped", typ: "ext4", args: []string{"-b", "1024", "-J", "size=1"}, opts: "commit=600,data=journal", rounds: 60, wantWrap: true, wantEscape: true},
+		{name: "ext4-wrapped", typ: "ext4", args: []string{"-b", "1024", "-J", "size=1"}, opts: "commit=600,data=journal", rounds: 200, wantWrap: true, wantEscape: true},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			lm := mountLoop(t, v.typ, 64<<20, v.args, v.opts)
