@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unsafe"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
@@ -294,8 +295,24 @@ type dirKey struct {
 	deleted bool
 }
 
-// cachedDirs is how many directory listings a volume keeps decoded.
-const cachedDirs = 64
+// The listings a volume keeps decoded are bounded by what they weigh: a
+// directory read may hold 700,000 entries, and 64 of them (the bound by
+// count alone, before) could hold 10 GB.
+const (
+	cachedDirs      = 64
+	cachedListBytes = 32 << 20
+	nodeBytes       = int(unsafe.Sizeof(node{})) + 8 // and its pointer in the listing
+)
+
+// listBytes is about what a listing holds in memory: its nodes and their
+// names, as UTF-8 and as UTF-16.
+func listBytes(l []*node) int {
+	n := 0
+	for _, e := range l {
+		n += nodeBytes + len(e.name) + 2*len(e.units)
+	}
+	return n
+}
 
 func (f *FS) root() *node {
 	return &node{name: ".", dir: true, cluster: f.rootCluster, off: -1}

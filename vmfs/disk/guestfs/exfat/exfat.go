@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
@@ -44,7 +45,7 @@ type FS struct {
 	bitmap       *stream   // the allocation bitmap, one bit a cluster from cluster 2
 	bitmapCache  pageCache // pages of the bitmap
 	upcase       []uint16  // full table: upcase[c] is c in upper case
-	dirs         *guestfs.Cache[dirKey, []*node]
+	dirs         *blockcache.LRU[dirKey, []*node]
 
 	mu       sync.Mutex
 	warnings []string
@@ -152,7 +153,7 @@ func openAt(r io.ReaderAt, size, at int64) (*FS, error) {
 	if bs[510] != 0x55 || bs[511] != 0xAA {
 		return nil, bad("no boot signature")
 	}
-	f := &FS{r: r, size: size, sectorSize: 1 << bpsShift, dirs: guestfs.NewCache[dirKey, []*node](cachedDirs)}
+	f := &FS{r: r, size: size, sectorSize: 1 << bpsShift, dirs: blockcache.NewWeightedLRU[dirKey, []*node](cachedDirs, cachedListBytes, listBytes)}
 	f.Tree = guestfs.NewTree(guestfs.TreeOf[*node]{Type: "exFAT", Lookup: f.lookup, List: f.list, Info: f.info,
 		IsDir: func(n *node) bool { return n.dir },
 		Name:  func(n *node) string { return n.name }})

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unsafe"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 )
@@ -272,8 +273,23 @@ type dirKey struct {
 	deleted bool
 }
 
-// cachedDirs is how many directory listings a volume keeps decoded.
-const cachedDirs = 64
+// The listings a volume keeps decoded are bounded by what they weigh:
+// a directory may hold 65536 entries of up to 255 characters, and 64 of
+// them (the bound by count alone, before) could hold 3 GB.
+const (
+	cachedDirs      = 64
+	cachedListBytes = 32 << 20
+	entryBytes      = int(unsafe.Sizeof(entry{})) + 8 // and its pointer in the listing
+)
+
+// listBytes is about what a listing holds in memory.
+func listBytes(l []*entry) int {
+	n := 0
+	for _, e := range l {
+		n += entryBytes + len(e.name)
+	}
+	return n
+}
 
 // lookup walks name (an fs.FS path) from the root, case-insensitively; the
 // root is nil. A directory that is one above it (a loop) is an error.

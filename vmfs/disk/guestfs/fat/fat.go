@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/ondisk"
 )
@@ -46,7 +47,7 @@ type FS struct {
 	clusters             uint32 // number of data clusters
 	fat                  []byte
 	warnings             []string
-	dirs                 *guestfs.Cache[dirKey, []*entry]
+	dirs                 *blockcache.LRU[dirKey, []*entry]
 	usedOnce             sync.Once
 	usedBefore           []uint32 // usedBefore[c]: clusters 2..c-1 that a chain holds
 
@@ -116,7 +117,7 @@ func openAt(r io.ReaderAt, size int64, at int64) (*FS, error) {
 	case total == 0:
 		return nil, bad("total sectors 0")
 	}
-	f := &FS{r: r, size: size, sectorSize: bps, clusterSize: bps * spc, dirs: guestfs.NewCache[dirKey, []*entry](cachedDirs)}
+	f := &FS{r: r, size: size, sectorSize: bps, clusterSize: bps * spc, dirs: blockcache.NewWeightedLRU[dirKey, []*entry](cachedDirs, cachedListBytes, listBytes)}
 	f.Tree = guestfs.NewTree(guestfs.TreeOf[*entry]{Type: "FAT", Lookup: f.lookup, List: f.list, Info: f.info,
 		IsDir: func(e *entry) bool { return e == nil || e.isDir() }, // nil: the root
 		Name:  func(e *entry) string { return e.name }})
