@@ -3,7 +3,9 @@ package ntfs
 import (
 	"io/fs"
 	"strings"
-	"sync"
+	"unsafe"
+
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
 // dirList is a directory's entries, sorted by name, with an index for
@@ -43,42 +45,29 @@ func (d *dirList) entries() []fs.DirEntry {
 	return out
 }
 
-// dirCache keeps the listings of the directories read last, so that
-// looking up every file of a large directory reads its index once. It is
-// bounded by entries, not directories: a few huge directories or many
-// small ones.
-type dirCache struct {
-	mu      sync.Mutex
-	order   []int64
-	lists   map[int64]*dirList
-	entries int
+// The listings kept decoded, so that looking up every file of a large
+// directory reads its index once, are bounded by what they weigh, names
+// included: a name may be 255 UTF-16 units, 765 bytes as UTF-8 and as
+// much again folded, so the bound by entries alone (256 Ki before) could
+// hold 450 MB of long names. The listing read last is kept whatever it
+// weighs.
+const (
+	cachedDirs      = 4096
+	cachedListBytes = 64 << 20
+	// nodeBytes is a node, its pointer in the listing, and its share of
+	// the folded-name index.
+	nodeBytes = int(unsafe.Sizeof(node{})) + 8 + 48
+)
+
+func newDirCache() *blockcache.LRU[int64, *dirList] {
+	return blockcache.NewWeightedLRU[int64, *dirList](cachedDirs, cachedListBytes, listBytes)
 }
 
-// cachedEntries bounds the entries kept, about 60 MiB of them; the
-// directory read last is kept whatever its size.
-const cachedEntries = 256 << 10
-
-func (c *dirCache) get(id int64) *dirList {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lists[id]
-}
-
-func (c *dirCache) put(id int64, d *dirList) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.lists == nil {
-		c.lists = map[int64]*dirList{}
+// listBytes is about what a listing holds in memory.
+func listBytes(d *dirList) int {
+	n := 0
+	for _, e := range d.nodes {
+		n += nodeBytes + 2*len(e.name)
 	}
-	if _, ok := c.lists[id]; ok {
-		return
-	}
-	for len(c.order) > 0 && c.entries+len(d.nodes) > cachedEntries {
-		c.entries -= len(c.lists[c.order[0]].nodes)
-		delete(c.lists, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.order = append(c.order, id)
-	c.lists[id] = d
-	c.entries += len(d.nodes)
+	return n
 }

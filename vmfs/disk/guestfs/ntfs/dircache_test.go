@@ -1,25 +1,53 @@
 package ntfs
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
-// TestDirCacheBound: the cache drops the oldest listings once it holds
-// more entries than cachedEntries, but keeps the newest however large.
+// TestDirCacheBound: the cache drops the least recent listings once they
+// weigh more than cachedListBytes, names included, but keeps the newest
+// however large. Ten listings of 20,000 entries with names of 255
+// characters (13 MB each by this weight) hold 200,000 entries, under
+// the bound by entries (256 Ki) before: all ten, 134 MB, stayed.
 func TestDirCacheBound(t *testing.T) {
-	var c dirCache
-	big := &dirList{nodes: make([]*node, cachedEntries/3)}
+	c := newDirCache()
+	long := strings.Repeat("x", 255)
+	nodes := make([]*node, 20000)
+	for i := range nodes {
+		nodes[i] = &node{name: long}
+	}
+	big := newDirList(nodes)
+	kept := func() (n, weight int) {
+		for id := range int64(10) {
+			if d, ok := c.Get(id); ok {
+				n, weight = n+1, weight+listBytes(d)
+			}
+		}
+		return n, weight
+	}
 	for id := range int64(10) {
-		c.put(id, big)
+		c.Put(id, big)
 	}
-	if c.entries > cachedEntries || c.get(9) == nil || c.get(0) != nil {
-		t.Errorf("%d entries cached (bound %d), newest kept %v, oldest dropped %v", c.entries, cachedEntries, c.get(9) != nil, c.get(0) == nil)
+	if _, ok := c.Get(9); !ok {
+		t.Error("the newest listing was dropped")
 	}
-	huge := &dirList{nodes: make([]*node, 2*cachedEntries)}
-	c.put(100, huge)
-	if c.get(100) == nil || len(c.order) != 1 {
-		t.Errorf("a directory larger than the bound is not kept alone: %d listings", len(c.order))
+	if n, w := kept(); w > cachedListBytes || n < 2 {
+		t.Errorf("%d listings of %d bytes each cached, %d bytes (bound %d)", n, listBytes(big), w, cachedListBytes)
 	}
-	c.put(101, newDirList(nil))
-	if c.get(101) == nil {
+	huge := &dirList{nodes: make([]*node, 2*cachedListBytes/nodeBytes)}
+	for i := range huge.nodes {
+		huge.nodes[i] = nodes[0]
+	}
+	c.Put(100, huge)
+	if _, ok := c.Get(100); !ok {
+		t.Error("a listing heavier than the bound is not kept")
+	}
+	if n, _ := kept(); n != 0 {
+		t.Errorf("%d listings kept beside one heavier than the bound", n)
+	}
+	c.Put(101, newDirList(nil))
+	if _, ok := c.Get(101); !ok {
 		t.Error("an empty listing is not kept")
 	}
 }

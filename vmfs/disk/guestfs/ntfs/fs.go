@@ -150,7 +150,7 @@ func (v *FS) liveChildren(rec *record) ([]*node, error) {
 // children lists directory n, deleted entries included with
 // Options.Deleted, sorted by name.
 func (v *FS) children(n *node) (*dirList, error) {
-	if d := v.dirs.get(n.id); d != nil {
+	if d, ok := v.dirs.Get(n.id); ok {
 		return d, nil
 	}
 	var out []*node
@@ -174,7 +174,7 @@ func (v *FS) children(n *node) (*dirList, error) {
 	}
 	slices.SortFunc(out, func(a, b *node) int { return strings.Compare(a.name, b.name) })
 	d := newDirList(out)
-	v.dirs.put(n.id, d)
+	v.dirs.Put(n.id, d)
 	return d, nil
 }
 

@@ -33,7 +33,7 @@ type FS struct {
 
 	mu       sync.Mutex
 	warnings []string
-	dirs     dirCache
+	dirs     *blockcache.LRU[int64, *dirList]
 
 	deletedOnce sync.Once
 	deleted     *deletedTree
@@ -50,7 +50,7 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &FS{r: r, size: size, opts: opts, boot: bs}
+	v := &FS{r: r, size: size, opts: opts, boot: bs, dirs: newDirCache()}
 	if warn != "" {
 		v.warn("%s", warn)
 	}
