@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
@@ -76,57 +78,47 @@ func (de *dirEntry) Info() (fs.FileInfo, error) {
 	return fileInfo{name: de.d.name, in: in}, nil
 }
 
-// dirCache keeps the listings of the directories read last, sorted by
-// name, so that resolving many paths in a large directory reads it once:
-// up to dirCacheDirs directories and dirCacheEntries names, or one
-// directory of more.
-type dirCache struct {
-	order   []uint64
-	entries map[uint64]*cachedDir
-	total   int
-}
+// The listings of the directories read last are kept decoded, sorted by
+// name, so that resolving many paths in a large directory reads it once.
+// They are bounded by what they weigh, names included: an entry is 32
+// bytes and a name of up to 255, so the bound by entries alone (1 Mi
+// before) could hold 290 MB. The listing read last is kept whatever it
+// weighs: resolving the paths of its files one by one (an export) must
+// not read it again for each, and a listing of it holds as much anyway.
+const (
+	cachedDirs      = 64
+	cachedListBytes = 32 << 20
+	direntBytes     = int(unsafe.Sizeof(dirent{}))
+)
 
 type cachedDir struct {
 	ents []dirent // sorted by name
 }
 
-const (
-	dirCacheDirs    = 64
-	dirCacheEntries = 1 << 20
-)
+func newDirCache() *blockcache.LRU[uint64, *cachedDir] {
+	return blockcache.NewWeightedLRU[uint64, *cachedDir](cachedDirs, cachedListBytes, listBytes)
+}
+
+// listBytes is about what a listing holds in memory.
+func listBytes(d *cachedDir) int {
+	n := 0
+	for _, e := range d.ents {
+		n += direntBytes + len(e.name)
+	}
+	return n
+}
 
 // cachedDir returns the listing of directory in, sorted by name.
 func (x *FS) cachedDir(in *inode) (*cachedDir, error) {
-	x.mu.Lock()
-	d := x.dirs.entries[in.ino]
-	x.mu.Unlock()
-	if d != nil {
+	if d, ok := x.dirs.Get(in.ino); ok {
 		return d, nil
 	}
 	ents, _, err := x.readDir(in)
 	if err != nil {
 		return nil, err
 	}
-	d = &cachedDir{ents: uniqueNames(ents)}
-	// A directory larger than the budget is kept alone: resolving the
-	// paths of its files one by one (an export) must not read it again
-	// for each, and a listing of it holds as much anyway.
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	c := &x.dirs
-	if c.entries == nil {
-		c.entries = map[uint64]*cachedDir{}
-	}
-	if c.entries[in.ino] == nil {
-		for len(c.order) > 0 && (len(c.order) >= dirCacheDirs || c.total+len(ents) > dirCacheEntries) {
-			c.total -= len(c.entries[c.order[0]].ents)
-			delete(c.entries, c.order[0])
-			c.order = c.order[1:]
-		}
-		c.entries[in.ino] = d
-		c.order = append(c.order, in.ino)
-		c.total += len(ents)
-	}
+	d := &cachedDir{ents: uniqueNames(ents)}
+	x.dirs.Put(in.ino, d)
 	return d, nil
 }
 

@@ -7,8 +7,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-	"sync"
 
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/partition"
 )
@@ -21,8 +21,7 @@ type FS struct {
 	sb       *superblock
 	warnings []string
 
-	mu      sync.Mutex
-	dirs    dirCache
+	dirs    *blockcache.LRU[uint64, *cachedDir]
 	iblocks blockCache
 }
 
@@ -36,7 +35,7 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &FS{r: r, size: size, sb: sb}
+	x := &FS{r: r, size: size, sb: sb, dirs: newDirCache()}
 	if warn != "" {
 		x.warnings = append(x.warnings, warn)
 	}
