@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
@@ -25,9 +26,7 @@ type FS struct {
 
 	mu       sync.Mutex
 	warnings []string
-	dirs     map[uint32][]child // listings cached, up to maxCachedEntries
-	cached   int
-	order    []uint32 // cached listings, oldest first
+	dirs     *blockcache.LRU[uint32, []child] // listings cached, by weight
 
 	delOnce sync.Once
 	del     *deletedIndex
@@ -37,11 +36,10 @@ type FS struct {
 var _ guestfs.FS = (*FS)(nil)
 
 const (
-	rootIno          = 2
-	maxSymlinks      = 40
-	maxCachedEntries = 1 << 16
-	metaCacheBytes   = 8 << 20
-	metaPage         = 64 << 10
+	rootIno        = 2
+	maxSymlinks    = 40
+	metaCacheBytes = 8 << 20
+	metaPage       = 64 << 10
 )
 
 // Open reads the ext2/3/4 file system that fills r (size bytes): its
@@ -56,7 +54,7 @@ func Open(r io.ReaderAt, size int64, opts guestfs.Options) (*FS, error) {
 		r:    r,
 		meta: blockcache.New(r, size, metaPage, metaCacheBytes, blockcache.Options{Name: "ext"}),
 		size: size, sb: sb, opts: opts,
-		dirs: map[uint32][]child{},
+		dirs: newDirCache(),
 	}
 	if primaryErr != nil {
 		f.warn(fmt.Sprintf("primary superblock unusable (%v); opened from the backup in block group %d at byte %d", primaryErr, sb.groupNr, at))
@@ -172,10 +170,7 @@ func (f *FS) children(n *node) ([]child, error) {
 		}
 		return idx.orphanChildren(), nil
 	}
-	f.mu.Lock()
-	c, ok := f.dirs[n.ino]
-	f.mu.Unlock()
-	if ok {
+	if c, ok := f.dirs.Get(n.ino); ok {
 		return c, nil
 	}
 	ents, err := f.readDirents(n.in, f.opts.Deleted)
@@ -221,28 +216,31 @@ func (f *FS) children(n *node) ([]child, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	f.cache(n.ino, out)
+	f.dirs.Put(n.ino, out)
 	return out, nil
 }
 
-func (f *FS) cache(ino uint32, c []child) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.dirs[ino]; ok {
-		return
+// The listings read last are kept decoded, bounded by what they weigh,
+// names included. Bounded by 64 Ki entries before, a directory of more
+// was not kept at all and was read again for each path resolved in it;
+// the listing read last is now kept whatever it weighs.
+const (
+	cachedDirs      = 4096
+	cachedListBytes = 32 << 20
+	childBytes      = int(unsafe.Sizeof(child{}))
+)
+
+func newDirCache() *blockcache.LRU[uint32, []child] {
+	return blockcache.NewWeightedLRU[uint32, []child](cachedDirs, cachedListBytes, listBytes)
+}
+
+// listBytes is about what a listing holds in memory.
+func listBytes(l []child) int {
+	n := 0
+	for _, c := range l {
+		n += childBytes + len(c.name)
 	}
-	for f.cached+len(c) > maxCachedEntries && len(f.order) > 0 {
-		old := f.order[0]
-		f.order = f.order[1:]
-		f.cached -= len(f.dirs[old])
-		delete(f.dirs, old)
-	}
-	if len(c) > maxCachedEntries {
-		return
-	}
-	f.dirs[ino] = c
-	f.order = append(f.order, ino)
-	f.cached += len(c)
+	return n
 }
 
 // errNotDir is the error for a path through something not a directory.
