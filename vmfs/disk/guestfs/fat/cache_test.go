@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io/fs"
-	"runtime"
 	"testing"
 
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/fat/fattest"
+	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/guestfs/guestfstest"
 )
 
 // manyLargeDirs is a FAT16 volume whose root holds dirs directories of
@@ -86,34 +85,9 @@ func TestManyLargeDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	check := func(i int) {
-		list, err := fs.ReadDir(v, fmt.Sprintf("DIR%05d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := names(i)
-		if len(list) != len(want) {
-			t.Fatalf("DIR%05d lists %d entries; want %d", i, len(list), len(want))
-		}
-		for j, e := range list {
-			if e.Name() != want[j] || e.IsDir() {
-				t.Fatalf("DIR%05d: entry %d is %s (dir %v); want file %s", i, j, e.Name(), e.IsDir(), want[j])
-			}
-		}
+	paths := make([]string, dirs)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("DIR%05d", i)
 	}
-	for i := 0; i < dirs; i++ {
-		check(i)
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	t.Logf("heap grew by %d MiB", grown>>20)
-	if grown > 2*cachedListBytes {
-		t.Errorf("after listing %d directories of %d entries the heap grew by %d MiB; want at most %d MiB", dirs, len(names(0)), grown>>20, 2*cachedListBytes>>20)
-	}
-	check(0) // dropped from the cache by now
-	runtime.KeepAlive(v)
+	guestfstest.CheckManyLargeDirs(t, v, paths, names, 2*cachedListBytes)
 }
