@@ -6,8 +6,9 @@ import (
 )
 
 // LRU is a bounded, concurrency-safe cache of decoded values (VMFS file
-// descriptors and directory listings, VMDK grain tables and decompressed
-// grains): what a page of bytes cannot hold without decoding it again.
+// descriptors and directory listings, the guest file systems' directory
+// listings, VMDK grain tables and decompressed grains): what a page of
+// bytes cannot hold without decoding it again.
 // It is bounded by entry count; callers size the count from the entry
 // size so that memory stays flat whatever the disk size. Values whose
 // size varies (a directory of ten entries or of a million) are bounded by
