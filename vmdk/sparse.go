@@ -156,7 +156,7 @@ func openSparse(f *file, size int64, tolerant bool, warn func(string)) (*sparseE
 		}
 		return nil, err
 	}
-	// 64 MiB of tables at most, whatever the GT size: 32768 KDMV GTs.
+	// 8 MiB of tables at most, whatever the GT size: 4096 KDMV GTs of 2 KiB.
 	e.gts = blockcache.NewLRU[int64, []uint32](int(max(16, (64<<20)/8/e.gtBytes)))
 	if e.compressed {
 		e.grains = blockcache.NewLRU[int64, []byte](int(max(1, (4<<20)/e.grainBytes)))
