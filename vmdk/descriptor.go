@@ -200,17 +200,12 @@ func parseExtentLine(line string, lineNo int) (ExtentLine, error) {
 
 // looksLikeDescriptor reports whether the start of a file is descriptor
 // text: printable text, optionally padded with NUL bytes to the end (qemu
-// pads descriptor files to a whole sector).
+// pads descriptor files to a whole sector). Text that opens with the
+// descriptor's header line may be followed by anything after its NUL:
+// qemu-img leaves stray bytes of its buffer in the padding of some
+// descriptors it writes (seen in a monolithicFlat one: "\n\x00\n\x00...").
 func looksLikeDescriptor(head []byte) bool {
-	text := head
-	if i := bytes.IndexByte(head, 0); i >= 0 {
-		text = head[:i]
-		for _, c := range head[i:] {
-			if c != 0 {
-				return false
-			}
-		}
-	}
+	text, padding, _ := bytes.Cut(head, []byte{0})
 	if len(bytes.TrimSpace(text)) == 0 {
 		return false
 	}
@@ -219,7 +214,10 @@ func looksLikeDescriptor(head []byte) bool {
 			return false
 		}
 	}
-	return true
+	if bytes.HasPrefix(bytes.TrimSpace(text), []byte("# Disk DescriptorFile")) {
+		return true
+	}
+	return len(bytes.Trim(padding, "\x00")) == 0
 }
 
 // Geometry is a CHS geometry from the DDB.
