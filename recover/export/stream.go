@@ -234,7 +234,11 @@ type hashJob struct {
 	zeros int64
 }
 
-const hashBuffers = 4
+// hashBuffers is how many chunks a large file has in flight: enough that
+// the hasher, the slowest stage, still finds work queued when the reader
+// or the writer stalls a moment (8 against 4: median x-ceiling 0.87 vs
+// 0.70 over 5 alternated runs of BenchmarkLocalExportVsCp, 1 GiB).
+const hashBuffers = 8
 
 // dataBytes is how many bytes of the file are read (not holes).
 func (s *Stream) dataBytes() int64 {
