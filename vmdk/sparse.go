@@ -9,6 +9,7 @@ import (
 
 	"github.com/klauspost/compress/flate"
 
+	"github.com/vmfsrecover/vmfsrecover/vmdk/adler"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/blockcache"
 )
 
@@ -507,7 +508,7 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 	if n, err := io.ReadFull(fr, dst); err != nil {
 		return corrupt(e.f.name, "compressed grain", at+hlen, "inflated %d of %d bytes: %v", n, want, err)
 	}
-	sum := adler32Update(1, dst)
+	sum := adler.Update(1, dst)
 	// Read to the end of the deflate stream. Data past the grain is
 	// corrupt, except in the last, partial grain, which writers may
 	// compress whole.
@@ -519,7 +520,7 @@ func (e *sparseExtent) inflate(dst []byte, gi, want int64) error {
 			if want == e.grainBytes {
 				return corrupt(e.f.name, "compressed grain", at+hlen, "inflates to more than the %d-byte grain", e.grainBytes)
 			}
-			sum = adler32Update(sum, (*tail)[:n])
+			sum = adler.Update(sum, (*tail)[:n])
 		}
 		if err == io.EOF {
 			break
