@@ -28,7 +28,10 @@ type Result struct {
 // Pairs holds the costs of our work and the peer's, one pair per
 // iteration of a benchmark.
 type Pairs struct {
-	Peer        string // the peer's name in metrics: x-PEER, PEER-MB/s
+	Peer string // the peer's name in metrics: x-PEER, PEER-MB/s
+	// Before, when set, runs before each side of a pair, untimed: to give
+	// both the same start (RecycleMemory for work that writes).
+	Before      func()
 	ours, peers []Result
 }
 
@@ -58,11 +61,17 @@ func (p *Pairs) Last() (ours, peer time.Duration) {
 // other call runs the peer first, so that neither side always inherits the
 // other's leftovers (dirty pages being written back, a cold cache).
 func (p *Pairs) RunResults(ours, peer func() Result) {
+	run := func(side func() Result) Result {
+		if p.Before != nil {
+			p.Before()
+		}
+		return side()
+	}
 	var o, q Result
 	if len(p.ours)%2 == 0 {
-		o, q = ours(), peer()
+		o, q = run(ours), run(peer)
 	} else {
-		q, o = peer(), ours()
+		q, o = run(peer), run(ours)
 	}
 	p.AddResults(o, q)
 }
@@ -295,7 +304,8 @@ func Warm(b testing.TB, path string) {
 // system time per GiB against 0.26-0.31 s into pages freed a moment ago
 // (the host backs guest memory lazily): without this, which writer of a
 // pair meets cold memory is chance, and the ratio with it (0.36-1.12 for
-// the same code in one hour). Call it before each timed writer.
+// the same code in one hour). Call it before each timed writer
+// (Pairs.Before).
 func RecycleMemory(b testing.TB, n int64) {
 	b.Helper()
 	m, err := syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)

@@ -130,11 +130,10 @@ func BenchmarkLocalExportVsCp(b *testing.B) {
 	// on these virtual machines writes into cold guest pages cost 5-10x
 	// more system time), and a first round is not counted.
 	recycle := func() { benchpeer.RecycleMemory(b, size+size/4) }
+	cpSync.Before = recycle
 	ddDst := filepath.Join(out, "dd", "disk-flat.vmdk")
 	cpDst := filepath.Join(out, "cp", "disk-flat.vmdk")
 	ours := func() benchpeer.Result {
-		os.RemoveAll(filepath.Join(out, "x"))
-		recycle()
 		return benchpeer.InProcess(func() {
 			d, err := NewLocal(filepath.Join(out, "x"))
 			if err != nil {
@@ -143,15 +142,17 @@ func BenchmarkLocalExportVsCp(b *testing.B) {
 			exportOnce(b, vol, d)
 		})
 	}
-	cpRun := func() benchpeer.Result {
-		os.Remove(cpDst)
-		recycle()
-		return copyThenSync(cpDst, cp, plain, cpDst)
-	}
+	cpRun := func() benchpeer.Result { return copyThenSync(cpDst, cp, plain, cpDst) }
 	ddRun := func() benchpeer.Result {
-		os.Remove(ddDst)
 		recycle()
 		return copyThenSync(ddDst, dd, "bs=1M", "status=none", "if="+plain, "of="+ddDst)
+	}
+	// Every copy from the round before goes first, so that no side
+	// writes beside another's dirty pages.
+	clean := func() {
+		os.RemoveAll(filepath.Join(out, "x"))
+		os.Remove(cpDst)
+		os.Remove(ddDst)
 	}
 	os.MkdirAll(filepath.Dir(ddDst), 0o755)
 	os.MkdirAll(filepath.Dir(cpDst), 0o755)
@@ -160,6 +161,7 @@ func BenchmarkLocalExportVsCp(b *testing.B) {
 	ddRun()
 	b.SetBytes(size)
 	for b.Loop() {
+		clean()
 		ddRes := ddRun()
 		cpSync.RunResults(ours, cpRun)
 		ours, peer := cpSync.LastResults()

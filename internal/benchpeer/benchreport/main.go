@@ -50,11 +50,11 @@ var rows = []row{
 func main() {
 	runs := parse(os.Stdin)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "work\tpeer\tours\tpeer's\tratio\tcpu ratio\tours RSS\ttarget\truns\tmet")
+	fmt.Fprintln(w, "work\tpeer\tours\tpeer's\tratio\trange\tcpu ratio\tours RSS\ttarget\truns\tmet")
 	for _, r := range rows {
 		m := runs[r.bench]
 		if len(m[r.ratio]) == 0 {
-			fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t-\t%s\t0\tnot run\n", r.work, r.peer, target(r))
+			fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t-\t-\t%s\t0\tnot run\n", r.work, r.peer, target(r))
 			continue
 		}
 		ratio := median(m[r.ratio])
@@ -64,8 +64,10 @@ func main() {
 		} else if r.target == 0 {
 			met = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.2fx\t%s\t%s\t%s\t%d\t%s\n", r.work, r.peer,
-			rate(m, "ours"), rate(m, peerKey(r.ratio)), ratio, optional(m, "cpu-"+r.ratio, "%.2fx"),
+		// The range of the runs' ratios: a target met "every run" needs
+		// its low end at the target too.
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%.2fx\t%.2f-%.2f\t%s\t%s\t%s\t%d\t%s\n", r.work, r.peer,
+			rate(m, "ours"), rate(m, peerKey(r.ratio)), ratio, slices.Min(m[r.ratio]), slices.Max(m[r.ratio]), optional(m, "cpu-"+r.ratio, "%.2fx"),
 			optional(m, "ours-RSS-MiB", "%.0f MiB"), target(r), len(m[r.ratio]), met)
 	}
 	w.Flush()
