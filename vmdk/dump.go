@@ -45,6 +45,7 @@ func CopySparse(ctx context.Context, dst io.WriterAt, src io.ReaderAt, m allocma
 	}()
 	var (
 		mu       sync.Mutex
+		writeMu  sync.Mutex // see below
 		firstErr error
 		done     int64
 		written  atomic.Int64
@@ -81,7 +82,14 @@ func CopySparse(ctx context.Context, dst io.WriterAt, src io.ReaderAt, m allocma
 					for i < len(b) && !allocmap.IsZero(b[i:next(i)]) {
 						i = next(i)
 					}
-					if _, err := dst.WriteAt(b[start:i], j.off+int64(start)); err != nil {
+					// The kernel writes to one file one call at a time (its
+					// inode lock), and a second writer spins on that lock,
+					// burning the CPU the first leaves: the workers take
+					// turns here instead, waiting asleep.
+					writeMu.Lock()
+					_, err := dst.WriteAt(b[start:i], j.off+int64(start))
+					writeMu.Unlock()
+					if err != nil {
 						fail(err)
 						return
 					}
