@@ -36,6 +36,11 @@ type Conn interface {
 	Write(ctx context.Context, name string, s *Stream) error
 	// Rename renames from to to, replacing to.
 	Rename(ctx context.Context, from, to string) error
+	// Settle makes the renames done so far through any connection of the
+	// destination survive a power cut (local, unless NoSync: an fsync of
+	// each folder they were made in; FTP: nothing the client can do). The
+	// exporter settles before the manifest names a file, and after.
+	Settle(ctx context.Context) error
 	// Remove removes a file.
 	Remove(ctx context.Context, name string) error
 	// Open reads a file back.

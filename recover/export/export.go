@@ -478,7 +478,16 @@ func (ex *exporter) writeManifest(ctx context.Context, conn Conn) error {
 		}
 		return err
 	}
-	return conn.Rename(ctx, tmp, ManifestName)
+	// Every file the manifest names is renamed into place by now: settled
+	// first, a power cut cannot leave a manifest naming a file that is
+	// not there; settled after, the manifest itself is there.
+	if err := conn.Settle(ctx); err != nil {
+		return err
+	}
+	if err := conn.Rename(ctx, tmp, ManifestName); err != nil {
+		return err
+	}
+	return conn.Settle(ctx)
 }
 
 // writeManifestRetry writes the manifest, reconnecting after transient

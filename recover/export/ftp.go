@@ -466,6 +466,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Settle: an FTP server writes its files as it sees fit; the protocol has
+// no call to make them durable.
+func (c *ftpConn) Settle(ctx context.Context) error { return nil }
+
 func (c *ftpConn) Rename(ctx context.Context, from, to string) error {
 	return c.wrap(ctx, "RNFR/RNTO", from, c.sc.Rename(c.path(from), c.path(to)))
 }

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +34,54 @@ type Local struct {
 	// source is refused before any byte of it changes, and the export
 	// stops.
 	Guard *writeguard.Guard
+
+	renamed renamedFolders // shared by the connections
+}
+
+// renamedFolders are the folders renames were made in since they were
+// last settled (fsynced).
+type renamedFolders struct {
+	mu      sync.Mutex
+	folders map[string]bool
+}
+
+// add records a rename in dir, and dir's parents up to the root, whose
+// entries for the folders below (made by MkdirAll) must last too.
+func (r *renamedFolders) add(dir string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.folders == nil {
+		r.folders = map[string]bool{}
+	}
+	for ; dir != "."; dir = path.Dir(dir) {
+		r.folders[dir] = true
+	}
+	r.folders["."] = true
+}
+
+// settle fsyncs every folder added, under the lock, so that a rename
+// added while it runs waits for the next settle rather than being lost.
+func (r *renamedFolders) settle(root *os.Root) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, dir := range slices.Sorted(maps.Keys(r.folders)) {
+		if err := syncFolder(root, dir); err != nil {
+			return classifyLocal(fmt.Errorf("making the renames in %s durable: %w", dir, err))
+		}
+		delete(r.folders, dir)
+	}
+	return nil
+}
+
+// syncFolder fsyncs the folder dir of root; a variable for the test that
+// records the order of settling and renaming.
+var syncFolder = func(root *os.Root, dir string) error {
+	f, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // NewLocal returns the local directory dir as a destination, creating it
@@ -60,14 +112,15 @@ func (l *Local) Connect(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return nil, classifyLocal(fmt.Errorf("opening the destination folder: %w", err))
 	}
-	return &localConn{root: root, sync: !l.NoSync, dir: l.Dir, guard: l.Guard}, nil
+	return &localConn{root: root, sync: !l.NoSync, dir: l.Dir, guard: l.Guard, renamed: &l.renamed}, nil
 }
 
 type localConn struct {
-	root  *os.Root
-	sync  bool
-	dir   string
-	guard *writeguard.Guard
+	root    *os.Root
+	sync    bool
+	dir     string
+	guard   *writeguard.Guard
+	renamed *renamedFolders
 }
 
 // checkEntry refuses to replace or remove name when it is a source (a hard
@@ -178,7 +231,20 @@ func (c *localConn) Rename(ctx context.Context, from, to string) error {
 		c.Remove(ctx, from) // a copy that may never take its place
 		return err
 	}
-	return classifyLocal(c.root.Rename(from, to))
+	if err := c.root.Rename(from, to); err != nil {
+		return classifyLocal(err)
+	}
+	if c.sync {
+		c.renamed.add(path.Dir(to))
+	}
+	return nil
+}
+
+func (c *localConn) Settle(ctx context.Context) error {
+	if !c.sync {
+		return nil
+	}
+	return c.renamed.settle(c.root)
 }
 
 func (c *localConn) Remove(ctx context.Context, name string) error {

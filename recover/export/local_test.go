@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -355,5 +357,69 @@ func TestLocalMessages(t *testing.T) {
 	rep, err = Export(context.Background(), fsys, nil, &Local{Dir: filepath.Join(blocked, "sub")}, testOpts())
 	if err == nil || strings.Contains(err.Error(), "connecting") || !strings.Contains(err.Error(), "destination folder") || rep.Manifest != "" {
 		t.Fatalf("error %v, manifest %q", err, rep.Manifest)
+	}
+}
+
+// TestLocalSettlesBeforeManifest: a file the manifest names is in a
+// folder fsynced after its rename and before the manifest was renamed
+// into place (a power cut cannot leave the manifest naming a file whose
+// rename is lost), and the manifest's own folder is fsynced after it;
+// with NoSync, nothing is.
+func TestLocalSettlesBeforeManifest(t *testing.T) {
+	fsys := newTestFS()
+	for _, name := range []string{"top.vmx", "a/disk.vmdk", "b/c/log.txt", "b/c/other.txt"} {
+		fsys.file(name, []byte(name))
+	}
+	type event struct {
+		folder string
+		listed []string // files the manifest named when the folder was fsynced
+	}
+	for _, noSync := range []bool{false, true} {
+		dir := t.TempDir()
+		var events []event
+		original := syncFolder
+		syncFolder = func(root *os.Root, folder string) error {
+			ev := event{folder: folder}
+			if f, err := os.Open(filepath.Join(dir, ManifestName)); err == nil {
+				entries, _ := ReadManifest(f)
+				f.Close()
+				for _, e := range entries {
+					ev.listed = append(ev.listed, e.Dest)
+				}
+			}
+			events = append(events, ev)
+			return original(root, folder)
+		}
+		_, err := Export(context.Background(), fsys, nil, &Local{Dir: dir, NoSync: noSync}, testOpts())
+		syncFolder = original
+		if err != nil {
+			t.Fatal(err)
+		}
+		if noSync {
+			if len(events) > 0 {
+				t.Errorf("NoSync: folders fsynced: %+v", events)
+			}
+			continue
+		}
+		synced := map[string]bool{}
+		for _, ev := range events {
+			for _, name := range ev.listed {
+				if !synced[path.Dir(name)] {
+					t.Errorf("the manifest named %s before its folder was fsynced (events %+v)", name, events)
+				}
+			}
+			synced[ev.folder] = true
+		}
+		for _, folder := range []string{".", "a", "b", "b/c"} {
+			if !synced[folder] {
+				t.Errorf("folder %q never fsynced (events %+v)", folder, events)
+			}
+		}
+		last := events[len(events)-1]
+		for name := range fsys.MapFS {
+			if last.folder != "." || !slices.Contains(last.listed, name) {
+				t.Errorf("the last fsync is not of the manifest's folder once it names %s: %+v", name, last)
+			}
+		}
 	}
 }
