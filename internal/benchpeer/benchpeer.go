@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
@@ -284,7 +286,12 @@ func moduleRoot(b testing.TB) string {
 	}
 }
 
-// Warm reads a file once so that the page cache holds it for both sides.
+// Warm puts a file in the page cache as a first read from the disk does:
+// it drops what the cache holds of it, then reads it once. A file just
+// written sits in the cache in pieces as large as its writes, and reading
+// it then is faster or slower by how it was written (the same 2 GiB read
+// 0.71x as fast as a plain copy's by cat as written, 0.84-0.88x once both
+// were read back from the disk): files warmed here are held alike.
 func Warm(b testing.TB, path string) {
 	b.Helper()
 	f, err := os.Open(path)
@@ -292,6 +299,12 @@ func Warm(b testing.TB, path string) {
 		b.Fatal(err)
 	}
 	defer f.Close()
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		b.Fatal(err)
+	}
 	if _, err := io.Copy(io.Discard, f); err != nil {
 		b.Fatal(err)
 	}
