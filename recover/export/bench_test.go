@@ -133,7 +133,7 @@ func BenchmarkLocalExportVsCp(b *testing.B) {
 	cpSync.Before = recycle
 	ddDst := filepath.Join(out, "dd", "disk-flat.vmdk")
 	cpDst := filepath.Join(out, "cp", "disk-flat.vmdk")
-	ours := func() benchpeer.Result {
+	exportRun := func() benchpeer.Result {
 		return benchpeer.InProcess(func() {
 			d, err := NewLocal(filepath.Join(out, "x"))
 			if err != nil {
@@ -156,14 +156,14 @@ func BenchmarkLocalExportVsCp(b *testing.B) {
 	}
 	os.MkdirAll(filepath.Dir(ddDst), 0o755)
 	os.MkdirAll(filepath.Dir(cpDst), 0o755)
-	ours()
+	exportRun()
 	cpRun()
 	ddRun()
 	b.SetBytes(size)
 	for b.Loop() {
 		clean()
 		ddRes := ddRun()
-		cpSync.RunResults(ours, cpRun)
+		cpSync.RunResults(exportRun, cpRun)
 		ours, peer := cpSync.LastResults()
 		ceiling.AddResults(ours, benchpeer.Result{Wall: max(peer.Wall, shaTime), CPU: max(peer.CPU, shaTime)})
 		ddSync.AddResults(ours, ddRes)

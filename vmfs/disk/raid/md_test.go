@@ -82,6 +82,32 @@ func FuzzMDSuper(f *testing.F) {
 	})
 }
 
+// stripeMD stripes src over member images with g and writes sb on each,
+// with its slot, and the geometry's member count, chunk and data offset;
+// a DataSize of 0 becomes all of a member past the offset.
+func stripeMD(t *testing.T, src []byte, g raidtest.Geometry, sb raidtest.MDSuper) []string {
+	t.Helper()
+	paths, err := raidtest.Stripe(bytes.NewReader(src), int64(len(src)), g, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Members, sb.Chunk, sb.DataOffset = g.Members, g.Chunk, g.Offset
+	if sb.DataSize == 0 {
+		sb.DataSize = st.Size() - g.Offset
+	}
+	for slot, p := range paths {
+		sb.Slot = slot
+		if err := raidtest.WriteMDSuper(p, sb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return paths
+}
+
 // TestLinearMDSuperAtEnd assembles a linear array whose members carry md
 // 0.90 or 1.0 superblocks after their data, given in shuffled order: each
 // member adds only its data (0.90: up to the superblock; 1.0: data_size),
@@ -91,17 +117,8 @@ func TestLinearMDSuperAtEnd(t *testing.T) {
 	src := randomImage(21, members*per)
 	for _, v := range []string{"0.90", "1.0"} {
 		t.Run(v, func(t *testing.T) {
-			paths, err := raidtest.Stripe(bytes.NewReader(src), int64(len(src)),
-				raidtest.Geometry{Level: "linear", Members: members, Tail: 64 << 10}, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for slot, p := range paths {
-				sb := raidtest.MDSuper{Version: v, Level: -1, Members: members, Slot: slot, DataSize: per, UUID: [16]byte{7}}
-				if err := raidtest.WriteMDSuper(p, sb); err != nil {
-					t.Fatal(err)
-				}
-			}
+			paths := stripeMD(t, src, raidtest.Geometry{Level: "linear", Members: members, Tail: 64 << 10},
+				raidtest.MDSuper{Version: v, Level: -1, Members: members, DataSize: per, UUID: [16]byte{7}})
 			ms := openMembers(t, []string{paths[2], paths[0], paths[1]})
 			d, err := raid.Detect(ms, raid.DetectOptions{})
 			if err != nil {
@@ -136,22 +153,8 @@ func TestRAID10LayoutsFromMD(t *testing.T) {
 	}{{raid.Near2, "n2"}, {raid.Far2, "f2"}, {raid.Offset2, "o2"}} {
 		t.Run(c.name, func(t *testing.T) {
 			const off = 1 << 20
-			g := raidtest.Geometry{Level: "raid10", Layout: c.name, Chunk: 64 << 10, Members: 4, Offset: off}
-			paths, err := raidtest.Stripe(bytes.NewReader(src), int64(len(src)), g, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := os.Stat(paths[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			for slot, p := range paths {
-				sb := raidtest.MDSuper{Version: "1.2", Level: 10, Layout: int(c.layout), Chunk: 64 << 10, Members: 4, Slot: slot,
-					DataOffset: off, DataSize: st.Size() - off, UUID: [16]byte{10}}
-				if err := raidtest.WriteMDSuper(p, sb); err != nil {
-					t.Fatal(err)
-				}
-			}
+			paths := stripeMD(t, src, raidtest.Geometry{Level: "raid10", Layout: c.name, Chunk: 64 << 10, Members: 4, Offset: off},
+				raidtest.MDSuper{Version: "1.2", Level: 10, Layout: int(c.layout), UUID: [16]byte{10}})
 			if _, ok := testenv.LookTool(t, "mdadm"); ok {
 				out, _ := exec.Command("mdadm", "--examine", paths[0]).CombinedOutput()
 				want := map[string]string{"n2": "Layout : near=2", "f2": "Layout : far=2", "o2": "Layout : offset=2"}[c.name]
@@ -186,22 +189,8 @@ func TestRAID6QLastLayoutsFromMD(t *testing.T) {
 	for _, layout := range []raid.Layout{raid.LeftAsymmetric6, raid.RightAsymmetric6, raid.LeftSymmetric6, raid.RightSymmetric6, raid.ParityFirst6} {
 		t.Run(layout.String(), func(t *testing.T) {
 			const off, members = 1 << 20, 5
-			g := raidtest.Geometry{Level: "raid6", Layout: layout.String(), Chunk: 16 << 10, Members: members, Offset: off}
-			paths, err := raidtest.Stripe(bytes.NewReader(src), int64(len(src)), g, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := os.Stat(paths[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			for slot, p := range paths {
-				sb := raidtest.MDSuper{Version: "1.2", Level: 6, Layout: int(layout), Chunk: g.Chunk, Members: members, Slot: slot,
-					DataOffset: off, DataSize: st.Size() - off, UUID: [16]byte{6}}
-				if err := raidtest.WriteMDSuper(p, sb); err != nil {
-					t.Fatal(err)
-				}
-			}
+			paths := stripeMD(t, src, raidtest.Geometry{Level: "raid6", Layout: layout.String(), Chunk: 16 << 10, Members: members, Offset: off},
+				raidtest.MDSuper{Version: "1.2", Level: 6, Layout: int(layout), UUID: [16]byte{6}})
 			if haveMdadm {
 				out, _ := exec.Command("mdadm", "--examine", paths[0]).CombinedOutput()
 				if want := "Layout : " + layout.String(); !strings.Contains(string(out), want) {
