@@ -159,11 +159,44 @@ func readPETables(r io.ReaderAt, base int64, h *LVMHeader, firstBitmap int64) ([
 	if h.Major >= 6 && int64(h.MDAlignment) > bitmapSize {
 		bitmapSize = int64(h.MDAlignment)
 	}
-	// A 16 TiB LVM5 device has 8 maps of 8192 entries: one table buffer
-	// serves them all, and the entries are counted before they are kept.
-	pes := make([]PE, 0, min(int64(h.NumPEs), maxPEMaps*peTableEntries))
+	// A 16 TiB LVM5 device has 8 maps of 8192 entries; each 1 MiB table
+	// is read a slice at a time into one small buffer (a volume is opened
+	// at every command's start: a fresh 1 MiB buffer per table cost more
+	// in page faults and garbage collection than the reading).
+	var pes []PE
 	bm := make([]byte, bitmapSize)
-	table := make([]byte, peTableEntries*peEntrySize)
+	const sliceEntries = 512
+	slice := make([]byte, sliceEntries*peEntrySize)
+	readTable := func(tableOff int64) error {
+		for first := 0; first < peTableEntries; first += sliceEntries {
+			off := tableOff + int64(first*peEntrySize)
+			clear(slice)
+			n, err := r.ReadAt(slice, off)
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("vmfs: reading PE table at %#x: %w", off, err)
+			}
+			for k := 0; k < sliceEntries; k++ {
+				e, f := slice[k*peEntrySize:], layout.PEEntry
+				if f.Used.Get(e) == 0 {
+					continue
+				}
+				pe := PE{
+					ID:       f.ID.Get32(e),
+					Physical: int64(f.Physical.Get(e)),
+					Logical:  int64(f.Logical.Get(e)),
+					Length:   int64(f.Length.Get(e)),
+				}
+				if pe.Physical < 0 || pe.Logical < 0 || pe.Length <= 0 || pe.Logical+pe.Length < 0 || pe.Physical+pe.Length < 0 {
+					return corrupt("PE table entry", off+int64(k*peEntrySize), "offsets out of range")
+				}
+				pes = append(pes, pe)
+			}
+			if n < len(slice) { // the device ends inside the table
+				return nil
+			}
+		}
+		return nil
+	}
 	readRegion := func(bitmapOff int64, maps uint32) error {
 		if maps == 0 {
 			maps = 1
@@ -176,26 +209,8 @@ func readPETables(r io.ReaderAt, base int64, h *LVMHeader, firstBitmap int64) ([
 			if _, err := r.ReadAt(bm, bmOff); err != nil {
 				return fmt.Errorf("vmfs: reading PE bitmap at %#x: %w", bmOff, err)
 			}
-			tableOff := bmOff + bitmapSize
-			clear(table)
-			if _, err := r.ReadAt(table, tableOff); err != nil && err != io.EOF {
-				return fmt.Errorf("vmfs: reading PE table at %#x: %w", tableOff, err)
-			}
-			for k := 0; k < peTableEntries; k++ {
-				e, f := table[k*peEntrySize:], layout.PEEntry
-				if f.Used.Get(e) == 0 {
-					continue
-				}
-				pe := PE{
-					ID:       f.ID.Get32(e),
-					Physical: int64(f.Physical.Get(e)),
-					Logical:  int64(f.Logical.Get(e)),
-					Length:   int64(f.Length.Get(e)),
-				}
-				if pe.Physical < 0 || pe.Logical < 0 || pe.Length <= 0 || pe.Logical+pe.Length < 0 || pe.Physical+pe.Length < 0 {
-					return corrupt("PE table entry", tableOff+int64(k*peEntrySize), "offsets out of range")
-				}
-				pes = append(pes, pe)
+			if err := readTable(bmOff + bitmapSize); err != nil {
+				return err
 			}
 		}
 		return nil
