@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -426,4 +427,78 @@ func TestRebuildReadsOnlyWhatItMust(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConcurrentSplitReads: large reads, which readSplit shares with its
+// helpers, from many goroutines at once (more than there are helpers) on
+// degraded arrays return the source's bytes; a bad sector in a part a
+// helper reads fails that read, and the next reads still succeed.
+func TestConcurrentSplitReads(t *testing.T) {
+	const size = 12 << 20
+	src := randomImage(5, size)
+	for _, tc := range []struct {
+		c    config
+		drop []int
+	}{
+		{config{raid.RAID5, raid.LeftSymmetric, 64 << 10, 4, 0}, []int{2}},
+		{config{raid.RAID6, raid.RightAsymmetric, 16 << 10, 5, 0}, []int{0, 3}},
+	} {
+		t.Run(fmt.Sprint(tc.c, tc.drop), func(t *testing.T) {
+			ms := openMembers(t, buildBytes(t, tc.c, src))
+			for _, d := range tc.drop {
+				ms[d] = nil
+			}
+			a, err := raid.New(tc.c.geometry(), ms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for g := range 8 {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(uint64(g), 9))
+					buf := make([]byte, 2<<20)
+					for range 40 {
+						n := 256<<10 + r.IntN(len(buf)-256<<10)
+						off := r.Int64N(size - int64(n))
+						if _, err := a.ReadAt(buf[:n], off); err != nil {
+							errs <- fmt.Errorf("ReadAt %#x+%d: %w", off, n, err)
+							return
+						}
+						if i := firstDiff(buf[:n], src[off:off+int64(n)]); i >= 0 {
+							errs <- fmt.Errorf("ReadAt %#x+%d: byte %#x differs", off, n, off+int64(i))
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+	t.Run("error in a helper's part", func(t *testing.T) {
+		c := config{raid.RAID5, raid.LeftSymmetric, 64 << 10, 4, 0}
+		ms := openMembers(t, buildBytes(t, c, src))
+		ms[3] = nil
+		ms[1] = failing{Member: ms[1], bad: 53 * 64 << 10, n: 4096} // row 53: array bytes 9.9 MiB on, in the second half of the read at 4 MiB
+		a, err := raid.New(c.geometry(), ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8<<20)
+		for range 3 {
+			if _, err := a.ReadAt(buf, 4<<20); !errors.Is(err, raid.ErrUnrecoverable) {
+				t.Fatalf("read over a bad sector with a member missing: %v, want ErrUnrecoverable", err)
+			}
+			if _, err := a.ReadAt(buf, 0); err != nil {
+				t.Fatal(err)
+			}
+			if i := firstDiff(buf, src[:8<<20]); i >= 0 {
+				t.Fatalf("byte %#x differs", i)
+			}
+		}
+	})
 }
