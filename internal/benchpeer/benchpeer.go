@@ -291,7 +291,11 @@ func moduleRoot(b testing.TB) string {
 // written sits in the cache in pieces as large as its writes, and reading
 // it then is faster or slower by how it was written (the same 2 GiB read
 // 0.71x as fast as a plain copy's by cat as written, 0.84-0.88x once both
-// were read back from the disk): files warmed here are held alike.
+// were read back from the disk): files warmed here are held alike. Then
+// it waits for the machine to settle (Settle). Where it can, a pair reads
+// the same file on both sides (cat's dd reads the file's bytes in the
+// volume image): two files warmed alike still came out 0.5-0.8x apart in
+// some runs.
 func Warm(b testing.TB, path string) {
 	b.Helper()
 	f, err := os.Open(path)
@@ -308,6 +312,66 @@ func Warm(b testing.TB, path string) {
 	if _, err := io.Copy(io.Discard, f); err != nil {
 		b.Fatal(err)
 	}
+	Settle()
+}
+
+// Settle waits, at most settleMax, until the machine's CPUs have been
+// quiet for settleWindow: all of them together busy (user, system,
+// interrupts, time stolen by the host) less than a tenth of one CPU. On
+// the virtual machines here the kernel reports freed memory to the host
+// two seconds after it is freed, and writes dirty pages back after a
+// while: a side timed during that work was slower by up to a third,
+// which side was chance (cat against dd just after Warm dropped and
+// re-read 4.5 GB: 0.65-0.76 in those runs, 0.96-0.98 in the others).
+// Warm settles after its read. Settling before each side of a pair is
+// worse: a side that starts on idle CPUs starts slow (cat against dd
+// 0.58-0.82 so, 0.69-1.27 with both sides back to back).
+func Settle() {
+	deadline := time.Now().Add(settleMax)
+	last, ok := busyTicks()
+	for ok && time.Now().Before(deadline) {
+		time.Sleep(settleWindow)
+		now, ok2 := busyTicks()
+		if !ok2 {
+			return
+		}
+		// /proc/stat counts 100 ticks per CPU second.
+		if float64(now-last) < 0.1*100*settleWindow.Seconds() {
+			return
+		}
+		last = now
+	}
+}
+
+const (
+	settleWindow = 500 * time.Millisecond
+	settleMax    = 10 * time.Second
+)
+
+// busyTicks is the CPU time /proc/stat counts as busy on all CPUs since
+// boot, in ticks: every column of its "cpu" line but idle and iowait.
+func busyTicks() (int64, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, false
+	}
+	var busy int64
+	for i, f := range fields[1:9] { // user nice system idle iowait irq softirq steal
+		if i == 3 || i == 4 {
+			continue
+		}
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		busy += v
+	}
+	return busy, true
 }
 
 // RecycleMemory touches n bytes of fresh anonymous memory and frees them,
