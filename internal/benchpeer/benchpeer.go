@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +54,9 @@ func (p *Pairs) LastResults() (ours, peer Result) {
 	return p.ours[len(p.ours)-1], p.peers[len(p.peers)-1]
 }
 
+// pairsRun counts the pairs RunResults has run in this process.
+var pairsRun atomic.Int64
+
 // Last returns the wall times of the latest pair recorded.
 func (p *Pairs) Last() (ours, peer time.Duration) {
 	o, q := p.LastResults()
@@ -60,8 +64,10 @@ func (p *Pairs) Last() (ours, peer time.Duration) {
 }
 
 // RunResults runs ours and peer once each and records the pair. Every
-// other call runs the peer first, so that neither side always inherits the
-// other's leftovers (dirty pages being written back, a cold cache).
+// other call in the process runs the peer first, so that neither side
+// always inherits the other's leftovers (dirty pages being written back,
+// a cold cache): counted over all Pairs, because make bench-report runs
+// each benchmark once per -count, with a new Pairs and one pair each time.
 func (p *Pairs) RunResults(ours, peer func() Result) {
 	run := func(side func() Result) Result {
 		if p.Before != nil {
@@ -70,7 +76,7 @@ func (p *Pairs) RunResults(ours, peer func() Result) {
 		return side()
 	}
 	var o, q Result
-	if len(p.ours)%2 == 0 {
+	if pairsRun.Add(1)%2 == 1 {
 		o, q = run(ours), run(peer)
 	} else {
 		q, o = run(peer), run(ours)
