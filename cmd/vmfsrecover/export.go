@@ -107,7 +107,7 @@ reads from the parent (the older data) instead of as zeros.
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace destination files that are in the way")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, export.WorkersUsage)
 	fl.IntVar(&f.retries, "retries", 5, "reconnections per file after a dropped connection (with backoff)")
-	fl.BoolVar(&f.noSync, "no-sync", false, "local: do not fsync each file before renaming it, nor its folder before the manifest names it (faster; unsafe on power loss)")
+	fl.BoolVar(&f.noSync, "no-sync", false, "local: do not fsync each file before renaming it, nor its folder before the manifest names it, and keep its pages cached (faster; unsafe on power loss)")
 	fl.BoolVar(&f.flatten, "flatten", false, "write each VMDK as one raw image (descriptor, extents and snapshots resolved)")
 	fl.BoolVar(&f.unmapped, "unmapped-from-parent", false, "with --flatten: read the grains the guest unmapped (TRIM) in an SESparse snapshot from its parent, the older data, instead of as zeros as VMware does")
 	fl.BoolVar(&f.readBack, "verify", false, "read every file back from DEST after writing it and compare hashes (a second transfer); on a rerun, also re-read the files already complete and copy again any that differ")

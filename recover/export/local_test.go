@@ -16,6 +16,9 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
@@ -422,4 +425,91 @@ func TestLocalSettlesBeforeManifest(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLocalDropsWrittenPages: a file exported with fsync leaves none of
+// its pages in the page cache (they are dropped behind the writes, and
+// the rest once fsynced), and the manifest's hash is still the file's;
+// with NoSync the pages stay cached.
+func TestLocalDropsWrittenPages(t *testing.T) {
+	const size = 3*dropLag/2 + 12345
+	data := randBytes(21, size)
+	for _, noSync := range []bool{false, true} {
+		fsys := newTestFS()
+		fsys.file("big-flat.vmdk", data)
+		d, err := NewLocal(diskTempDir(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.NoSync = noSync
+		rep, err := Export(context.Background(), fsys, nil, d, testOpts())
+		if err != nil || rep.Exported != 1 || rep.Entries[0].SHA256 != sumHex(data) {
+			t.Fatalf("%v %+v", err, rep)
+		}
+		cached := residentPages(t, filepath.Join(d.Dir, "big-flat.vmdk"))
+		all := (size + os.Getpagesize() - 1) / os.Getpagesize()
+		if !noSync && cached > 0 {
+			t.Errorf("with fsync: %d of %d pages still cached", cached, all)
+		}
+		if noSync && cached < all/2 {
+			t.Errorf("without fsync: %d of %d pages cached, want them kept", cached, all)
+		}
+	}
+}
+
+// diskTempDir is a temporary folder on a file system with a page cache:
+// t.TempDir unless that is on tmpfs (Debian's /tmp), else one in the
+// package's folder.
+func diskTempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type != unix.TMPFS_MAGIC {
+		return dir
+	}
+	dir, err := os.MkdirTemp(".", ".test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := unix.Statfs(dir, &st); err != nil || st.Type == unix.TMPFS_MAGIC {
+		t.Fatalf("no folder off tmpfs for the test (%s: %v)", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// residentPages counts the pages of the file at path that the page cache
+// holds (mincore over a read-only map; the map itself reads nothing).
+func residentPages(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (len(m)+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }
