@@ -415,7 +415,7 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
-// parallelPart is the least readParallel gives one CPU.
+// parallelPart is the smallest part readParallel cuts.
 const parallelPart = 256 << 10
 
 // readParallel reads p at off as ReadAt does, cut into parts that
@@ -423,8 +423,8 @@ const parallelPart = 256 << 10
 // CPU: a 2 GiB file in 1 MiB reads, two halves at once, takes 0.7x the
 // time of one thread's reads.
 func (f *File) readParallel(p []byte, off int64) (int, error) {
-	k := min(fanout.Width(), len(p)/parallelPart)
-	if k < 2 {
+	k := min(4*fanout.Width(), len(p)/parallelPart)
+	if fanout.Width() < 2 || k < 2 {
 		return f.v.readFileAt(f.node.fd, p, off)
 	}
 	size := len(p) / k

@@ -7,31 +7,43 @@ import (
 	"time"
 )
 
-// Width is how many parts are worth cutting a piece of work into: the
-// CPUs Go runs on, at most 8.
+// Width is how many goroutines can run parts at once: the CPUs Go runs
+// on, at most 8. Cutting work into a few parts more than that lets the
+// goroutines that are running take the parts of one that is not.
 func Width() int { return min(runtime.GOMAXPROCS(0), 8) }
 
-// Run runs every part and returns when all are done: parts[0] and any
-// part no helper is free for on the calling goroutine, the others on
-// helpers. The parts must be safe to run at once.
+// Run runs every part and returns when all are done. The caller and the
+// helpers it finds free take the parts in order, each the next one no one
+// has taken yet, so a helper that starts late (its CPU given to another
+// process for a while) holds up at most the part it runs; a helper that
+// has not started when the caller runs out of parts is called off, not
+// waited for. The parts must be safe to run at once.
 func Run(parts ...func()) {
-	var claimed []*helper
-	own := parts[:0:0]
-	for i, part := range parts {
-		if i > 0 {
-			if h := claim(); h != nil {
-				h.start(part)
-				claimed = append(claimed, h)
-				continue
+	if len(parts) == 0 {
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := next.Add(1) - 1
+			if i >= int64(len(parts)) {
+				return
 			}
+			parts[i]()
 		}
-		own = append(own, part)
 	}
-	for _, part := range own {
-		part()
+	var claimed []*helper
+	for range len(parts) - 1 {
+		h := claim()
+		if h == nil {
+			break
+		}
+		h.start(&work)
+		claimed = append(claimed, h)
 	}
+	work()
 	for _, h := range claimed {
-		h.wait()
+		h.finish(&work)
 	}
 }
 
@@ -75,19 +87,22 @@ func claim() *helper {
 	return nil
 }
 
-// start hands f to the helper, waking it when it sleeps.
-func (h *helper) start(f func()) {
+// start hands job to the helper, waking it when it sleeps.
+func (h *helper) start(job *func()) {
 	h.ended.Store(false)
-	h.job.Store(&f)
+	h.job.Store(job)
 	if h.parked.CompareAndSwap(true, false) {
 		h.wake <- struct{}{}
 	}
 }
 
-// wait returns when the helper's job is done, and frees the helper.
-func (h *helper) wait() {
-	spin(h.ended.Load)
-	<-h.done // already sent when ended is set: no sleep then
+// finish calls job off if the helper has not taken it yet, else waits
+// until it is done; then it frees the helper.
+func (h *helper) finish(job *func()) {
+	if !h.job.CompareAndSwap(job, nil) {
+		spin(h.ended.Load)
+		<-h.done // already sent when ended is set: no sleep then
+	}
 	h.busy.Store(false)
 }
 
@@ -100,21 +115,27 @@ func (h *helper) run() {
 	}
 }
 
-// next returns the next job, spinning for it first, then asleep.
+// next returns the next job, spinning for it first, then asleep. A job
+// called off while the helper slept leaves it a wake-up and no job: it
+// waits again.
 func (h *helper) next() *func() {
-	var f *func()
-	if spin(func() bool { f = h.job.Swap(nil); return f != nil }) {
-		return f
-	}
-	h.parked.Store(true)
-	if f = h.job.Swap(nil); f != nil {
-		if !h.parked.CompareAndSwap(true, false) {
-			<-h.wake // start saw the helper parked and sent a wake-up
+	for {
+		var f *func()
+		if spin(func() bool { f = h.job.Swap(nil); return f != nil }) {
+			return f
 		}
-		return f
+		h.parked.Store(true)
+		if f = h.job.Swap(nil); f != nil {
+			if !h.parked.CompareAndSwap(true, false) {
+				<-h.wake // start saw the helper parked and sent a wake-up
+			}
+			return f
+		}
+		<-h.wake
+		if f = h.job.Swap(nil); f != nil {
+			return f
+		}
 	}
-	<-h.wake
-	return h.job.Swap(nil)
 }
 
 // spin calls ready until it returns true, for at most spinWindow, and

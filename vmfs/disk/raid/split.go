@@ -10,28 +10,33 @@ import (
 // goroutines: below it, handing parts out costs more than it saves.
 const parallelMin = 256 << 10
 
-// readSplit cuts a large read into as many parts as there are CPUs, at
+// readSplit cuts a large read into parts of at least parallelMin, at
 // stripe boundaries so that no row's parity is read twice, and reads them
 // at once: the members are separate disks, a rebuild from parity is
 // computation, and one goroutine waiting on each in turn is slower than
 // one disk. The parts are read by package fanout's helpers.
 func (a *Array) readSplit(p []byte, off int64) error {
 	unit := a.stripe()
-	workers := min(fanout.Width(), len(p)/parallelMin*2)
-	if workers < 2 || int64(len(p)) < 2*unit {
+	workers := min(4*fanout.Width(), len(p)/parallelMin)
+	if fanout.Width() < 2 || workers < 2 || int64(len(p)) < 2*unit {
 		return a.readRange(p, off)
 	}
 	part := (int64(len(p))/int64(workers) + unit - 1) / unit * unit
+	// bound is where part w starts: on a stripe boundary of the array,
+	// within p.
+	bound := func(w int) int64 {
+		b := min(int64(w)*part, int64(len(p)))
+		if w == 0 || b == int64(len(p)) {
+			return b
+		}
+		return b - (off+b)%unit
+	}
 	errs := make([]error, workers)
 	var parts []func()
 	for w := range workers {
-		from := int64(w) * part
-		if w > 0 {
-			from -= (off + from) % unit // start on a stripe boundary
-		}
-		to := min(int64(w+1)*part, int64(len(p)))
-		if w+1 < workers {
-			to -= (off + to) % unit
+		from, to := bound(w), bound(w+1)
+		if w+1 == workers {
+			to = int64(len(p))
 		}
 		if from >= to {
 			continue
