@@ -187,11 +187,19 @@ func BenchmarkFTPExportVsCurl(b *testing.B) {
 	v := startVsftpd(b, vsftpdOpts{})
 	shaRate := benchpeer.SHA256()
 	p := benchpeer.Pairs{Peer: "curl"}
-	b.SetBytes(size)
-	for b.Loop() {
+	// Before each side the other's upload is deleted and memory recycled,
+	// so that the server writes both into pages just freed: when the
+	// second side of a pair wrote beside the first's cached upload, into
+	// memory the guest had not used for a while, the order decided the
+	// ratio (ours first in every pair: 1.70x; alternated: 0.82x).
+	p.Before = func() {
 		os.RemoveAll(filepath.Join(v.pub, "vm"))
 		os.Remove(filepath.Join(v.pub, ManifestName))
 		os.Remove(filepath.Join(v.pub, "curl.bin"))
+		benchpeer.RecycleMemory(b, size+size/4)
+	}
+	b.SetBytes(size)
+	for b.Loop() {
 		p.RunResults(func() benchpeer.Result {
 			return benchpeer.InProcess(func() {
 				d, err := ParseFTPURL("ftp://" + v.addr + "/pub")
