@@ -423,8 +423,8 @@ const parallelPart = 256 << 10
 // CPU: a 2 GiB file in 1 MiB reads, two halves at once, takes 0.7x the
 // time of one thread's reads.
 func (f *File) readParallel(p []byte, off int64) (int, error) {
-	k := min(4*fanout.Width(), len(p)/parallelPart)
-	if fanout.Width() < 2 || k < 2 {
+	k := fanout.Parts(len(p), parallelPart)
+	if k < 2 {
 		return f.v.readFileAt(f.node.fd, p, off)
 	}
 	size := len(p) / k

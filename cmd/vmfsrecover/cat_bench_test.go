@@ -19,9 +19,9 @@ import (
 // addresses it through pointer blocks.
 const catBenchSize = 2 << 30
 
-// catPairs is how many pairs one iteration runs: a pair takes about a
-// quarter of a second, and make bench-report runs one iteration per run
-// (-benchtime 1x); the host's noise moved single pairs 0.5-1.4x.
+// catPairs is how many pairs one iteration runs (Pairs.Runs): a pair
+// takes about a quarter of a second, and the host's noise moved single
+// pairs 0.5-1.4x.
 const catPairs = 3
 
 // catFixture is a VMFS5 volume holding one 2 GiB file of pseudo-random
@@ -97,16 +97,14 @@ func findExtent(img string) (int64, error) {
 func BenchmarkCatVsDd(b *testing.B) {
 	dd := testenv.Tool(b, "dd")
 	img, extent := catFixture(b)
-	p := benchpeer.Pairs{Peer: "dd"}
+	p := benchpeer.Pairs{Peer: "dd", Runs: catPairs}
 	b.SetBytes(catBenchSize)
 	for b.Loop() {
-		for range catPairs {
-			p.RunResults(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
-				func() benchpeer.Result {
-					return benchpeer.Proc(b, "", dd, "if="+img, "of=/dev/null", "bs=1M", "iflag=skip_bytes,count_bytes",
-						fmt.Sprintf("skip=%d", extent), fmt.Sprintf("count=%d", catBenchSize))
-				})
-		}
+		p.RunResults(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
+			func() benchpeer.Result {
+				return benchpeer.Proc(b, "", dd, "if="+img, "of=/dev/null", "bs=1M", "iflag=skip_bytes,count_bytes",
+					fmt.Sprintf("skip=%d", extent), fmt.Sprintf("count=%d", catBenchSize))
+			})
 	}
 	p.Report(b, catBenchSize)
 }
@@ -116,13 +114,11 @@ func BenchmarkCatVsDd(b *testing.B) {
 func BenchmarkCatVsDebugvmfs(b *testing.B) {
 	debugvmfs := testenv.Tool(b, "debugvmfs")
 	img, _ := catFixture(b)
-	p := benchpeer.Pairs{Peer: "debugvmfs"}
+	p := benchpeer.Pairs{Peer: "debugvmfs", Runs: catPairs}
 	b.SetBytes(catBenchSize)
 	for b.Loop() {
-		for range catPairs {
-			p.RunResults(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
-				func() benchpeer.Result { return benchpeer.Proc(b, "", debugvmfs, img, "cat", "/vm/disk-flat.vmdk") })
-		}
+		p.RunResults(func() benchpeer.Result { return benchpeer.Self(b, "", "cat", img, "/vm/disk-flat.vmdk") },
+			func() benchpeer.Result { return benchpeer.Proc(b, "", debugvmfs, img, "cat", "/vm/disk-flat.vmdk") })
 	}
 	p.Report(b, catBenchSize)
 }

@@ -28,13 +28,18 @@ type Result struct {
 	MaxRSS    int64 // bytes; 0 when unknown (work done in this process)
 }
 
-// Pairs holds the costs of our work and the peer's, one pair per
+// Pairs holds the costs of our work and the peer's, Runs pairs per
 // iteration of a benchmark.
 type Pairs struct {
 	Peer string // the peer's name in metrics: x-PEER, PEER-MB/s
 	// Before, when set, runs before each side of a pair, untimed: to give
 	// both the same start (RecycleMemory for work that writes).
-	Before      func()
+	Before func()
+	// Runs is how many pairs RunResults runs (0: one). make bench-report
+	// runs each benchmark for one iteration (-benchtime 1x); work whose
+	// pair takes less than a second needs several per iteration for the
+	// median to be of more than the host's noise of the moment.
+	Runs        int
 	ours, peers []Result
 }
 
@@ -63,11 +68,12 @@ func (p *Pairs) Last() (ours, peer time.Duration) {
 	return o.Wall, q.Wall
 }
 
-// RunResults runs ours and peer once each and records the pair. Every
-// other call in the process runs the peer first, so that neither side
-// always inherits the other's leftovers (dirty pages being written back,
-// a cold cache): counted over all Pairs, because make bench-report runs
-// each benchmark once per -count, with a new Pairs and one pair each time.
+// RunResults runs ours and peer once each (Runs times) and records each
+// pair. Every other pair in the process runs the peer first, so that
+// neither side always inherits the other's leftovers (dirty pages being
+// written back, a cold cache): counted over all Pairs, because make
+// bench-report runs each benchmark once per -count, with a new Pairs
+// each time.
 func (p *Pairs) RunResults(ours, peer func() Result) {
 	run := func(side func() Result) Result {
 		if p.Before != nil {
@@ -75,13 +81,15 @@ func (p *Pairs) RunResults(ours, peer func() Result) {
 		}
 		return side()
 	}
-	var o, q Result
-	if pairsRun.Add(1)%2 == 1 {
-		o, q = run(ours), run(peer)
-	} else {
-		q, o = run(peer), run(ours)
+	for range max(p.Runs, 1) {
+		var o, q Result
+		if pairsRun.Add(1)%2 == 1 {
+			o, q = run(ours), run(peer)
+		} else {
+			q, o = run(peer), run(ours)
+		}
+		p.AddResults(o, q)
 	}
-	p.AddResults(o, q)
 }
 
 // Run is RunResults for work done in this process (ours) and a peer that

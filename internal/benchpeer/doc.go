@@ -4,7 +4,7 @@
 // other work on the machine puts on both falls on both, and reports
 // medians of the paired runs and of their ratios.
 //
-// Pairs collects one ours/peer pair per iteration (RunResults runs both,
+// Pairs collects ours/peer pairs, Runs per iteration (RunResults runs both,
 // in alternating order) and reports ours-MB/s, PEER-MB/s, x-PEER (median
 // of peer time / our time: above 1 we are faster), cpu-x-PEER (the same
 // for CPU time, what a loaded machine measures best) and the peak memory

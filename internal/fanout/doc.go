@@ -1,8 +1,8 @@
-// Package fanout runs the parts of one large read at once: the caller
-// runs the first part, helper goroutines the others. It is for work cut
-// into parts finer than a goroutine's start and a sleeping thread's
-// wake-up pay for: each MiB a sequential reader asks for, split over the
-// CPUs (a RAID array's members, the runs of a VMFS file).
+// Package fanout runs the parts of one large read at once: the caller and
+// helper goroutines take them in turn (Run), cut as Parts says. It is for
+// work cut into parts finer than a goroutine's start and a sleeping
+// thread's wake-up pay for: each MiB a sequential reader asks for, split
+// over the CPUs (a RAID array's members, the runs of a VMFS file).
 //
 // The helpers are shared by the whole process, one per CPU but one,
 // started on first use. After a part a helper spins for a short window

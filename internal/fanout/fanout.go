@@ -8,9 +8,19 @@ import (
 )
 
 // Width is how many goroutines can run parts at once: the CPUs Go runs
-// on, at most 8. Cutting work into a few parts more than that lets the
-// goroutines that are running take the parts of one that is not.
+// on, at most 8.
 func Width() int { return min(runtime.GOMAXPROCS(0), 8) }
+
+// Parts is how many parts of at least least bytes a piece of work of size
+// bytes is worth cutting into for Run: up to four per goroutine that can
+// run them, so that the goroutines running take the parts of one that is
+// not; 1 (do not cut) on one CPU or when size holds fewer than two parts.
+func Parts(size, least int) int {
+	if Width() < 2 {
+		return 1
+	}
+	return max(1, min(4*Width(), size/least))
+}
 
 // Run runs every part and returns when all are done. The caller and the
 // helpers it finds free take the parts in order, each the next one no one
@@ -55,7 +65,6 @@ type helper struct {
 	parked atomic.Bool            // asleep on wake
 	wake   chan struct{}          // cap 1: a job for a parked helper
 	done   chan struct{}          // cap 1: the job is done
-	ended  atomic.Bool            // set after done is sent
 }
 
 // spinWindow is how long an idle helper, or a caller waiting for one,
@@ -89,7 +98,6 @@ func claim() *helper {
 
 // start hands job to the helper, waking it when it sleeps.
 func (h *helper) start(job *func()) {
-	h.ended.Store(false)
 	h.job.Store(job)
 	if h.parked.CompareAndSwap(true, false) {
 		h.wake <- struct{}{}
@@ -100,8 +108,8 @@ func (h *helper) start(job *func()) {
 // until it is done; then it frees the helper.
 func (h *helper) finish(job *func()) {
 	if !h.job.CompareAndSwap(job, nil) {
-		spin(h.ended.Load)
-		<-h.done // already sent when ended is set: no sleep then
+		spin(func() bool { return len(h.done) > 0 })
+		<-h.done
 	}
 	h.busy.Store(false)
 }
@@ -111,7 +119,6 @@ func (h *helper) run() {
 		f := h.next()
 		(*f)()
 		h.done <- struct{}{}
-		h.ended.Store(true)
 	}
 }
 

@@ -41,6 +41,19 @@ func openMembers(tb testing.TB, paths []string) []raid.Member {
 	return ms
 }
 
+// newArray assembles the members of c with those in drop missing.
+func newArray(tb testing.TB, c config, ms []raid.Member, drop []int) *raid.Array {
+	tb.Helper()
+	for _, d := range drop {
+		ms[d] = nil
+	}
+	a, err := raid.New(c.geometry(), ms)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
 // randomImage is size bytes of noise with some all-zero chunks, so that
 // parity rows of zeros and of data both occur.
 func randomImage(seed uint64, size int64) []byte {
@@ -211,14 +224,7 @@ func TestDegraded(t *testing.T) {
 				continue
 			}
 			t.Run(fmt.Sprint(c, drop), func(t *testing.T) {
-				ms := openMembers(t, paths)
-				for _, d := range drop {
-					ms[d] = nil
-				}
-				a, err := raid.New(c.geometry(), ms)
-				if err != nil {
-					t.Fatal(err)
-				}
+				a := newArray(t, c, openMembers(t, paths), drop)
 				compare(t, a, src)
 				if drop[0] == 0 && c.layout != raid.ParityFirst && c.layout != raid.ParityFirst6 && a.Stats().Reconstructed == 0 {
 					t.Error("nothing reconstructed")
@@ -400,13 +406,7 @@ func TestRebuildReadsOnlyWhatItMust(t *testing.T) {
 			for i := range ms {
 				ms[i] = counting{ms[i], &read}
 			}
-			for _, d := range c.drop {
-				ms[d] = nil
-			}
-			a, err := raid.New(c.geometry(), ms)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := newArray(t, c.config, ms, c.drop)
 			parity := map[raid.Level]int{raid.RAID5: 1, raid.RAID6: 2}[c.level]
 			rowBytes := c.chunk * int64(c.members-parity)
 			got := make([]byte, rowBytes*3)
@@ -444,14 +444,7 @@ func TestConcurrentSplitReads(t *testing.T) {
 		{config{raid.RAID6, raid.RightAsymmetric, 16 << 10, 5, 0}, []int{0, 3}},
 	} {
 		t.Run(fmt.Sprint(tc.c, tc.drop), func(t *testing.T) {
-			ms := openMembers(t, buildBytes(t, tc.c, src))
-			for _, d := range tc.drop {
-				ms[d] = nil
-			}
-			a, err := raid.New(tc.c.geometry(), ms)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := newArray(t, tc.c, openMembers(t, buildBytes(t, tc.c, src)), tc.drop)
 			var wg sync.WaitGroup
 			errs := make(chan error, 8)
 			for g := range 8 {
@@ -482,12 +475,8 @@ func TestConcurrentSplitReads(t *testing.T) {
 	t.Run("error in a helper's part", func(t *testing.T) {
 		c := config{raid.RAID5, raid.LeftSymmetric, 64 << 10, 4, 0}
 		ms := openMembers(t, buildBytes(t, c, src))
-		ms[3] = nil
-		ms[1] = failing{Member: ms[1], bad: 53 * 64 << 10, n: 4096} // row 53: array bytes 9.9 MiB on, in the second half of the read at 4 MiB
-		a, err := raid.New(c.geometry(), ms)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ms[1] = failing{Member: ms[1], bad: 53 * 64 << 10, n: 4096} // row 53: array bytes 9.9 MiB on, in a later part of the read at 4 MiB
+		a := newArray(t, c, ms, []int{3})
 		buf := make([]byte, 8<<20)
 		for range 3 {
 			if _, err := a.ReadAt(buf, 4<<20); !errors.Is(err, raid.ErrUnrecoverable) {

@@ -19,7 +19,6 @@ import (
 // time (the array reads on several goroutines, so its wall time may gain
 // where its CPU time cannot).
 func BenchmarkRead(b *testing.B) {
-	const readPairs = 20
 	const size = 96 << 20
 	src := randomImage(11, size)
 	// The single image is written as raidtest writes the members, a chunk
@@ -53,14 +52,7 @@ func BenchmarkRead(b *testing.B) {
 		{"raid10", config{raid.RAID10, raid.LayoutUnknown, 64 << 10, 4, 0}, nil},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			ms := openMembers(b, buildBytes(b, bc.c, src))
-			for _, d := range bc.drop {
-				ms[d] = nil
-			}
-			a, err := raid.New(bc.c.geometry(), ms)
-			if err != nil {
-				b.Fatal(err)
-			}
+			a := newArray(b, bc.c, openMembers(b, buildBytes(b, bc.c, src)), bc.drop)
 			f, err := os.Open(single)
 			if err != nil {
 				b.Fatal(err)
@@ -74,15 +66,12 @@ func BenchmarkRead(b *testing.B) {
 			}
 			readAll(a)() // warm the page cache
 			readAll(f)()
-			pairs := benchpeer.Pairs{Peer: "single"}
+			// A pair takes about 10 ms here, a slice of the host's
+			// noise: each iteration records 20.
+			pairs := benchpeer.Pairs{Peer: "single", Runs: 20}
 			b.ResetTimer()
 			for range b.N {
-				// A pair takes about 10 ms here, a slice of the host's
-				// noise: make bench-report's one iteration per run
-				// (-benchtime 1x) reports the median of 20 pairs, not one.
-				for range readPairs {
-					pairs.RunResults(readAll(a), readAll(f))
-				}
+				pairs.RunResults(readAll(a), readAll(f))
 			}
 			pairs.Report(b, size)
 		})

@@ -17,27 +17,27 @@ const parallelMin = 256 << 10
 // one disk. The parts are read by package fanout's helpers.
 func (a *Array) readSplit(p []byte, off int64) error {
 	unit := a.stripe()
-	workers := min(4*fanout.Width(), len(p)/parallelMin)
-	if fanout.Width() < 2 || workers < 2 || int64(len(p)) < 2*unit {
+	workers := fanout.Parts(len(p), parallelMin)
+	if workers < 2 || int64(len(p)) < 2*unit {
 		return a.readRange(p, off)
 	}
 	part := (int64(len(p))/int64(workers) + unit - 1) / unit * unit
 	// bound is where part w starts: on a stripe boundary of the array,
-	// within p.
+	// within p; the last ends at the end of p.
 	bound := func(w int) int64 {
-		b := min(int64(w)*part, int64(len(p)))
-		if w == 0 || b == int64(len(p)) {
-			return b
+		switch b := int64(w) * part; {
+		case w == 0:
+			return 0
+		case w == workers || b >= int64(len(p)):
+			return int64(len(p))
+		default:
+			return b - (off+b)%unit
 		}
-		return b - (off+b)%unit
 	}
 	errs := make([]error, workers)
 	var parts []func()
 	for w := range workers {
 		from, to := bound(w), bound(w+1)
-		if w+1 == workers {
-			to = int64(len(p))
-		}
 		if from >= to {
 			continue
 		}
