@@ -25,19 +25,7 @@ func TestBackingAgreesWithReadAt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := disk.Open(res.Image, disk.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			cands, _, err := Find(d, d.Size(), FindOptions{})
-			if err != nil || len(cands) != 1 {
-				t.Fatalf("Find: %+v, %v", cands, err)
-			}
-			vol, err := Open([]Device{disk.NewSection(d, cands[0].Offset, cands[0].Size)}, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			vol := openBacked(t, res.Image)
 			rng := rand.New(rand.NewPCG(7, 8))
 			claimed := map[string]int{}
 			for _, p := range []string{"multi.bin", "frag.bin", "thin-flat.vmdk", "small.bin", "resident.txt"} {
@@ -80,4 +68,24 @@ func TestBackingAgreesWithReadAt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openBacked opens the volume of a one-extent image through package disk,
+// whose local files say where their bytes lie (disk.Backed).
+func openBacked(t *testing.T, image string) *Volume {
+	t.Helper()
+	d, err := disk.Open(image, disk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	cands, _, err := Find(d, d.Size(), FindOptions{})
+	if err != nil || len(cands) != 1 {
+		t.Fatalf("Find: %+v, %v", cands, err)
+	}
+	vol, err := Open([]Device{disk.NewSection(d, cands[0].Offset, cands[0].Size)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vol
 }

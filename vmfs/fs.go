@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/fanout"
+	"github.com/vmfsrecover/vmfsrecover/internal/zerocopy"
 	"github.com/vmfsrecover/vmfsrecover/vmfs/disk/allocmap"
 )
 
@@ -385,18 +387,44 @@ func (f *File) Read(p []byte) (int, error) {
 // buffer that stays in the CPU's cache between a read and its write.
 const copyChunk = 1 << 20
 
+// kernelChunk is the most WriteTo hands the kernel at once: a context
+// that stops a copy (cat's) is checked between two.
+const kernelChunk = 64 << 20
+
 // WriteTo writes the file from the current offset to its end to w (io.Copy
-// calls it), in reads of up to copyChunk bytes into one buffer: a run of
-// blocks that follow each other on the volume is one read, and a chunk is
-// read in parts at once on several CPUs (readParallel).
+// calls it). Where w's bytes go to a file (zerocopy.Target) and the
+// file's blocks lie in a local image or device (Backing), a run of blocks
+// is copied in the kernel, never through this process's memory.
+// Otherwise, and where the kernel refuses, it reads up to copyChunk bytes
+// at once into one buffer: a run of blocks that follow each other on the
+// volume is one read, and a chunk is read in parts at once on several
+// CPUs (readParallel).
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	if isDirFD(f.node.fd) {
 		return 0, &fs.PathError{Op: "read", Path: f.node.name, Err: errors.New("is a directory")}
 	}
-	buf := make([]byte, min(copyChunk, max(0, f.node.fd.length-f.off)))
+	var buf []byte
 	var total int64
+	inKernel := true
 	for f.off < f.node.fd.length {
-		n, err := f.readParallel(buf, f.off)
+		if inKernel {
+			if dst := zerocopy.Target(w); dst != nil {
+				k, refused := f.copyInKernel(dst)
+				f.off += k
+				total += k
+				inKernel = !refused
+				if k > 0 {
+					continue
+				}
+			}
+		}
+		// Bytes the kernel did not copy: holes, runs not in a local file,
+		// and a run whose copy failed, read here so that an error names
+		// the file and offset as reads do.
+		if buf == nil {
+			buf = make([]byte, min(copyChunk, max(0, f.node.fd.length-f.off)))
+		}
+		n, err := f.readParallel(buf[:min(int64(len(buf)), f.node.fd.length-f.off)], f.off)
 		if n > 0 {
 			m, werr := w.Write(buf[:n])
 			f.off += int64(m)
@@ -413,6 +441,24 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// copyInKernel copies the run of data blocks at f.off, up to kernelChunk
+// bytes, to dst in the kernel if it lies in a local file, and returns how
+// many bytes it copied (0 for a hole or a run elsewhere) and whether the
+// kernel refuses to write to dst at all.
+func (f *File) copyInKernel(dst *os.File) (n int64, refused bool) {
+	s, err := f.v.run(f.node.fd, f.off, min(kernelChunk, f.node.fd.length-f.off))
+	if err != nil || s.zero {
+		return 0, false
+	}
+	want := min(s.len, kernelChunk, f.node.fd.length-f.off)
+	src, at, ok := f.Backing(f.off, want)
+	if !ok {
+		return 0, false
+	}
+	n, err = zerocopy.Copy(dst, src, at, want)
+	return n, errors.Is(err, errors.ErrUnsupported)
 }
 
 // parallelPart is the smallest part readParallel cuts.

@@ -12,6 +12,115 @@ import (
 	"github.com/vmfsrecover/vmfsrecover/vmfs/vmfstest"
 )
 
+// TestWriteToInKernel: to an output file, WriteTo hands the runs of
+// blocks that lie in the local image to the kernel (a file in one run
+// passes no byte through Write), and reads the rest (holes, to-be-zeroed
+// blocks) itself; to a regular file, a pipe, and a file opened to append
+// (which the kernel refuses, so it all goes through Write), from any
+// offset, the output is what ReadAt reads.
+func TestWriteToInKernel(t *testing.T) {
+	const mib = 1 << 20
+	size := int64(5*mib + 4321)
+	res, err := vmfstest.Write(filepath.Join(t.TempDir(), "kernel.img"), vmfstest.Spec{Version: 5, Label: "kernel", Files: []vmfstest.Entry{
+		{Path: "run", Size: size, Seed: 2},
+		{Path: "frag", Size: size, Seed: 3, Fragmented: true, Holes: []vmfstest.Range{{Off: 3 * mib / 2, Len: mib}}, Thin: true},
+		{Path: "tbz", Size: size, Seed: 4, Holes: []vmfstest.Range{{Off: mib, Len: 2 * mib}}, ZeroedThick: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := openBacked(t, res.Image)
+	dir := t.TempDir()
+	for _, name := range []string{"run", "frag", "tbz"} {
+		want, err := fs.ReadFile(vol, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, from := range []int64{0, 1, 777777, size - 1} {
+			for _, sink := range []string{"file", "pipe", "append"} {
+				got, written := writeToSink(t, vol, name, from, sink, filepath.Join(dir, "out"))
+				if !bytes.Equal(got, want[from:]) {
+					t.Fatalf("%s from %d to a %s: %d bytes out, differing from ReadAt's %d", name, from, sink, len(got), size-from)
+				}
+				switch {
+				case sink == "append" && written != size-from:
+					t.Errorf("%s from %d, to a file opened to append: %d bytes through Write, want all %d", name, from, written, size-from)
+				case sink != "append" && name == "run" && written != 0:
+					t.Errorf("run from %d to a %s: %d bytes through Write, want none", from, sink, written)
+				case sink != "append" && from == 0 && written > 2*mib:
+					t.Errorf("%s to a %s: %d bytes through Write, want only its holes'", name, sink, written)
+				}
+			}
+		}
+	}
+}
+
+// writeToSink writes file name from offset from through WriteTo to a
+// regular file at path, a pipe, or a file at path opened to append, and
+// returns what the sink received and how many bytes went through Write.
+func writeToSink(t *testing.T, vol *Volume, name string, from int64, sink, path string) ([]byte, int64) {
+	t.Helper()
+	f, err := vol.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.(io.Seeker).Seek(from, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	var out *os.File
+	var read chan []byte
+	switch sink {
+	case "pipe":
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		read = make(chan []byte)
+		go func() {
+			b, _ := io.ReadAll(r)
+			read <- b
+		}()
+		out = w
+	case "append":
+		out, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	default:
+		out, err = os.Create(path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &countingDest{f: out}
+	n, err := f.(io.WriterTo).WriteTo(dst)
+	out.Close()
+	if err != nil || n != f.(*File).Size()-from {
+		t.Fatalf("%s from %d to a %s: WriteTo = %d, %v", name, from, sink, n, err)
+	}
+	if read != nil {
+		return <-read, dst.written
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, dst.written
+}
+
+// countingDest is a zerocopy.Dest that counts the bytes given to Write.
+type countingDest struct {
+	f       *os.File
+	written int64
+}
+
+func (d *countingDest) Write(p []byte) (int, error) {
+	n, err := d.f.Write(p)
+	d.written += int64(n)
+	return n, err
+}
+
+func (d *countingDest) OutputFile() *os.File { return d.f }
+
 // TestWriteToInParts: WriteTo reads each chunk in parts at once
 // (readParallel); from any offset it moves what ReadAt reads, over
 // fragmented runs, holes and to-be-zeroed blocks, and a read error in a

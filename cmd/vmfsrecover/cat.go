@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/zerocopy"
 
 	"github.com/spf13/cobra"
 )
@@ -106,7 +109,8 @@ func runCat(ctx context.Context, g *globalOptions, vf *volumeFlags, rng byteRang
 		}
 		r, size = sec, sec.Size()
 	}
-	// A file's WriteTo (a VMFS file's) moves whole runs of blocks; a file
+	// A file's WriteTo (a VMFS file's) moves whole runs of blocks, in the
+	// kernel where it can (ctxWriter names out's file to it); a file
 	// read at offsets (a guest file's) is read a MiB ahead of the writes;
 	// any other reader is copied 1 MiB at a time. ctxWriter hides out's
 	// ReadFrom (an *os.File's reads 32 KiB at a time).
@@ -179,7 +183,10 @@ func copyAhead(w io.Writer, r io.ReaderAt, n int64) (int64, error) {
 	return written, nil
 }
 
-// ctxWriter stops a long copy when the context is cancelled.
+// ctxWriter stops a long copy when the context is cancelled. It is a
+// zerocopy.Dest: a VMFS file's WriteTo may copy in the kernel to the file
+// w writes to (standard output) until the context is done, and after that
+// meets Write's error.
 type ctxWriter struct {
 	ctx context.Context
 	w   io.Writer
@@ -190,4 +197,11 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+func (c ctxWriter) OutputFile() *os.File {
+	if c.ctx.Err() != nil {
+		return nil
+	}
+	return zerocopy.Target(c.w)
 }

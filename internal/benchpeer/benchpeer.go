@@ -215,6 +215,34 @@ func Self(b testing.TB, stdout string, args ...string) Result {
 	return run(b, stdout, []string{selfEnv + "=1"}, os.Args[0], args...)
 }
 
+// SelfInto is Self with its standard output piped into consumer's
+// standard input: the wall time is the pipeline's, the CPU time both
+// programs', the peak memory the larger one's.
+func SelfInto(b testing.TB, consumer []string, args ...string) Result {
+	b.Helper()
+	return run(b, "", []string{selfEnv + "=1"}, "bash", "-c", pipeline(append([]string{os.Args[0]}, args...), consumer))
+}
+
+// ProcInto is Proc with its standard output piped into consumer's, as
+// SelfInto.
+func ProcInto(b testing.TB, consumer []string, name string, args ...string) Result {
+	b.Helper()
+	return run(b, "", nil, "bash", "-c", pipeline(append([]string{name}, args...), consumer))
+}
+
+// pipeline is the bash command line that pipes producer into consumer
+// and fails if either does.
+func pipeline(producer, consumer []string) string {
+	quote := func(args []string) string {
+		q := make([]string, len(args))
+		for i, a := range args {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		return strings.Join(q, " ")
+	}
+	return "set -o pipefail; " + quote(producer) + " | " + quote(consumer)
+}
+
 // RunSelfIfAsked, called first in TestMain, runs main with the command
 // line Self gave instead of the tests; main exits.
 func RunSelfIfAsked(main func()) {

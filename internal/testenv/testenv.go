@@ -46,6 +46,7 @@ var debianPackages = map[string]string{
 	"mkfs.btrfs":       "btrfs-progs",
 	"mkfs.exfat":       "exfatprogs",
 	"fsck.exfat":       "exfatprogs",
+	"filefrag":         "e2fsprogs",
 	"fsfreeze":         "util-linux",
 	"mkfs.ext2":        "e2fsprogs",
 	"mkfs.ext3":        "e2fsprogs",

@@ -29,6 +29,7 @@ type row struct {
 
 var rows = []row{
 	{"cat 2 GiB, VMFS5 pointer blocks", "BenchmarkCatVsDd", "dd bs=1M", "x-dd", 0.95, false},
+	{"cat 2 GiB into a pipe, read by dd", "BenchmarkCatVsDdPipe", "dd bs=1M into the same pipe", "x-dd", 0.95, false},
 	{"cat 2 GiB, VMFS5 pointer blocks", "BenchmarkCatVsDebugvmfs", "debugvmfs cat", "x-debugvmfs", 1, true},
 	{"local export (fsync)", "BenchmarkLocalExportVsCp", "cp + sync", "x-cp-sync", 0, false},
 	{"local export (fsync)", "BenchmarkLocalExportVsCp", "slower of cp+sync, SHA-256", "x-ceiling", 0.9, false},
