@@ -387,31 +387,41 @@ func (f *File) Read(p []byte) (int, error) {
 // buffer that stays in the CPU's cache between a read and its write.
 const copyChunk = 1 << 20
 
-// kernelChunk is the most WriteTo hands the kernel at once: a context
+// kernelChunk is the most WriteRange hands the kernel at once: a context
 // that stops a copy (cat's) is checked between two.
 const kernelChunk = 64 << 20
 
 // WriteTo writes the file from the current offset to its end to w (io.Copy
-// calls it). Where w's bytes go to a file (zerocopy.Target) and the
-// file's blocks lie in a local image or device (Backing), a run of blocks
-// is copied in the kernel, never through this process's memory.
-// Otherwise, and where the kernel refuses, it reads up to copyChunk bytes
-// at once into one buffer: a run of blocks that follow each other on the
-// volume is one read, and a chunk is read in parts at once on several
-// CPUs (readParallel).
+// calls it), as WriteRange does.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
+	n, err := f.WriteRange(w, f.off, max(0, f.node.fd.length-f.off))
+	f.off += n
+	return n, err
+}
+
+// WriteRange writes the n bytes of the file at off to w (fewer if the file
+// ends before) and does not move the offset. Where w's bytes go to a file
+// (zerocopy.Target) and the file's blocks lie in a local image or device
+// (Backing), a run of blocks is copied in the kernel, never through this
+// process's memory. Otherwise, and where the kernel refuses, it reads up
+// to copyChunk bytes at once into one buffer: a run of blocks that follow
+// each other on the volume is one read, and a chunk is read in parts at
+// once on several CPUs (readParallel).
+func (f *File) WriteRange(w io.Writer, off, n int64) (int64, error) {
 	if isDirFD(f.node.fd) {
 		return 0, &fs.PathError{Op: "read", Path: f.node.name, Err: errors.New("is a directory")}
 	}
+	if off < 0 {
+		return 0, &fs.PathError{Op: "read", Path: f.node.name, Err: fmt.Errorf("negative offset %d", off)}
+	}
+	end := min(off+n, f.node.fd.length)
 	var buf []byte
-	var total int64
 	inKernel := true
-	for f.off < f.node.fd.length {
+	for pos := off; pos < end; {
 		if inKernel {
 			if dst := zerocopy.Target(w); dst != nil {
-				k, refused := f.copyInKernel(dst)
-				f.off += k
-				total += k
+				k, refused := f.copyInKernel(dst, pos, end-pos)
+				pos += k
 				inKernel = !refused
 				if k > 0 {
 					continue
@@ -422,43 +432,43 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		// and a run whose copy failed, read here so that an error names
 		// the file and offset as reads do.
 		if buf == nil {
-			buf = make([]byte, min(copyChunk, max(0, f.node.fd.length-f.off)))
+			buf = make([]byte, min(copyChunk, end-pos))
 		}
-		n, err := f.readParallel(buf[:min(int64(len(buf)), f.node.fd.length-f.off)], f.off)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			f.off += int64(m)
-			total += int64(m)
+		k, err := f.readParallel(buf[:min(int64(len(buf)), end-pos)], pos)
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			pos += int64(m)
 			if werr != nil {
-				return total, werr
+				return pos - off, werr
 			}
-			if m < n {
-				return total, io.ErrShortWrite
+			if m < k {
+				return pos - off, io.ErrShortWrite
 			}
 		}
 		if err != nil && err != io.EOF {
-			return total, err
+			return pos - off, err
 		}
 	}
-	return total, nil
+	return max(0, end-off), nil
 }
 
-// copyInKernel copies the run of data blocks at f.off, up to kernelChunk
-// bytes, to dst in the kernel if it lies in a local file, and returns how
-// many bytes it copied (0 for a hole or a run elsewhere) and whether the
-// kernel refuses to write to dst at all.
-func (f *File) copyInKernel(dst *os.File) (n int64, refused bool) {
-	s, err := f.v.run(f.node.fd, f.off, min(kernelChunk, f.node.fd.length-f.off))
+// copyInKernel copies the run of data blocks at off, up to kernelChunk
+// and n bytes, to dst in the kernel if it lies in a local file, and
+// returns how many bytes it copied (0 for a hole or a run elsewhere) and
+// whether the kernel refuses to write to dst at all.
+func (f *File) copyInKernel(dst *os.File, off, n int64) (copied int64, refused bool) {
+	want := min(kernelChunk, n)
+	s, err := f.v.run(f.node.fd, off, want)
 	if err != nil || s.zero {
 		return 0, false
 	}
-	want := min(s.len, kernelChunk, f.node.fd.length-f.off)
-	src, at, ok := f.Backing(f.off, want)
+	want = min(want, s.len)
+	src, at, ok := f.Backing(off, want)
 	if !ok {
 		return 0, false
 	}
-	n, err = zerocopy.Copy(dst, src, at, want)
-	return n, errors.Is(err, errors.ErrUnsupported)
+	copied, err = zerocopy.Copy(dst, src, at, want)
+	return copied, errors.Is(err, errors.ErrUnsupported)
 }
 
 // parallelPart is the smallest part readParallel cuts.

@@ -3,6 +3,7 @@ package vmfs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -36,6 +37,13 @@ func TestWriteToInKernel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, r := range [][2]int64{{0, 1}, {777777, 2*mib + 5}, {size - 10, 100}, {size, 5}} {
+			got, err := writeRange(vol, name, r[0], r[1], filepath.Join(dir, "range"))
+			end := min(r[0]+r[1], size)
+			if err != nil || !bytes.Equal(got, want[r[0]:end]) {
+				t.Fatalf("%s: WriteRange(%d, %d) wrote %d bytes (%v), want the %d ReadAt reads", name, r[0], r[1], len(got), err, end-r[0])
+			}
+		}
 		for _, from := range []int64{0, 1, 777777, size - 1} {
 			for _, sink := range []string{"file", "pipe", "append"} {
 				got, written := writeToSink(t, vol, name, from, sink, filepath.Join(dir, "out"))
@@ -53,6 +61,34 @@ func TestWriteToInKernel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// writeRange writes n bytes of file name at off through WriteRange to a
+// regular file at path and returns what the file received; the offset of
+// the open file must not move.
+func writeRange(vol *Volume, name string, off, n int64, path string) ([]byte, error) {
+	f, err := vol.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := f.(*File).WriteRange(out, off, n)
+	out.Close()
+	if err != nil {
+		return nil, err
+	}
+	if pos, _ := f.(io.Seeker).Seek(0, io.SeekCurrent); pos != 0 {
+		return nil, fmt.Errorf("the file's offset moved to %d", pos)
+	}
+	got, err := os.ReadFile(path)
+	if err == nil && int64(len(got)) != k {
+		err = fmt.Errorf("WriteRange says %d bytes, the file holds %d", k, len(got))
+	}
+	return got, err
 }
 
 // writeToSink writes file name from offset from through WriteTo to a

@@ -96,32 +96,40 @@ func runCat(ctx context.Context, g *globalOptions, vf *volumeFlags, rng byteRang
 	if info.IsDir() {
 		return &fs.PathError{Op: "cat", Path: "/" + paths[0], Err: fmt.Errorf("is a directory")}
 	}
-	var r io.Reader = f
-	size := info.Size()
+	offset, size := int64(0), info.Size()
 	if rng != (byteRange{}) {
-		ra, ok := f.(io.ReaderAt)
-		if !ok {
+		if _, ok := f.(io.ReaderAt); !ok {
 			return withExitCode(exitUsage, fmt.Errorf("/%s: --offset and --length need a file read at offsets", paths[0]))
 		}
-		sec, err := rng.section(ra, size)
-		if err != nil {
+		if size, err = rng.within(size); err != nil {
 			return err
 		}
-		r, size = sec, sec.Size()
+		offset = rng.offset
 	}
-	// A file's WriteTo (a VMFS file's) moves whole runs of blocks, in the
-	// kernel where it can (ctxWriter names out's file to it); a file
-	// read at offsets (a guest file's) is read a MiB ahead of the writes;
-	// any other reader is copied 1 MiB at a time. ctxWriter hides out's
-	// ReadFrom (an *os.File's reads 32 KiB at a time).
-	if _, ok := r.(io.WriterTo); !ok {
-		if ra, ok := r.(io.ReaderAt); ok {
-			_, err = copyAhead(ctxWriter{ctx, out}, ra, size)
+	// A VMFS file writes whole runs of blocks (WriteRange), in the kernel
+	// where it can (ctxWriter names out's file to it); a file read at
+	// offsets (a guest file's) is read a MiB ahead of the writes; any other
+	// reader is copied 1 MiB at a time. ctxWriter hides out's ReadFrom (an
+	// *os.File's reads 32 KiB at a time).
+	w := ctxWriter{ctx, out}
+	if rw, ok := f.(rangeWriter); ok {
+		_, err = rw.WriteRange(w, offset, size)
+		return err
+	}
+	if _, ok := f.(io.WriterTo); !ok || rng != (byteRange{}) {
+		if ra, ok := f.(io.ReaderAt); ok {
+			_, err = copyAhead(w, io.NewSectionReader(ra, offset, size), size)
 			return err
 		}
 	}
-	_, err = io.CopyBuffer(ctxWriter{ctx, out}, r, make([]byte, 1<<20))
+	_, err = io.CopyBuffer(w, f, make([]byte, 1<<20))
 	return err
+}
+
+// rangeWriter is a file that writes a byte range of itself to a writer
+// (a VMFS file: vmfs.File.WriteRange).
+type rangeWriter interface {
+	WriteRange(w io.Writer, off, n int64) (int64, error)
 }
 
 // copyAhead writes the n bytes of r to w, reading the next MiB while the

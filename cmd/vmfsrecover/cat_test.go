@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,8 @@ import (
 )
 
 // TestCatToFile: cat to an output file (where a VMFS file's runs are
-// copied in the kernel) writes what cat to a buffer does.
+// copied in the kernel) writes what cat to a buffer does, whole and as a
+// byte range.
 func TestCatToFile(t *testing.T) {
 	res := genVolume(t, 5)
 	g := &globalOptions{quiet: true}
@@ -36,6 +38,21 @@ func TestCatToFile(t *testing.T) {
 	}
 	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want.Bytes()) {
 		t.Fatalf("cat to a file: %d bytes (%v), differing from cat to a buffer's %d", len(got), err, want.Len())
+	}
+
+	// A byte range (--offset, --length) too.
+	if err := out.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	rng := byteRange{offset: 1<<20 - 7, length: 1<<20 + 9}
+	if err := runCat(context.Background(), g, &volumeFlags{}, rng, args, out); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want.Bytes()[rng.offset:rng.offset+rng.length]) {
+		t.Fatalf("cat --offset %d --length %d to a file: %d bytes (%v), differing from the file's bytes there", rng.offset, rng.length, len(got), err)
 	}
 
 	// Once the context is done, ctxWriter names no file to copy to in
