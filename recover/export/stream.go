@@ -103,9 +103,15 @@ func (s *Stream) Sum() string {
 // writes the chunk before and another goroutine hashes it, with
 // hashBuffers chunks of chunkSize bytes in flight at most.
 func (s *Stream) Each(ctx context.Context, fn func(off int64, data []byte, hole int64) error) error {
+	return s.each(ctx, true, fn)
+}
+
+// each is Each, with all-zero blocks of data given to fn as holes when
+// zeroRuns is set.
+func (s *Stream) each(ctx context.Context, zeroRuns bool, fn func(off int64, data []byte, hole int64) error) error {
 	p := newPipeline(s.dataBytes())
 	go p.read(ctx, s)
-	err := s.each(p, fn)
+	err := s.drain(p, zeroRuns, fn)
 	sum := p.finish()
 	if err != nil {
 		return err
@@ -115,9 +121,10 @@ func (s *Stream) Each(ctx context.Context, fn func(off int64, data []byte, hole 
 }
 
 // WriteTo writes the bytes from From() on to w, holes as zeros; it is how
-// a destination without holes (FTP) consumes a Stream.
+// a destination without holes (FTP) consumes a Stream. Its data is not
+// searched for all-zero blocks (they would be written as zeros anyway).
 func (s *Stream) WriteTo(ctx context.Context, w io.Writer) error {
-	return s.Each(ctx, func(off int64, data []byte, hole int64) error {
+	return s.each(ctx, false, func(off int64, data []byte, hole int64) error {
 		if data != nil {
 			_, err := w.Write(data)
 			return err
@@ -133,8 +140,8 @@ func (s *Stream) WriteTo(ctx context.Context, w io.Writer) error {
 	})
 }
 
-// each hands what the pipeline read to the hasher and to fn, in order.
-func (s *Stream) each(p *pipeline, fn func(off int64, data []byte, hole int64) error) error {
+// drain hands what the pipeline read to the hasher and to fn, in order.
+func (s *Stream) drain(p *pipeline, zeroRuns bool, fn func(off int64, data []byte, hole int64) error) error {
 	for c := range p.chunks {
 		if c.err != nil {
 			return c.err
@@ -157,9 +164,12 @@ func (s *Stream) each(p *pipeline, fn func(off int64, data []byte, hole int64) e
 		case c.data == nil:
 			start := max(c.off, s.from)
 			err = fn(start, nil, end-start)
-		default:
+		case zeroRuns:
 			skip := max(0, s.from-c.off)
 			err = emitRuns(c.off+skip, c.data[skip:], fn)
+		default:
+			skip := max(0, s.from-c.off)
+			err = fn(c.off+skip, c.data[skip:], 0)
 		}
 		if c.data != nil {
 			p.release(c)
