@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/vmfsrecover/vmfsrecover/internal/zerocopy"
-
 	"github.com/spf13/cobra"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/zerocopy"
 )
 
 // byteRange is the part of a file or disk a command writes; the zero value
@@ -192,7 +192,7 @@ func copyAhead(w io.Writer, r io.ReaderAt, n int64) (int64, error) {
 }
 
 // ctxWriter stops a long copy when the context is cancelled. It is a
-// zerocopy.Dest: a VMFS file's WriteTo may copy in the kernel to the file
+// zerocopy.Dest: a VMFS file's WriteRange may copy in the kernel to the file
 // w writes to (standard output) until the context is done, and after that
 // meets Write's error.
 type ctxWriter struct {
