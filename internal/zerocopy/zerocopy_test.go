@@ -6,8 +6,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
 )
 
 // source writes size pseudo-random bytes to a file and opens it.
@@ -94,6 +98,37 @@ func TestCopyToDevNull(t *testing.T) {
 	defer null.Close()
 	if n, err := Copy(null, src, 0, 1<<20); err != nil || n != 1<<20 {
 		t.Fatalf("Copy = %d, %v", n, err)
+	}
+}
+
+// A block device (a disk being recovered) to a regular file:
+// copy_file_range(2) takes regular files only, so Copy falls back to
+// sendfile(2), and the bytes arrive.
+func TestCopyFromBlockDevice(t *testing.T) {
+	losetup := testenv.Tool(t, "losetup")
+	src, data := source(t, 2<<20)
+	out, err := exec.Command(losetup, "-f", "-r", "--show", src.Name()).CombinedOutput()
+	if err != nil {
+		testenv.Lacks(t, "losetup not permitted here (needs root): %v %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command(losetup, "-d", dev).Run() })
+	blk, err := os.Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blk.Close()
+	path := filepath.Join(t.TempDir(), "dst")
+	dst, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if n, err := Copy(dst, blk, 4096, 1<<20); err != nil || n != 1<<20 {
+		t.Fatalf("Copy from %s = %d, %v", dev, n, err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data[4096:4096+1<<20]) {
+		t.Fatalf("the copy from %s differs from the device's bytes (%v)", dev, err)
 	}
 }
 
