@@ -34,23 +34,24 @@ func (lv *logicalVolume) Backing(off, n int64) (*os.File, int64, bool) {
 // volume (no hole, no block still to be zeroed), on a volume whose bytes
 // lie in a local file (backed).
 func (f *File) Backing(off, n int64) (*os.File, int64, bool) {
+	src, at, length, ok := f.backingRun(off, n)
+	return src, at, ok && length == n
+}
+
+// backingRun is where the run of data blocks at off lies in a local file,
+// and how many of the n bytes from off it holds: Volume.run's run, up to
+// n bytes, when it is data on a backed volume.
+func (f *File) backingRun(off, n int64) (src *os.File, at, length int64, ok bool) {
 	fd := f.node.fd
-	b, ok := f.v.lv.(backed)
-	if !ok || off < 0 || n <= 0 || off+n > fd.length || fd.zla == zlaResident || fd.typ == typeRDM {
-		return nil, 0, false
+	b, isBacked := f.v.lv.(backed)
+	if !isBacked || off < 0 || n <= 0 || off+n > fd.length || fd.zla == zlaResident || fd.typ == typeRDM {
+		return nil, 0, 0, false
 	}
-	var start int64
-	for pos := off; pos < off+n; {
-		s, err := f.v.locate(fd, pos)
-		if err != nil || s.zero || s.len <= 0 {
-			return nil, 0, false
-		}
-		if pos == off {
-			start = s.vol
-		} else if s.vol != start+(pos-off) {
-			return nil, 0, false
-		}
-		pos += s.len
+	s, err := f.v.run(fd, off, n)
+	if err != nil || s.zero || s.len <= 0 {
+		return nil, 0, 0, false
 	}
-	return b.Backing(start, n)
+	length = min(n, s.len)
+	src, at, ok = b.Backing(s.vol, length)
+	return src, at, length, ok
 }

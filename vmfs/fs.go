@@ -457,17 +457,11 @@ func (f *File) WriteRange(w io.Writer, off, n int64) (int64, error) {
 // returns how many bytes it copied (0 for a hole or a run elsewhere) and
 // whether the kernel refuses to write to dst at all.
 func (f *File) copyInKernel(dst *os.File, off, n int64) (copied int64, refused bool) {
-	want := min(kernelChunk, n)
-	s, err := f.v.run(f.node.fd, off, want)
-	if err != nil || s.zero {
-		return 0, false
-	}
-	want = min(want, s.len)
-	src, at, ok := f.Backing(off, want)
+	src, at, length, ok := f.backingRun(off, min(kernelChunk, n))
 	if !ok {
 		return 0, false
 	}
-	copied, err = zerocopy.Copy(dst, src, at, want)
+	copied, err := zerocopy.Copy(dst, src, at, length)
 	return copied, errors.Is(err, errors.ErrUnsupported)
 }
 

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vmfsrecover/vmfsrecover/internal/testenv"
+	"github.com/vmfsrecover/vmfsrecover/internal/textout"
 )
 
 // Result is what one run cost: wall time, CPU time (user + system) and,
@@ -233,14 +234,7 @@ func ProcInto(b testing.TB, consumer []string, name string, args ...string) Resu
 // pipeline is the bash command line that pipes producer into consumer
 // and fails if either does.
 func pipeline(producer, consumer []string) string {
-	quote := func(args []string) string {
-		q := make([]string, len(args))
-		for i, a := range args {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		return strings.Join(q, " ")
-	}
-	return "set -o pipefail; " + quote(producer) + " | " + quote(consumer)
+	return "set -o pipefail; " + textout.ShellQuoteAll(producer) + " | " + textout.ShellQuoteAll(consumer)
 }
 
 // RunSelfIfAsked, called first in TestMain, runs main with the command

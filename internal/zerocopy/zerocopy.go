@@ -35,18 +35,15 @@ func Target(w io.Writer) *os.File {
 const maxCall = 1 << 30
 
 // Copy writes the n bytes of src at off to dst, at dst's own offset (as
-// Write would), in the kernel: copy_file_range(2) when dst is a regular
-// file (on XFS and Btrfs it can share the blocks), sendfile(2) to anything
-// else (a pipe, /dev/null, a socket). src's offset is not used or moved,
-// so src may be read at offsets by others meanwhile. It returns how many
-// bytes it moved; an error means it stopped before n, and the error wraps
-// errors.ErrUnsupported when the kernel will not copy between these two
-// files at all, so that the caller need not ask again.
+// Write would), in the kernel: copy_file_range(2) between regular files
+// (on XFS and Btrfs it can share the blocks), sendfile(2) where that is
+// refused (a pipe, /dev/null, a socket, a block device source). src's
+// offset is not used or moved, so src may be read at offsets by others
+// meanwhile. It returns how many bytes it moved; an error means it
+// stopped before n, and the error wraps errors.ErrUnsupported when the
+// kernel will not copy between these two files at all, so that the
+// caller need not ask again.
 func Copy(dst, src *os.File, off, n int64) (int64, error) {
-	info, err := dst.Stat()
-	if err != nil {
-		return 0, err
-	}
 	in, err := src.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -55,18 +52,20 @@ func Copy(dst, src *os.File, off, n int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	regular := info.Mode().IsRegular()
+	call := "copy_file_range"
 	var done int64
 	var copyErr error
-	step := func(dfd, sfd int) (again bool) {
+	// step copies until done or an error (true), or until dst cannot
+	// take more for now (false: the poller waits for it).
+	step := func(dfd, sfd int) bool {
 		for done < n {
 			want := int(min(n-done, maxCall))
 			var k int
 			var err error
-			if regular {
+			if call == "copy_file_range" {
 				k, err = unix.CopyFileRange(sfd, &off, dfd, nil, want, 0)
 				if done == 0 && refused(err) {
-					regular = false // sendfile(2) may still do it
+					call = "sendfile" // it may still do it
 					continue
 				}
 			} else {
@@ -74,26 +73,26 @@ func Copy(dst, src *os.File, off, n int64) (int64, error) {
 			}
 			switch {
 			case err == syscall.EAGAIN:
-				return true // dst is not ready: the poller waits for it
+				return false
 			case err == syscall.EINTR:
 				continue
 			case err != nil && done == 0 && refused(err):
-				copyErr = os.NewSyscallError(call(regular), errors.Join(errors.ErrUnsupported, err))
-				return false
+				copyErr = os.NewSyscallError(call, errors.Join(errors.ErrUnsupported, err))
+				return true
 			case err != nil:
-				copyErr = os.NewSyscallError(call(regular), err)
-				return false
+				copyErr = os.NewSyscallError(call, err)
+				return true
 			case k == 0:
 				copyErr = io.ErrUnexpectedEOF // src ends before off+n
-				return false
+				return true
 			}
 			done += int64(k)
 		}
-		return false
+		return true
 	}
 	var connErr error
 	err = in.Read(func(sfd uintptr) bool {
-		connErr = out.Write(func(dfd uintptr) bool { return !step(int(dfd), int(sfd)) })
+		connErr = out.Write(func(dfd uintptr) bool { return step(int(dfd), int(sfd)) })
 		return true
 	})
 	return done, errors.Join(copyErr, connErr, err)
@@ -108,11 +107,4 @@ func refused(err error) bool {
 		return true
 	}
 	return false
-}
-
-func call(regular bool) string {
-	if regular {
-		return "copy_file_range"
-	}
-	return "sendfile"
 }

@@ -164,12 +164,13 @@ func (s *Stream) drain(p *pipeline, zeroRuns bool, fn func(off int64, data []byt
 		case c.data == nil:
 			start := max(c.off, s.from)
 			err = fn(start, nil, end-start)
-		case zeroRuns:
-			skip := max(0, s.from-c.off)
-			err = emitRuns(c.off+skip, c.data[skip:], fn)
 		default:
 			skip := max(0, s.from-c.off)
-			err = fn(c.off+skip, c.data[skip:], 0)
+			if zeroRuns {
+				err = emitRuns(c.off+skip, c.data[skip:], fn)
+			} else {
+				err = fn(c.off+skip, c.data[skip:], 0)
+			}
 		}
 		if c.data != nil {
 			p.release(c)
